@@ -1,0 +1,310 @@
+"""Configuration: TOML on disk, validated into typed models; every key is optional.
+
+Errors name the file, the key and what was expected, and are raised before any state is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
+SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+def parse_duration(value: Any) -> float:
+    """'8h', '1h30m', '45s', '250ms' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like '8h', '30m' or '45s'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration like '8h', '30m' or '45s'")
+    text = value.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for match in _DURATION_RE.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(f"expected a duration like '8h', '30m' or '45s', got {value!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration for whole units: 28800 -> '8h', 5400 -> '1h30m'."""
+    if seconds <= 0 or seconds != int(seconds):
+        return f"{seconds:g}s"
+    out, rest = "", int(seconds)
+    for unit in ("w", "d", "h", "m", "s"):
+        size = int(_UNIT_SECONDS[unit])
+        if rest >= size:
+            out += f"{rest // size}{unit}"
+            rest %= size
+    return out
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DaemonSection(_Section):
+    state_dir: str = ""
+    socket: str = ""
+    shutdown_timeout: Duration = 20.0
+    watchdog: bool = True
+    # Python interpreter for job workers (a venv with the heavy extras); empty: the daemon's own.
+    worker_python: str = ""
+
+
+class LogSection(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class MetricsSection(_Section):
+    enabled: bool = True
+    address: str = "127.0.0.1"
+    port: int = Field(default=9478, ge=0, le=65535)
+
+
+class SchedulerSection(_Section):
+    timezone: str = ""
+    misfire_grace: Duration = 6 * 3600.0
+
+
+_CRON_FIELDS = 5
+
+
+class JobSchedule(_Section):
+    """When a job runs: exactly one of `every` (an interval) or `cron` (five crontab fields)."""
+
+    enabled: bool = True
+    every: Duration | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> JobSchedule:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("set either 'every' or 'cron', not both")
+        if self.every is not None and self.every < 60:
+            raise ValueError("'every' must be at least 1m")
+        if self.cron is not None and len(self.cron.split()) != _CRON_FIELDS:
+            raise ValueError(
+                "'cron' needs five fields: minute hour day-of-month month day-of-week, "
+                f"got {self.cron!r}"
+            )
+        return self
+
+    def spec(self) -> str:
+        if self.cron is not None:
+            return f"cron {self.cron}"
+        return f"every {format_duration(self.every or 0)}"
+
+
+def _default_schedules() -> dict[str, JobSchedule]:
+    return {
+        "harvest_coder": JobSchedule(every=8 * 3600),
+        "harvest_reasoner": JobSchedule(every=12 * 3600),
+        # 00:30 keeps the nightly export clear of the 02:00-03:00 DST transitions.
+        "export": JobSchedule(cron="30 0 * * *"),
+        "star": JobSchedule(cron="0 22 * * sat"),
+        "train": JobSchedule(cron="0 6 * * sun"),
+    }
+
+
+class RepoEntry(_Section):
+    path: str
+    refs: list[str] = Field(default_factory=lambda: ["HEAD"])
+
+
+class LogDirEntry(_Section):
+    path: str
+    kind: Literal["openai", "claude", "codex", "aider", "chronicle", "mcts"] = "openai"
+    pattern: str = "*"
+
+    @property
+    def job(self) -> str:
+        return "harvest_reasoner" if self.kind in ("chronicle", "mcts") else "harvest_coder"
+
+
+class WatchSection(_Section):
+    enabled: bool = True
+    debounce: Duration = 30.0
+    # With no [[repos]] configured, watch the git repository aitherd was started in.
+    cwd_repo: bool = True
+
+
+class Config(_Section):
+    daemon: DaemonSection = Field(default_factory=DaemonSection)
+    log: LogSection = Field(default_factory=LogSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    jobs: dict[str, JobSchedule] = Field(default_factory=dict)
+    watch: WatchSection = Field(default_factory=WatchSection)
+    repos: list[RepoEntry] = Field(default_factory=list)
+    logs: list[LogDirEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fill_jobs(self) -> Config:
+        unknown = sorted(set(self.jobs) - set(SCHEDULED_JOBS))
+        if unknown:
+            raise ValueError(
+                f"unknown job {unknown[0]!r} under [jobs]; expected one of {', '.join(SCHEDULED_JOBS)}"
+            )
+        merged = _default_schedules()
+        for name, sched in self.jobs.items():
+            if sched.every is None and sched.cron is None:
+                sched = sched.model_copy(update={"every": merged[name].every, "cron": merged[name].cron})
+            merged[name] = sched
+        self.jobs = merged
+        return self
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the daemon keeps things, resolved once from config and environment."""
+
+    state_dir: Path
+    socket: Path
+
+    @property
+    def db(self) -> Path:
+        return self.state_dir / "aitherd.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.state_dir / "aitherd.lock"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    config: Config
+    source: Path | None
+    paths: Paths
+    repos: tuple[RepoEntry, ...]
+
+
+def default_config_path() -> Path | None:
+    """$AITHERD_CONFIG, then the user's config, then /etc; None means built-in defaults."""
+    env = os.environ.get("AITHERD_CONFIG")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    for candidate in (Path(xdg) / "aitherd" / "aitherd.toml", Path("/etc/aitherd/aitherd.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _first_dir(env_value: str | None) -> Path | None:
+    # systemd passes several directories separated by ':' when the unit names several.
+    if not env_value:
+        return None
+    return Path(env_value.split(":")[0])
+
+
+def resolve_paths(cfg: Config) -> Paths:
+    if cfg.daemon.state_dir:
+        state = Path(cfg.daemon.state_dir).expanduser()
+    else:
+        state = _first_dir(os.environ.get("STATE_DIRECTORY")) or (
+            Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "aitherd"
+        )
+    if cfg.daemon.socket:
+        sock = Path(cfg.daemon.socket).expanduser()
+    elif runtime := _first_dir(os.environ.get("RUNTIME_DIRECTORY")):
+        sock = runtime / "control.sock"
+    elif xdg_runtime := os.environ.get("XDG_RUNTIME_DIR"):
+        sock = Path(xdg_runtime) / "aitherd" / "control.sock"
+    else:
+        sock = state / "control.sock"
+    return Paths(state_dir=state.absolute(), socket=sock.absolute())
+
+
+def git_toplevel(directory: Path) -> Path | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def _format_validation_error(path: str, err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        key = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-")) or "(top level)"
+        msg = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling against etc/aitherd.toml)"
+        elif item["type"] in ("literal_error", "int_parsing", "bool_parsing", "string_type",
+                              "greater_than_equal", "less_than_equal", "int_type", "bool_type",
+                              "list_type", "dict_type", "missing"):
+            msg = f"expected {msg[0].lower()}{msg[1:]}" if not msg.startswith("expected") else msg
+            if item["type"] != "missing" and not isinstance(given, dict):
+                msg += f", got {given!r}"
+        lines.append(f"{path}: {key}: {msg}")
+    return "invalid configuration\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<defaults>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(source, err)) from None
+
+
+def load(path: Path | None = None, *, cwd: Path | None = None) -> Loaded:
+    """Read, validate and resolve the configuration. Raises ConfigError; touches nothing."""
+    source = path if path is not None else default_config_path()
+    data: dict[str, Any] = {}
+    if source is not None:
+        try:
+            with open(source, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: config file not found") from None
+        except PermissionError:
+            raise ConfigError(f"{source}: config file is not readable (permission denied)") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{source}: not valid TOML: {err}") from None
+    where = str(source) if source else "<defaults>"
+    cfg = parse_config(data, where)
+    from aitherd.schedule import check_schedules  # light; kept here to avoid an import cycle
+
+    try:
+        check_schedules(cfg)
+    except ValueError as err:
+        raise ConfigError(f"invalid configuration\n  {where}: {err}") from None
+    repos = tuple(
+        RepoEntry(path=str(Path(r.path).expanduser().absolute()), refs=r.refs) for r in cfg.repos
+    )
+    if not repos and cfg.watch.cwd_repo:
+        top = git_toplevel(cwd or Path.cwd())
+        if top is not None:
+            repos = (RepoEntry(path=str(top)),)
+    return Loaded(config=cfg, source=source, paths=resolve_paths(cfg), repos=repos)

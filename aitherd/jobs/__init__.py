@@ -1,0 +1,53 @@
+"""Jobs: what the scheduler, the watchers and `aitherctl run` trigger, all the same way.
+
+A job is a plain function `run_<job>(ctx) -> RunResult`, named here by import path and executed
+in a worker subprocess (`python -m aitherd.worker`) so the daemon never imports heavy libraries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "skipped", "failed", "interrupted"]
+FINAL_STATUSES = ("ok", "skipped", "failed", "interrupted")
+
+
+@dataclass
+class RunResult:
+    status: Status = "ok"
+    counts: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    target: str  # "module:function", imported in the worker only
+    description: str
+    scheduled: bool = True  # benchmark and deploy only run chained (or by hand)
+    then: tuple[str, ...] = ()  # jobs started after an ok run
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec("harvest_coder", "aitherd.jobs.builtin:run_harvest_coder",
+                "harvest coding examples from repos, session logs, corpora and datasets"),
+        JobSpec("harvest_reasoner", "aitherd.jobs.builtin:run_harvest_reasoner",
+                "harvest reasoning examples from traces, MCTS trees, teachers and datasets"),
+        JobSpec("export", "aitherd.jobs.builtin:run_export",
+                "export the training corpora for each specialist and base family"),
+        JobSpec("star", "aitherd.jobs.builtin:run_star",
+                "a STaR iteration: generate rationales, keep the correct ones"),
+        JobSpec("train", "aitherd.jobs.builtin:run_train",
+                "train the LoRA adapters from the latest exports", then=("benchmark",)),
+        JobSpec("benchmark", "aitherd.jobs.builtin:run_benchmark",
+                "benchmark candidate adapters", scheduled=False, then=("deploy",)),
+        JobSpec("deploy", "aitherd.jobs.builtin:run_deploy",
+                "deploy adapters that pass the gate into the model server", scheduled=False),
+    )
+}
+
+__all__ = ["FINAL_STATUSES", "JOBS", "JobSpec", "RunResult", "Status"]

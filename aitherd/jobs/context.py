@@ -1,0 +1,53 @@
+"""What a job sees while it runs in the worker: config, store, progress reporting, stop flag."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from sqlalchemy import Engine
+
+from aitherd.config import Loaded
+
+
+@dataclass
+class JobContext:
+    job: str
+    run_id: int
+    trigger: str
+    loaded: Loaded
+    engine: Engine
+    log: Any
+    _channel: IO[str] | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    counts: dict[str, Any] = field(default_factory=dict)
+    _last_progress: float = 0.0
+
+    def should_stop(self) -> bool:
+        """True once the daemon asked this run to stop: checkpoint and return soon."""
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def progress(self, stage: str, done: int | None = None, total: int | None = None,
+                 *, force: bool = False) -> None:
+        """Report progress to the daemon (throttled to a few messages a second)."""
+        now = time.monotonic()
+        if not force and now - self._last_progress < 0.2:
+            return
+        self._last_progress = now
+        self.send({"type": "progress", "stage": stage, "done": done, "total": total,
+                   "counts": self.counts})
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self._channel is None:
+            return
+        self._channel.write(json.dumps(message, default=str) + "\n")
+        self._channel.flush()

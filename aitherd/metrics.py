@@ -1,0 +1,91 @@
+"""Prometheus metrics: one registry for the daemon, served on loopback TCP.
+
+Names carry the `aitherd_` prefix and base units; labels stay low-cardinality (job, status,
+specialist, kind, reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from aitherd import __version__
+
+_DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+
+
+class _StoreCollector(Collector):
+    """Example counts read from the store at scrape time, so they are never stale."""
+
+    def __init__(self, query: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
+        self._query = query
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "aitherd_examples", "Examples in the store by specialist and status",
+            labels=["specialist", "status"])
+        try:
+            for specialist, status, n in self._query():
+                family.add_metric([specialist, status], n)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is busy
+            pass
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        disable_created_metrics()  # no *_created series: promtool-clean, smaller scrapes
+        self.registry = CollectorRegistry()
+        r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        Info("aitherd_build", "aitherd version", registry=r).info({"version": __version__})
+        self.job_runs = Counter("aitherd_job_runs", "Job runs by job and final status",
+                                ["job", "status"], registry=r)
+        self.job_duration = Histogram("aitherd_job_run_duration_seconds", "Job run duration",
+                                      ["job"], buckets=_DURATION_BUCKETS, registry=r)
+        self.job_last_success = Gauge("aitherd_job_last_success_timestamp_seconds",
+                                      "Unix time of the job's last successful run",
+                                      ["job"], registry=r)
+        self.job_running = Gauge("aitherd_job_running", "1 while the job runs", ["job"],
+                                 registry=r)
+        self.watch_events = Counter("aitherd_watch_events", "Relevant file-system events seen",
+                                    ["kind"], registry=r)
+        self.watch_triggers = Counter("aitherd_watch_triggers",
+                                      "Harvests started early by a watcher", ["job"], registry=r)
+        self.errors = Counter("aitherd_errors", "Errors handled without stopping the daemon",
+                              ["component", "reason"], registry=r)
+        self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
+                                      registry=r)
+        self.api_requests = Counter("aitherd_api_requests", "Control API requests",
+                                    ["method", "code"], registry=r)
+        self._server: Any = None
+
+    def watch_store(self, query: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
+        self.registry.register(_StoreCollector(query))
+
+    def serve(self, address: str, port: int) -> tuple[str, int]:
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        self._server = server
+        host, bound_port = server.server_address[:2]
+        return str(host), int(bound_port)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

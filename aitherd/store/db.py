@@ -1,0 +1,93 @@
+"""Opening the SQLite store: WAL, busy timeout, schema version recorded and checked."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session, SQLModel, create_engine
+
+from aitherd.store import models  # noqa: F401  (registers the tables)
+from aitherd.store.models import Meta
+
+SCHEMA_VERSION = 1
+
+# Each migration takes the schema from version N-1 to N; index 0 is unused (v1 = create_all).
+MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used as it is."""
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout = 30000")
+    cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def make_engine(path: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def open_store(path: Path, *, create: bool = True) -> Engine:
+    """Open (and create or migrate) the store; raise StoreError with the reason if it cannot."""
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no database here")
+    engine = make_engine(path)
+    try:
+        with engine.begin() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if "meta" in tables:
+                row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+                found = int(row[0]) if row else 0
+            else:
+                found = 0 if not tables - {"apscheduler_jobs"} else -1
+        if found == -1:
+            raise StoreError(f"{path}: has tables but no schema version; not an aitherd database")
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: database schema v{found} is newer than this aitherd understands "
+                f"(v{SCHEMA_VERSION}); upgrade aitherd or restore a backup"
+            )
+        SQLModel.metadata.create_all(engine)
+        with engine.begin() as conn:
+            for version in range(max(found, 1) + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+                {"v": str(SCHEMA_VERSION)},
+            )
+    except DatabaseError as err:
+        engine.dispose()
+        raise StoreError(f"{path}: cannot open the database: {err.orig}") from None
+    except StoreError:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+def schema_version(engine: Engine) -> int:
+    with session(engine) as s:
+        row = s.get(Meta, "schema_version")
+        return int(row.value) if row else 0

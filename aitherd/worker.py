@@ -1,0 +1,90 @@
+"""Job worker: `python -m aitherd.worker` runs one job in its own process.
+
+The daemon writes a JSON spec on stdin; the worker answers with JSON lines (progress, then one
+result) on the stdout it was given, and logs to stderr. Anything else the job prints goes to
+stderr too, so it can never corrupt the channel. SIGTERM asks the job to checkpoint and return.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from aitherd.config import Loaded, Paths, RepoEntry, parse_config
+from aitherd.jobs import FINAL_STATUSES, JOBS, RunResult
+from aitherd.jobs.context import JobContext
+from aitherd.logs import configure_logging, get_logger
+from aitherd.store import open_store
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: get SIGTERM if the daemon dies, even by SIGKILL, so no orphan keeps working."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _resolve(job: str) -> Any:
+    override = os.environ.get("AITHERD_JOB_MODULE")
+    if override:
+        module = importlib.import_module(override)
+        func = getattr(module, f"run_{job}", None)
+        if func is not None:
+            return func
+    module_name, _, func_name = JOBS[job].target.partition(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def main() -> int:
+    spec: dict[str, Any] = json.load(sys.stdin)
+    _die_with_parent(spec.get("parent_pid", os.getppid()))
+    # Keep the protocol on a private copy of stdout; route stray prints to stderr.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    cfg = parse_config(spec["config"], spec.get("config_source") or "<daemon>")
+    loaded = Loaded(
+        config=cfg,
+        source=Path(spec["config_source"]) if spec.get("config_source") else None,
+        paths=Paths(state_dir=Path(spec["state_dir"]), socket=Path(spec["socket"])),
+        repos=tuple(RepoEntry(**r) for r in spec["repos"]),
+    )
+    configure_logging(cfg.log.level, cfg.log.format)
+    log = get_logger("aitherd.worker").bind(job=spec["job"], run_id=spec["run_id"])
+    engine = open_store(loaded.paths.db, create=False)
+    ctx = JobContext(job=spec["job"], run_id=spec["run_id"], trigger=spec["trigger"],
+                     loaded=loaded, engine=engine, log=log, _channel=channel)
+    signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C goes to the daemon first
+
+    try:
+        result = _resolve(spec["job"])(ctx)
+        if not isinstance(result, RunResult) or result.status not in FINAL_STATUSES:
+            raise TypeError(f"job returned {result!r}, not a RunResult")
+    except Exception as exc:  # noqa: BLE001 - a job's failure is reported, never raised
+        log.error("job_failed", error=f"{type(exc).__name__}: {exc}",
+                  traceback=traceback.format_exc())
+        result = RunResult(status="failed", error=f"{type(exc).__name__}: {exc}")
+    counts = {**ctx.counts, **result.counts}
+    ctx.send({"type": "result", "status": result.status, "counts": counts,
+              "message": result.message, "error": result.error})
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
