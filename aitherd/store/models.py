@@ -42,6 +42,8 @@ class Example(SQLModel, table=True):
     weight: float = 1.0
     quality: float | None = None
     quality_reasons: list[str] = _json(list)
+    # What curation found: e.g. {"contaminated": {"benchmark", "item", "overlap"}}, redactions.
+    curation: dict[str, Any] = _json()
     content_hash: str = Field(unique=True, index=True)
     near_dup_signature: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     run_id: int | None = Field(default=None, index=True)

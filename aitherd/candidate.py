@@ -1,0 +1,75 @@
+"""The neutral record that flows from sources through curation into the store.
+
+A source yields `Candidate`s; curation marks each accepted or rejected (with a reason, never
+dropped); `aitherd.store.examples.insert_candidates` stores them idempotently by content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+CODER_CATEGORIES = ("instruction", "editing", "debugging", "review", "test_generation")
+REASONER_CATEGORIES = ("math", "logic", "planning", "code", "non_reasoning")
+CATEGORIES = {"coder": CODER_CATEGORIES, "reasoner": REASONER_CATEGORIES}
+
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive form used for the content hash."""
+    return _WS.sub(" ", text).strip()
+
+
+@dataclass
+class Candidate:
+    specialist: str
+    category: str
+    messages: list[dict[str, Any]]
+    source: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None
+    answer: str | None = None
+    license: str | None = None
+    weight: float = 1.0
+    quality: float | None = None
+    quality_reasons: list[str] = field(default_factory=list)
+    status: str = "accepted"
+    reason: str | None = None
+    curation: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.specialist not in CATEGORIES:
+            raise ValueError(f"unknown specialist {self.specialist!r}")
+        if self.category not in CATEGORIES[self.specialist]:
+            raise ValueError(f"unknown {self.specialist} category {self.category!r}")
+
+    def reject(self, reason: str, **detail: Any) -> None:
+        self.status, self.reason = "rejected", reason
+        if detail:
+            self.curation[reason] = detail
+
+    @property
+    def content_hash(self) -> str:
+        """Stable across re-harvests: same conversation and reasoning -> same hash."""
+        body = {
+            "specialist": self.specialist,
+            "messages": [[m.get("role"), normalise(str(m.get("content") or ""))]
+                         for m in self.messages],
+            "reasoning": normalise(self.reasoning) if self.reasoning else None,
+            "answer": normalise(self.answer) if self.answer else None,
+        }
+        raw = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def text(self) -> str:
+        """All the text of the example, for scanning (secrets, contamination, duplicates)."""
+        parts = [str(m.get("content") or "") for m in self.messages]
+        if self.reasoning:
+            parts.append(self.reasoning)
+        if self.answer:
+            parts.append(self.answer)
+        return "\n".join(parts)
