@@ -256,16 +256,20 @@ def git_toplevel(directory: Path) -> Path | None:
 def _format_validation_error(path: str, err: ValidationError) -> str:
     lines = []
     for item in err.errors():
-        key = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-")) or "(top level)"
+        key = ""
+        for part in item["loc"]:
+            if isinstance(part, int):
+                key += f"[{part}]"
+            elif not str(part).startswith("function-"):
+                key += f".{part}" if key else str(part)
+        key = key or "(top level)"
         msg = item["msg"].removeprefix("Value error, ")
         given = item.get("input")
         if item["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against etc/aitherd.toml)"
-        elif item["type"] in ("literal_error", "int_parsing", "bool_parsing", "string_type",
-                              "greater_than_equal", "less_than_equal", "int_type", "bool_type",
-                              "list_type", "dict_type", "missing"):
-            msg = f"expected {msg[0].lower()}{msg[1:]}" if not msg.startswith("expected") else msg
-            if item["type"] != "missing" and not isinstance(given, dict):
+        else:
+            msg = msg.replace("Input should be ", "expected ").replace("Field required", "required")
+            if item["type"] != "missing" and not isinstance(given, dict | list) and "got" not in msg:
                 msg += f", got {given!r}"
         lines.append(f"{path}: {key}: {msg}")
     return "invalid configuration\n  " + "\n  ".join(lines)

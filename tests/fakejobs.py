@@ -1,0 +1,38 @@
+"""Job functions for the daemon tests, loaded by the worker through AITHERD_JOB_MODULE.
+
+What each job does is read at run time from the JSON file named by FAKE_JOB_PLAN, so a test can
+make a job slow, failing or crashing; every run appends `job run_id trigger` to runs.log beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from aitherd.jobs import RunResult
+from aitherd.jobs.context import JobContext
+
+
+def _run(ctx: JobContext) -> RunResult:
+    plan_file = Path(os.environ["FAKE_JOB_PLAN"])
+    plan = json.loads(plan_file.read_text()).get(ctx.job, {}) if plan_file.exists() else {}
+    with open(plan_file.parent / "runs.log", "a") as fh:
+        fh.write(f"{ctx.job} {ctx.run_id} {ctx.trigger}\n")
+    if "raise" in plan:
+        raise RuntimeError(plan["raise"])
+    if "exit" in plan:
+        os._exit(plan["exit"])
+    steps = int(plan.get("steps", 1))
+    for step in range(steps):
+        if ctx.should_stop():
+            return RunResult("interrupted", counts={"steps": step},
+                             message=f"checkpointed at step {step}")
+        ctx.progress("working", step, steps, force=True)
+        time.sleep(float(plan.get("sleep", 0)))
+    return RunResult("ok", counts={"steps": steps}, message="fake work done")
+
+
+run_harvest_coder = run_harvest_reasoner = run_export = run_star = _run
+run_train = run_benchmark = run_deploy = _run
