@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from aitherd import __version__
 from aitherd.jobs import JOBS
-from aitherd.store import Example, Run, SCHEMA_VERSION, session
+from aitherd.store import SCHEMA_VERSION, Example, Run, session
 
 if TYPE_CHECKING:
     from aitherd.daemon import Daemon

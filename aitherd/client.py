@@ -51,7 +51,7 @@ def socket_candidates(explicit: str | None = None) -> list[Path]:
         from aitherd.config import load
 
         found.append(load().paths.socket)
-    except Exception:  # noqa: BLE001 - a broken config must not stop the client from trying
+    except Exception:
         pass
     if xdg := os.environ.get("XDG_RUNTIME_DIR"):
         found.append(Path(xdg) / "aitherd" / "control.sock")

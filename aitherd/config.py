@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from aitherd.export.config import ExportConfig
+
 JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
 SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
 
@@ -164,6 +166,7 @@ class Config(_Section):
     watch: WatchSection = Field(default_factory=WatchSection)
     repos: list[RepoEntry] = Field(default_factory=list)
     logs: list[LogDirEntry] = Field(default_factory=list)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

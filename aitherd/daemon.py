@@ -130,6 +130,13 @@ class Daemon:
         self._server: _Server | None = None
         self.reloads = 0
         self.last_reload_error: str | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+
+    def spawn(self, aw: Any) -> None:
+        """Run a coroutine in the background, keeping a reference until it is done."""
+        fut = asyncio.ensure_future(aw)
+        self._background.add(fut)
+        fut.add_done_callback(self._background.discard)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -184,7 +191,7 @@ class Daemon:
                 await asyncio.sleep(0.005)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self.reload()))
             for job in resume:
                 if job not in due and not self._is_paused(job):
                     await self.runner.start(job, "resume")
@@ -250,7 +257,7 @@ class Daemon:
     def _record_missed(self, job: str, due: Any) -> None:
         assert self.runner is not None
         grace = self.loaded.config.scheduler.misfire_grace
-        asyncio.ensure_future(asyncio.to_thread(
+        self.spawn(asyncio.to_thread(
             self.runner.record_skip, job, "schedule",
             f"missed: was due at {due:%Y-%m-%d %H:%M %Z}, later than the misfire grace "
             f"({grace:g}s) allows"))

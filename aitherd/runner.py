@@ -8,6 +8,7 @@ side leaves a row that says what happened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -173,7 +174,7 @@ class Runner:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
-        except Exception as exc:  # noqa: BLE001 - the run fails, the daemon does not
+        except Exception as exc:
             error = f"could not run the worker: {type(exc).__name__}: {exc}"
             self.metrics.errors.labels(component="runner", reason="worker_start").inc()
         duration = time.monotonic() - active.started
@@ -213,10 +214,8 @@ class Runner:
     # -- stopping -------------------------------------------------------------------------------
     def _signal(self, active: Active, sig: int) -> None:
         if active.proc is not None and active.proc.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(active.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     async def shutdown(self, timeout: float) -> None:
         """Ask running jobs to checkpoint and stop; kill what is still running after timeout."""

@@ -86,6 +86,7 @@ class Watchers:
         self._metrics = metrics
         self._observer: Any = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.states: list[WatchState] = []
         self.debounce = 30.0
 
@@ -159,8 +160,12 @@ class Watchers:
         old = self._timers.pop(key, None)
         if old is not None:
             old.cancel()
-        self._timers[key] = self._loop.call_later(
-            self.debounce, lambda: asyncio.ensure_future(self._fire(key, state)))
+        self._timers[key] = self._loop.call_later(self.debounce, self._start_fire, key, state)
+
+    def _start_fire(self, key: str, state: WatchState) -> None:
+        task = self._loop.create_task(self._fire(key, state))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _fire(self, key: str, state: WatchState) -> None:
         self._timers.pop(key, None)

@@ -75,7 +75,7 @@ def main() -> int:
         result = _resolve(spec["job"])(ctx)
         if not isinstance(result, RunResult) or result.status not in FINAL_STATUSES:
             raise TypeError(f"job returned {result!r}, not a RunResult")
-    except Exception as exc:  # noqa: BLE001 - a job's failure is reported, never raised
+    except Exception as exc:
         log.error("job_failed", error=f"{type(exc).__name__}: {exc}",
                   traceback=traceback.format_exc())
         result = RunResult(status="failed", error=f"{type(exc).__name__}: {exc}")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aitherd.client import Client  # noqa: E402
+from aitherd.client import Client
 
 
 def aitherd_cmd() -> list[str]:
@@ -116,7 +116,7 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
 
     rows = [
-        ("start to READY, median of %d" % args.starts, f"{statistics.median(starts):.3f} s", "< 1.5 s",
+        (f"start to READY, median of {args.starts}", f"{statistics.median(starts):.3f} s", "< 1.5 s",
          statistics.median(starts) < 1.5),
         ("start to READY, worst", f"{max(starts):.3f} s", "< 1.5 s", max(starts) < 1.5),
         ("idle RSS", f"{rss:.1f} MB", "< 80 MB", rss < 80),

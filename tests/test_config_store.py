@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import command, have
 
 from aitherd.config import ConfigError, format_duration, load, parse_duration
 from aitherd.store import SCHEMA_VERSION, StoreError, open_store
-from support import command, have
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,6 +125,7 @@ def test_systemd_unit_verifies(tmp_path):
                 "ProtectSystem=strict", "ProtectHome=read-only", "NoNewPrivileges=yes",
                 "PrivateTmp=yes", "Restart=on-failure", "RestartPreventExitStatus=78"):
         assert key in unit
-    sec = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=30",  # exposure x10: fail above 3.0
+    # --threshold is the exposure x 10: fail above 3.0.
+    sec = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--threshold=30",
                           str(path)], capture_output=True, text=True)
     assert sec.returncode == 0, sec.stdout[-2000:]

@@ -8,7 +8,6 @@ import subprocess
 import urllib.request
 
 import pytest
-
 from support import git, have, make_repo
 
 

@@ -37,7 +37,7 @@ JOBS: dict[str, JobSpec] = {
                 "harvest coding examples from repos, session logs, corpora and datasets"),
         JobSpec("harvest_reasoner", "aitherd.jobs.builtin:run_harvest_reasoner",
                 "harvest reasoning examples from traces, MCTS trees, teachers and datasets"),
-        JobSpec("export", "aitherd.jobs.builtin:run_export",
+        JobSpec("export", "aitherd.export.job:run_export",
                 "export the training corpora for each specialist and base family"),
         JobSpec("star", "aitherd.jobs.builtin:run_star",
                 "a STaR iteration: generate rationales, keep the correct ones"),

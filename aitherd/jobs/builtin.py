@@ -23,10 +23,6 @@ def run_harvest_reasoner(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no reasoner harvest sources yet")
 
 
-def run_export(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no corpus export yet")
-
-
 def run_star(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no STaR iteration yet")
 
