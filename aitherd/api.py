@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
@@ -16,7 +17,7 @@ from starlette.routing import Route
 
 from aitherd import __version__
 from aitherd.jobs import JOBS
-from aitherd.store import SCHEMA_VERSION, Example, Run, session
+from aitherd.store import SCHEMA_VERSION, Example, Export, Run, session
 
 if TYPE_CHECKING:
     from aitherd.daemon import Daemon
@@ -199,6 +200,61 @@ def build_app(d: Daemon) -> Any:
         result = await d.reload()
         return JSONResponse(result, status_code=200 if result["ok"] else 400)
 
+    def export_dict(row: Export) -> dict[str, Any]:
+        path = Path(row.path)
+        latest = path.parent / "latest"
+        return {"id": row.id, "specialist": row.specialist, "base_family": row.base_family,
+                "path": row.path, "created_at": iso(row.created_at), "counts": row.counts,
+                "sha256": row.sha256, "run_id": row.run_id, "present": path.is_dir(),
+                "latest": latest.is_symlink() and os.readlink(latest) == path.name}
+
+    async def exports(request: Request) -> JSONResponse:
+        q = request.query_params
+
+        def query() -> list[dict[str, Any]]:
+            stmt = select(Export).order_by(col(Export.created_at).desc()).limit(
+                min(int(q.get("limit", "50")), 1000))
+            if q.get("specialist"):
+                stmt = stmt.where(Export.specialist == q["specialist"])
+            with session(d.engine) as s:
+                return [export_dict(r) for r in s.exec(stmt).all()]
+
+        return JSONResponse({"exports": await asyncio.to_thread(query)})
+
+    async def export_diff(request: Request) -> JSONResponse:
+        a_id, b_id = request.path_params["a"], request.path_params["b"]
+
+        def diff() -> dict[str, Any] | str:
+            with session(d.engine) as s:
+                a, b = s.get(Export, a_id), s.get(Export, b_id)
+            for name, row in ((a_id, a), (b_id, b)):
+                if row is None:
+                    return f"no export {name!r}"
+            assert a is not None and b is not None
+            ids = []
+            for row in (a, b):
+                manifest = Path(row.path) / "ids.txt"
+                if not manifest.is_file():
+                    return f"export {row.id} is no longer on disk (pruned)"
+                ids.append(set(manifest.read_text().split()))
+
+            def delta(key: str) -> dict[str, list[int]]:
+                ca, cb = a.counts.get(key) or {}, b.counts.get(key) or {}
+                return {k: [ca.get(k, 0), cb.get(k, 0)] for k in sorted(set(ca) | set(cb))
+                        if ca.get(k, 0) != cb.get(k, 0)}
+
+            return {"a": a.id, "b": b.id, "rows": [a.counts.get("rows"), b.counts.get("rows")],
+                    "added": len(ids[1] - ids[0]), "removed": len(ids[0] - ids[1]),
+                    "kept": len(ids[0] & ids[1]), "categories": delta("categories"),
+                    "sources": delta("sources"),
+                    "same_family": a.base_family == b.base_family,
+                    "same_specialist": a.specialist == b.specialist}
+
+        result = await asyncio.to_thread(diff)
+        if isinstance(result, str):
+            return _error(404, result)
+        return JSONResponse(result)
+
     async def not_found(request: Request, _exc: Exception) -> JSONResponse:
         return _error(404, f"no such endpoint: {request.method} {request.url.path}")
 
@@ -222,6 +278,8 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/runs", runs),
         Route("/v1/runs/{run_id}", run_one),
         Route("/v1/reload", reload, methods=["POST"]),
+        Route("/v1/exports", exports),
+        Route("/v1/exports/{a}/diff/{b}", export_diff),
     ]
     app = Starlette(routes=routes, exception_handlers={
         404: not_found, 405: not_allowed, Exception: server_error})

@@ -224,6 +224,42 @@ def cmd_reload(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_exports(c: Client, args: argparse.Namespace) -> int:
+    data = c.get("/v1/exports" + (f"?specialist={args.specialist}" if args.specialist else ""))
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    rows = [[e["id"], e["specialist"], e["base_family"], e["counts"].get("rows"),
+             _counts(e["counts"].get("categories")), _ago(e["created_at"]),
+             "latest" if e["latest"] else ("" if e["present"] else "pruned")]
+            for e in data["exports"]]
+    print(_table(["id", "specialist", "family", "rows", "categories", "created", ""], rows)
+          if rows else "no exports yet")
+    return EXIT_OK
+
+
+def cmd_export(c: Client, args: argparse.Namespace) -> int:
+    if args.action is None:
+        args.job = "export"
+        return cmd_run(c, args)
+    if len(args.ids) != 2:
+        print("aitherctl: usage: aitherctl export diff A B", file=sys.stderr)
+        return EXIT_USAGE
+    d = c.get(f"/v1/exports/{args.ids[0]}/diff/{args.ids[1]}")
+    if args.json:
+        _print_json(d)
+        return EXIT_OK
+    print(f"{d['a']} -> {d['b']}")
+    print(f"rows {d['rows'][0]} -> {d['rows'][1]}: {d['added']} added, {d['removed']} removed, "
+          f"{d['kept']} kept")
+    for key in ("categories", "sources"):
+        for name, (x, y) in d[key].items():
+            print(f"  {key[:-1] if key == 'sources' else 'category'} {name}: {x} -> {y} ({y - x:+d})")
+    if not d["same_specialist"] or not d["same_family"]:
+        print("note: the two exports are of different specialists or families")
+    return EXIT_OK
+
+
 def cmd_health(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/health")
     print(json.dumps(data) if args.json else data["status"])
@@ -260,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("resume", lambda c, a: _pause(c, a, False), "resume the scheduler, or one job")
     p.add_argument("job", nargs="?")
     add("reload", cmd_reload, "re-read the config file (same as SIGHUP)")
+    p = add("exports", cmd_exports, "exports on disk, newest first")
+    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p = add("export", cmd_export, "run the export now, or `export diff A B`")
+    p.add_argument("action", nargs="?", choices=["diff"])
+    p.add_argument("ids", nargs="*")
+    p.add_argument("--wait", action="store_true", help="wait for the export run")
     add("health", cmd_health, "is the daemon healthy")
     return parser
 

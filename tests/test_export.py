@@ -249,3 +249,25 @@ def test_competition_export_uses_the_field_mapping_and_template(tmp_path):
 def test_nothing_to_export_is_a_clear_skip(tmp_path):
     result = run_export(make_ctx(tmp_path))
     assert result.status == "skipped" and "no accepted examples" in result.message
+
+
+def test_aitherctl_exports_and_diff_through_the_daemon(make_daemon):
+    d = make_daemon({"export": {"coder": {"size": 30}, "reasoner": {"size": 10}}}, fake_jobs=False)
+    d.state.mkdir(parents=True)
+    engine = open_store(d.state / "aitherd.db")
+    insert_candidates(engine, corpus(12, short={"review": 1}))  # review short by 2 at first
+    d.start()
+    out = d.ctl("export", "--wait")
+    assert out.returncode == 0 and "export" in out.stdout and " ok " in out.stdout, out.stdout + out.stderr
+    insert_candidates(engine, [coder(9_000_000 + i, "review") for i in range(5)])
+    assert d.ctl("run", "export", "--wait").returncode == 0
+    listed = json.loads(d.ctl("exports", "--json", "--specialist", "coder").stdout)["exports"]
+    assert len(listed) == 2 and listed[0]["latest"] and not listed[1]["latest"]
+    new, old = listed[0]["id"], listed[1]["id"]
+    diff = json.loads(d.ctl("export", "diff", old, new, "--json").stdout)
+    assert diff["rows"] == [30, 30] and diff["added"] == diff["removed"] > 0
+    text = d.ctl("export", "diff", old, new).stdout
+    assert "added" in text and "category review: 1 -> 3 (+2)" in text
+    assert d.ctl("export", "diff", old, "nope").returncode == 2
+    table = d.ctl("exports").stdout
+    assert "latest" in table and "deepseek-r1-distill-qwen" in table
