@@ -46,7 +46,10 @@ def _fsync_tree(root: Path) -> None:
 def length_histogram(rows: list[dict[str, Any]], tokenizer: Any | None) -> dict[str, Any]:
     texts = ["\n".join(m["content"] for m in r["messages"]) for r in rows]
     if tokenizer is not None:
-        lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+        lengths = []
+        for start in range(0, len(texts), 1024):  # chunks: Encodings hold offsets and more
+            batch = tokenizer.encode_batch(texts[start:start + 1024], add_special_tokens=False)
+            lengths += [len(e.ids) for e in batch]
         unit = "tokens"
     else:
         lengths = [len(t) // 4 for t in texts]
