@@ -104,7 +104,7 @@ def _symbolic(text: str) -> object | None:
         return parse_expr(s.replace("^", "**").replace("ln", "log"), evaluate=True,
                           transformations=(*standard_transformations,
                                            implicit_multiplication_application))
-    except Exception:  # noqa: BLE001 - anything sympy cannot read is simply not comparable
+    except Exception:
         return None
 
 
@@ -122,7 +122,7 @@ def math_equal(predicted: str, reference: str, rel_tol: float = 1e-6) -> bool:
         from sympy import simplify
 
         return bool(simplify(pa - pb) == 0)  # type: ignore[operator]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

@@ -1,0 +1,176 @@
+"""A small client for any OpenAI-compatible chat endpoint (a local vLLM, a cloud teacher).
+
+Standard library only. Keys come from an environment variable or a credentials file, never
+from the TOML, and never appear in errors or logs. Rate limits and server errors are retried
+with exponential backoff (honouring Retry-After); a per-run token spend cap stops generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import stat
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class LLMError(Exception):
+    """The endpoint could not give an answer; the message never contains the key."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SpendCapReached(LLMError):
+    """This run has used the tokens it was allowed."""
+
+
+class EndpointConfig(BaseModel):
+    """An OpenAI-compatible endpoint. The key is named, never given: `api_key_env` (an
+    environment variable) or `credentials_file` (a file holding only the key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str
+    model: str
+    api_key_env: str = ""
+    credentials_file: str = ""
+    timeout: float = Field(default=120, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    backoff: float = Field(default=1.0, ge=0)
+    max_backoff: float = Field(default=60, ge=0)
+    requests_per_minute: float = Field(default=0, ge=0)  # 0: no client-side limit
+    spend_cap_tokens: int = Field(default=0, ge=0)  # per run; 0: no cap
+    temperature: float = 0.6
+    max_tokens: int = 4096
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in ("api_key", "key", "token")):
+            raise ValueError("do not put the API key in the config: set api_key_env to the name "
+                             "of an environment variable, or credentials_file to a file holding it")
+        return data
+
+
+@dataclass
+class Completion:
+    text: str
+    reasoning: str | None
+    finish_reason: str | None
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+def resolve_key(cfg: EndpointConfig) -> str | None:
+    if cfg.api_key_env:
+        key = os.environ.get(cfg.api_key_env)
+        if not key:
+            raise LLMError(f"environment variable {cfg.api_key_env} is not set (it should hold "
+                           f"the API key for {cfg.base_url})")
+        return key.strip()
+    if cfg.credentials_file:
+        path = Path(cfg.credentials_file).expanduser()
+        try:
+            mode = path.stat().st_mode
+            key = path.read_text().strip()
+        except OSError as err:
+            raise LLMError(f"cannot read the credentials file {path}: {err.strerror}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise LLMError(f"credentials file {path} is readable by others: chmod 600 it")
+        return key
+    return None
+
+
+class ChatClient:
+    def __init__(self, cfg: EndpointConfig, *, sleep: Any = time.sleep) -> None:
+        self.cfg = cfg
+        self._key = resolve_key(cfg)
+        self._sleep = sleep
+        self._last_request = 0.0
+        self.spent_tokens = 0
+        self.requests = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:  # never show the key
+        return f"ChatClient({self.cfg.base_url!r}, model={self.cfg.model!r})"
+
+    def _url(self) -> str:
+        base = self.cfg.base_url.rstrip("/")
+        return f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
+
+    def _pace(self) -> None:
+        if self.cfg.requests_per_minute:
+            gap = 60.0 / self.cfg.requests_per_minute - (time.monotonic() - self._last_request)
+            if gap > 0:
+                self._sleep(gap)
+        self._last_request = time.monotonic()
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.cfg.max_backoff)
+            except ValueError:
+                pass
+        base = min(self.cfg.backoff * 2**attempt, self.cfg.max_backoff)
+        return base * (0.5 + random.random() / 2)
+
+    def complete(self, messages: list[dict[str, str]], **params: Any) -> Completion:
+        if self.cfg.spend_cap_tokens and self.spent_tokens >= self.cfg.spend_cap_tokens:
+            raise SpendCapReached(f"spend cap of {self.cfg.spend_cap_tokens} tokens reached "
+                                  f"({self.spent_tokens} used this run)")
+        body = {"model": self.cfg.model, "messages": messages,
+                "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens, **params}
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        data = json.dumps(body).encode()
+        last_error = "no attempt made"
+        for attempt in range(self.cfg.max_retries + 1):
+            self._pace()
+            self.requests += 1
+            req = urllib.request.Request(self._url(), data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.cfg.timeout) as resp:
+                    payload = json.loads(resp.read())
+                return self._parse(payload)
+            except urllib.error.HTTPError as err:
+                detail = err.read()[:300].decode("utf-8", "replace")
+                last_error = f"HTTP {err.code} from {self._url()}: {detail}"
+                if err.code not in _RETRY_STATUS:
+                    raise LLMError(last_error, err.code) from None
+                retry_after = err.headers.get("Retry-After")
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                last_error = f"cannot reach {self._url()}: {getattr(err, 'reason', err)}"
+                retry_after = None
+            except (ValueError, KeyError, IndexError) as err:
+                raise LLMError(f"unexpected response from {self._url()}: {err}") from None
+            if attempt < self.cfg.max_retries:
+                self.retries += 1
+                self._sleep(self._delay(attempt, retry_after))
+        raise LLMError(f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
+
+    def _parse(self, payload: dict[str, Any]) -> Completion:
+        choice = payload["choices"][0]
+        message = choice["message"]
+        text = message.get("content") or ""
+        reasoning = message.get("reasoning") or message.get("reasoning_content")
+        if not reasoning and (m := _THINK.match(text)):
+            reasoning, text = m.group(1).strip(), text[m.end():]
+        usage = {k: int(v) for k, v in (payload.get("usage") or {}).items()
+                 if isinstance(v, int | float)}
+        used = usage.get("total_tokens") or (len(text) + len(reasoning or "")) // 4
+        self.spent_tokens += used
+        return Completion(text=text.strip(), reasoning=reasoning, usage=usage,
+                          finish_reason=choice.get("finish_reason"))

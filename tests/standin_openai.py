@@ -1,0 +1,83 @@
+"""A stand-in OpenAI-compatible server for tests: `python standin_openai.py SCRIPT.json`.
+
+Serves POST /v1/chat/completions and GET /v1/models on 127.0.0.1 (port printed on stdout).
+SCRIPT.json: {"key": expected bearer key or null, "queue": [responses served first, in order],
+"rules": [{"match": substring of the last user message, ...response}], "default": response}.
+A response is {"status": 200, "content": str, "reasoning": str|null, "retry_after": str|null,
+"usage": {...}}. Every request is appended to SCRIPT.json.log (without the key).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+SCRIPT = Path(sys.argv[1])
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:
+        script = json.loads(SCRIPT.read_text())
+        self._send(200, {"object": "list", "data": [{"id": script.get("model", "stand-in"),
+                                                     "object": "model"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        with LOCK:
+            script = json.loads(SCRIPT.read_text())
+            auth = self.headers.get("Authorization", "")
+            key_ok = script.get("key") is None or auth == f"Bearer {script['key']}"
+            last_user = next((m["content"] for m in reversed(body["messages"])
+                              if m["role"] == "user"), "")
+            with open(f"{SCRIPT}.log", "a") as log:
+                log.write(json.dumps({"path": self.path, "key_ok": key_ok, "model": body.get("model"),
+                                      "messages": body["messages"]}) + "\n")
+            if not key_ok:
+                self._send(401, {"error": {"message": "invalid api key"}})
+                return
+            if script.get("queue"):
+                resp = script["queue"].pop(0)
+                SCRIPT.write_text(json.dumps(script))
+            else:
+                resp = next((r for r in script.get("rules", []) if r["match"] in last_user),
+                            script.get("default", {"content": f"echo: {last_user}"}))
+        status = resp.get("status", 200)
+        if status != 200:
+            headers = {"Retry-After": resp["retry_after"]} if resp.get("retry_after") else None
+            self._send(status, {"error": {"message": f"stand-in error {status}"}}, headers)
+            return
+        message = {"role": "assistant", "content": resp.get("content", "")}
+        if resp.get("reasoning") is not None:
+            message["reasoning"] = resp["reasoning"]
+        usage = resp.get("usage") or {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+        self._send(200, {"id": "cmpl-standin", "object": "chat.completion", "model": body.get("model"),
+                         "choices": [{"index": 0, "message": message,
+                                      "finish_reason": resp.get("finish_reason", "stop")}],
+                         "usage": usage})
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
