@@ -99,9 +99,18 @@ def test_kill_9_then_restart_keeps_runs_and_resumes(make_daemon):
     run_id = d.api("POST", "/v1/jobs/harvest_coder/run")["run_id"]
     d.wait_for(lambda: d.api("GET", f"/v1/runs/{run_id}")["progress"], what="progress")
     before = {r["id"] for r in d.runs()}
+    worker = d.api("GET", f"/v1/runs/{run_id}")
+    with sqlite3.connect(d.state / "aitherd.db") as db:
+        (worker_pid,) = db.execute("SELECT pid FROM run WHERE id=?", (run_id,)).fetchone()
+    assert worker["status"] == "running" and worker_pid
     d.proc.kill()
     d.proc.wait()
     assert d.socket.exists()  # stale socket left by the crash
+    # The orphaned worker is told (PR_SET_PDEATHSIG), checkpoints and exits: no stray workers.
+    deadline = time.monotonic() + 10
+    while _alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker_pid), "the worker outlived the daemon"
     d.plan({"harvest_coder": {"steps": 1}})
     d.start()
     runs = {r["id"]: r for r in d.runs()}
@@ -112,6 +121,14 @@ def test_kill_9_then_restart_keeps_runs_and_resumes(make_daemon):
                          what="resumed run")
     assert d.wait_run(resumed[0]["id"])["status"] == "ok"
     assert d.api("GET", "/v1/health")["status"] == "ok"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_second_daemon_on_the_same_state_dir_refuses(make_daemon):

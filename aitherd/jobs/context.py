@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -22,16 +21,18 @@ class JobContext:
     engine: Engine
     log: Any
     _channel: IO[str] | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    # A plain flag, not a threading.Event: it is set from a signal handler, and a handler that
+    # takes a lock can deadlock against the code it interrupted.
+    _stop: bool = False
     counts: dict[str, Any] = field(default_factory=dict)
     _last_progress: float = 0.0
 
     def should_stop(self) -> bool:
         """True once the daemon asked this run to stop: checkpoint and return soon."""
-        return self._stop.is_set()
+        return self._stop
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self._stop = True
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
