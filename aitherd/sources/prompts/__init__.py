@@ -1,0 +1,1 @@
+"""Prompt templates of the augmentation strategies (override with prompts_dir)."""
