@@ -57,7 +57,7 @@ def test_spend_cap_and_a_failing_endpoint_stop_cleanly(standin, tmp_path, monkey
     out = Outcome()
     cfg = TeacherConfig(endpoint=endpoint(standin, max_retries=2, backoff=0), prompts=path)
     assert list(teacher(cfg, set(), out)) == []
-    assert out.stopped.startswith("teacher endpoint failed") and out.errors == 1
+    assert out.stopped.startswith("teacher endpoint failed") and out.errors == 2  # + the bad line
 
 
 def test_three_augmentation_strategies_give_differently_structured_prompts(standin, tmp_path, monkeypatch):
