@@ -69,6 +69,9 @@ class Metrics:
                                       "Harvests started early by a watcher", ["job"], registry=r)
         self.errors = Counter("aitherd_errors", "Errors handled without stopping the daemon",
                               ["component", "reason"], registry=r)
+        self.input_errors = Counter("aitherd_input_errors",
+                                    "Bad input a job skipped and recorded (malformed lines, "
+                                    "corrupt repos, failing sources)", ["job", "source"], registry=r)
         self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
                                       registry=r)
         self.api_requests = Counter("aitherd_api_requests", "Control API requests",

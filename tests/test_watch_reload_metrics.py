@@ -86,7 +86,9 @@ def test_reload_applies_schedules_and_refuses_a_bad_config(make_daemon):
 
 
 def test_metrics_scrape_with_job_runs_and_process_collector(make_daemon):
-    d = make_daemon().start()
+    d = make_daemon()
+    d.plan({"harvest_coder": {"counts": {"errors.session": 3, "stored.session": 10}}})
+    d.start()
     assert d.ctl("run", "harvest_coder", "--wait").returncode == 0
     url = d.api("GET", "/v1/status")["metrics"]
     assert url.startswith("http://127.0.0.1:")
@@ -95,7 +97,8 @@ def test_metrics_scrape_with_job_runs_and_process_collector(make_daemon):
                    'aitherd_job_run_duration_seconds_count{job="harvest_coder"} 1.0',
                    'aitherd_job_last_success_timestamp_seconds{job="harvest_coder"}',
                    "aitherd_scheduler_paused 0.0", "process_resident_memory_bytes",
-                   'aitherd_build_info{version="', "# TYPE aitherd_examples gauge"):
+                   'aitherd_build_info{version="', "# TYPE aitherd_examples gauge",
+                   'aitherd_input_errors_total{job="harvest_coder",source="session"} 3.0'):
         assert needle in text, needle
     if not have("promtool"):
         if os.environ.get("CI"):

@@ -1,0 +1,233 @@
+"""The reasoner harvest: every configured reasoning source, in batches, crash-safe.
+
+Each source yields (watermark, candidate) pairs. A batch is curated, inserted (idempotent by
+content hash), and only then is the source's watermark advanced: a crash or kill repeats work
+but never duplicates or loses an example. A failing source is recorded with what and where, and
+the other sources still run. Finally the non-reasoning share is topped up by derivation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, text
+
+from aitherd.candidate import Candidate
+from aitherd.jobs import RunResult
+from aitherd.jobs.context import JobContext
+from aitherd.sources import chronicle, mcts
+from aitherd.sources.chronicle import ChronicleMapping
+from aitherd.sources.generate import AugmentConfig, Outcome, TeacherConfig, augment, teacher
+from aitherd.sources.reasoner_datasets import ADAPTERS, DatasetSource, harvest_dataset
+from aitherd.store import Watermark, utcnow
+from aitherd.store.examples import insert_candidates
+
+Curate = Callable[[Iterable[Candidate]], Iterable[Candidate]]
+Item = tuple[dict[str, Any], "Candidate | str"]
+
+
+class NonReasoning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    share: float = Field(default=0.10, ge=0, lt=1)
+    derive: bool = True  # top up with direct-answer tasks derived from solved examples
+
+
+class ReasonerSources(BaseModel):
+    """[sources.reasoner]: a source is on when its table is present (and enabled)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=200, ge=1)
+    chronicle: ChronicleMapping = Field(default_factory=ChronicleMapping)
+    teacher: TeacherConfig | None = None
+    augment: AugmentConfig | None = None
+    datasets: dict[str, DatasetSource] = Field(default_factory=dict)
+    non_reasoning: NonReasoning = Field(default_factory=NonReasoning)
+
+    def model_post_init(self, _ctx: Any) -> None:
+        unknown = sorted(set(self.datasets) - set(ADAPTERS))
+        if unknown:
+            raise ValueError(f"unknown reasoning dataset {unknown[0]!r}; expected one of "
+                             f"{', '.join(ADAPTERS)}")
+
+
+def get_mark(engine: Engine, source: str, key: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT value FROM watermark WHERE source = :s AND key = :k"),
+                           {"s": source, "k": key}).first()
+    if row is None:
+        return {}
+    return json.loads(row[0]) if isinstance(row[0], str) else dict(row[0])
+
+
+def set_mark(engine: Engine, source: str, key: str, value: dict[str, Any]) -> None:
+    from sqlalchemy.dialects.sqlite import insert
+
+    stmt = insert(Watermark).values(source=source, key=key, value=value, updated_at=utcnow())
+    stmt = stmt.on_conflict_do_update(index_elements=["source", "key"],
+                                      set_={"value": value, "updated_at": utcnow()})
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+class Harvest:
+    """Runs sources through curate -> store -> watermark, counting everything."""
+
+    def __init__(self, ctx: JobContext, curate: Curate, batch_size: int) -> None:
+        self.ctx, self.curate, self.batch_size = ctx, curate, batch_size
+        self.errors: list[str] = []
+        self.stopped = False
+
+    def _flush(self, source: str, key: str, batch: list[Candidate], mark: dict[str, Any] | None) -> None:
+        curated = list(self.curate(batch))
+        inserted, present = insert_candidates(self.ctx.engine, curated, self.ctx.run_id)
+        self.ctx.count(f"stored.{source}", inserted)
+        self.ctx.count("already_present", present)
+        for c in curated:
+            self.ctx.count(f"{c.status}.{c.reason}" if c.reason else c.status)
+        if mark is not None:
+            set_mark(self.ctx.engine, source, key, mark)
+
+    def run(self, source: str, key: str, items: Iterator[Item]) -> None:
+        batch: list[Candidate] = []
+        mark: dict[str, Any] | None = None
+        try:
+            for mark, item in items:
+                if isinstance(item, str):
+                    if item.startswith("skip:"):
+                        self.ctx.count(f"skipped.{item[5:]}")
+                    else:
+                        self.ctx.count(f"errors.{source}")
+                        self.ctx.log.warning("bad_input", source=source, where=item)
+                        if len(self.errors) < 20:
+                            self.errors.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= self.batch_size:
+                    self._flush(source, key, batch, mark)
+                    batch, mark = [], None
+                    self.ctx.progress(f"harvesting {source}", self.ctx.counts.get(f"stored.{source}", 0))
+                    if self.ctx.should_stop():
+                        self.stopped = True
+                        return
+            self._flush(source, key, batch, mark)
+        except Exception as exc:
+            self._flush(source, key, batch, None)  # keep what was read; the mark stays put
+            self.ctx.count(f"errors.{source}")
+            message = f"{source} {key}: {type(exc).__name__}: {exc}"
+            self.errors.append(message)
+            self.ctx.log.error("source_failed", source=source, key=key, error=message)
+
+
+def _generated(pairs: Iterator[tuple[str, Candidate | None]], done: set[str]) -> Iterator[Item]:
+    for pid, cand in pairs:
+        done.add(pid)
+        yield {"done": sorted(done)}, cand if cand is not None else "skip:endpoint"
+
+
+def _files(entries: list[Any], kind: str) -> Iterator[Path]:
+    for entry in entries:
+        if entry.kind != kind:
+            continue
+        root = Path(entry.path).expanduser()
+        if root.is_dir():
+            yield from sorted(p for p in root.rglob(entry.pattern) if p.is_file())
+
+
+def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
+    """Direct-answer tasks (state the final answer of a given worked solution) from accepted
+    reasoning examples with short answers, enough to bring non_reasoning up to `share`."""
+    with engine.connect() as conn:
+        counts = dict(conn.execute(text(
+            "SELECT category = 'non_reasoning', count(*) FROM example WHERE specialist = 'reasoner' "
+            "AND status = 'accepted' GROUP BY 1")).all())
+        reasoning, plain = counts.get(0, 0), counts.get(1, 0)
+        need = min(limit, math.ceil(share / (1 - share) * reasoning) - plain)
+        if need <= 0:
+            return []
+        rows = conn.execute(text(
+            "SELECT content_hash, messages, answer FROM example WHERE specialist = 'reasoner' AND "
+            "status = 'accepted' AND category != 'non_reasoning' AND answer IS NOT NULL AND "
+            "length(answer) BETWEEN 1 AND 80 ORDER BY content_hash")).all()
+    out = []
+    for content_hash, messages, answer in rows:
+        msgs = json.loads(messages) if isinstance(messages, str) else messages
+        solution = next((m["content"] for m in reversed(msgs) if m["role"] == "assistant"), "")
+        question = next((m["content"] for m in msgs if m["role"] == "user"), "")
+        if not solution:
+            continue
+        prompt = (f"Question: {question}\n\nWorked solution:\n{solution}\n\n"
+                  "State the final answer only, with no explanation.")
+        out.append(Candidate("reasoner", "non_reasoning", [{"role": "user", "content": prompt},
+                                                           {"role": "assistant", "content": answer}],
+                             source="derived:final_answer", answer=answer,
+                             provenance={"from": content_hash}))
+        if len(out) >= need:
+            break
+    return out
+
+
+def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate) -> RunResult:
+    h = Harvest(ctx, curate, cfg.batch_size)
+    logs = ctx.loaded.config.logs
+    ran: list[str] = []
+    for path in _files(logs, "chronicle"):
+        ran.append("chronicle")
+        h.run("chronicle", str(path), chronicle.harvest_file(
+            path, get_mark(ctx.engine, "chronicle", str(path)), cfg.chronicle))
+        if h.stopped:
+            break
+    for path in _files(logs, "mcts"):
+        if h.stopped:
+            break
+        ran.append("mcts")
+        stamp = f"{path.stat().st_ino}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+        if get_mark(ctx.engine, "mcts", str(path)).get("stamp") == stamp:
+            continue
+        h.run("mcts", str(path), (({"stamp": stamp}, c) for c in mcts.harvest_file(path)))
+    for name, gen_cfg, fn in (("teacher", cfg.teacher, teacher), ("augment", cfg.augment, augment)):
+        if gen_cfg is None or h.stopped:
+            continue
+        ran.append(name)
+        done = set(get_mark(ctx.engine, name, "prompts").get("done", []))
+        outcome = Outcome()
+        try:
+            h.run(name, "prompts", _generated(fn(gen_cfg, done, outcome), done))  # type: ignore[operator]
+        except Exception as exc:
+            h.errors.append(f"{name}: {exc}")
+            ctx.count(f"errors.{name}")
+        if outcome.stopped:
+            h.errors.append(f"{name}: {outcome.stopped}")
+        ctx.count(f"generated.{name}", outcome.generated)
+    for name, src in cfg.datasets.items():
+        if not src.enabled or h.stopped:
+            continue
+        ran.append(f"hf:{name}")
+        h.run(f"hf:{name}", name, harvest_dataset(name, src, get_mark(ctx.engine, f"hf:{name}", name),
+                                                  ctx.should_stop))
+    if cfg.non_reasoning.derive and not h.stopped:
+        derived = derive_non_reasoning(ctx.engine, cfg.non_reasoning.share, limit=10_000)
+        if derived:
+            h.run("derived", "final_answer", iter([({}, c) for c in derived]))
+    if h.stopped:
+        return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
+    if not ran and not cfg.non_reasoning.derive:
+        return RunResult("skipped", message="not configured: no reasoner source is configured")
+    note = f"sources: {', '.join(dict.fromkeys(ran)) or 'none configured'}"
+    if h.errors:
+        note += "; problems: " + "; ".join(h.errors[:5])
+    return RunResult("ok", message=note)
+
+
+def content_digest(engine: Engine) -> str:
+    """A digest of the stored examples' hashes (for comparing stores in tests and tools)."""
+    with engine.connect() as conn:
+        hashes = [r[0] for r in conn.execute(text("SELECT content_hash FROM example ORDER BY 1"))]
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
