@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from aitherd.export.config import ExportConfig
+from aitherd.sources.reasoner_config import ReasonerSources
 
 JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
 SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
@@ -157,6 +158,10 @@ class WatchSection(_Section):
     cwd_repo: bool = True
 
 
+class SourcesSection(_Section):
+    reasoner: ReasonerSources = Field(default_factory=ReasonerSources)
+
+
 class Config(_Section):
     daemon: DaemonSection = Field(default_factory=DaemonSection)
     log: LogSection = Field(default_factory=LogSection)
@@ -167,6 +172,7 @@ class Config(_Section):
     repos: list[RepoEntry] = Field(default_factory=list)
     logs: list[LogDirEntry] = Field(default_factory=list)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    sources: SourcesSection = Field(default_factory=SourcesSection)
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

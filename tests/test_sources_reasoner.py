@@ -11,7 +11,8 @@ import pytest
 from aitherd.config import Loaded, Paths, parse_config
 from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
-from aitherd.sources.reasoner import ReasonerSources, content_digest, harvest_reasoner
+from aitherd.sources.reasoner import content_digest, harvest_reasoner
+from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.store import open_store
 
 EXAMPLE_TREE = Path(__file__).resolve().parents[1] / "etc" / "examples" / "mcts-tree.json"

@@ -15,47 +15,20 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
 from aitherd.jobs import RunResult
 from aitherd.jobs.context import JobContext
 from aitherd.sources import chronicle, mcts
-from aitherd.sources.chronicle import ChronicleMapping
-from aitherd.sources.generate import AugmentConfig, Outcome, TeacherConfig, augment, teacher
-from aitherd.sources.reasoner_datasets import ADAPTERS, DatasetSource, harvest_dataset
+from aitherd.sources.generate import Outcome, augment, teacher
+from aitherd.sources.reasoner_config import ReasonerSources
+from aitherd.sources.reasoner_datasets import harvest_dataset
 from aitherd.store import Watermark, utcnow
 from aitherd.store.examples import insert_candidates
 
 Curate = Callable[[Iterable[Candidate]], Iterable[Candidate]]
 Item = tuple[dict[str, Any], "Candidate | str"]
-
-
-class NonReasoning(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    share: float = Field(default=0.10, ge=0, lt=1)
-    derive: bool = True  # top up with direct-answer tasks derived from solved examples
-
-
-class ReasonerSources(BaseModel):
-    """[sources.reasoner]: a source is on when its table is present (and enabled)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    batch_size: int = Field(default=200, ge=1)
-    chronicle: ChronicleMapping = Field(default_factory=ChronicleMapping)
-    teacher: TeacherConfig | None = None
-    augment: AugmentConfig | None = None
-    datasets: dict[str, DatasetSource] = Field(default_factory=dict)
-    non_reasoning: NonReasoning = Field(default_factory=NonReasoning)
-
-    def model_post_init(self, _ctx: Any) -> None:
-        unknown = sorted(set(self.datasets) - set(ADAPTERS))
-        if unknown:
-            raise ValueError(f"unknown reasoning dataset {unknown[0]!r}; expected one of "
-                             f"{', '.join(ADAPTERS)}")
 
 
 def get_mark(engine: Engine, source: str, key: str) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+"""[sources.reasoner]: which reasoning sources run, and how (light: the config imports it)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aitherd.sources.chronicle import ChronicleMapping
+from aitherd.sources.generate import AugmentConfig, TeacherConfig
+from aitherd.sources.reasoner_datasets import ADAPTERS, DatasetSource
+
+
+class NonReasoning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    share: float = Field(default=0.10, ge=0, lt=1)
+    derive: bool = True  # top up with direct-answer tasks derived from solved examples
+
+
+class ReasonerSources(BaseModel):
+    """[sources.reasoner]: a source is on when its table is present (and enabled)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=200, ge=1)
+    chronicle: ChronicleMapping = Field(default_factory=ChronicleMapping)
+    teacher: TeacherConfig | None = None
+    augment: AugmentConfig | None = None
+    datasets: dict[str, DatasetSource] = Field(default_factory=dict)
+    non_reasoning: NonReasoning = Field(default_factory=NonReasoning)
+
+    @model_validator(mode="after")
+    def _known_datasets(self) -> ReasonerSources:
+        unknown = sorted(set(self.datasets) - set(ADAPTERS))
+        if unknown:
+            raise ValueError(f"unknown reasoning dataset {unknown[0]!r}; expected one of "
+                             f"{', '.join(ADAPTERS)}")
+        return self
