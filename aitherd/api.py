@@ -125,10 +125,29 @@ def build_app(d: Daemon) -> Any:
         if name is None:
             return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
         assert d.runner is not None
-        outcome = await d.runner.start(name, "manual")
+        args: dict[str, Any] = {}
+        if await request.body():
+            try:
+                body = await request.json()
+                args = body.get("args") or {}
+                if not isinstance(args, dict):
+                    raise ValueError
+            except ValueError:
+                return _error(400, 'body must be JSON like {"args": {"specialist": "coder"}}')
+        outcome = await d.runner.start(name, "manual", args=args)
         if not outcome.started:
             return _error(409, f"{name} was not started: {outcome.reason}", run_id=outcome.run_id)
         return JSONResponse({"job": name, "run_id": outcome.run_id}, status_code=202)
+
+    async def job_cancel(request: Request) -> JSONResponse:
+        name = _job(request)
+        if name is None:
+            return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
+        assert d.runner is not None
+        run_id = d.runner.cancel(name)
+        if run_id is None:
+            return _error(409, f"{name} is not running")
+        return JSONResponse({"job": name, "run_id": run_id, "cancelling": True}, status_code=202)
 
     async def job_pause(request: Request) -> JSONResponse:
         return await _job_pause(request, True)
@@ -271,6 +290,7 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/jobs", jobs),
         Route("/v1/jobs/{name}", job_one),
         Route("/v1/jobs/{name}/run", job_run, methods=["POST"]),
+        Route("/v1/jobs/{name}/cancel", job_cancel, methods=["POST"]),
         Route("/v1/jobs/{name}/pause", job_pause, methods=["POST"]),
         Route("/v1/jobs/{name}/resume", job_resume, methods=["POST"]),
         Route("/v1/scheduler/pause", sched_pause, methods=["POST"]),

@@ -178,9 +178,19 @@ def _wait(c: Client, run_id: int, as_json: bool, timeout: float | None) -> int:
     return EXIT_RUN_FAILED if run["status"] in _FAILED else EXIT_OK
 
 
+def _job_args(pairs: list[str] | None) -> dict[str, str] | None:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ClientError(f"--arg takes KEY=VALUE, got {pair!r}", 400)
+        out[key] = value
+    return {"args": out} if out else None
+
+
 def cmd_run(c: Client, args: argparse.Namespace) -> int:
     try:
-        started = c.post(f"/v1/jobs/{args.job}/run")
+        started = c.post(f"/v1/jobs/{args.job}/run", _job_args(getattr(args, "arg", None)))
     except ClientError as err:
         if err.status == 409 and args.wait and err.body.get("run_id"):
             print(f"aitherctl: {err}; waiting for run {err.body['run_id']}", file=sys.stderr)
@@ -205,6 +215,37 @@ def _pause(c: Client, args: argparse.Namespace, pause: bool) -> int:
         what = args.job or "scheduler"
         print(f"{what}: {'paused' if data['paused'] else 'running'}")
     return EXIT_OK
+
+
+def cmd_cancel(c: Client, args: argparse.Namespace) -> int:
+    data = c.post(f"/v1/jobs/{args.job}/cancel")
+    if args.json:
+        _print_json(data)
+    else:
+        print(f"cancelling {data['job']} run {data['run_id']}: it stops at its next checkpoint")
+    return EXIT_OK
+
+
+def cmd_train(c: Client, args: argparse.Namespace) -> int:
+    """`train SPECIALIST`, `train status`, `train cancel`."""
+    if args.what == "cancel":
+        args.job = "train"
+        return cmd_cancel(c, args)
+    if args.what == "status":
+        job = c.get("/v1/jobs/train")
+        running = job.get("running")
+        if args.json:
+            _print_json(job)
+        elif running:
+            run = c.get(f"/v1/runs/{running['run_id']}")
+            print(_progress_line(run, width=40))
+        else:
+            last = job.get("last_run")
+            print("train is not running; last run: " + (
+                f"{last['id']} {last['status']} {_ago(last['started_at'])}" if last else "never"))
+        return EXIT_OK
+    args.job, args.arg = "train", ([f"specialist={args.what}"] if args.what != "all" else [])
+    return cmd_run(c, args)
 
 
 def cmd_reload(c: Client, args: argparse.Namespace) -> int:
@@ -287,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", cmd_run, "run a job now")
     p.add_argument("job")
     p.add_argument("--wait", action="store_true", help="wait for the run, showing progress")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE", help="an argument for the job")
+    p = add("cancel", cmd_cancel, "stop a running job at its next checkpoint")
+    p.add_argument("job")
+    p = add("train", cmd_train, "train SPECIALIST|all [--wait], train status, train cancel")
+    p.add_argument("what", choices=["coder", "reasoner", "all", "status", "cancel"])
+    p.add_argument("--wait", action="store_true")
     p = add("runs", cmd_runs, "recent runs, or one run by id")
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--job")

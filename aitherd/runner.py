@@ -40,6 +40,8 @@ class Active:
     progress: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     stop_requested: bool = False
+    cancelled: bool = False
+    args: dict[str, Any] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
 
@@ -109,7 +111,8 @@ class Runner:
         return run_id
 
     # -- starting -------------------------------------------------------------------------------
-    async def start(self, job: str, trigger: str, parent: int | None = None) -> StartOutcome:
+    async def start(self, job: str, trigger: str, parent: int | None = None,
+                    args: dict[str, Any] | None = None) -> StartOutcome:
         if job not in JOBS:
             raise KeyError(job)
         if self._closing:
@@ -126,7 +129,8 @@ class Runner:
             return StartOutcome(False, current.run_id, f"already running as run {current.run_id}")
         run_id = await asyncio.to_thread(
             self._insert, Run(job=job, trigger=trigger, parent_run_id=parent))
-        active = Active(run_id=run_id, job=job, trigger=trigger, started=time.monotonic())
+        active = Active(run_id=run_id, job=job, trigger=trigger, started=time.monotonic(),
+                        args=dict(args or {}))
         self.active[job] = active
         self.metrics.job_running.labels(job=job).set(1)
         active.task = asyncio.create_task(self._execute(active), name=f"run-{run_id}")
@@ -142,6 +146,7 @@ class Runner:
         loaded = self._loaded()
         spec = {
             "job": active.job, "run_id": active.run_id, "trigger": active.trigger,
+            "args": active.args,
             "parent_pid": os.getpid(),
             "config": loaded.config.model_dump(mode="json"),
             "config_source": str(loaded.source) if loaded.source else None,
@@ -172,6 +177,8 @@ class Runner:
                 counts = active.result.get("counts") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
+            if active.cancelled and status == "interrupted":
+                message = "cancelled: " + (message or "stopped at a checkpoint")
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
         except Exception as exc:
@@ -215,6 +222,17 @@ class Runner:
             active.result = msg
 
     # -- stopping -------------------------------------------------------------------------------
+    def cancel(self, job: str) -> int | None:
+        """Ask a running job to checkpoint and stop (SIGTERM to its worker); its run id."""
+        active = self.active.get(job)
+        if active is None:
+            return None
+        active.stop_requested = active.cancelled = True
+        self._rerun.discard(job)
+        self._signal(active, signal.SIGTERM)
+        log.info("run_cancel_requested", job=job, run_id=active.run_id)
+        return active.run_id
+
     def _signal(self, active: Active, sig: int) -> None:
         if active.proc is not None and active.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

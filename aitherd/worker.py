@@ -67,7 +67,8 @@ def main() -> int:
     log = get_logger("aitherd.worker").bind(job=spec["job"], run_id=spec["run_id"])
     engine = open_store(loaded.paths.db, create=False)
     ctx = JobContext(job=spec["job"], run_id=spec["run_id"], trigger=spec["trigger"],
-                     loaded=loaded, engine=engine, log=log, _channel=channel)
+                     loaded=loaded, engine=engine, log=log, _channel=channel,
+                     args=dict(spec.get("args") or {}))
     signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C goes to the daemon first
 

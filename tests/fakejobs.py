@@ -20,6 +20,8 @@ def _run(ctx: JobContext) -> RunResult:
     plan = json.loads(plan_file.read_text()).get(ctx.job, {}) if plan_file.exists() else {}
     with open(plan_file.parent / "runs.log", "a") as fh:
         fh.write(f"{ctx.job} {ctx.run_id} {ctx.trigger}\n")
+    if plan.get("echo_args"):
+        return RunResult("ok", message=json.dumps(ctx.args, sort_keys=True))
     if "raise" in plan:
         raise RuntimeError(plan["raise"])
     if "exit" in plan:

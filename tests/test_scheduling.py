@@ -119,3 +119,20 @@ def test_disabled_and_cron_jobs_follow_config(make_daemon):
     nxt = datetime.fromisoformat(jobs["export"]["next_run"])
     local = nxt.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
     assert (local.weekday(), local.hour, local.minute) == (6, 3, 15)  # crontab 0 = Sunday
+
+
+def test_cancel_stops_a_run_at_its_checkpoint_and_args_reach_the_job(make_daemon):
+    d = make_daemon()
+    d.plan({"export": {"steps": 400, "sleep": 0.05}, "train": {"echo_args": True}})
+    d.start()
+    run_id = d.api("POST", "/v1/jobs/export/run")["run_id"]
+    d.wait_for(lambda: d.api("GET", f"/v1/runs/{run_id}")["progress"], what="progress")
+    out = d.ctl("cancel", "export")
+    assert out.returncode == 0 and f"run {run_id}" in out.stdout
+    run = d.wait_run(run_id)
+    assert run["status"] == "interrupted" and run["message"].startswith("cancelled: checkpointed at step")
+    assert d.ctl("cancel", "export").returncode == 1  # nothing running now
+    out = d.ctl("train", "reasoner", "--wait")
+    assert out.returncode == 0 and '{"specialist": "reasoner"}' in out.stdout
+    assert d.ctl("run", "star", "--arg", "k=v", "--arg", "x=1", "--wait").returncode == 0
+    assert "train is not running" in d.ctl("train", "status").stdout

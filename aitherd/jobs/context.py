@@ -25,6 +25,7 @@ class JobContext:
     # takes a lock can deadlock against the code it interrupted.
     _stop: bool = False
     counts: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)  # from `aitherctl run JOB --arg k=v`
     _last_progress: float = 0.0
 
     def should_stop(self) -> bool:
