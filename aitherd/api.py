@@ -274,6 +274,53 @@ def build_app(d: Daemon) -> Any:
             return _error(404, result)
         return JSONResponse(result)
 
+    async def examples(request: Request) -> JSONResponse:
+        q = request.query_params
+        try:
+            limit = min(max(int(q.get("limit", "20")), 1), 500)
+        except ValueError:
+            return _error(400, "limit must be an integer")
+
+        def query() -> list[dict[str, Any]]:
+            stmt = select(Example).order_by(col(Example.id).desc()).limit(limit)
+            for key in ("status", "reason", "specialist", "category", "source"):
+                if q.get(key):
+                    stmt = stmt.where(getattr(Example, key) == q[key])
+            with session(d.engine) as s:
+                return [{"id": e.id, "specialist": e.specialist, "category": e.category,
+                         "status": e.status, "reason": e.reason, "source": e.source,
+                         "provenance": e.provenance, "quality": e.quality, "curation": e.curation,
+                         "preview": (e.messages[0]["content"] if e.messages else "")[:160],
+                         "created_at": iso(e.created_at)} for e in s.exec(stmt).all()]
+
+        return JSONResponse({"examples": await asyncio.to_thread(query)})
+
+    async def corpus(_: Request) -> JSONResponse:
+        def query() -> dict[str, Any]:
+            with session(d.engine) as s:
+                rows = s.exec(select(Example.specialist, Example.source, Example.category,
+                                     Example.status, func.count())
+                              .group_by(Example.specialist, Example.source, Example.category,
+                                        Example.status)).all()
+            cfg = d.loaded.config.export
+            out: dict[str, Any] = {}
+            for spec, size, mix in (("coder", cfg.coder.size, cfg.coder.mix),
+                                    ("reasoner", cfg.reasoner.size, cfg.reasoner.mix)):
+                cats = {c: {"target": round(size * share), "accepted": 0, "rejected": 0}
+                        for c, share in mix.items()}
+                sources: dict[str, dict[str, int]] = {}
+                for sp, source, cat, status, n in rows:
+                    if sp != spec:
+                        continue
+                    entry = cats.setdefault(cat, {"target": 0, "accepted": 0, "rejected": 0})
+                    entry[status] = entry.get(status, 0) + n
+                    if status == "accepted":
+                        sources.setdefault(source, {})[cat] = n
+                out[spec] = {"size": size, "categories": cats, "sources": sources}
+            return out
+
+        return JSONResponse(await asyncio.to_thread(query))
+
     async def not_found(request: Request, _exc: Exception) -> JSONResponse:
         return _error(404, f"no such endpoint: {request.method} {request.url.path}")
 
@@ -299,6 +346,8 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/runs/{run_id}", run_one),
         Route("/v1/reload", reload, methods=["POST"]),
         Route("/v1/exports", exports),
+        Route("/v1/examples", examples),
+        Route("/v1/corpus", corpus),
         Route("/v1/exports/{a}/diff/{b}", export_diff),
     ]
     app = Starlette(routes=routes, exception_handlers={

@@ -302,6 +302,43 @@ def cmd_export(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_examples(c: Client, args: argparse.Namespace) -> int:
+    query = [f"limit={args.limit}"]
+    if args.rejected:
+        query.append("status=rejected")
+    for key in ("reason", "specialist", "category", "source"):
+        if getattr(args, key):
+            query.append(f"{key}={getattr(args, key)}")
+    data = c.get("/v1/examples?" + "&".join(query))
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    rows = [[e["id"], e["specialist"], e["category"], e["source"],
+             e["status"] + (f" ({e['reason']})" if e["reason"] else ""),
+             " ".join(e["preview"].split())[:60]] for e in data["examples"]]
+    print(_table(["id", "specialist", "category", "source", "status", "preview"], rows)
+          if rows else "no examples match")
+    return EXIT_OK
+
+
+def cmd_corpus(c: Client, args: argparse.Namespace) -> int:
+    data = c.get("/v1/corpus")
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    for spec, info in data.items():
+        print(f"{spec} (target {info['size']})")
+        rows = []
+        for cat, n in info["categories"].items():
+            pct = f"{100 * n['accepted'] / n['target']:.0f}%" if n["target"] else "-"
+            rows.append([cat, n["accepted"], n["target"], pct, n.get("rejected", 0)])
+        print(_table(["category", "accepted", "target", "of target", "rejected"], rows))
+        for source, cats in sorted(info["sources"].items()):
+            print(f"  {source}: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())))
+        print()
+    return EXIT_OK
+
+
 def cmd_health(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/health")
     print(json.dumps(data) if args.json else data["status"])
@@ -351,6 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*")
     p.add_argument("--wait", action="store_true", help="wait for the export run")
     add("health", cmd_health, "is the daemon healthy")
+    p = add("examples", cmd_examples, "stored examples; --rejected [--reason R] for the audit trail")
+    p.add_argument("--rejected", action="store_true")
+    p.add_argument("--reason")
+    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p.add_argument("--category")
+    p.add_argument("--source")
+    p.add_argument("--limit", type=int, default=20)
+    add("corpus", cmd_corpus, "accepted examples per category and source against the targets")
     return parser
 
 

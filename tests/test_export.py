@@ -271,3 +271,23 @@ def test_aitherctl_exports_and_diff_through_the_daemon(make_daemon):
     assert d.ctl("export", "diff", old, "nope").returncode == 2
     table = d.ctl("exports").stdout
     assert "latest" in table and "deepseek-r1-distill-qwen" in table
+
+
+def test_examples_and_corpus_views(make_daemon):
+    d = make_daemon()
+    d.state.mkdir(parents=True)
+    engine = open_store(d.state / "aitherd.db")
+    bad = coder(77, "review")
+    bad.reject("secret", kind="aws_access_key")
+    insert_candidates(engine, [*corpus(3), bad])
+    d.start()
+    out = json.loads(d.ctl("examples", "--rejected", "--reason", "secret", "--json").stdout)["examples"]
+    assert len(out) == 1 and out[0]["curation"] == {"secret": {"kind": "aws_access_key"}}
+    assert "secret" in d.ctl("examples", "--rejected").stdout
+    assert d.ctl("examples", "--rejected", "--reason", "duplicate").stdout.strip() == "no examples match"
+    data = json.loads(d.ctl("corpus", "--json").stdout)
+    review = data["coder"]["categories"]["review"]
+    assert review == {"target": 3000, "accepted": 3, "rejected": 1}
+    assert data["coder"]["sources"]["git"]["instruction"] == 3
+    text = d.ctl("corpus").stdout
+    assert "coder (target 30000)" in text and "instruction" in text
