@@ -177,10 +177,10 @@ class Runner:
                 counts = active.result.get("counts") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
-            if active.cancelled and status == "interrupted":
-                message = "cancelled: " + (message or "stopped at a checkpoint")
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
+            if active.cancelled and status == "interrupted":
+                message = "cancelled: " + (message or "stopped at a checkpoint")
         except Exception as exc:
             error = f"could not run the worker: {type(exc).__name__}: {exc}"
             self.metrics.errors.labels(component="runner", reason="worker_start").inc()
