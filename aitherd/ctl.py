@@ -178,7 +178,7 @@ def _wait(c: Client, run_id: int, as_json: bool, timeout: float | None) -> int:
     return EXIT_RUN_FAILED if run["status"] in _FAILED else EXIT_OK
 
 
-def _job_args(pairs: list[str] | None) -> dict[str, str] | None:
+def _job_args(pairs: list[str] | None) -> dict[str, Any] | None:
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")

@@ -155,7 +155,8 @@ class Runner:
         }
         env = {k: v for k, v in os.environ.items()
                if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS")}
-        status, error, message, counts = "failed", None, None, {}
+        status, error, message = "failed", None, None
+        counts: dict[str, Any] = {}
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,

@@ -48,7 +48,7 @@ class WatchState:
     refs: dict[str, str | None] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
-        out = {"path": self.path, "kind": self.kind, "job": self.job,
+        out: dict[str, Any] = {"path": self.path, "kind": self.kind, "job": self.job,
                "state": "watching" if self.ok else "error"}
         if self.error:
             out["error"] = self.error

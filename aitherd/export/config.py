@@ -60,7 +60,7 @@ class FamilyOverride(_Section):
 class CompetitionExport(_Section):
     enabled: bool = False
     format: Literal["csv", "jsonl", "parquet"] = "csv"
-    specialists: list[Literal["coder", "reasoner"]] = Field(default_factory=lambda: ["reasoner"])
+    specialists: list[Literal["coder", "reasoner"]] = Field(default_factory=lambda: ["reasoner"])  # type: ignore[arg-type]
     # Output column -> field: id, prompt, response, reasoning, answer, category, source.
     fields: dict[str, str] = Field(default_factory=lambda: {
         "id": "id", "prompt": "prompt", "response": "response"})

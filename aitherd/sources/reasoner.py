@@ -118,7 +118,7 @@ def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candi
     """Direct-answer tasks (state the final answer of a given worked solution) from accepted
     reasoning examples with short answers, enough to bring non_reasoning up to `share`."""
     with engine.connect() as conn:
-        counts = dict(conn.execute(text(
+        counts: dict[Any, int] = dict(conn.execute(text(
             "SELECT category = 'non_reasoning', count(*) FROM example WHERE specialist = 'reasoner' "
             "AND status = 'accepted' GROUP BY 1")).all())
         reasoning, plain = counts.get(0, 0), counts.get(1, 0)
