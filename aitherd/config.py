@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from aitherd.export.config import ExportConfig
+from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
 
 JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
@@ -159,6 +160,7 @@ class WatchSection(_Section):
 
 
 class SourcesSection(_Section):
+    coder: CoderSources = Field(default_factory=CoderSources)
     reasoner: ReasonerSources = Field(default_factory=ReasonerSources)
 
 

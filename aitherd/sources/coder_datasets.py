@@ -1,0 +1,80 @@
+"""Public coding datasets: Magicoder-OSS-Instruct-75K, CommitPackFT, Code-Feedback, each mapped
+from its real schema (see ../shared/REFERENCE.md), with license, row budget and pinned revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aitherd.candidate import Candidate
+from aitherd.sources.gitmine import CATEGORY, Commit, classify
+from aitherd.sources.reasoner_datasets import DatasetSource, load_rows
+from aitherd.sources.sessions import category_of
+
+
+def _magicoder(row: dict[str, Any]) -> Candidate | str:
+    if not row.get("problem") or not row.get("solution"):
+        return "skip:empty"
+    return Candidate("coder", "instruction", [{"role": "user", "content": row["problem"]},
+                                              {"role": "assistant", "content": row["solution"]}],
+                     source="hf:magicoder-oss-instruct-75k", license="MIT",
+                     provenance={"index": row.get("index"), "lang": row.get("lang")})
+
+
+def _commitpackft(row: dict[str, Any]) -> Candidate | str:
+    old, new = row.get("old_contents") or "", row.get("new_contents") or ""
+    if not new or old == new:
+        return "skip:no_change"
+    kind = classify(Commit(sha="", parents=[], author="", time=0, subject=row.get("subject") or "",
+                           body=row.get("message") or "", paths=[row.get("new_file") or ""]))
+    lang = (row.get("lang") or "").lower()
+    ask = f"{row.get('subject') or row.get('message')}\n\n`{row.get('old_file')}`:\n```{lang}\n{old}\n```"
+    return Candidate("coder", CATEGORY[kind], [{"role": "user", "content": ask},
+                                               {"role": "assistant", "content": f"```{lang}\n{new}\n```"}],
+                     source="hf:commitpackft", license=row.get("license") or "unknown",
+                     provenance={"commit": row.get("commit"), "repos": row.get("repos")})
+
+
+def _code_feedback(row: dict[str, Any]) -> Candidate | str:
+    msgs = [{"role": m["role"], "content": m["content"]} for m in row.get("messages") or []
+            if m.get("role") in ("system", "user", "assistant") and m.get("content")]
+    while msgs and msgs[-1]["role"] != "assistant":
+        msgs.pop()
+    if not msgs:
+        return "skip:no_answer"
+    first = next((m["content"] for m in msgs if m["role"] == "user"), "")
+    return Candidate("coder", category_of(first), msgs, source="hf:code-feedback", license="Apache-2.0",
+                     provenance={"id": row.get("id")})
+
+
+CODER_ADAPTERS: dict[str, tuple[str, str | None, Callable[[dict[str, Any]], Candidate | str], int]] = {
+    "magicoder": ("ise-uiuc/Magicoder-OSS-Instruct-75K", None, _magicoder, 10_000),
+    "commitpackft": ("bigcode/commitpackft", "python", _commitpackft, 5_000),
+    "code_feedback": ("m-a-p/Code-Feedback", None, _code_feedback, 3_000),
+}
+
+
+def harvest_coder_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
+                          stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+    hub_id, config, adapter, default_budget = CODER_ADAPTERS[name]
+    budget = src.rows or default_budget
+    pinned = src.path or src.revision
+    if mark.get("revision") != pinned:
+        mark = {"revision": pinned, "rows_read": 0, "taken": 0}
+    read, taken = int(mark.get("rows_read", 0)), int(mark.get("taken", 0))
+    if taken >= budget:
+        return
+    if not src.hub_id:
+        src = src.model_copy(update={"hub_id": hub_id, "config": src.config or config})
+    for row in load_rows(src, name, read):
+        if stop():
+            return
+        read += 1
+        out = adapter(row)
+        if isinstance(out, Candidate):
+            taken += 1
+            out.provenance.update(dataset=src.path or hub_id, revision=pinned, row=read - 1)
+        yield {"revision": pinned, "rows_read": read, "taken": taken}, out
+        if taken >= budget:
+            return
