@@ -126,3 +126,27 @@ def write_export(state_dir: Path, specialist: str, records: list[dict[str, Any]]
                          counts={"train": len(train), "validation": len(val)}))
             s.commit()
     return export_id, path
+
+
+def make_ctx(state_dir: Path, train: Any, *, run_id: int = 1) -> Any:
+    """A JobContext like the worker's, with `[train]` mounted and progress captured in a list."""
+    import io
+    from types import SimpleNamespace
+
+    from aitherd.config import Loaded, Paths
+    from aitherd.jobs.context import JobContext
+    from aitherd.logs import get_logger
+    from aitherd.store import open_store
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    loaded = Loaded(config=SimpleNamespace(train=train), source=None,  # type: ignore[arg-type]
+                    paths=Paths(state_dir=state_dir, socket=state_dir / "control.sock"), repos=())
+    return JobContext(job="train", run_id=run_id, trigger="manual", loaded=loaded,
+                      engine=open_store(state_dir / "aitherd.db"),
+                      log=get_logger("test.train"), _channel=io.StringIO())
+
+
+def progress_messages(ctx: Any) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in ctx._channel.getvalue().splitlines()]

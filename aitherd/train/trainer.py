@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import DatasetDict, load_from_disk
+from datasets import Dataset
 from peft import LoraConfig
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
@@ -151,24 +151,37 @@ def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
 
 def load_export(path: str) -> tuple[Any, Any]:
     """The train and validation splits, `messages` only; BadInput when unusable or empty."""
-    if not Path(path).is_dir():
+    root = Path(path)
+    if not root.is_dir():
         raise BadInput(f"export {path} does not exist")
     try:
-        data = load_from_disk(path)
-    except (FileNotFoundError, ValueError) as err:
-        raise BadInput(f"export {path} is not a saved dataset: {err}") from None
-    if not isinstance(data, DatasetDict) or "train" not in data:
+        names = json.loads((root / "dataset_dict.json").read_text())["splits"]
+    except (OSError, ValueError, KeyError):
+        raise BadInput(f"export {path} is not a saved DatasetDict (no dataset_dict.json)") from None
+    if "train" not in names:
         raise BadInput(f"export {path} has no 'train' split")
-    for name, split in data.items():
-        if "messages" not in split.column_names:
+    splits = {name: _load_split(root / name) for name in names if name in ("train", "validation")}
+    for name, split in splits.items():
+        if split is not None and "messages" not in split.column_names:
             raise BadInput(f"export {path}: split {name!r} has no 'messages' column")
-    train_set = data["train"].select_columns(["messages"])
-    if len(train_set) == 0:
+    train_set = splits["train"]
+    if train_set is None or len(train_set) == 0:
         raise BadInput(f"export {path} is empty: its 'train' split has no examples")
-    eval_set = data.get("validation")
-    if eval_set is not None:
-        eval_set = eval_set.select_columns(["messages"]) if len(eval_set) else None
-    return train_set, eval_set
+    eval_set = splits.get("validation")
+    if eval_set is not None and len(eval_set) == 0:
+        eval_set = None
+    return train_set.select_columns(["messages"]), (
+        eval_set.select_columns(["messages"]) if eval_set is not None else None)
+
+
+def _load_split(path: Path) -> Dataset | None:
+    """One saved split; None when it holds no rows (datasets cannot load a zero-row split)."""
+    try:
+        return Dataset.load_from_disk(str(path))
+    except IndexError:
+        return None
+    except (FileNotFoundError, ValueError) as err:
+        raise BadInput(f"export split {path} cannot be read: {err}") from None
 
 
 def _check_base_model(name: str) -> None:
