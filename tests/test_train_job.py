@@ -19,7 +19,7 @@ pytest.importorskip("peft")
 from sqlmodel import Session, select  # noqa: E402
 
 from aitherd.store.models import Adapter  # noqa: E402
-from aitherd.train.config import SpecialistTrain, TrainConfig  # noqa: E402
+from aitherd.train.config import TrainConfig  # noqa: E402
 from aitherd.train.job import run_train  # noqa: E402
 from aitherd.train.spec import RunFiles, TrainSpec  # noqa: E402
 from train_fixtures import (  # noqa: E402
@@ -43,8 +43,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_config(model: Path, **specialist: object) -> TrainConfig:
     part = {"max_length": 128, "max_steps": 6, "per_device_batch_size": 2, **specialist}
-    return TrainConfig(base_model=str(model), gradient_accumulation_steps=1, save_steps=3,
-                       coder=SpecialistTrain(**part), reasoner=SpecialistTrain(**part))
+    return TrainConfig.model_validate({
+        "base_model": str(model), "gradient_accumulation_steps": 1, "save_steps": 3,
+        "coder": part, "reasoner": part})
 
 
 def adapters(ctx) -> list[Adapter]:

@@ -40,6 +40,16 @@ class SpecialistTrain(_Section):
     max_steps: int | None = None  # caps the run (smoke tests, benchmarks); None: full epochs
 
 
+class CoderTrain(SpecialistTrain):
+    epochs: float = Field(default=1.0, gt=0)
+    max_length: int = Field(default=8192, ge=16)
+
+
+class ReasonerTrain(SpecialistTrain):
+    epochs: float = Field(default=2.0, gt=0)
+    max_length: int = Field(default=4096, ge=16)
+
+
 class TrainConfig(_Section):
     """`[train]`: how aitherd trains its LoRA specialists. Every key has a default."""
 
@@ -70,9 +80,8 @@ class TrainConfig(_Section):
     python: str = ""
     keep_checkpoints: bool = False  # keep a finished run's checkpoints (they hold optimizer state)
     lora: LoraSection = Field(default_factory=LoraSection)
-    coder: SpecialistTrain = Field(default_factory=lambda: SpecialistTrain(epochs=1, max_length=8192))
-    reasoner: SpecialistTrain = Field(
-        default_factory=lambda: SpecialistTrain(epochs=2, max_length=4096))
+    coder: CoderTrain = Field(default_factory=CoderTrain)
+    reasoner: ReasonerTrain = Field(default_factory=ReasonerTrain)
 
     def specialist(self, name: str) -> SpecialistTrain:
         if name not in SPECIALISTS:
