@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, select
+from train_fixtures import coder_records, make_ctx, write_export
 
 from aitherd.store.models import Adapter
 from aitherd.train import adapters as adapters_mod
@@ -20,7 +22,6 @@ from aitherd.train.job import run_train
 from aitherd.train.launch import trainer_command
 from aitherd.train.spec import TrainSpec
 from aitherd.train.templates import DEEPSEEK_R1_DISTILL, GEMMA, training_template
-from train_fixtures import coder_records, make_ctx, write_export
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
@@ -28,7 +29,8 @@ HEAVY = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 
 def test_defaults_follow_the_issue():
     cfg = TrainConfig()
-    assert (cfg.learning_rate, cfg.lr_scheduler, cfg.lora.r, cfg.lora.alpha) == (2e-4, "cosine", 32, 64)
+    assert (cfg.learning_rate, cfg.lr_scheduler) == (2e-4, "cosine")
+    assert (cfg.lora.r, cfg.lora.alpha) == (32, 64)
     assert cfg.lora.target_modules == ALL_PROJECTIONS and len(ALL_PROJECTIONS) == 7
     assert (cfg.coder.epochs, cfg.coder.max_length) == (1, 8192)
     assert (cfg.reasoner.epochs, cfg.reasoner.max_length) == (2, 4096)
@@ -43,7 +45,7 @@ def test_unknown_keys_are_refused_and_the_section_mounts_from_a_dict():
         TrainConfig.model_validate({"reasoner": {"epoch": 2}})
 
     class Cfg:
-        train = {"base_model": "/models/r1", "reasoner": {"epochs": 3}}
+        train: ClassVar = {"base_model": "/models/r1", "reasoner": {"epochs": 3}}
 
     mounted = train_config_of(Cfg())
     assert mounted.base_model == "/models/r1" and mounted.reasoner.epochs == 3
@@ -91,9 +93,8 @@ def test_family_templates_are_chosen_by_base_family():
 def tokenizer(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     from train_fixtures import BOS, EOS, PAD, corpus_texts, reasoner_records
+    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -118,7 +119,8 @@ def _split(tokenizer, template: str, messages: list[dict]) -> tuple[str, str]:
 def test_r1_training_template_keeps_the_think_block_and_trains_the_end_token(tokenizer):
     messages = [{"role": "system", "content": "Be brief."},
                 {"role": "user", "content": "What is 2 plus 3?"},
-                {"role": "assistant", "content": "<think>\n2 + 3 = 5.\n</think>\n\nThe answer is 5."}]
+                {"role": "assistant",
+                 "content": "<think>\n2 + 3 = 5.\n</think>\n\nThe answer is 5."}]
     trained, prompt = _split(tokenizer, DEEPSEEK_R1_DISTILL, messages)
     assert trained == "<think>\n2 + 3 = 5.\n</think>\n\nThe answer is 5.<｜end▁of▁sentence｜>"
     assert prompt == "<｜begin▁of▁sentence｜>Be brief.<｜User｜>What is 2 plus 3?<｜Assistant｜>"

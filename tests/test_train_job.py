@@ -16,13 +16,8 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from sqlmodel import Session, select  # noqa: E402
-
-from aitherd.store.models import Adapter  # noqa: E402
-from aitherd.train.config import TrainConfig  # noqa: E402
-from aitherd.train.job import run_train  # noqa: E402
-from aitherd.train.spec import RunFiles, TrainSpec  # noqa: E402
-from train_fixtures import (  # noqa: E402
+from sqlmodel import Session, select
+from train_fixtures import (
     build_tiny_model,
     coder_records,
     corpus_texts,
@@ -31,6 +26,11 @@ from train_fixtures import (  # noqa: E402
     reasoner_records,
     write_export,
 )
+
+from aitherd.store.models import Adapter
+from aitherd.train.config import TrainConfig
+from aitherd.train.job import run_train
+from aitherd.train.spec import RunFiles, TrainSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,8 @@ def adapters(ctx) -> list[Adapter]:
         return list(s.exec(select(Adapter)).all())
 
 
-def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_outputs(tiny_model, tmp_path):
+def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_outputs(
+        tiny_model, tmp_path):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -67,7 +68,7 @@ def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_output
 
     assert result.status == "ok", result
     assert "GPU arbitration is a no-op" in (result.message or "")
-    assert result.counts["coder_adapter"] == "v0001" and result.counts["reasoner_adapter"] == "v0001"
+    assert result.counts["coder_adapter"] == result.counts["reasoner_adapter"] == "v0001"
     rows = {r.specialist: r for r in adapters(ctx)}
     assert {r.state for r in rows.values()} == {"candidate"}
     assert rows["coder"].export_id == coder_id and rows["reasoner"].export_id == reasoner_id
@@ -198,3 +199,24 @@ def test_a_specialist_without_an_export_is_skipped_with_a_reason(tiny_model, tmp
     assert result.status == "skipped"
     assert "coder: no export" in (result.message or "")
     assert "reasoner: no export" in (result.message or "")
+
+
+def test_out_of_memory_is_a_clear_failure(tmp_path, monkeypatch):
+    import torch
+
+    from aitherd.train import trainer
+    from aitherd.train.launch import Outcome
+    from aitherd.train.spec import EXIT_OOM
+
+    spec = TrainSpec.build(TrainConfig(), "coder", "e1", tmp_path / "export", tmp_path / "run")
+    spec.write(tmp_path / "spec.json")
+
+    def out_of_memory(*_args: object) -> dict:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer, "train", out_of_memory)
+    assert trainer.main([str(tmp_path / "spec.json")]) == EXIT_OOM
+    result = json.loads(RunFiles(tmp_path / "run").result.read_text())
+    assert result["status"] == "failed" and result["error_kind"] == "oom"
+    assert not (tmp_path / "run" / "final").exists()
+    assert Outcome(EXIT_OOM, result).error().startswith("out of memory")

@@ -18,8 +18,9 @@ FIM_TOKENS = ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"]
 
 # The stock DeepSeek-R1-Distill template in short: it drops everything up to `</think>`.
 STOCK_R1_TEMPLATE = (
-    "{% set ns = namespace(system_prompt='') %}{% for m in messages %}{% if m['role'] == 'system' %}"
-    "{% set ns.system_prompt = m['content'] %}{% endif %}{% endfor %}{{ bos_token }}{{ ns.system_prompt }}"
+    "{% set ns = namespace(system_prompt='') %}{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{% set ns.system_prompt = m['content'] %}{% endif %}"
+    "{% endfor %}{{ bos_token }}{{ ns.system_prompt }}"
     "{% for m in messages %}{% if m['role'] == 'user' %}{{ '<｜User｜>' + m['content'] }}"
     "{% elif m['role'] == 'assistant' %}{% set c = m['content'] %}"
     "{% if '</think>' in c %}{% set c = c.split('</think>')[-1] %}{% endif %}"
@@ -43,8 +44,10 @@ def coder_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
             continue
         out.append({"messages": [
             {"role": "system", "content": "You are a careful coding assistant."},
-            {"role": "user", "content": f"Write a Python function {name}_{a} that returns x {op} {b}."},
-            {"role": "assistant", "content": f"```python\ndef {name}_{a}(x):\n    return x {op} {b}\n```"},
+            {"role": "user",
+             "content": f"Write a Python function {name}_{a} that returns x {op} {b}."},
+            {"role": "assistant",
+             "content": f"```python\ndef {name}_{a}(x):\n    return x {op} {b}\n```"},
         ]})
     return out
 

@@ -1,4 +1,4 @@
-"""Trainer callbacks: progress as JSON lines, and a clean stop (checkpoint, then exit) on SIGTERM."""
+"""Trainer callbacks: progress as JSON lines; a clean stop (checkpoint, then exit) on SIGTERM."""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ class ProgressCallback(TrainerCallback):
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                 **kwargs: Any) -> None:
-        self._emit(state, "checkpoint", path=os.path.join(
-            args.output_dir, f"checkpoint-{state.global_step}"))
+        self._emit(state, "checkpoint",
+                   path=os.path.join(args.output_dir or "", f"checkpoint-{state.global_step}"))
 
 
 class StopOnSignal(TrainerCallback):

@@ -85,7 +85,8 @@ class TrainConfig(_Section):
 
     def specialist(self, name: str) -> SpecialistTrain:
         if name not in SPECIALISTS:
-            raise ValueError(f"unknown specialist {name!r}; expected one of {', '.join(SPECIALISTS)}")
+            expected = ", ".join(SPECIALISTS)
+            raise ValueError(f"unknown specialist {name!r}; expected one of {expected}")
         section: SpecialistTrain = getattr(self, name)
         return section
 
@@ -97,4 +98,5 @@ def train_config_of(config: object) -> TrainConfig:
         return TrainConfig()
     if isinstance(section, TrainConfig):
         return section
-    return TrainConfig.model_validate(section if isinstance(section, dict) else section.model_dump())
+    data = section if isinstance(section, dict) else section.model_dump()
+    return TrainConfig.model_validate(data)

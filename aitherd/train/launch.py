@@ -3,6 +3,7 @@ the result. Light imports only: this runs in the daemon's job worker."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -61,10 +62,8 @@ def _child_setup() -> None:
     """In the child: its own process group (a terminal's ^C is not for it), and SIGTERM when
     the worker dies, so the trainer checkpoints instead of running on as an orphan."""
     os.setpgrp()
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 def run_trainer(

@@ -10,7 +10,8 @@ from __future__ import annotations
 # `</think>` in assistant turns; this one renders the content as exported, reasoning included.
 # The prompt side is byte-identical to the stock template, so inference sees what training saw.
 DEEPSEEK_R1_DISTILL = (
-    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+    "{% if not add_generation_prompt is defined %}"
+    "{% set add_generation_prompt = false %}{% endif %}"
     "{% set ns = namespace(system_prompt='') %}"
     "{%- for message in messages %}{%- if message['role'] == 'system' %}"
     "{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}"
@@ -30,7 +31,8 @@ GEMMA = (
     "{%- if messages[0]['role'] == 'system' -%}"
     "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
     "{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}"
+    "{%- set loop_messages = messages -%}{%- endif -%}"
     "{%- for message in loop_messages -%}"
     "{%- if message['role'] == 'assistant' -%}{{ '<start_of_turn>model\\n' }}"
     "{%- generation -%}{{ message['content'] | trim }}{{ '<end_of_turn>\\n' }}{%- endgeneration -%}"

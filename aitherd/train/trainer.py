@@ -59,9 +59,9 @@ def main(argv: list[str]) -> int:
     if _is_main_process():
         _write_json(files.result, {**result, "spec_sha256": spec.sha256()})
     print(json.dumps({"aitherd_train_result": result}), flush=True)
-    return {"ok": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(
-        result["status"],
-        {"bad_input": EXIT_BAD_INPUT, "oom": EXIT_OOM}.get(result.get("error_kind", ""), EXIT_FAILED))
+    if result["status"] in ("ok", "interrupted"):
+        return EXIT_OK if result["status"] == "ok" else EXIT_INTERRUPTED
+    return {"bad_input": EXIT_BAD_INPUT, "oom": EXIT_OOM}.get(result["error_kind"], EXIT_FAILED)
 
 
 def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
