@@ -220,3 +220,19 @@ def test_out_of_memory_is_a_clear_failure(tmp_path, monkeypatch):
     assert result["status"] == "failed" and result["error_kind"] == "oom"
     assert not (tmp_path / "run" / "final").exists()
     assert Outcome(EXIT_OOM, result).error().startswith("out of memory")
+
+
+def test_a_crash_in_the_trainer_is_recorded_before_the_traceback(tmp_path, monkeypatch):
+    from aitherd.train import trainer
+
+    spec = TrainSpec.build(TrainConfig(), "coder", "e1", tmp_path / "export", tmp_path / "run")
+    spec.write(tmp_path / "spec.json")
+
+    def crash(*_args: object) -> dict:
+        raise KeyError("lm_head")
+
+    monkeypatch.setattr(trainer, "train", crash)
+    with pytest.raises(KeyError):
+        trainer.main([str(tmp_path / "spec.json")])
+    result = json.loads(RunFiles(tmp_path / "run").result.read_text())
+    assert (result["status"], result["error"]) == ("failed", "KeyError: 'lm_head'")

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.distributed as dist
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 
@@ -72,6 +74,15 @@ class StopOnSignal(TrainerCallback):
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     **kwargs: Any) -> None:
-        if self.requested:
+        if self._agreed(args):
             control.should_save = True
             control.should_training_stop = True
+
+    def _agreed(self, args: TrainingArguments) -> bool:
+        """Several ranks stop at the same step, or the ones still training would hang waiting
+        for the others: any rank's request counts for all."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return self.requested
+        flag = torch.tensor([1 if self.requested else 0], device=args.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())

@@ -52,10 +52,15 @@ def main(argv: list[str]) -> int:
         result = {"status": "failed", "error_kind": "bad_input", "error": str(err)}
     except torch.OutOfMemoryError as err:
         result = {"status": "failed", "error_kind": "oom", "error": f"out of memory: {err}"}
-    except RuntimeError as err:
-        if "out of memory" not in str(err) and "can't allocate memory" not in str(err):
-            raise
-        result = {"status": "failed", "error_kind": "oom", "error": f"out of memory: {err}"}
+    except Exception as err:
+        kind = "oom" if "out of memory" in str(err) or "can't allocate memory" in str(err) \
+            else "error"
+        if _is_main_process():
+            _write_json(files.result, {"status": "failed", "error_kind": kind,
+                                       "error": f"out of memory: {err}" if kind == "oom"
+                                       else f"{type(err).__name__}: {err}",
+                                       "spec_sha256": spec.sha256()})
+        raise  # the traceback goes to train.log
     if _is_main_process():
         _write_json(files.result, {**result, "spec_sha256": spec.sha256()})
     print(json.dumps({"aitherd_train_result": result}), flush=True)
