@@ -4,6 +4,7 @@ atomic publishing and the GPU arbitration hook: everything that needs no trainer
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,23 @@ def test_unknown_specialists_are_refused(tmp_path):
     ctx = make_ctx(tmp_path / "state", TrainConfig())
     result = run_train(ctx, ["poet"])
     assert result.status == "failed" and "unknown specialist 'poet'" in (result.error or "")
+
+
+def test_the_daemon_worker_runs_the_train_job_and_relays_its_result(tmp_path):
+    from aitherd.config import Config
+    from aitherd.store import open_store
+
+    state = tmp_path / "state"
+    state.mkdir()
+    open_store(state / "aitherd.db").dispose()
+    spec = {"job": "train", "run_id": 7, "trigger": "manual", "parent_pid": os.getpid(),
+            "config": Config().model_dump(mode="json"), "config_source": None,
+            "state_dir": str(state), "socket": str(tmp_path / "s.sock"), "repos": []}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+           "AITHERD_JOB_MODULE": "aitherd.train.job"}
+    out = subprocess.run([sys.executable, "-m", "aitherd.worker"], input=json.dumps(spec),
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    messages = [json.loads(line) for line in out.stdout.splitlines()]
+    result = messages[-1]
+    assert result["type"] == "result" and result["status"] == "skipped"
+    assert "coder: no export for base family 'deepseek-r1-distill'" in result["message"]
