@@ -220,3 +220,26 @@ def test_the_daemon_worker_runs_the_train_job_and_relays_its_result(tmp_path):
     result = messages[-1]
     assert result["type"] == "result" and result["status"] == "skipped"
     assert "coder: no export for base family 'deepseek-r1-distill'" in result["message"]
+
+
+def test_a_run_dir_keeps_complete_checkpoints_of_the_same_spec_only(tmp_path):
+    from aitherd.train.job import _prepare_run_dir
+    from aitherd.train.spec import RunFiles
+
+    files = RunFiles(tmp_path / "run")
+    spec = TrainSpec.build(TrainConfig(), "coder", "e1", tmp_path / "x", files.root)
+    files.root.mkdir()
+    spec.write(files.spec)
+    for step, complete in ((2, True), (4, True), (6, False)):  # 6: killed while saving
+        (files.root / f"checkpoint-{step}").mkdir()
+        if complete:
+            (files.root / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (files.final).mkdir()
+
+    assert _prepare_run_dir(files, spec.sha256()) == str(files.root / "checkpoint-4")
+    assert [c.name for c in files.checkpoints()] == ["checkpoint-2", "checkpoint-4"]
+    assert not files.final.exists()
+
+    changed = spec.model_copy(update={"learning_rate": 1e-4}).sha256()
+    assert _prepare_run_dir(files, changed) is None
+    assert files.checkpoints() == []
