@@ -1,0 +1,102 @@
+"""Training configuration: the `[train]` section of the daemon config, with per-specialist parts.
+
+Light on purpose (pydantic only): the daemon validates it at start; the trainer subprocess gets
+the resolved values for one specialist in its spec.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPECIALISTS = ("coder", "reasoner")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# All attention and MLP projections of Qwen2 and Gemma decoders; PEFT's own default is only q,v.
+ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class LoraSection(_Section):
+    r: int = Field(default=32, ge=1)
+    alpha: int = Field(default=64, ge=1)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: list(ALL_PROJECTIONS))
+
+
+class SpecialistTrain(_Section):
+    """Values that differ per specialist; anything left unset here falls back to [train]."""
+
+    enabled: bool = True
+    epochs: float = Field(default=1.0, gt=0)
+    max_length: int = Field(default=8192, ge=16)
+    learning_rate: float | None = None
+    per_device_batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    max_steps: int | None = None  # caps the run (smoke tests, benchmarks); None: full epochs
+
+
+class CoderTrain(SpecialistTrain):
+    epochs: float = Field(default=1.0, gt=0)
+    max_length: int = Field(default=8192, ge=16)
+
+
+class ReasonerTrain(SpecialistTrain):
+    epochs: float = Field(default=2.0, gt=0)
+    max_length: int = Field(default=4096, ge=16)
+
+
+class TrainConfig(_Section):
+    """`[train]`: how aitherd trains its LoRA specialists. Every key has a default."""
+
+    base_model: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B"  # local path or hub id
+    base_family: str = "deepseek-r1-distill"  # names the export folder and the chat template
+    learning_rate: float = Field(default=2e-4, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    per_device_batch_size: int = Field(default=1, ge=1)
+    gradient_accumulation_steps: int = Field(default=16, ge=1)
+    gradient_checkpointing: bool = True
+    # "auto": pack when the attention path keeps packed sequences apart (see trainer.py).
+    packing: Literal["auto", "on", "off"] = "auto"
+    assistant_only_loss: bool = True
+    # "auto": QLoRA (4-bit NF4) when CUDA and bitsandbytes are present, bf16 LoRA on a GPU
+    # without them, fp32 on CPU.
+    quantization: Literal["auto", "nf4", "none"] = "auto"
+    attn_implementation: str | None = None  # e.g. "flash_attention_2"; None: transformers' choice
+    save_steps: int = Field(default=100, ge=1)
+    save_total_limit: int = Field(default=2, ge=1)
+    logging_steps: int = Field(default=1, ge=1)
+    eval_at_end: bool = True
+    seed: int = 42
+    # Extra arguments for `accelerate launch` (several GPUs); empty: a plain `python -m`.
+    accelerate_args: list[str] = Field(default_factory=list)
+    # Python interpreter with the training extras; empty: the worker's own.
+    python: str = ""
+    keep_checkpoints: bool = False  # keep a finished run's checkpoints (they hold optimizer state)
+    lora: LoraSection = Field(default_factory=LoraSection)
+    coder: CoderTrain = Field(default_factory=CoderTrain)
+    reasoner: ReasonerTrain = Field(default_factory=ReasonerTrain)
+
+    def specialist(self, name: str) -> SpecialistTrain:
+        if name not in SPECIALISTS:
+            expected = ", ".join(SPECIALISTS)
+            raise ValueError(f"unknown specialist {name!r}; expected one of {expected}")
+        section: SpecialistTrain = getattr(self, name)
+        return section
+
+
+def train_config_of(config: object) -> TrainConfig:
+    """The `[train]` section of a daemon Config, or the defaults until the daemon mounts it."""
+    section = getattr(config, "train", None)
+    if section is None:
+        return TrainConfig()
+    if isinstance(section, TrainConfig):
+        return section
+    data = section if isinstance(section, dict) else section.model_dump()
+    return TrainConfig.model_validate(data)

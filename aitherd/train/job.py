@@ -1,0 +1,188 @@
+"""The `train` job: one LoRA adapter per specialist from its latest export, one after the other,
+each in a trainer subprocess so the worker (and the daemon) never import torch.
+
+`run_train(ctx)` is what the daemon's worker calls; it only imports light modules.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aitherd.jobs import RunResult
+from aitherd.jobs.context import JobContext
+from aitherd.train.adapters import find_trained, publish
+from aitherd.train.config import SPECIALISTS, TrainConfig, train_config_of
+from aitherd.train.exports import ExportRef, latest_export
+from aitherd.train.gpu import gpu_arbiter
+from aitherd.train.launch import Outcome, run_trainer, trainer_command
+from aitherd.train.spec import RunFiles, TrainSpec
+
+
+@dataclass
+class SpecialistResult:
+    specialist: str
+    status: str  # ok | skipped | failed | interrupted
+    message: str
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def run_train(ctx: JobContext, specialists: list[str] | None = None,
+              force: bool = False) -> RunResult:
+    """Train every enabled specialist that has an export (or those named, as `aitherctl train
+    SPECIALIST` asks through `ctx.params`); skip one already trained from the same export and
+    spec unless `force`."""
+    cfg = train_config_of(ctx.loaded.config)
+    params = getattr(ctx, "params", None) or {}
+    names = specialists or params.get("specialists") or [
+        s for s in SPECIALISTS if cfg.specialist(s).enabled]
+    force = force or bool(params.get("force"))
+    unknown = [n for n in names if n not in SPECIALISTS]
+    if unknown:
+        return RunResult("failed", error=f"unknown specialist {unknown[0]!r}; "
+                                         f"expected one of {', '.join(SPECIALISTS)}")
+    state_dir = ctx.loaded.paths.state_dir
+    todo: list[tuple[str, ExportRef]] = []
+    results: list[SpecialistResult] = []
+    for name in names:
+        export = latest_export(ctx.engine, state_dir, name, cfg.base_family)
+        if export is None:
+            results.append(SpecialistResult(
+                name, "skipped", f"{name}: no export for base family {cfg.base_family!r} yet "
+                                 "(run the export job first)"))
+        else:
+            todo.append((name, export))
+
+    notes: list[str] = []
+    if todo:
+        arbiter = gpu_arbiter()
+        notes.append(arbiter.acquire("train"))
+        ctx.count(f"gpu_arbitration_{getattr(arbiter, 'kind', 'custom')}")
+        try:
+            for name, export in todo:
+                if ctx.should_stop():
+                    results.append(SpecialistResult(name, "interrupted",
+                                                    f"{name}: not started, stop requested"))
+                    continue
+                results.append(_train_one(ctx, cfg, name, export, force))
+        finally:
+            notes.append(arbiter.release())
+    return _summarise(ctx, results, notes)
+
+
+def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
+               force: bool) -> SpecialistResult:
+    state_dir = ctx.loaded.paths.state_dir
+    files = RunFiles(state_dir / "train" / name / export.id)
+    spec = TrainSpec.build(cfg, name, export.id, export.path, files.root)
+    sha = spec.sha256()
+    done = find_trained(ctx.engine, name, export.id, sha)
+    if done is not None and not force:
+        return SpecialistResult(name, "skipped", f"{name}: {done.version} was already trained "
+                                f"from export {export.id} with this configuration")
+    problem = _check_inputs(spec)
+    if problem:
+        return SpecialistResult(name, "failed", f"{name}: {problem}")
+
+    resumed = _prepare_run_dir(files, sha)
+    spec.write(files.spec)
+    ctx.log.info("train_start", specialist=name, export_id=export.id, run_dir=str(files.root),
+                 resume_from=resumed)
+    stage = f"train {name}"
+    ctx.progress(stage, 0, None, force=True)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "log":
+            ctx.counts[f"{name}_loss"] = event.get("loss")
+            ctx.counts[f"{name}_tokens_per_s"] = event.get("tokens_per_s")
+            ctx.counts[f"{name}_eta_s"] = event.get("eta_s")
+            ctx.counts[f"{name}_learning_rate"] = event.get("learning_rate")
+        elif event.get("event") == "checkpoint":
+            ctx.count(f"{name}_checkpoints")
+        elif event.get("event") == "begin" and event.get("resumed_step"):
+            ctx.counts[f"{name}_resumed_step"] = event["resumed_step"]
+        ctx.progress(stage, event.get("step"), event.get("total"),
+                     force=event.get("event") != "log")
+
+    outcome = run_trainer(files, trainer_command(files.spec, cfg.python, cfg.accelerate_args),
+                          on_event=on_event, should_stop=ctx.should_stop)
+    return _finish(ctx, cfg, spec, files, export, outcome)
+
+
+def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
+            export: ExportRef, outcome: Outcome) -> SpecialistResult:
+    name = spec.specialist
+    step = outcome.result.get("global_step")
+    if outcome.interrupted:
+        return SpecialistResult(name, "interrupted", f"{name}: stopped at step {step}; the next "
+                                "run resumes from its last checkpoint", {f"{name}_step": step})
+    if not outcome.ok or not files.final.is_dir():
+        return SpecialistResult(name, "failed", f"{name}: {outcome.error()}")
+    meta = {
+        "base_model": spec.base_model, "base_family": spec.base_family,
+        "lineage": {"export_id": export.id, "export_sha256": export.sha256,
+                    "base_model": spec.base_model, "spec_sha256": spec.sha256()},
+        "training": spec.model_dump(exclude={"output_dir"}),
+        "metrics": outcome.result.get("metrics", {}),
+        "result": {k: outcome.result.get(k) for k in (
+            "global_step", "max_steps", "resumed_from", "precision", "packing",
+            "train_examples", "eval_examples", "seconds", "versions")},
+    }
+    adapter = publish(ctx.engine, ctx.loaded.paths.state_dir, name, files.final, meta, ctx.run_id)
+    if not cfg.keep_checkpoints:
+        for checkpoint in files.checkpoints():
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    eval_loss = outcome.result.get("metrics", {}).get("eval", {}).get("eval_loss")
+    counts: dict[str, Any] = {f"{name}_adapter": adapter.version, f"{name}_step": step}
+    if outcome.result.get("resumed_from"):
+        counts[f"{name}_resumed_step"] = int(str(outcome.result["resumed_from"]).rsplit("-", 1)[1])
+    if eval_loss is not None:
+        counts[f"{name}_eval_loss"] = round(float(eval_loss), 4)
+    return SpecialistResult(name, "ok", f"{name}: trained {adapter.version} (candidate) from "
+                            f"export {export.id} in {step} steps", counts)
+
+
+def _check_inputs(spec: TrainSpec) -> str | None:
+    """What can be told without the heavy libraries; the trainer checks the rest."""
+    base = spec.base_model
+    if base.startswith(("/", "./", "../", "~")) and not Path(base).expanduser().is_dir():
+        return f"base model {base} not found: no such directory"
+    if not Path(spec.export_path).is_dir():
+        return f"export {spec.export_path} does not exist"
+    return None
+
+
+def _prepare_run_dir(files: RunFiles, sha: str) -> str | None:
+    """Keep the checkpoints of an earlier run of the same spec (to resume); drop incomplete
+    checkpoints, and everything when the spec changed. Returns the checkpoint to resume from."""
+    files.root.mkdir(parents=True, exist_ok=True)
+    if files.spec.exists():
+        try:
+            same = TrainSpec.read(files.spec).sha256() == sha
+        except ValueError:
+            same = False
+        if not same:
+            for checkpoint in files.checkpoints():
+                shutil.rmtree(checkpoint, ignore_errors=True)
+    for checkpoint in files.checkpoints():
+        if not (checkpoint / "trainer_state.json").exists():  # killed while saving
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    shutil.rmtree(files.final, ignore_errors=True)
+    remaining = files.checkpoints()
+    return str(remaining[-1]) if remaining else None
+
+
+def _summarise(ctx: JobContext, results: list[SpecialistResult], notes: list[str]) -> RunResult:
+    counts: dict[str, Any] = {}
+    for r in results:
+        counts.update(r.counts)
+        counts[f"{r.specialist}_status"] = r.status
+    statuses = {r.status for r in results}
+    status = ("failed" if "failed" in statuses else "interrupted" if "interrupted" in statuses
+              else "ok" if "ok" in statuses else "skipped")
+    message = "; ".join([r.message for r in results] + notes)
+    error = "; ".join(r.message for r in results if r.status == "failed") or None
+    ctx.progress("train done", len(results), len(results), force=True)
+    return RunResult(status, counts=counts, message=message, error=error)  # type: ignore[arg-type]
