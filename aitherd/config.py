@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from aitherd.export.config import ExportConfig
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
+from aitherd.train.config import TrainConfig
 
 JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
 SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
@@ -175,6 +176,7 @@ class Config(_Section):
     logs: list[LogDirEntry] = Field(default_factory=list)
     export: ExportConfig = Field(default_factory=ExportConfig)
     sources: SourcesSection = Field(default_factory=SourcesSection)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

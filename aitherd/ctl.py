@@ -244,7 +244,9 @@ def cmd_train(c: Client, args: argparse.Namespace) -> int:
             print("train is not running; last run: " + (
                 f"{last['id']} {last['status']} {_ago(last['started_at'])}" if last else "never"))
         return EXIT_OK
-    args.job, args.arg = "train", ([f"specialist={args.what}"] if args.what != "all" else [])
+    args.job = "train"
+    args.arg = ([f"specialist={args.what}"] if args.what != "all" else []) + (
+        ["force=1"] if args.force else [])
     return cmd_run(c, args)
 
 
@@ -371,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", cmd_train, "train SPECIALIST|all [--wait], train status, train cancel")
     p.add_argument("what", choices=["coder", "reasoner", "all", "status", "cancel"])
     p.add_argument("--wait", action="store_true")
+    p.add_argument("--force", action="store_true", help="train even if this export was trained")
     p = add("runs", cmd_runs, "recent runs, or one run by id")
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--job")

@@ -41,7 +41,7 @@ JOBS: dict[str, JobSpec] = {
                 "export the training corpora for each specialist and base family"),
         JobSpec("star", "aitherd.jobs.builtin:run_star",
                 "a STaR iteration: generate rationales, keep the correct ones"),
-        JobSpec("train", "aitherd.jobs.builtin:run_train",
+        JobSpec("train", "aitherd.train.job:run_train",
                 "train the LoRA adapters from the latest exports", then=("benchmark",)),
         JobSpec("benchmark", "aitherd.jobs.builtin:run_benchmark",
                 "benchmark candidate adapters", scheduled=False, then=("deploy",)),

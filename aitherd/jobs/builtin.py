@@ -27,10 +27,6 @@ def run_star(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no STaR iteration yet")
 
 
-def run_train(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no LoRA training yet")
-
-
 def run_benchmark(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no adapter benchmark yet")
 

@@ -32,13 +32,13 @@ class SpecialistResult:
 def run_train(ctx: JobContext, specialists: list[str] | None = None,
               force: bool = False) -> RunResult:
     """Train every enabled specialist that has an export (or those named, as `aitherctl train
-    SPECIALIST` asks through `ctx.params`); skip one already trained from the same export and
+    SPECIALIST` asks through `ctx.args`); skip one already trained from the same export and
     spec unless `force`."""
     cfg = train_config_of(ctx.loaded.config)
-    params = getattr(ctx, "params", None) or {}
-    names = specialists or params.get("specialists") or [
-        s for s in SPECIALISTS if cfg.specialist(s).enabled]
-    force = force or bool(params.get("force"))
+    args = ctx.args  # from `aitherctl train SPECIALIST [--force]`
+    named = [s.strip() for s in str(args.get("specialist") or "").split(",") if s.strip()]
+    names = specialists or named or [s for s in SPECIALISTS if cfg.specialist(s).enabled]
+    force = force or str(args.get("force", "")).lower() in ("1", "true", "yes")
     unknown = [n for n in names if n not in SPECIALISTS]
     if unknown:
         return RunResult("failed", error=f"unknown specialist {unknown[0]!r}; "
