@@ -25,14 +25,9 @@ import numpy as np
 from aitherd.curate.config import DecontamConfig
 
 _GSM_CALC = re.compile(r"<<[^>]*>>")
-_SEP = b"\x00"  # joins a batch's texts; no n-gram may span it
-_TOK = re.compile(rb"\w+|[^\w\s]")
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_ID = b"I"
 _KEYWORDS = set(keyword.kwlist) | {"print", "len", "range", "self", "int", "str", "list", "dict",
                                    "set", "tuple", "float", "bool", "sorted", "sum", "min", "max",
                                    "abs", "enumerate", "zip", "map", "append"}
-_PUNCT = {bytes([c]) for c in range(33, 127) if not chr(c).isalnum() and chr(c) != "_"}
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -67,41 +62,92 @@ class Part:
     text: str
 
 
-def _hash_all(tokens: list[bytes]) -> np.ndarray:
-    return np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens))
+# Tokens are found and hashed in numpy over the raw bytes: a class per byte (space, word,
+# punctuation), a byte map for case and digits, and a polynomial prefix hash per token.
+_CLS = np.array([1 if c >= 128 or chr(c).isalnum() or c == 95 else 0 if chr(c).isspace() else 2
+                 for c in range(256)], np.uint8)
+_CLS[0] = 2  # the separator is a token of its own
+_P = 0x100000001B3
+_PINV = pow(_P, -1, 1 << 64)
+_POW: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
 
 
-_ID_HASH, _SEP_HASH, _ZERO_HASH = hash(_ID), hash(_SEP), hash(b"0")
-_ZEROS = _SmallSet(hash(b"0" * k) for k in range(1, 40))
-_PUNCT_SET = _SmallSet(map(hash, _PUNCT))
-_KEEP_SET = _SmallSet(map(hash, [*(k.lower().encode() for k in _KEYWORDS), *_PUNCT,
-                                 _SEP, b"0"]))
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(_POW[0]) < n:
+        size = max(n, 2 * len(_POW[0]))
+        for i, base in enumerate((_P, _PINV)):
+            a = np.full(size, base, np.uint64)
+            a[0] = 1
+            _POW[i] = np.cumprod(a, dtype=np.uint64)
+    return _POW[0][:n], _POW[1][:n]
 
 
-def token_hashes(texts: Sequence[str], cfg: DecontamConfig) -> np.ndarray:
-    """Hashes of the tokens of a batch of texts, joined by a separator token."""
-    joined = "\x00".join(texts).encode("utf-8", "replace")
-    if cfg.lowercase:
-        joined = joined.lower()
-    if cfg.numbers:
-        joined = joined.translate(_DIGITS)
-    h = _hash_all(_TOK.findall(joined))
-    if cfg.numbers:
-        h[_ZEROS.contains(h)] = _ZERO_HASH
-    return h
+def _byte_map(lower: bool, numbers: bool) -> np.ndarray:
+    m = np.arange(256, dtype=np.uint8)
+    if lower:
+        m[65:91] += 32
+    if numbers:
+        m[49:58] = 48
+    return m
 
 
-def view_ngrams(h: np.ndarray, view: str, n: int, cfg: DecontamConfig,
+_MAPS = {(lo, nu): _byte_map(lo, nu) for lo in (False, True) for nu in (False, True)}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x ^= x >> np.uint64(29)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(32)
+    return x
+
+
+def token_hashes(texts: Sequence[str], cfg: DecontamConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, kind) of every token of a batch of texts joined by a separator token.
+
+    kind: 0 word, 1 punctuation, 2 separator. Hashes are int64 and stable within a process.
+    """
+    lower, numbers = (cfg.lowercase, cfg.numbers) if cfg else (False, False)
+    raw = "\x00".join(texts).encode("utf-8", "replace")
+    b = _MAPS[(lower, numbers)][np.frombuffer(raw, np.uint8)]
+    if numbers and len(b) > 1:  # runs of zeros -> one zero: 7, 42 and 1,250 look alike
+        b = b[np.concatenate(([True], ~((b[1:] == 48) & (b[:-1] == 48))))]
+    cls = _CLS[b]
+    w = cls == 1
+    p = cls == 2
+    edge_s = np.concatenate(([True], ~w[:-1])) if len(w) else w
+    edge_e = np.concatenate((~w[1:], [True])) if len(w) else w
+    starts = np.flatnonzero((w & edge_s) | p)
+    ends = np.flatnonzero((w & edge_e) | p) + 1
+    pw, ipw = _powers(len(b) + 1)
+    pref = np.zeros(len(b) + 1, np.uint64)
+    np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[:len(b)], out=pref[1:])
+    h = _mix((pref[ends] - pref[starts]) * ipw[starts]).view(np.int64)
+    kind = cls[starts].astype(np.int8) - 1
+    kind[b[starts] == 0] = 2
+    return h, kind
+
+
+def _set_of(words: Iterable[str]) -> _SmallSet:
+    return _SmallSet(token_hashes([" ".join(words)])[0].tolist())
+
+
+_ID_HASH = 0x1D1D1D1D1D1D1D1D
+_KEEP_SET = _set_of([*_KEYWORDS, *(k.lower() for k in _KEYWORDS), "0"])
+
+
+def view_ngrams(th: tuple[np.ndarray, np.ndarray], view: str, n: int, cfg: DecontamConfig,
                 min_symbols: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(hash, text index) of every n-gram in one view of the token hashes, as int64 arrays."""
+    h, kind = th
     if view == "text":
-        h = h[~_PUNCT_SET.contains(h)]
+        keep = kind != 1
+        h, kind = h[keep], kind[keep]
     elif cfg.identifiers:
-        h = np.where(_KEEP_SET.contains(h), h, _ID_HASH)
+        h = np.where((kind == 0) & ~_KEEP_SET.contains(h), _ID_HASH, h)
     m = len(h) - n + 1
     if m <= 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    csep = np.concatenate(([0], np.cumsum(h == _SEP_HASH)))
+    csep = np.concatenate(([0], np.cumsum(kind == 2)))
     valid = (csep[n:n + m] - csep[:m]) == 0
     if min_symbols and view == "code" and cfg.identifiers:
         c = np.concatenate(([0], np.cumsum(h != _ID_HASH)))
@@ -111,7 +157,7 @@ def view_ngrams(h: np.ndarray, view: str, n: int, cfg: DecontamConfig,
     for k in range(1, n):
         g *= _MUL
         g ^= u[k:k + m]
-    return g.view(np.int64)[valid], csep[:m][valid]
+    return _mix(g).view(np.int64)[valid], csep[:m][valid]
 
 
 _BLOOM_BITS = 23
@@ -126,7 +172,8 @@ class _View:
         self.postings = np.empty(0, np.int32)
         self.part_count = np.empty(0, np.int64)
 
-    def ngrams(self, h: np.ndarray, cfg: DecontamConfig) -> tuple[np.ndarray, np.ndarray]:
+    def ngrams(self, h: tuple[np.ndarray, np.ndarray],
+               cfg: DecontamConfig) -> tuple[np.ndarray, np.ndarray]:
         return view_ngrams(h, self.name, self.n, cfg, self.min_symbols)
 
     def build(self, parts: list[Part], n_parts: int, cfg: DecontamConfig) -> None:
@@ -146,7 +193,7 @@ class _View:
         self.bloom = np.zeros(1 << _BLOOM_BITS, bool)
         self.bloom[self.keys & ((1 << _BLOOM_BITS) - 1)] = True
 
-    def match(self, h: np.ndarray, cfg: DecontamConfig) -> tuple[np.ndarray, ...]:
+    def match(self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig) -> tuple[np.ndarray, ...]:
         """(doc, part, matched, overlap) for every pair above the threshold."""
         g, d = self.ngrams(h, cfg)
         empty = np.empty(0, np.int64)
