@@ -36,7 +36,20 @@ def _lsh(threshold: float, num_perm: int) -> Any:
         from datasketch import MinHashLSH  # noqa: PLC0415
     except ImportError as err:
         raise ImportError("near-duplicate removal needs: pip install datasketch") from err
-    return MinHashLSH(threshold=threshold, num_perm=num_perm)
+    # Candidates are verified against the real threshold, so the LSH errs towards recall.
+    return MinHashLSH(threshold=threshold * 0.9, num_perm=num_perm, weights=(0.2, 0.8))
+
+
+class _Sig:
+    """What MinHashLSH reads from a MinHash (building a real one re-draws its permutations)."""
+
+    __slots__ = ("hashvalues",)
+
+    def __init__(self, hashvalues: np.ndarray) -> None:
+        self.hashvalues = hashvalues
+
+    def __len__(self) -> int:
+        return len(self.hashvalues)
 
 
 def exact_key(c: Candidate) -> str:
@@ -118,8 +131,7 @@ class Deduper:
 
     def _add(self, h: str, sig: np.ndarray, q: float) -> None:
         if self.lsh is not None and h not in self.sigs:
-            from datasketch import MinHash  # noqa: PLC0415
-            self.lsh.insert(h, MinHash(num_perm=self.cfg.num_perm, hashvalues=sig))
+            self.lsh.insert(h, _Sig(sig), check_duplication=False)
         self.sigs[h], self.quality[h] = sig, q
 
     def _remove(self, h: str) -> None:
@@ -137,9 +149,8 @@ class Deduper:
         sig = self.hasher.signature(c.text()) if self.hasher is not None else None
         q = c.quality if c.quality is not None else 0.0
         if sig is not None and self.lsh is not None:
-            from datasketch import MinHash  # noqa: PLC0415
             best, best_sim = None, 0.0
-            for other in self.lsh.query(MinHash(num_perm=self.cfg.num_perm, hashvalues=sig)):
+            for other in self.lsh.query(_Sig(sig)):
                 s = similarity(sig, self.sigs[other])
                 if s >= self.cfg.threshold and s > best_sim:
                     best, best_sim = other, s
