@@ -80,11 +80,11 @@ RULES: tuple[Rule, ...] = (
         r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
     Rule("url_password", ("://",), re.compile(r"[a-zA-Z][\w+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@"),
          1, _password_ok),
-    Rule("password", ("pass", "pwd"), re.compile(
-        r"(?i)[\w.\-]*(?:password|passwd|pwd)[\w.\-]*['\"]?\s*[:=]\s*(['\"])([^'\"\s]{4,})\1"),
+    Rule("password", ("passw", "pwd"), re.compile(
+        r"(?i)(?:password|passwd|pwd)[\w.\-]*['\"]?\s*[:=]\s*(['\"])([^'\"\s]{4,})\1"),
          2, _password_ok),
     Rule("generic_secret", ("secret", "token", "api_key", "apikey", "api-key", "client_key"),
-         re.compile(r"(?i)[\w.\-]*(?:secret|token|api[_\-]?key|client_key)[\w.\-]*['\"]?\s*[:=]\s*"
+         re.compile(r"(?i)(?:secret|token|api[_\-]?key|client_key)[\w.\-]*['\"]?\s*[:=]\s*"
                     r"(['\"])([A-Za-z0-9_\-+/=.~]{16,})\1"), 2, _generic_ok),
     Rule("email", ("@",), re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,255}\.[A-Za-z]{2,}"),
          0, _email_ok),
