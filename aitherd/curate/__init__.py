@@ -10,10 +10,11 @@ from aitherd.curate.config import (
     RedactConfig,
 )
 from aitherd.curate.decontam import DecontamError, DecontamIndex, screen
+from aitherd.curate.job import curate_and_store
 from aitherd.curate.pipeline import Curator, Stats, decontam_report, rejected
 
 __all__ = [
     "BenchmarkPaths", "CurationConfig", "Curator", "DecontamConfig", "DecontamError",
     "DecontamIndex", "DedupConfig", "JudgeConfig", "LLMJudgeConfig", "RedactConfig", "Stats",
-    "decontam_report", "rejected", "screen",
+    "curate_and_store", "decontam_report", "rejected", "screen",
 ]

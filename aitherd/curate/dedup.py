@@ -123,11 +123,16 @@ class Deduper:
             self._write_sigs(engine, backfill)
 
     @staticmethod
-    def _write_sigs(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    def _write_sigs(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
+        """Set signatures on stored rows; returns the hashes of the rows that exist."""
+        done: set[str] = set()
         with engine.begin() as conn:
             for r in rows:
-                conn.execute(update(Example).where(Example.content_hash == r["h"])
-                             .values(near_dup_signature=r["s"]))
+                res = conn.execute(update(Example).where(Example.content_hash == r["h"])
+                                   .values(near_dup_signature=r["s"]))
+                if res.rowcount:
+                    done.add(r["h"])
+        return done
 
     def _add(self, h: str, sig: np.ndarray, q: float) -> None:
         if self.lsh is not None and h not in self.sigs:
@@ -180,11 +185,17 @@ class Deduper:
                                  .values(status="rejected", reason="duplicate", curation=cur))
 
     def save_signatures(self) -> int:
-        """Write this run's signatures onto rows already inserted; returns how many."""
+        """Write this run's signatures onto rows inserted since; returns how many.
+
+        Rows not stored yet keep their signature pending for the next call (and a row stored
+        without one gets it computed when the next run loads the store).
+        """
         if self.engine is None or not self.pending_sigs:
             return 0
-        rows = [{"h": h, "s": s} for h, s in self.pending_sigs.items()
-                if h in self.emitted and self.emitted[h].status == "accepted"]
-        self._write_sigs(self.engine, rows)
-        self.pending_sigs.clear()
-        return len(rows)
+        for h in [h for h in self.pending_sigs if self.emitted[h].status != "accepted"]:
+            del self.pending_sigs[h]
+        rows = [{"h": h, "s": s} for h, s in self.pending_sigs.items()]
+        done = self._write_sigs(self.engine, rows)
+        for h in done:
+            del self.pending_sigs[h]
+        return len(done)
