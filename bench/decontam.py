@@ -20,8 +20,7 @@ from pathlib import Path
 
 from aitherd.curate import BenchmarkPaths, DecontamConfig, DecontamIndex, screen
 
-WORDS = ("data value result item count index total name path line buffer cache node edge key "
-         "queue stack parent child score weight limit offset config token batch").split()
+WORDS = ["data", "value", "result", "item", "count", "index", "total", "name", "path", "line", "buffer", "cache", "node", "edge", "key", "queue", "stack", "parent", "child", "score", "weight", "limit", "offset", "config", "token", "batch"]
 
 
 def gen_code(rng: random.Random) -> str:

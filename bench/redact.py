@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from decontam import gen_code  # noqa: E402
-from test_curate_redact import SECRETS  # noqa: E402
+from decontam import gen_code
+from test_curate_redact import SECRETS
 
-from aitherd.curate import RedactConfig  # noqa: E402
-from aitherd.curate.redact import RULES, Redactor  # noqa: E402
+from aitherd.curate import RedactConfig
+from aitherd.curate.redact import RULES, Redactor
 
 
 def diff(rng: random.Random) -> str:

@@ -12,11 +12,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import BENCH, CLEAN_CODE, coder, config, decontam_config, reasoner  # noqa: E402
+from curate_support import BENCH, CLEAN_CODE, coder, config, decontam_config, reasoner
 
-from aitherd.curate import Curator, DecontamIndex, decontam_report, screen  # noqa: E402
-from aitherd.store.db import open_store  # noqa: E402
-from aitherd.store.examples import insert_candidates  # noqa: E402
+from aitherd.curate import Curator, DecontamIndex, decontam_report, screen
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,14 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import coder, config  # noqa: E402
+from curate_support import coder, config
 
-from aitherd.curate import Curator  # noqa: E402
-from aitherd.store.db import open_store  # noqa: E402
-from aitherd.store.examples import insert_candidates  # noqa: E402
-from aitherd.store.models import Example  # noqa: E402
+from aitherd.curate import Curator
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
+from aitherd.store.models import Example
 
-WORDS = ("alpha beta gamma delta parse config retry socket buffer index cache token stream "
-         "worker queue batch merge split filter apply commit branch rebase schema table").split()
+WORDS = ["alpha", "beta", "gamma", "delta", "parse", "config", "retry", "socket", "buffer", "index", "cache", "token", "stream", "worker", "queue", "batch", "merge", "split", "filter", "apply", "commit", "branch", "rebase", "schema", "table"]
 
 
 def _doc(seed: int, n: int = 120) -> str:

@@ -13,10 +13,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, reasoner  # noqa: E402
+from curate_support import CLEAN_CODE, coder, reasoner
 
-from aitherd.curate import JudgeConfig, LLMJudgeConfig  # noqa: E402
-from aitherd.curate.judge import Judge  # noqa: E402
+from aitherd.curate import JudgeConfig, LLMJudgeConfig
+from aitherd.curate.judge import Judge
 
 
 def _judge(c, **kw):  # type: ignore[no-untyped-def]
@@ -68,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
     calls: list[dict] = []
     score = 8
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.calls.append({"path": self.path, "body": body,
                                "auth": self.headers.get("Authorization")})

@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, config, reasoner  # noqa: E402
+from curate_support import CLEAN_CODE, coder, config, reasoner
 
-from aitherd.curate import CurationConfig, Curator, rejected  # noqa: E402
-from aitherd.store.db import open_store  # noqa: E402
-from aitherd.store.examples import insert_candidates  # noqa: E402
-from aitherd.store.models import Example  # noqa: E402
+from aitherd.curate import CurationConfig, Curator, rejected
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
+from aitherd.store.models import Example
 
 
 def test_config_defaults_and_unknown_keys() -> None:
@@ -24,7 +24,7 @@ def test_config_defaults_and_unknown_keys() -> None:
     assert cfg.decontam.threshold == 0.5 and cfg.decontam.benchmarks.humaneval == "package"
     try:
         CurationConfig.model_validate({"judge": {"treshold": 0.3}})
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         assert "treshold" in str(err)
     else:
         raise AssertionError("unknown key accepted")

@@ -9,12 +9,12 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, config  # noqa: E402
+from curate_support import CLEAN_CODE, coder, config
 
-from aitherd.curate import Curator, RedactConfig  # noqa: E402
-from aitherd.curate.redact import Redactor  # noqa: E402
-from aitherd.store.db import open_store  # noqa: E402
-from aitherd.store.examples import insert_candidates  # noqa: E402
+from aitherd.curate import Curator, RedactConfig
+from aitherd.curate.redact import Redactor
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
 
 SECRETS = {
     "aws_access_key": ("AKIAZ7Q3RT5XW2ME4NPA", "aws_access_key_id = {s}"),

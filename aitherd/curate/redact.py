@@ -27,7 +27,8 @@ def entropy(s: str) -> float:
 _PLACEHOLDER_VALUE = re.compile(
     r"^(?:\$\{?\w+\}?|\{\{.*\}\}|<[^>]*>|%\(?\w*\)?s?|\*+|x+|\.\.\.|none|null|changeme|"
     r"password|secret|your[_-]?\w*|example\w*|redacted|dummy|test|os\.environ.*|getenv.*)$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -53,41 +54,98 @@ def _email_ok(value: str, cfg: RedactConfig) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("private_key", ("private key",), re.compile(
-        r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----")),
-    Rule("aws_access_key", ("akia", "asia", "abia", "acca"),
-         re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")),
-    Rule("aws_secret_key", ("aws",), re.compile(
-        r"(?i)aws[\w.\-]{0,20}(?:secret|key)[\w.\-]{0,20}['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
-         1),
+    Rule(
+        "private_key",
+        ("private key",),
+        re.compile(
+            r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+            r"-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----"
+        ),
+    ),
+    Rule(
+        "aws_access_key",
+        ("akia", "asia", "abia", "acca"),
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+    ),
+    Rule(
+        "aws_secret_key",
+        ("aws",),
+        re.compile(
+            r"(?i)aws[\w.\-]{0,20}(?:secret|key)[\w.\-]{0,20}['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+        ),
+        1,
+    ),
     Rule("gcp_api_key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![\w-])")),
-    Rule("azure_storage_key", ("accountkey",),
-         re.compile(r"(?i)AccountKey=([A-Za-z0-9+/]{40,100}={0,2})"), 1),
-    Rule("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re.compile(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b")),
-    Rule("gitlab_token", ("glpat-", "glptt-", "gldt-"),
-         re.compile(r"\b(?:glpat|glptt|gldt)-[A-Za-z0-9_\-]{20,}")),
+    Rule(
+        "azure_storage_key",
+        ("accountkey",),
+        re.compile(r"(?i)AccountKey=([A-Za-z0-9+/]{40,100}={0,2})"),
+        1,
+    ),
+    Rule(
+        "github_token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+    ),
+    Rule(
+        "gitlab_token",
+        ("glpat-", "glptt-", "gldt-"),
+        re.compile(r"\b(?:glpat|glptt|gldt)-[A-Za-z0-9_\-]{20,}"),
+    ),
     Rule("anthropic_key", ("sk-ant-",), re.compile(r"\bsk-ant-[a-z]+\d{0,3}-[A-Za-z0-9_\-]{32,}")),
-    Rule("openai_key", ("sk-",), re.compile(
-        r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}")),
+    Rule(
+        "openai_key",
+        ("sk-",),
+        re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+    ),
     Rule("hf_token", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,40}\b")),
     Rule("slack_token", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
-    Rule("slack_webhook", ("hooks.slack.com",),
-         re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_]+")),
-    Rule("stripe_key", ("sk_live", "rk_live", "sk_test", "rk_test"),
-         re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}")),
-    Rule("jwt", ("eyj",), re.compile(
-        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
-    Rule("url_password", ("://",), re.compile(r"[a-zA-Z][\w+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@"),
-         1, _password_ok),
-    Rule("password", ("passw", "pwd"), re.compile(
-        r"(?i)(?:password|passwd|pwd)[\w.\-]*['\"]?\s*[:=]\s*(['\"])([^'\"\s]{4,})\1"),
-         2, _password_ok),
-    Rule("generic_secret", ("secret", "token", "api_key", "apikey", "api-key", "client_key"),
-         re.compile(r"(?i)(?:secret|token|api[_\-]?key|client_key)[\w.\-]*['\"]?\s*[:=]\s*"
-                    r"(['\"])([A-Za-z0-9_\-+/=.~]{16,})\1"), 2, _generic_ok),
-    Rule("email", ("@",), re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,255}\.[A-Za-z]{2,}"),
-         0, _email_ok),
+    Rule(
+        "slack_webhook",
+        ("hooks.slack.com",),
+        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_]+"),
+    ),
+    Rule(
+        "stripe_key",
+        ("sk_live", "rk_live", "sk_test", "rk_test"),
+        re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"),
+    ),
+    Rule(
+        "jwt",
+        ("eyj",),
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    ),
+    Rule(
+        "url_password",
+        ("://",),
+        re.compile(r"[a-zA-Z][\w+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@"),
+        1,
+        _password_ok,
+    ),
+    Rule(
+        "password",
+        ("passw", "pwd"),
+        re.compile(r"(?i)(?:password|passwd|pwd)[\w.\-]*['\"]?\s*[:=]\s*(['\"])([^'\"\s]{4,})\1"),
+        2,
+        _password_ok,
+    ),
+    Rule(
+        "generic_secret",
+        ("secret", "token", "api_key", "apikey", "api-key", "client_key"),
+        re.compile(
+            r"(?i)(?:secret|token|api[_\-]?key|client_key)[\w.\-]*['\"]?\s*[:=]\s*"
+            r"(['\"])([A-Za-z0-9_\-+/=.~]{16,})\1"
+        ),
+        2,
+        _generic_ok,
+    ),
+    Rule(
+        "email",
+        ("@",),
+        re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,255}\.[A-Za-z]{2,}"),
+        0,
+        _email_ok,
+    ),
 )
 
 
@@ -101,7 +159,9 @@ class Redactor:
             try:
                 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
             except ImportError as err:
-                raise ImportError("curation.redact.detect_secrets needs: pip install detect-secrets") from err
+                raise ImportError(
+                    "curation.redact.detect_secrets needs: pip install detect-secrets"
+                ) from err
             self._ds_plugins = [c() for c in get_mapping_from_secret_type_to_class().values()]
 
     def redact(self, text: str) -> tuple[str, Counter[str], int]:
