@@ -91,3 +91,20 @@ def test_clean_code_and_placeholders_pass_untouched() -> None:
     for s in samples:
         out, counts, _ = r.redact(s)
         assert out == s and not counts, (s, counts)
+
+
+def test_an_example_about_the_key_itself_is_rejected_secret() -> None:
+    c = coder("Is this key still valid? AKIAZ7Q3RT5XW2ME4NPA", "I can't check keys; rotate it.")
+    out = next(Curator(config(decontam={"enabled": False}), None).process([c]))
+    assert out.reason == "secret" and out.curation["redactions"] == {"aws_access_key": 1}
+    assert "AKIAZ7Q3RT5XW2ME4NPA" not in out.text()
+    assert "AKIAZ7Q3RT5XW2ME4NPA" not in str(out.curation)
+
+
+def test_detect_secrets_plugins_on_top_when_configured() -> None:
+    import pytest
+
+    pytest.importorskip("detect_secrets")
+    r = Redactor(RedactConfig(detect_secrets=True))
+    out, counts, _ = r.redact('x = 1\nmy_thing = "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz"\n')
+    assert "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz" not in out and counts["detect_secrets"] == 1

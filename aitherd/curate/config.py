@@ -14,8 +14,9 @@ class _Section(BaseModel):
 class RedactConfig(_Section):
     enabled: bool = True
     emails: bool = True
-    # Reject with `secret` when redacted characters exceed this share of the example's text.
-    max_secret_fraction: float = Field(0.25, ge=0, le=1)
+    # Reject with `secret` when redacted characters exceed this share of one message's text
+    # (or of the reasoning, or the answer): the example is about the secret itself.
+    max_secret_fraction: float = Field(0.4, ge=0, le=1)
     # Minimum Shannon entropy (bits/char) of a value in a generic `token = "..."` assignment.
     entropy_min: float = 3.0
     # Also run detect-secrets' line scanner on lines the prefilter marked (slow; optional dep).

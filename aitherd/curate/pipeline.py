@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
+from sqlmodel import col
 
 from aitherd.candidate import Candidate
 from aitherd.curate.config import CurationConfig
@@ -72,16 +73,15 @@ class Curator:
             return
         before = c.status == "accepted"
         total: Counter[str] = Counter()
-        removed = length = 0
+        share = 0.0  # the largest share of one message (or reasoning, answer) that was secret
 
         def one(text: str | None) -> str | None:
-            nonlocal removed, length
+            nonlocal share
             if not text:
                 return text
             out, counts, n = self.redactor.redact(text)  # type: ignore[union-attr]
             total.update(counts)
-            removed += n
-            length += len(text)
+            share = max(share, n / len(text))
             return out
 
         for m in c.messages:
@@ -91,7 +91,8 @@ class Curator:
         if total:
             c.curation["redactions"] = dict(total)
             self.stats.redactions.update(total)
-            share = removed / max(length, 1)
+            # The secret is most of a message (e.g. "is this key valid? AKIA..."): the example
+            # means nothing without it.
             if c.status == "accepted" and share > self.config.redact.max_secret_fraction:
                 c.reject("secret", share=round(share, 3), types=sorted(total))
         self._count("redact", c, before)
@@ -256,7 +257,7 @@ def rejected(engine: Engine, reason: str | None = None, limit: int = 50) -> list
     if reason:
         q = q.where(Example.reason == reason)
     with engine.connect() as conn:
-        rows = conn.execute(q.order_by(Example.id.desc()).limit(limit)).all()
+        rows = conn.execute(q.order_by(col(Example.id).desc()).limit(limit)).all()
     return [
         {
             "id": r.id,
