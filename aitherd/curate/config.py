@@ -68,7 +68,7 @@ class DecontamConfig(_Section):
     identifiers: bool = True  # code view: identifiers become one placeholder, keywords kept
     code_min_symbols: int = 4  # code-view n-grams need this many non-identifier tokens
     max_df: int = 4  # n-grams shared by more items than this are generic and not indexed
-    min_item_ngrams: int = 3  # item parts with fewer indexed n-grams are skipped
+    min_item_ngrams: int = 2  # item parts with fewer indexed n-grams are skipped
 
 
 class CurationConfig(_Section):
