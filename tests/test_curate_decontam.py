@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import BENCH, CLEAN_CODE, coder, config, decontam_config, reasoner
+from test_curate_support import BENCH, CLEAN_CODE, coder, config, decontam_config, reasoner
 
 from aitherd.curate import Curator, DecontamIndex, decontam_report, screen
 from aitherd.store.db import open_store

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import coder, config
+from test_curate_support import coder, config
 
 from aitherd.curate import Curator
 from aitherd.store.db import open_store

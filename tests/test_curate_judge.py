@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, reasoner
+from test_curate_support import CLEAN_CODE, coder, reasoner
 
 from aitherd.curate import JudgeConfig, LLMJudgeConfig
 from aitherd.curate.judge import Judge

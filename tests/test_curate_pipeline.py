@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, config, reasoner
+from test_curate_support import CLEAN_CODE, coder, config, reasoner
 
 from aitherd.curate import CurationConfig, Curator, rejected
 from aitherd.store.db import open_store

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from curate_support import CLEAN_CODE, coder, config
+from test_curate_support import CLEAN_CODE, coder, config
 
 from aitherd.curate import Curator, RedactConfig
 from aitherd.curate.redact import Redactor
