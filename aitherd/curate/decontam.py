@@ -7,6 +7,13 @@ punctuation and layout dropped) and a code view (identifiers -> one placeholder,
 operators kept), so re-wrapping, reformatting, renamed identifiers and chat wrapping do not
 change what is matched. Work is vectorised with numpy over batches of examples; cost grows with
 the corpus, not corpus x items.
+
+Item parts: HumanEval prompt / canonical solution, MBPP text / code / tests, GSM8K question /
+answer (calculator annotations dropped). n = 8 words in the text view (as Open-R1): GSM8K
+questions give ~40 n-grams, MBPP one-line tasks 2-4; 13-grams (lm-eval) leave short MBPP and
+HumanEval parts with no n-gram at all. The code view uses 16 tokens (punctuation counts), about
+8 words of code, and only n-grams with >= 4 non-identifier tokens. N-grams shared by more than
+`max_df` items (boilerplate such as "write a function to find the") are not indexed.
 """
 
 from __future__ import annotations
@@ -131,7 +138,7 @@ def token_hashes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(hash, kind) of every token of a batch of texts joined by a separator token.
 
-    kind: 0 word, 1 punctuation, 2 separator. Hashes are int64 and stable within a process.
+    kind: 0 word, 1 punctuation, 2 separator. Hashes are int64 and the same in every process.
     """
     lower, numbers = (cfg.lowercase, cfg.numbers) if cfg else (False, False)
     raw = "\x00".join(texts).encode("utf-8", "replace")
