@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, select, update
+from sqlmodel import col
 
 from aitherd.candidate import Candidate, normalise
 from aitherd.curate.config import DedupConfig
@@ -106,28 +107,29 @@ class Deduper:
             self.known = set(conn.execute(select(Example.content_hash)).scalars())
             if self.hasher is None:
                 return
-            rows = conn.execute(
+            accepted = Example.status == "accepted"
+            stored = conn.execute(
+                select(Example.content_hash, Example.quality, Example.near_dup_signature).where(
+                    accepted, col(Example.near_dup_signature).is_not(None)
+                )
+            )
+            for h, q, sig in stored:
+                self._add(h, np.frombuffer(sig, dtype="<u8").astype(np.uint64), q or 0.0)
+            # Rows stored without a signature (inserted after the last run): compute it once.
+            missing = conn.execute(
                 select(
                     Example.content_hash,
                     Example.quality,
-                    Example.near_dup_signature,
                     Example.messages,
                     Example.reasoning,
                     Example.answer,
-                ).where(Example.status == "accepted")
+                ).where(accepted, col(Example.near_dup_signature).is_(None))
             )
-            for h, q, sig, msgs, reasoning, answer in rows:
-                if sig is None:
-                    text = "\n".join(
-                        [
-                            *(str(m.get("content") or "") for m in msgs),
-                            *(x for x in (reasoning, answer) if x),
-                        ]
-                    )
-                    arr = self.hasher.signature(text)
-                    backfill.append({"h": h, "s": arr.astype("<u8").tobytes()})
-                else:
-                    arr = np.frombuffer(sig, dtype="<u8").astype(np.uint64)
+            for h, q, msgs, reasoning, answer in missing:
+                parts = [str(m.get("content") or "") for m in msgs]
+                text = "\n".join([*parts, *(x for x in (reasoning, answer) if x)])
+                arr = self.hasher.signature(text)
+                backfill.append({"h": h, "s": arr.astype("<u8").tobytes()})
                 self._add(h, arr, q or 0.0)
         if backfill:
             self._write_sigs(engine, backfill)
