@@ -321,6 +321,11 @@ def build_app(d: Daemon) -> Any:
 
         return JSONResponse(await asyncio.to_thread(query))
 
+    async def decontam(_: Request) -> JSONResponse:
+        from aitherd.curate.reports import decontam_report
+
+        return JSONResponse(await asyncio.to_thread(decontam_report, d.engine))
+
     async def not_found(request: Request, _exc: Exception) -> JSONResponse:
         return _error(404, f"no such endpoint: {request.method} {request.url.path}")
 
@@ -348,6 +353,7 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/exports", exports),
         Route("/v1/examples", examples),
         Route("/v1/corpus", corpus),
+        Route("/v1/decontam", decontam),
         Route("/v1/exports/{a}/diff/{b}", export_diff),
     ]
     app = Starlette(routes=routes, exception_handlers={

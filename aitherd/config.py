@@ -15,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from aitherd.curate.config import CurationConfig
 from aitherd.export.config import ExportConfig
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.train.config import TrainConfig
 
-JOB_NAMES = ("harvest_coder", "harvest_reasoner", "export", "star", "train", "benchmark", "deploy")
 SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -177,6 +177,7 @@ class Config(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    curation: CurationConfig = Field(default_factory=CurationConfig)
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:
@@ -317,6 +318,14 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Loaded:
         check_schedules(cfg)
     except ValueError as err:
         raise ConfigError(f"invalid configuration\n  {where}: {err}") from None
+    if source is not None:  # benchmark paths are relative to the config file
+        bench = cfg.curation.decontam.benchmarks
+        for name in ("gsm8k", "mbpp"):
+            value = getattr(bench, name)
+            if value is not None and not Path(value).expanduser().is_absolute():
+                setattr(bench, name, (Path(source).parent / Path(value).expanduser()).resolve())
+        if bench.humaneval not in (None, "package") and not Path(bench.humaneval).is_absolute():
+            bench.humaneval = str((Path(source).parent / bench.humaneval).resolve())
     repos = tuple(
         RepoEntry(path=str(Path(r.path).expanduser().absolute()), refs=r.refs) for r in cfg.repos
     )

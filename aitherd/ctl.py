@@ -341,6 +341,30 @@ def cmd_corpus(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_decontam(c: Client, args: argparse.Namespace) -> int:
+    data = c.get("/v1/decontam")
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    print(f"rule: {data['rule']}")
+    print(f"accepted examples in the store: {data['accepted']}")
+    if not data["benchmarks"]:
+        print("no contaminated examples found")
+    for name, b in sorted(data["benchmarks"].items()):
+        top = ", ".join(f"{item} ({n})" for item, n in b["top_items"][:5])
+        print(f"{name}: {b['examples']} removed, {b['distinct_items']} distinct test items; top: {top}")
+        print("  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(b["sources"].items())))
+    return EXIT_OK
+
+
+def cmd_curate(c: Client, args: argparse.Namespace) -> int:
+    if not args.recheck:
+        print("aitherctl: curate needs --recheck (re-evaluate stored examples)", file=sys.stderr)
+        return EXIT_USAGE
+    args.job, args.arg = "curate", []
+    return cmd_run(c, args)
+
+
 def cmd_health(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/health")
     print(json.dumps(data) if args.json else data["status"])
@@ -399,6 +423,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source")
     p.add_argument("--limit", type=int, default=20)
     add("corpus", cmd_corpus, "accepted examples per category and source against the targets")
+    p = add("decontam", cmd_decontam, "decontamination hits per benchmark (--report)")
+    p.add_argument("--report", action="store_true", help="the per-benchmark report (default)")
+    p = add("curate", cmd_curate, "curate --recheck: re-evaluate stored examples after a change")
+    p.add_argument("--recheck", action="store_true")
+    p.add_argument("--wait", action="store_true")
     return parser
 
 

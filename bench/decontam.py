@@ -32,7 +32,7 @@ def gen_code(rng: random.Random) -> str:
     acc = rng.choice(WORDS) + "_acc"
     body.append(f"    {acc} = {rng.choice(['[]', '{}', '0', 'None', 'set()'])}")
     for _ in range(rng.randint(3, 9)):
-        a, b = rng.sample(args + [acc], 2) if len(args) > 1 else (args[0], acc)
+        a, b = rng.sample([*args, acc], 2) if len(args) > 1 else (args[0], acc)
         body.append(rng.choice([
             f"    for {rng.choice(WORDS)}_i in range({rng.randint(1, 99)}):\n        {acc} = {a}",
             f"    if {a} > {rng.randint(0, 500)} and not {b}:\n        return {acc}",

@@ -28,7 +28,7 @@ from aitherd.curate.redact import RULES, Redactor
 
 
 def diff(rng: random.Random) -> str:
-    h = "%040x" % rng.getrandbits(160)
+    h = f"{rng.getrandbits(160):040x}"
     return (f"commit {h}\nAuthor: Dev {rng.randint(1, 99)} <dev@example.com>\n\n    Fix retry loop\n\n"
             f"diff --git a/app/net.py b/app/net.py\n--- a/app/net.py\n+++ b/app/net.py\n"
             f"@@ -10,7 +10,8 @@\n-    delay = {rng.randint(1, 9)}\n+    delay = min(delay * 2, 30)\n"

@@ -88,4 +88,4 @@ def test_signatures_backfilled_for_rows_stored_without_one(tmp_path: Path) -> No
     cur = _curator(engine)
     with engine.connect() as conn:
         assert conn.execute(select(Example.near_dup_signature)).scalar_one() is not None
-    assert list(cur.process([coder("q", _edit(_doc(21), 1))]))[0].reason == "duplicate"
+    assert next(iter(cur.process([coder("q", _edit(_doc(21), 1))]))).reason == "duplicate"

@@ -1,32 +1,26 @@
-"""Curation: every harvested candidate passes redact, judge, decontam and dedup before storage."""
+"""Curation: every harvested candidate passes redact, judge, decontam and dedup before storage.
 
-from aitherd.curate.config import (
-    BenchmarkPaths,
-    CurationConfig,
-    DecontamConfig,
-    DedupConfig,
-    JudgeConfig,
-    LLMJudgeConfig,
-    RedactConfig,
-)
-from aitherd.curate.decontam import DecontamError, DecontamIndex, screen
-from aitherd.curate.job import curate_and_store
-from aitherd.curate.pipeline import Curator, Stats, decontam_report, rejected
+Public names load on first use (PEP 562), so `aitherd.curate.config` and `.reports` stay light
+for the daemon process; the steps themselves (numpy, datasketch) load in job workers only.
+"""
 
-__all__ = [
-    "BenchmarkPaths",
-    "CurationConfig",
-    "Curator",
-    "DecontamConfig",
-    "DecontamError",
-    "DecontamIndex",
-    "DedupConfig",
-    "JudgeConfig",
-    "LLMJudgeConfig",
-    "RedactConfig",
-    "Stats",
-    "curate_and_store",
-    "decontam_report",
-    "rejected",
-    "screen",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "BenchmarkPaths": "config", "CurationConfig": "config", "DecontamConfig": "config",
+    "DedupConfig": "config", "JudgeConfig": "config", "LLMJudgeConfig": "config",
+    "RedactConfig": "config", "DecontamError": "decontam", "DecontamIndex": "decontam",
+    "screen": "decontam", "curate_and_store": "job", "Curator": "pipeline", "Stats": "pipeline",
+    "decontam_report": "reports", "rejected": "reports",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'aitherd.curate' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"aitherd.curate.{_WHERE[name]}"), name)

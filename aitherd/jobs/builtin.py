@@ -1,7 +1,10 @@
-"""The daemon's jobs. A job whose capability is not built into this version says so: it records
-`skipped: not configured` with what is missing, instead of pretending to work."""
+"""The daemon's jobs. Harvests run their sources through curation into the store; the export
+is screened against the same decontamination index. A job whose capability is not built into
+this version says so: it records `skipped: not configured` with what is missing."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aitherd.jobs import RunResult
 from aitherd.jobs.context import JobContext
@@ -13,14 +16,75 @@ def _not_configured(ctx: JobContext, what: str) -> RunResult:
     return RunResult(status="skipped", message=f"not configured: {what}")
 
 
+def _curation_counts(ctx: JobContext, stats: dict[str, Any]) -> None:
+    for step, info in stats.items():
+        if step == "redactions":
+            for kind, n in info.items():
+                ctx.count(f"redacted.{kind}", n)
+        elif isinstance(info, dict):
+            for reason, n in (info.get("dropped") or {}).items():
+                ctx.count(f"curation.{step}.{reason}", n)
+            ctx.count(f"curation.{step}.kept", info.get("kept", 0))
+
+
+def _harvest(ctx: JobContext, specialist: str) -> RunResult:
+    from aitherd.curate import Curator, DecontamError
+
+    cfg = ctx.loaded.config
+    try:
+        curator = Curator(cfg.curation, ctx.engine)
+    except DecontamError as err:
+        return RunResult("failed", error=f"curation cannot start: {err}")
+    if specialist == "coder":
+        from aitherd.sources.coder import harvest_coder
+
+        result = harvest_coder(ctx, cfg.sources.coder, curator.process, curator.save_signatures)
+    else:
+        from aitherd.sources.reasoner import harvest_reasoner
+
+        result = harvest_reasoner(ctx, cfg.sources.reasoner, curator.process, curator.save_signatures)
+    _curation_counts(ctx, curator.stats.as_dict())
+    return result
+
+
 def run_harvest_coder(ctx: JobContext) -> RunResult:
-    repos = ", ".join(r.path for r in ctx.loaded.repos) or "none"
-    return _not_configured(
-        ctx, f"this build has no coder harvest sources yet (watched repos: {repos})")
+    return _harvest(ctx, "coder")
 
 
 def run_harvest_reasoner(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no reasoner harvest sources yet")
+    return _harvest(ctx, "reasoner")
+
+
+def run_export(ctx: JobContext) -> RunResult:
+    from aitherd.curate import DecontamError, DecontamIndex, screen
+    from aitherd.export.job import run_export as export
+
+    decontam = ctx.loaded.config.curation.decontam
+    index = None
+    if decontam.enabled:
+        try:
+            index = DecontamIndex.from_config(decontam)
+        except DecontamError as err:
+            return RunResult("failed", error=f"the export screen cannot load its benchmarks: {err}")
+    return export(ctx, screen=(lambda texts: screen(texts, index)) if index is not None else None)
+
+
+def run_curate(ctx: JobContext) -> RunResult:
+    """Re-evaluate stored examples after a threshold or benchmark change, without re-harvesting."""
+    from aitherd.curate import Curator, DecontamError
+
+    try:
+        curator = Curator(ctx.loaded.config.curation, ctx.engine)
+    except DecontamError as err:
+        return RunResult("failed", error=f"curation cannot start: {err}")
+    ctx.progress("rechecking stored examples", force=True)
+    out = curator.recheck(ctx.engine)
+    changed = out.get("changed") or {}
+    for key, n in changed.items():
+        ctx.count(f"changed.{key}", n)
+    total = sum(n for n in changed.values() if isinstance(n, int))
+    return RunResult("ok", message=f"rechecked; {total} example(s) changed status"
+                     + (": " + ", ".join(f"{k} {v}" for k, v in changed.items()) if changed else ""))
 
 
 def run_star(ctx: JobContext) -> RunResult:

@@ -3,7 +3,9 @@ public datasets, each through curate -> store -> watermark (see harvest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aitherd.jobs import RunResult
 from aitherd.jobs.context import JobContext
@@ -30,8 +32,9 @@ def _session_files(ctx: JobContext) -> list[tuple[str, Path]]:
     return out
 
 
-def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate) -> RunResult:
-    h = Harvest(ctx, curate, cfg.batch_size)
+def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
+                  after_store: Callable[[], Any] | None = None) -> RunResult:
+    h = Harvest(ctx, curate, cfg.batch_size, after_store)
     ran: list[str] = []
     for repo in ctx.loaded.repos:
         for ref in repo.refs:

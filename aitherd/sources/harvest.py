@@ -44,14 +44,18 @@ def set_mark(engine: Engine, source: str, key: str, value: dict[str, Any]) -> No
 class Harvest:
     """Runs sources through curate -> store -> watermark, counting everything."""
 
-    def __init__(self, ctx: JobContext, curate: Curate, batch_size: int) -> None:
+    def __init__(self, ctx: JobContext, curate: Curate, batch_size: int,
+                 after_store: Callable[[], Any] | None = None) -> None:
         self.ctx, self.curate, self.batch_size = ctx, curate, batch_size
+        self.after_store = after_store
         self.errors: list[str] = []
         self.stopped = False
 
     def _flush(self, source: str, key: str, batch: list[Candidate], mark: dict[str, Any] | None) -> None:
         curated = list(self.curate(batch))
         inserted, present = insert_candidates(self.ctx.engine, curated, self.ctx.run_id)
+        if self.after_store is not None:
+            self.after_store()
         self.ctx.count(f"stored.{source}", inserted)
         self.ctx.count("already_present", present)
         for c in curated:

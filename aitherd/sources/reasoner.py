@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,9 @@ def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candi
     return out
 
 
-def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate) -> RunResult:
-    h = Harvest(ctx, curate, cfg.batch_size)
+def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
+                     after_store: Callable[[], Any] | None = None) -> RunResult:
+    h = Harvest(ctx, curate, cfg.batch_size, after_store)
     logs = ctx.loaded.config.logs
     ran: list[str] = []
     for path in _files(logs, "chronicle"):
