@@ -39,6 +39,9 @@ def repo(tmp_path: Path) -> Path:
     commit(r, "refactor: rename s to subtotal", {"shop/price.py": (
         "def total(items):\n    subtotal = 0\n    for it in items:\n        subtotal += it.price\n"
         "    return subtotal\n\n\ndef discount(total, pct):\n    return total - total * pct / 100\n")})
+    commit(r, "feat: round discounts to cents", {"shop/price.py": (
+        "def total(items):\n    subtotal = 0\n    for it in items:\n        subtotal += it.price\n"
+        "    return subtotal\n\n\ndef discount(total, pct):\n    return round(total - total * pct / 100, 2)\n")})
     commit(r, "Cover discount edge cases", {"tests/test_price.py": (
         "from shop.price import discount\n\n\ndef test_zero():\n    assert discount(10, 0) == 10\n")})
     commit(r, "chore: bump deps", {"poetry.lock": "x = 1\n" * 50, "logo.png": b"\x89PNG\x00\x01" * 40})
@@ -60,14 +63,20 @@ def run(repo: Path, mark=None, cfg=None):
 def test_commits_are_classified_and_mapped_to_categories(repo):
     out, counts = run(repo)
     cands = [c for _, c in out if not isinstance(c, str)]
-    by_commit = {(c.provenance.get("class", "review")): c for c in cands}
+    by_commit = {(c.provenance.get("class", "review")): c for c in cands
+                 if not c.messages[0]["content"].endswith("`.")}  # new files: see below
     assert by_commit["bugfix"].category == "debugging"
     assert "has a bug: Fix discount applied" in by_commit["bugfix"].messages[0]["content"]
     assert "total * pct / 100" in by_commit["bugfix"].messages[1]["content"]
     assert by_commit["refactor"].category == "editing"
-    assert by_commit["test"].category == "test_generation"
-    assert by_commit["feature"].category == "editing"
+    tests = [c for c in cands if c.provenance.get("class") == "test"]
+    assert tests and all(c.category == "test_generation" for c in tests)
+    assert by_commit["feature"].category == "editing" and "round(" in by_commit["feature"].messages[1]["content"]
+    new_files = [c for c in cands if c.messages[0]["content"].endswith("`.")]
+    assert {c.category for c in new_files} == {"instruction", "test_generation"}
+    assert any(c.messages[0]["content"] == "feat: add the price module\n\nWrite `shop/price.py`." for c in new_files)
     assert counts["class.bugfix"] == 1 and counts["class.refactor"] == 1 and counts["class.test"] == 1
+    assert counts["class.feature"] == 4
     review = by_commit["review"]
     assert review.category == "review" and "Review this change (feat: add the price module)" in \
         review.messages[0]["content"]

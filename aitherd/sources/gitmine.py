@@ -192,11 +192,14 @@ def _lang(path: str) -> str:
 
 
 def examples(commit: Commit, kind: str, repo: str) -> Iterator[Candidate]:
-    category = CATEGORY[kind]
     for h in commit.hunks:
         before, after = h.sides()
         lang = _lang(h.path)
-        if kind == "bugfix":
+        category = CATEGORY[kind]
+        if not before.strip():  # a new file, or code added at an empty spot: write it, not edit it
+            category = "test_generation" if kind == "test" else "instruction"
+            ask = f"{commit.subject}\n\nWrite `{h.path}`."
+        elif kind == "bugfix":
             ask = (f"This code in `{h.path}` has a bug: {commit.subject}\n\n```{lang}\n{before}```\n\n"
                    "Fix it and show the corrected code.")
         elif kind == "test":
