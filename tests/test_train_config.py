@@ -219,7 +219,7 @@ def test_the_daemon_worker_runs_the_train_job_and_relays_its_result(tmp_path):
     messages = [json.loads(line) for line in out.stdout.splitlines()]
     result = messages[-1]
     assert result["type"] == "result" and result["status"] == "skipped"
-    assert "coder: no export for base family 'deepseek-r1-distill'" in result["message"]
+    assert "coder: no export for base family 'deepseek-r1-distill-qwen'" in result["message"]
 
 
 def test_a_run_dir_keeps_complete_checkpoints_of_the_same_spec_only(tmp_path):

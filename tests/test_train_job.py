@@ -3,6 +3,7 @@ export, published as a candidate adapter; kill and resume; clear errors and no a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -236,3 +237,40 @@ def test_a_crash_in_the_trainer_is_recorded_before_the_traceback(tmp_path, monke
         trainer.main([str(tmp_path / "spec.json")])
     result = json.loads(RunFiles(tmp_path / "run").result.read_text())
     assert (result["status"], result["error"]) == ("failed", "KeyError: 'lm_head'")
+
+
+def test_trains_from_a_real_nightly_export(tiny_model, tmp_path):
+    """The hand-off: what the export job writes is what training reads, FIM and think tags too."""
+    from aitherd.candidate import Candidate
+    from aitherd.config import Loaded, Paths, parse_config
+    from aitherd.export.job import run_export
+    from aitherd.jobs.context import JobContext
+    from aitherd.logs import get_logger
+    from aitherd.store import open_store
+    from aitherd.store.examples import insert_candidates
+
+    state = tmp_path / "state"
+    state.mkdir()
+    engine = open_store(state / "aitherd.db")
+    cands = [Candidate("coder", "instruction", r["messages"], source="test") for r in coder_records(40)]
+    cands += [Candidate("reasoner", "math", [r["messages"][0], {"role": "assistant", "content": "42"}],
+                        source="test", reasoning="think it through") for r in reasoner_records(40)]
+    insert_candidates(engine, cands)
+    part = {"max_length": 128, "max_steps": 3, "per_device_batch_size": 2}
+    cfg = parse_config({"export": {"coder": {"size": 30, "mix": {"instruction": 1.0}},
+                                   "reasoner": {"size": 30, "mix": {"math": 1.0}}},
+                        "train": {"base_model": str(tiny_model), "gradient_accumulation_steps": 1,
+                                  "save_steps": 3, "coder": part, "reasoner": part}})
+    loaded = Loaded(cfg, None, Paths(state, state / "c.sock"), ())
+
+    def ctx(job: str) -> JobContext:
+        return JobContext(job=job, run_id=1, trigger="manual", loaded=loaded, engine=engine,
+                          log=get_logger("test"), _channel=io.StringIO())
+
+    assert run_export(ctx("export")).status == "ok"
+    result = run_train(ctx("train"))
+    assert result.status == "ok", result
+    with Session(engine) as s:
+        made = {a.specialist: a for a in s.exec(select(Adapter)).all()}
+    assert set(made) == {"coder", "reasoner"}
+    assert all(a.state == "candidate" and a.export_id for a in made.values())

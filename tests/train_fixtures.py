@@ -101,7 +101,7 @@ def corpus_texts(records: list[dict[str, Any]]) -> list[str]:
 
 
 def write_export(state_dir: Path, specialist: str, records: list[dict[str, Any]], *,
-                 export_id: str | None = None, family: str = "deepseek-r1-distill",
+                 export_id: str | None = None, family: str = "deepseek-r1-distill-qwen",
                  validation: int = 4, engine: Any = None) -> tuple[str, Path]:
     """A DatasetDict export in the contract layout, its `latest` symlink and its Export row."""
     from datasets import Dataset, DatasetDict

@@ -54,7 +54,7 @@ class TrainConfig(_Section):
     """`[train]`: how aitherd trains its LoRA specialists. Every key has a default."""
 
     base_model: str = "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B"  # local path or hub id
-    base_family: str = "deepseek-r1-distill"  # names the export folder and the chat template
+    base_family: str = "deepseek-r1-distill-qwen"  # the export family to train from (see [export])
     learning_rate: float = Field(default=2e-4, gt=0)
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
