@@ -72,11 +72,42 @@ class Metrics:
         self.input_errors = Counter("aitherd_input_errors",
                                     "Bad input a job skipped and recorded (malformed lines, "
                                     "corrupt repos, failing sources)", ["job", "source"], registry=r)
+        self.train = {
+            "loss": Gauge("aitherd_train_loss", "Training loss of the latest logged step",
+                          ["specialist"], registry=r),
+            "learning_rate": Gauge("aitherd_train_learning_rate", "Learning rate of the latest step",
+                                   ["specialist"], registry=r),
+            "tokens_per_s": Gauge("aitherd_train_tokens_per_second", "Training throughput",
+                                  ["specialist"], registry=r),
+            "eta_s": Gauge("aitherd_train_eta_seconds", "Estimated time left in the training run",
+                           ["specialist"], registry=r),
+        }
+        self.train_step = Gauge("aitherd_train_step", "Optimizer steps done in the training run",
+                                ["specialist"], registry=r)
+        self.train_steps_total = Gauge("aitherd_train_steps_planned",
+                                       "Optimizer steps the training run will take",
+                                       ["specialist"], registry=r)
         self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
                                       registry=r)
         self.api_requests = Counter("aitherd_api_requests", "Control API requests",
                                     ["method", "code"], registry=r)
         self._server: Any = None
+
+    def observe_train(self, progress: dict[str, Any]) -> None:
+        """Turn the train job's progress (stage 'train SPECIALIST', counts) into gauges."""
+        stage = str(progress.get("stage") or "")
+        counts = progress.get("counts") or {}
+        for specialist in ("coder", "reasoner"):
+            for key, gauge in self.train.items():
+                value = counts.get(f"{specialist}_{key}")
+                if isinstance(value, int | float):
+                    gauge.labels(specialist=specialist).set(value)
+        if stage.startswith("train ") and stage[6:] in ("coder", "reasoner"):
+            specialist = stage[6:]
+            if isinstance(progress.get("done"), int):
+                self.train_step.labels(specialist=specialist).set(progress["done"])
+            if isinstance(progress.get("total"), int):
+                self.train_steps_total.labels(specialist=specialist).set(progress["total"])
 
     def watch_store(self, query: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
         self.registry.register(_StoreCollector(query))

@@ -219,6 +219,8 @@ class Runner:
             return
         if msg.get("type") == "progress":
             active.progress = {k: msg.get(k) for k in ("stage", "done", "total", "counts")}
+            if active.job == "train":
+                self.metrics.observe_train(active.progress)
         elif msg.get("type") == "result":
             active.result = msg
 

@@ -142,3 +142,18 @@ You're welcome.
     assert fix.messages[0]["content"] == "the totals are off by one\nin cart.py"
     assert fix.category == "debugging" and "<<<<<<< SEARCH" in fix.messages[1]["content"]
     assert "Applied edit" not in fix.messages[1]["content"]
+
+
+def test_the_last_turn_is_taken_once_the_session_has_been_quiet(tmp_path):
+    import os
+    import time
+
+    log = write(tmp_path / "s.jsonl", [
+        claude_line("user", "Write a function that squares", "u1", None),
+        claude_line("assistant", [{"type": "text", "text": "```python\ndef sq(x):\n    return x * x\n```"}], "a1", "u1")])
+    assert cands(harvest_jsonl(log, "claude", None, settle=600)) == []  # maybe still going on
+    old = time.time() - 3600
+    os.utime(log, (old, old))
+    out = list(harvest_jsonl(log, "claude", None, settle=600))
+    assert [c.category for _, c in out] == ["instruction"]
+    assert cands(harvest_jsonl(log, "claude", out[-1][0], settle=600)) == []  # not twice

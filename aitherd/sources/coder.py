@@ -53,9 +53,10 @@ def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
                 break
             ran.append("session")
             mark = get_mark(ctx.engine, "session", str(path))
-            items = (sessions.harvest_aider(path, mark) if kind == "aider" else
+            settle = cfg.sessions.settle
+            items = (sessions.harvest_aider(path, mark, settle) if kind == "aider" else
                      sessions.harvest_openai(path, mark) if kind == "openai" else
-                     sessions.harvest_jsonl(path, kind, mark))
+                     sessions.harvest_jsonl(path, kind, mark, settle))
             h.run("session", str(path), items)
     for src in cfg.corpus:
         if h.stopped:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aitherd.durations import Duration
 from aitherd.sources.codegraph import CodeGraphConfig
 from aitherd.sources.coder_datasets import CODER_ADAPTERS
 from aitherd.sources.corpus import CorpusSource
@@ -19,6 +20,8 @@ class SessionsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    # A session's last turn counts as finished after this long without a write to its file.
+    settle: Duration = 600.0
 
 
 class CoderSources(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +118,18 @@ def _codex(record: dict[str, Any]) -> tuple[str, Any] | None:
     return None
 
 
-def harvest_jsonl(path: Path, fmt: str,
-                  mark: dict[str, Any] | None) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """Claude Code or Codex session JSONL: (mark, candidate or error) per finished coding turn."""
+def _settled(path: Path, settle: float) -> bool:
+    """No write for `settle` seconds: the session is over, so its last turn is final."""
+    try:
+        return time.time() - path.stat().st_mtime >= settle
+    except OSError:
+        return False
+
+
+def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
+                  settle: float = 600) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+    """Claude Code or Codex session JSONL: (mark, candidate or error) per finished coding turn.
+    The last turn is finished by the next request, or by `settle` seconds without a write."""
     parse = _claude if fmt == "claude" else _codex
     turn: Turn | None = None
     before: dict[str, Any] = dict(mark or {})
@@ -141,7 +151,10 @@ def harvest_jsonl(path: Path, fmt: str,
             turn.answer_parts.extend(texts)
             turn.edits.extend(edits)
         before = after
-    # The last turn may still be going on: leave it (and the mark) for the next read.
+    # The last turn may still be going on: leave it (and the mark) for the next read, unless
+    # the file has been quiet long enough for the session to be over.
+    if turn is not None and _settled(path, settle) and (cand := turn.candidate(fmt, path)) is not None:
+        yield before, cand
 
 
 def harvest_openai(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
@@ -165,7 +178,8 @@ def harvest_openai(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[di
                                provenance={"format": "openai", "file": str(path), "line": line_no})
 
 
-def harvest_aider(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+def harvest_aider(path: Path, mark: dict[str, Any] | None,
+                  settle: float = 600) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
     """Aider's .aider.chat.history.md: '#### ' lines are the user, '> ' lines tool output."""
     turn: Turn | None = None
     before: dict[str, Any] = dict(mark or {})
@@ -190,3 +204,7 @@ def harvest_aider(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[dic
         elif turn is not None and not line.startswith(">"):
             answer.append(line)
         before = after
+    if turn is not None and answer and _settled(path, settle):
+        turn.answer_parts = ["\n".join(answer)]
+        if (cand := turn.candidate("aider", path)) is not None:
+            yield before, cand
