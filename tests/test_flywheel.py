@@ -74,7 +74,7 @@ def test_harvest_curate_kill_rerun_and_export(make_daemon, tmp_path):
     assert AWS_KEY.encode() not in raw and AWS_SECRET.encode() not in raw
     report = json.loads(clean.ctl("decontam", "--report", "--json").stdout)
     assert report["benchmarks"]["gsm8k"]["examples"] >= 1
-    assert "secret" not in clean.log_text() or AWS_SECRET not in clean.log_text()
+    assert AWS_SECRET not in clean.log_text() and AWS_KEY not in clean.log_text()
 
     # The same harvest, its worker killed mid-run, then run again: the same store.
     crashed = make_daemon(config(repo, logs), fake_jobs=False).start()
@@ -106,3 +106,39 @@ def _pid(d, run_id: int) -> int | None:
         row = conn.execute("SELECT pid FROM run WHERE id=?", (run_id,)).fetchone()
     time.sleep(0.05)
     return row[0] if row and row[0] else None
+
+
+TEACHER_KEY = "sk-teacher-live-0123456789abcdefXYZ"
+
+
+def test_reasoner_harvest_with_a_teacher_keeps_the_key_out_of_logs_store_and_exports(make_daemon, tmp_path, standin):
+    standin.script({"key": TEACHER_KEY, "default": {"content": "So the answer is \\boxed{12}.",
+                                                    "reasoning": "4 groups of 3 make 12"}})
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(json.dumps({"id": f"p{i}", "prompt": f"A farmer has {i} rows of 3 trees and "
+                                             f"plants {12 - 3 * i} more. How many trees?", "answer": "12"})
+                                 for i in range(4)) + "\n")
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    (traces / "agent.jsonl").write_text("\n".join(json.dumps(
+        {"prompt": f"Plan step {i} of the migration", "reasoning": f"first check {i}, then apply {i}",
+         "answer": f"Apply migration {i} after the backup", "category": "planning"}) for i in range(30)) + "\n")
+    cfg = {"logs": [{"path": str(traces), "kind": "chronicle"}], "watch": {"enabled": False},
+           "sources": {"reasoner": {"teacher": {"prompts": str(prompts), "endpoint": {
+               "base_url": standin.base_url, "model": "teacher", "api_key_env": "AITHERD_TEACHER_KEY"}}}},
+           "curation": {"decontam": {"benchmarks": {"gsm8k": str(SHARED / "gsm8k_test.jsonl")}}},
+           "export": {"reasoner": {"size": 20}}}
+    d = make_daemon(cfg, fake_jobs=False, env={"AITHERD_TEACHER_KEY": TEACHER_KEY}).start()
+    out = d.ctl("run", "harvest_reasoner", "--wait", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = d.runs(job="harvest_reasoner")[0]
+    assert run["counts"]["stored.teacher"] == 4 and run["counts"]["stored.chronicle"] == 30, run
+    with sqlite3.connect(d.state / "aitherd.db") as conn:
+        weights = {r[0] for r in conn.execute("SELECT weight FROM example WHERE source='teacher'")}
+        nr = conn.execute("SELECT count(*) FROM example WHERE category='non_reasoning'").fetchone()[0]
+    assert weights == {1.3} and nr >= 3
+    assert d.ctl("export", "--wait", timeout=300).returncode == 0
+    assert all(r["key_ok"] for r in standin.requests())
+    everything = b"".join(p.read_bytes() for p in d.state.rglob("*") if p.is_file())
+    assert TEACHER_KEY.encode() not in everything
+    assert TEACHER_KEY not in d.log_text() and TEACHER_KEY not in json.dumps(d.runs())
