@@ -9,7 +9,7 @@ from typing import Any
 
 from aitherd.candidate import Candidate
 from aitherd.sources.gitmine import CATEGORY, Commit, classify
-from aitherd.sources.reasoner_datasets import DatasetSource, load_rows
+from aitherd.sources.reasoner_datasets import DatasetSource, stream_rows
 from aitherd.sources.sessions import category_of
 
 
@@ -58,23 +58,6 @@ CODER_ADAPTERS: dict[str, tuple[str, str | None, Callable[[dict[str, Any]], Cand
 def harvest_coder_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
                           stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
     hub_id, config, adapter, default_budget = CODER_ADAPTERS[name]
-    budget = src.rows or default_budget
-    pinned = src.path or src.revision
-    if mark.get("revision") != pinned:
-        mark = {"revision": pinned, "rows_read": 0, "taken": 0}
-    read, taken = int(mark.get("rows_read", 0)), int(mark.get("taken", 0))
-    if taken >= budget:
-        return
     if not src.hub_id:
         src = src.model_copy(update={"hub_id": hub_id, "config": src.config or config})
-    for row in load_rows(src, name, read):
-        if stop():
-            return
-        read += 1
-        out = adapter(row)
-        if isinstance(out, Candidate):
-            taken += 1
-            out.provenance.update(dataset=src.path or hub_id, revision=pinned, row=read - 1)
-        yield {"revision": pinned, "rows_read": read, "taken": taken}, out
-        if taken >= budget:
-            return
+    yield from stream_rows(src, name, hub_id, adapter, src.rows or default_budget, mark, stop)

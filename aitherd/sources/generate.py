@@ -100,6 +100,18 @@ def _category(rec: dict[str, Any], default: str) -> str:
     return cat if cat in REASONER_CATEGORIES and cat != "non_reasoning" else default
 
 
+def _ask(client: ChatClient, prompt: str, outcome: Outcome, what: str) -> Any:
+    """The completion, or None after recording why generation stops (cap reached, endpoint down)."""
+    try:
+        return client.complete([{"role": "user", "content": prompt}])
+    except SpendCapReached as err:
+        outcome.stopped = str(err)
+    except LLMError as err:
+        outcome.errors += 1
+        outcome.stopped = f"{what} endpoint failed: {err}"
+    return None
+
+
 def teacher(cfg: TeacherConfig, done: set[str], outcome: Outcome,
             client: ChatClient | None = None) -> Iterator[tuple[str, Candidate | None]]:
     """(prompt id, candidate) for up to per_run prompts not in `done`; the candidate is None for
@@ -116,14 +128,7 @@ def teacher(cfg: TeacherConfig, done: set[str], outcome: Outcome,
         if taken >= cfg.per_run:
             return
         taken += 1
-        try:
-            out = client.complete([{"role": "user", "content": rec["text"]}])
-        except SpendCapReached as err:
-            outcome.stopped = str(err)
-            return
-        except LLMError as err:
-            outcome.errors += 1
-            outcome.stopped = f"teacher endpoint failed: {err}"
+        if (out := _ask(client, rec["text"], outcome, "teacher")) is None:
             return
         cand = _candidate(rec, out.text, out.reasoning, out.finish_reason, source="teacher",
                           category=_category(rec, "math"), weight=cfg.weight,
@@ -151,15 +156,7 @@ def augment(cfg: AugmentConfig, done: set[str], outcome: Outcome,
             if taken >= cfg.per_run:
                 return
             taken += 1
-            prompt = tmpl.replace("{problem}", rec["text"])
-            try:
-                out = client.complete([{"role": "user", "content": prompt}])
-            except SpendCapReached as err:
-                outcome.stopped = str(err)
-                return
-            except LLMError as err:
-                outcome.errors += 1
-                outcome.stopped = f"augmentation endpoint failed: {err}"
+            if (out := _ask(client, tmpl.replace("{problem}", rec["text"]), outcome, "augmentation")) is None:
                 return
             cand = _candidate(rec, out.text, out.reasoning, out.finish_reason,
                               source=f"augment:{strategy}",

@@ -114,10 +114,14 @@ def load_rows(src: DatasetSource, name: str, start: int) -> Iterator[dict[str, A
     yield from ds.skip(start) if start else ds
 
 
-def harvest_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
-                    stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(new watermark, candidate or 'skip:reason') per row, from where `mark` left off."""
-    adapter, budget = ADAPTERS[name][2], src.rows if src.rows else ADAPTERS[name][3]
+Adapter = Callable[[dict[str, Any]], "Candidate | str"]
+
+
+def stream_rows(src: DatasetSource, name: str, hub_id: str, adapter: Adapter, budget: int,
+                mark: dict[str, Any], stop: Callable[[], bool] = lambda: False,
+                ) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+    """(new watermark, candidate or 'skip:reason') per row, from where `mark` left off, until
+    `budget` candidates were taken (0: all). A new revision or path starts over."""
     pinned = src.path or src.revision
     if mark.get("revision") != pinned:
         mark = {"revision": pinned, "rows_read": 0, "taken": 0}
@@ -131,7 +135,13 @@ def harvest_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
         out = adapter(row)
         if isinstance(out, Candidate):
             taken += 1
-            out.provenance.update(dataset=src.path or ADAPTERS[name][0], revision=pinned, row=read - 1)
+            out.provenance.update(dataset=src.path or hub_id, revision=pinned, row=read - 1)
         yield {"revision": pinned, "rows_read": read, "taken": taken}, out
         if budget and taken >= budget:
             return
+
+
+def harvest_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
+                    stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+    hub_id, _config, adapter, default_budget = ADAPTERS[name]
+    yield from stream_rows(src, name, hub_id, adapter, src.rows or default_budget, mark, stop)
