@@ -90,7 +90,9 @@ def build_app(d: Daemon) -> Any:
 
     async def status(_: Request) -> JSONResponse:
         assert d.schedule is not None and d.watchers is not None
-        last, totals = await asyncio.gather(asyncio.to_thread(last_runs), asyncio.to_thread(counts))
+        # Two indexed queries of about a millisecond: cheaper on the loop than a thread hop,
+        # whose GIL hand-offs showed up as the p99 of this endpoint.
+        last, totals = last_runs(), counts()
         return JSONResponse({
             "version": __version__, "pid": os.getpid(), "uptime_s": round(d.uptime, 3),
             "started_at": iso(datetime.fromtimestamp(d.started_at, UTC)),
@@ -106,7 +108,7 @@ def build_app(d: Daemon) -> Any:
         })
 
     async def jobs(_: Request) -> JSONResponse:
-        last = await asyncio.to_thread(last_runs)
+        last = last_runs()
         return JSONResponse({"jobs": [job_dict(name, last) for name in JOBS]})
 
     def _job(request: Request) -> str | None:
@@ -117,7 +119,7 @@ def build_app(d: Daemon) -> Any:
         name = _job(request)
         if name is None:
             return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
-        last = await asyncio.to_thread(last_runs)
+        last = last_runs()
         return JSONResponse(job_dict(name, last))
 
     async def job_run(request: Request) -> JSONResponse:
