@@ -157,3 +157,19 @@ def test_the_last_turn_is_taken_once_the_session_has_been_quiet(tmp_path):
     out = list(harvest_jsonl(log, "claude", None, settle=600))
     assert [c.category for _, c in out] == ["instruction"]
     assert cands(harvest_jsonl(log, "claude", out[-1][0], settle=600)) == []  # not twice
+
+
+def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
+    log = write(tmp_path / "s.jsonl", [
+        claude_line("user", "Write a function that sorts users", "u1", "root"),
+        claude_line("assistant", [{"type": "text", "text": "```python\ndef s(u):\n    return sorted(u)\n```"}], "a1", "u1"),
+        # The user edits the prompt: a new request hanging off the same parent.
+        claude_line("user", "Write a function that sorts users by name", "u2", "root"),
+        claude_line("assistant", [{"type": "text", "text": "```python\ndef s(u):\n    return sorted(u, key=lambda x: x.name)\n```"}], "a2", "u2"),
+        claude_line("user", "thanks", "u3", "a2"),
+    ])
+    out = list(harvest_jsonl(log, "claude", None))
+    got = cands(out)
+    assert len(got) == 1 and "by name" in got[0].messages[0]["content"]
+    assert "key=lambda x: x.name" in got[0].messages[1]["content"]
+    assert "skip:abandoned_branch" in [c for _, c in out]

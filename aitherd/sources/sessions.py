@@ -45,6 +45,7 @@ class Turn:
     edits: list[str] = field(default_factory=list)
     start: dict[str, Any] = field(default_factory=dict)  # mark before the turn's first line
     line: int = 0
+    parent: str | None = None  # Claude Code: the parentUuid of the request
 
     def candidate(self, fmt: str, path: Path) -> Candidate | None:
         answer = self.answer_parts[-1].strip() if self.answer_parts else ""
@@ -142,10 +143,15 @@ def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
             before = after
             continue
         if item is not None and item[0] == "user":
-            # The previous turn is over: once stored, reading may resume where this one starts.
-            if turn is not None and (cand := turn.candidate(fmt, path)) is not None:
+            parent = record.get("parentUuid")
+            if turn is not None and parent is not None and parent == turn.parent:
+                # A request with the same parent as the pending one: the user edited or retried
+                # it, so the pending turn is an abandoned branch, not an accepted answer.
+                yield before, "skip:abandoned_branch"
+            elif turn is not None and (cand := turn.candidate(fmt, path)) is not None:
+                # The previous turn is over: once stored, reading may resume where this starts.
                 yield before, cand
-            turn = Turn(request=item[1], start=before, line=line_no)
+            turn = Turn(request=item[1], start=before, line=line_no, parent=parent)
         elif item is not None and turn is not None:
             texts, edits = item[1]
             turn.answer_parts.extend(texts)
