@@ -18,6 +18,7 @@ from starlette.routing import Route
 from aitherd import __version__
 from aitherd.jobs import JOBS
 from aitherd.store import SCHEMA_VERSION, Example, Export, Run, session
+from aitherd.store.examples import example_counts
 
 if TYPE_CHECKING:
     from aitherd.daemon import Daemon
@@ -76,11 +77,9 @@ def build_app(d: Daemon) -> Any:
 
     def counts() -> dict[str, Any]:
         with session(d.engine) as s:
-            ex = s.exec(select(Example.specialist, Example.status, func.count())
-                        .group_by(Example.specialist, Example.status)).all()
             runs = s.exec(select(Run.status, func.count()).group_by(Run.status)).all()
         examples: dict[str, dict[str, int]] = {}
-        for specialist, status, n in ex:
+        for specialist, status, n in example_counts(d.engine):
             examples.setdefault(specialist, {})[status] = n
         return {"examples": examples, "runs": {status: n for status, n in runs}}
 

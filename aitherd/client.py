@@ -50,7 +50,7 @@ def socket_candidates(explicit: str | None = None) -> list[Path]:
     try:
         from aitherd.config import load
 
-        found.append(load().paths.socket)
+        found.append(load(find_repos=False).paths.socket)
     except Exception:
         pass
     if xdg := os.environ.get("XDG_RUNTIME_DIR"):

@@ -256,7 +256,7 @@ def parse_config(data: dict[str, Any], source: str = "<defaults>") -> Config:
         raise ConfigError(_format_validation_error(source, err)) from None
 
 
-def load(path: Path | None = None, *, cwd: Path | None = None) -> Loaded:
+def load(path: Path | None = None, *, cwd: Path | None = None, find_repos: bool = True) -> Loaded:
     """Read, validate and resolve the configuration. Raises ConfigError; touches nothing."""
     source = path if path is not None else default_config_path()
     data: dict[str, Any] = {}
@@ -289,7 +289,7 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Loaded:
     repos = tuple(
         RepoEntry(path=str(Path(r.path).expanduser().absolute()), refs=r.refs) for r in cfg.repos
     )
-    if not repos and cfg.watch.cwd_repo:
+    if not repos and cfg.watch.cwd_repo and find_repos:
         top = git_toplevel(cwd or Path.cwd())
         if top is not None:
             repos = (RepoEntry(path=str(top)),)

@@ -32,6 +32,7 @@ from aitherd.runner import Runner
 from aitherd.schedule import Schedule
 from aitherd.sdnotify import Notifier, watchdog_interval
 from aitherd.store import Meta, StoreError, open_store, session
+from aitherd.store.examples import example_counts
 from aitherd.watch import Watchers
 
 log = get_logger("aitherd.daemon")
@@ -157,7 +158,7 @@ class Daemon:
             self.engine = open_store(paths.db)
         except StoreError as err:
             raise StartupError(str(err)) from None
-        self.metrics.watch_store(self._example_counts)
+        self.metrics.watch_store(lambda: example_counts(self.engine))
         self.runner = Runner(self.engine, lambda: self.loaded, self.metrics, self._status_changed)
         resume = self.runner.recover()
         sock = bind_control_socket(self.socket_path)
@@ -324,14 +325,6 @@ class Daemon:
         return {"ok": True, "changes": changes, "restart_needed": restart}
 
     # -- reporting --------------------------------------------------------------------------------
-    def _example_counts(self) -> list[tuple[str, str, int]]:
-        from sqlalchemy import text
-
-        with self.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT specialist, status, count(*) FROM example GROUP BY specialist, status"))
-            return [(r[0], r[1], int(r[2])) for r in rows]
-
     def _status_line(self) -> str:
         running = sorted(self.runner.active) if self.runner else []
         state = "paused" if self.schedule and self.schedule.paused else "running"

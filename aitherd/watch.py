@@ -18,6 +18,7 @@ from watchdog.observers import Observer
 from aitherd.config import LogDirEntry, RepoEntry
 from aitherd.logs import get_logger
 from aitherd.metrics import Metrics
+from aitherd.sources.gitmine import resolve
 
 log = get_logger("aitherd.watch")
 
@@ -35,7 +36,13 @@ def _git(repo: str, *args: str) -> str | None:
 
 
 def resolve_refs(repo: str, refs: list[str]) -> dict[str, str | None]:
-    return {ref: _git(repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}") for ref in refs}
+    out: dict[str, str | None] = {}
+    for ref in refs:
+        try:
+            out[ref] = resolve(repo, ref)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired):
+            out[ref] = None
+    return out
 
 
 @dataclass

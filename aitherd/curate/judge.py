@@ -22,7 +22,7 @@ _REFUSAL = re.compile(
     re.IGNORECASE,
 )
 _BOILERPLATE = re.compile(
-    r"lorem ipsum|as of my (?:last )?knowledge cutoff|# ?TODO: implement|pass  # TODO|"
+    r"lorem ipsum|as of my (?:last )?knowledge cutoff|# ?TODO:\s*implement|pass  # TODO|"
     r"\[insert [^\]]*\]|<your code here>",
     re.IGNORECASE,
 )

@@ -4,7 +4,6 @@ public datasets, each through curate -> store -> watermark (see harvest.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aitherd.jobs import RunResult
@@ -12,24 +11,9 @@ from aitherd.jobs.context import JobContext
 from aitherd.sources import codegraph, corpus, gitmine, sessions
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.coder_datasets import harvest_coder_dataset
-from aitherd.sources.harvest import Curate, Harvest, get_mark
+from aitherd.sources.harvest import Curate, Harvest, get_mark, log_files
 
 SESSION_KINDS = ("openai", "claude", "codex", "aider")
-
-
-def _session_files(ctx: JobContext) -> list[tuple[str, Path]]:
-    out = []
-    for entry in ctx.loaded.config.logs:
-        if entry.kind not in SESSION_KINDS:
-            continue
-        root = Path(entry.path).expanduser()
-        pattern = entry.pattern if entry.pattern != "*" else (
-            ".aider.chat.history.md" if entry.kind == "aider" else "*.jsonl")
-        if root.is_file():
-            out.append((entry.kind, root))
-        elif root.is_dir():
-            out += [(entry.kind, p) for p in sorted(root.rglob(pattern)) if p.is_file()]
-    return out
 
 
 def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
@@ -48,7 +32,7 @@ def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
             h.run("codegraph", repo.path, codegraph.harvest_repo(
                 repo.path, cfg.codegraph, get_mark(ctx.engine, "codegraph", repo.path)))
     if cfg.sessions.enabled:
-        for kind, path in _session_files(ctx):
+        for kind, path in log_files(ctx.loaded.config.logs, SESSION_KINDS):
             if h.stopped:
                 break
             ran.append("session")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -19,6 +20,22 @@ from aitherd.store import Watermark, utcnow
 from aitherd.store.examples import insert_candidates
 
 Curate = Callable[[Iterable[Candidate]], Iterable[Candidate]]
+_DEFAULT_PATTERN = {"aider": ".aider.chat.history.md", "openai": "*.jsonl", "claude": "*.jsonl",
+                    "codex": "*.jsonl", "chronicle": "*.jsonl"}
+
+
+def log_files(entries: Iterable[Any], kinds: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    """(kind, file) for every [[logs]] entry of these kinds: the file itself, or the files
+    under the directory that match its pattern ('*' means the kind's usual file name)."""
+    for entry in entries:
+        if entry.kind not in kinds:
+            continue
+        root = Path(entry.path).expanduser()
+        pattern = entry.pattern if entry.pattern != "*" else _DEFAULT_PATTERN.get(entry.kind, "*")
+        if root.is_file():
+            yield entry.kind, root
+        elif root.is_dir():
+            yield from ((entry.kind, p) for p in sorted(root.rglob(pattern)) if p.is_file())
 Item = tuple[dict[str, Any], "Candidate | str"]
 
 

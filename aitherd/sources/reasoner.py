@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -22,7 +21,7 @@ from aitherd.jobs import RunResult
 from aitherd.jobs.context import JobContext
 from aitherd.sources import chronicle, mcts
 from aitherd.sources.generate import Outcome, augment, teacher
-from aitherd.sources.harvest import Curate, Harvest, Item, get_mark
+from aitherd.sources.harvest import Curate, Harvest, Item, get_mark, log_files
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.sources.reasoner_datasets import harvest_dataset
 
@@ -31,15 +30,6 @@ def _generated(pairs: Iterator[tuple[str, Candidate | None]], done: set[str]) ->
     for pid, cand in pairs:
         done.add(pid)
         yield {"done": sorted(done)}, cand if cand is not None else "skip:endpoint"
-
-
-def _files(entries: list[Any], kind: str) -> Iterator[Path]:
-    for entry in entries:
-        if entry.kind != kind:
-            continue
-        root = Path(entry.path).expanduser()
-        if root.is_dir():
-            yield from sorted(p for p in root.rglob(entry.pattern) if p.is_file())
 
 
 def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
@@ -80,13 +70,13 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
     h = Harvest(ctx, curate, cfg.batch_size, after_store)
     logs = ctx.loaded.config.logs
     ran: list[str] = []
-    for path in _files(logs, "chronicle"):
+    for _kind, path in log_files(logs, ("chronicle",)):
         ran.append("chronicle")
         h.run("chronicle", str(path), chronicle.harvest_file(
             path, get_mark(ctx.engine, "chronicle", str(path)), cfg.chronicle))
         if h.stopped:
             break
-    for path in _files(logs, "mcts"):
+    for _kind, path in log_files(logs, ("mcts",)):
         if h.stopped:
             break
         ran.append("mcts")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.dialects.sqlite import insert
 
 from aitherd.candidate import Candidate
 from aitherd.store.models import Example, utcnow
+
+
+def example_counts(engine: Engine) -> list[tuple[str, str, int]]:
+    """(specialist, status, count) over the store."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT specialist, status, count(*) FROM example GROUP BY specialist, status"))
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
 
 def insert_candidates(engine: Engine, candidates: Iterable[Candidate],
