@@ -111,3 +111,20 @@ def test_llm_judge_failure_keeps_the_heuristic_score() -> None:
     llm = LLMJudgeConfig(base_url="http://127.0.0.1:9/v1", timeout_s=2)
     c = _judge(coder(*CLEAN_CODE[0]), llm=llm)
     assert c.status == "accepted" and "error" in c.curation["llm_judge"]
+
+
+def test_an_edit_given_as_a_rewrite_of_the_code_is_an_edit():
+    from aitherd.candidate import Candidate
+    from aitherd.curate.judge import heuristic_reasons
+
+    def edit(before: str, after: str) -> Candidate:
+        return Candidate("coder", "editing", [
+            {"role": "user", "content": f"Rename s to subtotal:\n```python\n{before}```"},
+            {"role": "assistant", "content": f"```python\n{after}```"}], source="git")
+
+    assert "edit_missing" not in heuristic_reasons(edit("s = 0\nreturn s\n", "subtotal = 0\nreturn subtotal\n"))
+    assert "edit_missing" in heuristic_reasons(edit("s = 0\n", "s = 0\n"))  # nothing changed
+    no_code = Candidate("coder", "editing", [{"role": "user", "content": "Make it faster"},
+                                             {"role": "assistant", "content": "```python\nx = 1\n```"}],
+                        source="session")
+    assert "edit_missing" in heuristic_reasons(no_code)

@@ -115,3 +115,13 @@ def test_a_corrupt_repository_is_a_clear_error(tmp_path):
     (broken / ".git").write_text("gitdir: /nowhere\n")
     with pytest.raises(RuntimeError, match="cannot resolve 'main'"):
         run(broken)
+
+
+def test_fragments_are_not_labelled_python_unless_they_parse(repo):
+    out, _ = run(repo, cfg=GitMiningConfig(context_lines=1, max_diff_bytes=20_000))
+    refactor = next(c for _, c in out if not isinstance(c, str) and c.provenance.get("class") == "refactor")
+    assert "```python" not in refactor.messages[0]["content"]  # a mid-function fragment
+    assert "```\n" in refactor.messages[0]["content"]
+    whole, _ = run(repo)
+    fix = next(c for _, c in whole if not isinstance(c, str) and c.provenance.get("class") == "bugfix")
+    assert "```python\n" in fix.messages[0]["content"]  # the whole small file parses

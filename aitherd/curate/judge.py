@@ -9,6 +9,7 @@ import ast
 import json
 import os
 import re
+import textwrap
 import urllib.request
 from typing import Any
 
@@ -49,6 +50,17 @@ def _assistant_text(c: Candidate) -> str:
     )
 
 
+_ANY_BLOCK = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+
+
+def _rewrites_code(c: Candidate) -> bool:
+    """An edit given as a rewrite: the request carries code and the answer returns changed code."""
+    asked = {" ".join(b.split()) for m in c.messages if m.get("role") == "user"
+             for b in _ANY_BLOCK.findall(str(m.get("content") or "")) if b.strip()}
+    answered = {" ".join(b.split()) for b in _ANY_BLOCK.findall(_assistant_text(c)) if b.strip()}
+    return bool(asked) and bool(answered - asked)
+
+
 def heuristic_reasons(c: Candidate) -> list[str]:
     text = c.text()
     reply = _assistant_text(c)
@@ -59,7 +71,7 @@ def heuristic_reasons(c: Candidate) -> list[str]:
         reasons.append("too_short")
     for block in _PY_BLOCK.findall(reply):
         try:
-            ast.parse(block)
+            ast.parse(textwrap.dedent(block))
         except SyntaxError:
             reasons.append("code_syntax")
             break
@@ -68,7 +80,7 @@ def heuristic_reasons(c: Candidate) -> list[str]:
         if any(marks):
             if len(set(marks)) != 1:
                 reasons.append("edit_malformed")
-        elif not _DIFF.search(text) and not (
+        elif not _DIFF.search(text) and not _rewrites_code(c) and not (
             c.provenance.get("before") is not None and c.provenance.get("after") is not None
         ):
             reasons.append("edit_missing")

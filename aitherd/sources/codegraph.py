@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,7 +52,8 @@ def _python(path: str, text: str) -> list[Symbol]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
-        source = "\n".join(lines[node.lineno - 1 - len(node.decorator_list):node.end_lineno])
+        # Methods keep their class's indentation in the file: dedent so each stands alone.
+        source = textwrap.dedent("\n".join(lines[node.lineno - 1 - len(node.decorator_list):node.end_lineno]))
         header = lines[node.lineno - 1].strip()
         calls = {c.func.id if isinstance(c.func, ast.Name) else c.func.attr
                  for c in ast.walk(node) if isinstance(c, ast.Call)

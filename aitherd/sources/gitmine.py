@@ -14,9 +14,11 @@ was wrong with it.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import subprocess
+import textwrap
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -186,15 +188,24 @@ def parse_log(stream: Iterator[str], cfg: GitMiningConfig) -> Iterator[Commit]:
         yield commit
 
 
-def _lang(path: str) -> str:
+def _lang(path: str, *snippets: str) -> str:
+    """The fence language for these snippets of `path`. A Python hunk is often a fragment cut
+    mid-statement: it is only labelled python when every snippet parses (after dedent)."""
     dot = path.rfind(".")
-    return _LANG.get(path[dot:], "") if dot != -1 else ""
+    lang = _LANG.get(path[dot:], "") if dot != -1 else ""
+    if lang == "python":
+        for snippet in snippets:
+            try:
+                ast.parse(textwrap.dedent(snippet))
+            except (SyntaxError, ValueError):
+                return ""
+    return lang
 
 
 def examples(commit: Commit, kind: str, repo: str) -> Iterator[Candidate]:
     for h in commit.hunks:
         before, after = h.sides()
-        lang = _lang(h.path)
+        lang = _lang(h.path, before, after)
         category = CATEGORY[kind]
         if not before.strip():  # a new file, or code added at an empty spot: write it, not edit it
             category = "test_generation" if kind == "test" else "instruction"
