@@ -118,10 +118,13 @@ def test_a_corrupt_repository_is_a_clear_error(tmp_path):
 
 
 def test_fragments_are_not_labelled_python_unless_they_parse(repo):
+    body = "".join(f"        total += {i}\n" for i in range(12))
+    commit(repo, "feat: long loop", {"shop/loop.py": f"def run(items):\n    total = 0\n    for it in items:\n{body}    return total\n"})
+    commit(repo, "refactor: tidy the loop", {"shop/loop.py": f"def run(items):\n    total = 0\n    for it in items:\n"
+                                                         f"{body.replace('total += 11', 'total += 11  # last')}    return total\n"})
     out, _ = run(repo, cfg=GitMiningConfig(context_lines=1, max_diff_bytes=20_000))
-    refactor = next(c for _, c in out if not isinstance(c, str) and c.provenance.get("class") == "refactor")
-    assert "```python" not in refactor.messages[0]["content"]  # a mid-function fragment
-    assert "```\n" in refactor.messages[0]["content"]
-    whole, _ = run(repo)
-    fix = next(c for _, c in whole if not isinstance(c, str) and c.provenance.get("class") == "bugfix")
-    assert "```python\n" in fix.messages[0]["content"]  # the whole small file parses
+    tidy = next(c for _, c in out if not isinstance(c, str) and "tidy the loop" in c.messages[0]["content"])
+    assert "```python" not in tidy.messages[0]["content"]  # the end of a loop body and the line after it
+    assert "```\n" in tidy.messages[0]["content"]
+    fix = next(c for _, c in out if not isinstance(c, str) and c.provenance.get("class") == "bugfix")
+    assert "```python\n" in fix.messages[0]["content"]  # a line that stands alone parses
