@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import re
 import subprocess
 import textwrap
@@ -119,8 +120,13 @@ def classify(commit: Commit) -> str:
     return "feature"
 
 
+@functools.lru_cache(maxsize=16)
+def _skip_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns) or r"(?!)")
+
+
 def _skip_path(path: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(path, p) for p in patterns)
+    return _skip_regex(tuple(patterns)).match(path) is not None
 
 
 def parse_log(stream: Iterator[str], cfg: GitMiningConfig) -> Iterator[Commit]:
@@ -188,24 +194,28 @@ def parse_log(stream: Iterator[str], cfg: GitMiningConfig) -> Iterator[Commit]:
         yield commit
 
 
-def _lang(path: str, *snippets: str) -> str:
-    """The fence language for these snippets of `path`. A Python hunk is often a fragment cut
-    mid-statement: it is only labelled python when every snippet parses (after dedent)."""
+def _lang(path: str, after: str) -> str:
+    """The fence language for a hunk of `path`. A Python hunk is often a fragment cut
+    mid-statement: it is labelled python only when its new side (the answer, which the judge
+    checks; the old side is the same lines but those changed) parses after dedent."""
     dot = path.rfind(".")
     lang = _LANG.get(path[dot:], "") if dot != -1 else ""
     if lang == "python":
-        for snippet in snippets:
-            try:
-                ast.parse(textwrap.dedent(snippet))
-            except (SyntaxError, ValueError):
-                return ""
+        code = textwrap.dedent(after)
+        first = next((ln for ln in code.splitlines() if ln.strip()), "")
+        if first[:1] in (" ", "\t"):  # still indented: a fragment, no need to parse
+            return ""
+        try:
+            ast.parse(code)
+        except (SyntaxError, ValueError):
+            return ""
     return lang
 
 
 def examples(commit: Commit, kind: str, repo: str) -> Iterator[Candidate]:
     for h in commit.hunks:
         before, after = h.sides()
-        lang = _lang(h.path, before, after)
+        lang = _lang(h.path, after)
         category = CATEGORY[kind]
         if not before.strip():  # a new file, or code added at an empty spot: write it, not edit it
             category = "test_generation" if kind == "test" else "instruction"
