@@ -82,36 +82,29 @@ def test_recheck_with_a_new_benchmark_rejects_old_rows(tmp_path: Path) -> None:
     assert (hit["benchmark"], hit["item"]) == ("humaneval", item["task_id"])
 
 
-class _Ctx:
-    """What curate_and_store uses of a JobContext."""
+def test_harvest_batches_are_curated_stored_and_signed(tmp_path: Path) -> None:
+    """The path the harvest jobs take: Harvest -> Curator.process -> store -> save_signatures."""
+    from aitherd.config import Loaded, Paths, parse_config
+    from aitherd.jobs.builtin import _curation_counts
+    from aitherd.jobs.context import JobContext
+    from aitherd.logs import get_logger
+    from aitherd.sources.harvest import Harvest
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        import structlog
-        self.engine, self.run_id, self.counts, self.log = engine, 7, {}, structlog.get_logger()
-        self.progressed: list[int | None] = []
-
-    def count(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
-
-    def progress(self, stage: str, done: int | None = None, total: int | None = None) -> None:
-        self.progressed.append(done)
-
-    def should_stop(self) -> bool:
-        return False
-
-
-def test_curate_and_store_in_a_job(tmp_path: Path) -> None:
-    from aitherd.curate.job import curate_and_store
     engine = open_store(tmp_path / "s.db")
-    ctx = _Ctx(engine)
+    ctx = JobContext(job="harvest_coder", run_id=7, trigger="manual", engine=engine, log=get_logger("t"),
+                     loaded=Loaded(parse_config({}), None, Paths(tmp_path, tmp_path / "c.sock"), ()))
+    curator = Curator(config(), engine)
     cands = [coder(*CLEAN_CODE[0]), coder(*CLEAN_CODE[0]),
              coder("Why does the release step fail on CI but work on my laptop?",
                    "CI has no credentials: set `export GH_TOKEN=ghp_R4nd0mT0k3nV4lu3Xy7Zq2Wp9Lm5Kj8Hg3Fd1S` "
                    "as a masked CI variable instead of in the script, then rerun the release job.")]
-    stats = curate_and_store(ctx, cands, config(), chunk=2)
-    assert ctx.counts == {"accepted": 2, "rejected_duplicate": 1, "redacted_github_token": 1}
-    assert ctx.progressed == [2]
-    assert stats["dedup"]["dropped"] == {"duplicate": 1}
+    Harvest(ctx, curator.process, batch_size=2, after_store=curator.save_signatures).run(
+        "session", "f", iter([({}, c) for c in cands]))
+    _curation_counts(ctx, curator.stats.as_dict())
+    assert ctx.counts["accepted"] == 2 and ctx.counts["rejected.duplicate"] == 1
+    assert ctx.counts["redacted.github_token"] == 1
+    assert curator.stats.as_dict()["dedup"]["dropped"] == {"duplicate": 1}
     with engine.connect() as conn:
-        rows = conn.execute(select(Example.run_id, Example.near_dup_signature)).all()
+        rows = conn.execute(select(Example.run_id, Example.near_dup_signature, Example.messages)).all()
     assert len(rows) == 2 and all(r.run_id == 7 and r.near_dup_signature for r in rows)
+    assert not any("ghp_R4nd0m" in str(r.messages) for r in rows)
