@@ -110,21 +110,24 @@ def build_app(d: Daemon) -> Any:
         last = last_runs()
         return JSONResponse({"jobs": [job_dict(name, last) for name in JOBS]})
 
-    def _job(request: Request) -> str | None:
+    def _job(request: Request) -> tuple[str, JSONResponse | None]:
+        """The job named in the path, or a 404 that lists the jobs there are."""
         name = request.path_params["name"]
-        return name if name in JOBS else None
+        if name in JOBS:
+            return name, None
+        return name, _error(404, f"no job named {name!r}", jobs=list(JOBS))
 
     async def job_one(request: Request) -> JSONResponse:
-        name = _job(request)
-        if name is None:
-            return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
+        name, missing = _job(request)
+        if missing is not None:
+            return missing
         last = last_runs()
         return JSONResponse(job_dict(name, last))
 
     async def job_run(request: Request) -> JSONResponse:
-        name = _job(request)
-        if name is None:
-            return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
+        name, missing = _job(request)
+        if missing is not None:
+            return missing
         assert d.runner is not None
         args: dict[str, Any] = {}
         if await request.body():
@@ -141,9 +144,9 @@ def build_app(d: Daemon) -> Any:
         return JSONResponse({"job": name, "run_id": outcome.run_id}, status_code=202)
 
     async def job_cancel(request: Request) -> JSONResponse:
-        name = _job(request)
-        if name is None:
-            return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
+        name, missing = _job(request)
+        if missing is not None:
+            return missing
         assert d.runner is not None
         run_id = d.runner.cancel(name)
         if run_id is None:
@@ -157,9 +160,9 @@ def build_app(d: Daemon) -> Any:
         return await _job_pause(request, False)
 
     async def _job_pause(request: Request, pause: bool) -> JSONResponse:
-        name = _job(request)
-        if name is None:
-            return _error(404, f"no job named {request.path_params['name']!r}", jobs=list(JOBS))
+        name, missing = _job(request)
+        if missing is not None:
+            return missing
         assert d.schedule is not None
         if not JOBS[name].scheduled or d.schedule.scheduler.get_job(name) is None:
             return _error(409, f"{name} has no schedule to pause or resume (disabled or chained)")

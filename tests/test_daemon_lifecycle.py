@@ -45,6 +45,9 @@ def test_aitherctl_and_curl_speak_the_api(make_daemon):
     jobs = json.loads(d.ctl("jobs", "--json").stdout)["jobs"]
     assert {j["name"] for j in jobs} >= {"harvest_coder", "train"}
     assert d.ctl("health").stdout.strip() == "ok"
+    for args in (("run", "nope"), ("pause", "nope"), ("cancel", "nope")):
+        out = d.ctl(*args)
+        assert out.returncode == 2 and "no job named 'nope'" in out.stderr, out.stderr
 
 
 def test_run_wait_records_a_not_configured_run_with_the_real_jobs(make_daemon):

@@ -113,9 +113,10 @@ def _ask(client: ChatClient, prompt: str, outcome: Outcome, what: str) -> Any:
 
 
 def teacher(cfg: TeacherConfig, done: set[str], outcome: Outcome,
-            client: ChatClient | None = None) -> Iterator[tuple[str, Candidate | None]]:
-    """(prompt id, candidate) for up to per_run prompts not in `done`; the candidate is None for
-    a prompt the endpoint failed on (it is retried next run)."""
+            client: ChatClient | None = None) -> Iterator[tuple[str, Candidate]]:
+    """(prompt id, candidate) for up to per_run prompts not in `done`. When the endpoint fails
+    or the spend cap is reached, generation stops (`outcome.stopped` says why) and the prompts
+    not reached are tried next run."""
     client = client or ChatClient(cfg.endpoint)
     taken = 0
     for item in read_prompts(cfg.prompts):
@@ -139,7 +140,7 @@ def teacher(cfg: TeacherConfig, done: set[str], outcome: Outcome,
 
 
 def augment(cfg: AugmentConfig, done: set[str], outcome: Outcome,
-            client: ChatClient | None = None) -> Iterator[tuple[str, Candidate | None]]:
+            client: ChatClient | None = None) -> Iterator[tuple[str, Candidate]]:
     """(seed id:strategy, candidate) for each strategy over seeds not yet done."""
     client = client or ChatClient(cfg.endpoint)
     templates = {s: template(s, cfg.prompts_dir) for s in cfg.strategies}

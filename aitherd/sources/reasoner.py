@@ -26,10 +26,10 @@ from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.sources.reasoner_datasets import harvest_dataset
 
 
-def _generated(pairs: Iterator[tuple[str, Candidate | None]], done: set[str]) -> Iterator[Item]:
+def _generated(pairs: Iterator[tuple[str, Candidate]], done: set[str]) -> Iterator[Item]:
     for pid, cand in pairs:
         done.add(pid)
-        yield {"done": sorted(done)}, cand if cand is not None else "skip:endpoint"
+        yield {"done": sorted(done)}, cand
 
 
 def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
