@@ -33,6 +33,6 @@ def insert_candidates(engine: Engine, candidates: Iterable[Candidate],
     if not rows:
         return 0, 0
     stmt = insert(Example).on_conflict_do_nothing(index_elements=["content_hash"])
-    with engine.begin() as conn:
-        inserted = sum(conn.execute(stmt, [row]).rowcount for row in rows)
+    with engine.begin() as conn:  # one executemany; its rowcount counts only new rows
+        inserted = conn.execute(stmt, rows).rowcount
     return inserted, len(rows) - inserted
