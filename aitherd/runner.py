@@ -63,6 +63,7 @@ class Runner:
         self._on_change = on_change
         self._closing = False
         self.is_paused: Callable[[str], bool] = lambda _job: False
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- rows ---------------------------------------------------------------------------------
     def _insert(self, row: Run) -> int:
@@ -81,6 +82,33 @@ class Runner:
                 setattr(row, key, value)
             s.add(row)
             s.commit()
+
+    async def _record_end(self, active: Active, **values: Any) -> None:
+        """Write a finished run's row. If the store fails (disk full, locked, read-only), say so,
+        count it, and retry in the background: the caller frees the job either way, and a row
+        still 'running' at the next start is marked interrupted and resumed."""
+        try:
+            await asyncio.to_thread(self._update, active.run_id, **values)
+        except Exception as exc:
+            self._record_failed(active, exc, 1)
+            task = asyncio.create_task(self._retry_record(active, values))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _retry_record(self, active: Active, values: dict[str, Any]) -> None:
+        for attempt, delay in enumerate((1.0, 5.0, 30.0), start=2):
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(self._update, active.run_id, **values)
+                log.info("run_record_written", job=active.job, run_id=active.run_id, attempt=attempt)
+                return
+            except Exception as exc:
+                self._record_failed(active, exc, attempt)
+
+    def _record_failed(self, active: Active, exc: Exception, attempt: int) -> None:
+        self.metrics.errors.labels(component="runner", reason="store").inc()
+        log.error("run_record_failed", job=active.job, run_id=active.run_id, attempt=attempt,
+                  error=f"{type(exc).__name__}: {exc}")
 
     def recover(self) -> list[str]:
         """At start: runs left 'running' by a daemon that died are marked interrupted.
@@ -186,21 +214,23 @@ class Runner:
             error = f"could not run the worker: {type(exc).__name__}: {exc}"
             self.metrics.errors.labels(component="runner", reason="worker_start").inc()
         duration = time.monotonic() - active.started
-        await asyncio.to_thread(
-            self._update, active.run_id, status=status, ended_at=utcnow(), duration_s=duration,
-            counts=counts, error=error, message=message, progress=active.progress)
+        try:
+            await self._record_end(active, status=status, ended_at=utcnow(), duration_s=duration,
+                                   counts=counts, error=error, message=message, progress=active.progress)
+        finally:
+            # Whatever happened while recording, the job is free again: no wedged 409s.
+            self.active.pop(active.job, None)
+            self.metrics.job_running.labels(job=active.job).set(0)
+            self._on_change()
         self.metrics.job_runs.labels(job=active.job, status=status).inc()
         for key, value in counts.items():  # bad input a job handled: "errors.SOURCE": n
             if key.startswith("errors.") and isinstance(value, int) and value > 0:
                 self.metrics.input_errors.labels(job=active.job, source=key[7:]).inc(value)
         self.metrics.job_duration.labels(job=active.job).observe(duration)
-        self.metrics.job_running.labels(job=active.job).set(0)
         if status == "ok":
             self.metrics.job_last_success.labels(job=active.job).set(time.time())
-        self.active.pop(active.job, None)
         log.info("run_finished", job=active.job, run_id=active.run_id, status=status,
                  duration_s=round(duration, 3), error=error, message=message)
-        self._on_change()
         if self._closing:
             return
         if status == "ok":

@@ -214,3 +214,29 @@ def test_git_mining_killed_at_every_batch_boundary_then_resumed_equals_a_clean_r
             break
         kill_at += 1
     assert kill_at > len(clean) // batch_size
+
+
+def test_a_broken_channel_to_the_daemon_stops_the_harvest_instead_of_failing_one_source(tmp_path: Path) -> None:
+    import os
+
+    ctx = context(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the daemon died: nobody reads progress any more
+    ctx._channel = os.fdopen(write_end, "w", buffering=1)
+    read: list[str] = []
+
+    def source(name: str) -> FnSource:
+        def items(_mark: Mark) -> Iterator[Item]:
+            read.append(name)
+            for g in range(3):
+                yield cand(f"{name}_{g} = {g}")
+                yield Checkpoint({"done": g + 1})
+        return FnSource(name, "k", items)
+
+    h = Harvest(ctx, lambda b: b, 1)
+    for name in ("first", "second"):
+        if not h.stopped:
+            h.run(source(name))
+    assert h.stopped and ctx.daemon_gone and ctx.should_stop()
+    assert read == ["first"] and h.errors == []  # not counted as a failing source
+    assert get_mark(ctx.engine, "first", "k") == {"done": 1}

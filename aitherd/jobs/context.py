@@ -27,6 +27,7 @@ class JobContext:
     counts: dict[str, Any] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)  # from `aitherctl run JOB --arg k=v`
     _last_progress: float = 0.0
+    daemon_gone: bool = False  # the channel to the daemon broke: nobody will read a result
 
     def should_stop(self) -> bool:
         """True once the daemon asked this run to stop: checkpoint and return soon."""
@@ -49,7 +50,14 @@ class JobContext:
                    "counts": self.counts})
 
     def send(self, message: dict[str, Any]) -> None:
+        """Write one message to the daemon. A broken channel means the daemon is gone: the run
+        stops at its next checkpoint instead of harvesting on beside the daemon's resumed run."""
         if self._channel is None:
             return
-        self._channel.write(json.dumps(message, default=str) + "\n")
-        self._channel.flush()
+        try:
+            self._channel.write(json.dumps(message, default=str) + "\n")
+            self._channel.flush()
+        except (BrokenPipeError, ConnectionError, ValueError, OSError):
+            self._channel = None
+            self._stop = True
+            self.daemon_gone = True
