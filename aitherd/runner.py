@@ -8,7 +8,6 @@ side leaves a row that says what happened.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from aitherd import children
 from aitherd.config import Loaded
 from aitherd.jobs import JOBS
 from aitherd.logs import get_logger
@@ -181,14 +181,11 @@ class Runner:
             "state_dir": str(loaded.paths.state_dir), "socket": str(loaded.paths.socket),
             "repos": [r.model_dump() for r in loaded.repos],
         }
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS")}
         status, error, message = "failed", None, None
         counts: dict[str, Any] = {}
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, env=env, process_group=0, limit=1 << 20)
+            proc = await children.start(*self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
+                                        stdout=asyncio.subprocess.PIPE)
             active.proc = proc
             await asyncio.to_thread(self._update, active.run_id, pid=proc.pid)
             assert proc.stdin is not None and proc.stdout is not None
@@ -268,8 +265,7 @@ class Runner:
 
     def _signal(self, active: Active, sig: int) -> None:
         if active.proc is not None and active.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(active.proc.pid, sig)
+            children.signal_group(active.proc.pid, sig)
 
     async def shutdown(self, timeout: float) -> None:
         """Ask running jobs to checkpoint and stop; kill what is still running after timeout."""

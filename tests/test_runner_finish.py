@@ -63,3 +63,17 @@ def test_a_store_error_when_a_run_ends_frees_the_job_and_the_row_is_written_late
     assert first_row.status == "ok" and second_row.status == "ok"
     errors = metrics.registry.get_sample_value("aitherd_errors_total", {"component": "runner", "reason": "store"})
     assert errors == 2
+
+
+def test_a_jobs_error_kind_decides_its_run_status_and_only_bugs_log_a_traceback(make_daemon) -> None:
+    d = make_daemon().start()
+    d.plan({"export": {"raise_kind": "NotConfigured", "message": "no base model to export for"},
+            "star": {"raise_kind": "InputError", "message": "prompts.jsonl:3: not JSON"},
+            "train": {"raise": "boom"}})
+    runs = {job: d.wait_run(d.api("POST", f"/v1/jobs/{job}/run")["run_id"]) for job in ("export", "star", "train")}
+    assert runs["export"]["status"] == "skipped"
+    assert runs["export"]["message"] == "not configured: no base model to export for"
+    assert runs["star"]["status"] == "failed" and runs["star"]["error"] == "prompts.jsonl:3: not JSON"
+    assert runs["train"]["status"] == "failed" and runs["train"]["error"] == "RuntimeError: boom"
+    log = d.log_text()
+    assert log.count("Traceback") == 1 and "RuntimeError: boom" in log
