@@ -20,8 +20,8 @@ from aitherd.children import die_with_parent
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
 from aitherd.errors import AitherdError, run_status
 from aitherd.jobs import FINAL_STATUSES, JOBS, RunResult
-from aitherd.jobs.context import JobContext
 from aitherd.logs import configure_logging, get_logger
+from aitherd.runs import JobContext
 from aitherd.store import open_store
 
 

@@ -7,8 +7,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.sources import codegraph, corpus, gitmine, sessions
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.coder_datasets import harvest_coder_dataset
