@@ -92,6 +92,7 @@ class Runner:
                 row.ended_at = row.ended_at or utcnow()
                 row.error = row.error or "the daemon stopped while this run was in progress"
                 s.add(row)
+                self.metrics.job_runs.labels(job=row.job, status="interrupted").inc()
             s.commit()
             resume = []
             for job in JOBS:
@@ -190,9 +191,7 @@ class Runner:
             self._update, active.run_id, status=status, ended_at=utcnow(), duration_s=duration,
             counts=counts, error=error, message=message, progress=active.progress)
         self.metrics.job_runs.labels(job=active.job, status=status).inc()
-        for key, value in counts.items():  # bad input a job handled: "errors.SOURCE": n
-            if key.startswith("errors.") and isinstance(value, int) and value > 0:
-                self.metrics.input_errors.labels(job=active.job, source=key[7:]).inc(value)
+        self.metrics.observe_counts(active.job, counts)
         self.metrics.job_duration.labels(job=active.job).observe(duration)
         self.metrics.job_running.labels(job=active.job).set(0)
         if status == "ok":
