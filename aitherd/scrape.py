@@ -161,7 +161,7 @@ class StateCollector(Collector):
             "Failed runs of the job since its last ok run (skipped and interrupted runs neither count nor reset)",
             labels=["job"])
         with self.engine.connect() as conn:
-            failed = dict(conn.execute(_STREAKS).all())
+            failed: dict[str, int] = {job: int(n) for job, n in conn.execute(_STREAKS)}
         for job in self.jobs:
             streak.add_metric([job], failed.get(job, 0))
         yield streak
@@ -252,9 +252,9 @@ class StateCollector(Collector):
             if status == "rejected":
                 key = (specialist, reason or "unknown")
                 reasons[key] = reasons.get(key, 0) + n
-        for labels, n in sorted(sources.items()):
-            by_source.add_metric(list(labels), n)
-        for labels, n in sorted(reasons.items()):
-            rejected.add_metric(list(labels), n)
+        for source_key, n in sorted(sources.items()):
+            by_source.add_metric(list(source_key), n)
+        for reason_key, n in sorted(reasons.items()):
+            rejected.add_metric(list(reason_key), n)
         yield by_source
         yield rejected
