@@ -120,6 +120,7 @@ class Runner:
                 row.ended_at = row.ended_at or utcnow()
                 row.error = row.error or "the daemon stopped while this run was in progress"
                 s.add(row)
+                self.metrics.job_runs.labels(job=row.job, status="interrupted").inc()
             s.commit()
             resume = []
             for job in JOBS:
@@ -220,9 +221,7 @@ class Runner:
             self.metrics.job_running.labels(job=active.job).set(0)
             self._on_change()
         self.metrics.job_runs.labels(job=active.job, status=status).inc()
-        for key, value in counts.items():  # bad input a job handled: "errors.SOURCE": n
-            if key.startswith("errors.") and isinstance(value, int) and value > 0:
-                self.metrics.input_errors.labels(job=active.job, source=key[7:]).inc(value)
+        self.metrics.observe_counts(active.job, counts)
         self.metrics.job_duration.labels(job=active.job).observe(duration)
         if status == "ok":
             self.metrics.job_last_success.labels(job=active.job).set(time.time())
