@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 from items_util import last_mark, outputs
-from sessions_util import (answer, bad, bad_lines, cands, claude_line, request, skips, tool_result, tool_use,
-                           write)
+from sessions_util import answer, bad, bad_lines, cands, claude_line, request, skips, tool_result, tool_use, write
 
 from aitherd.sources.sessions import harvest_jsonl
 

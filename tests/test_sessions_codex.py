@@ -6,8 +6,19 @@ from __future__ import annotations
 import json
 
 from items_util import last_mark, outputs
-from sessions_util import answer, bad, bad_lines, cands, codex_call, codex_line, codex_output, codex_user, request, \
-    skips, write
+from sessions_util import (
+    answer,
+    bad,
+    bad_lines,
+    cands,
+    codex_call,
+    codex_line,
+    codex_output,
+    codex_user,
+    request,
+    skips,
+    write,
+)
 
 from aitherd.sources.sessions import harvest_jsonl
 

@@ -8,8 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sessions_util import age, claude_line, codex_call, codex_line, codex_output, codex_user, tool_result, tool_use, \
-    write
+from sessions_util import (
+    age,
+    claude_line,
+    codex_call,
+    codex_line,
+    codex_output,
+    codex_user,
+    tool_result,
+    tool_use,
+    write,
+)
 from sqlalchemy import text
 
 from aitherd.config import Loaded, Paths, parse_config
