@@ -276,3 +276,52 @@ def test_the_unfinished_last_turn_waits_and_nothing_is_read_twice(tmp_path):
     out = list(harvest_aider(log, last_mark(out)))
     assert len(cands(out)) == 1
     assert outputs(harvest_aider(log, last_mark(out))) == []
+
+
+def test_question_answers_logged_as_input_and_an_auto_accepted_hand_off_are_not_requests(tmp_path):
+    # As aider 0.86 writes it with --auto-accept-architect: the answers to "Add file to the chat?"
+    # that a group choice applies are logged as `#### ` input, then the plan (without its
+    # reasoning) is handed to the editor as input, with no "Edit the files?" question.
+    plan = "Use a dict for the cache.\n\n```python\ncache = {}\n```"
+    text = BANNER.replace("diff edit format", "architect edit format") + f"""
+#### speed up the lookups in store.py  
+> store.py  
+> Add file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: a  
+> cache.py  
+
+#### Add file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: all  
+> Add file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: a  
+
+<thinking-content-7bbeb8e1441453ad999a0bbba8a46d4b>
+
+The lookups scan a list.
+
+</thinking-content-7bbeb8e1441453ad999a0bbba8a46d4b>
+
+{plan}
+
+> Tokens: 3k sent, 200 received.  
+
+#### Use a dict for the cache.  
+####   
+#### ```python  
+#### cache = {{}}  
+#### ```  
+
+store.py
+```python
+<<<<<<< SEARCH
+cache = []
+=======
+cache = {{}}
+>>>>>>> REPLACE
+```
+
+> Applied edit to store.py  
+"""  # noqa: W291
+    out = list(harvest_aider(history(tmp_path, text), None))
+    (c,) = cands(out)
+    assert request(c) == "speed up the lookups in store.py"
+    assert c.reasoning == "The lookups scan a list."
+    assert answer(c).startswith(plan) and answer(c).endswith(">>>>>>> REPLACE\n```")
+    assert skips(out) == []

@@ -15,7 +15,8 @@ right after assistant text, or opening an answer, is a heading. Inside a fence n
 turn marker.
 
 Aider's own commands (`/add`, `/run`, `!cmd`) are not requests (`/ask Q` logs Q again as its own
-input, which is). In architect mode the plan is handed to the editor model as a new input
+input, which is), nor are answers to aider's questions that it logs as input (`Add file to the
+chat? (Y)es/(N)o/... [Yes]: all`). In architect mode the plan is handed to the editor model as a new input
 (after `Edit the files? ... y`, or equal to the plan): that is part of the same turn. When aider
 answers an edit with "The LLM did not conform to the edit format" it sends the error back and
 the model retries: the failed attempt and the error text are dropped, the retry kept. Reasoning
@@ -38,6 +39,9 @@ _HEADER = "# aider chat started at"
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _WS = re.compile(r"\s+")
 _RETRY = "The LLM did not conform to the edit format"
+# An answer to one of aider's questions, which aider logs as input when a group's choice applies
+# ("Add file to the chat? (Y)es/(N)o/(A)ll/(S)kip all/(D)on't ask again [Yes]: all").
+_ANSWER = re.compile(r"\? \(Y\)es/\(N\)o\b[^\n]*\]: *\S*$")
 # Tail modes: what ends a tool message's unprefixed lines.
 _RAW_TAIL, _BLOCK_TAIL, _ERROR_TAIL = 1, 2, 3
 
@@ -196,6 +200,8 @@ class AiderReader:
     def _close_block(self) -> Iterator[Item]:
         lines, self.block = self.block or [], None
         text = "\n".join(lines).strip()
+        if len(lines) == 1 and _ANSWER.search(text):
+            return  # an answer to aider's question: the turn in hand goes on
         if self.turn is not None and (self.editor_next or self._echoes(text)):
             self.editor_next = False
             return  # the architect's plan handed to the editor: the same turn goes on

@@ -25,6 +25,7 @@ from aitherd.sources.sessions.common import Malformed, edit_block, kind, want_di
 from aitherd.sources.sessions.jsonl import EDIT, END, FAIL, INTERRUPT, REQUEST, TEXT, Event
 
 EDIT_TOOLS = {"Edit", "MultiEdit", "Write", "str_replace_based_edit_tool", "apply_patch"}
+_EDIT_NAME = re.compile(b'"(?:' + b"|".join(n.encode() for n in sorted(EDIT_TOOLS)) + b')"')
 # Top-level record types that never carry a turn (the first `"type":` of a record is its own:
 # Claude Code writes only scalar fields before it).
 _NOISE = (b'"progress"', b'"file-history-snapshot"', b'"queue-operation"', b'"summary"', b'"system"',
@@ -56,17 +57,23 @@ class ClaudeParser:
 
     @staticmethod
     def skip(raw: bytes) -> bool:
-        if not raw.endswith(b"}"):
-            return False  # not a whole object: parse it to report it
-        if b'"tool_use_id":' in raw and b'"is_error":true' not in raw and b'"is_error": true' not in raw:
-            return True  # tool results of calls that did not fail carry nothing kept
+        """True for a line that, by its bytes, holds nothing kept: a sub-agent record, a tool
+        result with no error flag, a noise record, thinking with no text and no edit (then a Read
+        or Bash call). A needle like `"role":"user"` matches only JSON itself: inside a string
+        its quotes are escaped. Claude Code writes no spaces; Python's json does."""
+        if raw[-1:] != b"}":
+            return False  # not a whole record: parse it, to report it
+        j = raw.find(b'"isSidechain":', 0, 300)  # Claude Code writes it second
+        if j >= 0 and raw[j + 14:j + 19] in (b"true,", b" true"):
+            return True
+        if b'"tool_use_id":' in raw:
+            return (b'"role":"user"' in raw or b'"role": "user"' in raw) and b'"is_error":' not in raw
         i = raw.find(b'"type":')
-        if i < 0:
-            return False
-        i += 7
-        if raw[i:i + 1] == b" ":
-            i += 1
-        return raw.startswith(_NOISE, i)
+        if i >= 0 and raw.startswith(_NOISE, i + (8 if raw[i + 7:i + 8] == b" " else 7)):
+            return True  # the first "type" is the record's own: only scalars come before it
+        return (b'"thinking"' in raw and b'"text"' not in raw
+                and (b'"role":"assistant"' in raw or b'"role": "assistant"' in raw)
+                and not _EDIT_NAME.search(raw))
 
     def feed(self, rec: dict[str, Any]) -> tuple[Event, ...] | list[Event]:
         t = rec.get("type")

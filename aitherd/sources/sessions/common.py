@@ -88,7 +88,7 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 def repair(text: str) -> tuple[str, int]:
     """Lone surrogates replaced with U+FFFD, and how many there were."""
-    if not _SURROGATE.search(text):
+    if text.isascii() or not _SURROGATE.search(text):
         return text, 0
     return _SURROGATE.subn("\ufffd", text)
 

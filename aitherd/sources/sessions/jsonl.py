@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from aitherd.sources.items import BadInput, Checkpoint, Item, Skip
 from aitherd.sources.sessions.common import Malformed, Turn, kind, settled
-from aitherd.sources.tail import read_lines
+from aitherd.sources.tail import Lines
 
 # Events a parser makes of a record.
 REQUEST = "request"  # (REQUEST, text, parent uuid or None): a new turn
@@ -39,14 +39,31 @@ class Parser(Protocol):
     def feed(self, record: dict[str, Any]) -> tuple[Event, ...] | list[Event]: ...
 
 
+_scan = json.JSONDecoder().scan_once
+
+
+def loads(raw: bytes) -> Any:
+    """json.loads for one UTF-8 line, without its per-call overhead (the C scanner, then the full
+    decoder only for its exact error message)."""
+    s = raw.decode("utf-8")
+    try:
+        value, end = _scan(s, 0)
+    except StopIteration:
+        return json.loads(s)  # raises with the reason (or parses what starts with whitespace)
+    if end != len(s) and s[end:].strip():
+        return json.loads(s)
+    return value
+
+
 def read_jsonl(path: Path, fmt: str, parser: Parser, mark: dict[str, Any] | None,
                settle: float) -> Iterator[Item]:
     turn: Turn | None = None
-    before: dict[str, Any] = dict(mark or {})
-    skip, feed, loads = parser.skip, parser.feed, json.loads
-    for line_no, raw, after in read_lines(path, mark):
+    lines = Lines(path, mark)
+    at_line, at = lines.line, lines.offset  # the position before the line in hand
+    skip, feed = parser.skip, parser.feed
+    for line_no, raw, offset in lines:
         if skip(raw):
-            before = after
+            at_line, at = line_no, offset
             continue
         try:
             record = loads(raw)
@@ -55,16 +72,13 @@ def read_jsonl(path: Path, fmt: str, parser: Parser, mark: dict[str, Any] | None
             events = feed(record)
         except Malformed as err:
             yield BadInput(f"{path}:{line_no}", f"malformed record: {err}")
-            before = after
-            continue
+            events = ()
         except ValueError as err:  # not JSON, not UTF-8
             yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
-            before = after
-            continue
+            events = ()
         except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as err:
             yield BadInput(f"{path}:{line_no}", f"malformed record: {type(err).__name__}: {err}")
-            before = after
-            continue
+            events = ()
         for ev in events:
             what = ev[0]
             if what in (REQUEST, END):
@@ -78,7 +92,7 @@ def read_jsonl(path: Path, fmt: str, parser: Parser, mark: dict[str, Any] | None
                 if what == END and ev[1]:
                     yield Skip(ev[1])
                 # Everything before this line is done: reading may resume here.
-                yield Checkpoint(before)
+                yield Checkpoint(lines.mark(at_line, at))
                 turn = Turn(ev[1], line_no, ev[2]) if what == REQUEST else None
             elif turn is None:
                 continue
@@ -90,14 +104,14 @@ def read_jsonl(path: Path, fmt: str, parser: Parser, mark: dict[str, Any] | None
                 turn.edits.pop(ev[1], None)
             elif what == INTERRUPT:
                 turn.interrupted = True
-        before = after
+        at_line, at = line_no, offset
     # The last turn may still be going on: leave it (and the mark at its start) for the next
     # read, unless the file has been quiet long enough for the session to be over.
     if turn is not None and settled(path, settle):
         yield from turn.finish(fmt, path)
         turn = None
     if turn is None:
-        yield Checkpoint(before)
+        yield Checkpoint(lines.mark(at_line, at))
 
 
 def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None, settle: float = 600) -> Iterator[Item]:
