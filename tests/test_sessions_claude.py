@@ -163,3 +163,18 @@ def test_every_file_read_gets_its_position_saved_even_when_it_yields_nothing(tmp
         assert mark is not None and mark["offset"] == log.stat().st_size, log
         assert outputs(harvest_jsonl(log, "claude", mark)) == []
     assert skips(harvest_jsonl(chat, "claude", None)) == ["skip:no_code", "skip:no_code"]
+
+
+def test_messages_claude_code_writes_itself_are_not_the_answer(tmp_path):
+    code = "```python\ndef ping():\n    return 'pong'\n```"
+    lines = [
+        claude_line("user", "Write a ping function", "u1", None),
+        claude_line("assistant", [{"type": "text", "text": code}], "a1", "u1"),
+        claude_line("assistant", [{"type": "text", "text": "API Error: 529 Overloaded"}], "a2", "a1",
+                    isApiErrorMessage=True),
+        claude_line("assistant", [{"type": "text", "text": "No response requested."}], "a3", "a2"),
+        claude_line("user", "thanks", "u2", "a3"),
+    ]
+    lines[3] = lines[3].replace('"model": "claude-sonnet-4-5"', '"model": "<synthetic>"')
+    (c,) = cands(harvest_jsonl(write(tmp_path / "s.jsonl", lines), "claude", None))
+    assert answer(c) == code

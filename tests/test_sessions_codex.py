@@ -115,3 +115,18 @@ def test_an_aborted_turn_is_dropped_and_a_quiet_rollout_is_marked_read(tmp_path)
     assert cands(out) == [] and skips(out) == ["skip:interrupted", "skip:no_code"]
     assert last_mark(out)["offset"] == log.stat().st_size
     assert outputs(harvest_jsonl(log, "codex", last_mark(out))) == []
+
+
+def test_an_older_rollout_without_the_envelope_is_read_too(tmp_path):
+    lines = [json.dumps({"id": "0f1e", "timestamp": "2025-06-01T10:00:00Z", "instructions": None}),
+             json.dumps({"record_type": "state"}),
+             json.dumps({"type": "message", "role": "user", "content": [{"type": "input_text",
+                                                                          "text": "Fix the off-by-one in pager.py"}]}),
+             json.dumps({"type": "function_call", "name": "shell", "call_id": "c1",
+                         "arguments": json.dumps({"command": ["apply_patch", P1]})}),
+             json.dumps({"type": "function_call_output", "call_id": "c1",
+                         "output": json.dumps({"output": "Done!", "metadata": {"exit_code": 0}})}),
+             json.dumps({"type": "message", "role": "assistant", "content": [{"type": "output_text",
+                                                                               "text": "Fixed the slice."}]})]
+    (c,) = cands(harvest_jsonl(write(tmp_path / "rollout-old.jsonl", lines, quiet=True), "codex", None))
+    assert answer(c) == f"Fixed the slice.\n\n```diff\n{P1}\n```"

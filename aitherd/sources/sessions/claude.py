@@ -13,6 +13,8 @@ all `isSidechain`). What a user record holds is a request only when the user typ
   is not. A built-in command (`/clear`, `/compact`, `/model` ...) or a template with no
   arguments ends the turn in hand and starts none;
 - `[Request interrupted by user]` marks the turn interrupted.
+Assistant records Claude Code writes itself (`isApiErrorMessage`, model `<synthetic>`) are not
+answers.
 `<system-reminder>` and IDE context blocks are cut out of a request.
 """
 
@@ -79,8 +81,11 @@ class ClaudeParser:
         t = rec.get("type")
         if (t != "user" and t != "assistant") or rec.get("isSidechain") is True:
             return ()
-        content = want_dict(rec.get("message"), "message").get("content")
+        message = want_dict(rec.get("message"), "message")
+        content = message.get("content")
         if t == "assistant":
+            if rec.get("isApiErrorMessage") is True or message.get("model") == "<synthetic>":
+                return ()  # "API Error: ...", "No response requested.": Claude Code's, not the model's
             return self._assistant(content)
         return self._user(rec, content)
 

@@ -10,7 +10,8 @@ edits: a patch (`*** Begin Patch` ... `*** End Patch`) through the `apply_patch`
 or `local_shell_call`, usually as `apply_patch <<'EOF' ... EOF` under `bash -lc`. Only the
 patch itself is kept. A call whose output shows it failed (a non-zero exit code, "verification
 failed", `patch_apply_end` with `success: false`) is dropped; `turn_aborted` marks the turn
-interrupted.
+interrupted. Older rollouts, with a metadata first line and the items themselves as lines (no
+envelope), are read the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _COMMAND_KEYS = ("cmd", "command", "input", "patch")
 _SKIPPED = (b'"turn_context"', b'"session_meta"', b'"compacted"')
 _OUTPUTS = (b'"function_call_output"', b'"custom_tool_call_output"')
 _TEXT_ITEMS = ("input_text", "output_text", "text")
+_ITEM_TYPES = ("message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+               "local_shell_call")
 
 
 def patches(value: Any) -> list[str]:
@@ -95,9 +98,12 @@ class CodexParser:
         t = rec.get("type")
         if t == "event_msg":
             return self._event(want_dict(rec.get("payload"), "payload"))
-        if t != "response_item":
+        if t == "response_item":
+            p = want_dict(rec.get("payload"), "payload")
+        elif t in _ITEM_TYPES and "payload" not in rec:
+            p = rec  # rollouts before the {timestamp, type, payload} envelope: the item itself
+        else:
             return ()
-        p = want_dict(rec.get("payload"), "payload")
         pt = p.get("type")
         if pt == "message":
             return self._message(p)
