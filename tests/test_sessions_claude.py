@@ -178,3 +178,18 @@ def test_messages_claude_code_writes_itself_are_not_the_answer(tmp_path):
     lines[3] = lines[3].replace('"model": "claude-sonnet-4-5"', '"model": "<synthetic>"')
     (c,) = cands(harvest_jsonl(write(tmp_path / "s.jsonl", lines), "claude", None))
     assert answer(c) == code
+
+
+def test_a_tool_result_flagged_not_an_error_keeps_its_edit(tmp_path):
+    lines = [
+        claude_line("user", "Rename total to grand_total in cart.py", "u1", None),
+        claude_line("assistant", [tool_use("t1", "Edit", {"file_path": "cart.py", "old_string": "def total(",
+                                                          "new_string": "def grand_total("})], "a1", "u1"),
+        claude_line("user", [{**tool_result("t1", "The file cart.py has been updated."), "is_error": False}],
+                    "u2", "a1"),
+        claude_line("assistant", [tool_use("t2", "Bash", {"command": "pytest -q"})], "a2", "u2"),
+        claude_line("user", [{**tool_result("t2", "1 failed"), "is_error": True}], "u3", "a2"),
+        claude_line("user", "thanks", "u4", "a2"),
+    ]
+    (c,) = cands(harvest_jsonl(write(tmp_path / "s.jsonl", lines), "claude", None))
+    assert "def grand_total(" in answer(c)

@@ -176,3 +176,26 @@ def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
     assert len(got) == 1 and "by name" in got[0].messages[0]["content"]
     assert "key=lambda x: x.name" in got[0].messages[1]["content"]
     assert "skip:abandoned_branch" in outputs(out)
+
+
+def test_openai_lines_of_odd_shapes_are_counted_and_reasoning_is_kept_apart(tmp_path):
+    lines = [
+        json.dumps({"messages": ["Write a function that cubes", {"role": "assistant", "content": "x ** 3"}]}),
+        json.dumps({"messages": [{"role": "user", "content": 3}]}),
+        json.dumps({"messages": {"role": "user"}}),
+        json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "Write a function that cubes"}]},
+                                 {"role": "assistant", "content": "<think>Multiply three times.</think>\n\n"
+                                                                  "```python\ndef cube(x):\n    return x ** 3\n```"}]}),
+        json.dumps({"messages": [{"role": "user", "content": "Write a function that squares"},
+                                 {"role": "assistant", "reasoning_content": "Multiply twice.",
+                                  "content": "```python\ndef sq(x):\n    return x * x\n```"}]}),
+    ]
+    out = list(harvest_openai(write(tmp_path / "o.jsonl", lines), None))
+    assert [str(b).split(": ", 1)[1] for b in out if type(b).__name__ == "BadInput"] == [
+        "malformed record: a message is a string, not an object",
+        "malformed record: content of a message is an integer, not a string or a list",
+        "malformed record: messages is an object, not a list"]
+    cube, sq = cands(out)
+    assert cube.reasoning == "Multiply three times." and cube.messages[-1]["content"].startswith("```python")
+    assert sq.reasoning == "Multiply twice."
+    assert last_mark(out)["offset"] == (tmp_path / "o.jsonl").stat().st_size

@@ -33,7 +33,7 @@ from typing import Any
 
 from aitherd.sources.items import Checkpoint, Item, Skip
 from aitherd.sources.sessions.common import CODE, make, settled, split_reasoning
-from aitherd.sources.tail import read_lines
+from aitherd.sources.tail import Lines
 
 _HEADER = "# aider chat started at"
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
@@ -55,14 +55,14 @@ class _Turn:
 
 
 class AiderReader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, lines: Lines) -> None:
+        self.path, self.lines = path, lines
         self.raw: bool | None = None  # lines keep aider's two trailing spaces
         self.fence: str | None = None
         self.tail = 0
         self.tail_body = self.end_pending = False
         self.block: list[str] | None = None  # the user lines being read
-        self.block_at: dict[str, Any] = {}
+        self.block_at = (0, 0)  # the position before the block
         self.block_line = 0
         self.prev = "start"  # the last non-blank line: start, user, tool or text
         self.blank = True
@@ -70,52 +70,55 @@ class AiderReader:
         self.editor_next = False
         self.turn: _Turn | None = None
 
-    def line(self, text: str, no: int, before: dict[str, Any]) -> Iterator[Item]:
-        if text.startswith(_HEADER):
-            if self.block is not None:
-                yield from self._close_block()
-            yield from self._finish()
-            yield Checkpoint(before)
+    def line(self, text: str, no: int, at: tuple[int, int]) -> list[Item] | None:
+        """Read one line (`at` is the position before it); what it completes, if anything."""
+        c = text[:1]
+        if c == "#" and text.startswith(_HEADER):
+            out = self._close_block() if self.block is not None else []
+            out += self._finish()
+            out.append(Checkpoint(self.lines.mark(*at)))
             self.fence, self.tail, self.prev, self.editor_next, self.blank = None, 0, "start", False, True
-            return
+            return out
         if self.tail and self._in_tail(text):
-            return
+            return None
         if self.fence is not None:
-            if not self._breaks_fence(text):
-                if _closes(text, self.fence):
+            if not (c in "#>" and self._breaks_fence(text)):
+                if (c == "`" or c == "~" or (c == " " and text.lstrip()[:1] in "`~")) and _closes(text, self.fence):
                     self.fence = None
-                self._add(text)
+                if self.turn is not None:
+                    self._add(text)
                 self.blank = False
-                return
+                return None
             self.fence = None
-        if self._is_user(text):
+        if c == "#" and self._is_user(text):
             if self.block is None:
-                self.block, self.block_at, self.block_line = [], before, no
+                self.block, self.block_at, self.block_line = [], at, no
             self.block.append(text[5:].rstrip())
             self.prev, self.blank = "user", False
-            return
-        if self.block is not None:
-            yield from self._close_block()
-        if text.startswith(">") and (len(text) == 1 or text[1] == " "):
+            return None
+        out = self._close_block() if self.block is not None else None
+        if c == ">" and (len(text) == 1 or text[1] == " "):
             self._tool(text)
         elif not text.strip():
-            self._add(text)
+            if self.turn is not None:
+                self._add(text)
             self.blank = True
         else:
-            self._add(text)
-            if m := _FENCE.match(text):
+            if self.turn is not None:
+                self._add(text)
+            if c in "`~ " and (m := _FENCE.match(text)):
                 self.fence = m.group(1)
             self.prev, self.blank = "text", False
+        return out
 
-    def end(self, before: dict[str, Any], quiet: bool) -> Iterator[Item]:
+    def end(self, at: tuple[int, int], quiet: bool) -> list[Item]:
         """At the end of the file: finish the last turn if the session is over."""
         if quiet:
-            if self.block is not None:
-                yield from self._close_block()
-            yield from self._finish()
-            yield Checkpoint(before)
-        elif self.turn is None and self.block is None:
-            yield Checkpoint(before)
+            out = self._close_block() if self.block is not None else []
+            return [*out, *self._finish(), Checkpoint(self.lines.mark(*at))]
+        if self.turn is None and self.block is None:
+            return [Checkpoint(self.lines.mark(*at))]
+        return []
 
     def _is_user(self, text: str) -> bool:
         if not (text.startswith("#### ") or text.rstrip() == "####"):
@@ -188,8 +191,7 @@ class AiderReader:
 
     def _add(self, text: str) -> None:
         turn = self.turn
-        if turn is None:
-            return
+        assert turn is not None
         if not turn.open:
             if not text.strip():
                 return
@@ -197,20 +199,21 @@ class AiderReader:
             turn.open = True
         turn.parts[-1].append(text)
 
-    def _close_block(self) -> Iterator[Item]:
+    def _close_block(self) -> list[Item]:
         lines, self.block = self.block or [], None
         text = "\n".join(lines).strip()
         if len(lines) == 1 and _ANSWER.search(text):
-            return  # an answer to aider's question: the turn in hand goes on
+            return []  # an answer to aider's question: the turn in hand goes on
         if self.turn is not None and (self.editor_next or self._echoes(text)):
             self.editor_next = False
-            return  # the architect's plan handed to the editor: the same turn goes on
+            return []  # the architect's plan handed to the editor: the same turn goes on
         self.editor_next = False
-        yield from self._finish()
-        yield Checkpoint(self.block_at)
+        out = self._finish()
+        out.append(Checkpoint(self.lines.mark(*self.block_at)))
         self.after_command = not text or text == "<blank>" or text.startswith(("/", "!"))
         if not self.after_command:
             self.turn = _Turn(text, self.block_line)
+        return out
 
     def _echoes(self, text: str) -> bool:
         parts = self.turn.parts if self.turn is not None else []
@@ -219,10 +222,10 @@ class AiderReader:
         _, last = split_reasoning("\n".join(parts[-1]).strip())
         return _WS.sub(" ", last).strip() == _WS.sub(" ", text).strip()
 
-    def _finish(self) -> Iterator[Item]:
+    def _finish(self) -> list[Item]:
         turn, self.turn = self.turn, None
         if turn is None:
-            return
+            return []
         thoughts, texts = [], []
         for part in turn.parts:
             thought, answer = split_reasoning("\n".join(part).strip())
@@ -232,11 +235,10 @@ class AiderReader:
                 texts.append(answer)
         answer = "\n\n".join(texts)
         if not answer or not CODE.search(answer):
-            yield Skip("no_code")
-            return
-        yield from make("aider", self.path, f"{self.path}:{turn.line}", {"line": turn.line},
-                        [{"role": "user", "content": turn.request},
-                         {"role": "assistant", "content": answer}], "\n\n".join(thoughts) or None)
+            return [Skip("no_code")]
+        return list(make("aider", self.path, f"{self.path}:{turn.line}", {"line": turn.line},
+                         [{"role": "user", "content": turn.request},
+                          {"role": "assistant", "content": answer}], "\n\n".join(thoughts) or None))
 
 
 def _closes(text: str, fence: str) -> bool:
@@ -246,9 +248,12 @@ def _closes(text: str, fence: str) -> bool:
 
 def harvest_aider(path: Path, mark: dict[str, Any] | None, settle: float = 600) -> Iterator[Item]:
     """Turns of an aider chat history, from the mark on; the last waits until the file is quiet."""
-    reader = AiderReader(path)
-    before: dict[str, Any] = dict(mark or {})
-    for line_no, raw, after in read_lines(path, mark):
-        yield from reader.line(raw.decode("utf-8", "replace").rstrip("\r"), line_no, before)
-        before = after
-    yield from reader.end(before, settled(path, settle))
+    lines = Lines(path, mark)
+    reader = AiderReader(path, lines)
+    at = (lines.line, lines.offset)
+    read = reader.line
+    for line_no, raw, offset in lines:
+        if out := read(raw.decode("utf-8", "replace").rstrip("\r"), line_no, at):
+            yield from out
+        at = (line_no, offset)
+    yield from reader.end(at, settled(path, settle))

@@ -47,6 +47,16 @@ LOCAL_COMMANDS = frozenset({"add-dir", "agents", "bashes", "bug", "clear", "comp
                             "stats", "status", "terminal-setup", "theme", "todos", "upgrade", "usage", "vim"})
 
 
+def _failed_result(raw: bytes) -> bool:
+    """A tool result flagged `"is_error": true` (Claude Code writes false on many that are not)."""
+    k = raw.find(b'"is_error":')
+    while k >= 0:
+        if raw.startswith((b"true", b" true"), k + 11):
+            return True
+        k = raw.find(b'"is_error":', k + 11)
+    return False
+
+
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -69,7 +79,7 @@ class ClaudeParser:
         if j >= 0 and raw[j + 14:j + 19] in (b"true,", b" true"):
             return True
         if b'"tool_use_id":' in raw:
-            return (b'"role":"user"' in raw or b'"role": "user"' in raw) and b'"is_error":' not in raw
+            return (b'"role":"user"' in raw or b'"role": "user"' in raw) and not _failed_result(raw)
         i = raw.find(b'"type":')
         if i >= 0 and raw.startswith(_NOISE, i + (8 if raw[i + 7:i + 8] == b" " else 7)):
             return True  # the first "type" is the record's own: only scalars come before it

@@ -33,7 +33,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Reasoning inline in an answer: <think> (DeepSeek-R1 and other local models), aider's
 # <thinking-content-HEX> (aider/reasoning_tags.py), <thinking>, <reasoning>.
 _TAGS = r"think|thinking|reasoning|thinking-content-[0-9a-f]+"
-_REASONING = re.compile(rf"<({_TAGS})>(.*?)</\1>\s*", re.S)
+_OPEN = re.compile(rf"<({_TAGS})>")
 _REASONING_END = re.compile(rf"</(?:{_TAGS})>\s*")
 _OPENING = re.compile(rf"^\s*<(?:{_TAGS})>\s*")
 
@@ -74,12 +74,17 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
     if "</" not in text:
         return None, text
     parts: list[str] = []
-
-    def keep(m: re.Match[str]) -> str:
-        parts.append(m.group(2).strip())
-        return ""
-
-    rest = _REASONING.sub(keep, text)
+    kept: list[str] = []
+    pos = 0
+    while m := _OPEN.search(text, pos):
+        close = f"</{m.group(1)}>"
+        end = text.find(close, m.end())
+        if end < 0:
+            break
+        kept.append(text[pos:m.start()])
+        parts.append(text[m.end():end].strip())
+        pos = end + len(close)
+    rest = "".join(kept) + text[pos:] if kept else text
     if m := _REASONING_END.search(rest):
         parts.append(_OPENING.sub("", rest[:m.start()]).strip())
         rest = rest[m.end():]
