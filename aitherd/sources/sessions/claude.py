@@ -28,8 +28,9 @@ from aitherd.sources.sessions.jsonl import EDIT, END, FAIL, INTERRUPT, REQUEST, 
 
 EDIT_TOOLS = {"Edit", "MultiEdit", "Write", "str_replace_based_edit_tool", "apply_patch"}
 _EDIT_NAME = re.compile(b'"(?:' + b"|".join(n.encode() for n in sorted(EDIT_TOOLS)) + b')"')
-# Top-level record types that never carry a turn (the first `"type":` of a record is its own:
-# Claude Code writes only scalar fields before it).
+# Top-level record types that never carry a turn. The first `"type":` of a line is the record's
+# own when only scalar fields come before it (how Claude Code writes these); when a `message`
+# object comes first (some 2.1 assistant records), no needle matches and the line is parsed.
 _NOISE = (b'"progress"', b'"file-history-snapshot"', b'"queue-operation"', b'"summary"', b'"system"',
           b'"attachment"', b'"custom-title"', b'"ai-title"', b'"last-prompt"')
 _NOT_REQUESTS = ("<local-command-", "<bash-input>", "<bash-stdout>", "<bash-stderr>", "<task-notification>",
