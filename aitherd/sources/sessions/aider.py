@@ -96,7 +96,7 @@ class AiderReader:
             self.block.append(text[5:].rstrip())
             self.prev, self.blank = "user", False
             return None
-        out = self._close_block() if self.block is not None else None
+        done = self._close_block() if self.block is not None else None
         if c == ">" and (len(text) == 1 or text[1] == " "):
             self._tool(text)
         elif not text.strip():
@@ -109,7 +109,7 @@ class AiderReader:
             if c in "`~ " and (m := _FENCE.match(text)):
                 self.fence = m.group(1)
             self.prev, self.blank = "text", False
-        return out
+        return done
 
     def end(self, at: tuple[int, int], quiet: bool) -> list[Item]:
         """At the end of the file: finish the last turn if the session is over."""

@@ -57,7 +57,8 @@ def failed(output: Any) -> bool:
             code = meta.get("exit_code") if isinstance(meta, dict) else None
             if isinstance(code, int) and not isinstance(code, bool):
                 return code != 0
-            text = doc.get("output") if isinstance(doc.get("output"), str) else ""
+            inner = doc.get("output")
+            text = inner if isinstance(inner, str) else ""
     head = text[:2000]
     if m := _EXIT.search(head):
         return int(m.group(1)) != 0

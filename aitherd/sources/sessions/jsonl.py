@@ -39,7 +39,7 @@ class Parser(Protocol):
     def feed(self, record: dict[str, Any]) -> tuple[Event, ...] | list[Event]: ...
 
 
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
 
 
 def loads(raw: bytes) -> Any:
