@@ -154,7 +154,7 @@ class AiderReader:
         # The error aider sends back after a malformed edit, trailing spaces stripped: it ends
         # with one of these lines of aider's (editblock_coder.py), or at the next tool line.
         stripped = text.strip()
-        if text.startswith(("> ", ">")) and self.tail_body and not text.startswith(">>>"):
+        if text.startswith(">") and self.tail_body and not text.startswith(">>>"):
             self.tail = 0
             return False
         if self.end_pending and stripped:
