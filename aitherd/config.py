@@ -42,6 +42,11 @@ class DaemonSection(_Section):
     watchdog: bool = True
     # Python interpreter for job workers (a venv with the heavy extras); empty: the daemon's own.
     worker_python: str = ""
+    # Control API limits: open connections (more get 503 and are closed), the time a request's
+    # headers and body have to arrive (then 408), requests handled at once (the rest queue).
+    max_connections: int = Field(default=1024, ge=1, le=65536)
+    request_timeout: Duration = 10.0
+    concurrent_requests: int = Field(default=16, ge=1, le=1024)
 
 
 class LogSection(_Section):

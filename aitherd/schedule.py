@@ -101,6 +101,10 @@ class Schedule:
             log.info("schedule_synced", changes=changes)
         return changes
 
+    def stored(self) -> dict[str, tuple[str | None, datetime | None]]:
+        """Every stored job's (spec, next run; None while paused), in one job-store read."""
+        return {job.id: (job.kwargs.get("spec"), job.next_run_time) for job in self.scheduler.get_jobs()}
+
     def next_run(self, name: str) -> datetime | None:
         job = self.scheduler.get_job(name)
         return job.next_run_time if job is not None else None
