@@ -38,6 +38,7 @@ from aitherd.startup import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     StartupError,
+    disk_note,
     environment_error,
     instance_lock,
     raise_fd_limit,
@@ -118,7 +119,9 @@ class Daemon:
             resume = self.runner.recover()
         except (StoreError, DBAPIError) as err:
             failure = err if isinstance(err, StoreError) else store_error(paths.db, err)
-            raise StartupError(str(failure), EXIT_CONFIG if failure.environmental else EXIT_FAILURE) from None
+            if not failure.environmental:
+                raise StartupError(str(failure)) from None
+            raise StartupError(str(failure) + disk_note(paths.state_dir), EXIT_CONFIG) from None
         self.metrics.watch_store(lambda: example_counts(self.engine))
         return resume
 

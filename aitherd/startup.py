@@ -55,6 +55,21 @@ def environment_error(err: OSError, what: str) -> StartupError:
     return StartupError(f"cannot {what}:{where}: {reason}: {hint}", EXIT_CONFIG)
 
 
+def disk_note(path: Path) -> str:
+    """What the file system under `path` says about itself when a write failed: read-only, or
+    (nearly) full. Empty when neither."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    if st.f_flag & os.ST_RDONLY:
+        return f"; the file system holding {path} is mounted read-only"
+    free = st.f_bavail * st.f_frsize
+    if free < 64 << 20:
+        return f"; the file system holding {path} has only {free // 1024} KiB free"
+    return ""
+
+
 def restrict_umask() -> int:
     """Add STATE_UMASK to the inherited umask (systemd's UMask=0007 or a shell's 0022): the
     database, its -wal and -shm, exports and adapters are made 0640/0750 at most. Returns the old."""
