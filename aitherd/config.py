@@ -46,7 +46,7 @@ class DaemonSection(_Section):
     # headers and body have to arrive (then 408), requests handled at once (the rest queue).
     max_connections: int = Field(default=1024, ge=1, le=65536)
     request_timeout: Duration = 10.0
-    concurrent_requests: int = Field(default=16, ge=1, le=1024)
+    concurrent_requests: int = Field(default=4, ge=1, le=1024)
 
 
 class LogSection(_Section):

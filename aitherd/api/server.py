@@ -25,7 +25,7 @@ MAX_BODY = 1 << 20  # 1 MiB: the API's bodies are a few hundred bytes
 class Limits:
     max_connections: int = 1024
     request_timeout: float = 10.0
-    concurrent_requests: int = 16
+    concurrent_requests: int = 4
     max_body: int = MAX_BODY
 
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aitherd import __version__
 from aitherd.api.common import ApiError, control, iso
 from aitherd.api.jobs import job_dict, store_view
+from aitherd.api.snapshot import StoreView
 from aitherd.jobs import JOBS
 from aitherd.store import SCHEMA_VERSION
+
+# A rendered /v1/status is served again for this long while its store view is current (a run
+# starting or finishing makes a new view): hundreds of clients asking at once cost one render.
+STATUS_BODY_TTL = 0.5
 
 
 async def health(request: Request) -> JSONResponse:
@@ -21,8 +27,18 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "degraded"}, status_code=200 if ok else 503)
 
 
-async def status(request: Request) -> JSONResponse:
+async def status(request: Request) -> Response:
     view = await store_view(request)  # read off the loop, shared by concurrent requests
+    state = request.app.state
+    cached: tuple[StoreView, float, bytes] | None = getattr(state, "status_body", None)
+    if cached is not None and cached[0] is view and time.monotonic() - cached[1] < STATUS_BODY_TTL:
+        return Response(cached[2], media_type="application/json")
+    response = render_status(request, view)
+    state.status_body = (view, time.monotonic(), response.body)
+    return response
+
+
+def render_status(request: Request, view: StoreView) -> JSONResponse:
     d = control(request)
     sched = d.scheduler_state()
     return JSONResponse({
