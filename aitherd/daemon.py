@@ -47,7 +47,6 @@ from aitherd.startup import (
 )
 from aitherd.store import StoreError, open_store, store_error
 from aitherd.store import queries as q
-from aitherd.store.examples import example_counts
 from aitherd.watch import Watchers
 
 log = get_logger("aitherd.daemon")
@@ -115,6 +114,8 @@ class Daemon:
             log.warning("state_permissions_tightened", paths=tightened)
         try:
             self.engine = open_store(paths.db)
+            self.metrics.watch_state(self.engine, paths.state_dir, paths.db, lambda: self.loaded,
+                                     lambda: self.schedule)
             self.runner = Runner(self.engine, lambda: self.loaded, self.metrics, self._status_changed)
             resume = self.runner.recover()
         except (StoreError, DBAPIError) as err:
@@ -122,7 +123,6 @@ class Daemon:
             if not failure.environmental:
                 raise StartupError(str(failure)) from None
             raise StartupError(str(failure) + disk_note(paths.state_dir), EXIT_CONFIG) from None
-        self.metrics.watch_store(lambda: example_counts(self.engine))
         return resume
 
     async def _run_locked(self) -> int:

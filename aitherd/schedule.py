@@ -16,16 +16,25 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
-from aitherd.config import SCHEDULED_JOBS, Config
+from aitherd.config import SCHEDULED_JOBS, Config, JobSchedule
 from aitherd.logs import get_logger
-from aitherd.timing import build_trigger, resolve_timezone
+from aitherd.timing import build_trigger as _trigger
+from aitherd.timing import resolve_timezone
+
+__all__ = ["Schedule", "build_trigger", "fire", "resolve_timezone"]
 
 log = get_logger("aitherd.schedule")
 
 _handler: Any = None  # the daemon's `async (job, trigger) -> None`, set by `Schedule.start`
 _catch_up: set[str] = set()
+
+
+def build_trigger(sched: JobSchedule, tz: Any, anchor: datetime | None = None) -> BaseTrigger:
+    """The trigger for a configured schedule (aitherd.timing.build_trigger takes plain values)."""
+    return _trigger(sched.every, sched.cron, tz, anchor)
 
 
 async def fire(job: str, spec: str) -> None:
@@ -91,7 +100,7 @@ class Schedule:
             if paused:
                 kwargs["next_run_time"] = None
             self.scheduler.add_job(
-                "aitherd.schedule:fire", build_trigger(sched.every, sched.cron, self.tz), id=name, name=name,
+                "aitherd.schedule:fire", build_trigger(sched, self.tz), id=name, name=name,
                 kwargs={"job": name, "spec": spec}, replace_existing=True, **kwargs)
             changes.append(f"{name}: {spec}" + (" (paused)" if paused else ""))
         for job in self.scheduler.get_jobs():

@@ -7,6 +7,7 @@ import os
 
 from aitherd.sources.chronicle import ChronicleMapping, harvest_file
 from aitherd.sources.tail import read_lines
+from items_util import outputs
 
 
 def test_incremental_reads_leave_partial_lines_and_survive_rotation_and_truncation(tmp_path):
@@ -39,7 +40,7 @@ def test_mapping_rejections_and_non_reasoning_records(tmp_path):
     log.write_text("\n".join(json.dumps(r) for r in records) + "\nnot json\n")
     mapping = ChronicleMapping(prompt="task", reasoning="thoughts", answer="final", category="kind",
                                status="state", id="run")
-    out = [c for _, c in harvest_file(log, None, mapping)]
+    out = outputs(harvest_file(log, None, mapping))
     plan, no_end, unbalanced, cut, plain, bad = out
     assert plan.status == "accepted" and plan.category == "planning"
     assert plan.reasoning == "step one\nstep two" and plan.provenance["trace"] == "r1"

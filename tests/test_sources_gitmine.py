@@ -8,6 +8,7 @@ import pytest
 from support import git
 
 from aitherd.sources.gitmine import GitMiningConfig, mine
+from items_util import last_mark, outputs
 
 
 def commit(repo: Path, message: str, files: dict[str, str | bytes | None]) -> str:
@@ -56,13 +57,13 @@ def repo(tmp_path: Path) -> Path:
 
 def run(repo: Path, mark=None, cfg=None):
     counts: dict = {}
-    out = list(mine(str(repo), "main", mark or {}, cfg or GitMiningConfig(max_diff_bytes=20_000), counts))
-    return out, counts
+    raw = list(mine(str(repo), "main", mark or {}, cfg or GitMiningConfig(max_diff_bytes=20_000), counts))
+    return outputs(raw), counts, last_mark(raw)
 
 
 def test_commits_are_classified_and_mapped_to_categories(repo):
-    out, counts = run(repo)
-    cands = [c for _, c in out if not isinstance(c, str)]
+    out, counts, mark = run(repo)
+    cands = [c for c in out if not isinstance(c, str)]
     by_commit = {(c.provenance.get("class", "review")): c for c in cands
                  if not c.messages[0]["content"].endswith("`.")}  # new files: see below
     assert by_commit["bugfix"].category == "debugging"
@@ -84,28 +85,27 @@ def test_commits_are_classified_and_mapped_to_categories(repo):
     paths = {c.provenance.get("path") for c in cands}
     assert "poetry.lock" not in paths and "logo.png" not in paths
     assert counts["skipped_files.vendored_or_generated"] == 1 and counts["skipped_files.binary"] == 1
-    assert [c for _, c in out if isinstance(c, str)].count("skip:large_diff") == 1
+    assert [c for c in out if isinstance(c, str)].count("skip:large_diff") == 1
     merges = [c for c in cands if c.provenance.get("commit") == git(repo, "rev-parse", "HEAD~1")]
     assert merges == []  # the merge commit itself is not mined
-    assert out[-1][0]["last"] == git(repo, "rev-parse", "HEAD")
+    assert mark["last"] == git(repo, "rev-parse", "HEAD")
 
 
 def test_a_second_run_mines_only_new_commits(repo):
-    out, _ = run(repo)
-    mark = out[-1][0]
+    out, _, mark = run(repo)
     assert run(repo, mark)[0] == []
     sha = commit(repo, "fix: guard against empty items", {"shop/price.py": (
         "def total(items):\n    if not items:\n        return 0\n    subtotal = 0\n    for it in items:\n"
         "        subtotal += it.price\n    return subtotal\n\n\ndef discount(total, pct):\n"
         "    return total - total * pct / 100\n")})
-    new, counts = run(repo, mark)
-    assert counts["commits"] == 1 and {m["last"] for m, _ in new} == {sha}
+    new, counts, newmark = run(repo, mark)
+    assert counts["commits"] == 1 and newmark["last"] == sha and new
 
 
 def test_first_run_window_and_rewritten_history(repo):
-    _out, counts = run(repo, cfg=GitMiningConfig(first_run_commits=2, max_diff_bytes=20_000))
+    _out, counts, _ = run(repo, cfg=GitMiningConfig(first_run_commits=2, max_diff_bytes=20_000))
     assert counts["commits"] == 2
-    _out, counts = run(repo, {"last": "0" * 40})  # unknown commit: start over on the window
+    _out, counts, _ = run(repo, {"last": "0" * 40})  # unknown commit: start over on the window
     assert counts["commits"] >= 6
 
 
@@ -122,9 +122,9 @@ def test_fragments_are_not_labelled_python_unless_they_parse(repo):
     commit(repo, "feat: long loop", {"shop/loop.py": f"def run(items):\n    total = 0\n    for it in items:\n{body}    return total\n"})
     commit(repo, "refactor: tidy the loop", {"shop/loop.py": f"def run(items):\n    total = 0\n    for it in items:\n"
                                                          f"{body.replace('total += 11', 'total += 11  # last')}    return total\n"})
-    out, _ = run(repo, cfg=GitMiningConfig(context_lines=1, max_diff_bytes=20_000))
-    tidy = next(c for _, c in out if not isinstance(c, str) and "tidy the loop" in c.messages[0]["content"])
+    out, _, _ = run(repo, cfg=GitMiningConfig(context_lines=1, max_diff_bytes=20_000))
+    tidy = next(c for c in out if not isinstance(c, str) and "tidy the loop" in c.messages[0]["content"])
     assert "```python" not in tidy.messages[0]["content"]  # the end of a loop body and the line after it
     assert "```\n" in tidy.messages[0]["content"]
-    fix = next(c for _, c in out if not isinstance(c, str) and c.provenance.get("class") == "bugfix")
+    fix = next(c for c in out if not isinstance(c, str) and c.provenance.get("class") == "bugfix")
     assert "```python\n" in fix.messages[0]["content"]  # a line that stands alone parses

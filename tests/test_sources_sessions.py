@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from aitherd.sources.sessions import harvest_aider, harvest_jsonl, harvest_openai
+from items_util import last_mark, outputs
 
 
 def claude_line(kind: str, content, uuid: str, parent: str | None, **extra) -> str:
@@ -23,7 +24,7 @@ def write(path: Path, lines: list[str]) -> Path:
 
 
 def cands(items):
-    return [c for _, c in items if not isinstance(c, str)]
+    return [c for c in outputs(items) if not isinstance(c, str)]
 
 
 def test_claude_code_turns_keep_the_final_answer_and_edits_and_drop_tool_noise(tmp_path):
@@ -57,11 +58,11 @@ def test_claude_code_turns_keep_the_final_answer_and_edits_and_drop_tool_noise(t
     assert answer.startswith("Fixed: empty input now returns None.")
     assert "<<<<<<< SEARCH\nreturn s[0]\n=======\nreturn s[0] if s else None\n>>>>>>> REPLACE" in answer
     assert "Let me look" not in answer and "def parse(s): ..." not in answer
-    errors = [c for _, c in out if isinstance(c, str)]
+    errors = [c for c in outputs(out) if isinstance(c, str)]
     assert errors and errors[0].endswith(":12: malformed line: Expecting property name enclosed in "
                                          "double quotes: line 1 column 2 (char 1)")
     # The unfinished turn is read again next time, and completes once the session goes on.
-    mark = out[-1][0]
+    mark = last_mark(out)
     with open(log, "a") as fh:
         fh.write(claude_line("user", "great, commit it", "u6", "a5") + "\n")
     more = cands(harvest_jsonl(log, "claude", mark))
@@ -100,7 +101,7 @@ def test_openai_messages_jsonl(tmp_path):
                          {"role": "assistant", "content": "```python\ndef rev(x):\n    return x[::-1]\n```"}]}
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     log = write(tmp_path / "o.jsonl", [json.dumps(conv), json.dumps(chat), '{"no": "messages"}'])
-    out = [c for _, c in harvest_openai(log, None)]
+    out = outputs(harvest_openai(log, None))
     assert [m["role"] for m in out[0].messages] == ["system", "user", "assistant"]
     assert out[0].category == "instruction"
     assert out[1] == "skip:no_code" and "malformed line: KeyError" in out[2]
@@ -155,8 +156,8 @@ def test_the_last_turn_is_taken_once_the_session_has_been_quiet(tmp_path):
     old = time.time() - 3600
     os.utime(log, (old, old))
     out = list(harvest_jsonl(log, "claude", None, settle=600))
-    assert [c.category for _, c in out] == ["instruction"]
-    assert cands(harvest_jsonl(log, "claude", out[-1][0], settle=600)) == []  # not twice
+    assert [c.category for c in outputs(out)] == ["instruction"]
+    assert cands(harvest_jsonl(log, "claude", last_mark(out), settle=600)) == []  # not twice
 
 
 def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
@@ -172,4 +173,4 @@ def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
     got = cands(out)
     assert len(got) == 1 and "by name" in got[0].messages[0]["content"]
     assert "key=lambda x: x.name" in got[0].messages[1]["content"]
-    assert "skip:abandoned_branch" in [c for _, c in out]
+    assert "skip:abandoned_branch" in outputs(out)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import REASONER_CATEGORIES, Candidate
+from aitherd.sources.items import BadInput, Checkpoint, Item
 from aitherd.sources.tail import read_lines
 
 _CUT_OFF = {"truncated", "incomplete", "cut_off", "cutoff", "timeout", "error", "aborted", "length"}
@@ -78,8 +79,8 @@ def parse(record: dict[str, Any], m: ChronicleMapping, provenance: dict[str, Any
 
 
 def harvest_file(path: Path, mark: dict[str, Any] | None,
-                 mapping: ChronicleMapping) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(mark after the record, candidate or 'file:line: error') for each new record."""
+                 mapping: ChronicleMapping) -> Iterator[Item]:
+    """A candidate (or the reason it cannot be one, with file:line) per new record."""
     for line_no, raw, new_mark in read_lines(path, mark):
         if not raw.strip():
             continue
@@ -88,7 +89,9 @@ def harvest_file(path: Path, mark: dict[str, Any] | None,
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
         except ValueError as err:
-            yield new_mark, f"{path}:{line_no}: malformed line: {err}"
+            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
+            yield Checkpoint(new_mark)
             continue
         out = parse(record, mapping, {"file": str(path), "line": line_no})
-        yield new_mark, (f"{path}:{line_no}: {out}" if isinstance(out, str) else out)
+        yield BadInput(f"{path}:{line_no}", out) if isinstance(out, str) else out
+        yield Checkpoint(new_mark)

@@ -9,6 +9,7 @@ intended path: same `Symbol` records, per-language queries).
 from __future__ import annotations
 
 import ast
+import hashlib
 import subprocess
 import textwrap
 from collections import defaultdict
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
 from aitherd.sources.gitmine import _TEST_PATH, resolve
+from aitherd.sources.items import BadInput, Checkpoint, Item
 
 
 class CodeGraphConfig(BaseModel):
@@ -85,13 +87,20 @@ def _without_docstring(sym: Symbol) -> str:
     return body
 
 
+def _order(sym: Symbol) -> tuple[str, str, str, str]:
+    """A total, stable order of symbols (two methods may share a name in one file)."""
+    return (sym.path, sym.kind, sym.name, hashlib.sha1(sym.source.encode()).hexdigest()[:12])
+
+
 def harvest_repo(repo: str, cfg: CodeGraphConfig,
-                 mark: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """Examples from the repo at HEAD, when HEAD moved since the last run."""
+                 mark: dict[str, Any]) -> Iterator[Item]:
+    """Examples from the repo at HEAD, when HEAD moved since the last run. The mark says which
+    HEAD is complete only after the last symbol; until then it records the symbols done, in
+    sorted (path, name) order, so a stopped run resumes after the last stored one."""
     head = resolve(repo, "HEAD")
-    if mark.get("head") == head:
+    if mark.get("head") == head and "after" not in mark:
         return
-    new_mark = {"head": head}
+    resume_after = tuple(mark["after"]) if mark.get("head") == head and mark.get("after") else None
     symbols: list[Symbol] = []
     for rel in tracked_files(repo):
         extractor = EXTRACTORS.get(Path(rel).suffix)
@@ -103,12 +112,20 @@ def harvest_repo(repo: str, cfg: CodeGraphConfig,
                 continue
             symbols += extractor(rel, full.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as err:
-            yield new_mark, f"{repo}/{rel}: cannot parse: {type(err).__name__}: {err}"
+            yield BadInput(f"{repo}/{rel}", f"cannot parse: {type(err).__name__}: {err}")
     callers: dict[str, list[Symbol]] = defaultdict(list)
     for sym in symbols:
         for name in sym.calls:
             callers[name].append(sym)
-    for sym in symbols:
+    # Symbols in a fixed order, so a partial mark ("done up to this symbol") means the same
+    # thing on the next run; the mark moves only after all examples of a symbol were yielded.
+    previous: tuple[str, ...] | None = None
+    for sym in sorted(symbols, key=_order):
+        if resume_after is not None and _order(sym) <= resume_after:
+            continue
+        if previous is not None:
+            yield Checkpoint({"head": head, "after": list(previous)})
+        previous = _order(sym)
         if _TEST_PATH.search(sym.path) or not cfg.min_lines <= sym.lines <= cfg.max_lines:
             continue
         if sym.name.startswith("_") and not sym.name.startswith("__init"):
@@ -120,21 +137,21 @@ def harvest_repo(repo: str, cfg: CodeGraphConfig,
         if sym.docstring:
             ask = (f"Implement this {sym.kind} for `{sym.path}`:\n\n```python\n{sym.signature}:\n"
                    f'    """{sym.docstring}"""\n```{usage}')
-            yield new_mark, Candidate("coder", "instruction", [
+            yield Candidate("coder", "instruction", [
                 {"role": "user", "content": ask},
                 {"role": "assistant", "content": f"```python\n{_without_docstring(sym)}\n```"}],
                 source="codegraph", provenance={**prov, "task": "implement"})
-            yield new_mark, Candidate("coder", "instruction", [
+            yield Candidate("coder", "instruction", [
                 {"role": "user", "content": f"Explain what this code does:\n\n```python\n"
                                             f"{_without_docstring(sym)}\n```"},
                 {"role": "assistant", "content": sym.docstring}],
                 source="codegraph", provenance={**prov, "task": "explain"})
         tests = [c for c in sites if _TEST_PATH.search(c.path) and c.kind == "function"]
         if tests:
-            yield new_mark, Candidate("coder", "test_generation", [
+            yield Candidate("coder", "test_generation", [
                 {"role": "user", "content": f"Write pytest tests for `{sym.name}` from `{sym.path}`:"
                                             f"\n\n```python\n{sym.source}\n```"},
                 {"role": "assistant", "content": "\n\n".join(
                     f"```python\n{t.source}\n```" for t in tests[:3])}],
                 source="codegraph", provenance={**prov, "task": "tests"})
-    yield new_mark, "skip:done"
+    yield Checkpoint({"head": head})

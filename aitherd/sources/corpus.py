@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.items import BadInput, Checkpoint, Item, Skip
 from aitherd.sources.sessions import category_of
 from aitherd.sources.tail import read_lines
 
@@ -61,7 +62,7 @@ def _get(record: dict[str, Any], path: str) -> Any:
     return record
 
 
-def harvest_file(src: CorpusSource, mark: dict[str, Any] | None) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+def harvest_file(src: CorpusSource, mark: dict[str, Any] | None) -> Iterator[Item]:
     path = Path(src.path).expanduser()
     for line_no, raw, after in read_lines(path, mark):
         try:
@@ -75,12 +76,15 @@ def harvest_file(src: CorpusSource, mark: dict[str, Any] | None) -> Iterator[tup
                 if _get(record, src.instruction) is None or _get(record, src.response) is None:
                     raise KeyError(f"{src.instruction!r} or {src.response!r}")
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            yield after, f"{path}:{line_no}: malformed record: {type(err).__name__}: {err}"
+            yield BadInput(f"{path}:{line_no}", f"malformed record: {type(err).__name__}: {err}")
+            yield Checkpoint(after)
             continue
         answer = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), "")
         if code_score(answer) < src.min_code_score:
-            yield after, "skip:not_code"
+            yield Skip("not_code")
+            yield Checkpoint(after)
             continue
         request = next((m["content"] for m in messages if m["role"] == "user"), "")
-        yield after, Candidate("coder", category_of(request), messages, source="corpus",
-                               license=src.license, provenance={"file": str(path), "line": line_no})
+        yield Candidate("coder", category_of(request), messages, source="corpus",
+                        license=src.license, provenance={"file": str(path), "line": line_no})
+        yield Checkpoint(after)

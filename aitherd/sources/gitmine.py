@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.items import Checkpoint, Item, Skip
 
 SEP = "\x1e"  # record separator in the format: starts each commit header
 FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
@@ -299,8 +300,9 @@ def is_ancestor(repo: str, old: str, new: str) -> bool:
 
 
 def mine(repo: str, ref: str, mark: dict[str, Any], cfg: GitMiningConfig,
-         counts: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(watermark after the commit, candidate or 'skip:reason') for each commit since `mark`."""
+         counts: dict[str, Any]) -> Iterator[Item]:
+    """Candidates (or skips) for each commit since `mark`, each commit closed by a Checkpoint:
+    the mark moves past a commit only once all its hunks are stored."""
     head = resolve(repo, ref)
     last = mark.get("last")
     if last == head:
@@ -320,21 +322,22 @@ def mine(repo: str, ref: str, mark: dict[str, Any], cfg: GitMiningConfig,
             for reason, n in commit.skipped.items():
                 counts[f"skipped_files.{reason}"] = counts.get(f"skipped_files.{reason}", 0) + n
             if commit.size > cfg.max_diff_bytes:
-                yield new_mark, "skip:large_diff"
+                yield Skip("large_diff")
+                yield Checkpoint(new_mark)
                 continue
             commit.hunks = [h for h in commit.hunks
                             if cfg.min_changed_lines <= h.changed <= cfg.max_hunk_lines]
             if not commit.hunks:
-                yield new_mark, "skip:no_usable_hunks"
+                yield Skip("no_usable_hunks")
+                yield Checkpoint(new_mark)
                 continue
             kind = classify(commit)
             counts[f"class.{kind}"] = counts.get(f"class.{kind}", 0) + 1
             if kind == "bugfix":
-                for review in memory.reviews(commit, repo):
-                    yield new_mark, review
-            for cand in examples(commit, kind, repo):
-                yield new_mark, cand
+                yield from memory.reviews(commit, repo)
+            yield from examples(commit, kind, repo)
             memory.remember(commit)
+            yield Checkpoint(new_mark)
     finally:
         proc.stdout.close()
         if proc.poll() is None:

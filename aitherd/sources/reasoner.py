@@ -8,20 +8,21 @@ the other sources still run. Finally the non-reasoning share is topped up by der
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.sources import chronicle, mcts
 from aitherd.sources.generate import Outcome, augment, teacher
-from aitherd.sources.harvest import Curate, Harvest, Item, get_mark, log_files
+from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, Item, Mark, log_files
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.sources.reasoner_datasets import harvest_dataset
 
@@ -29,7 +30,19 @@ from aitherd.sources.reasoner_datasets import harvest_dataset
 def _generated(pairs: Iterator[tuple[str, Candidate]], done: set[str]) -> Iterator[Item]:
     for pid, cand in pairs:
         done.add(pid)
-        yield {"done": sorted(done)}, cand
+        yield cand
+        yield Checkpoint({"done": sorted(done)})
+
+
+def _mcts(path: Path, mark: Mark) -> Iterator[Item]:
+    """A tree file is one group: read whole when it changed, marked done after its last tree."""
+    st = path.stat()
+    stamp = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    if mark.get("stamp") == stamp:
+        return
+    for out in mcts.harvest_file(path):
+        yield BadInput(str(path), out) if isinstance(out, str) else out
+    yield Checkpoint({"stamp": stamp})
 
 
 def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
@@ -72,26 +85,27 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
     ran: list[str] = []
     for _kind, path in log_files(logs, ("chronicle",)):
         ran.append("chronicle")
-        h.run("chronicle", str(path), chronicle.harvest_file(
-            path, get_mark(ctx.engine, "chronicle", str(path)), cfg.chronicle))
+        h.run(FnSource("chronicle", str(path), functools.partial(
+            chronicle.harvest_file, path, mapping=cfg.chronicle)))
         if h.stopped:
             break
     for _kind, path in log_files(logs, ("mcts",)):
         if h.stopped:
             break
         ran.append("mcts")
-        stamp = f"{path.stat().st_ino}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
-        if get_mark(ctx.engine, "mcts", str(path)).get("stamp") == stamp:
-            continue
-        h.run("mcts", str(path), (({"stamp": stamp}, c) for c in mcts.harvest_file(path)))
+        h.run(FnSource("mcts", str(path), functools.partial(_mcts, path)))
     for name, gen_cfg, fn in (("teacher", cfg.teacher, teacher), ("augment", cfg.augment, augment)):
         if gen_cfg is None or h.stopped:
             continue
         ran.append(name)
-        done = set(get_mark(ctx.engine, name, "prompts").get("done", []))
         outcome = Outcome()
+
+        def generated(mark: Mark, fn: Any = fn, gen_cfg: Any = gen_cfg, outcome: Outcome = outcome) -> Iterator[Item]:
+            done = set(mark.get("done", []))
+            return _generated(fn(gen_cfg, done, outcome), done)
+
         try:
-            h.run(name, "prompts", _generated(fn(gen_cfg, done, outcome), done))  # type: ignore[operator]
+            h.run(FnSource(name, "prompts", generated))
         except Exception as exc:
             h.errors.append(f"{name}: {exc}")
             ctx.count(f"errors.{name}")
@@ -102,12 +116,11 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
         if not src.enabled or h.stopped:
             continue
         ran.append(f"hf:{name}")
-        h.run(f"hf:{name}", name, harvest_dataset(name, src, get_mark(ctx.engine, f"hf:{name}", name),
-                                                  ctx.should_stop))
+        h.run(FnSource(f"hf:{name}", name, functools.partial(harvest_dataset, name, src, stop=ctx.should_stop)))
     if cfg.non_reasoning.derive and not h.stopped:
         derived = derive_non_reasoning(ctx.engine, cfg.non_reasoning.share, limit=10_000)
         if derived:
-            h.run("derived", "final_answer", iter([({}, c) for c in derived]))
+            h.run(FnSource("derived", "final_answer", lambda _mark: iter(derived)))
     if h.stopped:
         return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran and not cfg.non_reasoning.derive:

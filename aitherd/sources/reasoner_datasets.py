@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.items import Checkpoint, Item, Skip
 
 _THINK = re.compile(r"^\s*<think>(.*?)</think>\s*(.*)$", re.DOTALL)
 _STRATOS = re.compile(r"<\|begin_of_thought\|>(.*?)<\|end_of_thought\|>\s*"
@@ -33,12 +34,12 @@ class DatasetSource(BaseModel):
     rows: int = Field(default=10_000, ge=0)  # budget of candidates taken; 0 = all
 
 
-def _stratos(row: dict[str, Any]) -> Candidate | str:
+def _stratos(row: dict[str, Any]) -> Candidate | Skip:
     conv = row.get("conversations") or []
     user = next((t.get("value") for t in conv if t.get("from") == "user"), None)
     reply = next((t.get("value") for t in conv if t.get("from") == "assistant"), None)
     if not user or not reply:
-        return "skip:no_turns"
+        return Skip("no_turns")
     cand = Candidate("reasoner", "code" if "```" in reply else "math",
                      [{"role": "user", "content": user}, {"role": "assistant", "content": ""}],
                      source="hf:bespoke-stratos-17k", license="Apache-2.0")
@@ -57,17 +58,17 @@ def _stratos(row: dict[str, Any]) -> Candidate | str:
     return cand
 
 
-def _openr1(row: dict[str, Any]) -> Candidate | str:
+def _openr1(row: dict[str, Any]) -> Candidate | Skip:
     gens = row.get("generations") or []
     verified = row.get("correctness_math_verify") or []
     finish = row.get("finish_reasons") or []
     pick = next((i for i, g in enumerate(gens) if i < len(verified) and verified[i]
                  and (i >= len(finish) or finish[i] in (None, "stop"))), None)
     if pick is None:
-        return "skip:unverified"
+        return Skip("unverified")
     m = _THINK.match(gens[pick])
     if not m:
-        return "skip:no_think_block"
+        return Skip("no_think_block")
     return Candidate("reasoner", "math", [{"role": "user", "content": row["problem"]},
                                           {"role": "assistant", "content": m.group(2).strip()}],
                      source="hf:openr1-math-220k", license="Apache-2.0",
@@ -76,12 +77,12 @@ def _openr1(row: dict[str, Any]) -> Candidate | str:
                                  "problem_type": row.get("problem_type")})
 
 
-def _open_code_reasoning(row: dict[str, Any]) -> Candidate | str:
+def _open_code_reasoning(row: dict[str, Any]) -> Candidate | Skip:
     if not (row.get("input") or "").strip() or row.get("input") == "-":
-        return "skip:needs_join"  # split_1 leaves the problem to be joined from its source
+        return Skip("needs_join")  # split_1 leaves the problem to be joined from its source
     m = _THINK.match(row.get("output") or "")
     if not m:
-        return "skip:no_think_block"
+        return Skip("no_think_block")
     return Candidate("reasoner", "code", [{"role": "user", "content": row["input"]},
                                           {"role": "assistant", "content": m.group(2).strip()}],
                      source="hf:opencodereasoning", license=row.get("license") or "CC-BY-4.0",
@@ -114,14 +115,14 @@ def load_rows(src: DatasetSource, name: str, start: int) -> Iterator[dict[str, A
     yield from ds.skip(start) if start else ds
 
 
-Adapter = Callable[[dict[str, Any]], "Candidate | str"]
+Adapter = Callable[[dict[str, Any]], "Candidate | Skip"]
 
 
 def stream_rows(src: DatasetSource, name: str, hub_id: str, adapter: Adapter, budget: int,
                 mark: dict[str, Any], stop: Callable[[], bool] = lambda: False,
-                ) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(new watermark, candidate or 'skip:reason') per row, from where `mark` left off, until
-    `budget` candidates were taken (0: all). A new revision or path starts over."""
+                ) -> Iterator[Item]:
+    """A candidate or skip per row, each followed by the mark after that row, from where `mark`
+    left off, until `budget` candidates were taken (0: all). A new revision or path starts over."""
     pinned = src.path or src.revision
     if mark.get("revision") != pinned:
         mark = {"revision": pinned, "rows_read": 0, "taken": 0}
@@ -136,12 +137,13 @@ def stream_rows(src: DatasetSource, name: str, hub_id: str, adapter: Adapter, bu
         if isinstance(out, Candidate):
             taken += 1
             out.provenance.update(dataset=src.path or hub_id, revision=pinned, row=read - 1)
-        yield {"revision": pinned, "rows_read": read, "taken": taken}, out
+        yield out
+        yield Checkpoint({"revision": pinned, "rows_read": read, "taken": taken})
         if budget and taken >= budget:
             return
 
 
 def harvest_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
-                    stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+                    stop: Callable[[], bool] = lambda: False) -> Iterator[Item]:
     hub_id, _config, adapter, default_budget = ADAPTERS[name]
     yield from stream_rows(src, name, hub_id, adapter, src.rows or default_budget, mark, stop)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aitherd.candidate import Candidate
+from aitherd.sources.items import BadInput, Checkpoint, Item, Skip
 from aitherd.sources.tail import read_lines
 
 _CODE = re.compile(r"```|<<<<<<< SEARCH|^(def|class|function|fn|func|import|from) ", re.MULTILINE)
@@ -128,7 +129,7 @@ def _settled(path: Path, settle: float) -> bool:
 
 
 def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
-                  settle: float = 600) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+                  settle: float = 600) -> Iterator[Item]:
     """Claude Code or Codex session JSONL: (mark, candidate or error) per finished coding turn.
     The last turn is finished by the next request, or by `settle` seconds without a write."""
     parse = _claude if fmt == "claude" else _codex
@@ -139,7 +140,9 @@ def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
             record = json.loads(raw)
             item = parse(record) if isinstance(record, dict) else None
         except ValueError as err:
-            yield after if turn is None else turn.start, f"{path}:{line_no}: malformed line: {err}"
+            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
+            if turn is None:
+                yield Checkpoint(after)
             before = after
             continue
         if item is not None and item[0] == "user":
@@ -147,10 +150,12 @@ def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
             if turn is not None and parent is not None and parent == turn.parent:
                 # A request with the same parent as the pending one: the user edited or retried
                 # it, so the pending turn is an abandoned branch, not an accepted answer.
-                yield before, "skip:abandoned_branch"
+                yield Skip("abandoned_branch")
+                yield Checkpoint(before)
             elif turn is not None and (cand := turn.candidate(fmt, path)) is not None:
                 # The previous turn is over: once stored, reading may resume where this starts.
-                yield before, cand
+                yield cand
+                yield Checkpoint(before)
             turn = Turn(request=item[1], start=before, line=line_no, parent=parent)
         elif item is not None and turn is not None:
             texts, edits = item[1]
@@ -160,10 +165,11 @@ def harvest_jsonl(path: Path, fmt: str, mark: dict[str, Any] | None,
     # The last turn may still be going on: leave it (and the mark) for the next read, unless
     # the file has been quiet long enough for the session to be over.
     if turn is not None and _settled(path, settle) and (cand := turn.candidate(fmt, path)) is not None:
-        yield before, cand
+        yield cand
+        yield Checkpoint(before)
 
 
-def harvest_openai(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+def harvest_openai(path: Path, mark: dict[str, Any] | None) -> Iterator[Item]:
     """OpenAI chat JSONL: one conversation per line, kept when an assistant turn has code."""
     for line_no, raw, after in read_lines(path, mark):
         try:
@@ -172,20 +178,23 @@ def harvest_openai(path: Path, mark: dict[str, Any] | None) -> Iterator[tuple[di
                     if m.get("role") in ("system", "user", "assistant") and isinstance(m.get("content"), str)
                     and m.get("content")]
         except (ValueError, KeyError, TypeError) as err:
-            yield after, f"{path}:{line_no}: malformed line: {type(err).__name__}: {err}"
+            yield BadInput(f"{path}:{line_no}", f"malformed line: {type(err).__name__}: {err}")
+            yield Checkpoint(after)
             continue
         while kept and kept[-1]["role"] != "assistant":
             kept.pop()
         if not kept or not any(m["role"] == "assistant" and _CODE.search(m["content"]) for m in kept):
-            yield after, "skip:no_code"
+            yield Skip("no_code")
+            yield Checkpoint(after)
             continue
         first_user = next((m["content"] for m in kept if m["role"] == "user"), "")
-        yield after, Candidate("coder", category_of(first_user), kept, source="session",
-                               provenance={"format": "openai", "file": str(path), "line": line_no})
+        yield Candidate("coder", category_of(first_user), kept, source="session",
+                        provenance={"format": "openai", "file": str(path), "line": line_no})
+        yield Checkpoint(after)
 
 
 def harvest_aider(path: Path, mark: dict[str, Any] | None,
-                  settle: float = 600) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
+                  settle: float = 600) -> Iterator[Item]:
     """Aider's .aider.chat.history.md: '#### ' lines are the user, '> ' lines tool output."""
     turn: Turn | None = None
     before: dict[str, Any] = dict(mark or {})
@@ -199,13 +208,15 @@ def harvest_aider(path: Path, mark: dict[str, Any] | None,
                 if turn is not None:
                     turn.answer_parts = ["\n".join(answer)]
                     if (cand := turn.candidate("aider", path)) is not None:
-                        yield before, cand
+                        yield cand
+                        yield Checkpoint(before)
                 turn, answer = Turn(request=line[5:], start=before, line=line_no), []
         elif line.startswith("# aider chat started at"):
             if turn is not None and answer:
                 turn.answer_parts = ["\n".join(answer)]
                 if (cand := turn.candidate("aider", path)) is not None:
-                    yield before, cand
+                    yield cand
+                    yield Checkpoint(before)
             turn, answer = None, []
         elif turn is not None and not line.startswith(">"):
             answer.append(line)
@@ -213,4 +224,5 @@ def harvest_aider(path: Path, mark: dict[str, Any] | None,
     if turn is not None and answer and _settled(path, settle):
         turn.answer_parts = ["\n".join(answer)]
         if (cand := turn.candidate("aider", path)) is not None:
-            yield before, cand
+            yield cand
+            yield Checkpoint(before)
