@@ -98,7 +98,7 @@ class Progress:
         """Record a sample; (rate per second, seconds left) once there is enough to tell."""
         now = time.monotonic() if now is None else now
         stage, done, total = progress.get("stage"), progress.get("done"), progress.get("total")
-        if not _number(done):
+        if not isinstance(done, int | float) or isinstance(done, bool):
             return None, None
         if stage != self._stage or (self._samples and done < self._samples[-1][1]):
             self._stage, self._samples = stage, []
@@ -109,7 +109,7 @@ class Progress:
         if t1 - t0 < 0.5 or d1 <= d0:
             return None, None
         rate = (d1 - d0) / (t1 - t0)
-        left = (total - d1) / rate if _number(total) and total >= d1 else None
+        left = (total - d1) / rate if isinstance(total, int | float) and total >= d1 else None
         return rate, left
 
     def line(self, run: dict[str, Any], width: int = 24, now: float | None = None) -> str:

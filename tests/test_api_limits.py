@@ -14,44 +14,52 @@ from pathlib import Path
 import pytest
 from support import http
 
-
-@pytest.mark.parametrize(("body", "expected"), [
+BAD_BODIES = [
     (b"[1, 2]", "body must be a JSON object, got list"),
     (b'"x"', "body must be a JSON object, got str"),
     (b"{not json", "body is not JSON"),
     (b"\xff\xfe{}", "body is not JSON"),
     (b'{"args": [1]}', "args must be a JSON object"),
     (b'{"argz": {}}', "unknown key 'argz'"),
-])
-def test_a_bad_run_body_is_a_400_that_says_why(make_daemon, body, expected):
-    d = make_daemon().start()
-    status, data = http(d.socket, "POST", "/v1/jobs/export/run", body,
-                        {"Content-Type": "application/json"})
-    assert status == 400, data
-    assert expected in data["error"]
-    assert d.runs() == []  # nothing was started
+]
 
-
-@pytest.mark.parametrize("path", [
+BAD_QUERIES = [
     "/v1/runs?limit=abc", "/v1/runs?limit=-5", "/v1/runs?limit=0", "/v1/runs?limit=100000",
     "/v1/runs?before=x", "/v1/runs?job=nope", "/v1/runs?status=done",
     "/v1/exports?limit=abc", "/v1/exports?limit=-5", "/v1/exports?specialist=painter",
     "/v1/examples?limit=abc", "/v1/examples?limit=-1", "/v1/examples?status=maybe",
     "/v1/examples?specialist=painter", "/v1/runs/abc",
-])
-def test_every_bad_query_is_a_400_with_a_message(make_daemon, path):
+]
+
+
+def test_a_bad_run_body_is_a_400_that_says_why(make_daemon):
     d = make_daemon().start()
-    status, data = http(d.socket, "GET", path)
-    assert status == 400, (path, status, data)
-    assert data["error"] and "internal error" not in data["error"]
+    wrong = []
+    for body, expected in BAD_BODIES:
+        status, data = http(d.socket, "POST", "/v1/jobs/export/run", body,
+                            {"Content-Type": "application/json"})
+        if status != 400 or expected not in data.get("error", ""):
+            wrong.append((body, status, data))
+    assert wrong == []
+    assert d.runs() == []  # nothing was started
+
+
+def test_every_bad_query_is_a_400_with_a_message(make_daemon):
+    d = make_daemon().start()
+    wrong = []
+    for path in BAD_QUERIES:
+        status, data = http(d.socket, "GET", path)
+        if status != 400 or not data.get("error") or "internal error" in data["error"]:
+            wrong.append((path, status, data))
+    assert wrong == []
 
 
 def test_limits_are_honoured_and_huge_ids_are_not_found(make_daemon):
     d = make_daemon().start()
-    for _ in range(3):
-        assert d.ctl("run", "harvest_reasoner", "--wait").returncode == 0
+    for job in ("harvest_reasoner", "export", "star"):
+        assert http(d.socket, "POST", f"/v1/jobs/{job}/run")[0] == 202
     status, data = http(d.socket, "GET", "/v1/runs?limit=2")
-    assert status == 200 and len(data["runs"]) == 2
+    assert status == 200 and [r["job"] for r in data["runs"]] == ["star", "export"]
     status, data = http(d.socket, "GET", "/v1/runs/99999999999999999999999")
     assert status == 404 and "no run" in data["error"]
     metrics = urllib.request.urlopen(d.api("GET", "/v1/status")["metrics"]).read().decode()
@@ -105,14 +113,23 @@ def _trickle(sock_path, stop: threading.Event, out: list[bytes]) -> None:
     while not stop.is_set():
         try:
             s.sendall(b"X")  # one byte of a header that never ends
+        except OSError:  # the server hung up: what it said is still in our buffer
+            break
+        try:
             chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
         except TimeoutError:
             continue
         except OSError:
             break
+        if not chunk:
+            break
+        data += chunk
+    s.settimeout(2)
+    try:
+        while chunk := s.recv(4096):
+            data += chunk
+    except OSError:
+        pass
     out.append(data)
     s.close()
 
@@ -201,7 +218,6 @@ def _stall_store(db) -> int:
 
 def test_a_stuck_store_never_stalls_health_and_queued_requests_finish(make_daemon):
     d = make_daemon().start()
-    assert d.ctl("run", "harvest_reasoner", "--wait").returncode == 0
     answers: list[int] = []
 
     def get(path: str) -> None:
@@ -215,7 +231,7 @@ def test_a_stuck_store_never_stalls_health_and_queued_requests_finish(make_daemo
         time.sleep(0.5)
         # With the store's queries on the event loop this waited out SQLite's busy timeout.
         for _ in range(5):
-            status, data = http(d.socket, "GET", "/v1/health", timeout=3)
+            status, data = http(d.socket, "GET", "/v1/health", timeout=5)
             assert status == 200 and data["status"] == "ok"
         assert answers == []  # the others are still waiting for the store
     finally:
@@ -227,7 +243,6 @@ def test_a_stuck_store_never_stalls_health_and_queued_requests_finish(make_daemo
 
 def test_requests_past_the_concurrency_limit_wait_their_turn_but_health_does_not(make_daemon):
     d = make_daemon({"daemon": {"concurrent_requests": 2}}).start()
-    assert d.ctl("run", "harvest_reasoner", "--wait").returncode == 0
     answers: list[int] = []
 
     def get(path: str) -> None:
@@ -238,12 +253,12 @@ def test_requests_past_the_concurrency_limit_wait_their_turn_but_health_does_not
         busy = [threading.Thread(target=get, args=("/v1/runs",)) for _ in range(2)]
         for t in busy:
             t.start()
-        time.sleep(0.5)  # both slots now wait on the store
+        time.sleep(2)  # both slots now wait on the store
         queued = threading.Thread(target=get, args=("/v1/jobs/nope",))  # needs no store at all
         queued.start()
         queued.join(timeout=1.5)
         assert queued.is_alive() and answers == []  # it waits for a slot
-        assert http(d.socket, "GET", "/v1/health", timeout=3)[0] == 200  # health skips the queue
+        assert http(d.socket, "GET", "/v1/health", timeout=5)[0] == 200  # health skips the queue
     finally:
         os.close(fd)
     for t in [*busy, queued]:
