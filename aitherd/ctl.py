@@ -12,16 +12,25 @@ from typing import Any
 from aitherd import __version__
 from aitherd.client import Client, ClientError, DaemonUnavailable, find_socket
 from aitherd.ctl_completion import bash_script
-from aitherd.ctl_format import Progress, ago, all_counts, span, summarize, table
+from aitherd.ctl_format import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    Progress,
+    ago,
+    all_counts,
+    print_json,
+    span,
+    summarize,
+    table,
+)
+from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 _FAILED = ("failed", "interrupted")
 # Without a terminal, --wait prints a progress line when the stage changes and this often.
 PROGRESS_EVERY = 2.0
 
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _job_state(j: dict[str, Any], chained: set[str]) -> str:
@@ -48,7 +57,7 @@ def _jobs_table(jobs: list[dict[str, Any]]) -> str:
 def cmd_status(c: Client, args: argparse.Namespace) -> int:
     st = c.get("/v1/status")
     if args.json:
-        _print_json(st)
+        print_json(st)
         return EXIT_OK
     sched = st["scheduler"]
     print(f"aitherd {st['version']}  pid {st['pid']}  up {span(st['uptime_s'])}  "
@@ -72,7 +81,7 @@ def cmd_status(c: Client, args: argparse.Namespace) -> int:
 def cmd_jobs(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/jobs")
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_jobs_table(data["jobs"]))
     return EXIT_OK
@@ -111,7 +120,7 @@ def cmd_runs(c: Client, args: argparse.Namespace) -> int:
     if words:
         run = c.get(f"/v1/runs/{int(words[0])}")
         if args.json:
-            _print_json(run)
+            print_json(run)
         else:
             _show_run(run)
         return EXIT_OK
@@ -122,7 +131,7 @@ def cmd_runs(c: Client, args: argparse.Namespace) -> int:
         query.append(f"status={args.status}")
     data = c.get("/v1/runs?" + "&".join(query))
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_runs_table(data["runs"]) if data["runs"] else "no runs yet")
     return EXIT_OK
@@ -154,7 +163,7 @@ def _wait(c: Client, run_id: int, as_json: bool, timeout: float | None) -> int:
     if tty:
         sys.stderr.write("\r\033[K")
     if as_json:
-        _print_json(run)
+        print_json(run)
     else:
         took = span(run["duration_s"]) if run.get("duration_s") is not None else "?"
         print(f"run {run['id']} {run['job']}: {run['status']} in {took}  {summarize(run.get('counts'))}")
@@ -188,7 +197,7 @@ def cmd_run(c: Client, args: argparse.Namespace) -> int:
     if args.wait:
         return _wait(c, started["run_id"], args.json, args.timeout)
     if args.json:
-        _print_json(started)
+        print_json(started)
     else:
         print(f"started {started['job']} as run {started['run_id']}")
     return EXIT_OK
@@ -199,7 +208,7 @@ def _pause(c: Client, args: argparse.Namespace, pause: bool) -> int:
     path = f"/v1/jobs/{args.job}/{verb}" if args.job else f"/v1/scheduler/{verb}"
     data = c.post(path)
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         what = args.job or "scheduler"
         print(f"{what}: {'paused' if data['paused'] else 'running'}")
@@ -209,7 +218,7 @@ def _pause(c: Client, args: argparse.Namespace, pause: bool) -> int:
 def cmd_cancel(c: Client, args: argparse.Namespace) -> int:
     data = c.post(f"/v1/jobs/{args.job}/cancel")
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(f"cancelling {data['job']} run {data['run_id']}: it stops at its next checkpoint")
     return EXIT_OK
@@ -229,7 +238,7 @@ def cmd_train(c: Client, args: argparse.Namespace) -> int:
         job = c.get("/v1/jobs/train")
         running = job.get("running")
         if args.json:
-            _print_json(job)
+            print_json(job)
         elif running:
             run = c.get(f"/v1/runs/{running['run_id']}")
             print(Progress().line(run, width=40))
@@ -254,7 +263,7 @@ def cmd_reload(c: Client, args: argparse.Namespace) -> int:
             return EXIT_RUN_FAILED
         raise
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print("reloaded" + (": " + "; ".join(data["changes"]) if data["changes"] else ", no changes"))
         if data["restart_needed"]:
@@ -262,93 +271,11 @@ def cmd_reload(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_exports(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/exports" + (f"?specialist={args.specialist}" if args.specialist else ""))
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    rows = [[e["id"], e["specialist"], e["base_family"], e["counts"].get("rows"),
-             summarize(e["counts"].get("categories"), width=60), ago(e["created_at"]),
-             "latest" if e["latest"] else ("" if e["present"] else "pruned")]
-            for e in data["exports"]]
-    print(table(["id", "specialist", "family", "rows", "categories", "created", ""], rows)
-          if rows else "no exports yet")
-    return EXIT_OK
-
-
 def cmd_export(c: Client, args: argparse.Namespace) -> int:
     if args.action is None:
         args.job = "export"
         return cmd_run(c, args)
-    if len(args.ids) != 2:
-        print("aitherctl: usage: aitherctl export diff A B", file=sys.stderr)
-        return EXIT_USAGE
-    d = c.get(f"/v1/exports/{args.ids[0]}/diff/{args.ids[1]}")
-    if args.json:
-        _print_json(d)
-        return EXIT_OK
-    print(f"{d['a']} -> {d['b']}")
-    print(f"rows {d['rows'][0]} -> {d['rows'][1]}: {d['added']} added, {d['removed']} removed, "
-          f"{d['kept']} kept")
-    for key in ("categories", "sources"):
-        for name, (x, y) in d[key].items():
-            print(f"  {key[:-1] if key == 'sources' else 'category'} {name}: {x} -> {y} ({y - x:+d})")
-    if not d["same_specialist"] or not d["same_family"]:
-        print("note: the two exports are of different specialists or families")
-    return EXIT_OK
-
-
-def cmd_examples(c: Client, args: argparse.Namespace) -> int:
-    query = [f"limit={args.limit}"]
-    if args.rejected:
-        query.append("status=rejected")
-    for key in ("reason", "specialist", "category", "source"):
-        if getattr(args, key):
-            query.append(f"{key}={getattr(args, key)}")
-    data = c.get("/v1/examples?" + "&".join(query))
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    rows = [[e["id"], e["specialist"], e["category"], e["source"],
-             e["status"] + (f" ({e['reason']})" if e["reason"] else ""),
-             " ".join(e["preview"].split())[:60]] for e in data["examples"]]
-    print(table(["id", "specialist", "category", "source", "status", "preview"], rows)
-          if rows else "no examples match")
-    return EXIT_OK
-
-
-def cmd_corpus(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/corpus")
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    for spec, info in data.items():
-        print(f"{spec} (target {info['size']})")
-        rows = []
-        for cat, n in info["categories"].items():
-            pct = f"{100 * n['accepted'] / n['target']:.0f}%" if n["target"] else "-"
-            rows.append([cat, n["accepted"], n["target"], pct, n.get("rejected", 0)])
-        print(table(["category", "accepted", "target", "of target", "rejected"], rows))
-        for source, cats in sorted(info["sources"].items()):
-            print(f"  {source}: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())))
-        print()
-    return EXIT_OK
-
-
-def cmd_decontam(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/decontam")
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    print(f"rule: {data['rule']}")
-    print(f"accepted examples in the store: {data['accepted']}")
-    if not data["benchmarks"]:
-        print("no contaminated examples found")
-    for name, b in sorted(data["benchmarks"].items()):
-        top = ", ".join(f"{item} ({n})" for item, n in b["top_items"][:5])
-        print(f"{name}: {b['examples']} removed, {b['distinct_items']} distinct test items; top: {top}")
-        print("  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(b["sources"].items())))
-    return EXIT_OK
+    return export_diff(c, args)
 
 
 def cmd_curate(c: Client, args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""How aitherctl shows things to people: ages, spans, tables, count summaries, progress lines.
+"""How aitherctl shows things to people: ages, spans, tables, count summaries, progress lines,
+and its exit codes.
 
 A run's counts can hold dozens of keys (`stored.git`, `rejected.duplicate`, `curation.judge.kept`,
 `coder_loss`, ...): tables show a short summary (totals of the headline groups), and
@@ -7,14 +8,21 @@ A run's counts can hold dozens of keys (`stored.git`, `rejected.duplicate`, `cur
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
 # Count groups worth a column, in this order; a group sums `group` and `group.*`.
 HEADLINE = ("stored", "exported", "accepted", "rejected", "errors", "already_present", "skipped")
 SUMMARY_WIDTH = 48
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def ago(ts: str | None) -> str:
