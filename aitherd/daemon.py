@@ -108,10 +108,13 @@ class Daemon:
     def _open_store(self) -> list[str]:
         """Open the store and recover interrupted runs; the jobs to resume."""
         paths = self.loaded.paths
-        tightened = tighten([paths.state_dir, paths.lock, paths.db, paths.db.with_name(paths.db.name + "-wal"),
-                             paths.db.with_name(paths.db.name + "-shm"), paths.state_dir / "exports"])
+        tightened, refused = tighten([paths.state_dir, paths.lock, paths.db, paths.db.with_name(paths.db.name + "-wal"),
+                                      paths.db.with_name(paths.db.name + "-shm"), paths.state_dir / "exports"])
         if tightened:
             log.warning("state_permissions_tightened", paths=tightened)
+        if refused:
+            log.warning("state_permissions_left_open", paths=refused,
+                        hint="not ours to change; make them 0640/0750 by hand if others must not read them")
         try:
             self.engine = open_store(paths.db)
             self.metrics.watch_state(self.engine, paths.state_dir, paths.db, lambda: self.loaded,

@@ -78,20 +78,24 @@ def restrict_umask() -> int:
     return old
 
 
-def tighten(paths: list[Path]) -> list[str]:
+def tighten(paths: list[Path]) -> tuple[list[str], list[str]]:
     """Take group-write and every 'other' bit off existing state files made by an older aitherd
-    or a laxer umask. Returns the paths changed."""
-    changed = []
+    or a laxer umask. Best effort: returns (changed, left as they were because we may not)."""
+    changed, refused = [], []
     for path in paths:
         try:
             mode = stat.S_IMODE(path.lstat().st_mode)
-        except FileNotFoundError:
+        except OSError:
             continue
         if path.is_symlink() or not mode & STATE_UMASK:
             continue
-        os.chmod(path, mode & ~STATE_UMASK)
+        try:
+            os.chmod(path, mode & ~STATE_UMASK)
+        except OSError:  # owned by someone else (a shared, group-writable directory): their call
+            refused.append(str(path))
+            continue
         changed.append(str(path))
-    return changed
+    return changed, refused
 
 
 def raise_fd_limit(needed: int) -> tuple[int, int]:
