@@ -26,6 +26,7 @@ from aitherd.ctl_format import (
     table,
 )
 from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
+from aitherd.serve import ctl as serve_ctl  # serve
 
 _FAILED = ("failed", "interrupted")
 # Without a terminal, --wait prints a progress line when the stage changes and this often.
@@ -75,6 +76,7 @@ def cmd_status(c: Client, args: argparse.Namespace) -> int:
             for w in st["watchers"]))
     if st.get("last_reload_error"):
         print(f"\nlast reload failed: {st['last_reload_error']}")
+    print("\n" + "\n".join(serve_ctl.status_lines(c)))  # serve
     return EXIT_OK
 
 
@@ -388,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true")
     p = add("completion", cmd_completion, "print a shell completion script: source <(aitherctl completion bash)")
     p.add_argument("shell", choices=["bash"])
+    serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
     return parser
 
 
