@@ -49,7 +49,8 @@ LANGUAGE_NAMES = {
 }
 # Fence labels that name the same language (a fence only locates code; it never decides).
 _ALIASES = {"python": {"python", "py", "python3"}, "javascript": {"javascript", "js", "jsx", "node"},
-            "typescript": {"typescript", "ts", "tsx"}, "cpp": {"cpp", "c++", "cc", "cxx", "hpp"},
+            "typescript": {"typescript", "ts", "tsx", "javascript", "js", "jsx"},
+            "cpp": {"cpp", "c++", "cc", "cxx", "hpp", "c"},
             "shell": {"shell", "bash", "sh", "zsh"}, "csharp": {"csharp", "cs", "c#"},
             "go": {"go", "golang"}, "rust": {"rust", "rs"}, "ruby": {"ruby", "rb"}}
 _NOT_CODE_FENCES = {"diff", "patch", "text", "txt", "console", "output", "log", "markdown", "md",
@@ -183,20 +184,26 @@ def python_spans(code: str) -> list[Span] | None:
         line = lines[lineno - 1] if lineno - 1 < len(lines) else ""
         return starts[lineno - 1] + len(line.encode()[:col].decode(errors="ignore"))
 
+    def is_elif(node: ast.AST) -> bool:  # an `elif` is an If in orelse: not a span on its own
+        return isinstance(node, ast.If) and lines[node.lineno - 1].lstrip().startswith("elif")
+
+    in_fstring = {id(n) for j in ast.walk(tree) if isinstance(j, ast.JoinedStr) for n in ast.walk(j)}
     spans: list[Span] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.stmt):
+        if isinstance(node, ast.stmt) and not is_elif(node):
             first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
             compound = any(isinstance(getattr(node, f, None), list) and getattr(node, f)
                            and isinstance(getattr(node, f)[0], ast.stmt) for f in ("body", "orelse"))
             spans.append(Span(line_start(first), line_end(node.end_lineno or node.lineno),
                               "block" if compound else "statement"))
+        if isinstance(node, ast.stmt):
             for field in ("body", "orelse", "finalbody"):
                 body = getattr(node, field, None)
-                if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                if isinstance(body, list) and body and isinstance(body[0], ast.stmt) and not is_elif(body[0]):
                     spans.append(Span(line_start(body[0].lineno),
                                       line_end(body[-1].end_lineno or body[-1].lineno), "block"))
-        elif isinstance(node, ast.expr) and not isinstance(node, ast.Name | ast.Constant):
+        elif isinstance(node, ast.expr) and id(node) not in in_fstring and not isinstance(
+                node, ast.Name | ast.Constant | ast.Starred | ast.Slice):
             if node.end_lineno is None or node.end_col_offset is None:
                 continue
             spans.append(Span(offset(node.lineno, node.col_offset),
