@@ -35,6 +35,8 @@ def _system(messages: list[dict[str, str]]) -> str:
 
 def render_chat(family: Family, messages: list[dict[str, str]]) -> Rendered:
     """Prompt and trained text of a conversation whose last turn is the assistant's."""
+    if not messages or messages[-1]["role"] != "assistant":
+        return Rendered("", "")  # nothing to train on: `fit` drops it
     *history, last = messages
     if family.markup == "r1":  # = aitherd.train.templates.DEEPSEEK_R1_DISTILL
         out = [family.bos, _system(messages)]
@@ -125,7 +127,10 @@ def fit(records: list[dict[str, Any]], family: Family, tokenizer: Any | None, ma
     prompt_n = count.many([x.prompt for x in rendered])
     completion_n = count.many([x.completion for x in rendered])
     kept: list[dict[str, Any]] = []
-    for r, p, c in zip(records, prompt_n, completion_n, strict=True):
+    for r, x, p, c in zip(records, rendered, prompt_n, completion_n, strict=True):
+        if not x.completion:
+            report.dropped["no_answer"] += 1
+            continue
         total = p + c
         if total <= max_length or not count.exact:
             report.lengths.append(total)
