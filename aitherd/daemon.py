@@ -25,7 +25,7 @@ from typing import IO, Any
 import uvicorn
 
 from aitherd import __version__
-from aitherd.config import ConfigError, Loaded, load
+from aitherd.config import ConfigError, Loaded, config_changes, load
 from aitherd.logs import configure_logging, get_logger, set_level
 from aitherd.metrics import Metrics
 from aitherd.runner import Runner
@@ -321,7 +321,7 @@ class Daemon:
             "metrics": old.config.metrics, "scheduler": old.config.scheduler}),
             source=new.source, paths=old.paths, repos=new.repos)
         set_level(new.config.log.level)
-        changes = self.schedule.sync(self.loaded.config)
+        changes = self.schedule.sync(self.loaded.config) + config_changes(old.config, new.config)
         self.watchers.apply(new.repos, new.config.logs, new.config.watch.debounce,
                             new.config.watch.enabled)
         if self.serving is not None:
