@@ -20,7 +20,7 @@ from aitherd.export.families import Family, Fim
 from aitherd.export.fim import choose_span, fim_source
 from aitherd.export.format import chat_record, fim_fields, plain_answer
 from aitherd.export.render import fit, histogram
-from aitherd.export.sample import allocate, select
+from aitherd.export.sample import allocate, select, weighted_order
 from aitherd.export.split import group_keys, split
 
 # screen(texts) -> one entry per contaminated text: {"index", "benchmark", "item", "overlap"}
@@ -65,7 +65,7 @@ def _fim_records(examples: list[dict[str, Any]], chosen: list[dict[str, Any]], f
     out: list[dict[str, Any]] = []
     unusable = 0
     for pool in (fresh, again):
-        for ex in select(pool, len(pool), f"{seed}:fim"):
+        for ex in weighted_order(pool, f"{seed}:fim"):
             if len(out) >= want:
                 break
             code, language = sources[ex["content_hash"]]

@@ -14,10 +14,10 @@ is never whitespace only and never the whole code.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import textwrap
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from aitherd.export.sample import unit
@@ -25,6 +25,7 @@ from aitherd.export.sample import unit
 MIN_CODE_LINES = 4
 MIN_MIDDLE_CHARS = 3  # non-whitespace characters in a middle
 MAX_MIDDLE_SHARE = 0.6  # of the code's characters: the model must see context on some side
+MAX_EXPR_DEPTH = 3  # expressions nested deeper than this below their statement are not spans
 
 # Source-code extensions -> language. Prose, markup and data formats are absent on purpose.
 EXTENSIONS = {
@@ -56,6 +57,7 @@ _ALIASES = {"python": {"python", "py", "python3"}, "javascript": {"javascript", 
 _NOT_CODE_FENCES = {"diff", "patch", "text", "txt", "console", "output", "log", "markdown", "md",
                     "rst", "json", "yaml", "yml", "toml", "ini", "xml", "html", "csv"}
 _FENCE = re.compile(r"^```[ \t]*([^\n`]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+_NEWLINE = re.compile(r"\n")
 _PATH_IN_TEXT = re.compile(r"`([\w./\\-]+\.[A-Za-z0-9+]+)`")
 _DIFF_MARKS = re.compile(r"^(@@ |diff --git |\+\+\+ |--- a/|<<<<<<< SEARCH|>>>>>>> REPLACE|\*\*\* Begin Patch)",
                          re.MULTILINE)
@@ -70,7 +72,7 @@ class FimSplit:
 
 
 def language_of_path(path: str) -> str | None:
-    return EXTENSIONS.get(PurePosixPath(path.replace("\\", "/")).suffix.lower())
+    return EXTENSIONS.get(os.path.splitext(path.replace("\\", "/"))[1].lower())
 
 
 def language_of(ex: dict[str, Any]) -> str | None:
@@ -158,57 +160,92 @@ class Span:
 
 
 def _line_starts(code: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(code):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
+    return [0, *(m.end() for m in _NEWLINE.finditer(code))]
+
+
+class PythonSpans:
+    """The spans of one piece of Python code, parsed once; statement and block spans, and the
+    costlier expression spans only when asked for."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.tree = ast.parse(code)  # SyntaxError / ValueError: not Python
+        self.starts = _line_starts(code)
+        self.lines = code.splitlines(keepends=True)
+        self.statements: list[ast.stmt] = []
+        todo: list[ast.AST] = list(self.tree.body)
+        while todo:  # every statement, through nested bodies, handlers and match cases
+            node = todo.pop()
+            if isinstance(node, ast.stmt):
+                self.statements.append(node)
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                value = getattr(node, field, None)
+                if isinstance(value, list):
+                    todo.extend(v for v in value if isinstance(v, ast.stmt | ast.excepthandler | ast.match_case))
+
+    @classmethod
+    def parse(cls, code: str) -> PythonSpans | None:
+        try:
+            return cls(code)
+        except (SyntaxError, ValueError):
+            return None
+
+    def _line_start(self, lineno: int) -> int:
+        return self.starts[lineno - 1]
+
+    def _line_end(self, lineno: int) -> int:
+        return self.starts[lineno] if lineno < len(self.starts) else len(self.code)
+
+    def _offset(self, lineno: int, col: int) -> int:  # ast columns are UTF-8 byte offsets
+        line = self.lines[lineno - 1] if lineno - 1 < len(self.lines) else ""
+        return self.starts[lineno - 1] + len(line.encode()[:col].decode(errors="ignore"))
+
+    def _is_elif(self, node: ast.AST) -> bool:  # an `elif` is an If in orelse: no span alone
+        return isinstance(node, ast.If) and self.lines[node.lineno - 1].lstrip().startswith("elif")
+
+    def statement_spans(self) -> list[Span]:
+        spans = []
+        for node in self.statements:
+            if not self._is_elif(node):
+                first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+                compound = any(isinstance(getattr(node, f, None), list) and getattr(node, f)
+                               and isinstance(getattr(node, f)[0], ast.stmt) for f in ("body", "orelse"))
+                spans.append(Span(self._line_start(first), self._line_end(node.end_lineno or node.lineno),
+                                  "block" if compound else "statement"))
+            for field in ("body", "orelse", "finalbody"):
+                body = getattr(node, field, None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.stmt) and not self._is_elif(body[0]):
+                    spans.append(Span(self._line_start(body[0].lineno),
+                                      self._line_end(body[-1].end_lineno or body[-1].lineno), "block"))
+        return spans
+
+    def expression_spans(self) -> list[Span]:
+        """Expressions down to MAX_EXPR_DEPTH below their statement (a value, an argument, an
+        operand), not every sub-sub-expression; the parts of an f-string are not spans."""
+        todo: list[tuple[ast.AST, int]] = []
+        for node in self.statements:
+            for field in node._fields:
+                value = getattr(node, field, None)
+                todo.extend((v, 1) for v in (value if isinstance(value, list) else [value])
+                            if isinstance(v, ast.expr))
+        spans = []
+        while todo:
+            node, depth = todo.pop()
+            if depth < MAX_EXPR_DEPTH and not isinstance(node, ast.JoinedStr):
+                todo.extend((c, depth + 1) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
+            if isinstance(node, ast.Name | ast.Constant | ast.Starred | ast.Slice):
+                continue
+            if getattr(node, "end_lineno", None) is None or getattr(node, "end_col_offset", None) is None:
+                continue
+            spans.append(Span(self._offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                              self._offset(node.end_lineno, node.end_col_offset), "expression"))  # type: ignore[attr-defined]
+        return spans
 
 
 def python_spans(code: str) -> list[Span] | None:
     """Statement, block and expression spans of Python code; None when it does not parse."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
-    starts = _line_starts(code)
-    lines = code.splitlines(keepends=True)
-
-    def line_start(lineno: int) -> int:
-        return starts[lineno - 1]
-
-    def line_end(lineno: int) -> int:
-        return starts[lineno] if lineno < len(starts) else len(code)
-
-    def offset(lineno: int, col: int) -> int:  # ast columns are UTF-8 byte offsets
-        line = lines[lineno - 1] if lineno - 1 < len(lines) else ""
-        return starts[lineno - 1] + len(line.encode()[:col].decode(errors="ignore"))
-
-    def is_elif(node: ast.AST) -> bool:  # an `elif` is an If in orelse: not a span on its own
-        return isinstance(node, ast.If) and lines[node.lineno - 1].lstrip().startswith("elif")
-
-    in_fstring = {id(n) for j in ast.walk(tree) if isinstance(j, ast.JoinedStr) for n in ast.walk(j)}
-    spans: list[Span] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and not is_elif(node):
-            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-            compound = any(isinstance(getattr(node, f, None), list) and getattr(node, f)
-                           and isinstance(getattr(node, f)[0], ast.stmt) for f in ("body", "orelse"))
-            spans.append(Span(line_start(first), line_end(node.end_lineno or node.lineno),
-                              "block" if compound else "statement"))
-        if isinstance(node, ast.stmt):
-            for field in ("body", "orelse", "finalbody"):
-                body = getattr(node, field, None)
-                if isinstance(body, list) and body and isinstance(body[0], ast.stmt) and not is_elif(body[0]):
-                    spans.append(Span(line_start(body[0].lineno),
-                                      line_end(body[-1].end_lineno or body[-1].lineno), "block"))
-        elif isinstance(node, ast.expr) and id(node) not in in_fstring and not isinstance(
-                node, ast.Name | ast.Constant | ast.Starred | ast.Slice):
-            if node.end_lineno is None or node.end_col_offset is None:
-                continue
-            spans.append(Span(offset(node.lineno, node.col_offset),
-                              offset(node.end_lineno, node.end_col_offset), "expression"))
-    return spans
+    parsed = PythonSpans.parse(code)
+    return None if parsed is None else parsed.statement_spans() + parsed.expression_spans()
 
 
 _ASSIGN_OR_RETURN = re.compile(r"^(\s*)(?:return\s+|.*?[^=!<>]=\s*)(?P<expr>\S.*?)\s*[;,]?\s*$")
@@ -272,9 +309,12 @@ def fallback_spans(code: str) -> list[Span]:
 _KIND_WEIGHTS = (("statement", 0.4), ("block", 0.3), ("expression", 0.3))
 
 
+_WORD = re.compile(r"\w")
+
+
 def _usable(code: str, span: Span) -> bool:
     middle = code[span.start:span.end]
-    if len(re.sub(r"\s", "", middle)) < MIN_MIDDLE_CHARS or not re.search(r"\w", middle):
+    if len("".join(middle.split())) < MIN_MIDDLE_CHARS or not _WORD.search(middle):
         return False
     if span.end - span.start > MAX_MIDDLE_SHARE * len(code):
         return False
@@ -282,26 +322,41 @@ def _usable(code: str, span: Span) -> bool:
 
 
 def choose_span(code: str, language: str, key: str, seed: int | str) -> FimSplit | None:
-    """A syntax-boundary span picked deterministically from (seed, key); None if none is usable."""
-    spans = None
+    """A syntax-boundary span picked deterministically from (seed, key); None if none is usable.
+    The kind is drawn by weight (the others are tried next if it has no usable span), then the
+    spans of that kind are tried from a drawn position on until one is usable."""
+    parsed = None
     if language == "python":
-        spans = python_spans(code)
-        if spans is None and (dedented := textwrap.dedent(code)) != code:
-            spans = python_spans(dedented)
-            code = dedented if spans is not None else code
-    if spans is None:
-        spans = fallback_spans(code)
-    usable = sorted({s for s in spans if _usable(code, s)}, key=lambda s: (s.start, s.end, s.kind))
-    if not usable:
-        return None
-    kinds = [(k, w) for k, w in _KIND_WEIGHTS if any(s.kind == k for s in usable)]
-    total = sum(w for _, w in kinds)
-    pick, acc, kind = unit(seed, key, "fim-kind") * total, 0.0, kinds[-1][0]
-    for k, w in kinds:
+        parsed = PythonSpans.parse(code)
+        if parsed is None and (dedented := textwrap.dedent(code)) != code:
+            parsed = PythonSpans.parse(dedented)
+        code = parsed.code if parsed is not None else code
+    found: dict[str, list[Span]] = {} if parsed is not None else _by_kind(fallback_spans(code))
+    draw, total, acc = unit(seed, key, "fim-kind"), sum(w for _, w in _KIND_WEIGHTS), 0.0
+    drawn = _KIND_WEIGHTS[-1][0]
+    for k, w in _KIND_WEIGHTS:
         acc += w
-        if pick < acc:
-            kind = k
+        if draw * total < acc:
+            drawn = k
             break
-    of_kind = [s for s in usable if s.kind == kind]
-    span = of_kind[int(unit(seed, key, "fim-span") * len(of_kind))]
-    return FimSplit(code[:span.start], code[span.start:span.end], code[span.end:], span.kind)
+    for kind in [drawn, *(k for k, _ in _KIND_WEIGHTS if k != drawn)]:
+        if parsed is not None and kind not in found:  # computed on first need
+            if kind == "expression":
+                found["expression"] = _by_kind(parsed.expression_spans()).get("expression", [])
+            else:
+                got = _by_kind(parsed.statement_spans())
+                found["statement"], found["block"] = got.get("statement", []), got.get("block", [])
+        of_kind = found.get(kind, [])
+        first = int(unit(seed, key, "fim-span") * len(of_kind)) if of_kind else 0
+        for i in range(len(of_kind)):
+            span = of_kind[(first + i) % len(of_kind)]
+            if _usable(code, span):
+                return FimSplit(code[:span.start], code[span.start:span.end], code[span.end:], span.kind)
+    return None
+
+
+def _by_kind(spans: list[Span]) -> dict[str, list[Span]]:
+    out: dict[str, list[Span]] = {}
+    for span in sorted(set(spans), key=lambda s: (s.start, s.end, s.kind)):
+        out.setdefault(span.kind, []).append(span)
+    return out

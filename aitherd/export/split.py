@@ -4,8 +4,10 @@ Examples that share an origin go to the same side: one git commit (and a review 
 that fixed it), one source file for code patterns (a function's implement, explain and test
 examples), one session log, one reasoning problem (the same question asked twice, pooled
 rationales), one dataset row. Groups are the connected components of these keys, so an example
-linking two keys joins their groups. A group goes to validation when sha256(seed, group) falls
-under the validation fraction.
+linking two keys joins their groups. Groups are taken in the order of sha256(seed, group) into
+validation until it holds the validation fraction of the records; a group that would overshoot
+it by more than a quarter stays in training (large commits and files are under-represented in
+validation, never split).
 
 After the split, each validation answer of at least `MIN_WORDS` words is looked for, verbatim
 (whitespace-normalised), in the training text, prompts included. A validation group with such
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from aitherd.export.sample import unit
@@ -138,10 +140,17 @@ def split(records: list[dict[str, Any]], fraction: float, seed: int | str
     names = assign_groups(records)
     for r, g in zip(records, names, strict=True):
         r["_group"] = g
-    n_groups = len(set(names))
-    val_groups = {g for g in names if unit(seed, g, "split") < fraction}
-    if not val_groups and fraction > 0 and n_groups > 1:
-        val_groups = {min(names, key=lambda g: unit(seed, g, "split"))}
+    sizes = Counter(names)
+    n_groups = len(sizes)
+    target = max(1, round(fraction * len(records))) if fraction > 0 and n_groups > 1 else 0
+    val_groups: set[str] = set()
+    count = 0
+    for g in sorted(sizes, key=lambda g: (unit(seed, g, "split"), g)):
+        if count >= target:
+            break
+        if count + sizes[g] <= max(1.25 * target, 1):  # a group too big to fit stays in train
+            val_groups.add(g)
+            count += sizes[g]
     train = [r for r in records if r["_group"] not in val_groups]
     val = [r for r in records if r["_group"] in val_groups]
     checked = sum(len(_norm(_answer(r)).split(" ")) >= MIN_WORDS for r in val)
