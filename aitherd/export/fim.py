@@ -124,6 +124,8 @@ def fim_source(ex: dict[str, Any]) -> tuple[str, str] | None:
     prov = ex.get("provenance") or {}
     if isinstance(prov.get("path"), str) and prov["path"] and language_of_path(prov["path"]) is None:
         return None  # provenance names a file that is not source code (README, .rst, CHANGES...)
+    if prov.get("task") == "explain":  # the answer is prose about the code, not the code
+        return None
     language = language_of(ex)
     best: tuple[str, str] | None = None
     for match in _FENCE.finditer(answer):
