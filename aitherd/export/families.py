@@ -1,12 +1,12 @@
 """Base-model families: their turn and think markup and FIM tokens (read from the tokenizer when
 one is configured).
 
-Token strings were checked against the upstream tokenizers (their tokenizer.json files) and chat templates: the DeepSeek-R1
-distills of Qwen use Qwen2.5's FIM tokens and open every answer with `<think>\n` (an answer
-without reasoning is `<think>\n\n</think>\n\n`); DeepSeek-Coder uses full-width bars (U+FF5C)
-and U+2581; Gemma 4 marks a thought as a `thought` channel, switched on by `<|think|>` at the top
-of the system turn, and with thinking off its template opens the answer with an empty channel
-`<|channel>thought\n<channel|>`.
+Token strings were checked against the upstream tokenizers (their tokenizer.json files) and
+chat templates: the DeepSeek-R1 distills of Qwen use Qwen2.5's FIM tokens and open every answer
+with `<think>\n` (an answer without reasoning is `<think>\n\n</think>\n\n`); DeepSeek-Coder
+uses full-width bars (U+FF5C) and U+2581; Gemma 4 marks a thought as a `thought` channel,
+switched on by `<|think|>` at the top of the system turn, and with thinking off its template
+opens the answer with an empty channel `<|channel>thought\n<channel|>`.
 """
 
 from __future__ import annotations
