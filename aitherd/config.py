@@ -242,6 +242,28 @@ def git_toplevel(directory: Path) -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
+# Sections read by each job run (the worker gets the config as it is then): a reload changes
+# them from the next run on. Schedules, watchers and restart-only sections are reported apart.
+RUN_SECTIONS = ("train", "export", "sources", "curation")
+
+
+def config_changes(old: Config, new: Config) -> list[str]:
+    """'section.key: old -> new' for each changed value of the run-time sections."""
+    def leaves(value: Any, prefix: str) -> dict[str, Any]:
+        if isinstance(value, dict) and value:
+            return {k: v for key, sub in value.items() for k, v in leaves(sub, f"{prefix}.{key}").items()}
+        return {prefix: value}
+
+    out = []
+    for section in RUN_SECTIONS:
+        a = leaves(getattr(old, section).model_dump(mode="json"), section)
+        b = leaves(getattr(new, section).model_dump(mode="json"), section)
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{key}: {str(a.get(key))[:60]} -> {str(b.get(key))[:60]} (from the next run)")
+    return out
+
+
 def _format_validation_error(path: str, err: ValidationError) -> str:
     lines = []
     for item in err.errors():

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aitherd import __version__
 from aitherd.api import Api, JobTiming, Limits, SchedulerState, build_app
-from aitherd.config import ConfigError, Loaded, load
+from aitherd.config import ConfigError, Loaded, config_changes, load
 from aitherd.control_socket import CHECK_INTERVAL, SocketKeeper, bind_control_socket
 from aitherd.jobs import JOBS
 from aitherd.logs import configure_logging, get_logger, set_level
@@ -368,7 +368,7 @@ class Daemon:
             "metrics": old.config.metrics, "scheduler": old.config.scheduler}),
             source=new.source, paths=old.paths, repos=new.repos)
         set_level(new.config.log.level)
-        changes = self.schedule.sync(self.loaded.config)
+        changes = self.schedule.sync(self.loaded.config) + config_changes(old.config, new.config)
         self.watchers.apply(new.repos, new.config.logs, new.config.watch.debounce,
                             new.config.watch.enabled)
         if self.serving is not None:

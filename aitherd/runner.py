@@ -184,6 +184,7 @@ class Runner:
         }
         status, error, message = "failed", None, None
         counts: dict[str, Any] = {}
+        resume = False
         try:
             proc = await children.start(*self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
                                         stdout=asyncio.subprocess.PIPE)
@@ -204,6 +205,9 @@ class Runner:
                 counts = active.result.get("counts") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
+            elif code < 0:  # killed (the OOM killer, kill -9): resumed like a daemon crash
+                status, error = "interrupted", f"worker killed by {_describe_exit(code)}"
+                resume = active.trigger != "resume"  # once; a second kill waits for a restart
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
             if active.cancelled and status == "interrupted":
@@ -229,6 +233,8 @@ class Runner:
                  duration_s=round(duration, 3), error=error, message=message)
         if self._closing:
             return
+        if resume and not self.is_paused(active.job):
+            await self.start(active.job, "resume", parent=active.run_id)
         if status == "ok":
             for nxt in JOBS[active.job].then:
                 await self.start(nxt, "chain", parent=active.run_id)

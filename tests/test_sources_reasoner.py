@@ -68,7 +68,9 @@ def test_all_sources_land_once_and_a_rerun_adds_nothing(tmp_path, standin, monke
     assert got[("hf:openr1-math-220k", "math")] == 20
     assert ctx.counts["errors.chronicle"] == 1 and ":27: malformed line" in result.message
     assert ctx.counts["rejected.no_conclusion"] == 1
-    nr = got[("derived:final_answer", "non_reasoning")]
+    nr = sum(n for (s, c), n in got.items() if c == "non_reasoning")
+    assert got[("non_reasoning:conversational", "non_reasoning")] >= 1  # direct questions, no rewrites
+    assert not any(s == "derived:final_answer" for s, _ in got)
     reasoning = sum(n for (s, c), n in got.items() if c != "non_reasoning") - 1
     assert nr / (nr + reasoning) >= 0.10
     before = content_digest(ctx.engine)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
 from aitherd.runs import JobContext, RunResult
-from aitherd.sources import chronicle, mcts
+from aitherd.sources import chronicle, mcts, non_reasoning
 from aitherd.sources.generate import Outcome, augment, teacher
 from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, Item, Mark, log_files
 from aitherd.sources.reasoner_config import ReasonerSources
@@ -43,39 +41,6 @@ def _mcts(path: Path, mark: Mark) -> Iterator[Item]:
     for out in mcts.harvest_file(path):
         yield BadInput(str(path), out) if isinstance(out, str) else out
     yield Checkpoint({"stamp": stamp})
-
-
-def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
-    """Direct-answer tasks (state the final answer of a given worked solution) from accepted
-    reasoning examples with short answers, enough to bring non_reasoning up to `share`."""
-    with engine.connect() as conn:
-        counts: dict[Any, int] = dict(conn.execute(text(
-            "SELECT category = 'non_reasoning', count(*) FROM example WHERE specialist = 'reasoner' "
-            "AND status = 'accepted' GROUP BY 1")).all())
-        reasoning, plain = counts.get(0, 0), counts.get(1, 0)
-        need = min(limit, math.ceil(share / (1 - share) * reasoning) - plain)
-        if need <= 0:
-            return []
-        rows = conn.execute(text(
-            "SELECT content_hash, messages, answer FROM example WHERE specialist = 'reasoner' AND "
-            "status = 'accepted' AND category != 'non_reasoning' AND answer IS NOT NULL AND "
-            "length(answer) BETWEEN 1 AND 80 ORDER BY content_hash")).all()
-    out = []
-    for content_hash, messages, answer in rows:
-        msgs = json.loads(messages) if isinstance(messages, str) else messages
-        solution = next((m["content"] for m in reversed(msgs) if m["role"] == "assistant"), "")
-        question = next((m["content"] for m in msgs if m["role"] == "user"), "")
-        if not solution:
-            continue
-        prompt = (f"Question: {question}\n\nWorked solution:\n{solution}\n\n"
-                  "State the final answer only, with no explanation.")
-        out.append(Candidate("reasoner", "non_reasoning", [{"role": "user", "content": prompt},
-                                                           {"role": "assistant", "content": answer}],
-                             source="derived:final_answer", answer=answer,
-                             provenance={"from": content_hash}))
-        if len(out) >= need:
-            break
-    return out
 
 
 def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
@@ -117,10 +82,8 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
             continue
         ran.append(f"hf:{name}")
         h.run(FnSource(f"hf:{name}", name, functools.partial(harvest_dataset, name, src, stop=ctx.should_stop)))
-    if cfg.non_reasoning.derive and not h.stopped:
-        derived = derive_non_reasoning(ctx.engine, cfg.non_reasoning.share, limit=10_000)
-        if derived:
-            h.run(FnSource("derived", "final_answer", lambda _mark: iter(derived)))
+    if not h.stopped:  # direct questions: configured files, then generated to reach the share
+        non_reasoning.harvest(h, ctx.engine, cfg.non_reasoning)
     if h.stopped:
         return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran and not cfg.non_reasoning.derive:

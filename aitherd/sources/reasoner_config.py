@@ -6,14 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aitherd.sources.chronicle import ChronicleMapping
 from aitherd.sources.generate import AugmentConfig, TeacherConfig
+from aitherd.sources.non_reasoning import NonReasoning
 from aitherd.sources.reasoner_datasets import ADAPTERS, DatasetSource
-
-
-class NonReasoning(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    share: float = Field(default=0.10, ge=0, lt=1)
-    derive: bool = True  # top up with direct-answer tasks derived from solved examples
 
 
 class ReasonerSources(BaseModel):
