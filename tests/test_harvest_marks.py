@@ -34,6 +34,13 @@ def stored(ctx: JobContext) -> set[str]:
         return {r[0] for r in conn.execute(text("SELECT content_hash FROM example"))}
 
 
+def categories(ctx: JobContext) -> dict[str, int]:
+    from sqlalchemy import text
+
+    with ctx.engine.connect() as conn:
+        return dict(conn.execute(text("SELECT category, COUNT(*) FROM example GROUP BY category")).all())
+
+
 def cand(text: str) -> Candidate:
     return Candidate("coder", "instruction", [{"role": "user", "content": f"Write {text}"},
                                               {"role": "assistant", "content": f"```python\n{text}\n```"}],
@@ -112,6 +119,8 @@ def test_one_candidate_the_store_rejects_does_not_take_its_batch_down(tmp_path: 
 
 
 def many_hunk_repo(path: Path) -> Path:
+    """Commits that each yield several examples (one per file, see CFG), a bugfix that yields
+    a review pair of an earlier commit, a side branch, and a merge at HEAD."""
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "dev@example.com")
@@ -121,24 +130,36 @@ def many_hunk_repo(path: Path) -> Path:
     commit(path, "feat: add modules", body)
     for step in range(1, 4):
         # Each commit changes functions far apart in every file: several hunks per commit.
-        body = {name: text.replace(f"return x + {j}\n", f"return x * {j + step}  # step {step}\n", 1)
-                for name, text in body.items() for j in (0, 6, 11)}
         body = {f"pkg/m{i}.py": "".join(
             f"def f{i}_{j}(x):\n    return x * {j + step} - {step}\n\n\n" if j in (0, 6, 11)
             else f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12)) for i in range(3)}
         commit(path, f"refactor: step {step} of the rewrite", body)
+    git(path, "checkout", "-qb", "topic")
+    fixed = {name: text.replace("return x * 3 - 3", "return x * 3 - 3 if x else 0") for name, text in body.items()}
+    commit(path, "fix: zero stays zero in f_0", fixed)
+    git(path, "checkout", "-q", "main")
+    commit(path, "docs: explain the modules", {"README.md": "# Modules\n\nThree modules of small functions.\n"})
+    git(path, "merge", "-q", "--no-ff", "--no-edit", "topic")
     return path
+
+
+# One example per file (several per commit) and worker processes for ranges of 4 commits or more.
+CFG = gitmine.GitMiningConfig(context_lines=1, max_example_files=1, jobs=2, parallel_min_commits=4)
 
 
 def test_git_mining_resumed_after_every_batch_boundary_equals_a_clean_run(tmp_path: Path) -> None:
     repo = str(many_hunk_repo(tmp_path / "repo"))
-    cfg = gitmine.GitMiningConfig(context_lines=1)
+    cfg = CFG
 
     def source() -> FnSource:
         return FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
 
     clean, _ = harvest_with_stops(tmp_path / "clean", source, 1000, 10**6)
     assert len(clean) >= 12
+    kinds = categories(context(tmp_path / "clean"))
+    assert kinds["review"] == 3 and kinds["debugging"] == 3  # the fix: one per file, each with its review
+    head = git(Path(repo), "rev-parse", "HEAD")
+    assert get_mark(context(tmp_path / "clean").engine, "git", f"{repo}@main") == {"ref": "main", "last": head}
     for batch_size in (1, 2, 5):
         got, runs = harvest_with_stops(tmp_path / f"b{batch_size}", source, batch_size, 1)
         assert got == clean and runs > 2, batch_size
@@ -187,7 +208,7 @@ class Killed(BaseException):
 
 def test_git_mining_killed_at_every_batch_boundary_then_resumed_equals_a_clean_run(tmp_path: Path) -> None:
     repo = str(many_hunk_repo(tmp_path / "repo"))
-    cfg = gitmine.GitMiningConfig(context_lines=1)
+    cfg = CFG
 
     def source() -> FnSource:
         return FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
