@@ -20,8 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aitherd.sources.git.classify import (  # noqa: E402
-    CLASSES, Logged, conventional, decide, history, rules, skip_reason, train_model)
+from aitherd.sources.git.classify import CLASSES, Logged, conventional, decide, history, rules, skip_reason, train_model
 
 CORE = ("bugfix", "feature", "refactor", "test")
 

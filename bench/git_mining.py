@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aitherd.candidate import Candidate  # noqa: E402
-from aitherd.sources.git.config import GitMiningConfig  # noqa: E402
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS  # noqa: E402
-from aitherd.sources.gitmine import mine  # noqa: E402
-from aitherd.sources.items import Skip  # noqa: E402
+from aitherd.candidate import Candidate
+from aitherd.sources.git.config import GitMiningConfig
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS
+from aitherd.sources.gitmine import mine
+from aitherd.sources.items import Skip
 
 MESSAGES = ["fix: handle empty input in {f}", "refactor: simplify {f}", "feat: add option to {f}",
             "test: cover {f}", "Fix off-by-one in {f}", "Rename helpers in {f}", "Add caching to {f}"]

@@ -123,7 +123,7 @@ def test_a_merge_head_is_the_mark_and_a_second_run_mines_nothing(tmp_path: Path)
     git(r, "merge", "-q", "--no-ff", "--no-edit", "topic")
     head = git(r, "rev-parse", "HEAD")
     assert len(git(r, "rev-parse", "HEAD^@").split()) == 2  # HEAD is a merge
-    out, counts, mark = run(r)
+    _out, counts, mark = run(r)
     assert counts["commits"] == 3 and mark == {"ref": "main", "last": head}
     again, counts2, mark2 = run(r, mark)
     assert again == [] and counts2 == {} and mark2 is None  # nothing mined, the mark stays

@@ -37,8 +37,8 @@ from aitherd.sources.items import Checkpoint, Item
 if TYPE_CHECKING:
     from aitherd.sources.git.config import GitMiningConfig
 
-__all__ = ["CATEGORY", "FMT", "SEP", "Commit", "GitMiningConfig", "Hunk", "_TEST_PATH", "classify",
-           "is_ancestor", "mine", "plan", "resolve"]
+__all__ = ["CATEGORY", "FMT", "SEP", "_TEST_PATH", "Commit", "GitMiningConfig", "Hunk", "classify", "is_ancestor",
+           "mine", "plan", "resolve"]
 LABEL_CACHE = "git-labels.sqlite"
 
 

@@ -46,7 +46,7 @@ _RULES: list[tuple[str, float, re.Pattern[str]]] = [
     ("bugfix", 3.0, _words(r"fix(?:e[sd]|ing)?", r"bug(?:s|fix(?:es)?)?", r"hotfix", r"crash(?:e[sd]|ing)?",
                            r"regression", r"broke(?:n)?", r"breaks", r"incorrect(?:ly)?", r"wrong(?:ly)?",
                            r"leak(?:s|ed|ing)?", r"race condition", r"workaround", r"segfault",
-                           r"traceback", r"unboundlocalerror", r"\w+error")),
+                           r"traceback", r"unboundlocalerror", r"\w+error", r"patch(?:es|ed)?")),
     ("bugfix", 1.5, _words(r"prevent(?:s|ed|ing)?", r"avoid(?:s|ed|ing)?", r"fail(?:s|ed|ing|ures?)?",
                            r"errors?", r"exceptions?", r"missing", r"properly", r"correct(?:ly|s|ed|ion)?",
                            r"should(?:n't| not)", r"does(?:n't| not)", r"do(?:n't| not)", r"not work\w*",
@@ -182,7 +182,6 @@ def features(message: str, shape: Shape, rule: str) -> list[str]:
     """The bag of features the per-repo classifier sees."""
     words = _WORD.findall(message.lower())
     out = [f"w:{w}" for w in words[:60]]
-    out += [f"b:{a}_{b}" for a, b in zip(words[:12], words[1:12], strict=False)]
     if words:
         out.append(f"first:{words[0]}")
     for p, s in zip(shape.paths[:40], shape.statuses[:40] or ["M"] * 40, strict=False):
@@ -244,7 +243,8 @@ def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
     message = (rest + "\n\n" + body.strip()).strip()
     rule = rules(message, shape)
     if model is not None:
-        return model.predict(features(message, shape, rule))[0], "model"
+        seen = Shape(shape.paths, shape.statuses)  # what `history` gives training: no line counts
+        return model.predict(features(message, seen, rules(message, seen)))[0], "model"
     return rule, "rules"
 
 

@@ -139,7 +139,7 @@ def _block(part: Part, side: str) -> str:
         text = s.after if side == "after" else s.before
         if text is None:
             continue
-        where = f" (new file)" if s.before is None else f" (line {s.line})" if many else ""
+        where = " (new file)" if s.before is None else f" (line {s.line})" if many else ""
         chunks.append(f"`{part.path}`{where}:\n```{s.lang}\n{text}```")
     return "\n\n".join(chunks)
 

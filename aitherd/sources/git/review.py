@@ -1,8 +1,8 @@
 """Review pairs: a bugfix's fixed lines, blamed against its parent, name the change under review.
 
 For each code file a bugfix modifies, the lines it removes or rewrites are blamed (not trivial
-lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or re-punctuated:
-their words come back among the added lines). The commit that last wrote those lines, within
+lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a
+comma: they come back among the added lines once whitespace and commas are set aside). The commit that last wrote those lines, within
 `review_days` before the fix, is the change under review, shown as its hunks that hold them;
 the fix is the finding.
 
@@ -30,13 +30,13 @@ from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.examples import Part, intent
 from aitherd.sources.git.gitio import GitError, git
-from aitherd.sources.git.parse import GIT_CONFIG, Commit, FileDiff, Hunk, parse_commit
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, SEP, Commit, FileDiff, Hunk, parse_commit
 from aitherd.sources.git.settings import Settings
 
-_WORDS = re.compile(r"\w+")
+_NOISE = re.compile(r"[\s,]+")
 MAX_LINES = 40  # fixed lines blamed per fix
-SLACK = 30 * 86400
-_DIFF = ["-p", "-U0", "-w", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]  # walk this much further back than the window (commit dates can be skewed)
+SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
+_DIFF = ["-p", "-U0", "-w", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
 
 
 @dataclass
@@ -59,14 +59,19 @@ class Node:
     side: dict[tuple[int, str], FileDiff | None] = field(default_factory=dict)  # merges: other parents
 
 
+def _plain(line: str) -> str:
+    """A line without whitespace and commas: re-indenting or adding a trailing comma is no fix."""
+    return _NOISE.sub("", line)
+
+
 def fixed_lines(hunk: Hunk) -> list[tuple[int, str]]:
     """(line number in the parent, text) of the lines this hunk really changes."""
-    added = {tuple(_WORDS.findall(ln[1:])) for ln in hunk.lines if ln[0] == "+"}
+    added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"}
     out, old = [], hunk.old_start
     for ln in hunk.lines:
         if ln[0] == "+":
             continue
-        if ln[0] == "-" and not files.trivial(ln[1:]) and tuple(_WORDS.findall(ln[1:])) not in added:
+        if ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added:
             out.append((old, ln[1:]))
         old += 1
     return out
@@ -217,24 +222,35 @@ def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, 
         return {}
     try:
         found, nodes = blame(cfg, reqs)
+        culprits = sorted({sha for k in found for sha in found[k] if len(nodes[sha].parents) <= 1})
+        shown = _with_context(cfg, culprits, list(dict.fromkeys(r.path for r in reqs)))
     except GitError:
         return {}
     out: dict[str, list[Candidate]] = defaultdict(list)
     for k in sorted(found):
         r = reqs[k]
         for sha, pairs in sorted(found[k].items()):
-            node = nodes[sha]
-            if node.commit is None or len(node.parents) > 1:
-                continue
-            cand = _review(cfg, r, node, pairs)
-            if cand is not None:
-                out[r.fix.sha].append(cand)
+            if sha in shown:
+                cand = _review(cfg, r, shown[sha], pairs)
+                if cand is not None:
+                    out[r.fix.sha].append(cand)
     return out
 
 
-def _review(cfg: Settings, r: Request, node: Node, pairs: set[tuple[int, int]]) -> Candidate | None:
-    diff = node.diffs[0].get(r.path) if node.diffs else None
-    if diff is None or node.commit is None:
+def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, Commit]:
+    """The culprits' diffs of these files with three lines of context, to show under review."""
+    if not shas:
+        return {}
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "-w", "--",
+              *paths, input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
+    pieces = raw.split(SEP)
+    commits = (parse_commit(pieces[i], pieces[i + 1], lambda _p: False) for i in range(1, len(pieces) - 1, 2))
+    return {c.sha: c for c in commits}
+
+
+def _review(cfg: Settings, r: Request, intro: Commit, pairs: set[tuple[int, int]]) -> Candidate | None:
+    diff = next((f for f in intro.files if f.path == r.path), None)
+    if diff is None:
         return None
     blamed = {n for n, _ in pairs}
     shown = [h for h in diff.hunks if any(h.new_start <= n < h.new_start + h.new_len for n in blamed)]
@@ -244,7 +260,7 @@ def _review(cfg: Settings, r: Request, node: Node, pairs: set[tuple[int, int]]) 
     faulty = list(dict.fromkeys(r.lines[o].strip() for o in origs))
     fix_hunks = list(dict.fromkeys(id(r.hunks[o]) for o in origs))
     by_id = {id(h): h for h in r.hunks.values()}
-    intro_subject, _ = intent(node.commit)
+    intro_subject, _ = intent(intro)
     fix_subject, fix_body = intent(r.fix)
     ask = "Review this change ({}):\n\n```diff\n{}\n```".format(
         intro_subject, "\n".join(h.diff() for h in shown))
@@ -256,5 +272,5 @@ def _review(cfg: Settings, r: Request, node: Node, pairs: set[tuple[int, int]]) 
     if len(ask) + len(reply) > cfg.max_example_chars:
         return None
     return Candidate("coder", "review", [{"role": "user", "content": ask}, {"role": "assistant", "content": reply}],
-                     source="git", provenance={"repo": cfg.repo, "commit": node.sha, "fixed_by": r.fix.sha,
+                     source="git", provenance={"repo": cfg.repo, "commit": intro.sha, "fixed_by": r.fix.sha,
                                                "path": r.path})
