@@ -1,10 +1,10 @@
 """Review pairs: a bugfix's fixed lines, blamed against its parent, name the change under review.
 
 For each code file a bugfix modifies, the lines it removes or rewrites are blamed (not trivial
-lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a
-comma: they come back among the added lines once whitespace and commas are set aside). The commit that last wrote those lines, within
-`review_days` before the fix, is the change under review, shown as its hunks that hold them;
-the fix is the finding.
+lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a comma:
+they come back among the added lines once whitespace and commas are set aside). The commit that
+last wrote those lines, within `review_days` before the fix, is the change under review, shown
+as its hunks that hold them (with three lines of context); the fix is the finding.
 
 Blame is computed here the way `git blame -w` does, for a whole batch of fixes from one
 `git log` of the files they touch: `--parents` with git's default history simplification (a
