@@ -127,7 +127,8 @@ class Miner:
 
     def mine(self, shas: list[str]) -> Iterator[Result]:
         """Each commit of `shas` (non-merges, in this order), streamed from one git process and
-        handed on a batch at a time, once the batch's review pairs are found."""
+        handed on a batch at a time, once the batch's review pairs are found. When git is
+        killed (Interrupted), the commits before the batch's first bugfix are still handed on."""
         cfg = self.cfg
         cmd = ["git", "-C", cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS,
                f"-U{cfg.context_lines}"]
@@ -156,8 +157,13 @@ class Miner:
             if next(expected, None) is not None:
                 raise GitError(f"{cfg.repo}: git log gave fewer commits than asked for")
             yield from self._with_reviews(batch)
-        except BrokenPipeError:
-            raise Interrupted("git log stopped reading") from None
+        except (Interrupted, BrokenPipeError) as exc:
+            # Hand on what waits for no review pair: the batch up to its first bugfix.
+            for res in batch:
+                if res.fix is not None:
+                    break
+                yield res
+            raise Interrupted(str(exc) or "git stopped") from None
         finally:
             for stream in (proc.stdout, proc.stderr):
                 stream.close()
@@ -173,10 +179,16 @@ class Miner:
         return self.commit(*rec)
 
 
+def _ignore(*_args: object) -> None:
+    pass
+
+
 def _init_worker() -> None:
-    """A chunk worker stops with the job's worker: SIGTERM to the process group is the job's to
-    handle (it shuts the pool down), and the worker's death kills it (PR_SET_PDEATHSIG)."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """A chunk worker outlives SIGTERM to the job's process group (the job shuts the pool down
+    once it has stored what it has), but its git processes do not: a handler, unlike SIG_IGN,
+    is not inherited through exec, so they die and the chunk ends at its last whole commit.
+    The worker dies with the job's worker (PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
