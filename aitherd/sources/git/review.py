@@ -7,12 +7,14 @@ last wrote those lines, within `review_days` before the fix, is the change under
 as its hunks that hold them (with three lines of context); the fix is the finding.
 
 Blame is computed here the way `git blame -w` does, for a whole batch of fixes from one
-`git log` of the files they touch: `--parents` with git's default history simplification (a
-merge identical to one parent for those files is followed through that parent only), merges
-that changed the files against every parent with one diff per parent (`--diff-merges=separate`),
-whitespace ignored (`-w`). Lines are carried back commit by commit, newest first; a line added
-by a commit is that commit's; a line changed by a merge against every parent, or older than the
-window, is nobody's. One git process per batch instead of one `git blame` per fixed file.
+`git log -p -U0` of the files they touch, back to the window's start: `--parents` with git's
+default history simplification (a merge identical to one parent for those files is followed
+through that parent only), merges with their diff against the first parent. Lines are carried
+back commit by commit, newest first; a line a commit adds is that commit's, unless a line it
+removes equals it but for whitespace. At a merge, the lines its first parent lacks are carried
+into the other parents through the merge's diffs against them, read for all waiting merges in
+one `git diff-tree --stdin`. A line changed by a merge against every parent, or older than the
+window, is nobody's. So a batch costs a few git processes, not one `git blame` per fixed file.
 
 No memory is kept between commits or runs: git's history is the memory. A fix mined in a later
 run, after a resume, or in another worker process finds the change it fixes all the same, and
@@ -36,7 +38,7 @@ from aitherd.sources.git.settings import Settings
 _NOISE = re.compile(r"[\s,]+")
 MAX_LINES = 40  # fixed lines blamed per fix
 SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
-_DIFF = ["-p", "-U0", "-w", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
+_DIFF = ["-p", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
 
 
 @dataclass
@@ -51,12 +53,20 @@ class Request:
 
 @dataclass
 class Node:
+    """A commit of the history walked: its (simplified) parents and its patch, parsed on use."""
+
     sha: str
     time: int
     parents: list[str]
-    diffs: list[dict[str, FileDiff]] = field(default_factory=list)  # against the first parent
-    commit: Commit | None = None
+    patch: str = ""  # against the first parent
     side: dict[tuple[int, str], FileDiff | None] = field(default_factory=dict)  # merges: other parents
+    _files: dict[str, FileDiff] | None = None
+
+    def diff(self, path: str) -> FileDiff | None:
+        if self._files is None:
+            found = parse_commit("", self.patch, lambda _p: False).files if self.patch else []
+            self._files = {f.path: f for f in found}
+        return self._files.get(path)
 
 
 def _plain(line: str) -> str:
@@ -94,7 +104,8 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
 
 def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, list], dict[int, list]]:
     """Split `lines` (numbered in the child) into those the diff adds and those it keeps,
-    the kept ones renumbered as in the parent."""
+    the kept ones renumbered as in the parent. An added line that a removed line of the same
+    hunk equals but for whitespace is kept (re-indenting writes nothing new: `git blame -w`)."""
     if diff is None or not diff.hunks:
         return {}, dict(lines)
     added: dict[int, list] = {}
@@ -102,15 +113,31 @@ def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, lis
     todo = sorted(lines)
     i, delta = 0, 0
     for h in diff.hunks:
-        while i < len(todo) and todo[i] < h.new_start:
+        rows = h.lines
+        old_len, new_len = len(rows) - h.added, len(rows) - h.removed
+        # A side of length 0 names the line before the change: the change starts after it.
+        old = h.old_start + (old_len == 0)
+        new = h.new_start + (new_len == 0)
+        while i < len(todo) and todo[i] < new:
             kept[todo[i] + delta] = lines[todo[i]]
             i += 1
-        old, new = h.old_start, h.new_start
-        for row in h.lines:
+        removed: dict[str, list[int]] = {}
+        if h.removed and h.added:
+            at = old
+            for row in rows:
+                if row[0] == "-":
+                    removed.setdefault("".join(row[1:].split()), []).append(at)
+                if row[0] != "+":
+                    at += 1
+        for row in rows:
             mark = row[0]
             if mark == "+":
                 if new in lines:
-                    added[new] = lines[new]
+                    same = removed.get("".join(row[1:].split()))
+                    if same:
+                        kept[same.pop(0)] = lines[new]
+                    else:
+                        added[new] = lines[new]
                 new += 1
             elif mark == "-":
                 old += 1
@@ -128,88 +155,103 @@ def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, lis
 
 
 def _graph(cfg: Settings, reqs: list[Request]) -> dict[str, Node]:
-    """The history of the requested files back to the window's start, as a graph of nodes.
-    A merge comes with its diff against its first parent; against the others it is read when a
-    line needs it (`_side_diff`). git's medium format is read for its "commit SHA PARENTS" line."""
+    """The history of the requested files back to the window's start, as a graph of nodes
+    (merges with their diff against the first parent)."""
     since = min(r.fix.time for r in reqs) - cfg.review_days * 86400 - SLACK
     fixes = list(dict.fromkeys(r.fix.sha for r in reqs))
     paths = list(dict.fromkeys(r.path for r in reqs))
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--parents", "--diff-merges=first-parent", *_DIFF, "--date=unix",
-              "--pretty=medium", "--no-notes", "--encoding=UTF-8", f"--since=@{max(since, 0)}", *fixes, "--",
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--parents", "--diff-merges=first-parent", *_DIFF,
+              f"--format={SEP}%H %P%x1f%at{SEP}", f"--since=@{max(since, 0)}", *fixes, "--",
               *paths).decode("utf-8", "replace")
     nodes: dict[str, Node] = {}
-    for rec in ("\n" + raw).split("\ncommit ")[1:]:
-        head, _, patch = rec.partition("\ndiff --git ")
-        first, _, meta = head.partition("\n")
-        ids = first.partition(" (from ")[0]
+    pieces = raw.split(SEP)
+    for i in range(1, len(pieces) - 1, 2):
+        ids, _, when = pieces[i].partition("\x1f")
         sha, *parents = ids.split()
-        node = nodes.get(sha)
-        if node is None:
-            when = re.search(r"^Date:\s+(\d+)", meta, re.M)
-            message = "\n".join(ln[4:] for ln in meta.split("\n") if ln.startswith("    "))
-            subject, _, body = message.partition("\n")
-            commit = Commit(sha=sha, parents=parents, author="", time=int(when.group(1)) if when else 0,
-                            subject=subject, body=body.strip())
-            node = nodes[sha] = Node(sha, commit.time, parents, [{}], commit=commit)
-        diffs = parse_commit("", "\ndiff --git " + patch, lambda _p: False).files if patch else []
-        node.diffs[0] = {f.path: f for f in diffs}
+        nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents, pieces[i + 1])
     return nodes
 
 
-def _side_diff(cfg: Settings, node: Node, parent: int, path: str) -> FileDiff | None:
-    """A merge's diff against a later parent for one file, read once."""
-    key = (parent, path)
-    if key not in node.side:
-        raw = git(cfg.repo, *GIT_CONFIG, "diff", *_DIFF, node.parents[parent], node.sha, "--", path)
-        files_ = parse_commit("", "\n" + raw.decode("utf-8", "replace"), lambda _p: False).files
-        node.side[key] = files_[0] if files_ else None
-    return node.side[key]
+def _side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:
+    """Read merges' diffs against their later parents, for one file each, in one
+    `git diff-tree --stdin` (its --always output: one record per pair, in order)."""
+    pairs = list(dict.fromkeys((n.sha, n.parents[i]) for n, i, _p in wanted))
+    paths = list(dict.fromkeys(p for _n, _i, p in wanted))
+    raw = git(cfg.repo, *GIT_CONFIG, "diff-tree", "--stdin", "--always", *_DIFF, "--", *paths,
+              input="".join(f"{m} {p}\n" for m, p in pairs).encode()).decode("utf-8", "replace")
+    records = re.split(r"^[0-9a-f]{40}\n", raw, flags=re.M)[1:]
+    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, lambda _p: False).files}
+           for pair, rec in zip(pairs, records, strict=False)}
+    for node, i, path in wanted:
+        node.side[(i, path)] = got.get((node.sha, node.parents[i]), {}).get(path)
 
 
 def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
     """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
-    parent)}; and the history graph read."""
+    parent)}; and the history graph read. Lines are carried back newest commit first; at a
+    merge, those its first parent lacks wait for the merge's diffs against its other parents,
+    read together for every merge waiting once the rest of the walk is done."""
     if not reqs:
         return {}, {}
     nodes = _graph(cfg, reqs)
+    window = cfg.review_days * 86400 + SLACK
+    newest = max(r.fix.time for r in reqs)
     pending: dict[str, dict[str, dict[int, list[tuple[int, int]]]]] = defaultdict(lambda: defaultdict(dict))
     heap: list[tuple[int, str]] = []
+    waiting: list[tuple[Node, int, str, dict[int, list[tuple[int, int]]]]] = []
 
     def push(sha: str, path: str, lines: dict[int, list[tuple[int, int]]]) -> None:
-        if not lines or sha not in nodes:
+        node = nodes.get(sha)
+        if node is None or not lines:
             return  # older than the window: nobody's
+        if node.time < newest - window:  # drop the lines whose fix's window this commit is past
+            lines = {n: kept for n, owners in lines.items()
+                     if (kept := [o for o in owners if node.time >= reqs[o[0]].fix.time - window])}
+            if not lines:
+                return
         if sha not in pending:
             heapq.heappush(heap, (-nodes[sha].time, sha))
         slot = pending[sha][path]
         for n, owners in lines.items():
             slot.setdefault(n, []).extend(owners)
 
+    def through_merge(node: Node, start: int, path: str, left: dict[int, list[tuple[int, int]]]) -> None:
+        for i in range(start, len(node.parents)):
+            if i > 0 and (i, path) not in node.side:
+                waiting.append((node, i, path, left))
+                return
+            added, kept = _carry(node.diff(path) if i == 0 else node.side[(i, path)], left)
+            push(node.parents[i], path, kept)
+            left = added
+            if not left:
+                return
+        # what is left was changed against every parent: an evil merge's, nobody's
+
     for k, r in enumerate(reqs):
         node = nodes.get(r.fix.sha)
         if node is not None and node.parents:
             push(node.parents[0], r.path, {n: [(k, n)] for n in r.lines})
     found: dict[int, dict[str, set[tuple[int, int]]]] = defaultdict(lambda: defaultdict(set))
-    while heap:
+    while heap or waiting:
+        if not heap:
+            _side_diffs(cfg, [(n, i, p) for n, i, p, _l in waiting])
+            resumed, waiting[:] = list(waiting), []
+            for node, i, path, left in resumed:
+                through_merge(node, i, path, left)
+            continue
         _t, sha = heapq.heappop(heap)
         node = nodes[sha]
         for path, lines in pending.pop(sha).items():
-            if len(node.parents) <= 1:
-                added, kept = _carry(node.diffs[0].get(path) if node.diffs else None, lines)
-                for n, owners in added.items():
-                    for k, orig in owners:
-                        if node.time >= reqs[k].fix.time - cfg.review_days * 86400:
-                            found[k][sha].add((n, orig))
-                if node.parents:
-                    push(node.parents[0], path, kept)
+            if len(node.parents) > 1:
+                through_merge(node, 0, path, lines)
                 continue
-            left = lines
-            for i, parent in enumerate(node.parents):
-                diff = node.diffs[0].get(path) if i == 0 else _side_diff(cfg, node, i, path)
-                added, kept = _carry(diff, left)
-                push(parent, path, kept)
-                left = added
-                if not left:
-                    break  # what is left was changed against every parent: an evil merge's
+            added, kept = _carry(node.diff(path), lines)
+            for n, owners in added.items():
+                for k, orig in owners:
+                    if node.time >= reqs[k].fix.time - cfg.review_days * 86400:
+                        found[k][sha].add((n, orig))
+            if node.parents:
+                push(node.parents[0], path, kept)
     return found, nodes
 
 
