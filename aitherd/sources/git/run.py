@@ -45,7 +45,8 @@ class Result:
     fix: tuple[Commit, list[Part]] | None = None  # a bugfix waiting for its review pairs
 
 
-def _skip_path(cfg: Settings) -> Any:
+def _skipper(cfg: Settings) -> Any:
+    """gitmine's skip-path check with the configured patterns (gitmine imports this module)."""
     from aitherd.sources.gitmine import _skip_path
 
     return functools.partial(_skip_path, patterns=list(cfg.skip_paths))
@@ -57,7 +58,7 @@ class Miner:
     def __init__(self, cfg: Settings) -> None:
         self.cfg = cfg
         self.heads = Heads(cfg.repo, cfg.tip)
-        self.skip_path = _skip_path(cfg)
+        self.skip_path = _skipper(cfg)
         self.labels = LLMLabels(cfg.llm, cfg.label_cache) if cfg.llm else None
 
     def close(self) -> None:
