@@ -33,6 +33,17 @@ def test_an_added_line_that_starts_with_two_pluses_stays_in_the_answer(tmp_path:
     assert ex.provenance["paths"] == ["count.c", "notes.sql"]
 
 
+def test_a_file_holding_the_record_separator_does_not_cut_a_commit(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    first = commit(r, "Add the framing codec", {"frame.py": 'SEP = "\x1e"\n', "wire.txt": "a\x1eb\n\x1e\n"})
+    second = commit(r, "Frame with the unit separator", {"frame.py": 'SEP = "\x1f"\n',
+                                                          "wire.txt": "a\x1fb\n\x1e\x1e\n"})
+    out, counts, _ = run(r, cfg=GitMiningConfig(review_days=0))
+    assert counts["commits"] == 2 and {c.provenance["commit"] for c in cands(out)} == {first, second}
+    (ex,) = [c for c in cands(out) if c.provenance["commit"] == second and c.provenance["paths"] == ["wire.txt"]]
+    assert "a\x1fb\n\x1e\x1e" in ex.messages[1]["content"]  # and \x1e -> \x1f is no whitespace change
+
+
 def test_skipped_files_do_not_count_toward_the_size_limit(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Start the guide", {"docs/guide.md": "# Guide\n\nInstall it.\n"})

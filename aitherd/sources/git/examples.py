@@ -72,7 +72,7 @@ class Part:
 
 
 def _words(rows: list[str], mark: str) -> list[str]:
-    return sorted(" ".join(ln[1:] for ln in rows if ln[0] == mark).split())
+    return sorted(files.words(" ".join(ln[1:] for ln in rows if ln[0] == mark)))
 
 
 def _whitespace_only(hunk: Hunk) -> bool:

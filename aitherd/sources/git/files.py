@@ -70,6 +70,7 @@ _PY_KEYWORDS = frozenset(("else", "try", "finally", "except", "pass", "return", 
                           "private", "static", "void", "int", "new", "delete", "throw", "catch", "async",
                           "await", "lambda", "global", "nonlocal", "assert", "del", "fn", "pub", "mut"))
 _STRINGS = re.compile(r"#.*$|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
 
@@ -114,8 +115,13 @@ def pip_compiled(hunk_text: str) -> bool:
     return _VIA.search(hunk_text) is not None
 
 
+def words(text: str) -> list[str]:
+    """The text split at ASCII whitespace (str.split() also splits at \\x1c-\\x1f)."""
+    return [w for w in _ASCII_WS.split(text) if w]
+
+
 def whitespace_only(before: str, after: str) -> bool:
-    return before.split() == after.split()
+    return words(before) == words(after)
 
 
 def trivial(line: str) -> bool:

@@ -16,6 +16,7 @@ from typing import BinaryIO
 SEP = "\x1e"  # record separator: opens and closes each commit header
 FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
 _BSEP = SEP.encode()
+_NEXT = b"\n" + _BSEP
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", re.M)
 _ESCAPE = re.compile(r"\\([0-7]{3}|.)")
 _C_ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r"}
@@ -174,35 +175,47 @@ def parse_commit(header: str, patch: str, skip_path: Callable[[str], bool]) -> C
     return commit
 
 
+def split_log(raw: str) -> list[tuple[str, str]]:
+    """(header, patch) per commit of a whole `git log --format=FMT -p` output. A header starts
+    a line; a patch line never does with the separator (it may hold one further on)."""
+    out = []
+    for piece in ("\n" + raw).split("\n" + SEP)[1:]:
+        header, _, patch = piece.partition(SEP)
+        out.append((header, patch))
+    return out
+
+
 def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]:
-    """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order. The
-    last commit comes only after the stream ends; the caller keeps it only if git exited
-    cleanly. A patch over `hard_cap` bytes comes as (header, None): too large, not kept."""
+    """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order: a
+    record starts with the separator at the start of a line (a file's text may hold the byte
+    elsewhere). The last commit comes only after the stream ends; the caller keeps it only if
+    git exited cleanly. A patch over `hard_cap` bytes comes as (header, None): not kept."""
     buf = b""
     start = 0  # where the current record's opening SEP is
-    scan = 0  # how far the search for the next record's SEP has got
+    scan = 0  # how far the search for the next record has got
     dropping = False
     while True:
         data = stream.read(1 << 18)
         if data:
             buf = buf[start:] + data
-            scan -= start
+            scan = max(scan - start, 0)
             start = 0
         while True:
             h_end = buf.find(_BSEP, start + 1)
             if h_end < 0:
                 break
-            nxt = buf.find(_BSEP, max(h_end + 1, scan))
+            nxt = buf.find(_NEXT, max(h_end, scan))
             if nxt < 0:
-                scan = len(buf)
+                scan = max(h_end, len(buf) - 1)  # a newline at the end may open the next record
                 if len(buf) - h_end > hard_cap:  # keep the header, drop the patch as it streams
                     dropping = True
-                    buf, scan = buf[:h_end + 1], h_end + 1
+                    buf = buf[:h_end + 1] + buf[-1:]
+                    scan = h_end + 1
                 break
             header = buf[start + 1:h_end].decode("utf-8", "replace")
-            yield header, None if dropping else buf[h_end + 1:nxt].decode("utf-8", "replace")
+            yield header, None if dropping else buf[h_end + 1:nxt + 1].decode("utf-8", "replace")
             dropping = False
-            start = scan = nxt
+            start = scan = nxt + 1
         if not data:
             break
     h_end = buf.find(_BSEP, start + 1)

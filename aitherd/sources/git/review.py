@@ -32,10 +32,10 @@ from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.examples import Part, intent
 from aitherd.sources.git.gitio import GitError, git
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, SEP, Commit, FileDiff, Hunk, parse_commit
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, SEP, Commit, FileDiff, Hunk, parse_commit, split_log
 from aitherd.sources.git.settings import Settings
 
-_NOISE = re.compile(r"[\s,]+")
+_NOISE = re.compile(r"[ \t\n\r\f\v,]+")
 MAX_LINES = 40  # fixed lines blamed per fix
 SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
 _DIFF = ["-p", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
@@ -126,14 +126,14 @@ def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, lis
             at = old
             for row in rows:
                 if row[0] == "-":
-                    removed.setdefault("".join(row[1:].split()), []).append(at)
+                    removed.setdefault("".join(files.words(row[1:])), []).append(at)
                 if row[0] != "+":
                     at += 1
         for row in rows:
             mark = row[0]
             if mark == "+":
                 if new in lines:
-                    same = removed.get("".join(row[1:].split()))
+                    same = removed.get("".join(files.words(row[1:])))
                     if same:
                         kept[same.pop(0)] = lines[new]
                     else:
@@ -164,11 +164,10 @@ def _graph(cfg: Settings, reqs: list[Request]) -> dict[str, Node]:
               f"--format={SEP}%H %P%x1f%at{SEP}", f"--since=@{max(since, 0)}", *fixes, "--",
               *paths).decode("utf-8", "replace")
     nodes: dict[str, Node] = {}
-    pieces = raw.split(SEP)
-    for i in range(1, len(pieces) - 1, 2):
-        ids, _, when = pieces[i].partition("\x1f")
+    for header, patch in split_log(raw):
+        ids, _, when = header.partition("\x1f")
         sha, *parents = ids.split()
-        nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents, pieces[i + 1])
+        nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents, patch)
     return nodes
 
 
@@ -285,8 +284,7 @@ def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str,
         return {}
     raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "-w", "--",
               *paths, input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
-    pieces = raw.split(SEP)
-    commits = (parse_commit(pieces[i], pieces[i + 1], lambda _p: False) for i in range(1, len(pieces) - 1, 2))
+    commits = (parse_commit(header, patch, lambda _p: False) for header, patch in split_log(raw))
     return {c.sha: c for c in commits}
 
 
