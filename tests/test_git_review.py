@@ -48,6 +48,17 @@ def test_trivial_and_reformatted_lines_are_not_blamed(tmp_path: Path) -> None:
     assert [ln for h in parse_commit(*_one(r, "HEAD"), lambda p: False).hunks for n, ln in review.fixed_lines(h)] == []
 
 
+def test_a_short_line_is_blamed_for_its_content_not_its_length(tmp_path: Path) -> None:
+    # The first miner measured `len(line.strip()) > 3` with the diff marker: `-)` counted, `n=0` did not.
+    r = new_repo(tmp_path / "r")
+    added = commit(r, "Add the counter", {"c.py": "def count(xs):\n    n=1\n    for x in xs:\n        n+=x\n    return n\n"},
+                   when=T0)
+    commit(r, "Fix the counter starting at one", {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n"
+                                                         "        n+=x\n    return n\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.provenance["commit"] == added and "The line `n=1` is at fault" in rev.messages[1]["content"]
+
+
 def _one(repo: Path, rev: str) -> tuple[str, str]:
     from aitherd.sources.git.parse import FMT, GIT_CONFIG, LOG_OPTIONS
 
