@@ -235,6 +235,7 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=_init_worker)
     queue: deque[Future[tuple[list[Result], str | None]]] = deque()
+    finished = False
     try:
         for chunk in chunks:
             queue.append(pool.submit(_chunk, cfg, chunk))
@@ -247,5 +248,9 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -
             yield from results
             if stopped is not None:
                 raise Interrupted(stopped)
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if not finished:  # stopped early: chunks still running are of no use
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+        pool.shutdown(wait=finished, cancel_futures=True)
