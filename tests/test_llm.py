@@ -142,3 +142,14 @@ def test_content_given_as_text_parts_is_joined(standin, monkeypatch):
         {"type": "text", "text": "Answer: "}, {"type": "text", "text": "7"}]}, "finish_reason": "stop"}]}}]})
     c, _ = client(standin, monkeypatch)
     assert c.complete([{"role": "user", "content": "hi"}]).text == "Answer: 7"
+
+
+def test_think_tags_never_reach_the_reasoning_or_the_answer(standin, monkeypatch):
+    standin.script({"key": KEY, "rules": [
+        {"match": "wrapped", "content": "42", "reasoning": "<think>\n<think>six sevens</think>\n</think>"},
+        {"match": "both", "content": "<think>again</think>\n\n43", "reasoning": "from the field"},
+        {"match": "template", "content": "opened by the template\n</think>\n\n44"}]})
+    c, _ = client(standin, monkeypatch)
+    got = [c.complete([{"role": "user", "content": w}]) for w in ("wrapped", "both", "template")]
+    assert [(g.reasoning, g.text) for g in got] == [
+        ("six sevens", "42"), ("from the field", "43"), ("opened by the template", "44")]

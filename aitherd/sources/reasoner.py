@@ -104,7 +104,7 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
     for _kind, path in log_files(logs, ("chronicle",)):
         ran.append("chronicle")
         h.run(FnSource("chronicle", str(path), functools.partial(
-            chronicle.harvest_file, path, mapping=cfg.chronicle)))
+            chronicle.harvest_file, path, mapping=cfg.chronicle, settle=cfg.settle)))
         if h.stopped:
             break
     for _kind, path in log_files(logs, ("mcts",)):
