@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import textwrap
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PROSE_FENCES = {"", "text", "txt", "plain", "plaintext", "markdown", "md", "none"}
@@ -121,7 +122,8 @@ def _python(text: str) -> bool | None:
     if len(text) > _MAX_PARSE:
         return None
     try:
-        tree = ast.parse(text)
+        # A method copied out of its class keeps the class's indentation: parse it dedented.
+        tree = ast.parse(textwrap.dedent(text) if text[:1] in " \t" else text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     for node in tree.body:
