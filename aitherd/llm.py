@@ -241,6 +241,9 @@ class ChatClient:
             raise self._error(BadReply, f"malformed reply from {url}: {type(err).__name__}: {err} "
                                         f"(reply starts {start!r})", 200) from None
         text = content or ""
+        if self._key and (self._key in text or self._key in (reasoning or "")):  # an echo of the key
+            text = text.replace(self._key, KEY_PLACEHOLDER)
+            reasoning = reasoning.replace(self._key, KEY_PLACEHOLDER) if reasoning else reasoning
         reasoning = unwrap_think(reasoning)
         inline, rest = split_think(text)
         if inline is not None or rest != text:  # reasoning in the content: take it out either way

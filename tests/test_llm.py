@@ -115,6 +115,13 @@ def test_an_error_body_that_echoes_the_key_is_scrubbed_even_at_the_length_limit(
     assert messages[2].startswith("gave up after 2 attempts: HTTP 500")
 
 
+def test_a_reply_that_echoes_the_key_does_not_carry_it(standin, monkeypatch):
+    standin.script({"key": KEY, "default": {"content": f"Your key is {KEY}.", "reasoning": f"it was {KEY}"}})
+    c, _ = client(standin, monkeypatch)
+    out = c.complete([{"role": "user", "content": "hi"}])
+    assert not leaks(out.text + (out.reasoning or "")) and "<REDACTED:api_key>" in out.text
+
+
 def test_a_wrong_key_echoed_by_the_provider_never_reaches_the_error(standin, monkeypatch):
     standin.script({"key": "the-right-key"})  # the stand-in's 401 body quotes the key it was sent
     c, _ = client(standin, monkeypatch)
