@@ -85,14 +85,16 @@ def _line_kind(line: str) -> int:
     s = line.strip()
     if not s:
         return -1
-    is_bullet = _BULLET.match(s) is not None
+    is_bullet = s[0] in "-*+0123456789" and _BULLET.match(s) is not None
     body = _BULLET.sub("", s) if is_bullet else s
     if not is_bullet:
-        tail = body[-80:]
-        if _CODE_START.match(body) or _CODE_END.search(tail) or (_CODE_SEMI.search(tail) and (
-                _BRACKETS.search(body) or len(body.split()) <= 2)):
+        if _CODE_START.match(body):
             return 2
-    if (a := _ASSIGN.match(body)) and not is_bullet and not _CHAIN.search(a.group(1)):
+        last = body[-1]  # cheap gates before the end-anchored patterns
+        if (last in "{on|" and _CODE_END.search(body[-80:])) or (";" in body[-80:] and _CODE_SEMI.search(
+                body[-80:]) and (_BRACKETS.search(body) or len(body.split()) <= 2)):
+            return 2
+    if "=" in body and (a := _ASSIGN.match(body)) and not is_bullet and not _CHAIN.search(a.group(1)):
         if _CODE_VALUE.search(a.group(1)) or "_" in body.split("=", 1)[0] or "," in body.split("=", 1)[0]:
             return 2
         return -1  # x = 3: an equation as much as code
