@@ -8,6 +8,7 @@ import time
 
 from items_util import last_mark, outputs
 
+from aitherd.export.families import FAMILIES
 from aitherd.sources.chronicle import ChronicleMapping, harvest_file
 from aitherd.sources.tail import read_lines
 from aitherd.sources.think import split, unwrap
@@ -93,3 +94,5 @@ def test_think_tags_are_taken_off_at_the_source_even_nested(tmp_path):
     assert (wrapped.reasoning, wrapped.messages[1]["content"], wrapped.status) == ("add them", "3", "accepted")
     assert (inline.reasoning, inline.answer, inline.category) == ("count", "4", "logic")
     assert cut.reason == "cut_off"
+    exported = FAMILIES["deepseek-r1-distill-qwen"].wrap(wrapped.reasoning, wrapped.messages[1]["content"])
+    assert exported == "<think>\nadd them\n</think>\n\n3"  # wrapped once, by the export
