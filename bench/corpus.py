@@ -26,7 +26,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -126,7 +126,17 @@ def make_corpus(out: Path, mb: float, seed: int = 0) -> None:
     print(f"wrote {out}: {size / 1e6:.1f} MB, {i} records from {root}")
 
 
-def _time(fn) -> float:
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "code_detector_sample.jsonl"
+
+
+def precision_recall(labelled: list[tuple[str, bool]], score: Callable[[str], float]) -> str:
+    hits = [(score(text) >= 0.5, is_code) for text, is_code in labelled]
+    tp = sum(p and c for p, c in hits)
+    predicted, actual = sum(p for p, _ in hits), sum(c for _, c in hits)
+    return f"precision {tp / max(predicted, 1):.3f} recall {tp / max(actual, 1):.3f}"
+
+
+def _time(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -172,6 +182,18 @@ def main() -> None:
             if isinstance(rec.get(a.response), str):
                 answers.append(rec[a.response])
     answers_mb = sum(len(x.encode()) for x in answers) / 1e6
+    sample = [(r["text"], r["code"]) for r in map(json.loads, SAMPLE.read_text().splitlines())]
+    print(f"labelled sample ({len(sample)} answers, {SAMPLE.name}): {precision_recall(sample, code_score)}; "
+          f"previous detector: {precision_recall(sample, old_code_score)}")
+    kinds: dict[str, bool] = {}
+    for line in a.corpus.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line) if line.strip() else {}
+        if rec.get("kind") in ("code", "prose") and isinstance(rec.get(a.response), str):
+            kinds.setdefault(rec[a.response], rec["kind"] == "code")
+    if kinds:
+        print(f"corpus labels ({len(kinds)} distinct answers, code from source files, prose from docstrings and "
+              f"docs): {precision_recall(list(kinds.items()), code_score)}; previous detector: "
+              f"{precision_recall(list(kinds.items()), old_code_score)}")
     t_detect = _time(lambda: [code_score(x) for x in answers])
     t_old = _time(lambda: [old_code_score(x) for x in answers])
     print(f"records: {len(cands)} code, {skipped} skipped as not code, {bad} bad")
