@@ -157,6 +157,15 @@ def test_bad_replies_are_counted_per_prompt_and_never_block_the_teacher(tmp_path
     assert a3 == [] and c3.get("failed_before.teacher") == 1 and s3 == "ok"
     mark = get_mark(ctx.engine, "teacher", "prompts")
     assert list(mark) == ["failures"] and list(mark["failures"].values()) == [2]  # failures only
+    from aitherd.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.observe_counts("harvest_reasoner", c1)  # what the daemon does with a finished run's counts
+    got = {name: metrics.registry.get_sample_value(name, {"job": "harvest_reasoner", "source": "teacher"})
+           for name in ("aitherd_input_errors_total", "aitherd_llm_retries_total", "aitherd_llm_requests_total",
+                        "aitherd_llm_tokens_total")}
+    assert got == {"aitherd_input_errors_total": 1, "aitherd_llm_retries_total": 1,
+                   "aitherd_llm_requests_total": 4, "aitherd_llm_tokens_total": 60}
 
 
 def test_nothing_is_paid_for_twice_when_the_prompt_file_is_rewritten(tmp_path, standin, monkeypatch):
