@@ -62,7 +62,7 @@ def _redactor() -> Any:
     from aitherd.curate.config import RedactConfig
     from aitherd.curate.redact import Redactor
 
-    return Redactor(RedactConfig())
+    return Redactor(RedactConfig.model_validate({}))
 
 
 def scrub(text: str, key: str | None) -> str:

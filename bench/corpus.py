@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import cProfile
+import functools
 import io
 import json
 import pstats
@@ -62,7 +63,7 @@ def _site_packages() -> Path:
     return Path(next(p for p in sys.path if p.endswith("site-packages")))
 
 
-def _python_units(root: Path, rng: random.Random) -> Iterator[tuple[str, str]]:
+def _python_units(root: Path, rng: random.Random) -> Iterator[tuple[str, str, str]]:
     files = sorted(root.rglob("*.py"))
     rng.shuffle(files)
     for f in files:
@@ -203,14 +204,19 @@ def main() -> None:
 
     cfg = CurationConfig()
     curator = Curator(cfg, None)
-    steps = {"redact": lambda b: [curator.redact(c) for c in b], "judge": lambda b: [curator.judge_one(c) for c in b],
-             "decontam": curator.decontam, "dedup": lambda b: [curator.dedup(c) for c in b]}
-    timings = {}
+    steps: dict[str, Callable[[list[Candidate]], object]] = {
+        "redact": lambda b: [curator.redact(c) for c in b], "judge": lambda b: [curator.judge_one(c) for c in b],
+        "decontam": curator.decontam, "dedup": lambda b: [curator.dedup(c) for c in b]}
+    timings: dict[str, float] = {}
+
+    def run_step(step: Callable[[list[Candidate]], object], batch: list[Candidate]) -> None:
+        for i in range(0, len(batch), 256):
+            step(batch[i:i + 256])
+
     for name, step in steps.items():
         batch = [Candidate(c.specialist, c.category, [dict(m) for m in c.messages], c.source,
                            dict(c.provenance)) for c in cands]
-        timings[name] = _time(lambda step=step, batch=batch: [step(batch[i:i + 256])
-                                                               for i in range(0, len(batch), 256)])
+        timings[name] = _time(functools.partial(run_step, step, batch))
         print(f"curation step {name:<15} {kept_mb / timings[name]:7.2f} MB/s of kept text ({timings[name]:.1f} s)")
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_store(Path(tmp) / "s.db")

@@ -38,9 +38,10 @@ class CorpusSource(BaseModel):
 
 
 def _get(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
     for part in path.split("."):
-        record = record.get(part) if isinstance(record, dict) else None
-    return record
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def harvest_file(src: CorpusSource, mark: dict[str, Any] | None) -> Iterator[Item]:

@@ -76,7 +76,7 @@ def _blockers(node: Node) -> Iterator[Node]:
 def linearise(tree: Tree, provenance: dict[str, Any]) -> Candidate:
     """The planning example for one tree; rejected (with a reason) when there is no plan."""
     steps: list[tuple[Node, list[Node]]] = []
-    node, memo = tree.root, {}
+    node, memo = tree.root, dict[int, bool]()
     dead_end: Node | None = None
     while node.children:
         live = [c for c in node.children if _viable(c, memo)]
