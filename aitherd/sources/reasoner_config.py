@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aitherd.durations import Duration
 from aitherd.sources.chronicle import ChronicleMapping
 from aitherd.sources.generate import AugmentConfig, TeacherConfig
 from aitherd.sources.non_reasoning import NonReasoning
@@ -17,6 +18,8 @@ class ReasonerSources(BaseModel):
 
     batch_size: int = Field(default=200, ge=1)
     chronicle: ChronicleMapping = Field(default_factory=ChronicleMapping)
+    # A trace file's last record without a newline is read once the file has been quiet this long.
+    settle: Duration = 60.0
     teacher: TeacherConfig | None = None
     augment: AugmentConfig | None = None
     datasets: dict[str, DatasetSource] = Field(default_factory=dict)
