@@ -14,9 +14,11 @@ class _Section(BaseModel):
 class RedactConfig(_Section):
     enabled: bool = True
     emails: bool = True
-    # Reject with `secret` when redacted characters exceed this share of one message's text
-    # (or of the reasoning, or the answer): the example is about the secret itself.
+    # Reject with `secret` when secrets are more than this share of one message (or of the
+    # reasoning, the answer) AND fewer than `min_words_left` words remain beside them: the
+    # message is the secret. Otherwise the example is kept with placeholders.
     max_secret_fraction: float = Field(0.4, ge=0, le=1)
+    min_words_left: int = Field(3, ge=0)
     # Minimum Shannon entropy (bits/char) of a value in a generic `token = "..."` assignment.
     entropy_min: float = 3.0
     # Also run detect-secrets' line scanner on lines the prefilter marked (slow; optional dep).
