@@ -86,18 +86,7 @@ class Redactor:
 
     def redact(self, text: str) -> tuple[str, Counter[str], int]:
         """(redacted text, counts per type, characters removed)."""
-        counts: Counter[str] = Counter()
-        spans = self.find(text) if text else []
-        if not spans:
-            return text, counts, 0
-        out, last, removed = [], 0, 0
-        for s, e, kind in spans:
-            out += [text[last:s], f"<REDACTED:{kind}>"]
-            counts[kind] += 1
-            removed += e - s
-            last = e
-        out.append(text[last:])
-        return "".join(out), counts, removed
+        return apply(text, self.find(text) if text else [])
 
     def _detect_secrets(self, text: str) -> Iterator[Span]:
         offset = 0
@@ -131,6 +120,37 @@ def _merge(text: str, spans: list[Span]) -> list[Span]:
         else:
             merged.append((s, e, kind))
     return merged
+
+
+def apply(text: str, spans: list[Span]) -> tuple[str, Counter[str], int]:
+    """Replace sorted, disjoint spans by placeholders: (text, counts per type, characters removed)."""
+    counts: Counter[str] = Counter()
+    if not spans:
+        return text, counts, 0
+    out, last, removed = [], 0, 0
+    for s, e, kind in spans:
+        out += [text[last:s], f"<REDACTED:{kind}>"]
+        counts[kind] += 1
+        removed += e - s
+        last = e
+    out.append(text[last:])
+    return "".join(out), counts, removed
+
+
+def _argv(items: list[str] | tuple[str, ...], r: Redactor, counts: Counter[str] | None) -> list[str]:
+    """A list of strings read as one command line, so `["--password", "v"]` loses `v` too."""
+    joined = " ".join(items)
+    spans = r.find(joined)
+    out, off = [], 0
+    for item in items:
+        end = off + len(item)
+        own = [(max(s, off) - off, min(e, end) - off, k) for s, e, k in spans if s < end and e > off]
+        text, c, _ = apply(item, [sp for sp in own if sp[1] > sp[0]])
+        if counts is not None:
+            counts.update(c)
+        out.append(text)
+        off = end + 1
+    return out
 
 
 # --- one process-wide redactor, and scrubbing any stored value --------------------------------
@@ -170,6 +190,8 @@ def scrub(value: Any, redactor: Redactor | None = None, counts: Counter[str] | N
     if isinstance(value, dict):
         return {scrub(k, r, counts): scrub(v, r, counts, removed) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        if len(value) > 1 and all(isinstance(v, str) for v in value):
+            return type(value)(_argv(value, r, counts))
         return type(value)(scrub(v, r, counts, removed) for v in value)
     return value
 
