@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.credfiles import is_credential_file
 from aitherd.sources.gitmine import _TEST_PATH, resolve
 
 
@@ -96,6 +97,9 @@ def harvest_repo(repo: str, cfg: CodeGraphConfig,
     for rel in tracked_files(repo):
         extractor = EXTRACTORS.get(Path(rel).suffix)
         if extractor is None:
+            continue
+        if is_credential_file(rel):
+            yield new_mark, "skip:credential_file"
             continue
         full = Path(repo, rel)
         try:

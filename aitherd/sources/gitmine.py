@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.credfiles import CREDENTIAL_FILES, is_credential_file
 
 SEP = "\x1e"  # record separator in the format: starts each commit header
 FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
@@ -64,6 +65,8 @@ class GitMiningConfig(BaseModel):
         "go.sum", "*.min.js", "*.min.css", "*_pb2.py", "*.pb.go", "*.generated.*", "dist/*",
         "build/*", "*.svg", "*.map"])
     review_window: int = Field(default=2000, ge=0)  # added-line memory for review pairs
+    # never mined, counted as skipped_files.credential_file (aitherd/sources/credfiles.py)
+    credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
 
 
 @dataclass
@@ -169,7 +172,10 @@ def parse_log(stream: Iterator[str], cfg: GitMiningConfig) -> Iterator[Commit]:
             path = None if target == "/dev/null" else target[2:] if target.startswith("b/") else target
             if path is not None:
                 commit.paths.append(path)
-                if _skip_path(path, cfg.skip_paths):
+                if is_credential_file(path, cfg.credential_files):
+                    commit.skipped["credential_file"] = commit.skipped.get("credential_file", 0) + 1
+                    path = None
+                elif _skip_path(path, cfg.skip_paths):
                     commit.skipped["vendored_or_generated"] = commit.skipped.get("vendored_or_generated", 0) + 1
                     path = None
             continue
