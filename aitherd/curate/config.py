@@ -19,7 +19,8 @@ class RedactConfig(_Section):
     # message is the secret. Otherwise the example is kept with placeholders.
     max_secret_fraction: float = Field(0.4, ge=0, le=1)
     min_words_left: int = Field(3, ge=0)
-    # Minimum Shannon entropy (bits/char) of a value in a generic `token = "..."` assignment.
+    # Minimum Shannon entropy (bits/char) of a machine-made value under a secret's name
+    # (`api_token = "..."`, `Bearer ...`); passwords are checked for placeholders instead.
     entropy_min: float = 3.0
     # Also run detect-secrets' line scanner on lines the prefilter marked (slow; optional dep).
     detect_secrets: bool = False

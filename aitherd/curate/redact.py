@@ -77,7 +77,7 @@ class Redactor:
             spans.extend(provider.find(text, low))
         for keywords, detector in _CONTEXT:
             if not keywords or any(k in low for k in keywords):
-                spans.extend(detector(text, low))
+                spans.extend(detector(text, low, self.cfg.entropy_min))
         if self.cfg.emails and "@" in text:
             spans.extend(emails(text, low))
         if self._ds_plugins is not None:

@@ -1,8 +1,8 @@
 """Secret detectors that need context: named values, auth headers, URL passwords, CLI flags,
 key blocks, an AWS secret near an AWS mention, emails.
 
-Each detector takes (text, low) -- `low` is `text` lowercased with the same length -- and
-yields (start, end, kind) spans of the secret value only; names and syntax around it stay.
+Each detector takes (text, low, min_entropy) -- `low` is `text` lowercased with the same
+length, `min_entropy` the configured floor for machine-made values -- and yields (start, end, kind) spans of the secret value only; names and syntax around it stay.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from aitherd.curate.secret_rules import (
 _KIND = {"password": "password", "token": "generic_secret", "key": "generic_secret"}
 
 
-def value_ok(kind: str, value: str, quoted: bool) -> bool:
+def value_ok(kind: str, value: str, quoted: bool, min_entropy: float = 3.0) -> bool:
     if kind == "password":
         return password_ok(value, quoted)
     if kind == "key":  # a key with an unknown qualifier (`STRIPE_KEY`) must look machine-made
-        return token_ok(value, min_len=16, min_entropy=3.3)
-    return token_ok(value)
+        return token_ok(value, min_len=16, min_entropy=min_entropy + 0.3)
+    return token_ok(value, min_entropy=min_entropy)
 
 
 # --- named values -----------------------------------------------------------------------------
@@ -67,7 +67,7 @@ def _value_span(text: str, start: int, end: int) -> tuple[int, int, bool]:
     return start, start + len(v), False
 
 
-def named_values(text: str, low: str) -> Iterator[Span]:
+def named_values(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     seen: set[int] = set()
     for pattern in _NAMED:
         for m in pattern.finditer(low):
@@ -77,12 +77,12 @@ def named_values(text: str, low: str) -> Iterator[Span]:
             if ns in seen:
                 continue
             seen.add(ns)
-            span = _named(text, ns, m)
+            span = _named(text, ns, m, min_entropy)
             if span is not None:
                 yield span
 
 
-def _named(text: str, ns: int, m: re.Match[str]) -> Span | None:
+def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | None:
     name = text[ns:m.start("q")].strip("-.")
     before = ""
     if ns > 1 and text[ns - 1] == " ":
@@ -111,7 +111,7 @@ def _named(text: str, ns: int, m: re.Match[str]) -> Span | None:
         kwarg = j >= 0 and text[j] in "(," and op == "="  # f(a, password=pw); not "..., password: pw"
         if kwarg or name.lower().startswith(("self.", "this.")) or looks_like_code(value):
             return None
-    return (vs, ve, _KIND[kind]) if value_ok(kind, value, quoted) else None
+    return (vs, ve, _KIND[kind]) if value_ok(kind, value, quoted, min_entropy) else None
 
 
 def _names_a_variable(value: str) -> bool:
@@ -124,7 +124,7 @@ _PLIST = re.compile(r"<key>([^<\n]{1,80})</key>\s*<string>([^<\n]{1,500})</strin
 _DOTNET = re.compile(r"<add\s+key\s*=\s*\"([^\"]{1,80})\"\s+value\s*=\s*\"([^\"\n]{1,500})\"", re.IGNORECASE)
 
 
-def markup_values(text: str, low: str) -> Iterator[Span]:
+def markup_values(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     """`<password>v</password>`, a plist `<key>ApiKey</key><string>v</string>`, .NET
     `<add key="SmtpPassword" value="v"/>`."""
     found: list[tuple[str, int, int]] = []  # (name, value start, value end)
@@ -145,7 +145,7 @@ def markup_values(text: str, low: str) -> Iterator[Span]:
         raw = text[vs:ve]
         lead = len(raw) - len(raw.lstrip())
         value = raw.strip()
-        if value and value_ok(kind, value, True):
+        if value and value_ok(kind, value, True, min_entropy):
             yield vs + lead, vs + lead + len(value), _KIND[kind]
 
 
@@ -182,16 +182,16 @@ def _basic_ok(value: str) -> bool:
     return bool(sep) and decoded.isprintable() and bool(pw) and not is_placeholder(pw)
 
 
-def auth_values(text: str, low: str) -> Iterator[Span]:
+def auth_values(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     for m in _BASIC.finditer(low):
         if _starts_word(low, m.start()) and _basic_ok(text[m.start(1):m.end(1)]):
             yield m.start(1), m.end(1), "basic_auth"
     for pattern in _BEARER:
         for m in pattern.finditer(low):
-            if _starts_word(low, m.start()) and token_ok(text[m.start(1):m.end(1)].rstrip("="), 12):
+            if _starts_word(low, m.start()) and token_ok(text[m.start(1):m.end(1)].rstrip("="), 12, min_entropy):
                 yield m.start(1), m.end(1), "bearer_token"
     for m in _AUTHZ.finditer(low):
-        if token_ok(text[m.start(1):m.end(1)], 12):
+        if token_ok(text[m.start(1):m.end(1)], 12, min_entropy):
             yield m.start(1), m.end(1), "auth_header"
     for pattern in _PAIR:
         for m in pattern.finditer(low):
@@ -199,7 +199,7 @@ def auth_values(text: str, low: str) -> Iterator[Span]:
                 yield m.start(3), m.end(3), "password"
 
 
-def cli_values(text: str, low: str) -> Iterator[Span]:
+def cli_values(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     for m in _CURL_U.finditer(low):
         if re.search(r"\b(?:curl|wget|http)\b", _line_before(low, m.start())) and password_ok(
                 text[m.start(2):m.end(2)], True):
@@ -213,7 +213,7 @@ def cli_values(text: str, low: str) -> Iterator[Span]:
     for m in _FLAG.finditer(low):
         kind = name_kind(m.group(1))
         vs, ve = m.start(3), m.end(3)
-        if kind and value_ok(kind, text[vs:ve], True) and not looks_like_code(text[vs:ve]):
+        if kind and value_ok(kind, text[vs:ve], True, min_entropy) and not looks_like_code(text[vs:ve]):
             yield vs, ve, _KIND[kind]
     for m in _NETRC.finditer(low):
         if _NETRC_BEFORE.search(_line_before(low, m.start())) and password_ok(text[m.start(1):m.end(1)], True):
@@ -224,7 +224,7 @@ _URL_AUTH = re.compile(r"://(?P<u>[^\s:/@'\"<>]*):(?P<p>[^\s'\"<>]+)@(?P<h>\[[0-
                        r"(?::\d{1,5})?(?=[/?#\s'\"),;\]`]|$)")
 
 
-def url_passwords(text: str, low: str) -> Iterator[Span]:
+def url_passwords(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     i = text.find("://")
     while i != -1:
         m = _URL_AUTH.match(text, i)
@@ -243,7 +243,7 @@ _PEM_BODY = re.compile(r"(?:\\n|\r?\n|[ \t])*[+ \t\"']*((?:[A-Za-z0-9+/=]{8,}|[A
                        r"(?:(?:\\n|\r?\n)[+ \t\"']*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z][\w\-]*: [^\n\\]*|))*)")
 
 
-def private_keys(text: str, low: str) -> Iterator[Span]:
+def private_keys(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     for m in _PEM_BEGIN.finditer(text):
         body = _PEM_BODY.match(text, m.end())
         if body and body.group(1):
@@ -256,7 +256,7 @@ _B64_40 = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _AWS_MENTION = (re.compile(r"aws(?<![a-z]aws)(?![a-z])"), re.compile(r"A[KS]IA(?<![A-Za-z0-9]....)[A-Z0-9]{16}"))
 
 
-def aws_secrets(text: str, low: str) -> Iterator[Span]:
+def aws_secrets(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     """A 40-character AWS secret access key within 300 characters of an AWS mention."""
     windows = [(max(0, m.start() - 300), m.end() + 300) for m in _AWS_MENTION[0].finditer(low)]
     windows += [(max(0, m.start() - 300), m.end() + 300) for m in _AWS_MENTION[1].finditer(text)]
@@ -283,7 +283,7 @@ _TLDS = frozenset({
 _SAFE_DOMAIN = re.compile(r"(?:.*\.)?(?:example|test|invalid|localhost)(?:\.[a-z]+)?$|localhost$", re.IGNORECASE)
 
 
-def emails(text: str, low: str) -> Iterator[Span]:
+def emails(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     for m in _EMAIL_DOMAIN.finditer(text):
         at = m.start()
         local = _EMAIL_LOCAL.search(text, max(0, at - 64), at)
