@@ -33,18 +33,19 @@ from aitherd.curate.secret_context import (
 )
 from aitherd.curate.secret_rules import PROVIDERS, Span, entropy, is_placeholder  # noqa: F401 - re-exported
 
-# (keywords one of which must occur in the lowercased text, or none: detector)
+# (keywords one of which must occur in the lowercased text: detector)
 _CONTEXT = (
-    ((), named_values),
+    (("pass", "pw", "secret", "token", "key", "cred", "auth", "hmac"), named_values),
     (("</", "<add"), markup_values),
-    ((), auth_values),
-    ((), cli_values),
+    (("basic", "bearer", "token", "authorization", "auth", "credential", "login"), auth_values),
+    ((" -u", "--user", " -p", "--", "password "), cli_values),
     (("://",), url_passwords),
     (("private key",), private_keys),
     (("aws", "akia", "asia"), aws_secrets),  # "draws" passes this gate; the detector is precise
 )
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _PLACEHOLDER = re.compile(r"<REDACTED:\w+>")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.]{15}")
 
 
 def _lower(text: str) -> str:
@@ -73,8 +74,9 @@ class Redactor:
             return []
         low = _lower(text)
         spans: list[Span] = []
-        for provider in PROVIDERS:
-            spans.extend(provider.find(text, low))
+        if len(text) > 4096 or _TOKEN_RUN.search(text):  # every provider token is such a run
+            for provider in PROVIDERS:
+                spans.extend(provider.find(text, low))
         for keywords, detector in _CONTEXT:
             if not keywords or any(k in low for k in keywords):
                 spans.extend(detector(text, low, self.cfg.entropy_min))

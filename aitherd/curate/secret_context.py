@@ -43,8 +43,9 @@ _REST = (_TAIL + r"(?P<q>[\"'`\]]?)"
          r"|(?<=[\"'])[ \t]*,|[ \t]+(?:is|was)[ \t]+)"
          r"[ \t]{0,4}"
          r"(?P<v>[bru]{0,2}\"[^\"\n]{0,300}\"|[bru]{0,2}'[^'\n]{0,300}'|`[^`\n]{1,300}`|[^\s'\"`<]{1,300})")
-_NAMED = tuple(re.compile(w + _REST) for w in (
-    "pass(?:word|wd|phrase|code)?", "pwd?", "secret", "token", "key", "cred(?:entials?|s)", "auth", "hmac"))
+_NAMED = tuple((literal, re.compile(literal + rest + _REST)) for literal, rest in (
+    ("pass", "(?:word|wd|phrase|code)?"), ("pw", "d?"), ("secret", ""), ("token", ""), ("key", ""),
+    ("cred", "(?:entials?|s)"), ("auth", ""), ("hmac", "")))
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _PREV_WORD = re.compile(r"([A-Za-z]+)[ \t]$")
 _UNQUOTED_END = re.compile(r"[;,<]|&\w+=|\\n")
@@ -69,7 +70,9 @@ def _value_span(text: str, start: int, end: int) -> tuple[int, int, bool]:
 
 def named_values(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]:
     seen: set[int] = set()
-    for pattern in _NAMED:
+    for literal, pattern in _NAMED:
+        if literal not in low:
+            continue
         for m in pattern.finditer(low):
             ns = m.start()
             while ns > 0 and low[ns - 1] in _NAME_CHARS:
