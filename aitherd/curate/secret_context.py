@@ -2,7 +2,8 @@
 key blocks, an AWS secret near an AWS mention, emails.
 
 Each detector takes (text, low, min_entropy) -- `low` is `text` lowercased with the same
-length, `min_entropy` the configured floor for machine-made values -- and yields (start, end, kind) spans of the secret value only; names and syntax around it stay.
+length, `min_entropy` the configured floor for machine-made values -- and yields
+(start, end, kind) spans of the secret value only; names and syntax around it stay.
 """
 
 from __future__ import annotations
