@@ -72,6 +72,13 @@ class DecontamConfig(_Section):
     code_min_symbols: int = 4  # code-view n-grams need this many non-identifier tokens
     max_df: int = 4  # n-grams shared by more items than this are generic and not indexed
     min_item_ngrams: int = 2  # item parts with fewer indexed n-grams are skipped
+    # A part with fewer n-grams than this, or a code-view match (shapes only), counts when the
+    # same item shows up elsewhere too: another part or view above the threshold, or more than
+    # `corroborate` of a part's text-view n-grams.
+    short_ngrams: int = Field(10, ge=1)
+    corroborate: float = Field(0.2, gt=0, lt=1)
+    lone_overlap: float = Field(0.8, gt=0, le=1)  # ...for an item with no indexed question side
+    text_min_words: int = Field(3, ge=0)  # text-view n-grams need this many words (not numbers)
 
 
 class CurationConfig(_Section):
