@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import random
 import re
 import sys
@@ -129,13 +130,21 @@ def rename(src: str, names: list[str], rng: random.Random) -> str:
 
 
 def reflow(code: str) -> str:
-    out = []
+    """Re-indent to 2 spaces, drop blank lines, space `=`, `,` and operators differently (code
+    lines only, not the inside of docstrings)."""
+    out, in_doc = [], False
     for line in code.split("\n"):
         if not line.strip():
             continue
         indent = len(line) - len(line.lstrip())
-        body = re.sub(r"\s*(==|!=|<=|>=|[=+\-*/<>])\s*", lambda m: f" {m.group(1)} ", line.strip())
-        out.append(" " * (indent // 2) + re.sub(r"(?<=\S)  +", " ", body))
+        body = line.strip()
+        if not in_doc:
+            code, sep, comment = body.partition("  # ")
+            code = re.sub(r"\s*(\*\*=?|//=?|->|:=|==|!=|<=|>=|[-+*/%<>]=?|=)\s*", lambda m: f" {m.group(1)} ", code)
+            body = re.sub(r"\s*,\s*", ",", code) + (" # " + comment if sep else "")
+        if body.count('"""') % 2:
+            in_doc = not in_doc
+        out.append(" " * (indent // 2) + body)
     return "\n".join(out)
 
 
@@ -187,7 +196,7 @@ def real_code(a: argparse.Namespace) -> None:
         by_name[node.name].append(src)
     distinct: list[tuple[str, str]] = []
     for name, srcs in sorted(by_name.items()):
-        for x, y in zip(srcs, srcs[1:], strict=False):
+        for x, y in itertools.pairwise(srcs):
             sx, sy = shingles(x), shingles(y)
             if len(sx & sy) / len(sx | sy) < 0.5 and len(distinct) < a.pairs:
                 distinct.append((example(name, x), example(name, y)))

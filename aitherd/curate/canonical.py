@@ -2,7 +2,7 @@
 
 A renamed copy of code is the same code (alpha-equivalence): the names the text *binds* --
 functions, classes, parameters, assigned variables, loop and `as` targets -- become `v0`, `v1`,
-... in order of first appearance, everywhere they occur (a prose mention of a renamed function
+... in the order they are bound, everywhere they occur (a prose mention of a renamed function
 included). Free names (library calls, attributes after a dot, keywords) stay, so two different
 functions that share a name or a shape but call different things stay apart. Comment lines and
 inline comments are dropped, so one added comment does not change the copy. Whitespace never
@@ -14,30 +14,39 @@ C-like code; prose is left as it is (a sentence binds nothing).
 
 from __future__ import annotations
 
+import keyword
 import re
 
-# Comments: a `#` at a line start or after two spaces (PEP 8 inline comments; not "issue #12"),
-# a `//` at a line start or after whitespace (not a URL's `://`).
-_COMMENT = re.compile(r"(?m)(?:^[ \t]*|[ \t]{2,})(?:#(?![!{])|//)[^\n]*$")
+# Comments: a `#` at a line start, or after a space and followed by one (an inline comment; not
+# "issue #12"), a `//` at a line start (inline it may be Python's floor division).
+_COMMENT = re.compile(r"(?:#|//)[^\n]*")
 _IDENT = r"[A-Za-z_]\w*"
 _LIST = rf"{_IDENT}(?:\s*,\s*{_IDENT})*"
-_BINDERS = re.compile("|".join([
-    rf"\b(?:def|function|func|fn)\s+(?P<f>{_IDENT})\s*(?:<[^>\n]*>)?\((?P<params>[^)\n]*(?:\n[^)\n]*){{0,8}})\)",
-    rf"\bclass\s+(?P<c>{_IDENT})",
-    rf"^[ \t]*(?P<a>{_LIST})\s*(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=)",
-    rf"\bfor\s+\(?(?P<for>{_LIST})\)?\s+(?:in|of)\b",
-    rf"\bas\s+(?P<as>{_IDENT})\s*[:,)\n]",
-    rf"\blambda\s+(?P<lam>[^:\n]*):",
-    rf"\b(?:let|const|var)\s+(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)",
-    rf"(?P<go>{_LIST})\s*:=",
-]), re.MULTILINE)
-_PARAM = re.compile(rf"(?:^|,)\s*(?:\*{{0,2}}|\.\.\.|&|mut\s+)?({_IDENT})")
+_TARGETS = re.compile(rf"\(?\s*{_IDENT}\s*\)?(?:\s*,\s*\(?\s*{_IDENT}\s*\)?)*")  # a, (b, c) = ...
+_ANNOTATED = re.compile(rf"({_IDENT})[ \t]*:[^=]*")  # `total: int` before an `=`
+# (a word the text must hold, pattern): each pattern starts with a literal where it can, which
+# is what makes Python's `re` scan fast; the left word boundary is a lookbehind after it.
+_BINDERS = tuple((word, re.compile(pattern)) for word, pattern in (
+    ("def", rf"def(?<!\wdef)\s+(?P<f>{_IDENT})\s*\((?P<params>[^)]{{0,2000}})\)"),
+    ("function", rf"function(?<!\wfunction)\s+(?P<f>{_IDENT})\s*(?:<[^>\n]*>)?\((?P<params>[^)]{{0,2000}})\)"),
+    ("func", rf"func(?<!\wfunc)\s+(?:\([^)\n]*\)\s*)?(?P<f>{_IDENT})\s*\((?P<params>[^)]{{0,2000}})\)"),
+    ("fn", rf"fn(?<!\wfn)\s+(?P<f>{_IDENT})\s*(?:<[^>\n]*>)?\((?P<params>[^)]{{0,2000}})\)"),
+    ("class", rf"class(?<!\wclass)\s+(?P<c>{_IDENT})"),
+    ("=", r"=(?!=)(?P<eq>)"),
+    ("for", rf"for(?<!\wfor)\s+\(?(?P<for>{_LIST})\)?\s+(?:in|of)\b"),
+    ("as", rf"as(?<!\was)\s+(?P<as>{_IDENT})\s*[:,)\n]"),
+    ("lambda", r"lambda(?<!\wlambda)\s+(?P<lam>[^:\n]*):"),
+    ("let", rf"let(?<!\wlet)\s+(?:mut\s+)?(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)"),
+    ("const", rf"const(?<!\wconst)\s+(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)"),
+    ("var", rf"var(?<!\wvar)\s+(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)"),
+))
+_PARAM = re.compile(rf"(?:^|,)\s*(?:\*{{0,2}}\s*|\.\.\.|&|mut\s+)?({_IDENT})")
 _NAME = re.compile(rf"(?<![\w.$]){_IDENT}")
+# Never numbered: the receiver, literals and keywords.
 _FREE = frozenset({
-    "self", "cls", "this", "super", "None", "True", "False", "null", "undefined", "nil", "true", "false",
-    "int", "str", "float", "bool", "bytes", "list", "dict", "set", "tuple", "object", "type", "len", "range",
-    "print", "return", "if", "else", "in", "not", "and", "or", "is", "for", "while", "def", "class", "import",
-    "from", "as", "with", "yield", "lambda", "pass", "_",
+    *keyword.kwlist, *keyword.softkwlist, "self", "cls", "this", "super", "null", "undefined", "nil", "true",
+    "false", "function", "func", "fn", "let", "const", "var", "new", "typeof", "instanceof", "delete", "void",
+    "switch", "case", "default", "do", "go", "defer", "chan", "select", "mut", "impl", "struct", "enum", "pub",
 })
 
 
@@ -49,27 +58,57 @@ def bound_names(text: str) -> dict[str, str]:
         if name not in found and name not in _FREE and not name.isupper():
             found[name] = f"v{len(found)}"
 
-    for m in _BINDERS.finditer(text):
-        kind = m.lastgroup
-        if kind is None:
-            continue
-        value = m.group(kind)
-        if kind == "params":
-            add(m.group("f"))
-            for p in _PARAM.finditer(re.sub(r"[:=][^,]*", "", value)):
+    hits: list[tuple[int, re.Match[str]]] = []
+    for word, pattern in _BINDERS:
+        if word in text:
+            hits += [(m.start(), m) for m in pattern.finditer(text)]
+    hits.sort(key=lambda hit: hit[0])  # numbered in order of first binding
+    for _, m in hits:
+        groups = {k: v for k, v in m.groupdict().items() if v is not None}
+        if "params" in groups:
+            add(groups["f"])
+            for p in _PARAM.finditer(re.sub(r"[:=][^,]*", "", groups["params"])):
                 add(p.group(1))
-        elif kind in ("f", "c", "as", "let"):
-            add(value)
-        else:
-            for name in re.findall(_IDENT, value):
-                add(name)
+        for kind in ("c", "as", "let"):
+            if kind in groups:
+                add(groups[kind])
+        if "eq" in groups:  # what stands between the line start and `=`, `+=`, `:=`...
+            j = m.start()
+            while j > 0 and text[j - 1] in "+-*/%&|^@:<>!=":
+                j -= 1
+            op = text[j:m.start()]
+            if op in ("<", ">", "!", "="):  # <=, >=, !=, the end of ==
+                continue
+            start = text.rfind("\n", 0, j) + 1
+            target = text[start:j].strip()
+            ann = _ANNOTATED.fullmatch(target) if not op else None
+            if ann:
+                add(ann.group(1))
+            elif _TARGETS.fullmatch(target.removeprefix("let ").removeprefix("var ")):
+                for name in re.findall(_IDENT, target):
+                    add(name)
+            continue
+        for kind in ("for", "lam"):
+            if kind in groups:
+                for name in re.findall(_IDENT, groups[kind]):
+                    add(name)
     return found
+
+
+def _drop_comment(m: re.Match[str]) -> str:
+    text, i = m.string, m.start()
+    before = text[text.rfind("\n", 0, i) + 1:i]
+    if not before.strip():
+        return "" if not m.group().startswith(("#!", "#{")) else m.group()
+    if m.group().startswith("//"):  # inline, it may be Python's floor division
+        return m.group()
+    return "" if before[-1:] in " \t" and text[i + 1:i + 2] in " \t:" else m.group()
 
 
 def canonical(text: str) -> str:
     """`text` with comments dropped and bound names numbered (see the module docstring)."""
-    if "\n" in text or "=" in text or "def " in text:
-        text = _COMMENT.sub("", text)
+    if "#" in text or "//" in text:
+        text = _COMMENT.sub(_drop_comment, text)
     names = bound_names(text)
     if not names:
         return text
