@@ -162,3 +162,12 @@ def test_signatures_of_an_older_scheme_are_recomputed(tmp_path: Path) -> None:
     assert out[0].reason == "duplicate"
     with engine.connect() as conn:
         assert len(conn.execute(select(Example.near_dup_signature)).scalar_one()) == (128 + 1) * 8
+
+
+def test_prose_binds_nothing_and_stays_as_it_is() -> None:
+    from aitherd.curate.canonical import canonical
+
+    prose = ("For each apple in the basket, let me know the weight. Let x be Colin's age; issue #12 "
+             "is open as usual: see https://example.org/a//b and score = 3 / 4 of the total.")
+    assert canonical(prose) == prose
+    assert canonical("a line\n  # a comment line\nx = 1  # inline\n") == "a line\n  \nv0 = 1  \n"

@@ -40,6 +40,7 @@ _BINDERS = tuple((word, re.compile(pattern)) for word, pattern in (
     ("const", rf"const(?<!\wconst)\s+(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)"),
     ("var", rf"var(?<!\wvar)\s+(?P<let>{_IDENT})\s*(?:=|:|;|,|\bin\b|\bof\b)"),
 ))
+_AS_CONTEXT = re.compile(r"\b(?:with|except|import)\b")
 _PARAM = re.compile(rf"(?:^|,)\s*(?:\*{{0,2}}\s*|\.\.\.|&|mut\s+)?({_IDENT})")
 _NAME = re.compile(rf"(?<![\w.$]){_IDENT}")
 # Never numbered: the receiver, literals and keywords.
@@ -69,6 +70,8 @@ def bound_names(text: str) -> dict[str, str]:
             add(groups["f"])
             for p in _PARAM.finditer(re.sub(r"[:=][^,]*", "", groups["params"])):
                 add(p.group(1))
+        if "as" in groups and not _AS_CONTEXT.search(text, text.rfind("\n", 0, m.start()) + 1, m.start()):
+            continue  # "as usual:" in a sentence
         for kind in ("c", "as", "let"):
             if kind in groups:
                 add(groups[kind])
