@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from aitherd import children
 from aitherd.config import Loaded
+from aitherd.curate.redact import scrub
 from aitherd.jobs import JOBS
 from aitherd.logs import get_logger
 from aitherd.metrics import Metrics
@@ -78,8 +79,8 @@ class Runner:
             row = s.get(Run, run_id)
             if row is None:
                 return
-            for key, value in values.items():
-                setattr(row, key, value)
+            for key, value in values.items():  # messages, errors, progress: never a secret
+                setattr(row, key, scrub(value))
             s.add(row)
             s.commit()
 

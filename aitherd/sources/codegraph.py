@@ -31,9 +31,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import Candidate
+from aitherd.sources.credfiles import is_credential_file
 from aitherd.sources.docstrings import render, says_less_than_name
 from aitherd.sources.gitmine import _TEST_PATH, resolve
-from aitherd.sources.items import BadInput, Checkpoint, Item
+from aitherd.sources.items import BadInput, Checkpoint, Item, Skip
 
 
 class CodeGraphConfig(BaseModel):
@@ -242,6 +243,9 @@ def harvest_repo(repo: str, cfg: CodeGraphConfig,
     for rel in tracked_files(repo):
         extractor = EXTRACTORS.get(Path(rel).suffix)
         if extractor is None:
+            continue
+        if is_credential_file(rel):
+            yield Skip("credential_file")
             continue
         full = Path(repo, rel)
         try:

@@ -113,7 +113,8 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
                     max_hunk_lines=cfg.max_hunk_lines, min_changed_lines=cfg.min_changed_lines,
                     max_example_chars=cfg.max_example_chars, max_example_files=cfg.max_example_files,
                     docs_keep=cfg.docs.keep, docs_weight=cfg.docs.weight, review_days=cfg.review_days,
-                    skip_paths=tuple(cfg.skip_paths), llm=cfg.llm.model_dump() if cfg.llm else None,
+                    skip_paths=tuple(cfg.skip_paths),
+                    credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
                     label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model)
 
 

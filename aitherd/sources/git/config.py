@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.llm import EndpointConfig
+from aitherd.sources.credfiles import CREDENTIAL_FILES
 
 
 class DocsConfig(BaseModel):
@@ -32,6 +33,8 @@ class GitMiningConfig(BaseModel):
         "*.lock", "package-lock.json", "*/package-lock.json", "yarn.lock", "pnpm-lock.yaml",
         "go.sum", "*.min.js", "*.min.css", "*_pb2.py", "*_pb2_grpc.py", "*.pb.go", "*.generated.*", "dist/*",
         "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*"])
+    # never mined, counted as skipped (files.credential_file): aitherd/sources/credfiles.py
+    credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
     docs: DocsConfig = Field(default_factory=DocsConfig)
     review_days: int = Field(default=365, ge=0)  # review pairs: blame no further back; 0: none
     classifier: bool = True  # learn the repo's own classes from its conventional-prefixed commits

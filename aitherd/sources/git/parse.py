@@ -120,7 +120,7 @@ def header_fields(header: str) -> Commit:
                   time=int(when) if when.isdigit() else 0, subject=subject, body=body)
 
 
-def parse_commit(header: str, patch: str, skip_path: Callable[[str], bool]) -> Commit:
+def parse_commit(header: str, patch: str, skip_path: Callable[[str], str | None]) -> Commit:
     """One commit from its header fields and its patch text."""
     commit = header_fields(header)
     for sec in patch.split("\ndiff --git ")[1:]:
@@ -149,8 +149,8 @@ def parse_commit(header: str, patch: str, skip_path: Callable[[str], bool]) -> C
             path = unquote(first[2:2 + n]) if n > 0 else first
         commit.paths.append(path)
         commit.statuses.append(status)
-        if skip_path(path):
-            commit.skip("files.vendored_or_generated")
+        if why := skip_path(path):  # a credential file, a vendored or generated one
+            commit.skip(why)
             continue
         if binary:
             commit.skip("files.binary")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import multiprocessing
 import os
 import signal
@@ -46,10 +45,19 @@ class Result:
 
 
 def _skipper(cfg: Settings) -> Any:
-    """gitmine's skip-path check with the configured patterns (gitmine imports this module)."""
+    """Why a path is not mined ('files.credential_file', 'files.vendored_or_generated'), or None."""
+    from aitherd.sources.credfiles import CREDENTIAL_FILES, is_credential_file
     from aitherd.sources.gitmine import _skip_path
 
-    return functools.partial(_skip_path, patterns=list(cfg.skip_paths))
+    credentials = cfg.credential_files if cfg.credential_files is not None else CREDENTIAL_FILES
+    patterns = list(cfg.skip_paths)
+
+    def why(path: str) -> str | None:
+        if is_credential_file(path, credentials):
+            return "files.credential_file"
+        return "files.vendored_or_generated" if _skip_path(path, patterns) else None
+
+    return why
 
 
 class Miner:

@@ -21,6 +21,7 @@ class Settings:
     docs_weight: float = 0.5
     review_days: int = 365
     skip_paths: tuple[str, ...] = ()
+    credential_files: tuple[str, ...] | None = None  # None: aitherd.sources.credfiles' defaults
     llm: dict[str, Any] | None = None  # an EndpointConfig as a dict; None: no LLM labelling
     label_cache: str | None = None  # SQLite file of LLM labels by commit sha
     model: Any = None  # the per-repo classifier (classify.Model), or None
