@@ -14,8 +14,9 @@ from support import git, make_repo
 
 from aitherd import benchmarks
 
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+# Real-looking, not AWS's documented AKIAIOSFODNN7EXAMPLE pair: documented placeholders are kept.
+AWS_KEY = "AKIAZ7Q3RT5XW2ME4NPA"
+AWS_SECRET = "q8Jd2Kf9LmN3pQ7rS1tU5vW0xY4zA6bC8dE2fG1h"
 
 
 def world(tmp: Path) -> tuple[Path, Path]:

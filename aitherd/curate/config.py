@@ -13,6 +13,8 @@ class _Section(BaseModel):
 
 
 class RedactConfig(_Section):
+    # The settings of the curation step, which the store and the logs of the same process use
+    # too (`aitherd.curate.redact.configure`): `enabled = false` turns redaction off everywhere.
     enabled: bool = True
     emails: bool = True
     # Reject with `secret` when secrets are more than this share of one message (or of the
