@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
+from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
 from aitherd.export.config import ExportConfig
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
@@ -138,6 +139,7 @@ class Config(_Section):
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

@@ -34,6 +34,7 @@ import os
 import resource
 import struct
 import sys
+from typing import Any
 
 JAIL_EXIT = 125
 MARK = b"\x1eaitherd-jail "
@@ -47,7 +48,7 @@ EPERM, ENOSYS = 1, 38
 LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446  # every arch
 
 # Syscall numbers checked against the kernel headers (x86_64 asm/unistd_64.h, generic unistd.h).
-ARCHES = {
+ARCHES: dict[str, dict[str, Any]] = {
     "x86_64": {"audit": 0xC000003E, "mount_setattr": 442, "clone": 56, "clone3": 435, "deny": {
         "socket": 41, "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "kill": 62,
         "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
@@ -256,7 +257,11 @@ def lock_down(settings: dict, workdir: str) -> None:
     limits = dict(settings["limits"])
     if not (os.geteuid() == 0 and settings["uid"] is not None):
         limits.pop("nproc", None)  # counted per real uid: only meaningful under a uid of its own
-    attempt("rlimits", lambda: (set_limits(limits), ["rlimits:" + "+".join(sorted(limits))])[1])
+    def rlimits() -> list[str]:
+        set_limits(limits)
+        return ["rlimits:" + "+".join(sorted(limits))]
+
+    attempt("rlimits", rlimits)
     if settings["namespaces"]:
         attempt("namespaces", lambda: namespaces(settings, workdir, uid, gid))
     parent = os.getppid()

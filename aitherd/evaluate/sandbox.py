@@ -146,7 +146,7 @@ class Sandbox:
             tries.append((self.python, None, self.mode))
         if self.mode == "fork":
             tries += [(python, uid_base, "exec") for python, uid_base, _ in list(tries)]
-        failures = []
+        failures: list[str] = []
         for python, uid_base, mode in tries:
             self.close()
             self.python, self.uid_base, self.mode = python, uid_base, mode

@@ -25,7 +25,7 @@ import signal
 import socket
 import sys
 
-import jail
+import jail  # type: ignore[import-not-found]  # a sibling file: zygote runs as a script
 
 # Imported once here, inherited by every child: what benchmark programs import most.
 PREIMPORT = ("collections", "functools", "heapq", "itertools", "math", "re", "typing")
@@ -81,14 +81,14 @@ def serve(fd: int) -> tuple[dict, str, str]:
     by_id: dict[int, int] = {}
     while True:
         try:
-            ready, _, _ = select.select([sock, wake_r], [], [])
+            ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
         except InterruptedError:
             continue
         if wake_r in ready:
             os.read(wake_r, 4096)
         _reap(sock, children)
         by_id = {run_id: pid for pid, run_id in children.items()}
-        if sock not in ready:
+        if sock.fileno() not in ready:
             continue
         try:
             message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
@@ -100,9 +100,9 @@ def serve(fd: int) -> tuple[dict, str, str]:
             os._exit(0)
         request = json.loads(message)
         if request["op"] == "kill":
-            pid = by_id.get(request["id"])
-            if pid is not None:
-                _kill_group(pid)
+            target = by_id.get(request["id"])
+            if target is not None:
+                _kill_group(target)
             continue
         pid = os.fork()
         if pid == 0:
