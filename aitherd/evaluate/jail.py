@@ -45,6 +45,10 @@ AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 1, 38, 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 EPERM, ENOSYS = 1, 38
+# A `require` name -> the prefix of the record entry that shows it active.
+LAYERS: dict[str, str | tuple[str, ...]] = {
+    "rlimits": "rlimits:", "namespaces": "netns", "privileges": ("uid:", "no-caps"), "landlock": "landlock:",
+    "seccomp": "seccomp"}
 LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446  # every arch
 
 # Syscall numbers checked against the kernel headers (x86_64 asm/unistd_64.h, generic unistd.h).
@@ -275,6 +279,11 @@ def lock_down(settings: dict, workdir: str) -> None:
         attempt("landlock", lambda: landlock(os.getcwd()))
     if settings["seccomp"]:
         attempt("seccomp", install_seccomp)
+    unmet = [name for name in settings["require"] if not any(a.startswith(LAYERS[name]) for a in active)]
+    if unmet:
+        missing += [f"{name} (required, not active)" for name in unmet if not any(m.startswith(name) for m in missing)]
+        _report(active, missing)
+        os._exit(JAIL_EXIT)
     _report(active, missing)
 
 

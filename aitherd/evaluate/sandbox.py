@@ -41,6 +41,7 @@ MARK = b"\x1eaitherd-jail "
 # and the usual subordinate ranges of /etc/subuid (100000 + 65536 per user).
 DEFAULT_UID_BASE = 2_000_000_000
 _TAIL = 4096
+REQUIRABLE = ("rlimits", "namespaces", "privileges", "landlock", "seccomp")
 # What the start-up probe imports: the modules benchmark solutions and their tests use.
 # (Modules the fork server has not imported already: the probe must read the standard library.)
 PROBE = "import bisect, datetime, decimal, fractions, statistics, string, threading"
@@ -109,6 +110,10 @@ class Sandbox:
         self.uid_base = uid_base if _is_root() else None
         self.hide = [str(Path(p).expanduser()) for p in hide if p]
         self.require = list(require)
+        unknown = sorted(set(self.require) - set(REQUIRABLE))
+        if unknown:
+            raise ValueError(f"unknown sandbox layer {unknown[0]!r} to require; "
+                             f"expected some of {', '.join(REQUIRABLE)}")
         self.notes: list[str] = []
         self._server: ForkServer | None = None
         self._server_lock = threading.Lock()
@@ -155,8 +160,8 @@ class Sandbox:
                 if failures:
                     self.notes.append("fell back: " + "; ".join(failures))
                 return f"{probe.isolation} [{mode}]"
-            failures.append(f"{python} with uid {uid_base or 'kept'} ({mode}): {probe.error} "
-                            f"{probe.stderr.strip().splitlines()[-1:] or ''}")
+            why = probe.isolation if probe.error == "sandbox" else probe.stderr.strip().splitlines()[-1:]
+            failures.append(f"{python} with uid {uid_base or 'kept'} ({mode}): {probe.error} {why or ''}")
         raise SandboxError("the sandbox cannot run a trivial program here: " + "; ".join(failures))
 
     def _settings(self, uid: int | None) -> str:
