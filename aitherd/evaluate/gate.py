@@ -90,10 +90,10 @@ class Verdict:
         out = []
         for name, g in self.suites.items():
             base = f"{g.base:.3f}" if g.base is not None else "n/a"
-            live = f"{g.live:.3f}" if g.live is not None else "n/a"
+            live = f"{self.live_version} {g.live:.3f}" if g.live is not None else (self.live_version or "none")
             paired = (f"  (-{g.regressions} +{g.improvements} vs live, p={g.p_value:.3g})"
                       if g.p_value is not None else "")
-            out.append(f"{name:<15} base {base} -> live {self.live_version or '-'} {live} -> "
+            out.append(f"{name:<15} base {base} -> live {live} -> "
                        f"{self.version} {g.candidate:.3f} on {g.items} items{paired}"
                        + ("" if g.scored else " [not scored]"))
         score = f"{self.score:.3f}" if self.score is not None else "n/a"
@@ -130,6 +130,7 @@ def decide(specialist: str, version: str, candidate: dict[str, BenchmarkResult],
     section = cfg.specialist(specialist)
     verdict = Verdict(specialist, version, "deploy", None, section.threshold, cfg.alpha, live_version)
     no_verdict: list[str] = []
+    broken: list[str] = []  # the server failed: nothing can be said about the model
     reject: list[str] = []
     for name in scored:
         if name not in candidate:
@@ -140,8 +141,8 @@ def decide(specialist: str, version: str, candidate: dict[str, BenchmarkResult],
             gate.base = base[name].pass_rate  # type: ignore[union-attr]
         errors = _generation_errors(row)
         if row.total and errors / row.total > MAX_GENERATION_ERRORS:
-            no_verdict.append(f"{name}: {errors} of {row.total} generations failed (the server, "
-                              "not the model): benchmark again")
+            broken.append(f"{name}: {errors} of {row.total} generations failed (the server, "
+                          "not the model): benchmark again")
         old = live.get(name)
         if live_version is not None and old is None:
             no_verdict.append(f"{name}: live {live_version} has no result on the same items "
@@ -156,11 +157,13 @@ def decide(specialist: str, version: str, candidate: dict[str, BenchmarkResult],
                               f"{gate.regressions} items newly failed, {gate.improvements} newly passed, "
                               f"exact McNemar p={gate.p_value:.2g} < {cfg.alpha}")
         verdict.suites[name] = gate
-    rates = [candidate[name].pass_rate for name in scored if name in candidate]
+    rates = [candidate[name].pass_rate for name in scored if name in candidate and candidate[name].total]
     verdict.score = sum(rates) / len(rates) if rates else None
     if verdict.score is not None and verdict.score < section.threshold:
         reject.insert(0, f"score {verdict.score:.3f} is below the threshold {section.threshold:.2f}")
-    if reject:
+    if broken:
+        verdict.verdict, verdict.reasons = "no_verdict", broken + reject + no_verdict
+    elif reject:
         verdict.verdict, verdict.reasons = "reject", reject + no_verdict
     elif no_verdict:
         verdict.verdict, verdict.reasons = "no_verdict", no_verdict

@@ -119,7 +119,8 @@ def _targets(ctx: JobContext) -> list[Adapter] | str:
         with session(ctx.engine) as s:
             rows = s.exec(select(Adapter).where(Adapter.specialist == name, Adapter.state == "candidate")
                           .order_by(col(Adapter.id).desc())).all()
-        fresh = [r for r in rows if "gate" not in (r.scores or {})]
+        # Never judged, or judged "no_verdict" (the server failed, or the live adapter changed).
+        fresh = [r for r in rows if ((r.scores or {}).get("gate") or {}).get("verdict", "no_verdict") == "no_verdict"]
         if fresh:
             out.append(fresh[0])
     return out
