@@ -72,13 +72,15 @@ def make_ctx(state_dir: Path, cfg: EvaluateConfig, *, args: dict[str, Any] | Non
 
 
 def add_adapter(ctx: JobContext, specialist: str, version: str, state: str = "candidate", *,
-                export_id: str | None = None, base_model: str = BASE, path: Path | None = None) -> Adapter:
+                export_id: str | None = None, base_model: str = BASE, path: Path | None = None,
+                eval_loss: float | None = None) -> Adapter:
     """An Adapter row with a directory holding its lineage file (no weights: the stand-in needs none)."""
     root = path or ctx.loaded.paths.state_dir / "adapters" / specialist / version
     root.mkdir(parents=True, exist_ok=True)
     (root / "aitherd_adapter.json").write_text(json.dumps({
         "base_model": base_model, "base_family": "deepseek-r1-distill-qwen",
-        "lineage": {"export_id": export_id, "base_model": base_model}}))
+        "lineage": {"export_id": export_id, "base_model": base_model},
+        "metrics": {"eval": {"eval_loss": eval_loss}} if eval_loss is not None else {}}))
     with session(ctx.engine) as s:
         row = Adapter(specialist=specialist, version=version, path=str(root), export_id=export_id, state=state)
         s.add(row)

@@ -81,6 +81,9 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         with LOCK:
             script = _script()
+            if self.path.endswith("_lora_adapter"):
+                with open(f"{SCRIPT}.log", "a") as log:
+                    log.write(json.dumps({"admin": self.path.rsplit("/", 1)[-1], **body}) + "\n")
             if self.path.endswith("/load_lora_adapter"):
                 STATE["loaded"].add(body["lora_name"])
                 self._send(200, {"message": f"Success: LoRA adapter '{body['lora_name']}' added successfully."})

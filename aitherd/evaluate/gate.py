@@ -60,7 +60,7 @@ class SuiteGate:
     p_value: float | None = None
     regressed: bool = False
     scored: bool = True
-    note: str | None = None
+    eval_loss: float | None = None
 
 
 @dataclass
@@ -93,8 +93,9 @@ class Verdict:
             live = f"{self.live_version} {g.live:.3f}" if g.live is not None else (self.live_version or "none")
             paired = (f"  (-{g.regressions} +{g.improvements} vs live, p={g.p_value:.3g})"
                       if g.p_value is not None else "")
+            loss = f"; eval loss {g.eval_loss:.4f}" if g.eval_loss is not None else ""
             out.append(f"{name:<15} base {base} -> live {live} -> "
-                       f"{self.version} {g.candidate:.3f} on {g.items} items{paired}"
+                       f"{self.version} {g.candidate:.3f} on {g.items} items{paired}{loss}"
                        + ("" if g.scored else " [not scored]"))
         score = f"{self.score:.3f}" if self.score is not None else "n/a"
         out.append(f"score {score} (threshold {self.threshold:.2f}); verdict: {self.verdict}")
@@ -136,7 +137,8 @@ def decide(specialist: str, version: str, candidate: dict[str, BenchmarkResult],
         if name not in candidate:
             no_verdict.append(f"{name}: no result for {version} (run the benchmark job)")
     for name, row in candidate.items():
-        gate = SuiteGate(name, row.pass_rate, row.total, scored=name in scored)
+        gate = SuiteGate(name, row.pass_rate, row.total, scored=name in scored,
+                         eval_loss=((row.details or {}).get("metrics") or {}).get("eval_loss"))
         if base.get(name) is not None:
             gate.base = base[name].pass_rate  # type: ignore[union-attr]
         errors = _generation_errors(row)

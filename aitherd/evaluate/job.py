@@ -83,8 +83,12 @@ class Bench:
                                        on_done=lambda n: self.ctx.progress(stage, n, total),
                                        should_stop=self.ctx.should_stop)
         ok = [i for i, g in enumerate(gens) if g.error is None]
-        run = self.sandbox().run_many if suite.kind == "code" else None
+        run = self.sandbox().run_many if suite.kind == "code" and ok else None
         checked = suite.check([items[i] for i in ok], [gens[i].full_text() for i in ok], run) if ok else []
+        common = self.sandbox().isolation.rsplit(" [", 1)[0] if run is not None else None
+        for outcome in checked:  # the isolation is on the result; an item keeps it only if it differs
+            if common is not None and outcome.extra.get("isolation") == common:
+                del outcome.extra["isolation"]
         by_index = dict(zip(ok, checked, strict=True))
         outcomes = []
         for i, (item, gen) in enumerate(zip(items, gens, strict=True)):
@@ -179,7 +183,7 @@ def _bench_adapter(bench: Bench, row: Adapter, plan: Plan) -> tuple[Verdict | No
     work: list[tuple[Suite, list[Item], str]] = []
     for suite in plan.suites:
         items = sample(suite.load(), plan.limit, cfg.seed)
-        if not items:
+        if not items and not (isinstance(suite, HeldOut) and suite.rows and isinstance(gen, LocalGenerator)):
             notes.append(f"{suite.name}: no checkable items; skipped")
             continue
         decoding = Decoding(max_tokens=cfg.max_tokens[suite.name], seed=cfg.seed)
