@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from aitherd import __version__
 from aitherd.jobs import JOBS
@@ -360,8 +360,12 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/decontam", decontam),
         Route("/v1/exports/{a}/diff/{b}", export_diff),
     ]
+    from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate: /v1/bench/...
+
+    routes.append(Mount("/v1", routes=evaluate_routes))  # evaluate
     app = Starlette(routes=routes, exception_handlers={
         404: not_found, 405: not_allowed, Exception: server_error})
+    app.state.control = d  # evaluate: route modules reach the daemon here
     return _CountRequests(app, d)
 
 

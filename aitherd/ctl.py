@@ -428,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("curate", cmd_curate, "curate --recheck: re-evaluate stored examples after a change")
     p.add_argument("--recheck", action="store_true")
     p.add_argument("--wait", action="store_true")
+    from aitherd.evaluate.ctl import add_commands as evaluate_commands  # evaluate: bench, compare
+
+    evaluate_commands(sub, add)  # evaluate
     return parser
 
 

@@ -15,7 +15,7 @@ from evaluate_support import BASE, BenchServer, adapter, add_adapter, evaluate_c
 from sqlmodel import select
 
 from aitherd.evaluate.config import EvaluateConfig
-from aitherd.evaluate.gate import gate_verdict, mcnemar_exact
+from aitherd.evaluate.gate import GateRefused, gate_verdict, mcnemar_exact, require_deployable
 from aitherd.evaluate.job import run_benchmark
 from aitherd.evaluate.suites import Gsm8k, sample
 from aitherd.store import session
@@ -149,6 +149,7 @@ def test_the_verdict_follows_the_adapter_live_now(server: BenchServer, tmp_path:
     run_benchmark(ctx)
     cfg = evaluate_config(server)
     assert gate_verdict(ctx.engine, "reasoner", "v0002", cfg).deploy
+    assert require_deployable(ctx.engine, "reasoner", "v0002", cfg).deploy
     with session(ctx.engine) as s:  # another adapter went live meanwhile, never benchmarked
         for row in s.exec(select(Adapter)).all():
             if row.version == "v0001":
@@ -160,6 +161,8 @@ def test_the_verdict_follows_the_adapter_live_now(server: BenchServer, tmp_path:
     assert not verdict.deploy and verdict.verdict == "no_verdict"
     assert "live v0009 has no result on the same items" in verdict.reasons[0]
     assert not gate_verdict(ctx.engine, "reasoner", "v0404", cfg).deploy
+    with pytest.raises(GateRefused, match="reasoner v0002 may not be served: no_verdict"):
+        require_deployable(ctx.engine, "reasoner", "v0002", cfg)
 
 
 def test_a_stricter_threshold_in_the_config_rejects(server: BenchServer, tmp_path: Path) -> None:

@@ -231,3 +231,20 @@ def record_verdict(engine: Engine, verdict: Verdict, run_id: int | None) -> None
             row.state = "rejected"
         s.add(row)
         s.commit()
+
+
+class GateRefused(Exception):
+    """The gate does not let this adapter go live; `verdict` says why."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"{verdict.specialist} {verdict.version} may not be served: {verdict.verdict}: "
+                         + "; ".join(verdict.reasons))
+        self.verdict = verdict
+
+
+def require_deployable(engine: Engine, specialist: str, version: str, cfg: EvaluateConfig | None = None) -> Verdict:
+    """For the deploy path: the verdict if it is "deploy", else GateRefused (never serve it)."""
+    verdict = gate_verdict(engine, specialist, version, cfg)
+    if not verdict.deploy:
+        raise GateRefused(verdict)
+    return verdict
