@@ -60,7 +60,7 @@ class EvaluationCollector(Collector):
             for (raw,) in conn.execute(sql):
                 data = _json(raw)
                 for specialist in SPECIALISTS:
-                    verdict = data.get(f"{specialist}_verdict")
+                    verdict = str(data.get(f"{specialist}_verdict"))
                     if (specialist, verdict) in counts:
                         counts[(specialist, verdict)] += 1
         for (specialist, verdict), n in counts.items():
@@ -73,9 +73,10 @@ class EvaluationCollector(Collector):
                                   labels=["specialist", "suite", "version"])
         verdicts = CounterMetricFamily("aitherd_deploy_verdicts", "Deploy gate verdicts recorded by benchmark "
                                        "runs, by specialist and verdict", labels=["specialist", "verdict"])
-        for part, fill, family in (("pass_rate", self._pass_rates, rates), ("verdicts", self._verdicts, verdicts)):
+        for part, fill in (("pass_rate", lambda: self._pass_rates(rates)),
+                           ("verdicts", lambda: self._verdicts(verdicts))):
             try:
-                fill(family)  # type: ignore[operator]
+                fill()
             except Exception:  # a broken read is counted and skipped; the scrape goes on
                 self.on_error(f"evaluation_{part}")
         yield rates
