@@ -93,3 +93,17 @@ def test_the_daemon_side_of_evaluation_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.returncode == 0 and out.stdout.strip() == "light", out.stderr
+
+
+def test_a_store_the_collector_cannot_read_is_counted_and_the_scrape_goes_on(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from sqlalchemy import create_engine
+
+    from aitherd.evaluate.metrics import EvaluationCollector
+
+    errors: list[str] = []
+    registry = CollectorRegistry()
+    registry.register(EvaluationCollector(create_engine(f"sqlite:///{tmp_path / 'empty.db'}"), errors.append))
+    text = generate_latest(registry).decode()
+    assert errors == ["evaluation_pass_rate", "evaluation_verdicts"]  # no tables in that file
+    assert "# TYPE aitherd_adapter_pass_rate gauge" in text and "# TYPE aitherd_deploy_verdicts_total counter" in text
