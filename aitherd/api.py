@@ -17,6 +17,8 @@ from starlette.routing import Mount, Route
 
 from aitherd import __version__
 from aitherd.jobs import JOBS
+from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate
+from aitherd.serve.routes import routes as serve_routes  # serve
 from aitherd.store import SCHEMA_VERSION, Example, Export, Run, session
 from aitherd.store.examples import example_counts
 
@@ -359,13 +361,12 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/corpus", corpus),
         Route("/v1/decontam", decontam),
         Route("/v1/exports/{a}/diff/{b}", export_diff),
+        Mount("/v1/bench", routes=evaluate_routes),  # evaluate: /v1/bench/... (before serve's /v1)
+        Mount("/v1", routes=serve_routes),  # serve: /v1/serve..., /v1/adapters... (keep last)
     ]
-    from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate: /v1/bench/...
-
-    routes.append(Mount("/v1", routes=evaluate_routes))  # evaluate
     app = Starlette(routes=routes, exception_handlers={
         404: not_found, 405: not_allowed, Exception: server_error})
-    app.state.control = d  # evaluate: route modules reach the daemon here
+    app.state.control = d  # serve, evaluate: their handlers reach the daemon here
     return _CountRequests(app, d)
 
 

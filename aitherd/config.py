@@ -18,6 +18,7 @@ from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
 from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
 from aitherd.export.config import ExportConfig
+from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.train.config import TrainConfig
@@ -106,7 +107,7 @@ class RepoEntry(_Section):
 
 class LogDirEntry(_Section):
     path: str
-    kind: Literal["openai", "claude", "codex", "aider", "chronicle", "mcts"] = "openai"
+    kind: Literal["openai", "claude", "codex", "aider", "continue", "chronicle", "mcts"] = "openai"
     pattern: str = "*"
 
     @property
@@ -139,6 +140,7 @@ class Config(_Section):
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
 
     @model_validator(mode="after")

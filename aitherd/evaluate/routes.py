@@ -1,4 +1,4 @@
-"""Control API routes for evaluation, mounted under /v1 in one line (`Mount("/v1", routes=routes)`).
+"""Control API routes for evaluation, mounted in one line: `Mount("/v1/bench", routes=routes)`.
 
   GET /v1/bench/{specialist}/{version}   results per suite, the recorded verdict, the verdict now
   GET /v1/bench/compare/{a}/{b}          a, b: SPECIALIST@VERSION (or @base); ?flips=N
@@ -49,6 +49,6 @@ async def bench_compare(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/bench/compare/{a}/{b}", bench_compare),
-    Route("/bench/{specialist}/{version}", bench_report),
+    Route("/compare/{a}/{b}", bench_compare),
+    Route("/{specialist}/{version}", bench_report),
 ]
