@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from aitherd import __version__
-from aitherd.jobs import JOBS
 from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate
+from aitherd.jobs import JOBS
 from aitherd.serve.routes import routes as serve_routes  # serve
 from aitherd.store import SCHEMA_VERSION, Example, Export, Run, session
 from aitherd.store.examples import example_counts

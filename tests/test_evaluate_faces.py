@@ -107,3 +107,36 @@ def test_a_store_the_collector_cannot_read_is_counted_and_the_scrape_goes_on(tmp
     text = generate_latest(registry).decode()
     assert errors == ["evaluation_pass_rate", "evaluation_verdicts"]  # no tables in that file
     assert "# TYPE aitherd_adapter_pass_rate gauge" in text and "# TYPE aitherd_deploy_verdicts_total counter" in text
+
+
+def test_the_benchmark_uses_the_daemons_vllm_and_the_deploy_path_obeys_the_gate(make_daemon) -> None:
+    """Serving on, no endpoint configured: the job asks the daemon where vLLM listens, loads the
+    candidate there under its hidden name, and the daemon's deploy refuses what the gate rejected
+    (unless forced); the deploy job leaves it alone."""
+    from serve_support import make_adapter, serve_section
+
+    d = make_daemon({"serve": serve_section(), "train": {"base_model": "/models/base-14b"},
+                     "evaluate": {"sample_size": 3, "heldout_max_items": 0}}, fake_jobs=False).start()
+    d.wait_for(lambda: (st := d.api("GET", "/v1/serve"))["state"] == "up" and st["ready"], 30, "vLLM up")
+    engine = open_store(d.state / "aitherd.db")
+    make_adapter(d.state, engine, "reasoner", "v0001", gate=False)
+
+    out = d.ctl("bench", "reasoner", "v0001", timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "verdict: reject" in out.stdout  # the stand-in does no arithmetic
+    report = json.loads(d.ctl("bench", "reasoner", "v0001", "--report", "--json").stdout)
+    (result,) = report["results"]
+    port = d.api("GET", "/v1/serve")["port"]
+    assert result["settings"]["served_as"] == "eval:reasoner@v0001"
+    assert f"127.0.0.1:{port}/v1" in result["settings"]["generator"]
+    assert report["state"] == "rejected"
+
+    refused = d.ctl("deploy", "reasoner", "v0001")
+    assert refused.returncode == 1 and "the deploy gate refuses reasoner v0001 (reject)" in refused.stderr
+    assert "below the threshold" in refused.stderr
+    assert d.api("GET", "/v1/serve")["aliases"]["reasoner"]["version"] is None  # still the base model
+    assert d.ctl("run", "deploy", "--wait").returncode == 0
+    assert d.runs(job="deploy")[0]["status"] == "skipped"
+    forced = d.ctl("deploy", "reasoner", "v0001", "--force")
+    assert forced.returncode == 0 and "reasoner -> reasoner@v0001" in forced.stdout
+    engine.dispose()

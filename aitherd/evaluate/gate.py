@@ -185,6 +185,9 @@ def gate_verdict(engine: Engine, specialist: str, version: str, cfg: EvaluateCon
     """The verdict for one adapter from its stored gating results, against the adapter live now.
     Pass the daemon's [evaluate] section (`evaluate_config_of(config)`); None: the defaults."""
     cfg = cfg or EvaluateConfig()
+    if specialist not in ("coder", "reasoner"):
+        return Verdict(specialist, version, "no_verdict", None, 1.0, cfg.alpha, None,
+                       reasons=[f"no specialist {specialist!r}: coder and reasoner are benchmarked"])
     row = find_adapter(engine, specialist, version)
     if row is None or row.id is None:
         return Verdict(specialist, version, "no_verdict", None, cfg.specialist(specialist).threshold,
@@ -221,6 +224,8 @@ def record_verdict(engine: Engine, verdict: Verdict, run_id: int | None) -> None
         if row is None:
             return
         scores = dict(row.scores or {})
+        # Flat suite rates (what `aitherctl adapters` lists), then the details.
+        scores.update({n: round(g.candidate, 4) for n, g in verdict.suites.items()})
         scores["suites"] = {n: g.candidate for n, g in verdict.suites.items()}
         scores["base"] = {n: g.base for n, g in verdict.suites.items() if g.base is not None}
         scores["live"] = {n: g.live for n, g in verdict.suites.items() if g.live is not None}
@@ -229,6 +234,8 @@ def record_verdict(engine: Engine, verdict: Verdict, run_id: int | None) -> None
         row.scores = scores
         if verdict.verdict == "reject" and row.state == "candidate":
             row.state = "rejected"
+        if not verdict.deploy:
+            row.note = f"gate: {verdict.verdict}: {verdict.reasons[0] if verdict.reasons else ''}"[:500]
         s.add(row)
         s.commit()
 

@@ -242,6 +242,35 @@ def _extra(bench: Bench, suite: Suite, model: ModelRef, served: str, meta: dict[
     return {"eval_loss": loss, "eval_loss_from": "the trainer, at the end of training"} if loss is not None else {}
 
 
+def _serving_endpoint(ctx: JobContext, cfg: EvaluateConfig) -> tuple[str, str] | None:
+    """With [serve] on and no [evaluate.endpoint] base_url: ask the daemon where its vLLM listens
+    (the port may change at each start), waiting while it starts or wakes (up to its startup
+    timeout). Returns (base_url, the base model's served name), or None when serving is off."""
+    serve = getattr(ctx.loaded.config, "serve", None)
+    if cfg.endpoint.base_url or cfg.generator == "local" or not getattr(serve, "enabled", False):
+        return None
+    from aitherd.client import Client, ClientError, DaemonUnavailable
+
+    assert serve is not None
+    deadline = time.monotonic() + float(serve.startup_timeout)
+    client = Client(ctx.loaded.paths.socket, timeout=30)
+    try:
+        while True:
+            try:
+                status = client.get("/v1/serve")
+            except (ClientError, DaemonUnavailable, OSError) as err:
+                raise GenerationError(f"cannot ask the daemon where vLLM listens: {err}") from None
+            if status.get("state") == "up" and status.get("port"):
+                return f"http://{serve.host}:{status['port']}/v1", str(status.get("base") or "")
+            if time.monotonic() > deadline or ctx.should_stop():
+                raise GenerationError(f"the supervised vLLM is {status.get('state')}, not up; benchmark "
+                                      "again once it is (`aitherctl serve status`)")
+            ctx.progress(f"waiting for vLLM ({status.get('state')})", force=True)
+            time.sleep(2)
+    finally:
+        client.close()
+
+
 def run_benchmark(ctx: JobContext) -> RunResult:
     cfg = evaluate_config_of(ctx.loaded.config)
     targets = _targets(ctx)
@@ -252,6 +281,10 @@ def run_benchmark(ctx: JobContext) -> RunResult:
     from aitherd.train.config import train_config_of
 
     try:
+        served = _serving_endpoint(ctx, cfg)
+        if served is not None:  # the daemon's supervised vLLM: its port, and its name for the base
+            cfg = cfg.model_copy(update={"endpoint": cfg.endpoint.model_copy(update={
+                "base_url": served[0], "base_model_name": cfg.endpoint.base_model_name or served[1]})})
         generator = make_generator(cfg, train_config_of(ctx.loaded.config).base_model)
     except GenerationError as err:
         return RunResult("failed", error=str(err))
