@@ -15,17 +15,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _print_json(data: Any) -> None:
-    import json
-
-    print(json.dumps(data, indent=2, sort_keys=True))
+from aitherd.ctl_format import EXIT_OK, EXIT_USAGE, print_json, table
 
 
 def cmd_bench(c: Any, args: argparse.Namespace) -> int:
-    from aitherd import ctl
+    from aitherd import ctl  # its `run --wait` path; imported here (ctl imports this module)
 
     if args.report:
         if not args.version:
@@ -33,7 +27,7 @@ def cmd_bench(c: Any, args: argparse.Namespace) -> int:
             return EXIT_USAGE
         data = c.get(f"/v1/bench/{args.specialist}/{args.version}")
         if args.json:
-            _print_json(data)
+            print_json(data)
             return EXIT_OK
         print(f"{args.specialist} {args.version} ({data['state']})")
         for line in data["lines"]:
@@ -46,7 +40,7 @@ def cmd_bench(c: Any, args: argparse.Namespace) -> int:
                 for r in data["results"]]
         if rows:
             print()
-            print(ctl._table(["suite", "pass@1", "passed", "run", "kind", "served as"], rows))
+            print(table(["suite", "pass@1", "passed", "run", "kind", "served as"], rows))
         return EXIT_OK
     job_args = [f"specialist={args.specialist}"]
     if args.version:
@@ -62,7 +56,7 @@ def cmd_bench(c: Any, args: argparse.Namespace) -> int:
 def cmd_compare(c: Any, args: argparse.Namespace) -> int:
     data = c.get(f"/v1/bench/compare/{args.a}/{args.b}?flips={args.flips}")
     if args.json:
-        _print_json(data)
+        print_json(data)
         return EXIT_OK
     print(f"{data['a']} -> {data['b']}  ({data['test']})")
     for s in data["suites"]:

@@ -79,6 +79,10 @@ class TrainConfig(_Section):
     # Python interpreter with the training extras; empty: the worker's own.
     python: str = ""
     keep_checkpoints: bool = False  # keep a finished run's checkpoints (they hold optimizer state)
+    # Where Sunday's run starts: a fresh LoRA on the base model ("base", as STaR prescribes: no
+    # drift compounding over iterations), or the specialist's live adapter, trained further
+    # ("live"; from the base when none is live). Recorded in the adapter's lineage.
+    start_from: Literal["base", "live"] = "base"
     lora: LoraSection = Field(default_factory=LoraSection)
     coder: CoderTrain = Field(default_factory=CoderTrain)
     reasoner: ReasonerTrain = Field(default_factory=ReasonerTrain)

@@ -120,6 +120,45 @@ def run_trainer(
     return Outcome(returncode, result, stopped_at is not None, _tail(files.log))
 
 
+def _trainer_of(pid: int, spec: Path) -> bool:
+    """Whether `pid` is a live trainer of this run (not a reused pid of something else)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    text = [a.decode(errors="replace") for a in args]
+    return "aitherd.train" in text and str(spec) in text
+
+
+def reap_stale_trainer(files: RunFiles, grace_s: float = 600.0, poll_s: float = 0.2) -> str | None:
+    """A `trainer.pid` left behind means the worker that ran the trainer was killed. Its
+    trainer got SIGTERM from the kernel (PDEATHSIG) and is saving a checkpoint: wait for it to
+    exit (SIGKILL after `grace_s`) so two trainers never share the run directory, then remove
+    the file. Returns what was done, or None when there was nothing to do."""
+    pid_file = files.root / "trainer.pid"
+    if not pid_file.exists():
+        return None
+    try:
+        pid = int(pid_file.read_text().strip())
+    except ValueError:
+        pid = 0
+    note = f"removed a stale trainer.pid ({pid or 'unreadable'}: no such trainer running)"
+    if pid > 0 and _trainer_of(pid, files.spec):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # in case the kernel's signal did not reach it
+        deadline = time.monotonic() + grace_s
+        while _trainer_of(pid, files.spec) and time.monotonic() < deadline:
+            time.sleep(poll_s)
+        if _trainer_of(pid, files.spec):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            note = f"killed orphaned trainer {pid} after {grace_s:g} s"
+        else:
+            note = f"waited for orphaned trainer {pid} to stop"
+    pid_file.unlink(missing_ok=True)
+    return note
+
+
 def _relay(path: Path, offset: int, on_event: Callable[[dict[str, Any]], None]) -> int:
     """Pass on the complete JSON lines appended to `path` since `offset`; return the new offset."""
     if not path.exists():
