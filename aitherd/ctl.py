@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from aitherd import __version__
+from aitherd import __version__, specialists
 from aitherd.client import Client, ClientError, DaemonUnavailable, find_socket
 from aitherd.ctl_completion import bash_script
 from aitherd.ctl_format import (
@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("cancel", cmd_cancel, "stop a running job at its next checkpoint")
     p.add_argument("job")
     p = add("train", cmd_train, "train SPECIALIST|all [--wait], train status, train cancel")
-    p.add_argument("what", choices=["coder", "reasoner", "all", "status", "cancel"])
+    p.add_argument("what", choices=[*specialists.NAMES, "all", "status", "cancel"])
     p.add_argument("--wait", action="store_true")
     p.add_argument("--force", action="store_true", help="train even if this export was trained")
     p = add("runs", cmd_runs, "recent runs with a count summary; `runs show ID` for one run")
@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", nargs="?")
     add("reload", cmd_reload, "re-read the config file (same as SIGHUP)")
     p = add("exports", cmd_exports, "exports on disk, newest first")
-    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p.add_argument("--specialist", choices=specialists.NAMES)
     p = add("export", cmd_export, "run the export now, or `export diff A B`")
     p.add_argument("action", nargs="?", choices=["diff"])
     p.add_argument("ids", nargs="*")
@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("examples", cmd_examples, "stored examples; --rejected [--reason R] for the audit trail")
     p.add_argument("--rejected", action="store_true")
     p.add_argument("--reason")
-    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p.add_argument("--specialist", choices=specialists.NAMES)
     p.add_argument("--category")
     p.add_argument("--source")
     p.add_argument("--limit", type=int, default=20)

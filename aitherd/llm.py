@@ -26,8 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aitherd.sources.think import split as split_think
-from aitherd.sources.think import unwrap as unwrap_think
+from aitherd.think import split as split_think
+from aitherd.think import unwrap as unwrap_think
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 # The endpoint works but refused this one request (too long, invalid content): the prompt's failure.

@@ -116,22 +116,6 @@ class Metrics:
                                     ["method", "code"], registry=r)
         self._server: Any = None
 
-    def observe_train(self, progress: dict[str, Any]) -> None:
-        """Turn the train job's progress (stage 'train SPECIALIST', counts) into gauges."""
-        stage = str(progress.get("stage") or "")
-        counts = progress.get("counts") or {}
-        for specialist in ("coder", "reasoner"):
-            for key, gauge in self.train.items():
-                value = counts.get(f"{specialist}_{key}")
-                if isinstance(value, int | float):
-                    gauge.labels(specialist=specialist).set(value)
-        if stage.startswith("train ") and stage[6:] in ("coder", "reasoner"):
-            specialist = stage[6:]
-            if isinstance(progress.get("done"), int):
-                self.train_step.labels(specialist=specialist).set(progress["done"])
-            if isinstance(progress.get("total"), int):
-                self.train_steps_total.labels(specialist=specialist).set(progress["total"])
-
     def set_job_gauge(self, name: str, value: Any, labels: dict[str, Any]) -> bool:
         """A job's gauge message; False (and nothing set) for an unknown name or bad labels."""
         gauge = self.job_gauges.get(name)

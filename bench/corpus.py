@@ -160,8 +160,8 @@ def main() -> None:
 
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.curate import CurationConfig, Curator
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
+    from aitherd.runs import JobContext
     from aitherd.sources.harvest import FnSource, Harvest
     from aitherd.store import open_store
     from aitherd.store.examples import insert_candidates

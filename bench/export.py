@@ -145,7 +145,7 @@ import json, sys, time
 from pathlib import Path
 from aitherd.config import Loaded, Paths, parse_config
 from aitherd.export.job import run_export
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext
 from aitherd.logs import get_logger
 from aitherd.store import open_store
 state = Path(sys.argv[1]); export = json.loads(sys.argv[2])

@@ -15,8 +15,8 @@ from aitherd.config import Loaded, Paths, parse_config
 from aitherd.export.families import FAMILIES, TokenizerError, resolve_fim
 from aitherd.export.job import run_export
 from aitherd.export.sample import largest_remainder
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.store import Export, open_store, session
 from aitherd.store.examples import insert_candidates
 

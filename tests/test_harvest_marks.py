@@ -12,8 +12,8 @@ from test_sources_gitmine import commit
 
 from aitherd.candidate import Candidate
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources import codegraph, gitmine
 from aitherd.sources.harvest import BadInput, Checkpoint, FnSource, Harvest, Item, Mark, Skip, get_mark
 from aitherd.store import open_store

@@ -11,7 +11,7 @@ from items_util import last_mark, outputs
 from aitherd.export.families import FAMILIES
 from aitherd.sources.chronicle import ChronicleMapping, harvest_file
 from aitherd.sources.tail import read_lines
-from aitherd.sources.think import split, unwrap
+from aitherd.think import split, unwrap
 
 
 def test_incremental_reads_leave_partial_lines_and_survive_rotation_and_truncation(tmp_path):

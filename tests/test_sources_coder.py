@@ -13,8 +13,8 @@ from sqlalchemy import text
 from support import git
 
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources.coder import harvest_coder
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.corpus import CorpusSource, code_score, harvest_file

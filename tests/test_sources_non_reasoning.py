@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from aitherd.candidate import Candidate
 from aitherd.config import Loaded, Paths, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources.non_reasoning import generated
 from aitherd.sources.reasoner import harvest_reasoner
 from aitherd.sources.reasoner_config import ReasonerSources

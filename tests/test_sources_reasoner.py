@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aitherd.config import Loaded, Paths, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources.reasoner import content_digest, harvest_reasoner
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.store import open_store

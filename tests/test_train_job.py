@@ -101,6 +101,10 @@ def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_output
     log_lines = [json.loads(x) for x in run_dir.progress.read_text().splitlines()]
     logged = [x for x in log_lines if x["event"] == "log"]
     assert logged and {"loss", "learning_rate", "tokens_per_s", "eta_s"} <= set(logged[-1])
+    # Live figures reach the daemon as typed gauge messages, not as entries in the counts.
+    gauges = {(m["name"], m["labels"]["specialist"]) for m in progress_messages(ctx) if m["type"] == "gauge"}
+    assert {("train_loss", "coder"), ("train_step", "reasoner"), ("train_tokens_per_second", "reasoner")} <= gauges
+    assert not any(k.endswith(("_tokens_per_s", "_eta_s", "_learning_rate", "_status")) for k in result.counts)
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
     ids = torch.tensor([[1, 5, 9, 20, 33, 40]])
@@ -248,8 +252,8 @@ def test_trains_from_a_real_nightly_export(tiny_model, tmp_path):
     from aitherd.candidate import Candidate
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.export.job import run_export
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
+    from aitherd.runs import JobContext
     from aitherd.store import open_store
     from aitherd.store.examples import insert_candidates
 

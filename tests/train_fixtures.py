@@ -196,8 +196,8 @@ def make_ctx(state_dir: Path, train: Any, *, run_id: int = 1) -> Any:
     from types import SimpleNamespace
 
     from aitherd.config import Loaded, Paths
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
+    from aitherd.runs import JobContext
     from aitherd.store import open_store
 
     state_dir.mkdir(parents=True, exist_ok=True)

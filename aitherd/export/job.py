@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aitherd import specialists
 from aitherd.export.build import Screen, build, load_examples
 from aitherd.export.families import FAMILIES, TokenizerError, load_tokenizer, resolve_fim
 from aitherd.export.write import prune, write_export
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.store import Export, session
 
 
@@ -33,7 +33,7 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
     state = ctx.loaded.paths.state_dir
     notes: list[str] = []
     exported = 0
-    for specialist in ("coder", "reasoner"):
+    for specialist in specialists.NAMES:
         ctx.progress(f"loading {specialist} examples", force=True)
         examples = load_examples(ctx.engine, specialist)
         if not examples:

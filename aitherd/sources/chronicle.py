@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aitherd.candidate import REASONER_CATEGORIES, Candidate
 from aitherd.sources.items import BadInput, Checkpoint, Item
 from aitherd.sources.tail import read_lines
-from aitherd.sources.think import split as split_think
-from aitherd.sources.think import unwrap as unwrap_think
+from aitherd.think import split as split_think
+from aitherd.think import unwrap as unwrap_think
 
 _CUT_OFF = {"truncated", "incomplete", "cut_off", "cutoff", "timeout", "error", "aborted", "length"}
 

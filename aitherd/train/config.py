@@ -10,7 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SPECIALISTS = ("coder", "reasoner")
+from aitherd import specialists
+
+SPECIALISTS = specialists.NAMES
 
 
 class _Section(BaseModel):
@@ -41,13 +43,13 @@ class SpecialistTrain(_Section):
 
 
 class CoderTrain(SpecialistTrain):
-    epochs: float = Field(default=1.0, gt=0)
-    max_length: int = Field(default=8192, ge=16)
+    epochs: float = Field(default=specialists.CODER.epochs, gt=0)
+    max_length: int = Field(default=specialists.CODER.max_length, ge=16)
 
 
 class ReasonerTrain(SpecialistTrain):
-    epochs: float = Field(default=2.0, gt=0)
-    max_length: int = Field(default=4096, ge=16)
+    epochs: float = Field(default=specialists.REASONER.epochs, gt=0)
+    max_length: int = Field(default=specialists.REASONER.max_length, ge=16)
 
 
 class TrainConfig(_Section):

@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.train.adapters import find_trained, live_adapter, publish
 from aitherd.train.config import SPECIALISTS, TrainConfig, train_config_of
 from aitherd.train.exports import ExportRef, latest_export
 from aitherd.train.gpu import gpu_arbiter
 from aitherd.train.launch import Outcome, reap_stale_trainer, run_trainer, trainer_command
 from aitherd.train.spec import RunFiles, TrainSpec
+
+# The trainer's log events as the daemon's job gauges (aitherd.metrics: job_gauges).
+_LOG_GAUGES = (("train_loss", "loss"), ("train_learning_rate", "learning_rate"),
+               ("train_tokens_per_second", "tokens_per_s"), ("train_eta_seconds", "eta_s"))
 
 
 @dataclass
@@ -100,14 +103,16 @@ def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
 
     def on_event(event: dict[str, Any]) -> None:
         if event.get("event") == "log":
-            ctx.counts[f"{name}_loss"] = event.get("loss")
-            ctx.counts[f"{name}_tokens_per_s"] = event.get("tokens_per_s")
-            ctx.counts[f"{name}_eta_s"] = event.get("eta_s")
-            ctx.counts[f"{name}_learning_rate"] = event.get("learning_rate")
+            for gauge, key in _LOG_GAUGES:
+                if isinstance(event.get(key), int | float):
+                    ctx.gauge(gauge, event[key], specialist=name)
         elif event.get("event") == "checkpoint":
             ctx.count(f"{name}_checkpoints")
         elif event.get("event") == "begin" and event.get("resumed_step"):
-            ctx.counts[f"{name}_resumed_step"] = event["resumed_step"]
+            ctx.counts[f"{name}_resumed_step"] = int(event["resumed_step"])
+        for gauge, key in (("train_step", "step"), ("train_steps_planned", "total")):
+            if isinstance(event.get(key), int):
+                ctx.gauge(gauge, event[key], specialist=name)
         ctx.progress(stage, event.get("step"), event.get("total"),
                      force=event.get("event") != "log")
 
@@ -196,9 +201,8 @@ def _prepare_run_dir(files: RunFiles, sha: str) -> str | None:
 
 def _summarise(ctx: JobContext, results: list[SpecialistResult], notes: list[str]) -> RunResult:
     counts: dict[str, Any] = {}
-    for r in results:
+    for r in results:  # each specialist's status is in the message: counts are numbers only
         counts.update(r.counts)
-        counts[f"{r.specialist}_status"] = r.status
     statuses = {r.status for r in results}
     status = ("failed" if "failed" in statuses else "interrupted" if "interrupted" in statuses
               else "ok" if "ok" in statuses else "skipped")
