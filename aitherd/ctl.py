@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("completion", cmd_completion, "print a shell completion script: source <(aitherctl completion bash)")
     p.add_argument("shell", choices=["bash"])
     serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
-    evaluate_ctl.add_commands(sub, add)  # evaluate: bench, compare
+    evaluate_ctl.add_commands(sub, add, run_job=cmd_run)  # evaluate: bench, compare
     return parser
 
 

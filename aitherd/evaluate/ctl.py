@@ -1,26 +1,37 @@
-"""aitherctl's evaluation commands, registered by aitherd.ctl with `add_commands(sub, add)`:
+"""aitherctl's evaluation commands, registered by aitherd.ctl with `add_commands(sub, add, run_job)`:
 
   aitherctl bench SPECIALIST [VERSION] [--suite S] [--limit N] [--no-wait] [--report]
   aitherctl compare A B [--flips N]        A, B: SPECIALIST@VERSION or SPECIALIST@base
 
-`bench` runs the `benchmark` job (base -> live -> candidate and the verdict, printed when it
-ends); `--report` prints what is stored instead of running. `--suite`/`--limit` make a quick run
-that is stored and shown but never gates a deploy.
+`bench` runs the `benchmark` job through aitherctl's `run` (handed in as `run_job`) and prints
+base -> live -> candidate and the verdict when it ends; `--report` prints what is stored instead
+of running. `--suite`/`--limit` make a quick run that is stored and shown but never gates a deploy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from aitherd.ctl_format import EXIT_OK, EXIT_USAGE, print_json, table
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                              for r in cells])
 
 
 def cmd_bench(c: Any, args: argparse.Namespace) -> int:
-    from aitherd import ctl  # its `run --wait` path; imported here (ctl imports this module)
-
     if args.report:
         if not args.version:
             print("aitherctl: bench --report needs a VERSION", file=sys.stderr)
@@ -50,7 +61,7 @@ def cmd_bench(c: Any, args: argparse.Namespace) -> int:
     if args.limit:
         job_args.append(f"limit={args.limit}")
     args.job, args.arg, args.wait = "benchmark", job_args, not args.no_wait
-    return ctl.cmd_run(c, args)
+    return int(args.run_job(c, args))  # aitherctl's own `run JOB --wait`, handed in at registration
 
 
 def cmd_compare(c: Any, args: argparse.Namespace) -> int:
@@ -73,8 +84,12 @@ def cmd_compare(c: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_commands(sub: Any, add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+def add_commands(sub: Any, add: Callable[[str, Any, str], argparse.ArgumentParser],
+                 run_job: Callable[[Any, argparse.Namespace], int]) -> None:
+    """`run_job`: aitherctl's `run` command (start a job, follow it with --wait), so this face
+    module needs nothing from aitherd.ctl."""
     p = add("bench", cmd_bench, "benchmark an adapter: base -> live -> candidate and the gate verdict")
+    p.set_defaults(run_job=run_job)
     p.add_argument("specialist", choices=["coder", "reasoner"])
     p.add_argument("version", nargs="?", help="default: the newest candidate without a verdict")
     p.add_argument("--suite", action="append", help="only this suite (repeatable): a quick run, no verdict")
