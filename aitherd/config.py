@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aitherd import errors
 from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
 from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
@@ -29,7 +30,7 @@ SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train"
 
 
 
-class ConfigError(Exception):
+class ConfigError(errors.ConfigError):
     """The configuration cannot be used; the message says where and why."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aitherd import errors
 from aitherd.think import split as split_think
 from aitherd.think import unwrap as unwrap_think
 
@@ -37,7 +38,7 @@ _ERROR_BODY_QUOTED = 300  # ...this much of it
 KEY_PLACEHOLDER = "<REDACTED:api_key>"
 
 
-class LLMError(Exception):
+class LLMError(errors.ServiceError):
     """The endpoint could not give an answer; the message never contains the key."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

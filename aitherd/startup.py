@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from aitherd import errors
+
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
 EXIT_FAILURE = 1
 
@@ -37,7 +39,7 @@ ENVIRONMENT_ERRNOS = {
 STATE_UMASK = 0o027
 
 
-class StartupError(Exception):
+class StartupError(errors.AitherdError):
     """The daemon cannot start; the message says why and what to do."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:

@@ -16,10 +16,12 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from aitherd import errors
+
 __all__ = ["BENCHMARKS", "Benchmark", "BenchmarkError", "load", "notice", "path", "read_rows"]
 
 
-class BenchmarkError(Exception):
+class BenchmarkError(errors.InputError):
     """A benchmark file is missing, unreadable or lacks a field; the message names file and row."""
 
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aitherd import errors
 
-class TokenizerError(Exception):
+
+class TokenizerError(errors.InputError):
     """A configured token is not a single token of the family's tokenizer."""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
+from aitherd import errors
 from aitherd.store import models  # noqa: F401  (registers the tables)
 from aitherd.store.models import Meta
 
@@ -35,7 +36,7 @@ def _v2_adapter_serving(conn: Any) -> None:
 MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _v2_adapter_serving}
 
 
-class StoreError(Exception):
+class StoreError(errors.StoreError):
     """The store cannot be opened or used as it is. `environmental`: the machine is at fault
     (read-only or full disk, no permission), not the database; a restart will not help."""
 

@@ -24,6 +24,7 @@ from peft import LoraConfig, PeftModel
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
 
+from aitherd import errors
 from aitherd.train.callbacks import ProgressCallback, StopOnSignal
 from aitherd.train.records import prepare
 from aitherd.train.spec import (
@@ -38,7 +39,7 @@ from aitherd.train.spec import (
 from aitherd.train.templates import training_template
 
 
-class BadInput(Exception):
+class BadInput(errors.InputError):
     """The base model or the export cannot be used; nothing was trained."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 from typing import IO
 
+from aitherd import errors
 from aitherd.sources.git.files import generated_head
 
 
@@ -16,7 +17,7 @@ class Interrupted(Exception):
     """A git process was killed by a signal: stop at the last complete commit."""
 
 
-class GitError(RuntimeError):
+class GitError(errors.ServiceError, RuntimeError):
     """git failed for a reason other than a signal."""
 
 

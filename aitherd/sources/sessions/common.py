@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aitherd import errors
 from aitherd.candidate import Candidate
 from aitherd.sources.items import BadInput, Item, Skip
 
@@ -41,7 +42,7 @@ _NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolea
           dict: "an object", type(None): "null"}
 
 
-class Malformed(Exception):
+class Malformed(errors.InputError):
     """A record whose fields are not of the types its format has: counted, the record skipped."""
 
 
