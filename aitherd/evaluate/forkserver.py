@@ -12,11 +12,13 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
+from aitherd.errors import ServiceError
+
 HERE = Path(__file__).resolve().parent
 _START = (f"import sys; sys.path[0] = {str(HERE)!r}; import zygote; zygote.main(int(sys.argv[1]))")
 
 
-class ZygoteGone(Exception):
+class ZygoteGone(ServiceError):
     """The fork server exited; the runs it had are lost (the sandbox retries them once)."""
 
 

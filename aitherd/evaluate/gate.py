@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from aitherd.errors import AitherdError
 from aitherd.evaluate.config import EvaluateConfig
 from aitherd.evaluate.results import (
     ModelRef,
@@ -240,7 +241,7 @@ def record_verdict(engine: Engine, verdict: Verdict, run_id: int | None) -> None
         s.commit()
 
 
-class GateRefused(Exception):
+class GateRefused(AitherdError):
     """The gate does not let this adapter go live; `verdict` says why."""
 
     def __init__(self, verdict: Verdict) -> None:

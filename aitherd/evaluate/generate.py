@@ -23,10 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from aitherd.errors import ServiceError
+
 Conversation = list[dict[str, str]]
 
 
-class GenerationError(Exception):
+class GenerationError(ServiceError):
     """The backend cannot generate at all (no server, no model); the message says why."""
 
 

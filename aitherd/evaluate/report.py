@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from aitherd.errors import InputError
 from aitherd.evaluate.config import EvaluateConfig
 from aitherd.evaluate.gate import compare_items, gate_verdict, mcnemar_exact
 from aitherd.evaluate.results import find_adapter
@@ -16,12 +17,12 @@ from aitherd.store import session
 from aitherd.store.models import BenchmarkResult
 
 
-class ReportError(Exception):
-    """What was asked for is not in the store; `status` is the HTTP status to answer."""
+class ReportError(InputError):
+    """What was asked for is not in the store; `http_status` is what the control API answers."""
 
-    def __init__(self, message: str, status: int = 404) -> None:
+    def __init__(self, message: str, http_status: int = 404) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = http_status
 
 
 def _iso(value: Any) -> str | None:
@@ -80,7 +81,8 @@ def parse_model(text: str) -> tuple[str, str]:
     """'coder@v0002' -> ('coder', 'v0002'); 'reasoner@base' for the base model."""
     specialist, sep, version = text.partition("@")
     if not sep or specialist not in ("coder", "reasoner") or not version:
-        raise ReportError(f"name a model as SPECIALIST@VERSION (coder@v0002, reasoner@base), got {text!r}", 400)
+        raise ReportError(f"name a model as SPECIALIST@VERSION (coder@v0002, reasoner@base), got {text!r}",
+                          http_status=400)
     return specialist, version
 
 

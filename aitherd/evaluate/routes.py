@@ -28,7 +28,7 @@ async def _answer(fn: Any, *args: Any, **kwargs: Any) -> JSONResponse:
     try:
         return JSONResponse(await asyncio.to_thread(fn, *args, **kwargs))
     except ReportError as err:
-        return JSONResponse({"error": str(err)}, status_code=err.status)
+        return JSONResponse({"error": str(err)}, status_code=err.http_status)
 
 
 async def bench_report(request: Request) -> JSONResponse:

@@ -34,6 +34,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aitherd.errors import ServiceError
 from aitherd.evaluate.forkserver import ForkServer, ZygoteGone
 
 JAIL = Path(__file__).with_name("jail.py")
@@ -50,7 +51,7 @@ PROBE = "import bisect, datetime, decimal, fractions, statistics, string, thread
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
 
-class SandboxError(Exception):
+class SandboxError(ServiceError):
     """The sandbox cannot run programs here as configured; the message says why."""
 
 
