@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from aitherd import errors
 from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
+from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
 from aitherd.export.config import ExportConfig
 from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
@@ -154,6 +155,7 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

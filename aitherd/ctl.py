@@ -26,6 +26,7 @@ from aitherd.ctl_format import (
     table,
 )
 from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
+from aitherd.evaluate import ctl as evaluate_ctl  # evaluate
 from aitherd.serve import ctl as serve_ctl  # serve
 
 _FAILED = ("failed", "interrupted")
@@ -391,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("completion", cmd_completion, "print a shell completion script: source <(aitherctl completion bash)")
     p.add_argument("shell", choices=["bash"])
     serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
+    evaluate_ctl.add_commands(sub, add, run_job=cmd_run)  # evaluate: bench, compare
     return parser
 
 

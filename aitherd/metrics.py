@@ -41,8 +41,6 @@ PLANNED: dict[str, str] = {
     "aitherd_vllm_restarts_total": "issue 16 (serving): restarts of the vLLM child",
     "aitherd_adapter_load_seconds_bucket": "issue 16 (serving): time to load an adapter into vLLM, by alias",
     "aitherd_adapter_live_info": "issue 16 (serving): the live version per alias",
-    "aitherd_adapter_pass_rate": "issue 17 (evaluation): pass@1 per specialist, suite and adapter version",
-    "aitherd_deploy_verdicts_total": "issue 17 (deploy gate): gate verdicts per specialist and verdict",
     "aitherd_router_requests_total": "issue 18 (router): requests per route and status code",
     "aitherd_router_request_duration_seconds_bucket": "issue 18 (router): request latency per route",
 }
@@ -171,6 +169,10 @@ class Metrics:
             engine, state_dir, db, JOBS, facts,
             on_error=lambda part: self.errors.labels(component="metrics", reason=part).inc())
         self.registry.register(collector)
+        from aitherd.evaluate.metrics import EvaluationCollector  # evaluate: pass rates, gate verdicts
+
+        self.registry.register(EvaluationCollector(  # evaluate
+            engine, on_error=lambda part: self.errors.labels(component="metrics", reason=part).inc()))
         collector.scan.current()  # start the first table scan now, not at the first scrape
         return collector
 

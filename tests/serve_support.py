@@ -53,7 +53,9 @@ def loaded_for(state: Path, serve: dict[str, Any]) -> Loaded:
 
 def make_adapter(state: Path, engine: Any, specialist: str, version: str, *,
                  modules: list[str] | None = None, r: int = 32, state_name: str = "candidate",
-                 scores: dict[str, Any] | None = None) -> Adapter:
+                 scores: dict[str, Any] | None = None, gate: bool = True) -> Adapter:
+    """An adapter on disk and in the store; `gate`: with benchmark results that pass the deploy
+    gate (which the daemon's deploy checks), as every benchmarked candidate would have."""
     path = state / "adapters" / specialist / version
     path.mkdir(parents=True, exist_ok=True)
     (path / "adapter_config.json").write_text(json.dumps({
@@ -65,7 +67,12 @@ def make_adapter(state: Path, engine: Any, specialist: str, version: str, *,
                       scores=scores or {})
         s.add(row)
         s.commit()
-        return row
+        s.refresh(row)
+    if gate:
+        from evaluate_support import record_passing_results
+
+        record_passing_results(engine, row)
+    return row
 
 
 def adapter_state(engine: Any, specialist: str, version: str) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from aitherd.api.control import Control
 from aitherd.api.middleware import Admission, CountRequests, LimitBody
 from aitherd.api.server import Limits, protocol_class
 from aitherd.api.snapshot import StoreSnapshot, read_view
+from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate
 from aitherd.serve.routes import routes as serve_routes
 
 HEALTH_PATH = "/v1/health"
@@ -53,7 +54,8 @@ async def server_error(request: Request, exc: Exception) -> JSONResponse:
 def build_app(d: Control, limits: Limits | None = None) -> Api:
     limits = limits or Limits()
     v1 = [*status.routes, *jobs.routes, *runs.routes, *exports.routes, *corpus.routes,
-          *serve_routes]  # /v1/serve..., /v1/adapters... (aitherd/serve/routes.py)
+          *serve_routes,  # /v1/serve..., /v1/adapters... (aitherd/serve/routes.py)
+          Mount("/bench", routes=evaluate_routes)]  # evaluate: /v1/bench/... (aitherd/evaluate/routes.py)
     app = Starlette(routes=[Mount("/v1", routes=v1)],
                     exception_handlers={HTTPException: http_error, Exception: server_error})
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-store")

@@ -91,7 +91,9 @@ def run_star(ctx: JobContext) -> RunResult:
 
 
 def run_benchmark(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no adapter benchmark yet")
+    from aitherd.evaluate.job import run_benchmark as benchmark  # evaluate: suites, sandbox, gate
+
+    return benchmark(ctx)
 
 
 def run_deploy(ctx: JobContext) -> RunResult:

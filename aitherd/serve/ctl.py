@@ -102,7 +102,8 @@ def cmd_adapters(c: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(c: Client, args: argparse.Namespace) -> int:
-    data = _long(c).post(f"/v1/adapters/{args.specialist}/deploy", {"version": args.version})
+    body = {"version": args.version, **({"force": True} if args.force else {})}  # evaluate: --force
+    data = _long(c).post(f"/v1/adapters/{args.specialist}/deploy", body)
     return _report(data, args)
 
 
@@ -131,5 +132,7 @@ def add_commands(sub: Any, add: Callable[[str, Any, str], argparse.ArgumentParse
     p = add("deploy", cmd_deploy, "deploy SPECIALIST VERSION: load, verify, flip the alias")
     p.add_argument("specialist")
     p.add_argument("version")
+    p.add_argument("--force", action="store_true",  # evaluate
+                   help="deploy even though the benchmark gate has not passed this version")
     p = add("rollback", cmd_rollback, "rollback SPECIALIST: back to the previous live version")
     p.add_argument("specialist")

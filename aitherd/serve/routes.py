@@ -99,7 +99,8 @@ async def deploy(request: Request) -> Any:
     version = body.get("version")
     if not isinstance(version, str) or not version:
         raise ServeError(400, 'body must be like {"version": "v0003"}')
-    return await serving(request).deploy(request.path_params["specialist"], version)
+    force = body.get("force") is True  # evaluate: past the deploy gate, on purpose
+    return await serving(request).deploy(request.path_params["specialist"], version, force=force)
 
 
 @_handler

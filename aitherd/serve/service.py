@@ -226,11 +226,30 @@ class Serving:
         sup.restart()
         return sup.describe()
 
-    async def deploy(self, specialist: str, version: str) -> dict[str, Any]:
+    async def deploy(self, specialist: str, version: str, *, force: bool = False) -> dict[str, Any]:
         ad = self.adapters
         async with ad.lock:
             self._not_lent("deploy")
+            if not force:  # evaluate: the deploy gate, against the adapter live now
+                await self._gate(specialist, version)
             return await ad.deploy(specialist, version)
+
+    async def _gate(self, specialist: str, version: str) -> None:
+        """evaluate: serve only a version whose benchmark verdict is "deploy" (force overrides)."""
+        import asyncio
+
+        from aitherd.evaluate.config import evaluate_config_of
+        from aitherd.evaluate.gate import gate_verdict
+
+        if specialist not in ("coder", "reasoner") or store.find(self.engine, specialist, version) is None:
+            return  # no such alias or adapter: the deploy itself says so
+        verdict = await asyncio.to_thread(gate_verdict, self.engine, specialist, version,
+                                          evaluate_config_of(self.loaded.config))
+        if not verdict.deploy:
+            raise ServeError(409, f"the deploy gate refuses {specialist} {version} ({verdict.verdict}): "
+                                  + "; ".join(verdict.reasons)
+                                  + f" (`aitherctl bench {specialist} {version} --report`; --force deploys anyway)",
+                             verdict=verdict.verdict)
 
     async def rollback(self, specialist: str) -> dict[str, Any]:
         ad = self.adapters

@@ -6,8 +6,8 @@
 Edit the panels here, not the JSON: a test checks the two agree and that every metric an
 expression names is one the daemon exports (or is listed in aitherd.metrics.PLANNED). The layout
 follows vLLM's example dashboards: a datasource variable `DS_PROMETHEUS`, one row per concern,
-timeseries panels with descriptions and legends. Rows for metrics later issues bring (adapters and
-the deploy gate, vLLM, the router) are collapsed and titled "planned" until those metrics exist.
+timeseries panels with descriptions and legends. Rows for metrics later issues bring (vLLM, the
+router) are collapsed and titled "planned" until those metrics exist.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def panels() -> list[dict[str, Any]]:
                f'time() - max(aitherd_job_last_success_timestamp_seconds{{{I}, job="train"}})', unit="s",
                thresholds=[("green", None), ("orange", 8 * 86400)]), 12, 6)
 
-    g.row("Adapters and deploy gate (planned, issue 17: empty until evaluation lands)", planned=True)
+    g.row("Adapters and deploy gate")
     g.add(timeseries("Pass rate per suite and version", "pass@1 of each adapter version on each suite.",
                      [(f"aitherd_adapter_pass_rate{{{I}}}", "{{specialist}} {{suite}} {{version}}")],
                      unit="percentunit"), 12, 8)
