@@ -13,10 +13,11 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from aitherd import __version__
 from aitherd.jobs import JOBS
+from aitherd.serve.routes import routes as serve_routes  # serve
 from aitherd.store import SCHEMA_VERSION, Example, Export, Run, session
 from aitherd.store.examples import example_counts
 
@@ -359,9 +360,11 @@ def build_app(d: Daemon) -> Any:
         Route("/v1/corpus", corpus),
         Route("/v1/decontam", decontam),
         Route("/v1/exports/{a}/diff/{b}", export_diff),
+        Mount("/v1", routes=serve_routes),  # serve: /v1/serve..., /v1/adapters... (keep last)
     ]
     app = Starlette(routes=routes, exception_handlers={
         404: not_found, 405: not_allowed, Exception: server_error})
+    app.state.control = d  # serve: its handlers reach the daemon here
     return _CountRequests(app, d)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
 from aitherd.export.config import ExportConfig
+from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.train.config import TrainConfig
@@ -138,6 +139,7 @@ class Config(_Section):
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aitherd import __version__
 from aitherd.client import Client, ClientError, DaemonUnavailable, find_socket
+from aitherd.serve import ctl as serve_ctl  # serve
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 _FAILED = ("failed", "interrupted")
@@ -86,6 +87,7 @@ def cmd_status(c: Client, args: argparse.Namespace) -> int:
             for w in st["watchers"]))
     if st.get("last_reload_error"):
         print(f"\nlast reload failed: {st['last_reload_error']}")
+    print("\n" + "\n".join(serve_ctl.status_lines(c)))  # serve
     return EXIT_OK
 
 
@@ -428,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("curate", cmd_curate, "curate --recheck: re-evaluate stored examples after a change")
     p.add_argument("--recheck", action="store_true")
     p.add_argument("--wait", action="store_true")
+    serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
     return parser
 
 

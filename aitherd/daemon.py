@@ -133,6 +133,7 @@ class Daemon:
         self.reloads = 0
         self.last_reload_error: str | None = None
         self._background: set[asyncio.Future[Any]] = set()
+        self.serving: Any = None  # serve: the vLLM supervisor, adapters, alias proxy
 
     def spawn(self, aw: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it is done."""
@@ -194,6 +195,10 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
             loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self.reload()))
+            from aitherd.serve.service import Serving  # serve
+
+            self.serving = Serving(self.loaded, self.engine, self.metrics)  # serve
+            await self.serving.start()  # serve: vLLM starts in the background; READY does not wait
             for job in resume:
                 if job not in due and not self._is_paused(job):
                     await self.runner.start(job, "resume")
@@ -211,6 +216,8 @@ class Daemon:
             await self._stop.wait()
             await self._shutdown(serve_task, watchdog)
         finally:
+            if self.serving is not None:
+                await self.serving.stop()  # serve: the whole vLLM process group is gone after this
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
             sock.close()
@@ -318,6 +325,8 @@ class Daemon:
         changes = self.schedule.sync(self.loaded.config)
         self.watchers.apply(new.repos, new.config.logs, new.config.watch.debounce,
                             new.config.watch.enabled)
+        if self.serving is not None:
+            changes += await self.serving.reload(self.loaded)  # serve: restarts vLLM only if its settings changed
         self.reloads += 1
         self.last_reload_error = None
         log.info("reloaded", changes=changes, restart_needed=restart)

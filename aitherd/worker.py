@@ -69,6 +69,9 @@ def main() -> int:
     ctx = JobContext(job=spec["job"], run_id=spec["run_id"], trigger=spec["trigger"],
                      loaded=loaded, engine=engine, log=log, _channel=channel,
                      args=dict(spec.get("args") or {}))
+    from aitherd.serve.worker import install_arbiter  # serve: train asks the daemon for the GPU
+
+    install_arbiter(ctx)  # serve
     signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C goes to the daemon first
 

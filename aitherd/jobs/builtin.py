@@ -96,4 +96,6 @@ def run_benchmark(ctx: JobContext) -> RunResult:
 
 
 def run_deploy(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no model server to deploy into yet")
+    from aitherd.serve.worker import run_deploy as deploy  # serve: through the daemon's deploy
+
+    return deploy(ctx)

@@ -15,10 +15,24 @@ from sqlmodel import Session, SQLModel, create_engine
 from aitherd.store import models  # noqa: F401  (registers the tables)
 from aitherd.store.models import Meta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _v2_adapter_serving(conn: Any) -> None:
+    """Serving: when an adapter last went live and why it left (rollback, failed verify); at
+    most one live adapter per specialist. Idempotent: create_all already made the columns on a
+    fresh database."""
+    have = {row[1] for row in conn.execute(text("PRAGMA table_info(adapter)"))}
+    if "deployed_at" not in have:
+        conn.execute(text("ALTER TABLE adapter ADD COLUMN deployed_at DATETIME"))
+    if "note" not in have:
+        conn.execute(text("ALTER TABLE adapter ADD COLUMN note VARCHAR"))
+    conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ux_adapter_one_live "
+                      "ON adapter (specialist) WHERE state = 'live'"))
+
 
 # Each migration takes the schema from version N-1 to N; index 0 is unused (v1 = create_all).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _v2_adapter_serving}
 
 
 class StoreError(Exception):
