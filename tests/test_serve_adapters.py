@@ -242,3 +242,35 @@ def test_streaming_relays_chunks_as_they_arrive(tmp_path):
             assert len(arrivals) >= 5 and arrivals[-1] - arrivals[0] > 0.6
 
     asyncio.run(go())
+
+
+def test_a_v1_store_gains_the_serving_columns_and_one_live_adapter_per_specialist(tmp_path):
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError
+
+    from aitherd.store import SCHEMA_VERSION, open_store, session
+    from aitherd.store.models import Adapter
+
+    db = tmp_path / "aitherd.db"
+    open_store(db).dispose()
+    with sqlite3.connect(db) as conn:  # back to what a v1 daemon left
+        conn.execute("DROP INDEX ux_adapter_one_live")
+        conn.execute("ALTER TABLE adapter DROP COLUMN deployed_at")
+        conn.execute("ALTER TABLE adapter DROP COLUMN note")
+        conn.execute("INSERT INTO adapter (specialist, version, path, scores, state, created_at) "
+                     "VALUES ('coder', 'v0001', '/a', '{}', 'live', '2026-01-01 00:00:00')")
+        conn.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+
+    engine = open_store(db)
+
+    with sqlite3.connect(db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(adapter)")}
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+    assert {"deployed_at", "note"} <= columns and int(version) == SCHEMA_VERSION == 2
+    with session(engine) as s:
+        assert s.get(Adapter, 1).state == "live"
+        s.add(Adapter(specialist="coder", version="v0002", path="/b", state="live"))
+        with pytest.raises(IntegrityError):
+            s.commit()
+    engine.dispose()
