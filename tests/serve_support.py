@@ -118,6 +118,18 @@ async def chat(up: Upstream, model: str, prompt: str = "hello", **extra: Any) ->
     return resp.status, resp.json(), dict(resp.headers)
 
 
+async def stream_chat(up: Upstream, model: str, prompt: str) -> tuple[int, str, list[str]]:
+    """Send a streaming chat request; the concatenated content and every `data:` payload."""
+    body = json.dumps({"model": model, "stream": True, "max_tokens": 10,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+    stream = await up.stream("POST", "/v1/chat/completions", body,
+                             headers=[("Content-Type", "application/json")], timeout=30)
+    raw = (await stream.read()).decode()
+    events = [line[6:] for line in raw.split("\n") if line.startswith("data: ")]
+    text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events if e != "[DONE]")
+    return stream.status, text, events
+
+
 def sample_metric(s: Serving, name: str, labels: dict[str, str] | None = None) -> float | None:
     return s.daemon_metrics.registry.get_sample_value(name, labels or {})
 

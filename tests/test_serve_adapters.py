@@ -8,22 +8,19 @@ import asyncio
 import json
 
 import pytest
-from serve_support import adapter_state, chat, make_adapter, proxy, ready, sample_metric, serving, until
+from serve_support import (
+    adapter_state,
+    chat,
+    make_adapter,
+    proxy,
+    ready,
+    sample_metric,
+    serving,
+    stream_chat,
+    until,
+)
 
 from aitherd.serve.adapters import ServeError
-from aitherd.serve.upstream import Upstream
-
-
-async def stream_chat(up: Upstream, model: str, prompt: str) -> tuple[int, str, list[str]]:
-    """Send a streaming chat request; the concatenated content and every `data:` payload."""
-    body = json.dumps({"model": model, "stream": True, "max_tokens": 10,
-                       "messages": [{"role": "user", "content": prompt}]}).encode()
-    stream = await up.stream("POST", "/v1/chat/completions", body,
-                             headers=[("Content-Type", "application/json")], timeout=30)
-    raw = (await stream.read()).decode()
-    events = [line[6:] for line in raw.split("\n") if line.startswith("data: ")]
-    text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events if e != "[DONE]")
-    return stream.status, text, events
 
 
 def test_deploy_loads_verifies_and_flips_the_alias(tmp_path):
@@ -207,6 +204,22 @@ def test_the_proxy_answers_503_with_retry_after_at_once_while_vllm_is_away(tmp_p
     asyncio.run(go())
 
 
+def test_while_the_live_adapters_load_after_a_start_requests_get_503_not_404(tmp_path):
+    async def go() -> None:
+        async with serving(tmp_path) as s:
+            make_adapter(tmp_path / "state", s.engine, "coder", "v0001")
+            await ready(s)
+            await s.deploy("coder", "v0001")
+            s.adapters.ready.clear()  # as at the start of a restore
+            status, body, headers = await chat(proxy(s), "coder")
+            assert status == 503 and headers[b"retry-after"] == b"5"
+            assert "loading the live adapters" in body["error"]["message"]
+            s.adapters.ready.set()
+            assert (await chat(proxy(s), "coder"))[0] == 200
+
+    asyncio.run(go())
+
+
 def test_a_model_that_is_not_loaded_is_404_like_vllm_and_bad_bodies_are_400(tmp_path):
     async def go() -> None:
         async with serving(tmp_path) as s:
@@ -274,3 +287,20 @@ def test_a_v1_store_gains_the_serving_columns_and_one_live_adapter_per_specialis
         with pytest.raises(IntegrityError):
             s.commit()
     engine.dispose()
+
+
+def test_a_client_that_leaves_mid_stream_is_no_longer_counted_in_flight(tmp_path):
+    async def go() -> None:
+        async with serving(tmp_path, extra_args=["--standin-token-delay", "0.5"]) as s:
+            await ready(s)
+            body = json.dumps({"model": "orchestrator", "stream": True, "max_tokens": 10,
+                               "messages": [{"role": "user", "content": "hi"}]}).encode()
+            stream = await proxy(s).stream("POST", "/v1/chat/completions", body,
+                                           headers=[("Content-Type", "application/json")], timeout=30)
+            chunks = stream.chunks()
+            await chunks.__anext__()
+            assert s.inflight.total == 1
+            stream.close()  # the client goes away; the answer would take 5 s more
+            await until(lambda: s.inflight.total == 0, 2, "the request to leave the in-flight count")
+
+    asyncio.run(go())

@@ -77,6 +77,14 @@ def test_operate_serving_with_aitherctl_and_stop_leaves_no_vllm_process(make_dae
     # vLLM's output stays out of the daemon's log stream
     assert "stand-in vLLM pid" not in d.log_text()
 
+    out = d.ctl("serve", "restart")
+    assert out.returncode == 0
+    st2 = d.wait_for(lambda: (s2 := serve_status(d))["pid"] != st["pid"] and s2["state"] == "up"
+                     and s2["ready"] and s2, 30, "restarted")
+    assert alive_in_group(st["pid"]) == [] and st2["aliases"]["coder"]["served"] == "coder@v0001"
+    assert "serving: vLLM stopped" in d.ctl("serve", "stop").stdout
+    assert d.ctl("serve", "start").returncode == 0
+    st = wait_up(d)
     pgid = st["pid"]
     assert len(alive_in_group(pgid)) == 2
     assert d.stop() == 0

@@ -10,7 +10,17 @@ import subprocess
 import sys
 
 import pytest
-from serve_support import alive_in_group, chat, make_adapter, proxy, ready, sample_metric, serving, until
+from serve_support import (
+    alive_in_group,
+    chat,
+    make_adapter,
+    proxy,
+    ready,
+    sample_metric,
+    serving,
+    stream_chat,
+    until,
+)
 
 from aitherd.serve.adapters import ServeError
 
@@ -161,5 +171,22 @@ def test_a_crash_while_lent_does_not_restart_vllm_until_training_ends(tmp_path):
             assert s.supervisor.starts == 1 and "not restarted while the GPU is lent" in s.supervisor.last_error
             note = await s.gpu.release(run_id=12)
             assert "up" in note and s.supervisor.starts == 2
+
+    asyncio.run(go())
+
+
+def test_requests_in_flight_finish_before_vllm_sleeps(tmp_path):
+    async def go() -> None:
+        async with serving(tmp_path, extra_args=["--standin-token-delay", "0.08"]) as s:
+            await ready(s)
+            streams = [asyncio.create_task(stream_chat(proxy(s), "orchestrator", f"q{i}")) for i in range(3)]
+            await until(lambda: s.inflight.total == 3, 10, "requests in flight")
+
+            note = await s.gpu.acquire(run_id=21, pid=os.getpid(), purpose="train")
+
+            assert all(t.done() for t in streams) and "vLLM asleep" in note
+            for status, _text, events in [t.result() for t in streams]:
+                assert status == 200 and events[-1] == "[DONE]"
+            await s.gpu.release(run_id=21)
 
     asyncio.run(go())

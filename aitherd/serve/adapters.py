@@ -210,7 +210,7 @@ class Adapters:
             if err.status == 422:
                 if name not in self.live.values():
                     await self._unload(name)
-                if action == "deploy":
+                if action == "deploy" and row.id is not None:
                     await asyncio.to_thread(store.set_state, self.engine, row.id, "rejected", str(err))
             log.warning("deploy_failed", name=name, action=action, error=str(err))
             raise ServeError(err.status, f"{action} of {name} failed, {specialist} stays on "

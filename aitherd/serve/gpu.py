@@ -85,7 +85,7 @@ class GpuHandoff:
 
     async def acquire(self, run_id: int | None, pid: int | None, purpose: str) -> str:
         cfg = self.s.cfg.gpu
-        sup, ad = self.s.supervisor, self.s.adapters
+        sup, ad = self.s._sup(), self.s.adapters
         async with ad.lock:
             if self.lease is not None:
                 if self.lease.run_id == run_id and run_id is not None:
@@ -111,7 +111,7 @@ class GpuHandoff:
             return note
 
     async def _free(self, lease: Lease) -> str:
-        sup = self.s.supervisor
+        sup = self.s._sup()
         if lease.policy == "sleep" and sup.state == "up":
             level = self.s.cfg.gpu.sleep_level
             try:
@@ -127,7 +127,7 @@ class GpuHandoff:
         return "vLLM stopped, no process of its group left"
 
     async def release(self, run_id: int | None, reason: str = "training finished") -> str:
-        sup, ad = self.s.supervisor, self.s.adapters
+        sup, ad = self.s._sup(), self.s.adapters
         wait_start = False
         async with ad.lock:
             lease = self.lease
@@ -167,7 +167,7 @@ class GpuHandoff:
         return note
 
     async def _await_ready(self) -> str:
-        sup, ad = self.s.supervisor, self.s.adapters
+        sup, ad = self.s._sup(), self.s.adapters
         deadline = time.monotonic() + self.s.cfg.startup_timeout + 60
         while not (sup.state == "up" and ad.ready.is_set()):
             if sup.state in ("failed", "stopped") and not sup.wanted:

@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Supervisor:
     """Keeps one vLLM process running while wanted; `on_ready` runs after each successful start."""
 
     def __init__(self, cfg: ServeConfig, model: str, log_path: Path, metrics: ServeMetrics,
-                 on_ready: Callable[[], Awaitable[None]]) -> None:
+                 on_ready: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.cfg = cfg
         self.model = model
         self.metrics = metrics

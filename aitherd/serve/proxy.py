@@ -50,7 +50,8 @@ class Unavailable:
 class Backend(Protocol):
     """What the proxy needs from the serving service."""
 
-    request_timeout: float
+    @property
+    def request_timeout(self) -> float: ...
 
     def unavailable(self) -> Unavailable | None: ...
 

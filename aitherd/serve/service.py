@@ -162,6 +162,9 @@ class Serving:
             return Unavailable(f"the model server has lent its GPU to {who}; it is back when "
                                "training ends", retry)
         if sup.state == "up":
+            if self._adapters is not None and not self._adapters.ready.is_set():
+                # an alias would name an adapter this vLLM process has not loaded yet: 404s
+                return Unavailable("the model server is loading the live adapters", min(retry, 5))
             return None
         if sup.state == "failed":
             return Unavailable(f"the model server is down: {sup.gave_up}", retry)

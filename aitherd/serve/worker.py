@@ -73,7 +73,8 @@ def run_deploy(ctx: JobContext) -> RunResult:
     if not targets:
         return RunResult("skipped", message="no candidate adapter has passed the benchmark gate")
     client = Client(ctx.loaded.paths.socket, timeout=cfg.verify.timeout * 4 + 60)
-    done, failed = [], []
+    done: list[str] = []
+    failed: list[str] = []
     try:
         for specialist, ver in targets:
             ctx.progress(f"deploy {specialist} {ver}", len(done) + len(failed), len(targets), force=True)
