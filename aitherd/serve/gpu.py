@@ -80,8 +80,10 @@ class GpuHandoff:
             lease = self.lease
             if lease is not None and lease.pid is not None and not _alive(lease.pid):
                 log.warning("gpu_holder_gone", run_id=lease.run_id, pid=lease.pid)
-                with contextlib.suppress(ServeError):
+                try:
                     await self.release(lease.run_id, reason=f"its holder (pid {lease.pid}) exited")
+                except Exception as err:  # keep watching: a later check retries
+                    log.error("gpu_auto_release_failed", run_id=lease.run_id, error=str(err))
 
     async def acquire(self, run_id: int | None, pid: int | None, purpose: str) -> str:
         cfg = self.s.cfg.gpu

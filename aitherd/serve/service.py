@@ -101,6 +101,8 @@ class Serving:
 
     async def stop(self) -> None:
         await self.gpu.close()
+        self.gpu.lease = None  # the server goes with it; a later start begins unlent
+        self.accepting = True
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None
