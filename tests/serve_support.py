@@ -14,7 +14,7 @@ from typing import Any
 
 from aitherd.config import Loaded, Paths, parse_config
 from aitherd.metrics import Metrics
-from aitherd.serve.process import group_members
+from aitherd.serve.launch import group_members
 from aitherd.serve.service import Serving
 from aitherd.serve.upstream import Upstream
 from aitherd.store import open_store, session

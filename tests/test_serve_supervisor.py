@@ -10,7 +10,7 @@ from serve_support import alive_in_group, ready, running, sample_metric, serving
 
 from aitherd.config import ConfigError, parse_config
 from aitherd.serve.config import ServeConfig
-from aitherd.serve.process import vllm_args, vllm_env
+from aitherd.serve.launch import vllm_args, vllm_env
 
 
 def test_starts_vllm_with_the_managed_flags_and_environment_and_waits_for_health(tmp_path):

@@ -20,8 +20,9 @@ from aitherd.serve import store
 from aitherd.serve.adapters import Adapters, ServeError
 from aitherd.serve.config import ALIASES, ServeConfig
 from aitherd.serve.gpu import GpuHandoff
+from aitherd.serve.launch import vllm_args
 from aitherd.serve.metrics import ServeMetrics
-from aitherd.serve.process import Supervisor, vllm_args
+from aitherd.serve.process import Supervisor
 from aitherd.serve.proxy import InFlight, ProxyServer, Target, Unavailable, build_proxy
 from aitherd.serve.upstream import Upstream
 
