@@ -101,10 +101,9 @@ class Router:
         self._seen = ident
         if model is not None:
             self.model, self.model_error = model, None
-            log.info("router_model_loaded", path=ident[0], learner=model.meta.get("learner"),
-                     use=model.use, validation=model.meta.get("validation", {}) and {
-                         k: model.meta["validation"].get(k) for k in ("examples", "route_accuracy",
-                                                                        "heuristic_route_accuracy")})
+            val = model.meta.get("validation") or {}
+            log.info("router_model_loaded", path=ident[0], learner=model.meta.get("learner"), use=model.use,
+                     validation={k: val.get(k) for k in ("examples", "route_accuracy", "heuristic_route_accuracy")})
         else:
             self.model_error = error
             self.metrics.router_model_errors.inc()

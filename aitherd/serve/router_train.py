@@ -77,10 +77,11 @@ def train_naive_bayes(xs: list[list[int]], ys: list[int], n_labels: int,
     return [0.0] * n_labels, weights
 
 
-def train_logreg(xs: list[list[int]], ys: list[int], n_labels: int, c: float) -> tuple[list[float], dict[int, list[float]]]:
+def train_logreg(xs: list[list[int]], ys: list[int], n_labels: int,
+                 c: float) -> tuple[list[float], dict[int, list[float]]]:
     import numpy as np
-    from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     indptr = np.cumsum([0] + [len(f) for f in xs])
     indices = np.fromiter((f for feats in xs for f in feats), dtype=np.int64, count=int(indptr[-1]))
@@ -113,7 +114,7 @@ def _learner(choice: str) -> str:
     if choice != "auto":
         return choice
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return "naive_bayes"
     return "logreg"

@@ -226,7 +226,7 @@ class Serving:
         ad = self._adapters
         if ad is None:
             return []
-        cards = [{"id": alias, "object": "model", "owned_by": "aitherd", "root": ad.served(alias),
+        cards: list[dict[str, Any]] = [{"id": alias, "object": "model", "owned_by": "aitherd", "root": ad.served(alias),
                   "parent": self.base_name} for alias in ALIASES if ad.served(alias)]
         if self.router is not None and self.cfg.router.enabled:
             cards.append({"id": self.cfg.router.name, "object": "model", "owned_by": "aitherd",
