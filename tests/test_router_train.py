@@ -53,7 +53,9 @@ def test_it_trains_on_the_export_split_and_reports_held_out_accuracy(tmp_path):
     assert "coder/review" not in data["labels"]  # the rejected example is never learned from
     assert val["route_accuracy"] > 0.9 and val["label_accuracy"] > 0.8
     assert 0 <= val["heuristic_route_accuracy"] <= 1
-    assert data["use"] is (val["route_accuracy"] >= val["heuristic_route_accuracy"])
+    assert 0 < val["canary_accuracy"] <= 1 and 0 < val["heuristic_canary_accuracy"] <= 1
+    assert data["use"] is (val["route_accuracy"] >= val["heuristic_route_accuracy"]
+                           and val["canary_accuracy"] >= 0.75)
     assert data["run_id"] == 3 and data["learner"] == "naive_bayes"
     assert "route accuracy" in result.message and str(path) in result.message
     model = LinearModel.load(path)
@@ -78,6 +80,16 @@ def test_too_few_validation_examples_leave_the_model_unused(tmp_path):
     data = json.loads((tmp_path / "state" / "router" / "model.json").read_text())
     assert result.status == "ok" and data["use"] is False and "min_validation 500" in data["reason"]
     assert "not used" in result.message
+
+
+def test_a_model_that_fails_the_everyday_canaries_is_not_used(tmp_path):
+    ctx = make_ctx(tmp_path, per_label=60, min_canary_accuracy=1.0)
+
+    result = run_router_train(ctx)
+
+    data = json.loads((tmp_path / "state" / "router" / "model.json").read_text())
+    assert result.status == "ok" and data["validation"]["canary_accuracy"] < 1.0
+    assert data["use"] is False and "everyday canary requests" in data["reason"]
 
 
 def test_logistic_regression_through_scikit_learn_writes_the_same_format(tmp_path):

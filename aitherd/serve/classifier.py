@@ -30,7 +30,7 @@ from typing import Any
 
 FORMAT = "aitherd-router-linear/1"
 TEXT_LIMIT = 4000
-MAX_TOKENS = 800
+MAX_TOKENS = 500
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]*|\d+|[^\sa-z0-9_]")
 CATEGORY_ROUTES = {
     "coder": "coder",  # every coder category

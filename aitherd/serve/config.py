@@ -72,6 +72,8 @@ class RouterSection(_Section):
     max_features: int = Field(default=50_000, ge=100)
     regularization: float = Field(default=4.0, gt=0)  # logreg's C
     min_validation: int = Field(default=30, ge=1)
+    # The learned model must route this share of a dozen everyday requests right to be used.
+    min_canary_accuracy: float = Field(default=0.75, ge=0, le=1)
 
     @field_validator("name")
     @classmethod

@@ -27,6 +27,7 @@ characters, and scores what it sees; every point it gives is named in the decisi
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -122,51 +123,86 @@ def is_fim(body: Mapping[str, Any], text: str) -> bool:
     return isinstance(body.get("suffix"), str) or any(t in text for t in FIM_TOKENS)
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+# The heuristic works on words and a few short regexes, so a 4,000-character prompt costs a
+# fraction of a millisecond on the daemon's event loop.
+_WORD = re.compile(r"[a-z][a-z0-9_+#]*(?:[.-][a-z0-9_]+)*")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+# (each regex runs only when a literal it needs is in the text: a cheap `in` first)
+_LATEX = re.compile(r"\\(?:frac|sqrt|sum|int|lim|cdot)\b")
+_POWER = re.compile(r"\^\d")
+_ARITH = re.compile(r"\d *[-+*/=] *\d")
+_UNKNOWN = re.compile(r"\b[xyz] *[=<>]")
+_BOUNDS = re.compile(r"\d *(?:<=|≤|<) *[a-z_]\w* *(?:<=|≤|<) *\d")
+_BIG_O = re.compile(r"\bo\([^)]{0,12}n[^)]{0,12}\)")
+_UP_TO = re.compile(r"\bup to \d[\d,*^ ]*(?:vertices|edges|nodes|elements|integers|queries)")
+_SOURCE = re.compile(r"(?<=\w)\.(?:py|jsx?|tsx?|rs|go|java|kt|c|cc|cpp|h|hpp|rb|php|cs|swift|sh|sql|ya?ml|toml|json|"
+                     r"html|css|vue|lock)\b")
+_SYMBOL = re.compile(r"[^\w\s]")
 
 
-_FENCE = _rx(r"```")
-_CODE_LINE = _rx(r"^\s*(def|class|return|import|from \S+ import|fn|let|const|var|func|public|private|"
-                 r"#include|package|SELECT|async def|@\w+)\b|[;{}]\s*$|^\s{4,}\S|\w+\([^()\n]*\)\s*[:{;]?\s*$"
-                 r"|=>|::|\+=|!==?|===?")
-_TRACE = _rx(r"Traceback \(most recent call last\)|\b\w+(Error|Exception)\b[:(]|\bsegmentation fault|"
-             r"\bstack ?trace\b|\bpanicked at\b|\bcompil(e|er|ation) error|\bdoes(n't| not) compile")
-_FILE = _rx(r"\b[\w./-]+\.(py|js|jsx|ts|tsx|rs|go|java|kt|c|cc|cpp|h|hpp|rb|php|cs|swift|sh|sql|ya?ml|toml|"
-            r"json|html|css|vue|lock)\b|\bDockerfile\b|\bMakefile\b")
-_CODE_WORDS = _rx(
-    r"\b(python|javascript|typescript|rust|golang|java|kotlin|c\+\+|bash|shell|powershell|sql|regex|"
-    r"react|django|flask|fastapi|node(\.js)?|npm|pip|docker|kubernetes|git|github|ci|pytest|unittest|"
-    r"function|method|class|variable|compile[rs]?|refactor|debug|bug|stack ?trace|exception|api|endpoint|"
-    r"script|repo(sitory)?|commit|branch|merge|rebase|pull request|diff|linter|type hints?|interface|"
-    r"unit tests?|integration tests?|query|database|schema|json|yaml|http|async|await|thread-safe|"
-    r"implement|codebase|snippet|library|module|package|dependency|runtime|deploy|build|component|"
-    r"re-?renders?|props|hooks?|frontend|backend|css)\b")
-_MATH = _rx(
-    r"\b(prove|proof|theorem|lemma|integral|derivative|differentiate|integrate|limit|equations?|solve for|"
-    r"probability|expected value|divisible|primes?|integers?|polynomial|matrix|eigen\w*|logarithm|"
-    r"factorial|combinations|permutations|perimeter|radius|triangle|rectangle|circle|compounded|"
-    r"interest|irrational|modulo|how many ways|arrangements?)\b"
-    r"|\\(frac|sqrt|sum|int|lim|cdot)\b|\^\d|\d\s*[-+*/=]\s*\d|\b[xyz]\s*[=<>]")
-_QUANTITY = _rx(r"\b(how (many|much|long|far)|when does|what is (the|its) (total|area|cost|speed)|altogether|"
-                r"in total|percent(age)?|ratio|average|km/h|mph)\b")
-_NUMBER = re.compile(r"(?<![\w.])\d+(\.\d+)?(?![\w.])")
-_SYMBOLS = re.compile(r"[^\w\s]")
-_LOGIC = _rx(r"\b(puzzle|riddle|knights?|knaves?|liar|truth-teller|deduce|syllogism|logically follows|"
-             r"does it follow|every label is wrong|paradox)\b")
-_PLAN_CONSTRAINTS = _rx(r"\b(schedule|plan|timeline|allocate|assign|itinerary|dependencies|depends on)\b")
-_CONSTRAINT = _rx(r"\b(must( not)?|cannot|at most|at least|no more than|before|after|deadline|minimi[sz]e|"
-                  r"maximi[sz]e|optimal|constraints?|overlap|adjacent|needs)\b")
-_ALGO = _rx(r"\d\s*(<=|≤|<)\s*\w+\s*(<=|≤|<)\s*\d|10\^\d|\btime limit\b|\bO\([^)]*n[^)]*\)|"
-            r"\bcomplexity\b|\bup to \d[\d,*^ ]*(vertices|edges|nodes|elements|integers|queries)")
-_THINK = _rx(r"\b(think (it )?(step by step|carefully|through|hard)|step[- ]by[- ]step|reason (carefully|it out)|"
-             r"prove|derive|derivation|justify|show (your|the) work|explain (your|the) reasoning|rigorous(ly)?|"
-             r"check each constraint)\b")
-_SMALLTALK = _rx(r"^\W*(hi|hello|hey|yo|thanks?|thank you|good (morning|afternoon|evening|night)|"
-                 r"how are you|ok(ay)?|cool|bye|goodbye|see you|nice|great)\b")
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
 
 
-def _hits(rx: re.Pattern[str], text: str, cap: int) -> int:
+_ERROR = re.compile(r"\B(?:error|exception)[:(]")
+
+_CODE_WORDS = _set(
+    "python javascript typescript rust golang java kotlin c++ bash shell powershell sql regex react django flask "
+    "fastapi node node.js npm pip docker kubernetes git github ci pytest unittest function method class variable "
+    "compile compiler compilers refactor debug bug exception api endpoint script repo repository commit branch merge "
+    "rebase diff linter interface query database schema json yaml http async await thread-safe implement codebase "
+    "snippet library module package dependency runtime deploy build component render renders re-render re-renders "
+    "rerender rerenders props hook hooks frontend backend css stacktrace")
+_CODE_PHRASES = ("stack trace", "pull request", "type hint", "unit test", "integration test")
+_CODE_START = _set("def class return import fn let const var func public private package select async")
+_TRACE_PHRASES = ("traceback (most recent call last)", "segmentation fault", "stack trace", "stacktrace",
+                  "panicked at", "compile error", "compiler error", "compilation error", "doesn't compile",
+                  "does not compile")
+_MATH_WORDS = _set(
+    "prove proof theorem lemma integral derivative differentiate integrate limit equation equations probability "
+    "divisible prime primes integer integers polynomial matrix logarithm factorial combinations permutations "
+    "perimeter radius triangle rectangle circle compounded interest irrational modulo arrangement "
+    "arrangements")
+_MATH_PHRASES = ("solve for", "expected value", "how many ways")
+_QUANTITY = ("how many", "how much", "how long", "how far", "when does", "what is the total", "what is its total",
+             "what is the area", "what is its area", "what is the cost", "what is the speed", "altogether",
+             "in total", "percent", "ratio", "average", "km/h", "mph")
+_LOGIC_WORDS = _set("puzzle riddle knight knights knave knaves liar truth-teller deduce syllogism paradox")
+_LOGIC_PHRASES = ("logically follows", "does it follow", "every label is wrong")
+_PLAN_WORDS = _set("schedule plan timeline allocate assign itinerary dependencies")
+_CONSTRAINT_WORDS = _set("must cannot before after deadline minimise minimize maximise maximize optimal "
+                         "constraint constraints overlap adjacent needs")
+_CONSTRAINT_PHRASES = ("at most", "at least", "no more than")
+_THINK_WORDS = _set("prove derive derivation justify rigorous rigorously step-by-step")
+_THINK_PHRASES = ("think step by step", "think carefully", "think through", "think it through", "think hard",
+                  "step by step", "reason carefully", "reason it out", "show your work", "show the work",
+                  "explain your reasoning", "explain the reasoning", "check each constraint")
+_SMALLTALK = _set("hi hello hey yo thanks thank ok okay cool bye goodbye nice great")
+_SMALLTALK_PHRASES = ("good morning", "good afternoon", "good evening", "good night", "how are you", "see you")
+
+
+def _code_line(line: str) -> bool:
+    s = line.strip()
+    first = s.split(None, 1)[0].lower() if s else ""
+    if first in _CODE_START or s.startswith(("#include", "@")) or (first == "from" and " import " in s):
+        return True
+    if s.endswith((";", "{", "}")) or line.startswith("    "):
+        return True
+    if any(op in s for op in ("=>", "::", "+=", "!=", "==")):
+        return True
+    tail = s.rstrip(":{;")
+    opened = tail.rfind("(")
+    return tail.endswith(")") and opened > 0 and (s[opened - 1].isalnum() or s[opened - 1] == "_")
+
+
+def _count(counts: Counter[str], vocab: frozenset[str], lower: str, phrases: tuple[str, ...], cap: int) -> int:
+    n = sum(counts[w] for w in vocab.intersection(counts))
+    if n < cap:
+        n += sum(lower.count(p) for p in phrases)
+    return min(n, cap)
+
+
+def _found(rx: re.Pattern[str], text: str, cap: int) -> int:
     n = 0
     for _ in rx.finditer(text):
         n += 1
@@ -175,61 +211,80 @@ def _hits(rx: re.Pattern[str], text: str, cap: int) -> int:
     return n
 
 
+def _math_signs(lower: str) -> int:
+    n = _found(_LATEX, lower, 3) if "\\" in lower else 0
+    n += _found(_POWER, lower, 3) if "^" in lower else 0
+    n += _found(_ARITH, lower, 3) if n < 3 else 0
+    n += _found(_UNKNOWN, lower, 3) if n < 3 and ("=" in lower or "<" in lower or ">" in lower) else 0
+    return n
+
+
+def _algo_signs(lower: str) -> int:
+    n = _found(_BOUNDS, lower, 3) if "<" in lower or "≤" in lower else 0
+    n += lower.count("10^") + lower.count("time limit")
+    n += _found(_BIG_O, lower, 3) if "o(" in lower else 0
+    n += _found(_UP_TO, lower, 3) if "up to " in lower else 0
+    return n
+
+
 def heuristic(text: str, fim: bool = False) -> Guess:
     """Is it a coding task, and how much effort does it need? With the reasons, for the header."""
     if fim:
         return Guess(True, 3, ("fill-in-the-middle request",))
+    text = text[:TEXT_LIMIT]
+    lower = text.lower()
+    words = _WORD.findall(lower)
+    counts = Counter(words)
     reasons: list[str] = []
     code = 0
-    if _FENCE.search(text):
+    if "```" in text:
         code += 2
         reasons.append("code fence")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    code_lines = sum(1 for ln in lines if _CODE_LINE.search(ln))
+    lines = [ln for ln in text.splitlines()[:80] if ln.strip()]
+    code_lines = sum(1 for ln in lines if _code_line(ln))
     if code_lines >= 2 or (lines and code_lines == len(lines)):
         code += 2
         reasons.append(f"{code_lines} code-shaped lines")
-    if _TRACE.search(text):
+    if (("error" in lower or "exception" in lower) and _ERROR.search(lower)) or any(p in lower for p in _TRACE_PHRASES):
         code += 2
         reasons.append("an error or traceback")
-    if _FILE.search(text):
+    if ("." in lower and _SOURCE.search(lower)) or "dockerfile" in lower or "makefile" in lower:
         code += 1
         reasons.append("a source file name")
-    dense = max((len(_SYMBOLS.findall(tok)) / len(tok) for tok in text.split() if len(tok) >= 20),
-                default=0.0)
+    dense = max((len(_SYMBOL.findall(tok)) / len(tok) for tok in text.split() if len(tok) >= 20), default=0.0)
     if dense > 0.3:
         code += 2
         reasons.append("symbol-dense text")
-    words = _hits(_CODE_WORDS, text, 3)
-    if words:
-        code += words
-        reasons.append(f"{words} programming word(s)")
+    n = _count(counts, _CODE_WORDS, lower, _CODE_PHRASES, 3)
+    if n:
+        code += n
+        reasons.append(f"{n} programming word(s)")
     is_code = code >= 2
 
     effort = 4
-    if len(text) < 60 and _SMALLTALK.search(text):
+    if len(text) < 60 and (any(p in lower for p in _SMALLTALK_PHRASES) or (words and words[0] in _SMALLTALK)):
         return Guess(is_code, 1, (*reasons, "small talk"))
-    math = _hits(_MATH, text, 3)
+    math = min(3, _count(counts, _MATH_WORDS, lower, _MATH_PHRASES, 3) + _math_signs(lower) + lower.count("eigen"))
     if math:
         add = (2 + math) if not is_code else math // 2
         effort += add
         reasons.append(f"{math} math sign(s) +{add}")
-    elif not is_code and len(text) > 80 and _QUANTITY.search(text) and _NUMBER.search(text):
+    elif not is_code and len(text) > 80 and any(p in lower for p in _QUANTITY) and _NUMBER.search(text):
         effort += 3
         reasons.append("a word problem (numbers and a quantity question) +3")
-    if _LOGIC.search(text):
+    if not _LOGIC_WORDS.isdisjoint(counts) or any(p in lower for p in _LOGIC_PHRASES):
         effort += 3
         reasons.append("a logic puzzle +3")
-    if _PLAN_CONSTRAINTS.search(text):
-        constraints = _hits(_CONSTRAINT, text, 4)
+    if not _PLAN_WORDS.isdisjoint(counts) or "depends on" in lower:
+        constraints = _count(counts, _CONSTRAINT_WORDS, lower, _CONSTRAINT_PHRASES, 4)
         if constraints >= 2:
             effort += constraints - 1
             reasons.append(f"planning with {constraints} constraint words +{constraints - 1}")
-    algo = _hits(_ALGO, text, 3)
+    algo = min(3, _algo_signs(lower) + counts["complexity"])
     if algo:
         effort += 1 + algo
         reasons.append(f"algorithmic constraints +{1 + algo}")
-    if _THINK.search(text):
+    if not _THINK_WORDS.isdisjoint(counts) or any(p in lower for p in _THINK_PHRASES):
         effort += 2
         reasons.append("asks to think or prove +2")
     if len(text) > 1500:

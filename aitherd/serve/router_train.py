@@ -13,8 +13,12 @@ LogisticRegression, balanced class weights) or `naive_bayes` (multinomial naive 
 features with a uniform prior, pure Python); `auto` takes logreg when scikit-learn imports.
 Either way the result is a linear model written as plain JSON (`classifier.FORMAT`), atomically,
 to `[serve.router] model_file`, with the held-out label and route accuracy beside the heuristic's
-route accuracy on the same examples; `use` is true when the learned model routes at least as
-well as the heuristic on at least `min_validation` examples. The daemon reloads the file by itself.
+route accuracy on the same examples. The validation split is drawn from the store, so it looks
+like the store; requests may not (a store of commits and math problems teaches "plain English is
+math"). So the model must also route `CANARIES`, a dozen everyday requests of each kind, at least
+`min_canary_accuracy` right. `use` is true when it does, routes the validation split at least as
+well as the heuristic, and there are at least `min_validation` validation examples; the file says
+which test failed otherwise. The daemon reloads the file by itself.
 """
 
 from __future__ import annotations
@@ -37,6 +41,27 @@ from aitherd.serve.classifier import LinearModel, features, model_json, route_of
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import heuristic, prompt_text, route_for
 from aitherd.serve.router import model_file
+
+# Everyday requests and their routes: a sanity test that the model learned tasks, not corpus styles.
+CANARIES = (
+    ("hi", "orchestrator"), ("thanks, that helps a lot", "orchestrator"),
+    ("What is the capital of France?", "orchestrator"),
+    ("Write a short note to my landlord about the broken heater.", "orchestrator"),
+    ("Write a Python function that returns the largest of three numbers.", "coder"),
+    ("Why does my JavaScript fetch call return a pending Promise?", "coder"),
+    ("Fix the failing test: AssertionError: expected 3, got 4 in test_total", "coder"),
+    ("Add a --verbose flag to this argparse command line tool.", "coder"),
+    ("Prove that the product of two odd numbers is odd.", "reasoner"),
+    ("A car travels 150 km in 2.5 hours. What is its average speed?", "reasoner"),
+    ("Solve the system: 2x + y = 7 and x - y = 2.", "reasoner"),
+    ("Some cats are black and all black things are hard to see at night. Are some cats hard to see at "
+     "night? Reason it out.", "reasoner"),
+)
+
+
+def canary_accuracy(route: Any) -> float:
+    """The share of CANARIES that `route(text)` sends where they belong."""
+    return sum(route(text) == want for text, want in CANARIES) / len(CANARIES)
 
 
 def load_labelled(engine: Engine, per_label: int) -> list[tuple[str, str, str]]:
@@ -120,6 +145,11 @@ def _learner(choice: str) -> str:
     return "logreg"
 
 
+def _guess(text: str) -> tuple[int, bool]:
+    g = heuristic(text)
+    return g.effort, g.code
+
+
 def evaluate(model: LinearModel, held: list[tuple[str, str, str]]) -> dict[str, Any]:
     """Held-out label and route accuracy, beside the heuristic's route accuracy on the same texts."""
     label_ok = route_ok = heur_ok = 0
@@ -175,6 +205,8 @@ def train(engine: Engine, cfg: RouterSection, seed: int | str, validation_fracti
     model = LinearModel(data)  # exactly what the daemon will load, weights rounded as written
     val = evaluate(model, held)
     val["seconds"] = round(time.monotonic() - t0, 3)
+    val["canary_accuracy"] = canary_accuracy(lambda t: model.predict(t).route)
+    val["heuristic_canary_accuracy"] = canary_accuracy(lambda t: route_for(*_guess(t)))
     data["validation"] = val
     if val["examples"] < cfg.min_validation:
         data["use"], data["reason"] = False, (f"only {val['examples']} validation examples "
@@ -182,6 +214,10 @@ def train(engine: Engine, cfg: RouterSection, seed: int | str, validation_fracti
     elif val["route_accuracy"] < val["heuristic_route_accuracy"]:
         data["use"], data["reason"] = False, (f"routes worse than the heuristic on the validation split "
                                               f"({val['route_accuracy']:.3f} < {val['heuristic_route_accuracy']:.3f})")
+    elif val["canary_accuracy"] < cfg.min_canary_accuracy:
+        data["use"], data["reason"] = False, (f"routes only {val['canary_accuracy']:.0%} of the everyday canary "
+                                              f"requests right (min_canary_accuracy {cfg.min_canary_accuracy:.0%}): "
+                                              "the store does not look like requests yet")
     else:
         data["use"], data["reason"] = True, (f"routes at least as well as the heuristic on the validation split "
                                              f"({val['route_accuracy']:.3f} >= {val['heuristic_route_accuracy']:.3f})")
