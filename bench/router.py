@@ -248,13 +248,19 @@ def main() -> int:
         streams: dict[str, dict[str, list[float]]] = {"direct": {"firsts": [], "totals": []},
                                                       "router": {"firsts": [], "totals": []}}
         failed = {"direct": 0, "router": 0}
+        stream_cpu = {"direct": {"daemon": 0.0, "stand-in": 0.0, "client": 0.0},
+                      "router": {"daemon": 0.0, "stand-in": 0.0, "client": 0.0}}
+        pids = {"daemon": d.proc.pid, "stand-in": standin_pid, "client": os.getpid()}
         loaded_health: list[float] = []
         for _ in range(args.rounds):
             for mode in ("direct", "router"):
                 p = probe(d.sock, 200, args.seconds) if mode == "router" else None
+                before = {n: cpu_seconds(pid) for n, pid in pids.items()}
                 out = asyncio.run(closed_loop(standin_port if mode == "direct" else proxy_port,
                                               None if mode == "direct" else "auto", True, args.streams,
                                               args.seconds))
+                for n, pid in pids.items():
+                    stream_cpu[mode][n] += cpu_seconds(pid) - before[n]
                 streams[mode]["firsts"] += out["firsts"]
                 streams[mode]["totals"] += out["totals"]
                 failed[mode] += out["failed"]
@@ -309,6 +315,12 @@ def main() -> int:
           f"{pct(t_r, .5) * 1000:.1f} p99 {pct(t_r, .99) * 1000:.1f} ms")
     for name, value, target, limit in rows:
         print(f"  {name:34} {value:8.1f} ms   target {target:7} {'ok' if value < limit else 'MISSED'}")
+    for mode, spent in stream_cpu.items():
+        n = max(len(streams[mode]["totals"]), 1)
+        wall = args.rounds * args.seconds
+        print(f"  CPU per stream ({mode}): daemon {1000 * spent['daemon'] / n:.2f} ms, stand-in "
+              f"{1000 * spent['stand-in'] / n:.2f} ms, bench client {1000 * spent['client'] / n:.2f} ms; "
+              f"daemon busy {spent['daemon'] / wall:.0%} of one core")
 
     print(f"\nnon-streaming, {args.concurrency} in flight for {args.seconds:g} s (CPU ms per request: "
           f"daemon / stand-in / bench client)")
