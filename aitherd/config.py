@@ -106,7 +106,7 @@ class RepoEntry(_Section):
 
 class LogDirEntry(_Section):
     path: str
-    kind: Literal["openai", "claude", "codex", "aider", "chronicle", "mcts"] = "openai"
+    kind: Literal["openai", "claude", "codex", "aider", "continue", "chronicle", "mcts"] = "openai"
     pattern: str = "*"
 
     @property

@@ -32,7 +32,6 @@ from aitherd.runner import Runner
 from aitherd.schedule import Schedule
 from aitherd.sdnotify import Notifier, watchdog_interval
 from aitherd.store import Meta, StoreError, open_store, session
-from aitherd.store.examples import example_counts
 from aitherd.watch import Watchers
 
 log = get_logger("aitherd.daemon")
@@ -159,7 +158,7 @@ class Daemon:
             self.engine = open_store(paths.db)
         except StoreError as err:
             raise StartupError(str(err)) from None
-        self.metrics.watch_store(lambda: example_counts(self.engine))
+        self.metrics.watch_state(self.engine, paths.state_dir, paths.db, lambda: self.loaded, lambda: self.schedule)
         self.runner = Runner(self.engine, lambda: self.loaded, self.metrics, self._status_changed)
         resume = self.runner.recover()
         sock = bind_control_socket(self.socket_path)

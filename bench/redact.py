@@ -10,8 +10,6 @@ text and git-log/diff-like text; 1% of documents carry a planted secret of each 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 import time
@@ -23,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from decontam import gen_code
 from test_curate_redact import SECRETS
 
+from aitherd import benchmarks
 from aitherd.curate import RedactConfig
 from aitherd.curate.redact import RULES, Redactor
 
@@ -39,11 +38,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--ds-docs", type=int, default=300)
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("AITHERD_SHARED",
-                    Path(__file__).resolve().parents[2] / "shared")))
+    ap.add_argument("--gsm8k-train", type=Path, default=None,
+                    help="GSM8K train JSONL for the math text (default: the copy aitherd ships)")
     a = ap.parse_args()
     rng = random.Random(0)
-    train = [json.loads(x) for x in (a.shared / "benchmarks/gsm8k_train.jsonl").read_text().splitlines()]
+    train = benchmarks.load("gsm8k_train", a.gsm8k_train)
     docs, planted = [], []
     kinds = list(SECRETS)
     for i in range(a.docs):

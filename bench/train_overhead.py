@@ -5,7 +5,7 @@ export in the contract shape, then alternates the two runs and prints per-step m
 side. Both use the same SFT arguments, chat template, LoRA and data; the step times of the first
 two steps and the last (warm-up, final save) are left out.
 
-    PYTHONPATH=. /work/venv-train/bin/python bench/train_overhead.py [--steps 40] [--rounds 2]
+    PYTHONPATH=. .venv/bin/python bench/train_overhead.py [--steps 40] [--rounds 2]   # a venv with .[train] or .[test]
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from aitherd import errors
 from aitherd.jobs import RunResult
 from aitherd.jobs.context import JobContext
 
@@ -24,6 +25,8 @@ def _run(ctx: JobContext) -> RunResult:
         return RunResult("ok", message=json.dumps(ctx.args, sort_keys=True))
     if "raise" in plan:
         raise RuntimeError(plan["raise"])
+    if "raise_kind" in plan:  # one of aitherd.errors' kinds, e.g. NotConfigured
+        raise getattr(errors, plan["raise_kind"])(plan.get("message", ""))
     if "exit" in plan:
         os._exit(plan["exit"])
     steps = int(plan.get("steps", 1))

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from support import git, make_repo
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+from aitherd import benchmarks
+
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -25,7 +26,7 @@ def world(tmp: Path) -> tuple[Path, Path]:
         git(repo, "commit", "-qm", f"feat: add f{i}")
     logs = tmp / "logs"
     logs.mkdir()
-    gsm = json.loads((SHARED / "gsm8k_test.jsonl").read_text().splitlines()[3])
+    gsm = benchmarks.load("gsm8k_test")[3]
     turns = [{"messages": [{"role": "user", "content": f"Write a helper number {i} that parses rows"},
                            {"role": "assistant", "content": f"```python\ndef parse_{i}(rows):\n"
                                                             f"    return [r.split(',') for r in rows if r]\n```"}]}
@@ -47,8 +48,6 @@ def config(repo: Path, logs: Path) -> dict:
             "logs": [{"path": str(logs), "kind": "openai"}],
             "watch": {"enabled": False},
             "sources": {"coder": {"batch_size": 10}},
-            "curation": {"decontam": {"benchmarks": {"gsm8k": str(SHARED / "gsm8k_test.jsonl"),
-                                                     "mbpp": str(SHARED / "mbpp_test.jsonl")}}},
             "export": {"coder": {"size": 40}}}
 
 
@@ -126,7 +125,6 @@ def test_reasoner_harvest_with_a_teacher_keeps_the_key_out_of_logs_store_and_exp
     cfg = {"logs": [{"path": str(traces), "kind": "chronicle"}], "watch": {"enabled": False},
            "sources": {"reasoner": {"teacher": {"prompts": str(prompts), "endpoint": {
                "base_url": standin.base_url, "model": "teacher", "api_key_env": "AITHERD_TEACHER_KEY"}}}},
-           "curation": {"decontam": {"benchmarks": {"gsm8k": str(SHARED / "gsm8k_test.jsonl")}}},
            "export": {"reasoner": {"size": 20}}}
     d = make_daemon(cfg, fake_jobs=False, env={"AITHERD_TEACHER_KEY": TEACHER_KEY}).start()
     out = d.ctl("run", "harvest_reasoner", "--wait", timeout=300)

@@ -111,32 +111,33 @@ def test_one_candidate_the_store_rejects_does_not_take_its_batch_down(tmp_path: 
     assert get_mark(ctx.engine, "session", "s.jsonl") == {"line": 3}
 
 
-def many_hunk_repo(path: Path) -> Path:
+def empty_repo(path: Path) -> Path:
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "dev@example.com")
     git(path, "config", "user.name", "Dev")
-    body = {f"pkg/m{i}.py": "".join(f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12))
-            for i in range(3)}
-    commit(path, "feat: add modules", body)
-    for step in range(1, 4):
-        # Each commit changes functions far apart in every file: several hunks per commit.
-        body = {name: text.replace(f"return x + {j}\n", f"return x * {j + step}  # step {step}\n", 1)
-                for name, text in body.items() for j in (0, 6, 11)}
-        body = {f"pkg/m{i}.py": "".join(
-            f"def f{i}_{j}(x):\n    return x * {j + step} - {step}\n\n\n" if j in (0, 6, 11)
-            else f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12)) for i in range(3)}
-        commit(path, f"refactor: step {step} of the rewrite", body)
     return path
 
 
-def test_git_mining_resumed_after_every_batch_boundary_equals_a_clean_run(tmp_path: Path) -> None:
-    repo = str(many_hunk_repo(tmp_path / "repo"))
+def many_hunk_repo(path: Path) -> Path:
+    """Three files of twelve functions; each later commit changes three functions far apart in
+    every file, so every commit has several hunks."""
+    empty_repo(path)
+    for step in range(4):
+        commit(path, f"refactor: step {step} of the rewrite" if step else "feat: add modules", {
+            f"pkg/m{i}.py": "".join(
+                f"def f{i}_{j}(x):\n    return x * {j + step} - {step}\n\n\n" if step and j in (0, 6, 11)
+                else f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12)) for i in range(3)})
+    return path
+
+
+def git_source(repo: str) -> Any:
     cfg = gitmine.GitMiningConfig(context_lines=1)
+    return lambda: FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
 
-    def source() -> FnSource:
-        return FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
 
+def test_git_mining_resumed_after_every_batch_boundary_equals_a_clean_run(tmp_path: Path) -> None:
+    source = git_source(str(many_hunk_repo(tmp_path / "repo")))
     clean, _ = harvest_with_stops(tmp_path / "clean", source, 1000, 10**6)
     assert len(clean) >= 12
     for batch_size in (1, 2, 5):
@@ -145,11 +146,7 @@ def test_git_mining_resumed_after_every_batch_boundary_equals_a_clean_run(tmp_pa
 
 
 def test_code_patterns_stopped_after_a_batch_resume_and_finish(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.com")
-    git(repo, "config", "user.name", "Dev")
+    repo = empty_repo(tmp_path / "repo")
     funcs = "".join(f'def helper_{i}(items, scale):\n    """Scale every item by {i}."""\n'
                     f"    out = []\n    for it in items:\n        out.append(it * scale * {i})\n"
                     f"    return out\n\n\n" for i in range(8))
@@ -186,12 +183,7 @@ class Killed(BaseException):
 
 
 def test_git_mining_killed_at_every_batch_boundary_then_resumed_equals_a_clean_run(tmp_path: Path) -> None:
-    repo = str(many_hunk_repo(tmp_path / "repo"))
-    cfg = gitmine.GitMiningConfig(context_lines=1)
-
-    def source() -> FnSource:
-        return FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
-
+    source = git_source(str(many_hunk_repo(tmp_path / "repo")))
     clean, _ = harvest_with_stops(tmp_path / "clean", source, 1000, 10**6)
     batch_size, kill_at = 2, 1
     while True:
@@ -214,3 +206,29 @@ def test_git_mining_killed_at_every_batch_boundary_then_resumed_equals_a_clean_r
             break
         kill_at += 1
     assert kill_at > len(clean) // batch_size
+
+
+def test_a_broken_channel_to_the_daemon_stops_the_harvest_instead_of_failing_one_source(tmp_path: Path) -> None:
+    import os
+
+    ctx = context(tmp_path)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the daemon died: nobody reads progress any more
+    ctx._channel = os.fdopen(write_end, "w", buffering=1)
+    read: list[str] = []
+
+    def source(name: str) -> FnSource:
+        def items(_mark: Mark) -> Iterator[Item]:
+            read.append(name)
+            for g in range(3):
+                yield cand(f"{name}_{g} = {g}")
+                yield Checkpoint({"done": g + 1})
+        return FnSource(name, "k", items)
+
+    h = Harvest(ctx, lambda b: b, 1)
+    for name in ("first", "second"):
+        if not h.stopped:
+            h.run(source(name))
+    assert h.stopped and ctx.daemon_gone and ctx.should_stop()
+    assert read == ["first"] and h.errors == []  # not counted as a failing source
+    assert get_mark(ctx.engine, "first", "k") == {"done": 1}

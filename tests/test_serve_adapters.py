@@ -61,7 +61,7 @@ def test_an_adapter_vllm_silently_ignores_fails_verify_and_the_live_alias_stays(
             with pytest.raises(ServeError) as err:
                 await s.deploy("coder", "v0002")
 
-            assert err.value.status == 422
+            assert err.value.http_status == 422
             assert "answers exactly like the base model" in str(err.value)
             assert "coder stays on coder@v0001" in str(err.value)
             assert s.adapters.live["coder"] == "coder@v0001"

@@ -1,6 +1,6 @@
 """Base-model families: their think markup and FIM tokens, read from the tokenizer when present.
 
-Token strings were checked against the upstream tokenizers (see ../shared/REFERENCE.md): the
+Token strings were checked against the upstream tokenizers (their tokenizer.json files): the
 DeepSeek-R1 distills of Qwen use Qwen2.5's FIM tokens; DeepSeek-Coder uses full-width bars
 (U+FF5C) and U+2581; Gemma 4 marks a thought as a `thought` channel.
 """

@@ -6,19 +6,9 @@ in a worker subprocess (`python -m aitherd.worker`) so the daemon never imports 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
-Status = Literal["ok", "skipped", "failed", "interrupted"]
-FINAL_STATUSES = ("ok", "skipped", "failed", "interrupted")
-
-
-@dataclass
-class RunResult:
-    status: Status = "ok"
-    counts: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None
-    error: str | None = None
+from aitherd.runs import FINAL_STATUSES, RunResult, Status
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 
 
 def _not_configured(ctx: JobContext, what: str) -> RunResult:

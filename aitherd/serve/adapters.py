@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from aitherd.errors import ServiceError
 from aitherd.logs import get_logger
 from aitherd.serve import store
 from aitherd.serve.config import ALIASES, ServeConfig
@@ -30,12 +31,12 @@ from aitherd.store.models import Adapter
 log = get_logger("aitherd.serve.adapters")
 
 
-class ServeError(Exception):
-    """An operation refused or failed; `status` is the HTTP status the control API answers."""
+class ServeError(ServiceError):
+    """An operation refused or failed; `http_status` is what the control API answers with."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
-        self.status = status
+        self.http_status = status
         self.extra = extra
 
 
@@ -207,13 +208,13 @@ class Adapters:
         except ServeError as err:
             self.metrics.deploys.labels(specialist=specialist, action=action,
                                         outcome="verify_failed").inc()
-            if err.status == 422:
+            if err.http_status == 422:
                 if name not in self.live.values():
                     await self._unload(name)
                 if action == "deploy" and row.id is not None:
                     await asyncio.to_thread(store.set_state, self.engine, row.id, "rejected", str(err))
             log.warning("deploy_failed", name=name, action=action, error=str(err))
-            raise ServeError(err.status, f"{action} of {name} failed, {specialist} stays on "
+            raise ServeError(err.http_status, f"{action} of {name} failed, {specialist} stays on "
                                          f"{self.live.get(specialist, 'the base model')}: {err}",
                              specialist=specialist, version=version) from None
         verify_s = time.monotonic() - t1

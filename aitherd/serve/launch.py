@@ -10,9 +10,8 @@ import time
 from collections import deque
 from pathlib import Path
 
+from aitherd.children import child_env
 from aitherd.serve.config import ServeConfig
-
-_DROP_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
 
 
 def vllm_args(cfg: ServeConfig, model: str, port: int) -> list[str]:
@@ -28,7 +27,7 @@ def vllm_args(cfg: ServeConfig, model: str, port: int) -> list[str]:
 
 
 def vllm_env(cfg: ServeConfig, base: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in (base if base is not None else os.environ).items() if k not in _DROP_ENV}
+    env = child_env(base=base)  # without systemd's notify, watchdog and socket variables
     env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
     if cfg.gpu.policy == "sleep":
         env["VLLM_SERVER_DEV_MODE"] = "1"  # vLLM reads it with int(): "1", not "True"
@@ -43,7 +42,9 @@ def free_port(host: str) -> int:
 
 
 def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in a process group, read from /proc."""
+    """Live processes in a process group, read from /proc. Zombies do not count: `killpg(pgid,
+    0)` does count them, and an init that is slow to reap orphans (a container's) would keep a
+    stopped group looking alive."""
     found = []
     try:
         entries = os.listdir("/proc")

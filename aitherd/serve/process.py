@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from aitherd import children
 from aitherd.logs import get_logger
 from aitherd.serve.config import ServeConfig
 from aitherd.serve.launch import RotatingLog, describe_exit, free_port, group_members, vllm_args, vllm_env
@@ -204,9 +204,9 @@ class Supervisor:
         argv = vllm_args(self.cfg, self.model, port)
         self.log.note(f"starting: {' '.join(argv)}")
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, env=vllm_env(self.cfg), start_new_session=True)
+            proc = await children.start(
+                *argv, env=vllm_env(self.cfg), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, new_session=True)
         except OSError as err:
             return f"cannot start {argv[0]!r}: {err.strerror or err} (set [serve] command)"
         self.pid, self.port = proc.pid, port
@@ -305,14 +305,14 @@ class Supervisor:
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         pgid = proc.pid
         if group_members(pgid) or proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGTERM)
+            with contextlib.suppress(PermissionError):
+                children.signal_group(pgid, signal.SIGTERM)
             if not await self._gone(proc, pgid, self.cfg.stop_timeout):
                 left = group_members(pgid)
                 log.warning("vllm_killed", pgid=pgid, processes=left)
                 self.log.note(f"SIGKILL to process group {pgid} after {self.cfg.stop_timeout:g}s: {left}")
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pgid, signal.SIGKILL)
+                with contextlib.suppress(PermissionError):
+                    children.signal_group(pgid, signal.SIGKILL)
                 if not await self._gone(proc, pgid, 10):
                     log.error("vllm_group_survived_sigkill", pgid=pgid, processes=group_members(pgid))
         with contextlib.suppress(TimeoutError):

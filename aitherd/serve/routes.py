@@ -40,7 +40,7 @@ def _handler(fn: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awa
         try:
             result = await fn(request)
         except ServeError as err:
-            return JSONResponse({"error": str(err), **err.extra}, status_code=err.status)
+            return JSONResponse({"error": str(err), **err.extra}, status_code=err.http_status)
         return result if isinstance(result, JSONResponse) else JSONResponse(result)
 
     return wrapped

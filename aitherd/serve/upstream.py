@@ -18,12 +18,14 @@ from typing import Any
 
 import h11
 
+from aitherd.errors import ServiceError
+
 _READ = 65536
 # uvicorn (vLLM's server) closes idle keep-alive connections after 5 s: reuse well before that.
 _IDLE_REUSE = 2.0
 
 
-class UpstreamError(Exception):
+class UpstreamError(ServiceError):
     """The server could not be reached or did not answer in time."""
 
 

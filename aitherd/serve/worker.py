@@ -13,8 +13,7 @@ import os
 from typing import Any
 
 from aitherd.client import Client, ClientError
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.serve import store
 from aitherd.train.gpu import set_gpu_arbiter
 

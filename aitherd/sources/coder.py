@@ -7,14 +7,13 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.sources import codegraph, corpus, gitmine, sessions
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.coder_datasets import harvest_coder_dataset
 from aitherd.sources.harvest import Curate, FnSource, Harvest, Source, log_files
 
-SESSION_KINDS = ("openai", "claude", "codex", "aider")
+SESSION_KINDS = ("openai", "claude", "codex", "aider", "continue")
 
 
 def coder_sources(ctx: JobContext, cfg: CoderSources) -> Iterator[Source]:
@@ -32,6 +31,8 @@ def coder_sources(ctx: JobContext, cfg: CoderSources) -> Iterator[Source]:
         for kind, path in log_files(ctx.loaded.config.logs, SESSION_KINDS):
             if kind == "aider":
                 fn = functools.partial(sessions.harvest_aider, path, settle=settle)
+            elif kind == "continue":
+                fn = functools.partial(sessions.harvest_continue, path, settle=settle)
             elif kind == "openai":
                 fn = functools.partial(sessions.harvest_openai, path)
             else:

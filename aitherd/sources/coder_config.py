@@ -1,7 +1,7 @@
 """[sources.coder]: which coding sources run, and how (light: the config imports it).
 
 Repositories come from [[repos]] (git mining and code patterns), session logs from [[logs]] of
-kinds openai, claude, codex and aider. A source is on when its table is present and enabled.
+kinds openai, claude, codex, aider and continue. A source is on when its table is present and enabled.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Public coding datasets: Magicoder-OSS-Instruct-75K, CommitPackFT, Code-Feedback, each mapped
-from its real schema (see ../shared/REFERENCE.md), with license, row budget and pinned revision.
+from its real schema (the dataset cards on the Hub), with license, row budget and pinned revision.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext
 from aitherd.sources.items import BadInput, Checkpoint, FnSource, Item, Mark, Skip, Source
 from aitherd.store import Watermark, utcnow
 from aitherd.store.examples import insert_candidates

@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.sources import chronicle, mcts
 from aitherd.sources.generate import Outcome, augment, teacher
 from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, Item, Mark, log_files
