@@ -100,6 +100,12 @@ class Metrics:
         self.train_steps_total = Gauge("aitherd_train_steps_planned",
                                        "Optimizer steps the training run will take",
                                        ["specialist"], registry=r)
+        # Gauges a job may set through `ctx.gauge(NAME, value, **labels)`, by NAME.
+        self.job_gauges: dict[str, Gauge] = {
+            "train_loss": self.train["loss"], "train_learning_rate": self.train["learning_rate"],
+            "train_tokens_per_second": self.train["tokens_per_s"], "train_eta_seconds": self.train["eta_s"],
+            "train_step": self.train_step, "train_steps_planned": self.train_steps_total,
+        }
         self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
                                       registry=r)
         self.api_requests = Counter("aitherd_api_requests", "Control API requests",
@@ -121,6 +127,17 @@ class Metrics:
                 self.train_step.labels(specialist=specialist).set(progress["done"])
             if isinstance(progress.get("total"), int):
                 self.train_steps_total.labels(specialist=specialist).set(progress["total"])
+
+    def set_job_gauge(self, name: str, value: Any, labels: dict[str, Any]) -> bool:
+        """A job's gauge message; False (and nothing set) for an unknown name or bad labels."""
+        gauge = self.job_gauges.get(name)
+        if gauge is None or not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        try:
+            gauge.labels(**{k: str(v) for k, v in labels.items()}).set(value)
+        except ValueError:  # labels that do not match the gauge's
+            return False
+        return True
 
     def observe_counts(self, job: str, counts: dict[str, Any]) -> None:
         """Turn a finished run's counts into counters: `errors.SOURCE`, `stored.SOURCE`,

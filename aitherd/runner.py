@@ -247,6 +247,9 @@ class Runner:
             active.progress = {k: msg.get(k) for k in ("stage", "done", "total", "counts")}
             if active.job == "train":
                 self.metrics.observe_train(active.progress)
+        elif msg.get("type") == "gauge":
+            if not self.metrics.set_job_gauge(str(msg.get("name")), msg.get("value"), msg.get("labels") or {}):
+                log.warning("worker_unknown_gauge", run_id=active.run_id, name=msg.get("name"))
         elif msg.get("type") == "result":
             active.result = msg
 

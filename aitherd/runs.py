@@ -2,8 +2,9 @@
 progress reporting, stop flag) and its result. Low-level on purpose: sources, curation, export
 and training import this module, never the job registry (aitherd.jobs) or the daemon.
 
-Messages to the daemon are JSON lines of a few typed shapes: `progress` (stage, done, total,
-counts), `result` (status, counts, message, error).
+Messages to the daemon are JSON lines of three typed shapes, forwarded without knowing which job
+sent them: `progress` (stage, done, total, counts so far: integers), `gauge` (a named value with
+labels, for the daemon's metrics) and `result` (status, counts, message, error).
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class JobContext:
         self._last_progress = now
         self.send({"type": "progress", "stage": stage, "done": done, "total": total,
                    "counts": self.counts})
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set one of the daemon's job gauges (metrics.JOB_GAUGES names them), e.g.
+        `ctx.gauge("train_loss", 1.9, specialist="coder")`. Sent at once, not throttled."""
+        self.send({"type": "gauge", "name": name, "value": value, "labels": labels})
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one message to the daemon. A broken channel means the daemon is gone: the run

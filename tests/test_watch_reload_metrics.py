@@ -130,3 +130,22 @@ def test_training_progress_becomes_metrics():
                    'aitherd_train_eta_seconds{specialist="reasoner"} 95.0'):
         assert needle in text, needle
     assert active.progress["done"] == 12
+
+
+def test_gauge_messages_reach_the_metrics_whichever_job_sends_them():
+    from prometheus_client import generate_latest
+
+    from aitherd.metrics import Metrics
+    from aitherd.runner import Active, Runner
+
+    metrics = Metrics()
+    runner = Runner(engine=None, loaded=lambda: None, metrics=metrics)  # type: ignore[arg-type]
+    active = Active(run_id=1, job="export", trigger="manual", started=0.0)
+    for line in ({"type": "gauge", "name": "train_loss", "value": 0.75, "labels": {"specialist": "coder"}},
+                 {"type": "gauge", "name": "no_such_gauge", "value": 1, "labels": {}},
+                 {"type": "gauge", "name": "train_loss", "value": "high", "labels": {"specialist": "coder"}},
+                 {"type": "gauge", "name": "train_step", "value": 3, "labels": {"wrong": "label"}}):
+        runner._on_message(active, json.dumps(line).encode())
+    text = generate_latest(metrics.registry).decode()
+    assert 'aitherd_train_loss{specialist="coder"} 0.75' in text
+    assert "no_such_gauge" not in text and 'wrong="label"' not in text
