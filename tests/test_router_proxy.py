@@ -208,3 +208,21 @@ def test_without_a_key_file_no_key_is_needed(tmp_path):
             assert status == 200 and s.status()["auth"] == {"enabled": False}
 
     asyncio.run(go())
+
+
+def test_the_endpoint_sends_small_writes_at_once_nagle_off(tmp_path):
+    """Headers and the first SSE chunk are two small writes: with Nagle on, the second waits for
+    the client's delayed ACK (40 ms on Linux) on every stream."""
+    import socket
+
+    async def go() -> None:
+        async with serving(tmp_path) as s:
+            await ready(s)
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.proxy.port)
+            await until(lambda: s.proxy._server.server_state.connections, 3, "the connection to be accepted")
+            conn = next(iter(s.proxy._server.server_state.connections))
+            sock = conn.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            writer.close()
+
+    asyncio.run(go())

@@ -340,7 +340,10 @@ class ProxyServer:
 
     async def start(self) -> int:
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+        # accepted sockets inherit it; without it Nagle holds each stream's first chunk back
+        # until the client's delayed ACK (40 ms on Linux).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.address, self.port))
