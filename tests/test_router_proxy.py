@@ -226,3 +226,18 @@ def test_the_endpoint_sends_small_writes_at_once_nagle_off(tmp_path):
             writer.close()
 
     asyncio.run(go())
+
+
+def test_a_route_with_nothing_live_and_no_fallback_goes_to_the_orchestrator(tmp_path):
+    async def go() -> None:
+        async with serving(tmp_path, proxy={"fallback_to_base": False}) as s:
+            await ready(s)
+            status, out, hdrs = await post(proxy(s), "/v1/chat/completions", {
+                "model": "auto", "messages": [{"role": "user", "content": "Write a Python function to add two numbers."}]})
+            assert status == 200 and out["model"] == "/models/base-14b"
+            assert hdrs[b"x-aitherd-route"].startswith(b"coder;") and hdrs[b"x-aitherd-route"].endswith(
+                b"; coder has no live adapter")
+            assert (await post(proxy(s), "/v1/chat/completions", {
+                "model": "coder", "messages": [{"role": "user", "content": "hi"}]}))[0] == 404
+
+    asyncio.run(go())
