@@ -204,7 +204,8 @@ def probe(sock: Path, rate: float, seconds: float) -> subprocess.Popen[str]:
             f"    at = start + i / {rate}\n"
             "    d = at - time.perf_counter()\n"
             "    time.sleep(d) if d > 0 else None\n"
-            "    c.get('/v1/health'); out.append(time.perf_counter() - at)\n"
+            "    t0 = time.perf_counter(); c.get('/v1/health'); t1 = time.perf_counter()\n"
+            "    out.append([t1 - at, t1 - t0])\n"
             "print(json.dumps(out))\n")
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
@@ -330,10 +331,13 @@ def main() -> int:
         print(f"  {mode:20} {r['rate']:7.0f} req/s  p50 {r['p50'] * 1000:6.1f} ms  failed {r['failed']}  "
               f"cpu {c['daemon']:.2f} / {c['stand-in']:.2f} / {c['client']:.2f}{target}")
 
-    print("\ncontrol API GET /v1/health at 200/s from a second process (daemon's own target: p99 < 10 ms)")
+    print("\ncontrol API GET /v1/health at 200/s from a second process (daemon's own target: p99 < 10 ms);"
+          " from the scheduled send time (open loop) and from the actual send (the request alone)")
     for name, lat in (("idle", idle_health), (f"while the router carries {args.streams} streams", loaded_health)):
-        print(f"  {name:42} p50 {pct(lat, .5) * 1000:6.2f} ms  p99 {pct(lat, .99) * 1000:6.2f} ms  "
-              f"({len(lat)} probes) {'ok' if pct(lat, .99) < 0.010 else 'MISSED'}")
+        sched, alone = [x[0] for x in lat], [x[1] for x in lat]
+        print(f"  {name:42} scheduled p50 {pct(sched, .5) * 1000:7.2f} p99 {pct(sched, .99) * 1000:7.2f} ms; "
+              f"alone p50 {pct(alone, .5) * 1000:6.2f} p99 {pct(alone, .99) * 1000:7.2f} ms ({len(lat)} probes) "
+              f"{'ok' if pct(sched, .99) < 0.010 else 'MISSED'}")
     return 0
 
 
