@@ -1,6 +1,8 @@
 """Logging: structlog, JSON lines when not on a terminal (systemd's journal), console otherwise.
 
-Standard-library loggers (uvicorn, APScheduler, watchdog) go through the same renderer.
+Standard-library loggers (uvicorn, APScheduler, watchdog) go through the same renderer, and
+every value of every event, tracebacks included, passes the secret redaction first
+(`aitherd.curate.redact`): a password in an error message or a URL is never written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import IO, Any
 import structlog
 import structlog.tracebacks
 
+from aitherd.curate.redact import redact_text, scrub
+
 _NOISY = ("apscheduler", "uvicorn", "uvicorn.error", "uvicorn.access", "watchdog")
+
+
+def redact_event(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """A structlog processor: every string of the event redacted; after a renderer, the line."""
+    if isinstance(event_dict, str):
+        return redact_text(event_dict)
+    return scrub(event_dict)
 
 
 def configure_logging(level: str = "info", fmt: str = "auto", stream: IO[str] | None = None) -> None:
@@ -31,10 +42,11 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: IO[str] | 
         final: list[Any] = [
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
+            redact_event,
             renderer,
         ]
-    else:
-        final = [structlog.dev.ConsoleRenderer(colors=on_tty)]
+    else:  # the console renderer formats tracebacks itself: redact its output too
+        final = [redact_event, structlog.dev.ConsoleRenderer(colors=on_tty), redact_event]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

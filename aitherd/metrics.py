@@ -82,6 +82,12 @@ class Metrics:
                                   registry=r)
         self.redactions = Counter("aitherd_redactions", "Secrets redacted before storing, by job and kind",
                                   ["job", "kind"], registry=r)
+        self.llm_requests = Counter("aitherd_llm_requests", "Requests to a teacher or augmentation endpoint",
+                                    ["job", "source"], registry=r)
+        self.llm_retries = Counter("aitherd_llm_retries", "Requests retried after a rate limit, server error "
+                                   "or unreachable endpoint", ["job", "source"], registry=r)
+        self.llm_tokens = Counter("aitherd_llm_tokens", "Tokens spent at a teacher or augmentation endpoint",
+                                  ["job", "source"], registry=r)
         for job in JOBS:  # every series exists from the start, so increase() sees the first run
             for status in FINAL_STATUSES:
                 self.job_runs.labels(job=job, status=status)
@@ -112,22 +118,6 @@ class Metrics:
                                     ["method", "code"], registry=r)
         self._server: Any = None
 
-    def observe_train(self, progress: dict[str, Any]) -> None:
-        """Turn the train job's progress (stage 'train SPECIALIST', counts) into gauges."""
-        stage = str(progress.get("stage") or "")
-        counts = progress.get("counts") or {}
-        for specialist in ("coder", "reasoner"):
-            for key, gauge in self.train.items():
-                value = counts.get(f"{specialist}_{key}")
-                if isinstance(value, int | float):
-                    gauge.labels(specialist=specialist).set(value)
-        if stage.startswith("train ") and stage[6:] in ("coder", "reasoner"):
-            specialist = stage[6:]
-            if isinstance(progress.get("done"), int):
-                self.train_step.labels(specialist=specialist).set(progress["done"])
-            if isinstance(progress.get("total"), int):
-                self.train_steps_total.labels(specialist=specialist).set(progress["total"])
-
     def set_job_gauge(self, name: str, value: Any, labels: dict[str, Any]) -> bool:
         """A job's gauge message; False (and nothing set) for an unknown name or bad labels."""
         gauge = self.job_gauges.get(name)
@@ -141,9 +131,11 @@ class Metrics:
 
     def observe_counts(self, job: str, counts: dict[str, Any]) -> None:
         """Turn a finished run's counts into counters: `errors.SOURCE`, `stored.SOURCE`,
-        `rejected.REASON` and `redacted.KIND`, each a number of items."""
+        `rejected.REASON`, `redacted.KIND`, and a generator's `requests.`, `retries.` and
+        `tokens.SOURCE`, each a number."""
         prefixes = {"errors.": self.input_errors, "stored.": self.examples_stored,
-                    "rejected.": self.rejections, "redacted.": self.redactions}
+                    "rejected.": self.rejections, "redacted.": self.redactions,
+                    "requests.": self.llm_requests, "retries.": self.llm_retries, "tokens.": self.llm_tokens}
         for key, value in counts.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 continue

@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from aitherd import children
 from aitherd.config import Loaded
+from aitherd.curate.redact import scrub
 from aitherd.jobs import JOBS
 from aitherd.logs import get_logger
 from aitherd.metrics import Metrics
@@ -78,8 +79,8 @@ class Runner:
             row = s.get(Run, run_id)
             if row is None:
                 return
-            for key, value in values.items():
-                setattr(row, key, value)
+            for key, value in values.items():  # messages, errors, progress: never a secret
+                setattr(row, key, scrub(value))
             s.add(row)
             s.commit()
 
@@ -184,6 +185,7 @@ class Runner:
         }
         status, error, message = "failed", None, None
         counts: dict[str, Any] = {}
+        resume = False
         try:
             proc = await children.start(*self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
                                         stdout=asyncio.subprocess.PIPE)
@@ -204,6 +206,9 @@ class Runner:
                 counts = active.result.get("counts") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
+            elif code < 0:  # killed (the OOM killer, kill -9): resumed like a daemon crash
+                status, error = "interrupted", f"worker killed by {_describe_exit(code)}"
+                resume = active.trigger != "resume"  # once; a second kill waits for a restart
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
             if active.cancelled and status == "interrupted":
@@ -229,6 +234,8 @@ class Runner:
                  duration_s=round(duration, 3), error=error, message=message)
         if self._closing:
             return
+        if resume and not self.is_paused(active.job):
+            await self.start(active.job, "resume", parent=active.run_id)
         if status == "ok":
             for nxt in JOBS[active.job].then:
                 await self.start(nxt, "chain", parent=active.run_id)
@@ -245,8 +252,6 @@ class Runner:
             return
         if msg.get("type") == "progress":
             active.progress = {k: msg.get(k) for k in ("stage", "done", "total", "counts")}
-            if active.job == "train":
-                self.metrics.observe_train(active.progress)
         elif msg.get("type") == "gauge":
             if not self.metrics.set_job_gauge(str(msg.get("name")), msg.get("value"), msg.get("labels") or {}):
                 log.warning("worker_unknown_gauge", run_id=active.run_id, name=msg.get("name"))

@@ -19,9 +19,9 @@ from typing import Any
 from aitherd.children import die_with_parent
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
 from aitherd.errors import AitherdError, run_status
-from aitherd.jobs import FINAL_STATUSES, JOBS, RunResult
+from aitherd.jobs import JOBS
 from aitherd.logs import configure_logging, get_logger
-from aitherd.runs import JobContext
+from aitherd.runs import FINAL_STATUSES, JobContext, RunResult
 from aitherd.store import open_store
 
 

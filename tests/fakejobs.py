@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 from aitherd import errors
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 
 
 def _run(ctx: JobContext) -> RunResult:

@@ -107,3 +107,40 @@ def test_threshold_is_applied_to_the_item_ngrams(index: DecontamIndex) -> None:
     half = " ".join(q[: len(q) // 3])  # a third of the item: below the rule
     assert index.screen([half]) == [None]
     assert index.screen([" ".join(q)])[0]["overlap"] == 1.0
+
+
+# Real library source that an earlier index mistook for MBPP or HumanEval: asserts over lists of
+# numbers matched MBPP test lists by shape, Euclid's gcd matched HumanEval/13's two n-grams.
+REAL_CODE = ["sympy/crypto/tests/test_crypto.py", "sympy/combinatorics/tests/test_permutations.py",
+             "sympy/ntheory/tests/test_residue.py", "sympy/logic/tests/test_boolalg.py",
+             "sympy/holonomic/tests/test_holonomic.py", "sympy/polys/polytools.py", "sympy/core/intfunc.py",
+             "sympy/core/operations.py", "sympy/physics/quantum/commutator.py", "numpy/_core/_internal.py",
+             "numpy/_core/tests/test_api.py"]
+
+
+def _chunks(text: str, size: int = 3000) -> list[str]:
+    out, cur = [], ""
+    for line in text.splitlines(keepends=True):
+        if cur and len(cur) + len(line) > size:
+            out.append(cur)
+            cur = ""
+        cur += line
+    return [*out, cur]
+
+
+def test_real_library_code_is_not_mistaken_for_a_benchmark(index: DecontamIndex) -> None:
+    import importlib.util
+
+    site = Path(importlib.util.find_spec("numpy").origin).parents[1]  # type: ignore[arg-type, union-attr]
+    chunks = [c for rel in REAL_CODE for c in _chunks((site / rel).read_text(encoding="utf-8"))]
+    assert len(chunks) > 100
+    hits = screen(chunks, index)
+    assert hits == [], [(h["item"], h["part"], h["view"], h["overlap"]) for h in hits]
+
+
+def test_a_short_item_needs_more_than_its_few_ngrams(index: DecontamIndex) -> None:
+    he13 = next(r for r in _humaneval() if r["task_id"] == "HumanEval/13")
+    euclid = "def gcd(a, b):\n    \"\"\"Euclid.\"\"\"\n    while b:\n        a, b = b, a % b\n    return a\n"
+    assert screen(["Here is a helper:\n" + euclid], index) == []
+    hits = screen(["Complete:\n" + he13["prompt"] + he13["canonical_solution"]], index)
+    assert [h["item"] for h in hits] == ["HumanEval/13"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_across_runs_through_the_store(tmp_path: Path) -> None:
     assert first.save_signatures() == 2
     with engine.connect() as conn:
         sigs = conn.execute(select(Example.near_dup_signature)).scalars().all()
-    assert all(s is not None and len(s) == 128 * 8 for s in sigs)
+    assert all(s is not None and len(s) == (128 + 1) * 8 for s in sigs)  # values + the scheme's version
     # a later run: a near copy of `a` (worse) is dropped, a near copy of `b` (better) wins
     second = _curator(engine)
     late = [coder("q", _edit(a, 1), quality=0.5), coder("q", _edit(b, 1), quality=0.95),
@@ -89,3 +90,84 @@ def test_signatures_backfilled_for_rows_stored_without_one(tmp_path: Path) -> No
     with engine.connect() as conn:
         assert conn.execute(select(Example.near_dup_signature)).scalar_one() is not None
     assert next(iter(cur.process([coder("q", _edit(_doc(21), 1))]))).reason == "duplicate"
+
+
+CODE = """def merge_intervals(intervals, gap=0):
+    ordered = sorted(intervals, key=lambda pair: pair[0])
+    merged = []
+    for start, end in ordered:
+        if merged and start <= merged[-1][1] + gap:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+"""
+
+
+def _example(name: str, code: str) -> str:
+    return f"Write `{name}`: merge overlapping intervals.\n```python\n{code}```"
+
+
+def test_renamed_reflowed_and_commented_copies_of_code_are_near_duplicates(tmp_path: Path) -> None:
+    one = CODE.replace("merge_intervals", "join_ranges").replace("intervals", "spans")
+    every = one
+    for old, new in {"ordered": "by_start", "merged": "out", "start": "lo", "end": "hi", "pair": "p", "gap": "slack"}.items():
+        every = re.sub(rf"\b{old}\b", new, every)
+    every = every.replace("    ", "  ").replace(" <= ", "<=").replace(", ", ",")  # reflowed
+    comment = CODE.replace("    merged = []\n", "    merged = []  # the result, kept sorted\n    # walk in order of start\n")
+    cands = [coder("q", _example("merge_intervals", CODE), quality=0.9),
+             coder("q", _example("join_ranges", one), quality=0.5),
+             coder("q", _example("join_ranges", every), quality=0.5),
+             coder("q", _example("merge_intervals", comment), quality=0.5)]
+    out = list(_curator(open_store(tmp_path / "s.db")).process(cands))
+    assert [c.status for c in out] == ["accepted", "rejected", "rejected", "rejected"], [c.curation for c in out]
+    assert all(c.curation["duplicate"]["of"] == out[0].content_hash for c in out[1:])
+
+
+def test_different_functions_that_share_a_name_stay_apart(tmp_path: Path) -> None:
+    a = """def normalize(path):
+    parts = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
+"""
+    b = """def normalize(vector):
+    length = math.sqrt(sum(x * x for x in vector))
+    if length == 0:
+        raise ValueError("cannot normalize the zero vector")
+    return [x / length for x in vector]
+"""
+    out = list(_curator(open_store(tmp_path / "s.db")).process(
+        [coder("q", f"Write `normalize`.\n```python\n{a}```"), coder("q", f"Write `normalize`.\n```python\n{b}```")]))
+    assert [c.status for c in out] == ["accepted", "accepted"]
+
+
+def test_signatures_of_an_older_scheme_are_recomputed(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from aitherd.curate.dedup import MinHasher
+
+    engine = open_store(tmp_path / "s.db")
+    first = coder("q", _example("merge_intervals", CODE), quality=0.9)
+    insert_candidates(engine, [first])
+    old = MinHasher().words(first.text()).astype("<u8").tobytes()  # as an earlier version stored it
+    with engine.begin() as conn:
+        conn.execute(update(Example).values(near_dup_signature=old))
+    renamed = coder("q", _example("join_ranges", CODE.replace("merge_intervals", "join_ranges")), quality=0.5)
+    out = list(_curator(engine).process([renamed]))
+    assert out[0].reason == "duplicate"
+    with engine.connect() as conn:
+        assert len(conn.execute(select(Example.near_dup_signature)).scalar_one()) == (128 + 1) * 8
+
+
+def test_prose_binds_nothing_and_stays_as_it_is() -> None:
+    from aitherd.curate.canonical import canonical
+
+    prose = ("For each apple in the basket, let me know the weight. Let x be Colin's age; issue #12 "
+             "is open as usual: see https://example.org/a//b and score = 3 / 4 of the total.")
+    assert canonical(prose) == prose
+    assert canonical("a line\n  # a comment line\nx = 1  # inline\n") == "a line\n  \nv0 = 1  \n"

@@ -86,8 +86,8 @@ def test_harvest_batches_are_curated_stored_and_signed(tmp_path: Path) -> None:
     """The path the harvest jobs take: Harvest -> Curator.process -> store -> save_signatures."""
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.jobs.builtin import _curation_counts
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
+    from aitherd.runs import JobContext
     from aitherd.sources.harvest import FnSource, Harvest
 
     engine = open_store(tmp_path / "s.db")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import text as sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -71,7 +73,7 @@ def test_no_secret_reaches_the_store(tmp_path: Path) -> None:
     assert len(out) == len(cands)
     insert_candidates(engine, out)
     with engine.connect() as conn:
-        dump = "\n".join(str(tuple(row)) for row in conn.execute(text("SELECT * FROM example")))
+        dump = "\n".join(str(tuple(row)) for row in conn.execute(sql("SELECT * FROM example")))
     for kind, (secret, _) in SECRETS.items():
         assert secret not in dump, kind
     assert "MIIEpAIBAAKCAQEA7bq3" not in dump
@@ -93,12 +95,22 @@ def test_clean_code_and_placeholders_pass_untouched() -> None:
         assert out == s and not counts, (s, counts)
 
 
-def test_an_example_about_the_key_itself_is_rejected_secret() -> None:
-    c = coder("Is this key still valid? AKIAZ7Q3RT5XW2ME4NPA", "I can't check keys; rotate it.")
+def test_a_message_that_is_only_a_key_is_rejected_secret() -> None:
+    c = coder("AKIAZ7Q3RT5XW2ME4NPA\n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", "Those are AWS credentials.")
     out = next(Curator(config(decontam={"enabled": False}), None).process([c]))
-    assert out.reason == "secret" and out.curation["redactions"] == {"aws_access_key": 1}
+    assert out.reason == "secret" and out.curation["redactions"] == {"aws_access_key": 1, "aws_secret_key": 1}
     assert "AKIAZ7Q3RT5XW2ME4NPA" not in out.text()
     assert "AKIAZ7Q3RT5XW2ME4NPA" not in str(out.curation)
+
+
+def test_a_fix_my_client_call_example_is_redacted_and_kept() -> None:
+    key = "sk-proj-" + "Zq8Wm2Xr5Tn7Yb4Kd9Hc3Lv6Pf1Gs8Jw0Ea2Ub5Ni7Qo4Rt9Ym3Vx6Kc1Hd8Ls2Fg5Pj" * 2
+    c = coder(f"fix my `OpenAI(api_key=\"{key}\")` call",
+              "Don't put the key in code: create the client with `OpenAI()` and export OPENAI_API_KEY; "
+              "the library reads it from the environment.")
+    out = next(Curator(config(decontam={"enabled": False}), None).process([c]))
+    assert out.status == "accepted", (out.reason, out.curation)
+    assert key not in out.text() and "<REDACTED:openai_key>" in out.messages[0]["content"]
 
 
 def test_detect_secrets_plugins_on_top_when_configured() -> None:
@@ -108,3 +120,73 @@ def test_detect_secrets_plugins_on_top_when_configured() -> None:
     r = Redactor(RedactConfig(detect_secrets=True))
     out, counts, _ = r.redact('x = 1\nmy_thing = "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz"\n')
     assert "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz" not in out and counts["detect_secrets"] == 1
+
+
+# Development cases of the rules (the held-out set in tests/fixtures is kept apart from these).
+GENERIC = {
+    "env unquoted password": ("ADMIN_PASSWORD=gr33nTea!\nADMIN_USER=ops", "gr33nTea!"),
+    "yaml unquoted password": ("db:\n  user: app\n  passwd: Sunset#77\n  port: 5432", "Sunset#77"),
+    "ini unquoted password": ("[client]\nuser = backup\npassword = Mango42x\n", "Mango42x"),
+    "compose list password": ("    environment:\n      - MARIADB_PASSWORD=m4r1a-db\n", "m4r1a-db"),
+    "xml element password": ("<db><user>sa</user><Password>Oak&amp;Pine9</Password></db>", "Oak&amp;Pine9"),
+    "prose password": ("my ssh password is Lantern-8812 btw, can you check the box?", "Lantern-8812"),
+    "basic auth header": ("GET / HTTP/1.1\nAuthorization: Basic Ym9iOkhhbW1vY2s5OQ==\n", "Ym9iOkhhbW1vY2s5OQ=="),
+    "bearer auth header": ("curl -H 'Authorization: Bearer 8fJk2LmQp9Rt4VwXy7Za3Bc' https://x.lan",
+                           "8fJk2LmQp9Rt4VwXy7Za3Bc"),
+    "signing key hex": ('signing_key = "0c9f1e7a2b8d4c6e0f1a3b5c7d9e2f4a"', "0c9f1e7a2b8d4c6e0f1a3b5c7d9e2f4a"),
+    "session key yaml hex": ("session_key: 7a1c3e5b9d2f4a6c8e0b1d3f5a7c9e2b4d6f", "7a1c3e5b9d2f4a6c8e0b1d3f5a7c9e2b4d6f"),
+    "HMAC_KEY env hex": ("HMAC_KEY=5e8ff9bf55ba3508199d22e984129be6", "5e8ff9bf55ba3508199d22e984129be6"),
+    "aws secret in prose": ("the aws key for staging: AKIAZ7Q3RT5XW2ME4NPB, secret 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",
+                            "Zk8Qw2Er5Ty7Ui9Op1As3Df6Gh8Jk0Lz/Xc4Vb+N"),
+    "url password with / and #": ("DSN=postgresql://bob:se/cr#et9@db.lan:5432/app", "se/cr#et9"),
+    "url password with @": ("amqp://svc:p@ss-w0rd@mq.lan/", "p@ss-w0rd"),
+}
+
+
+def test_generic_credentials_are_removed_whole() -> None:
+    r = Redactor(RedactConfig())
+    for what, (text, secret) in GENERIC.items():
+        out, _, _ = r.redact(text)
+        assert secret not in out, (what, out)
+        # nothing of it is left beside the placeholder (a password with '/' or '#' was cut in two)
+        assert not any(part in out for part in re.split(r"[/#@]", secret) if len(part) >= 3), (what, out)
+
+
+def test_secret_words_inside_identifiers_are_not_secret_names() -> None:
+    r = Redactor(RedactConfig())
+    code = ('"tokenization_utils_fast": "tokenization_utils_tokenizers",\n'
+            'tokenizer_name = "gpt2-medium-v2"\ntokenizer_class = "GPT2TokenizerFast"\n'
+            "const secretHash = crypto.createHash('sha256').update(secret1).digest('hex');\n"
+            'password_hash = "pbkdf2:sha256:600000$x7Yq$3f1a9c"\nmonkey_key2 = "a1b2c3d4e5f6"\n'
+            'max_tokens = 4096\n"embed_tokens": "keep_full_weight",\nkeyboard = "qwerty-uk2"\n')
+    out, counts, _ = r.redact(code)
+    assert out == code and not counts, counts
+
+
+def test_documented_placeholders_are_kept() -> None:
+    r = Redactor(RedactConfig())
+    for text in ["aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+                 "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                 'openai.api_key = "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
+                 'jwt.sign(payload, "your-256-bit-secret")', "SLACK_BOT_TOKEN=xoxb-your-token",
+                 "Authorization: Bearer <your-token>", "DB_URL=postgres://user:password@localhost/app"]:
+        out, counts, _ = r.redact(text)
+        assert out == text and not counts, (text, counts)
+
+
+def test_an_ssh_remote_is_not_an_email() -> None:
+    r = Redactor(RedactConfig())
+    text = "git remote add origin git@github.com:acme/api.git\nssh://git@gitlab.com/acme/api.git\ny = x@self.proj.T"
+    assert r.redact(text) == (text, Counter(), 0)
+    assert r.redact("mail jane.doe@acme-corp.io")[0] == "mail <REDACTED:email>"
+
+
+def test_aligned_assignments_prose_after_a_comma_and_short_tails_are_caught() -> None:
+    r = Redactor(RedactConfig())
+    do = "dop_v1_" + "8c1e0b5f3a9d7c2e4b6a8f0d1c3e5a7b9d2f4c6e8a0b1d3f5c7e9a2b4d6f8e0c"
+    cases = {f'gh_token      = "{do}"': do, f"doctl auth init -t {do}": do,
+             "The NAS is at 10.0.0.5, password: Gr4nite-Peak": "Gr4nite-Peak",
+             "POSTGRES_PASSWORD=app_db_77x": "app_db_77x"}
+    for text, secret in cases.items():
+        out, _, _ = r.redact(text)
+        assert secret not in out, (text, out)

@@ -85,10 +85,11 @@ def test_harvest_curate_kill_rerun_and_export(make_daemon, tmp_path):
     pid = crashed.wait_for(stored_some_sessions, 120, "session batches stored")
     os.kill(pid, signal.SIGKILL)
     killed = crashed.wait_run(run_id)
-    assert killed["status"] == "failed" and "SIGKILL" in killed["error"]
-    partial = hashes(crashed.state / "aitherd.db")
-    assert partial < reference
-    assert crashed.ctl("run", "harvest_coder", "--wait", timeout=300).returncode == 0
+    assert killed["status"] == "interrupted" and "SIGKILL" in killed["error"]
+    resumed = crashed.wait_for(lambda: [r for r in crashed.runs(job="harvest_coder")
+                                        if r["parent_run_id"] == run_id], 30, "the resumed run")[0]
+    assert resumed["trigger"] == "resume"  # resumed like after a daemon crash
+    assert crashed.wait_run(resumed["id"], timeout=300)["status"] == "ok"
     assert hashes(crashed.state / "aitherd.db") == reference
 
     # The export of the curated store is screened again; its card says so.

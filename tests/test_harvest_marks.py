@@ -12,8 +12,8 @@ from test_sources_gitmine import commit
 
 from aitherd.candidate import Candidate
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources import codegraph, gitmine
 from aitherd.sources.harvest import BadInput, Checkpoint, FnSource, Harvest, Item, Mark, Skip, get_mark
 from aitherd.store import open_store
@@ -32,6 +32,13 @@ def stored(ctx: JobContext) -> set[str]:
 
     with ctx.engine.connect() as conn:
         return {r[0] for r in conn.execute(text("SELECT content_hash FROM example"))}
+
+
+def categories(ctx: JobContext) -> dict[str, int]:
+    from sqlalchemy import text
+
+    with ctx.engine.connect() as conn:
+        return dict(conn.execute(text("SELECT category, COUNT(*) FROM example GROUP BY category")).all())
 
 
 def cand(text: str) -> Candidate:
@@ -121,25 +128,39 @@ def empty_repo(path: Path) -> Path:
 
 def many_hunk_repo(path: Path) -> Path:
     """Three files of twelve functions; each later commit changes three functions far apart in
-    every file, so every commit has several hunks."""
+    every file, so every commit has several hunks and (one example per file, see git_source)
+    several examples. Then a bugfix on a side branch, whose review pairs blame a rewrite step,
+    a docs commit on main, and a merge at HEAD."""
     empty_repo(path)
     for step in range(4):
-        commit(path, f"refactor: step {step} of the rewrite" if step else "feat: add modules", {
-            f"pkg/m{i}.py": "".join(
-                f"def f{i}_{j}(x):\n    return x * {j + step} - {step}\n\n\n" if step and j in (0, 6, 11)
-                else f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12)) for i in range(3)})
+        body = {f"pkg/m{i}.py": "".join(
+            f"def f{i}_{j}(x):\n    return x * {j + step} - {step}\n\n\n" if step and j in (0, 6, 11)
+            else f"def f{i}_{j}(x):\n    return x + {j}\n\n\n" for j in range(12)) for i in range(3)}
+        commit(path, f"refactor: step {step} of the rewrite" if step else "feat: add modules", body)
+    git(path, "checkout", "-qb", "topic")
+    fixed = {name: text.replace("return x * 3 - 3", "return x * 3 - 3 if x else 0") for name, text in body.items()}
+    commit(path, "fix: zero stays zero in f_0", fixed)
+    git(path, "checkout", "-q", "main")
+    commit(path, "docs: explain the modules", {"README.md": "# Modules\n\nThree modules of small functions.\n"})
+    git(path, "merge", "-q", "--no-ff", "--no-edit", "topic")
     return path
 
 
 def git_source(repo: str) -> Any:
-    cfg = gitmine.GitMiningConfig(context_lines=1)
+    # One example per file (several per commit), worker processes for ranges of 4 commits or more.
+    cfg = gitmine.GitMiningConfig(context_lines=1, max_example_files=1, jobs=2, parallel_min_commits=4)
     return lambda: FnSource("git", f"{repo}@main", lambda m: gitmine.mine(repo, "main", m, cfg, {}))
 
 
 def test_git_mining_resumed_after_every_batch_boundary_equals_a_clean_run(tmp_path: Path) -> None:
-    source = git_source(str(many_hunk_repo(tmp_path / "repo")))
+    repo = str(many_hunk_repo(tmp_path / "repo"))
+    source = git_source(repo)
     clean, _ = harvest_with_stops(tmp_path / "clean", source, 1000, 10**6)
     assert len(clean) >= 12
+    kinds = categories(context(tmp_path / "clean"))
+    assert kinds["review"] == 3 and kinds["debugging"] == 3  # the fix: one per file, each with its review
+    head = git(Path(repo), "rev-parse", "HEAD")
+    assert get_mark(context(tmp_path / "clean").engine, "git", f"{repo}@main") == {"ref": "main", "last": head}
     for batch_size in (1, 2, 5):
         got, runs = harvest_with_stops(tmp_path / f"b{batch_size}", source, batch_size, 1)
         assert got == clean and runs > 2, batch_size

@@ -22,7 +22,7 @@ from sessions_util import (
 from sqlalchemy import text
 
 from aitherd.config import Loaded, Paths, parse_config
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext
 from aitherd.sources.coder import harvest_coder
 from aitherd.sources.coder_config import CoderSources
 from aitherd.store import open_store

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from aitherd.sources.reasoner_datasets import DatasetSource, harvest_dataset
 from items_util import last_mark, outputs
+
+from aitherd.sources.reasoner_datasets import DatasetSource, harvest_dataset
 
 
 def write(tmp, name, rows):

@@ -15,10 +15,13 @@ class _Section(BaseModel):
 class RedactConfig(_Section):
     enabled: bool = True
     emails: bool = True
-    # Reject with `secret` when redacted characters exceed this share of one message's text
-    # (or of the reasoning, or the answer): the example is about the secret itself.
+    # Reject with `secret` when secrets are more than this share of one message (or of the
+    # reasoning, the answer) AND fewer than `min_words_left` words remain beside them: the
+    # message is the secret. Otherwise the example is kept with placeholders.
     max_secret_fraction: float = Field(0.4, ge=0, le=1)
-    # Minimum Shannon entropy (bits/char) of a value in a generic `token = "..."` assignment.
+    min_words_left: int = Field(3, ge=0)
+    # Minimum Shannon entropy (bits/char) of a machine-made value under a secret's name
+    # (`api_token = "..."`, `Bearer ...`); passwords are checked for placeholders instead.
     entropy_min: float = 3.0
     # Also run detect-secrets' line scanner on lines the prefilter marked (slow; optional dep).
     detect_secrets: bool = False
@@ -88,6 +91,13 @@ class DecontamConfig(_Section):
     code_min_symbols: int = 4  # code-view n-grams need this many non-identifier tokens
     max_df: int = 4  # n-grams shared by more items than this are generic and not indexed
     min_item_ngrams: int = 2  # item parts with fewer indexed n-grams are skipped
+    # A part with fewer n-grams than this, or a code-view match (shapes only), counts when the
+    # same item shows up elsewhere too: another part or view above the threshold, or more than
+    # `corroborate` of a part's text-view n-grams.
+    short_ngrams: int = Field(10, ge=1)
+    corroborate: float = Field(0.2, gt=0, lt=1)
+    lone_overlap: float = Field(0.8, gt=0, le=1)  # ...for an item with no indexed question side
+    text_min_words: int = Field(3, ge=0)  # text-view n-grams need this many words (not numbers)
 
 
 class CurationConfig(_Section):

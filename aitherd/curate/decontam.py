@@ -133,12 +133,14 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def token_hashes(
-    texts: Sequence[str], cfg: DecontamConfig | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, kind) of every token of a batch of texts joined by a separator token.
+Tokens = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-    kind: 0 word, 1 punctuation, 2 separator. Hashes are int64 and the same in every process.
+
+def token_hashes(texts: Sequence[str], cfg: DecontamConfig | None = None) -> Tokens:
+    """(hash, kind, wordy) of every token of a batch of texts joined by a separator token.
+
+    kind: 0 word, 1 punctuation, 2 separator; wordy: a word of two characters or more (not a
+    number once numbers are normalised, not `x`). Hashes are int64, the same in every process.
     """
     lower, numbers = (cfg.lowercase, cfg.numbers) if cfg else (False, False)
     raw = "\x00".join(texts).encode("utf-8", "replace")
@@ -158,7 +160,7 @@ def token_hashes(
     h = _mix((pref[ends] - pref[starts]) * ipw[starts]).view(np.int64)
     kind = cls[starts].astype(np.int8) - 1
     kind[b[starts] == 0] = 2
-    return h, kind
+    return h, kind, (kind == 0) & (ends - starts >= 2)
 
 
 def _set_of(words: Iterable[str]) -> _SmallSet:
@@ -170,13 +172,16 @@ _KEEP_SET = _set_of([*_KEYWORDS, *(k.lower() for k in _KEYWORDS), "0"])
 
 
 def view_ngrams(
-    th: tuple[np.ndarray, np.ndarray], view: str, n: int, cfg: DecontamConfig, min_symbols: int = 0
+    th: Tokens, view: str, n: int, cfg: DecontamConfig, min_symbols: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, text index) of every n-gram in one view of the token hashes, as int64 arrays."""
-    h, kind = th
+    """(hash, text index) of every n-gram in one view of the token hashes, as int64 arrays.
+
+    Text-view n-grams need `text_min_words` words of two characters or more: "x 0 0 x 0 0 0 x"
+    (a GSM8K equation once numbers are normalised) is in any algebra text."""
+    h, kind, wordy = th
     if view == "text":
         keep = kind != 1
-        h, kind = h[keep], kind[keep]
+        h, kind, wordy = h[keep], kind[keep], wordy[keep]
     elif cfg.identifiers:
         h = np.where((kind == 0) & ~_KEEP_SET.contains(h), _ID_HASH, h)
     m = len(h) - n + 1
@@ -184,6 +189,9 @@ def view_ngrams(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     csep = np.concatenate(([0], np.cumsum(kind == 2)))
     valid = (csep[n : n + m] - csep[:m]) == 0
+    if view == "text" and cfg.text_min_words:
+        c = np.concatenate(([0], np.cumsum(wordy)))
+        valid &= (c[n : n + m] - c[:m]) >= cfg.text_min_words
     if min_symbols and view == "code" and cfg.identifiers:
         c = np.concatenate(([0], np.cumsum(h != _ID_HASH)))
         valid &= (c[n : n + m] - c[:m]) >= min_symbols
@@ -207,9 +215,7 @@ class _View:
         self.postings = np.empty(0, np.int32)
         self.part_count = np.empty(0, np.int64)
 
-    def ngrams(
-        self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def ngrams(self, h: Tokens, cfg: DecontamConfig) -> tuple[np.ndarray, np.ndarray]:
         return view_ngrams(h, self.name, self.n, cfg, self.min_symbols)
 
     def build(self, parts: list[Part], n_parts: int, cfg: DecontamConfig) -> None:
@@ -229,10 +235,8 @@ class _View:
         self.bloom = np.zeros(1 << _BLOOM_BITS, bool)
         self.bloom[self.keys & ((1 << _BLOOM_BITS) - 1)] = True
 
-    def match(
-        self, h: tuple[np.ndarray, np.ndarray], cfg: DecontamConfig
-    ) -> tuple[np.ndarray, ...]:
-        """(doc, part, matched, overlap) for every pair above the threshold."""
+    def match(self, h: Tokens, cfg: DecontamConfig, floor: float) -> tuple[np.ndarray, ...]:
+        """(doc, part, matched, overlap) for every pair with an overlap above `floor`."""
         g, d = self.ngrams(h, cfg)
         empty = np.empty(0, np.int64)
         if not len(g) or not len(self.keys):
@@ -253,7 +257,7 @@ class _View:
         doc, part, matched = dp[0] // (1 << 32), dp[0] % (1 << 32), dp[1]
         denom = self.part_count[part]
         overlap = matched / np.maximum(denom, 1)
-        hit = (denom >= cfg.min_item_ngrams) & (overlap > cfg.threshold)
+        hit = (denom >= cfg.min_item_ngrams) & (overlap > floor)
         return doc[hit], part[hit], matched[hit], overlap[hit]
 
 
@@ -265,6 +269,9 @@ class DecontamIndex:
         self.views = [_View("text", cfg.n, 0), _View("code", cfg.code_n, cfg.code_min_symbols)]
         for v in self.views:
             v.build(parts, len(parts), cfg)
+        # Items whose question side is indexed (in some view): their answer side needs it.
+        self._asked = {parts[i].item for v in self.views for i in np.flatnonzero(v.part_count >= cfg.min_item_ngrams)
+                       if parts[i].part in QUESTION_PARTS}
 
     @classmethod
     def from_config(cls, cfg: DecontamConfig) -> DecontamIndex:
@@ -275,24 +282,61 @@ class DecontamIndex:
         return sorted({p.benchmark for p in self.parts})
 
     def screen(self, texts: Sequence[str]) -> list[dict[str, Any] | None]:
-        """For each text: None, or {benchmark, item, part, view, overlap, matched, ngrams}."""
-        best: list[dict[str, Any] | None] = [None] * len(texts)
-        h = token_hashes(texts, self.cfg)
+        """For each text: None, or {benchmark, item, part, view, overlap, matched, ngrams}.
+
+        The question side of an item (HumanEval prompt, MBPP task, GSM8K question) is the
+        benchmark's own wording: a match on it is enough alone (in the code view, with
+        `short_ngrams` n-grams or more). The answer side (solutions, MBPP code and tests, GSM8K
+        answers) is what anyone might write: a match on it is enough alone only in the text
+        view with `short_ngrams` n-grams or more; otherwise the same item must show up
+        elsewhere too, another part or view above the threshold or a text-view overlap above
+        `corroborate`. So Euclid's gcd is not HumanEval/13 without its prompt, nor any
+        `X = X.replace(X, X)` MBPP 474 without its task. An item whose question side has no
+        indexed n-gram (a task worded like many others) has only its answer side to go by: a
+        match on it then needs `lone_overlap`.
+        """
+        cfg = self.cfg
+        found: dict[int, list[dict[str, Any]]] = {}
+        support: dict[int, set[tuple[str, str]]] = {}  # doc -> (item, part) with text overlap
+        h = token_hashes(texts, cfg)
         for v in self.views:
-            for doc, part, matched, overlap in zip(*v.match(h, self.cfg), strict=True):
-                cur = best[int(doc)]
-                if cur is None or overlap > cur["overlap"]:
-                    p = self.parts[int(part)]
-                    best[int(doc)] = {
-                        "benchmark": p.benchmark,
-                        "item": p.item,
-                        "part": p.part,
-                        "view": v.name,
-                        "overlap": round(float(overlap), 4),
-                        "matched": int(matched),
-                        "ngrams": int(v.part_count[int(part)]),
-                    }
+            floor = min(cfg.threshold, cfg.corroborate) if v.name == "text" else cfg.threshold
+            for doc, part, matched, overlap in zip(*v.match(h, cfg, floor), strict=True):
+                p, d = self.parts[int(part)], int(doc)
+                if v.name == "text":
+                    support.setdefault(d, set()).add((p.item, p.part))
+                if overlap <= cfg.threshold:
+                    continue
+                n = int(v.part_count[int(part)])
+                found.setdefault(d, []).append({
+                    "benchmark": p.benchmark, "item": p.item, "part": p.part, "view": v.name,
+                    "overlap": round(float(overlap), 4), "matched": int(matched), "ngrams": n,
+                })
+        best: list[dict[str, Any] | None] = [None] * len(texts)
+        for doc, hits in found.items():
+            evidence: dict[str, set[tuple[str, str]]] = {}
+            for hit in hits:
+                evidence.setdefault(hit["item"], set()).add((hit["part"], hit["view"]))
+            for item, part in support.get(doc, ()):
+                evidence.setdefault(item, set()).add((part, "text"))
+            ok = [hit for hit in hits if _alone(hit, cfg)
+                  or (hit["item"] not in self._asked and hit["overlap"] >= cfg.lone_overlap)
+                  or evidence[hit["item"]] - {(hit["part"], hit["view"])}]
+            if ok:
+                score = {item: (sum(h["item"] == item for h in hits), sum(h["overlap"] for h in hits
+                                                                          if h["item"] == item)) for item in evidence}
+                best[doc] = max(ok, key=lambda hit: (score[hit["item"]], hit["overlap"]))
         return best
+
+
+QUESTION_PARTS = frozenset({"prompt", "text", "question"})
+
+
+def _alone(hit: dict[str, Any], cfg: DecontamConfig) -> bool:
+    """A match that needs no other evidence (see `DecontamIndex.screen`)."""
+    if hit["part"] in QUESTION_PARTS:
+        return hit["view"] == "text" or hit["ngrams"] >= cfg.short_ngrams
+    return hit["view"] == "text" and hit["ngrams"] >= cfg.short_ngrams
 
 
 def screen(texts: Iterable[str], index: DecontamIndex, batch: int = 512) -> list[dict[str, Any]]:
@@ -358,7 +402,9 @@ def load_benchmarks(cfg: DecontamConfig) -> list[Part]:
         item = f"mbpp/{r['task_id']}"
         parts.append(Part("mbpp", item, "text", ("text",), r.get("text") or r.get("prompt", "")))
         parts.append(Part("mbpp", item, "code", ("text", "code"), r["code"]))
-        parts.append(Part("mbpp", item, "tests", ("text", "code"), "\n".join(r["test_list"])))
+        # The tests only in the text view: with identifiers and numbers normalised, any assert
+        # over a list of numbers has the shape of an MBPP test list.
+        parts.append(Part("mbpp", item, "tests", ("text",), "\n".join(r["test_list"])))
     rows = _read_jsonl(b.gsm8k) if b.gsm8k else (_hf("gsm8k", "main") if b.hf_fallback else [])
     for i, r in enumerate(rows):
         item = f"gsm8k/{i}"

@@ -1,8 +1,11 @@
 """Exact and near-duplicate removal, within a run, across sources and across runs.
 
-Near duplicates: MinHash over word 5-gram shingles (numpy, stable xxhash token hashes so stored
-signatures stay valid across processes) and datasketch's LSH. The better-scored copy wins; a
-stored loser is marked rejected `duplicate` pointing at the winner.
+Near duplicates: MinHash over word 5-gram shingles of the text's canonical form (comments
+dropped, the names the code binds numbered: see `canonical.py`), so a renamed, reflowed or
+commented copy of code is the same example; numpy, stable xxhash token hashes so stored
+signatures stay valid across processes, and datasketch's LSH. The better-scored copy wins; a
+stored loser is marked rejected `duplicate` pointing at the winner. A stored signature carries
+its scheme's version after the hash values: one made by an older scheme is recomputed.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import col
 
 from aitherd.candidate import Candidate, normalise
+from aitherd.curate.canonical import canonical
 from aitherd.curate.config import DedupConfig
 from aitherd.store.models import Example
 
 _WORDS = re.compile(rb"\w+")
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MASK32 = np.uint64(0xFFFFFFFF)
+SIGNATURE_VERSION = 2  # 1: raw word shingles; 2: shingles of the canonical form
 
 
 def _xxh() -> Any:
@@ -67,6 +72,11 @@ class MinHasher:
         self._h = _xxh()
 
     def signature(self, text: str) -> np.ndarray:
+        """The signature of the text's canonical form (what near duplicates are judged on)."""
+        return self.words(canonical(text))
+
+    def words(self, text: str) -> np.ndarray:
+        """The signature of the text's lowercased word shingles, as they are."""
         words = _WORDS.findall(text.lower().encode("utf-8", "replace"))
         h = np.fromiter(map(self._h, words), dtype=np.uint64, count=len(words))
         n = min(self.shingle, max(len(h), 1))
@@ -83,6 +93,19 @@ class MinHasher:
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
+
+
+def to_bytes(sig: np.ndarray) -> bytes:
+    """A signature as stored: its values, then the scheme's version."""
+    return np.append(sig, np.uint64(SIGNATURE_VERSION)).astype("<u8").tobytes()
+
+
+def from_bytes(raw: bytes, num_perm: int) -> np.ndarray | None:
+    """A stored signature, or None when an older scheme or another size made it."""
+    arr = np.frombuffer(raw, dtype="<u8")
+    if len(arr) != num_perm + 1 or int(arr[-1]) != SIGNATURE_VERSION:
+        return None
+    return arr[:-1].astype(np.uint64)
 
 
 class Deduper:
@@ -102,35 +125,34 @@ class Deduper:
             self._load(engine)
 
     def _load(self, engine: Engine) -> None:
-        backfill: list[dict[str, Any]] = []
+        stale: list[tuple[str, float]] = []  # stored without a signature, or an outdated one
         with engine.connect() as conn:
             self.known = set(conn.execute(select(Example.content_hash)).scalars())
             if self.hasher is None:
                 return
             accepted = Example.status == "accepted"
             stored = conn.execute(
-                select(Example.content_hash, Example.quality, Example.near_dup_signature).where(
-                    accepted, col(Example.near_dup_signature).is_not(None)
+                select(Example.content_hash, Example.quality, Example.near_dup_signature).where(accepted)
+            )
+            for h, q, raw in stored:
+                sig = from_bytes(raw, self.cfg.num_perm) if raw is not None else None
+                if sig is None:
+                    stale.append((h, q or 0.0))
+                else:
+                    self._add(h, sig, q or 0.0)
+            backfill: list[dict[str, Any]] = []
+            quality = dict(stale)
+            for i in range(0, len(stale), 500):  # compute those once, from the stored text
+                rows = conn.execute(
+                    select(Example.content_hash, Example.messages, Example.reasoning, Example.answer).where(
+                        col(Example.content_hash).in_([h for h, _ in stale[i : i + 500]])
+                    )
                 )
-            )
-            for h, q, sig in stored:
-                self._add(h, np.frombuffer(sig, dtype="<u8").astype(np.uint64), q or 0.0)
-            # Rows stored without a signature (inserted after the last run): compute it once.
-            missing = conn.execute(
-                select(
-                    Example.content_hash,
-                    Example.quality,
-                    Example.messages,
-                    Example.reasoning,
-                    Example.answer,
-                ).where(accepted, col(Example.near_dup_signature).is_(None))
-            )
-            for h, q, msgs, reasoning, answer in missing:
-                parts = [str(m.get("content") or "") for m in msgs]
-                text = "\n".join([*parts, *(x for x in (reasoning, answer) if x)])
-                arr = self.hasher.signature(text)
-                backfill.append({"h": h, "s": arr.astype("<u8").tobytes()})
-                self._add(h, arr, q or 0.0)
+                for h, msgs, reasoning, answer in rows:
+                    parts = [str(m.get("content") or "") for m in msgs]
+                    arr = self.hasher.signature("\n".join([*parts, *(x for x in (reasoning, answer) if x)]))
+                    backfill.append({"h": h, "s": to_bytes(arr)})
+                    self._add(h, arr, quality[h])
         if backfill:
             self._write_sigs(engine, backfill)
 
@@ -183,7 +205,7 @@ class Deduper:
         self.emitted[h] = c
         if sig is not None:
             self._add(h, sig, q)
-            self.pending_sigs[h] = sig.astype("<u8").tobytes()
+            self.pending_sigs[h] = to_bytes(sig)
 
     def _demote(self, loser: str, winner: str, sim: float) -> None:
         self._remove(loser)

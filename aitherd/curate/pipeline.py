@@ -6,6 +6,8 @@ what it dropped (by reason). Rejected candidates are still redacted before anyon
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -17,12 +19,15 @@ from aitherd.curate.config import CurationConfig
 from aitherd.curate.decontam import DecontamIndex
 from aitherd.curate.dedup import Deduper
 from aitherd.curate.judge import Judge
-from aitherd.curate.redact import Redactor
+from aitherd.curate.redact import Redactor, configure, scrub
 from aitherd.curate.reports import decontam_report, rejected  # noqa: F401 - re-exported
 from aitherd.store.models import Example
 
 # Reasons a recheck may revisit (the others, e.g. duplicate, depend on history, not thresholds).
 RECHECK_REASONS = ("low_quality", "too_long", "contaminated")
+# What is left of a redacted text once placeholders and key armour lines are taken out.
+_WORDS_LEFT = re.compile(r"<REDACTED:\w+>|-----(?:BEGIN|END) [A-Z0-9 ]+-----")
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 class Stats:
@@ -52,6 +57,7 @@ class Curator:
         self.config, self.engine = config, engine
         self.stats = Stats()
         self.redactor = Redactor(config.redact) if config.redact.enabled else None
+        configure(config.redact)  # the store and the logs of this process redact the same way
         self.judge = Judge(config.judge) if config.judge.enabled else None
         self.index = index
         if self.index is None and config.decontam.enabled:
@@ -69,32 +75,41 @@ class Curator:
             self.stats.dropped[step][c.reason or "?"] += 1
 
     def redact(self, c: Candidate) -> None:
+        """Redact every field; reject `secret` when a message (or the reasoning, the answer) is
+        little but secrets: more than `max_secret_fraction` of it, with fewer than
+        `min_words_left` words beside them. A request like "fix my `OpenAI(api_key=...)` call"
+        keeps its words and is kept, redacted; a pasted key with a word or two is not."""
         if self.redactor is None:
             return
         before = c.status == "accepted"
         total: Counter[str] = Counter()
-        share = 0.0  # the largest share of one message (or reasoning, answer) that was secret
+        about: list[float] = []
+        cfg = self.config.redact
 
-        def one(text: str | None) -> str | None:
-            nonlocal share
-            if not text:
-                return text
-            out, counts, n = self.redactor.redact(text)  # type: ignore[union-attr]
-            total.update(counts)
-            share = max(share, n / len(text))
+        def text(value: str | None) -> str | None:
+            if not value:
+                return value
+            out, counts, removed = self.redactor.redact(value)  # type: ignore[union-attr]
+            if counts:
+                total.update(counts)
+                left = _WORDS_LEFT.sub(" ", out)
+                share = removed / max(1, removed + len("".join(left.split())))
+                if share > cfg.max_secret_fraction and len(_WORD.findall(left)) < cfg.min_words_left:
+                    about.append(share)
             return out
 
         for m in c.messages:
-            if isinstance(m.get("content"), str):
-                m["content"] = one(m["content"])
-        c.reasoning, c.answer = one(c.reasoning), one(c.answer)
+            for k, v in m.items():
+                m[k] = text(v) if k == "content" and isinstance(v, str) else scrub(v, self.redactor, total)
+        c.reasoning, c.answer = text(c.reasoning), text(c.answer)
+        for f in dataclasses.fields(c):  # provenance, curation notes and any field added later
+            if f.name not in ("messages", "reasoning", "answer"):
+                setattr(c, f.name, scrub(getattr(c, f.name), self.redactor, total))
         if total:
             c.curation["redactions"] = dict(total)
             self.stats.redactions.update(total)
-            # The secret is most of a message (e.g. "is this key valid? AKIA..."): the example
-            # means nothing without it.
-            if c.status == "accepted" and share > self.config.redact.max_secret_fraction:
-                c.reject("secret", share=round(share, 3), types=sorted(total))
+            if c.status == "accepted" and about:
+                c.reject("secret", share=round(max(about), 3), types=sorted(total))
         self._count("redact", c, before)
 
     def judge_one(self, c: Candidate) -> None:

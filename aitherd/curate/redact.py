@@ -1,161 +1,65 @@
-"""Secret redaction: keyword-gated regexes (gitleaks style) plus an entropy check.
+"""Secret redaction: the one place every stored, served or logged string passes.
 
-Each rule runs only when one of its keywords occurs in the lowercased text, so clean text costs
-a few substring searches. Matches become typed placeholders like `<REDACTED:aws_access_key>`;
-only counts per type are recorded, never the secret.
+`Redactor.find` gives the spans of secret values (detectors in `secret_rules` and
+`secret_context`: provider tokens, named values, auth headers, URL passwords, key blocks,
+emails); `redact` replaces each with a typed placeholder like `<REDACTED:password>` and counts
+it by type, never keeping the secret. `scrub` applies it to any JSON-like value (strings inside
+dicts and lists, keys included) and `scrub_candidate` to every field of a `Candidate`, so a field
+added later is covered without a change here. Curation, `insert_candidates`, the log processor
+and the run rows all go through `scrub`; the placeholders never match again, so scrubbing twice
+changes nothing.
+
+This module is light (no numpy): the daemon process imports it for logs and run rows.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from typing import Any
 
 from aitherd.curate.config import RedactConfig
-
-
-def entropy(s: str) -> float:
-    """Shannon entropy in bits per character."""
-    if not s:
-        return 0.0
-    n = len(s)
-    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
-
-
-_PLACEHOLDER_VALUE = re.compile(
-    r"^(?:\$\{?\w+\}?|\{\{.*\}\}|<[^>]*>|%\(?\w*\)?s?|\*+|x+|\.\.\.|none|null|changeme|"
-    r"password|secret|your[_-]?\w*|example\w*|redacted|dummy|test|os\.environ.*|getenv.*)$",
-    re.IGNORECASE,
+from aitherd.curate.secret_context import (
+    auth_values,
+    aws_secrets,
+    cli_values,
+    emails,
+    markup_values,
+    named_values,
+    private_keys,
+    url_passwords,
 )
+from aitherd.curate.secret_rules import PROVIDERS, Span, entropy, is_placeholder  # noqa: F401 - re-exported
 
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
-    group: int = 0  # which group is the secret (the rest of the match is kept)
-    check: Callable[[str, RedactConfig], bool] | None = None
-
-
-def _generic_ok(value: str, cfg: RedactConfig) -> bool:
-    return not _PLACEHOLDER_VALUE.match(value) and entropy(value) >= cfg.entropy_min
-
-
-def _password_ok(value: str, cfg: RedactConfig) -> bool:
-    return not _PLACEHOLDER_VALUE.match(value)
-
-
-def _email_ok(value: str, cfg: RedactConfig) -> bool:
-    domain = value.rsplit("@", 1)[-1].lower()
-    return cfg.emails and not re.match(r"(?:.*\.)?example\.(?:com|org|net)$|localhost", domain)
-
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "private_key",
-        ("private key",),
-        re.compile(
-            r"-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-            r"-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----"
-        ),
-    ),
-    Rule(
-        "aws_access_key",
-        ("akia", "asia", "abia", "acca"),
-        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
-    ),
-    Rule(
-        "aws_secret_key",
-        ("aws",),
-        re.compile(
-            r"(?i)aws[\w.\-]{0,20}(?:secret|key)[\w.\-]{0,20}['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
-        ),
-        1,
-    ),
-    Rule("gcp_api_key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![\w-])")),
-    Rule(
-        "azure_storage_key",
-        ("accountkey",),
-        re.compile(r"(?i)AccountKey=([A-Za-z0-9+/]{40,100}={0,2})"),
-        1,
-    ),
-    Rule(
-        "github_token",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-    ),
-    Rule(
-        "gitlab_token",
-        ("glpat-", "glptt-", "gldt-"),
-        re.compile(r"\b(?:glpat|glptt|gldt)-[A-Za-z0-9_\-]{20,}"),
-    ),
-    Rule("anthropic_key", ("sk-ant-",), re.compile(r"\bsk-ant-[a-z]+\d{0,3}-[A-Za-z0-9_\-]{32,}")),
-    Rule(
-        "openai_key",
-        ("sk-",),
-        re.compile(r"\bsk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
-    ),
-    Rule("hf_token", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,40}\b")),
-    Rule("slack_token", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}")),
-    Rule(
-        "slack_webhook",
-        ("hooks.slack.com",),
-        re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_]+"),
-    ),
-    Rule(
-        "stripe_key",
-        ("sk_live", "rk_live", "sk_test", "rk_test"),
-        re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"),
-    ),
-    Rule(
-        "jwt",
-        ("eyj",),
-        re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-    ),
-    Rule(
-        "url_password",
-        ("://",),
-        re.compile(r"[a-zA-Z][\w+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@"),
-        1,
-        _password_ok,
-    ),
-    Rule(
-        "password",
-        ("passw", "pwd"),
-        re.compile(r"(?i)(?:password|passwd|pwd)[\w.\-]*['\"]?\s*[:=]\s*(['\"])([^'\"\s]{4,})\1"),
-        2,
-        _password_ok,
-    ),
-    Rule(
-        "generic_secret",
-        ("secret", "token", "api_key", "apikey", "api-key", "client_key"),
-        re.compile(
-            r"(?i)(?:secret|token|api[_\-]?key|client_key)[\w.\-]*['\"]?\s*[:=]\s*"
-            r"(['\"])([A-Za-z0-9_\-+/=.~]{16,})\1"
-        ),
-        2,
-        _generic_ok,
-    ),
-    Rule(
-        "email",
-        ("@",),
-        re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,255}\.[A-Za-z]{2,}"),
-        0,
-        _email_ok,
-    ),
+# (keywords one of which must occur in the lowercased text: detector)
+_CONTEXT = (
+    (("pass", "pw", "secret", "token", "key", "cred", "auth", "hmac"), named_values),
+    (("</", "<add"), markup_values),
+    (("basic", "bearer", "token", "authorization", "auth", "credential", "login"), auth_values),
+    ((" -u", "--user", " -p", "--", "password "), cli_values),
+    (("://",), url_passwords),
+    (("private key",), private_keys),
+    (("aws", "akia", "asia"), aws_secrets),  # "draws" passes this gate; the detector is precise
 )
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_PLACEHOLDER = re.compile(r"<REDACTED:\w+>")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=.]{15}")
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
 
 
 class Redactor:
-    """Redacts one string at a time; `redact` returns (text, counts per type, chars removed)."""
+    """Finds and replaces secrets in one string at a time."""
 
-    def __init__(self, cfg: RedactConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: RedactConfig | None = None) -> None:
+        self.cfg = cfg or RedactConfig()
         self._ds_plugins: list[object] | None = None
-        if cfg.detect_secrets:
+        if self.cfg.detect_secrets:
             try:
                 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
             except ImportError as err:
@@ -164,44 +68,146 @@ class Redactor:
                 ) from err
             self._ds_plugins = [c() for c in get_mapping_from_secret_type_to_class().values()]
 
-    def redact(self, text: str) -> tuple[str, Counter[str], int]:
-        counts: Counter[str] = Counter()
-        removed = 0
-        if not text:
-            return text, counts, 0
-        low = text.lower()
-        for rule in RULES:
-            if not any(k in low for k in rule.keywords):
-                continue
-
-            def repl(m: re.Match[str], rule: Rule = rule) -> str:
-                nonlocal removed
-                secret = m.group(rule.group)
-                if rule.check is not None and not rule.check(secret, self.cfg):
-                    return m.group(0)
-                counts[rule.name] += 1
-                removed += len(secret)
-                s, e = m.start(rule.group) - m.start(), m.end(rule.group) - m.start()
-                whole = m.group(0)
-                return whole[:s] + f"<REDACTED:{rule.name}>" + whole[e:]
-
-            text = rule.pattern.sub(repl, text)
-            low = text.lower()
+    def find(self, text: str) -> list[Span]:
+        """Spans (start, end, kind) of secrets in `text`, sorted, overlaps merged."""
+        if len(text) < 6 or not self.cfg.enabled:
+            return []
+        low = _lower(text)
+        spans: list[Span] = []
+        if len(text) > 4096 or _TOKEN_RUN.search(text):  # every provider token is such a run
+            for provider in PROVIDERS:
+                spans.extend(provider.find(text, low))
+        for keywords, detector in _CONTEXT:
+            if not keywords or any(k in low for k in keywords):
+                spans.extend(detector(text, low, self.cfg.entropy_min))
+        if self.cfg.emails and "@" in text:
+            spans.extend(emails(text, low))
         if self._ds_plugins is not None:
-            text, removed = self._detect_secrets(text, counts, removed)
-        return text, counts, removed
+            spans.extend(self._detect_secrets(text))
+        return _merge(text, spans)
 
-    def _detect_secrets(self, text: str, counts: Counter[str], removed: int) -> tuple[str, int]:
-        lines = text.split("\n")
-        for i, line in enumerate(lines):
-            if "=" not in line and ":" not in line:
-                continue
-            for plugin in self._ds_plugins or []:
-                for found in plugin.analyze_line(filename="x", line=line):  # type: ignore[attr-defined]
-                    value = found.secret_value
-                    if value and value in line and "<REDACTED:" not in value:
-                        line = line.replace(value, "<REDACTED:detect_secrets>")
-                        counts["detect_secrets"] += 1
-                        removed += len(value)
-            lines[i] = line
-        return "\n".join(lines), removed
+    def redact(self, text: str) -> tuple[str, Counter[str], int]:
+        """(redacted text, counts per type, characters removed)."""
+        return apply(text, self.find(text) if text else [])
+
+    def _detect_secrets(self, text: str) -> Iterator[Span]:
+        offset = 0
+        for line in text.split("\n"):
+            if "=" in line or ":" in line:
+                for plugin in self._ds_plugins or []:
+                    for found in plugin.analyze_line(filename="x", line=line):  # type: ignore[attr-defined]
+                        value = found.secret_value
+                        at = line.find(value) if value else -1
+                        if at >= 0:
+                            yield offset + at, offset + at + len(value), "detect_secrets"
+            offset += len(line) + 1
+
+
+# Kinds that name how a secret was found, not what it is: a provider's name wins over them.
+_GENERIC = frozenset({"password", "generic_secret", "bearer_token", "auth_header", "url_password",
+                      "basic_auth", "aws_secret_key", "detect_secrets"})
+
+
+def _merge(text: str, spans: list[Span]) -> list[Span]:
+    """Sort and merge overlapping spans (a provider's kind wins); never re-redact a placeholder."""
+    spans = [s for s in spans if s[1] > s[0] and not _PLACEHOLDER.fullmatch(text[s[0]:s[1]])]
+    if not spans:
+        return []
+    spans.sort()
+    merged = [spans[0]]
+    for s, e, kind in spans[1:]:
+        ps, pe, pk = merged[-1]
+        if s < pe:
+            merged[-1] = (ps, max(pe, e), kind if pk in _GENERIC and kind not in _GENERIC else pk)
+        else:
+            merged.append((s, e, kind))
+    return merged
+
+
+def apply(text: str, spans: list[Span]) -> tuple[str, Counter[str], int]:
+    """Replace sorted, disjoint spans by placeholders: (text, counts per type, characters removed)."""
+    counts: Counter[str] = Counter()
+    if not spans:
+        return text, counts, 0
+    out, last, removed = [], 0, 0
+    for s, e, kind in spans:
+        out += [text[last:s], f"<REDACTED:{kind}>"]
+        counts[kind] += 1
+        removed += e - s
+        last = e
+    out.append(text[last:])
+    return "".join(out), counts, removed
+
+
+def _argv(items: list[str] | tuple[str, ...], r: Redactor, counts: Counter[str] | None) -> list[str]:
+    """A list of strings read as one command line, so `["--password", "v"]` loses `v` too."""
+    joined = " ".join(items)
+    spans = r.find(joined)
+    out, off = [], 0
+    for item in items:
+        end = off + len(item)
+        own = [(max(s, off) - off, min(e, end) - off, k) for s, e, k in spans if s < end and e > off]
+        text, c, _ = apply(item, [sp for sp in own if sp[1] > sp[0]])
+        if counts is not None:
+            counts.update(c)
+        out.append(text)
+        off = end + 1
+    return out
+
+
+# --- one process-wide redactor, and scrubbing any stored value --------------------------------
+
+_default: Redactor | None = None
+
+
+def configure(cfg: RedactConfig) -> None:
+    """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker)."""
+    global _default
+    _default = Redactor(cfg)
+
+
+def default_redactor() -> Redactor:
+    global _default
+    if _default is None:
+        _default = Redactor(RedactConfig())
+    return _default
+
+
+def scrub(value: Any, redactor: Redactor | None = None, counts: Counter[str] | None = None,
+          removed: list[int] | None = None) -> Any:
+    """`value` with every string in it redacted (dicts, lists and tuples walked, keys included).
+
+    `counts` collects redactions per type; `removed`, if given, gets the characters removed
+    per string that had any (the caller decides what share is too much).
+    """
+    r = redactor or default_redactor()
+    if isinstance(value, str):
+        out, c, n = r.redact(value)
+        if c:
+            if counts is not None:
+                counts.update(c)
+            if removed is not None:
+                removed.append(n)
+        return out
+    if isinstance(value, dict):
+        return {scrub(k, r, counts): scrub(v, r, counts, removed) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) > 1 and all(isinstance(v, str) for v in value):
+            return type(value)(_argv(value, r, counts))
+        return type(value)(scrub(v, r, counts, removed) for v in value)
+    return value
+
+
+def redact_text(text: str) -> str:
+    """One string through the process's redactor (log lines, run messages)."""
+    return default_redactor().redact(text)[0] if text else text
+
+
+def scrub_candidate(c: Any, redactor: Redactor | None = None) -> Counter[str]:
+    """Redact every field of a Candidate (any dataclass) in place; returns counts per type."""
+    counts: Counter[str] = Counter()
+    for f in dataclasses.fields(c):
+        value = getattr(c, f.name)
+        if isinstance(value, str | dict | list | tuple):
+            setattr(c, f.name, scrub(value, redactor, counts))
+    return counts

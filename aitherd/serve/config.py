@@ -16,11 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aitherd import specialists
 from aitherd.durations import Duration
 
 # vLLM's LoRAConfig.max_lora_rank is a Literal of these values.
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-ALIASES = ("coder", "reasoner", "orchestrator")
+ALIASES = (*specialists.NAMES, "orchestrator")
 
 DEFAULT_PROBES = [
     "Write a Python function that returns the n-th Fibonacci number.",

@@ -22,7 +22,8 @@ def coder_sources(ctx: JobContext, cfg: CoderSources) -> Iterator[Source]:
         if cfg.git.enabled:
             for ref in repo.refs:
                 yield FnSource("git", f"{repo.path}@{ref}", functools.partial(
-                    gitmine.mine, repo.path, ref, cfg=cfg.git, counts=ctx.counts))
+                    gitmine.mine, repo.path, ref, cfg=cfg.git, counts=ctx.counts,
+                    state_dir=str(ctx.loaded.paths.state_dir)))
         if cfg.codegraph.enabled:
             yield FnSource("codegraph", repo.path,
                            functools.partial(codegraph.harvest_repo, repo.path, cfg.codegraph))

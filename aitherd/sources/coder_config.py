@@ -12,7 +12,7 @@ from aitherd.durations import Duration
 from aitherd.sources.codegraph import CodeGraphConfig
 from aitherd.sources.coder_datasets import CODER_ADAPTERS
 from aitherd.sources.corpus import CorpusSource
-from aitherd.sources.gitmine import GitMiningConfig
+from aitherd.sources.git.config import GitMiningConfig
 from aitherd.sources.reasoner_datasets import DatasetSource
 
 

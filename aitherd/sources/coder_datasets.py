@@ -1,5 +1,11 @@
 """Public coding datasets: Magicoder-OSS-Instruct-75K, CommitPackFT, Code-Feedback, each mapped
-from its real schema (the dataset cards on the Hub), with license, row budget and pinned revision.
+from its real schema, with license, row budget and pinned revision (loading, local copies and
+budgets as in reasoner_datasets.py).
+
+Real columns: Magicoder `lang, raw_index, index, seed, openai_fingerprint, problem, solution`
+(MIT); CommitPackFT `commit, old_file, new_file, old_contents, new_contents, subject, message,
+lang, license, repos` (one config per language, per-repo licences); Code-Feedback `id` (int),
+`messages` [{role, content}] (Apache-2.0). Each has split `train`.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from typing import Any
 from aitherd.candidate import Candidate
 from aitherd.sources.gitmine import CATEGORY, Commit, classify
 from aitherd.sources.items import Item, Skip
-from aitherd.sources.reasoner_datasets import DatasetSource, stream_rows
+from aitherd.sources.reasoner_datasets import DatasetSource, PublicDataset, stream_rows
 from aitherd.sources.sessions import category_of
 
 
@@ -49,16 +55,13 @@ def _code_feedback(row: dict[str, Any]) -> Candidate | Skip:
                      provenance={"id": row.get("id")})
 
 
-CODER_ADAPTERS: dict[str, tuple[str, str | None, Callable[[dict[str, Any]], Candidate | str], int]] = {
-    "magicoder": ("ise-uiuc/Magicoder-OSS-Instruct-75K", None, _magicoder, 10_000),
-    "commitpackft": ("bigcode/commitpackft", "python", _commitpackft, 5_000),
-    "code_feedback": ("m-a-p/Code-Feedback", None, _code_feedback, 3_000),
+CODER_ADAPTERS: dict[str, PublicDataset] = {
+    "magicoder": PublicDataset("ise-uiuc/Magicoder-OSS-Instruct-75K", None, "train", _magicoder, 10_000),
+    "commitpackft": PublicDataset("bigcode/commitpackft", "python", "train", _commitpackft, 5_000),
+    "code_feedback": PublicDataset("m-a-p/Code-Feedback", None, "train", _code_feedback, 3_000),
 }
 
 
 def harvest_coder_dataset(name: str, src: DatasetSource, mark: dict[str, Any],
                           stop: Callable[[], bool] = lambda: False) -> Iterator[Item]:
-    hub_id, config, adapter, default_budget = CODER_ADAPTERS[name]
-    if not src.hub_id:
-        src = src.model_copy(update={"hub_id": hub_id, "config": src.config or config})
-    yield from stream_rows(src, name, hub_id, adapter, src.rows or default_budget, mark, stop)
+    yield from stream_rows(src, CODER_ADAPTERS[name], mark, stop)

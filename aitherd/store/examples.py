@@ -1,4 +1,10 @@
-"""Storing candidates: one row per content hash, so re-harvesting after a crash adds nothing twice."""
+"""Storing candidates: one row per content hash, so re-harvesting after a crash adds nothing twice.
+
+`insert_candidates` is the one way examples reach the store, and every field of every candidate
+passes the secret redaction on the way (messages, reasoning, answer, provenance such as a git
+hunk header, curation notes, and any field added later): curation has redacted already, this
+is the structural guarantee, and it counts what it still found under curation's `redactions`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.dialects.sqlite import insert
 
 from aitherd.candidate import Candidate
+from aitherd.curate.redact import scrub_candidate
 from aitherd.store.models import Example, utcnow
 
 
@@ -21,7 +28,14 @@ def example_counts(engine: Engine) -> list[tuple[str, str, int]]:
 
 def insert_candidates(engine: Engine, candidates: Iterable[Candidate],
                       run_id: int | None = None) -> tuple[int, int]:
-    """Insert in one transaction; returns (inserted, already_present)."""
+    """Insert in one transaction, every field redacted; returns (inserted, already_present)."""
+    candidates = list(candidates)
+    for c in candidates:
+        found = scrub_candidate(c)
+        if found:
+            seen = c.curation.setdefault("redactions", {})
+            for kind, n in found.items():
+                seen[kind] = seen.get(kind, 0) + n
     rows = [{
         "specialist": c.specialist, "category": c.category, "status": c.status,
         "reason": c.reason, "messages": c.messages, "reasoning": c.reasoning,
