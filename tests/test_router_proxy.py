@@ -218,7 +218,7 @@ def test_the_endpoint_sends_small_writes_at_once_nagle_off(tmp_path):
     async def go() -> None:
         async with serving(tmp_path) as s:
             await ready(s)
-            reader, writer = await asyncio.open_connection("127.0.0.1", s.proxy.port)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", s.proxy.port)
             await until(lambda: s.proxy._server.server_state.connections, 3, "the connection to be accepted")
             conn = next(iter(s.proxy._server.server_state.connections))
             sock = conn.transport.get_extra_info("socket")

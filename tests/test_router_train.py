@@ -14,8 +14,8 @@ from router_support import TESTS, fill_store
 from aitherd.config import Loaded, Paths, parse_config
 from aitherd.export.sample import unit
 from aitherd.jobs import JOBS
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.serve.classifier import LinearModel
 from aitherd.serve.router_train import run_router_train
 from aitherd.store import open_store

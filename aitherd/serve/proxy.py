@@ -127,88 +127,95 @@ def openai_error(status: int, message: str, kind: str, *, retry_after: int | Non
                         status_code=status, headers=headers)
 
 
-def build_proxy(backend: Backend, inflight: InFlight, metrics: ServeMetrics) -> Starlette:
-    def down(u: Unavailable) -> JSONResponse:
+class _Handlers:
+    """The endpoint's handlers over one backend, in-flight count and metrics registry."""
+
+    def __init__(self, backend: Backend, inflight: InFlight, metrics: ServeMetrics) -> None:
+        self.backend = backend
+        self.inflight = inflight
+        self.metrics = metrics
+
+    def down(self, u: Unavailable) -> JSONResponse:
         return openai_error(503, u.message, "ServiceUnavailableError", retry_after=u.retry_after)
 
-    def refused(denied: Denied) -> JSONResponse:
-        metrics.errors.labels(route="none", version="none", kind="unauthorized").inc()
-        metrics.requests.labels(route="none", version="none", code=str(denied.status)).inc()
+    def refused(self, denied: Denied) -> JSONResponse:
+        self.metrics.errors.labels(route="none", version="none", kind="unauthorized").inc()
+        self.metrics.requests.labels(route="none", version="none", code=str(denied.status)).inc()
         resp = openai_error(denied.status, denied.message,
                             "invalid_request_error" if denied.status == 401 else "ServiceUnavailableError")
         if denied.status == 401:
             resp.headers["WWW-Authenticate"] = "Bearer"
         return resp
 
-    def account(target: Target | None, code: int, t0: float, kind: str | None = None) -> None:
+    def account(self, target: Target | None, code: int, t0: float, kind: str | None = None) -> None:
         route, version = (target.label, target.version) if target is not None else ("none", "none")
-        metrics.requests.labels(route=route, version=version, code=str(code)).inc()
-        metrics.request_seconds.labels(route=route, version=version).observe(time.perf_counter() - t0)
+        self.metrics.requests.labels(route=route, version=version, code=str(code)).inc()
+        self.metrics.request_seconds.labels(route=route, version=version).observe(time.perf_counter() - t0)
         if kind is None and code >= 500:
             kind = "upstream_status"
         if kind is not None:
-            metrics.errors.labels(route=route, version=version, kind=kind).inc()
+            self.metrics.errors.labels(route=route, version=version, kind=kind).inc()
 
-    async def relay(request: Request) -> Response:
+    async def relay(self, request: Request) -> Response:
         t0 = time.perf_counter()
-        denied = backend.authorize(request.headers)
+        denied = self.backend.authorize(request.headers)
         if denied is not None:
-            return refused(denied)
+            return self.refused(denied)
         raw = await request.body()
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError
         except ValueError:
-            account(None, 400, t0, "bad_request")
+            self.account(None, 400, t0, "bad_request")
             return openai_error(400, "the request body must be a JSON object", "BadRequestError")
         requested = body.get("model")
         try:
-            target = backend.resolve(requested if isinstance(requested, str) else None,
+            target = self.backend.resolve(requested if isinstance(requested, str) else None,
                                      RouteRequest(request.url.path, body, request.headers))
         except BadRequest as err:
-            account(None, 400, t0, "bad_request")
+            self.account(None, 400, t0, "bad_request")
             return openai_error(400, str(err), "BadRequestError", param=err.param)
         if target is None:
-            metrics.proxy_requests.labels(alias="other", code="404").inc()
-            account(None, 404, t0)
+            self.metrics.proxy_requests.labels(alias="other", code="404").inc()
+            self.account(None, 404, t0)
             return openai_error(404, f"The model `{requested}` does not exist.", "NotFoundError",
                                 param="model")
         extra = [(b"x-aitherd-model", target.name.encode())]
         if target.route is not None:
             extra.append((b"x-aitherd-route", target.route.encode("latin-1", "replace")))
-        upstream = backend.upstream()
-        gone = backend.unavailable()
+        upstream = self.backend.upstream()
+        gone = self.backend.unavailable()
         if gone is not None or upstream is None:
-            metrics.proxy_requests.labels(alias=target.label, code="503").inc()
-            account(target, 503, t0, "unavailable")
-            return _with(down(gone or Unavailable("the model server is not running", 30)), extra)
+            self.metrics.proxy_requests.labels(alias=target.label, code="503").inc()
+            self.account(target, 503, t0, "unavailable")
+            return _with(self.down(gone or Unavailable("the model server is not running", 30)), extra)
         if body.get("model") != target.name:
             body["model"] = target.name
             raw = json.dumps(body).encode()
-        inflight.enter(target.name)
+        self.inflight.enter(target.name)
         status = 0
 
         def finish(kind: str | None = None) -> None:
-            inflight.leave(target.name)
-            account(target, status, t0, kind)
+            self.inflight.leave(target.name)
+            self.account(target, status, t0, kind)
 
         done = _Once(finish)
         try:
             stream = await upstream.stream(
                 "POST", request.url.path, raw, headers=[("Content-Type", "application/json")],
-                timeout=backend.request_timeout)
+                timeout=self.backend.request_timeout)
         except UpstreamError as err:
             status = 503
             done("upstream")
-            metrics.proxy_requests.labels(alias=target.label, code="503").inc()
-            gone = backend.unavailable()
-            return _with(down(gone or Unavailable(f"the model server did not answer: {err}", 5)), extra)
+            self.metrics.proxy_requests.labels(alias=target.label, code="503").inc()
+            gone = self.backend.unavailable()
+            return _with(self.down(gone or Unavailable(f"the model server did not answer: {err}", 5)), extra)
         except BaseException:
             done("upstream")
             raise
         status = stream.status
-        metrics.proxy_requests.labels(alias=target.label, code=str(stream.status)).inc()
+        self.metrics.proxy_requests.labels(alias=target.label, code=str(stream.status)).inc()
         headers = [(k, v) for k, v in stream.headers if k.lower() in _RELAYED]
         headers.extend(extra)
         if (stream.header(b"content-type") or b"").startswith(b"text/event-stream"):
@@ -224,36 +231,40 @@ def build_proxy(backend: Backend, inflight: InFlight, metrics: ServeMetrics) -> 
         return Response(data, status_code=stream.status, headers={
             k.decode("latin-1"): v.decode("latin-1") for k, v in headers})
 
-    async def models(request: Request) -> Response:
-        denied = backend.authorize(request.headers)
+    async def models(self, request: Request) -> Response:
+        denied = self.backend.authorize(request.headers)
         if denied is not None:
-            return refused(denied)
-        upstream, gone = backend.upstream(), backend.unavailable()
+            return self.refused(denied)
+        upstream, gone = self.backend.upstream(), self.backend.unavailable()
         if gone is not None or upstream is None:
-            return down(gone or Unavailable("the model server is not running", 30))
+            return self.down(gone or Unavailable("the model server is not running", 30))
         try:
             resp = await upstream.request("GET", "/v1/models", timeout=10)
             data = resp.json()
         except (UpstreamError, ValueError) as err:
             return openai_error(502, f"the model server did not list its models: {err}",
                                 "BadGatewayError")
-        data["data"] = [*backend.alias_cards(), *data.get("data", [])]
+        data["data"] = [*self.backend.alias_cards(), *data.get("data", [])]
         return JSONResponse(data)
 
-    async def health(_: Request) -> Response:
-        gone = backend.unavailable()
+    async def health(self, _: Request) -> Response:
+        gone = self.backend.unavailable()
         if gone is not None:
             return JSONResponse({"status": "unavailable", "reason": gone.message}, status_code=503,
                                 headers={"Retry-After": str(gone.retry_after)})
         return JSONResponse({"status": "ok"})
 
+
+def build_proxy(backend: Backend, inflight: InFlight, metrics: ServeMetrics) -> Starlette:
+    h = _Handlers(backend, inflight, metrics)
+
     async def not_found(request: Request, _exc: Exception) -> Response:
         return openai_error(404, f"no such endpoint: {request.method} {request.url.path}",
                             "NotFoundError")
 
-    routes = [Route("/v1/chat/completions", relay, methods=["POST"]),
-              Route("/v1/completions", relay, methods=["POST"]),
-              Route("/v1/models", models), Route("/health", health)]
+    routes = [Route("/v1/chat/completions", h.relay, methods=["POST"]),
+              Route("/v1/completions", h.relay, methods=["POST"]),
+              Route("/v1/models", h.models), Route("/health", h.health)]
     return Starlette(routes=routes, exception_handlers={404: not_found})
 
 

@@ -35,8 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from aitherd.export.sample import unit
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.serve.classifier import LinearModel, features, model_json, route_of
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import heuristic, prompt_text, route_for
