@@ -39,4 +39,4 @@ def _run(ctx: JobContext) -> RunResult:
 
 
 run_harvest_coder = run_harvest_reasoner = run_export = run_star = _run
-run_train = run_benchmark = run_deploy = _run
+run_train = run_benchmark = run_deploy = run_router_train = _run

@@ -18,7 +18,8 @@ Test flags (prefix --standin-): crash-after S, crash-once FILE (crash only if FI
 then create it), hang (never open the port), startup-delay S, child (leave a child process in
 the group), child-ignore-term, ignore-term, token-delay S, target-modules a,b, forget-on-wake
 (after a wake adapters are not applied until reloaded), log FILE (one JSON line per request),
-unhealthy-after S (/health answers 503 after S seconds, as when vLLM's engine died).
+unhealthy-after S (/health answers 503 after S seconds, as when vLLM's engine died). With a log,
+each stream also writes `{"event": "stream_end", "finished": bool}` when it ends or is cancelled.
 """
 
 from __future__ import annotations
@@ -200,6 +201,15 @@ def build(args: argparse.Namespace) -> Starlette:
                                            len(text.split()), "total_tokens": 0}})
 
         async def events() -> Any:
+            finished = False
+            try:
+                async for event in _events():
+                    yield event
+                finished = True
+            finally:  # a client that leaves cancels the stream: the log says it was not finished
+                note(request, event="stream_end", model=model, finished=finished)
+
+        async def _events() -> Any:
             kind = "chat.completion.chunk" if chat else "text_completion"
             words = text.split(" ")
             if chat:

@@ -34,8 +34,6 @@ STAGE_FACE_ALLOWED = {("serve", "metrics")}
 LONG_FUNCTIONS: dict[str, str] = {
     "aitherd.train.trainer.train": "the training entry point reads top to bottom as one recipe "
                                    "(model, data, trainer, save), as litgpt's finetune scripts do",
-    "aitherd.serve.proxy.build_proxy": "the proxy's handlers are closures over one relay state; "
-                                       "a split is due when the router lands on it",
     "aitherd.sources.docstrings.render": "one pass over a docstring's lines with its small state "
                                          "machine (fields, directives, literal blocks)",
     "aitherd.sources.git.files.python_window": "one walk over a file's AST choosing the enclosing "

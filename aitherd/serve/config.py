@@ -45,6 +45,43 @@ class ProxySection(_Section):
     request_timeout: Duration = 600.0
     # An alias with no live adapter answers from the base model (the response says which model).
     fallback_to_base: bool = True
+    # Bearer-token auth: a file with one key per line (`#` comments); empty: no auth. The keys
+    # never go in this file or in logs; the file is read again when it changes.
+    api_keys_file: str = ""
+
+
+class RouterSection(_Section):
+    """`model: "auto"`: effort 7+ -> reasoner, a coding task -> coder, else orchestrator; effort
+    from the request (X-Aitherd-Effort, metadata.effort, reasoning_effort) or a classifier."""
+
+    enabled: bool = True
+    # The model name clients send to be routed.
+    name: str = "auto"
+    # auto: the learned model when its file says it beat the heuristic on the validation split;
+    # learned: whenever a model file loads; heuristic: never the learned model.
+    classifier: Literal["auto", "learned", "heuristic"] = "auto"
+    # Below this probability for its route the learned model defers to the heuristic.
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    # Empty: STATE_DIR/router/model.json; relative paths are under the state directory.
+    model_file: str = ""
+    # How often the daemon looks for a new model file and key file.
+    reload_interval: Duration = 10.0
+    # router_train: logreg (scikit-learn, in the job worker) or naive_bayes (pure Python).
+    learner: Literal["auto", "logreg", "naive_bayes"] = "auto"
+    max_per_category: int = Field(default=5000, ge=1)
+    hash_bits: int = Field(default=18, ge=10, le=24)
+    max_features: int = Field(default=50_000, ge=100)
+    regularization: float = Field(default=4.0, gt=0)  # logreg's C
+    min_validation: int = Field(default=30, ge=1)
+    # The learned model must route this share of a dozen everyday requests right to be used.
+    min_canary_accuracy: float = Field(default=0.75, ge=0, le=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value or value in ALIASES:
+            raise ValueError(f"the router's model name must be set and not one of {', '.join(ALIASES)}")
+        return value
 
 
 class VerifySection(_Section):
@@ -111,6 +148,7 @@ class ServeConfig(_Section):
     proxy: ProxySection = Field(default_factory=ProxySection)
     verify: VerifySection = Field(default_factory=VerifySection)
     gpu: GpuSection = Field(default_factory=GpuSection)
+    router: RouterSection = Field(default_factory=RouterSection)
 
     @field_validator("command")
     @classmethod

@@ -1,5 +1,5 @@
 """Serving metrics, registered in the daemon's registry: server state, restarts, adapter loads,
-deploys, the live version per alias, proxied requests and GPU hand-offs. Labels stay bounded:
+deploys, the live version per alias, proxied requests, router decisions and GPU hand-offs. Labels stay bounded:
 alias is one of coder, reasoner, orchestrator or `other`; versions appear only for live ones."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 
 class ServeMetrics:
@@ -37,6 +38,23 @@ class ServeMetrics:
                                registry=r)
         self.handoffs = Counter("aitherd_serve_gpu_handoffs", "GPU hand-offs to training",
                                 ["policy", "step", "outcome"], registry=r)
+        # the router: label `route` is orchestrator, coder, reasoner (the alias that answered), `other`
+        # (the base or a versioned name asked for by name) or `none` (refused before routing);
+        # `version` is the adapter version that answered, `base`, or `other`
+        self.requests = Counter("aitherd_router_requests", "Requests through the OpenAI-compatible "
+                                "endpoint by route, adapter version and status code",
+                                ["route", "version", "code"], registry=r)
+        self.request_seconds = Histogram("aitherd_router_request_seconds", "Request time through the "
+                                         "endpoint, to the last byte (streams included)",
+                                         ["route", "version"], buckets=_REQUEST_BUCKETS, registry=r)
+        self.errors = Counter("aitherd_router_errors", "Requests that failed by route, version and "
+                              "kind (bad_request, unauthorized, unavailable, upstream, upstream_status)",
+                              ["route", "version", "kind"], registry=r)
+        self.router_decisions = Counter("aitherd_router_decisions", "`model: auto` decisions by route "
+                                        "and what decided (fim, request, learned, heuristic)",
+                                        ["route", "by"], registry=r)
+        self.router_model_errors = Counter("aitherd_router_model_errors",
+                                           "Router model files that could not be loaded", registry=r)
         self._live: dict[str, str] = {}
 
     def set_live(self, alias: str, version: str | None) -> None:

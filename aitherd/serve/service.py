@@ -1,4 +1,4 @@
-"""What the daemon holds: the vLLM supervisor, the adapters, the alias proxy and the GPU lease.
+"""What the daemon holds: the vLLM supervisor, the adapters, the alias proxy, the router and the GPU lease.
 
 `Serving(loaded, engine, metrics)`; `await start()` after the control API is up, `await stop()`
 at shutdown (the whole vLLM process group is gone when it returns), `await reload(loaded)` on
@@ -8,6 +8,7 @@ enabled = false` it does nothing and says so in status. Light: no torch, no vllm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,14 @@ from aitherd.logs import get_logger
 from aitherd.metrics import Metrics
 from aitherd.serve import store
 from aitherd.serve.adapters import Adapters, ServeError
+from aitherd.serve.auth import Denied, KeyFile
 from aitherd.serve.config import ALIASES, ServeConfig
 from aitherd.serve.gpu import GpuHandoff
 from aitherd.serve.launch import vllm_args
 from aitherd.serve.metrics import ServeMetrics
 from aitherd.serve.process import Supervisor
 from aitherd.serve.proxy import InFlight, ProxyServer, Target, Unavailable, build_proxy
+from aitherd.serve.router import Router, RouteRequest
 from aitherd.serve.upstream import Upstream
 
 log = get_logger("aitherd.serve")
@@ -50,6 +53,8 @@ class Serving:
         self.proxy: ProxyServer | None = None
         self.supervisor: Supervisor | None = None
         self._adapters: Adapters | None = None
+        self.router: Router | None = None
+        self.keys = KeyFile("")
         self.gpu = GpuHandoff(self)
         if not self.cfg.enabled:
             self.metrics.state.labels(state="disabled").set(1)
@@ -77,6 +82,9 @@ class Serving:
                                      self.metrics, self._on_ready)
         self._adapters = Adapters(self.engine, self.supervisor, self.inflight, self.metrics,
                                   lambda: self.cfg, self.base_name)
+        self.keys = KeyFile(self.cfg.proxy.api_keys_file)
+        self.router = Router(lambda: self.cfg.router, self.loaded.paths.state_dir, self.metrics)
+        self.router.start(also=self.keys.refresh)
         await self._start_proxy()
         self.supervisor.start()
         self.gpu.start_watch()
@@ -107,6 +115,9 @@ class Serving:
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None
+        if self.router is not None:
+            await self.router.stop()
+            self.router = None
         if self.supervisor is not None:
             await self.supervisor.stop()
             self.supervisor.close()
@@ -130,6 +141,15 @@ class Serving:
             return changes
         if not new.enabled or self.supervisor is None:
             return changes
+        if old.proxy.api_keys_file != new.proxy.api_keys_file:
+            self.keys = KeyFile(new.proxy.api_keys_file)
+            if self.router is not None:
+                await self.router.stop()
+                self.router.start(also=self.keys.refresh)
+            changes.append("API key file changed")
+        if old.router != new.router and self.router is not None:
+            await self.router.refresh()
+            changes.append("router settings changed")
         if old.proxy != new.proxy and self.proxy is not None:
             await self.proxy.stop()
         if old.proxy != new.proxy:
@@ -177,23 +197,42 @@ class Serving:
     def upstream(self) -> Upstream | None:
         return self.supervisor.upstream if self.supervisor is not None else None
 
-    def resolve(self, model: str | None) -> Target | None:
+    def authorize(self, headers: Mapping[str, str]) -> Denied | None:
+        return self.keys.check(headers)
+
+    def resolve(self, model: str | None, request: RouteRequest) -> Target | None:
         ad = self._adapters
         if ad is None:
             return None
+        router = self.router
+        if router is not None and self.cfg.router.enabled and model == self.cfg.router.name:
+            decision = router.decide(request)  # effort.BadRequest: a 400
+            route, why = decision.route, decision.header()
+            name = ad.served(route)
+            if name is None:  # nothing live and no fallback to the base: the orchestrator answers
+                route, why = "orchestrator", f"{why}; {route} has no live adapter"
+                name = ad.served(route) or self.base_name
+            return Target(name, route, why, base=name == self.base_name)
         if model is None or model == self.base_name:
-            return Target(self.base_name, "other")
+            return Target(self.base_name, "other", "other; by=model", base=True)
         if model in ALIASES:
             name = ad.served(model)
-            return Target(name, model) if name is not None else None
-        return Target(model, "other")
+            if name is None:
+                return None
+            return Target(name, model, f"{model}; by=model", base=name == self.base_name)
+        return Target(model, "other", "other; by=model")
 
     def alias_cards(self) -> list[dict[str, Any]]:
         ad = self._adapters
         if ad is None:
             return []
-        return [{"id": alias, "object": "model", "owned_by": "aitherd", "root": ad.served(alias),
-                 "parent": self.base_name} for alias in ALIASES if ad.served(alias)]
+        cards: list[dict[str, Any]] = [{"id": alias, "object": "model", "owned_by": "aitherd", "root": ad.served(alias),
+                  "parent": self.base_name} for alias in ALIASES if ad.served(alias)]
+        if self.router is not None and self.cfg.router.enabled:
+            cards.append({"id": self.cfg.router.name, "object": "model", "owned_by": "aitherd",
+                          "root": None, "parent": self.base_name,
+                          "routes": {alias: ad.served(alias) for alias in ALIASES}})
+        return cards
 
     # -- operator actions -----------------------------------------------------------------------
     def _not_lent(self, what: str) -> None:
@@ -293,4 +332,6 @@ class Serving:
             "proxy": {"url": f"http://{p.address}:{p.port}/v1" if p else None,
                       "error": self.proxy_error, "accepting": self.accepting},
             **self.adapters.describe(), "gpu": self.gpu.describe(),
+            "router": self.router.describe() if self.router is not None else None,
+            "auth": self.keys.describe(),
         }

@@ -88,7 +88,8 @@ class Stream:
                 if left <= 0:
                     raise UpstreamError("the response did not finish within the request timeout")
                 try:
-                    event = await asyncio.wait_for(conn.next_event(), left)
+                    async with asyncio.timeout(left):  # no task per chunk, unlike wait_for
+                        event = await conn.next_event()
                 except TimeoutError:
                     raise UpstreamError("the response did not finish within the request "
                                         "timeout") from None
@@ -165,9 +166,8 @@ class Upstream:
         for attempt in (0, 1):
             conn = await self._connect(max(0.01, deadline - time.monotonic()))
             try:
-                return await asyncio.wait_for(self._send(conn, method, path, body, headers or [],
-                                                         deadline),
-                                              max(0.01, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
+                    return await self._send(conn, method, path, body, headers or [], deadline)
             except _StaleConnection:
                 conn.close()
                 if attempt:
