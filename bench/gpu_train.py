@@ -260,6 +260,7 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
     peak = run.get("peak_bytes")
     return {"median_step_s": statistics.median(deltas), "mean_step_s": statistics.mean(deltas),
             "tokens_per_s": tokens / span if span else None, "steps_timed": len(deltas),
+            "tokens_per_step": tokens / len(deltas),
             "peak_gib": peak / 2**30 if peak else None}
 
 
@@ -330,12 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         report["modes"][mode] = fig
         if "error" in fig:
             print(f"{mode}: FAILED: {fig['error']}")
-    print(f"\n{'mode':12}{'precision':>10}{'median step':>13}{'tokens/s':>11}{'peak GPU mem':>14}{'wall':>8}")
+    print(f"\n{'mode':12}{'precision':>10}{'median step':>13}{'tokens/s':>11}{'tokens/step':>12}{'peak GPU mem':>14}{'wall':>8}")
     for mode, fig in report["modes"].items():
         if "median_step_s" in fig:
             peak = f"{fig['peak_gib']:.2f} GiB" if fig["peak_gib"] else "n/a (CPU)"
             print(f"{mode:12}{fig.get('precision') or '-':>10}{fig['median_step_s'] * 1000:>10.1f} ms"
-                  f"{fig['tokens_per_s']:>11.0f}{peak:>14}{fig['wall_s']:>7.0f}s")
+                  f"{fig['tokens_per_s']:>11.0f}{fig['tokens_per_step']:>12.0f}{peak:>14}{fig['wall_s']:>7.0f}s")
     for ours, bare in (("bf16", "bare"), ("qlora", "bare-qlora")):
         a, b = report["modes"].get(ours, {}), report["modes"].get(bare, {})
         if "median_step_s" in a and "median_step_s" in b:
