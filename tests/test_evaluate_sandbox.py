@@ -187,9 +187,14 @@ def test_an_unprivileged_worker_contains_the_same_programs(namespaces: bool) -> 
     for path in (base, home, work):
         path.mkdir(exist_ok=True)
         path.chmod(0o777)  # writable by the user: only the sandbox may stop the writes
+    # A copy of the package where uid 65534 can read it: the checkout may sit in a 0700 folder.
+    pkg = base / "pkg"
+    shutil.copytree(ROOT / "aitherd", pkg / "aitherd", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [pkg, *pkg.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     listener = Listener()
     programs = hostile(home, listener.port, os.getpid())
-    script = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r})\n"
+    script = (f"import json, sys; sys.path.insert(0, {str(pkg)!r})\n"
               "from aitherd.evaluate.sandbox import Sandbox, Limits\n"
               f"sb = Sandbox(Limits(wall_s=3, cpu_s=3, memory_mb=1024, output_kb=256), parallel=2, "
               f"namespaces={namespaces}, workdir_base={str(work)!r})\n"
