@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-CODER_CATEGORIES = ("instruction", "editing", "debugging", "review", "test_generation")
-REASONER_CATEGORIES = ("math", "logic", "planning", "code", "non_reasoning")
-CATEGORIES = {"coder": CODER_CATEGORIES, "reasoner": REASONER_CATEGORIES}
+from aitherd.specialists import CODER, REASONER, SPECIALISTS
+
+CODER_CATEGORIES = CODER.categories
+REASONER_CATEGORIES = REASONER.categories
+CATEGORIES = {s.name: s.categories for s in SPECIALISTS.values()}
 
 _WS = re.compile(r"\s+")
 

@@ -9,8 +9,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from aitherd import errors
 
-class ClientError(Exception):
+
+class ClientError(errors.ServiceError):
     """The request could not be made or was refused; the message is meant for a person."""
 
     def __init__(self, message: str, status: int | None = None,

@@ -9,23 +9,28 @@ import os
 import subprocess
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aitherd import errors
 from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
+from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
 from aitherd.export.config import ExportConfig
+from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
+from aitherd.timing import cron_trigger, resolve_timezone
 from aitherd.train.config import TrainConfig
 
 SCHEDULED_JOBS = ("harvest_coder", "harvest_reasoner", "export", "star", "train")
 
 
 
-class ConfigError(Exception):
+class ConfigError(errors.ConfigError):
     """The configuration cannot be used; the message says where and why."""
 
 
@@ -40,6 +45,11 @@ class DaemonSection(_Section):
     watchdog: bool = True
     # Python interpreter for job workers (a venv with the heavy extras); empty: the daemon's own.
     worker_python: str = ""
+    # Control API limits: open connections (more get 503 and are closed), the time a request's
+    # headers and body have to arrive (then 408), requests handled at once (the rest queue).
+    max_connections: int = Field(default=1024, ge=1, le=65536)
+    request_timeout: Duration = 10.0
+    concurrent_requests: int = Field(default=4, ge=1, le=1024)
 
 
 class LogSection(_Section):
@@ -57,8 +67,12 @@ class SchedulerSection(_Section):
     timezone: str = ""
     misfire_grace: Duration = 6 * 3600.0
 
-
-_CRON_FIELDS = 5
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            resolve_timezone(value)
+        return value
 
 
 class JobSchedule(_Section):
@@ -74,12 +88,14 @@ class JobSchedule(_Section):
             raise ValueError("set either 'every' or 'cron', not both")
         if self.every is not None and self.every < 60:
             raise ValueError("'every' must be at least 1m")
-        if self.cron is not None and len(self.cron.split()) != _CRON_FIELDS:
-            raise ValueError(
-                "'cron' needs five fields: minute hour day-of-month month day-of-week, "
-                f"got {self.cron!r}"
-            )
         return self
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value, UTC)  # checks the fields; the zone does not change their validity
+        return value
 
     def spec(self) -> str:
         if self.cron is not None:
@@ -105,7 +121,7 @@ class RepoEntry(_Section):
 
 class LogDirEntry(_Section):
     path: str
-    kind: Literal["openai", "claude", "codex", "aider", "chronicle", "mcts"] = "openai"
+    kind: Literal["openai", "claude", "codex", "aider", "continue", "chronicle", "mcts"] = "openai"
     pattern: str = "*"
 
     @property
@@ -138,6 +154,8 @@ class Config(_Section):
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:
@@ -227,6 +245,28 @@ def git_toplevel(directory: Path) -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
+# Sections read by each job run (the worker gets the config as it is then): a reload changes
+# them from the next run on. Schedules, watchers and restart-only sections are reported apart.
+RUN_SECTIONS = ("train", "export", "sources", "curation")
+
+
+def config_changes(old: Config, new: Config) -> list[str]:
+    """'section.key: old -> new' for each changed value of the run-time sections."""
+    def leaves(value: Any, prefix: str) -> dict[str, Any]:
+        if isinstance(value, dict) and value:
+            return {k: v for key, sub in value.items() for k, v in leaves(sub, f"{prefix}.{key}").items()}
+        return {prefix: value}
+
+    out = []
+    for section in RUN_SECTIONS:
+        a = leaves(getattr(old, section).model_dump(mode="json"), section)
+        b = leaves(getattr(new, section).model_dump(mode="json"), section)
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{key}: {str(a.get(key))[:60]} -> {str(b.get(key))[:60]} (from the next run)")
+    return out
+
+
 def _format_validation_error(path: str, err: ValidationError) -> str:
     lines = []
     for item in err.errors():
@@ -256,28 +296,36 @@ def parse_config(data: dict[str, Any], source: str = "<defaults>") -> Config:
         raise ConfigError(_format_validation_error(source, err)) from None
 
 
+def _read_toml(source: Path) -> dict[str, Any]:
+    """The file's TOML; every way it can be unusable becomes a ConfigError naming the file."""
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except PermissionError:
+        raise ConfigError(f"{source}: config file is not readable (permission denied)") from None
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot read the config file: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ConfigError(f"{source}: not UTF-8 text: byte 0x{raw[err.start]:02x} at line {line} "
+                          "(TOML files must be UTF-8; re-save it as UTF-8)") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source}: not valid TOML: {err}") from None
+
+
 def load(path: Path | None = None, *, cwd: Path | None = None, find_repos: bool = True) -> Loaded:
     """Read, validate and resolve the configuration. Raises ConfigError; touches nothing."""
     source = path if path is not None else default_config_path()
     data: dict[str, Any] = {}
     if source is not None:
-        try:
-            with open(source, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: config file not found") from None
-        except PermissionError:
-            raise ConfigError(f"{source}: config file is not readable (permission denied)") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{source}: not valid TOML: {err}") from None
+        data = _read_toml(Path(source))
     where = str(source) if source else "<defaults>"
     cfg = parse_config(data, where)
-    from aitherd.schedule import check_schedules  # light; kept here to avoid an import cycle
-
-    try:
-        check_schedules(cfg)
-    except ValueError as err:
-        raise ConfigError(f"invalid configuration\n  {where}: {err}") from None
     if source is not None:  # benchmark paths are relative to the config file
         bench = cfg.curation.decontam.benchmarks
         for name in ("gsm8k", "mbpp"):

@@ -7,71 +7,62 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-from aitherd import __version__
+from aitherd import __version__, specialists
 from aitherd.client import Client, ClientError, DaemonUnavailable, find_socket
+from aitherd.ctl_completion import bash_script
+from aitherd.ctl_format import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    Progress,
+    ago,
+    all_counts,
+    print_json,
+    span,
+    summarize,
+    table,
+)
+from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
+from aitherd.evaluate import ctl as evaluate_ctl  # evaluate
+from aitherd.serve import ctl as serve_ctl  # serve
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 _FAILED = ("failed", "interrupted")
+# Without a terminal, --wait prints a progress line when the stage changes and this often.
+PROGRESS_EVERY = 2.0
 
 
-def _ago(ts: str | None) -> str:
-    if not ts:
-        return "-"
-    when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    secs = (datetime.now(UTC) - when).total_seconds()
-    return _span(abs(secs)) + (" ago" if secs >= 0 else " from now")
 
-
-def _span(secs: float) -> str:
-    if secs < 60:
-        return f"{secs:.0f}s" if secs >= 10 else f"{secs:.1f}s"
-    if secs < 3600:
-        return f"{secs / 60:.0f}m"
-    if secs < 86400:
-        return f"{secs / 3600:.1f}h"
-    return f"{secs / 86400:.1f}d"
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
-
-
-def _counts(counts: dict[str, Any] | None) -> str:
-    return " ".join(f"{k}={v}" for k, v in (counts or {}).items()) or "-"
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
+def _job_state(j: dict[str, Any], chained: set[str]) -> str:
+    if j.get("running"):
+        return "running"
+    if j.get("paused"):
+        return "paused"
+    if j["scheduled"]:
+        return "scheduled" if j["enabled"] else "disabled"
+    return "chained" if j["name"] in chained else "manual"  # curate runs only when asked
 
 
 def _jobs_table(jobs: list[dict[str, Any]]) -> str:
+    chained = {nxt for j in jobs for nxt in j.get("then") or []}
     rows = []
     for j in jobs:
         last = j.get("last_run") or {}
-        state = ("running" if j.get("running") else "paused" if j.get("paused")
-                 else "disabled" if j["scheduled"] and not j["enabled"] else
-                 "chained" if not j["scheduled"] else "scheduled")
-        rows.append([j["name"], state, j.get("schedule") or "-",
-                     _ago(j.get("next_run")) if j.get("next_run") else "-",
-                     f"{last.get('status')} ({_ago(last.get('started_at'))})" if last else "never"])
-    return _table(["job", "state", "schedule", "next run", "last run"], rows)
+        rows.append([j["name"], _job_state(j, chained), j.get("schedule") or "-",
+                     ago(j.get("next_run")) if j.get("next_run") else "-",
+                     f"{last.get('status')} ({ago(last.get('started_at'))})" if last else "never"])
+    return table(["job", "state", "schedule", "next run", "last run"], rows)
 
 
 def cmd_status(c: Client, args: argparse.Namespace) -> int:
     st = c.get("/v1/status")
     if args.json:
-        _print_json(st)
+        print_json(st)
         return EXIT_OK
     sched = st["scheduler"]
-    print(f"aitherd {st['version']}  pid {st['pid']}  up {_span(st['uptime_s'])}  "
+    print(f"aitherd {st['version']}  pid {st['pid']}  up {span(st['uptime_s'])}  "
           f"scheduler {'paused' if sched['paused'] else 'running'} ({sched['timezone']})")
     print(f"state   {st['state_dir']}\nsocket  {st['socket']}\nconfig  {st['config'] or '(defaults)'}")
     print(f"metrics {st['metrics'] or '(disabled)'}\n")
@@ -86,36 +77,55 @@ def cmd_status(c: Client, args: argparse.Namespace) -> int:
             for w in st["watchers"]))
     if st.get("last_reload_error"):
         print(f"\nlast reload failed: {st['last_reload_error']}")
+    print("\n" + "\n".join(serve_ctl.status_lines(c)))  # serve
     return EXIT_OK
 
 
 def cmd_jobs(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/jobs")
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_jobs_table(data["jobs"]))
     return EXIT_OK
 
 
 def _runs_table(runs: list[dict[str, Any]]) -> str:
-    return _table(["id", "job", "trigger", "status", "started", "took", "counts", "note"], [
-        [r["id"], r["job"], r["trigger"], r["status"], _ago(r["started_at"]),
-         _span(r["duration_s"]) if r.get("duration_s") is not None else "-",
-         _counts(r.get("counts")), (r.get("error") or r.get("message") or "")[:60]]
+    return table(["id", "job", "trigger", "status", "started", "took", "counts", "note"], [
+        [r["id"], r["job"], r["trigger"], r["status"], ago(r["started_at"]),
+         span(r["duration_s"]) if r.get("duration_s") is not None else "-",
+         summarize(r.get("counts")), " ".join((r.get("error") or r.get("message") or "").split())[:60]]
         for r in runs])
 
 
+def _show_run(run: dict[str, Any]) -> None:
+    for key in ("id", "job", "trigger", "status", "started_at", "ended_at", "duration_s",
+                "parent_run_id", "message", "error"):
+        print(f"{key:14} {run.get(key) if run.get(key) is not None else '-'}")
+    if run.get("status") == "running" and run.get("progress"):
+        print(f"{'progress':14} {Progress().line(run)}")
+    counts = all_counts(run.get("counts"))
+    print(f"{'counts':14} " + ("-" if not counts else f"{len(counts)}"))
+    for line in counts:
+        print(f"  {line}")
+
+
 def cmd_runs(c: Client, args: argparse.Namespace) -> int:
-    if args.id is not None:
-        run = c.get(f"/v1/runs/{args.id}")
+    words = list(args.what)
+    if words and words[0] == "show":
+        words.pop(0)
+        if not words:
+            print("aitherctl: usage: aitherctl runs show ID", file=sys.stderr)
+            return EXIT_USAGE
+    if len(words) > 1 or (words and not words[0].isdigit()):
+        print(f"aitherctl: runs takes one run id, got {' '.join(args.what)!r}", file=sys.stderr)
+        return EXIT_USAGE
+    if words:
+        run = c.get(f"/v1/runs/{int(words[0])}")
         if args.json:
-            _print_json(run)
+            print_json(run)
         else:
-            for key in ("id", "job", "trigger", "status", "started_at", "ended_at", "duration_s",
-                        "parent_run_id", "message", "error"):
-                print(f"{key:14} {run.get(key) if run.get(key) is not None else '-'}")
-            print(f"{'counts':14} {_counts(run.get('counts'))}")
+            _show_run(run)
         return EXIT_OK
     query = [f"limit={args.limit}"]
     if args.job:
@@ -124,57 +134,48 @@ def cmd_runs(c: Client, args: argparse.Namespace) -> int:
         query.append(f"status={args.status}")
     data = c.get("/v1/runs?" + "&".join(query))
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_runs_table(data["runs"]) if data["runs"] else "no runs yet")
     return EXIT_OK
 
 
-def _progress_line(run: dict[str, Any], width: int = 24) -> str:
-    p = run.get("progress") or {}
-    stage, done, total = p.get("stage") or "starting", p.get("done"), p.get("total")
-    elapsed = run.get("elapsed_s") or 0.0
-    if done is not None and total:
-        filled = int(width * min(done / total, 1.0))
-        bar = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-    elif done is not None:
-        bar = f"{done} done"
-    else:
-        bar = ""
-    return f"{run['job']} run {run['id']}: {stage} {bar} {_span(elapsed)}"
-
-
 def _wait(c: Client, run_id: int, as_json: bool, timeout: float | None) -> int:
     tty = sys.stderr.isatty() and not as_json
-    last_line: str | None = None
+    meter = Progress()
+    last_stage: str | None = None
+    last_print = 0.0
     deadline = (time.monotonic() + timeout) if timeout else None
     while True:
         run = c.get(f"/v1/runs/{run_id}")
         if run["status"] != "running":
             break
         if deadline is not None and time.monotonic() > deadline:
-            print(f"\naitherctl: gave up waiting after {timeout:g}s; run {run_id} is still running",
-                  file=sys.stderr)
+            print(f"\naitherctl: gave up waiting after {timeout:g}s; run {run_id} is still running "
+                  f"(`aitherctl runs show {run_id}` follows it)", file=sys.stderr)
             return EXIT_RUN_FAILED
-        line = _progress_line(run)
+        line = meter.line(run)
+        stage = (run.get("progress") or {}).get("stage")
         if tty:
             sys.stderr.write("\r\033[K" + line)
             sys.stderr.flush()
-        elif not as_json and (run.get("progress") or {}).get("stage") != last_line:
-            last_line = (run.get("progress") or {}).get("stage")
+        elif not as_json and (stage != last_stage or time.monotonic() - last_print >= PROGRESS_EVERY):
+            last_stage, last_print = stage, time.monotonic()
             print(line, file=sys.stderr)
         time.sleep(0.2)
     if tty:
         sys.stderr.write("\r\033[K")
     if as_json:
-        _print_json(run)
+        print_json(run)
     else:
-        took = _span(run["duration_s"]) if run.get("duration_s") is not None else "?"
-        print(f"run {run['id']} {run['job']}: {run['status']} in {took}  {_counts(run.get('counts'))}")
+        took = span(run["duration_s"]) if run.get("duration_s") is not None else "?"
+        print(f"run {run['id']} {run['job']}: {run['status']} in {took}  {summarize(run.get('counts'))}")
         if run.get("message"):
             print(f"  {run['message']}")
         if run.get("error"):
             print(f"  error: {run['error']}")
+        if len(run.get("counts") or {}) > 1:
+            print(f"  all counts: aitherctl runs show {run['id']}")
     return EXIT_RUN_FAILED if run["status"] in _FAILED else EXIT_OK
 
 
@@ -199,7 +200,7 @@ def cmd_run(c: Client, args: argparse.Namespace) -> int:
     if args.wait:
         return _wait(c, started["run_id"], args.json, args.timeout)
     if args.json:
-        _print_json(started)
+        print_json(started)
     else:
         print(f"started {started['job']} as run {started['run_id']}")
     return EXIT_OK
@@ -210,7 +211,7 @@ def _pause(c: Client, args: argparse.Namespace, pause: bool) -> int:
     path = f"/v1/jobs/{args.job}/{verb}" if args.job else f"/v1/scheduler/{verb}"
     data = c.post(path)
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         what = args.job or "scheduler"
         print(f"{what}: {'paused' if data['paused'] else 'running'}")
@@ -220,9 +221,14 @@ def _pause(c: Client, args: argparse.Namespace, pause: bool) -> int:
 def cmd_cancel(c: Client, args: argparse.Namespace) -> int:
     data = c.post(f"/v1/jobs/{args.job}/cancel")
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(f"cancelling {data['job']} run {data['run_id']}: it stops at its next checkpoint")
+    return EXIT_OK
+
+
+def cmd_completion(_c: Client | None, args: argparse.Namespace) -> int:
+    print(bash_script(build_parser()), end="")
     return EXIT_OK
 
 
@@ -235,14 +241,14 @@ def cmd_train(c: Client, args: argparse.Namespace) -> int:
         job = c.get("/v1/jobs/train")
         running = job.get("running")
         if args.json:
-            _print_json(job)
+            print_json(job)
         elif running:
             run = c.get(f"/v1/runs/{running['run_id']}")
-            print(_progress_line(run, width=40))
+            print(Progress().line(run, width=40))
         else:
             last = job.get("last_run")
             print("train is not running; last run: " + (
-                f"{last['id']} {last['status']} {_ago(last['started_at'])}" if last else "never"))
+                f"{last['id']} {last['status']} {ago(last['started_at'])}" if last else "never"))
         return EXIT_OK
     args.job = "train"
     args.arg = ([f"specialist={args.what}"] if args.what != "all" else []) + (
@@ -260,7 +266,7 @@ def cmd_reload(c: Client, args: argparse.Namespace) -> int:
             return EXIT_RUN_FAILED
         raise
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print("reloaded" + (": " + "; ".join(data["changes"]) if data["changes"] else ", no changes"))
         if data["restart_needed"]:
@@ -268,93 +274,11 @@ def cmd_reload(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_exports(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/exports" + (f"?specialist={args.specialist}" if args.specialist else ""))
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    rows = [[e["id"], e["specialist"], e["base_family"], e["counts"].get("rows"),
-             _counts(e["counts"].get("categories")), _ago(e["created_at"]),
-             "latest" if e["latest"] else ("" if e["present"] else "pruned")]
-            for e in data["exports"]]
-    print(_table(["id", "specialist", "family", "rows", "categories", "created", ""], rows)
-          if rows else "no exports yet")
-    return EXIT_OK
-
-
 def cmd_export(c: Client, args: argparse.Namespace) -> int:
     if args.action is None:
         args.job = "export"
         return cmd_run(c, args)
-    if len(args.ids) != 2:
-        print("aitherctl: usage: aitherctl export diff A B", file=sys.stderr)
-        return EXIT_USAGE
-    d = c.get(f"/v1/exports/{args.ids[0]}/diff/{args.ids[1]}")
-    if args.json:
-        _print_json(d)
-        return EXIT_OK
-    print(f"{d['a']} -> {d['b']}")
-    print(f"rows {d['rows'][0]} -> {d['rows'][1]}: {d['added']} added, {d['removed']} removed, "
-          f"{d['kept']} kept")
-    for key in ("categories", "sources"):
-        for name, (x, y) in d[key].items():
-            print(f"  {key[:-1] if key == 'sources' else 'category'} {name}: {x} -> {y} ({y - x:+d})")
-    if not d["same_specialist"] or not d["same_family"]:
-        print("note: the two exports are of different specialists or families")
-    return EXIT_OK
-
-
-def cmd_examples(c: Client, args: argparse.Namespace) -> int:
-    query = [f"limit={args.limit}"]
-    if args.rejected:
-        query.append("status=rejected")
-    for key in ("reason", "specialist", "category", "source"):
-        if getattr(args, key):
-            query.append(f"{key}={getattr(args, key)}")
-    data = c.get("/v1/examples?" + "&".join(query))
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    rows = [[e["id"], e["specialist"], e["category"], e["source"],
-             e["status"] + (f" ({e['reason']})" if e["reason"] else ""),
-             " ".join(e["preview"].split())[:60]] for e in data["examples"]]
-    print(_table(["id", "specialist", "category", "source", "status", "preview"], rows)
-          if rows else "no examples match")
-    return EXIT_OK
-
-
-def cmd_corpus(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/corpus")
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    for spec, info in data.items():
-        print(f"{spec} (target {info['size']})")
-        rows = []
-        for cat, n in info["categories"].items():
-            pct = f"{100 * n['accepted'] / n['target']:.0f}%" if n["target"] else "-"
-            rows.append([cat, n["accepted"], n["target"], pct, n.get("rejected", 0)])
-        print(_table(["category", "accepted", "target", "of target", "rejected"], rows))
-        for source, cats in sorted(info["sources"].items()):
-            print(f"  {source}: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())))
-        print()
-    return EXIT_OK
-
-
-def cmd_decontam(c: Client, args: argparse.Namespace) -> int:
-    data = c.get("/v1/decontam")
-    if args.json:
-        _print_json(data)
-        return EXIT_OK
-    print(f"rule: {data['rule']}")
-    print(f"accepted examples in the store: {data['accepted']}")
-    if not data["benchmarks"]:
-        print("no contaminated examples found")
-    for name, b in sorted(data["benchmarks"].items()):
-        top = ", ".join(f"{item} ({n})" for item, n in b["top_items"][:5])
-        print(f"{name}: {b['examples']} removed, {b['distinct_items']} distinct test items; top: {top}")
-        print("  by source: " + ", ".join(f"{k} {v}" for k, v in sorted(b["sources"].items())))
-    return EXIT_OK
+    return export_diff(c, args)
 
 
 def cmd_curate(c: Client, args: argparse.Namespace) -> int:
@@ -371,23 +295,60 @@ def cmd_health(c: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_DESCRIPTION = """\
+Control a running aitherd over its Unix socket: see what it does, run and cancel jobs, pause the
+scheduler, reload the config, and read runs, examples, exports and the corpus. Tables are for
+people; --json prints what the control API returned, for scripts."""
+
+_EPILOG = """\
+examples:
+  aitherctl status                          daemon, jobs with next and last run, counts
+  aitherctl run harvest_coder --wait        run now, follow progress (rate, ETA), exit 1 if it fails
+  aitherctl run export --wait --timeout 600 give up waiting after 10 minutes (the run goes on)
+  aitherctl runs --job harvest_coder        recent runs with a count summary
+  aitherctl runs show 42                    one run with every count
+  aitherctl train coder --wait              train one specialist now
+  aitherctl pause train                     pause one job's schedule (or the whole scheduler)
+  aitherctl examples --rejected --reason secret
+  aitherctl exports --specialist coder      then: aitherctl export diff OLD_ID NEW_ID
+  source <(aitherctl completion bash)       tab completion in this shell
+
+exit status:
+  0  done   1  the run or request failed   2  bad usage or request (unknown job, bad value)
+  3  no daemon answers on the socket, or the socket cannot be used (the message says which)
+
+environment and files:
+  AITHERD_SOCKET   the control socket; else the config's [daemon] socket,
+                   $XDG_RUNTIME_DIR/aitherd/control.sock, then /run/aitherd/control.sock
+  AITHERD_CONFIG   the config file read to find the socket
+
+Every command takes --json, --socket and --timeout, before or after its name.
+See the README's "aitherctl and the control API" for the HTTP endpoints behind each command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aitherctl", description="Control a running aitherd.")
-    parser.add_argument("--socket", help="control socket (default: from $AITHERD_SOCKET, the "
-                        "config, $XDG_RUNTIME_DIR/aitherd/control.sock or /run/aitherd/control.sock)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="with run --wait: give up after this many seconds")
+    parser = argparse.ArgumentParser(prog="aitherctl", description=_DESCRIPTION, epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The same options after the subcommand (`run X --wait --timeout 5`); SUPPRESS keeps a
+    # value given before the subcommand when it is not repeated after it.
+    common = argparse.ArgumentParser(add_help=False)
+    for p, default in ((parser, None), (common, argparse.SUPPRESS)):
+        p.add_argument("--socket", default=default, help="control socket (default: $AITHERD_SOCKET, the "
+                       "config, $XDG_RUNTIME_DIR/aitherd/control.sock or /run/aitherd/control.sock)")
+        p.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
+                       help="with --wait: give up waiting after this many seconds (the run goes on)")
+        p.add_argument("--json", action="store_true", default=False if default is None else default,
+                       help="print JSON")
     parser.add_argument("--version", action="version", version=f"aitherctl {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Any, help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--json", action="store_true", help="print JSON")
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
         p.set_defaults(func=func)
         return p
 
     add("status", cmd_status, "daemon, jobs, counts and watchers")
-    add("jobs", cmd_jobs, "jobs with schedule, next and last run")
+    add("jobs", cmd_jobs, "jobs with state, schedule, next and last run")
     p = add("run", cmd_run, "run a job now")
     p.add_argument("job")
     p.add_argument("--wait", action="store_true", help="wait for the run, showing progress")
@@ -395,13 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("cancel", cmd_cancel, "stop a running job at its next checkpoint")
     p.add_argument("job")
     p = add("train", cmd_train, "train SPECIALIST|all [--wait], train status, train cancel")
-    p.add_argument("what", choices=["coder", "reasoner", "all", "status", "cancel"])
+    p.add_argument("what", choices=[*specialists.NAMES, "all", "status", "cancel"])
     p.add_argument("--wait", action="store_true")
     p.add_argument("--force", action="store_true", help="train even if this export was trained")
-    p = add("runs", cmd_runs, "recent runs, or one run by id")
-    p.add_argument("id", nargs="?", type=int)
+    p = add("runs", cmd_runs, "recent runs with a count summary; `runs show ID` for one run")
+    p.add_argument("what", nargs="*", metavar="[show] ID")
     p.add_argument("--job")
-    p.add_argument("--status")
+    p.add_argument("--status", choices=["running", "ok", "skipped", "failed", "interrupted"])
     p.add_argument("--limit", type=int, default=20)
     p = add("pause", lambda c, a: _pause(c, a, True), "pause the scheduler, or one job")
     p.add_argument("job", nargs="?")
@@ -409,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", nargs="?")
     add("reload", cmd_reload, "re-read the config file (same as SIGHUP)")
     p = add("exports", cmd_exports, "exports on disk, newest first")
-    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p.add_argument("--specialist", choices=specialists.NAMES)
     p = add("export", cmd_export, "run the export now, or `export diff A B`")
     p.add_argument("action", nargs="?", choices=["diff"])
     p.add_argument("ids", nargs="*")
@@ -418,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("examples", cmd_examples, "stored examples; --rejected [--reason R] for the audit trail")
     p.add_argument("--rejected", action="store_true")
     p.add_argument("--reason")
-    p.add_argument("--specialist", choices=["coder", "reasoner"])
+    p.add_argument("--specialist", choices=specialists.NAMES)
     p.add_argument("--category")
     p.add_argument("--source")
     p.add_argument("--limit", type=int, default=20)
@@ -428,11 +389,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("curate", cmd_curate, "curate --recheck: re-evaluate stored examples after a change")
     p.add_argument("--recheck", action="store_true")
     p.add_argument("--wait", action="store_true")
+    p = add("completion", cmd_completion, "print a shell completion script: source <(aitherctl completion bash)")
+    p.add_argument("shell", choices=["bash"])
+    serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
+    evaluate_ctl.add_commands(sub, add, run_job=cmd_run)  # evaluate: bench, compare
     return parser
+
+
+def _refusal(err: ClientError) -> str:
+    """The daemon's message, with what it offers instead (the jobs there are, a run id)."""
+    text = f"aitherctl: {err}"
+    if err.body.get("jobs"):
+        text += "\njobs: " + ", ".join(err.body["jobs"])
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "completion":
+        return cmd_completion(None, args)
     client = Client(find_socket(args.socket))
     try:
         return int(args.func(client, args))
@@ -440,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aitherctl: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except ClientError as err:
-        print(f"aitherctl: {err}", file=sys.stderr)
-        return EXIT_USAGE if err.status in (400, 404, 405) else EXIT_RUN_FAILED
+        print(_refusal(err), file=sys.stderr)
+        return EXIT_USAGE if err.status in (400, 404, 405, 413) else EXIT_RUN_FAILED
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130

@@ -1,19 +1,24 @@
 """A small client for any OpenAI-compatible chat endpoint (a local vLLM, a cloud teacher).
 
-Standard library only. Keys come from an environment variable or a credentials file, never
-from the TOML, and never appear in errors or logs. Rate limits and server errors are retried
-with exponential backoff (honouring Retry-After); a per-run token spend cap stops generation.
+Standard library only (and the secret redactor). Keys come from an environment variable or a
+credentials file, never from the TOML, and never appear in errors or logs: every error text is
+scrubbed of the key (as sent, URL-quoted or JSON-escaped) and of anything the redactor flags
+before it is cut to length, since providers echo keys in their error bodies. Rate limits and
+server errors are retried with exponential backoff (honouring Retry-After); a per-run token
+spend cap stops generation. A reply that cannot be read (not JSON, no message, content not
+text) raises `BadReply`: a failure of that request, not of the endpoint.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
-import re
 import stat
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +26,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+from aitherd import errors
+from aitherd.think import split as split_think
+from aitherd.think import unwrap as unwrap_think
+
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# The endpoint works but refused this one request (too long, invalid content): the prompt's failure.
+_PROMPT_STATUS = {400, 413, 422}
+_ERROR_BODY_READ = 64 * 1024  # read this much of an error body, scrub it, then quote...
+_ERROR_BODY_QUOTED = 300  # ...this much of it
+KEY_PLACEHOLDER = "<REDACTED:api_key>"
 
 
-class LLMError(Exception):
+class LLMError(errors.ServiceError):
     """The endpoint could not give an answer; the message never contains the key."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
@@ -35,6 +48,40 @@ class LLMError(Exception):
 
 class SpendCapReached(LLMError):
     """This run has used the tokens it was allowed."""
+
+
+class PromptError(LLMError):
+    """This request failed but the endpoint works: count it against the prompt, go on."""
+
+
+class BadReply(PromptError):
+    """The endpoint answered with something that is not a chat completion."""
+
+
+@functools.lru_cache(maxsize=1)
+def _redactor() -> Any:
+    from aitherd.curate.config import RedactConfig
+    from aitherd.curate.redact import Redactor
+
+    return Redactor(RedactConfig.model_validate({}))
+
+
+def scrub(text: str, key: str | None) -> str:
+    """`text` without the key (in the forms an echo takes) and without what the redactor flags."""
+    if key:
+        for form in {key, urllib.parse.quote(key, safe=""), json.dumps(key)[1:-1]}:
+            text = text.replace(form, KEY_PLACEHOLDER)
+        text = text.replace(urllib.parse.quote(key, safe="").replace("-", "%2D"), KEY_PLACEHOLDER)
+    return _redactor().redact(text)[0]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials or query string (both can carry a key)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class EndpointConfig(BaseModel):
@@ -110,6 +157,19 @@ class ChatClient:
         base = self.cfg.base_url.rstrip("/")
         return f"{base}/chat/completions" if base.endswith("/v1") else f"{base}/v1/chat/completions"
 
+    def _error(self, cls: type[LLMError], message: str, status: int | None = None) -> LLMError:
+        """Every error this client raises passes here: the key and other secrets scrubbed."""
+        return cls(scrub(message, self._key), status)
+
+    def _error_body(self, err: urllib.error.HTTPError) -> str:
+        """The start of an error body, scrubbed before it is cut (a key across the cut leaks)."""
+        try:
+            raw = err.read(_ERROR_BODY_READ)
+        except Exception:
+            return ""
+        text = scrub(raw.decode("utf-8", "replace"), self._key)
+        return text[:_ERROR_BODY_QUOTED] + ("..." if len(text) > _ERROR_BODY_QUOTED else "")
+
     def _pace(self) -> None:
         if self.cfg.requests_per_minute:
             gap = 60.0 / self.cfg.requests_per_minute - (time.monotonic() - self._last_request)
@@ -136,6 +196,7 @@ class ChatClient:
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         data = json.dumps(body).encode()
+        url = _safe_url(self._url())
         last_error = "no attempt made"
         for attempt in range(self.cfg.max_retries + 1):
             self._pace()
@@ -143,34 +204,52 @@ class ChatClient:
             req = urllib.request.Request(self._url(), data=data, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(req, timeout=self.cfg.timeout) as resp:
-                    payload = json.loads(resp.read())
-                return self._parse(payload)
+                    raw = resp.read()
             except urllib.error.HTTPError as err:
-                detail = err.read()[:300].decode("utf-8", "replace")
-                last_error = f"HTTP {err.code} from {self._url()}: {detail}"
+                last_error = f"HTTP {err.code} from {url}: {self._error_body(err)}"
+                if err.code in _PROMPT_STATUS:
+                    raise self._error(PromptError, last_error, err.code) from None
                 if err.code not in _RETRY_STATUS:
-                    raise LLMError(last_error, err.code) from None
+                    raise self._error(LLMError, last_error, err.code) from None
                 retry_after = err.headers.get("Retry-After")
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                last_error = f"cannot reach {self._url()}: {getattr(err, 'reason', err)}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+                last_error = f"cannot reach {url}: {getattr(err, 'reason', err)}"
                 retry_after = None
-            except (ValueError, KeyError, IndexError) as err:
-                raise LLMError(f"unexpected response from {self._url()}: {err}") from None
+            else:
+                return self._parse(raw, url)
             if attempt < self.cfg.max_retries:
                 self.retries += 1
                 self._sleep(self._delay(attempt, retry_after))
-        raise LLMError(f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
+        raise self._error(LLMError, f"gave up after {self.cfg.max_retries + 1} attempts: {last_error}")
 
-    def _parse(self, payload: dict[str, Any]) -> Completion:
-        choice = payload["choices"][0]
-        message = choice["message"]
-        text = message.get("content") or ""
-        reasoning = message.get("reasoning") or message.get("reasoning_content")
-        if not reasoning and (m := _THINK.match(text)):
-            reasoning, text = m.group(1).strip(), text[m.end():]
-        usage = {k: int(v) for k, v in (payload.get("usage") or {}).items()
-                 if isinstance(v, int | float)}
+    def _parse(self, raw: bytes, url: str) -> Completion:
+        """A completion from a reply body; BadReply (scrubbed, with what was wrong) otherwise."""
+        try:
+            payload = json.loads(raw)
+            choice = payload["choices"][0]
+            message = choice["message"]
+            content = message.get("content")
+            reasoning = message.get("reasoning") or message.get("reasoning_content")
+            if isinstance(content, list):  # content given as parts: [{"type": "text", "text": ...}]
+                content = "".join(p.get("text") or "" for p in content
+                                  if isinstance(p, dict) and p.get("type") in (None, "text"))
+            if not isinstance(content, str | None) or not isinstance(reasoning, str | None):
+                raise TypeError(f"content is {type(content).__name__}, not text")
+            finish = choice.get("finish_reason")
+            usage = {k: int(v) for k, v in (payload.get("usage") or {}).items() if isinstance(v, int | float)}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+            start = raw[:120].decode("utf-8", "replace")
+            raise self._error(BadReply, f"malformed reply from {url}: {type(err).__name__}: {err} "
+                                        f"(reply starts {start!r})", 200) from None
+        text = content or ""
+        if self._key and (self._key in text or self._key in (reasoning or "")):  # an echo of the key
+            text = text.replace(self._key, KEY_PLACEHOLDER)
+            reasoning = reasoning.replace(self._key, KEY_PLACEHOLDER) if reasoning else reasoning
+        reasoning = unwrap_think(reasoning)
+        inline, rest = split_think(text)
+        if inline is not None or rest != text:  # reasoning in the content: take it out either way
+            reasoning, text = reasoning or inline, rest
         used = usage.get("total_tokens") or (len(text) + len(reasoning or "")) // 4
         self.spent_tokens += used
         return Completion(text=text.strip(), reasoning=reasoning, usage=usage,
-                          finish_reason=choice.get("finish_reason"))
+                          finish_reason=finish if isinstance(finish, str) else None)

@@ -1,12 +1,16 @@
 """Prometheus metrics: one registry for the daemon, served on loopback TCP.
 
 Names carry the `aitherd_` prefix and base units; labels stay low-cardinality (job, status,
-specialist, kind, reason).
+specialist, kind, reason, source). Counters are fed by the runner from each run's result
+(`observe_counts`); what the store, the state filesystem and the schedule hold is read at scrape
+time (aitherd.scrape). The `job` label is aitherd's job name: scrape with `honor_labels: true`
+(etc/prometheus/prometheus.yml), or Prometheus renames it `exported_job`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -20,30 +24,26 @@ from prometheus_client import (
     disable_created_metrics,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from aitherd import __version__
+from aitherd.jobs import FINAL_STATUSES, JOBS
+from aitherd.scrape import StateCollector, last_successes, schedule_interval_s
 
 _DURATION_BUCKETS = (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400)
 
 
-class _StoreCollector(Collector):
-    """Example counts read from the store at scrape time, so they are never stale."""
-
-    def __init__(self, query: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
-        self._query = query
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "aitherd_examples", "Examples in the store by specialist and status",
-            labels=["specialist", "status"])
-        try:
-            for specialist, status, n in self._query():
-                family.add_metric([specialist, status], n)
-        except Exception:
-            pass
-        yield family
+# Metrics that later issues will export; the dashboard and alert rules already use them (their rows
+# and rules stay empty until then). A name moves out of here when the daemon exports it: a test
+# fails while a planned name is exported, or while the dashboard or rules use a name in neither.
+PLANNED: dict[str, str] = {
+    "aitherd_vllm_up": "issue 16 (serving): 1 while the managed vLLM answers /health",
+    "aitherd_vllm_state": "issue 16 (serving): 1 for the server's state (running, asleep, stopped, starting)",
+    "aitherd_vllm_restarts_total": "issue 16 (serving): restarts of the vLLM child",
+    "aitherd_adapter_load_seconds_bucket": "issue 16 (serving): time to load an adapter into vLLM, by alias",
+    "aitherd_adapter_live_info": "issue 16 (serving): the live version per alias",
+    "aitherd_router_requests_total": "issue 18 (router): requests per route and status code",
+    "aitherd_router_request_duration_seconds_bucket": "issue 18 (router): request latency per route",
+}
 
 
 class Metrics:
@@ -72,6 +72,23 @@ class Metrics:
         self.input_errors = Counter("aitherd_input_errors",
                                     "Bad input a job skipped and recorded (malformed lines, "
                                     "corrupt repos, failing sources)", ["job", "source"], registry=r)
+        self.examples_stored = Counter("aitherd_examples_stored",
+                                       "New examples stored (accepted or rejected), by job and source",
+                                       ["job", "source"], registry=r)
+        self.rejections = Counter("aitherd_curation_rejections",
+                                  "Candidates curation rejected, by job and reason", ["job", "reason"],
+                                  registry=r)
+        self.redactions = Counter("aitherd_redactions", "Secrets redacted before storing, by job and kind",
+                                  ["job", "kind"], registry=r)
+        self.llm_requests = Counter("aitherd_llm_requests", "Requests to a teacher or augmentation endpoint",
+                                    ["job", "source"], registry=r)
+        self.llm_retries = Counter("aitherd_llm_retries", "Requests retried after a rate limit, server error "
+                                   "or unreachable endpoint", ["job", "source"], registry=r)
+        self.llm_tokens = Counter("aitherd_llm_tokens", "Tokens spent at a teacher or augmentation endpoint",
+                                  ["job", "source"], registry=r)
+        for job in JOBS:  # every series exists from the start, so increase() sees the first run
+            for status in FINAL_STATUSES:
+                self.job_runs.labels(job=job, status=status)
         self.train = {
             "loss": Gauge("aitherd_train_loss", "Training loss of the latest logged step",
                           ["specialist"], registry=r),
@@ -87,30 +104,77 @@ class Metrics:
         self.train_steps_total = Gauge("aitherd_train_steps_planned",
                                        "Optimizer steps the training run will take",
                                        ["specialist"], registry=r)
+        # Gauges a job may set through `ctx.gauge(NAME, value, **labels)`, by NAME.
+        self.job_gauges: dict[str, Gauge] = {
+            "train_loss": self.train["loss"], "train_learning_rate": self.train["learning_rate"],
+            "train_tokens_per_second": self.train["tokens_per_s"], "train_eta_seconds": self.train["eta_s"],
+            "train_step": self.train_step, "train_steps_planned": self.train_steps_total,
+        }
         self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
                                       registry=r)
         self.api_requests = Counter("aitherd_api_requests", "Control API requests",
                                     ["method", "code"], registry=r)
         self._server: Any = None
 
-    def observe_train(self, progress: dict[str, Any]) -> None:
-        """Turn the train job's progress (stage 'train SPECIALIST', counts) into gauges."""
-        stage = str(progress.get("stage") or "")
-        counts = progress.get("counts") or {}
-        for specialist in ("coder", "reasoner"):
-            for key, gauge in self.train.items():
-                value = counts.get(f"{specialist}_{key}")
-                if isinstance(value, int | float):
-                    gauge.labels(specialist=specialist).set(value)
-        if stage.startswith("train ") and stage[6:] in ("coder", "reasoner"):
-            specialist = stage[6:]
-            if isinstance(progress.get("done"), int):
-                self.train_step.labels(specialist=specialist).set(progress["done"])
-            if isinstance(progress.get("total"), int):
-                self.train_steps_total.labels(specialist=specialist).set(progress["total"])
+    def set_job_gauge(self, name: str, value: Any, labels: dict[str, Any]) -> bool:
+        """A job's gauge message; False (and nothing set) for an unknown name or bad labels."""
+        gauge = self.job_gauges.get(name)
+        if gauge is None or not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        try:
+            gauge.labels(**{k: str(v) for k, v in labels.items()}).set(value)
+        except ValueError:  # labels that do not match the gauge's
+            return False
+        return True
 
-    def watch_store(self, query: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
-        self.registry.register(_StoreCollector(query))
+    def observe_counts(self, job: str, counts: dict[str, Any]) -> None:
+        """Turn a finished run's counts into counters: `errors.SOURCE`, `stored.SOURCE`,
+        `rejected.REASON`, `redacted.KIND`, and a generator's `requests.`, `retries.` and
+        `tokens.SOURCE`, each a number."""
+        prefixes = {"errors.": self.input_errors, "stored.": self.examples_stored,
+                    "rejected.": self.rejections, "redacted.": self.redactions,
+                    "requests.": self.llm_requests, "retries.": self.llm_retries, "tokens.": self.llm_tokens}
+        for key, value in counts.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                continue
+            head, dot, rest = key.partition(".")
+            counter = prefixes.get(head + dot)
+            if counter is not None and rest:
+                counter.labels(job, rest).inc(value)
+
+    def watch_state(self, engine: Any, state_dir: Path, db: Path, loaded: Callable[[], Any],
+                    schedule: Callable[[], Any]) -> StateCollector:
+        """Serve what the store, the state filesystem and the schedule hold, read at scrape time;
+        the last success of each job starts from the store, so it survives a restart."""
+        for job, when in last_successes(engine).items():
+            self.job_last_success.labels(job=job).set(when)
+        cache: dict[str, Any] = {}
+
+        def facts() -> dict[str, float]:
+            current, sched = loaded(), schedule()
+            if current is None or (sched is not None and sched.paused):
+                return {}
+            cfg = current.config
+            if cache.get("config") is not cfg:
+                from aitherd.schedule import resolve_timezone
+
+                tz = resolve_timezone(cfg.scheduler.timezone)
+                cache["config"] = cfg
+                cache["intervals"] = {name: schedule_interval_s(s.every, s.cron, tz)
+                                      for name, s in cfg.jobs.items() if s.enabled}
+            return {name: seconds for name, seconds in cache["intervals"].items()
+                    if sched is None or not sched.job_paused(name)}
+
+        collector = StateCollector(
+            engine, state_dir, db, JOBS, facts,
+            on_error=lambda part: self.errors.labels(component="metrics", reason=part).inc())
+        self.registry.register(collector)
+        from aitherd.evaluate.metrics import EvaluationCollector  # evaluate: pass rates, gate verdicts
+
+        self.registry.register(EvaluationCollector(  # evaluate
+            engine, on_error=lambda part: self.errors.labels(component="metrics", reason=part).inc()))
+        collector.scan.current()  # start the first table scan now, not at the first scrape
+        return collector
 
     def serve(self, address: str, port: int) -> tuple[str, int]:
         server, _thread = start_http_server(port, addr=address, registry=self.registry)

@@ -8,7 +8,6 @@ side leaves a row that says what happened.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from aitherd import children
 from aitherd.config import Loaded
 from aitherd.curate.redact import scrub
 from aitherd.jobs import JOBS
@@ -64,6 +64,7 @@ class Runner:
         self._on_change = on_change
         self._closing = False
         self.is_paused: Callable[[str], bool] = lambda _job: False
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- rows ---------------------------------------------------------------------------------
     def _insert(self, row: Run) -> int:
@@ -83,6 +84,33 @@ class Runner:
             s.add(row)
             s.commit()
 
+    async def _record_end(self, active: Active, **values: Any) -> None:
+        """Write a finished run's row. If the store fails (disk full, locked, read-only), say so,
+        count it, and retry in the background: the caller frees the job either way, and a row
+        still 'running' at the next start is marked interrupted and resumed."""
+        try:
+            await asyncio.to_thread(self._update, active.run_id, **values)
+        except Exception as exc:
+            self._record_failed(active, exc, 1)
+            task = asyncio.create_task(self._retry_record(active, values))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _retry_record(self, active: Active, values: dict[str, Any]) -> None:
+        for attempt, delay in enumerate((1.0, 5.0, 30.0), start=2):
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(self._update, active.run_id, **values)
+                log.info("run_record_written", job=active.job, run_id=active.run_id, attempt=attempt)
+                return
+            except Exception as exc:
+                self._record_failed(active, exc, attempt)
+
+    def _record_failed(self, active: Active, exc: Exception, attempt: int) -> None:
+        self.metrics.errors.labels(component="runner", reason="store").inc()
+        log.error("run_record_failed", job=active.job, run_id=active.run_id, attempt=attempt,
+                  error=f"{type(exc).__name__}: {exc}")
+
     def recover(self) -> list[str]:
         """At start: runs left 'running' by a daemon that died are marked interrupted.
         Returns the jobs whose latest run was interrupted, to be resumed."""
@@ -93,6 +121,7 @@ class Runner:
                 row.ended_at = row.ended_at or utcnow()
                 row.error = row.error or "the daemon stopped while this run was in progress"
                 s.add(row)
+                self.metrics.job_runs.labels(job=row.job, status="interrupted").inc()
             s.commit()
             resume = []
             for job in JOBS:
@@ -154,14 +183,12 @@ class Runner:
             "state_dir": str(loaded.paths.state_dir), "socket": str(loaded.paths.socket),
             "repos": [r.model_dump() for r in loaded.repos],
         }
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS")}
         status, error, message = "failed", None, None
         counts: dict[str, Any] = {}
+        resume = False
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, env=env, process_group=0, limit=1 << 20)
+            proc = await children.start(*self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
+                                        stdout=asyncio.subprocess.PIPE)
             active.proc = proc
             await asyncio.to_thread(self._update, active.run_id, pid=proc.pid)
             assert proc.stdin is not None and proc.stdout is not None
@@ -179,6 +206,9 @@ class Runner:
                 counts = active.result.get("counts") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
+            elif code < 0:  # killed (the OOM killer, kill -9): resumed like a daemon crash
+                status, error = "interrupted", f"worker killed by {_describe_exit(code)}"
+                resume = active.trigger != "resume"  # once; a second kill waits for a restart
             else:
                 error = f"worker exited with {_describe_exit(code)} before reporting a result"
             if active.cancelled and status == "interrupted":
@@ -187,23 +217,25 @@ class Runner:
             error = f"could not run the worker: {type(exc).__name__}: {exc}"
             self.metrics.errors.labels(component="runner", reason="worker_start").inc()
         duration = time.monotonic() - active.started
-        await asyncio.to_thread(
-            self._update, active.run_id, status=status, ended_at=utcnow(), duration_s=duration,
-            counts=counts, error=error, message=message, progress=active.progress)
+        try:
+            await self._record_end(active, status=status, ended_at=utcnow(), duration_s=duration,
+                                   counts=counts, error=error, message=message, progress=active.progress)
+        finally:
+            # Whatever happened while recording, the job is free again: no wedged 409s.
+            self.active.pop(active.job, None)
+            self.metrics.job_running.labels(job=active.job).set(0)
+            self._on_change()
         self.metrics.job_runs.labels(job=active.job, status=status).inc()
-        for key, value in counts.items():  # bad input a job handled: "errors.SOURCE": n
-            if key.startswith("errors.") and isinstance(value, int) and value > 0:
-                self.metrics.input_errors.labels(job=active.job, source=key[7:]).inc(value)
+        self.metrics.observe_counts(active.job, counts)
         self.metrics.job_duration.labels(job=active.job).observe(duration)
-        self.metrics.job_running.labels(job=active.job).set(0)
         if status == "ok":
             self.metrics.job_last_success.labels(job=active.job).set(time.time())
-        self.active.pop(active.job, None)
         log.info("run_finished", job=active.job, run_id=active.run_id, status=status,
                  duration_s=round(duration, 3), error=error, message=message)
-        self._on_change()
         if self._closing:
             return
+        if resume and not self.is_paused(active.job):
+            await self.start(active.job, "resume", parent=active.run_id)
         if status == "ok":
             for nxt in JOBS[active.job].then:
                 await self.start(nxt, "chain", parent=active.run_id)
@@ -220,8 +252,9 @@ class Runner:
             return
         if msg.get("type") == "progress":
             active.progress = {k: msg.get(k) for k in ("stage", "done", "total", "counts")}
-            if active.job == "train":
-                self.metrics.observe_train(active.progress)
+        elif msg.get("type") == "gauge":
+            if not self.metrics.set_job_gauge(str(msg.get("name")), msg.get("value"), msg.get("labels") or {}):
+                log.warning("worker_unknown_gauge", run_id=active.run_id, name=msg.get("name"))
         elif msg.get("type") == "result":
             active.result = msg
 
@@ -239,8 +272,7 @@ class Runner:
 
     def _signal(self, active: Active, sig: int) -> None:
         if active.proc is not None and active.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(active.proc.pid, sig)
+            children.signal_group(active.proc.pid, sig)
 
     async def shutdown(self, timeout: float) -> None:
         """Ask running jobs to checkpoint and stop; kill what is still running after timeout."""

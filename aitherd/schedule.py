@@ -10,30 +10,31 @@ when they fall within the misfire grace.
 from __future__ import annotations
 
 import asyncio
-import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from aitherd.config import SCHEDULED_JOBS, Config, JobSchedule
 from aitherd.logs import get_logger
+from aitherd.timing import build_trigger as _trigger
+from aitherd.timing import resolve_timezone
+
+__all__ = ["Schedule", "build_trigger", "fire", "resolve_timezone"]
 
 log = get_logger("aitherd.schedule")
 
-_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# First run of a newly added interval job: soon after it is first configured.
-FIRST_INTERVAL_DELAY = timedelta(seconds=60)
-
 _handler: Any = None  # the daemon's `async (job, trigger) -> None`, set by `Schedule.start`
 _catch_up: set[str] = set()
+
+
+def build_trigger(sched: JobSchedule, tz: Any, anchor: datetime | None = None) -> BaseTrigger:
+    """The trigger for a configured schedule (aitherd.timing.build_trigger takes plain values)."""
+    return _trigger(sched.every, sched.cron, tz, anchor)
 
 
 async def fire(job: str, spec: str) -> None:
@@ -44,45 +45,6 @@ async def fire(job: str, spec: str) -> None:
         log.warning("fire_without_daemon", job=job)
         return
     await _handler(job, trigger)
-
-
-def resolve_timezone(name: str) -> tzinfo:
-    if not name:
-        from tzlocal import get_localzone  # APScheduler's own dependency
-
-        return get_localzone()
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (expected an IANA name like 'Europe/Paris')") from None
-
-
-def _cron_dow(field: str) -> str:
-    # Crontab counts 0 (and 7) as Sunday; APScheduler's numbers start at Monday. Use names.
-    return re.sub(r"(?<![/\w])([0-7])(?!\w)", lambda m: _DOW_NAMES[int(m.group(1))], field)
-
-
-def build_trigger(sched: JobSchedule, tz: tzinfo, anchor: datetime | None = None) -> BaseTrigger:
-    if sched.cron is not None:
-        minute, hour, day, month, dow = sched.cron.split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=_cron_dow(dow), timezone=tz)
-    assert sched.every is not None
-    start = anchor or (datetime.now(tz) + FIRST_INTERVAL_DELAY)
-    return IntervalTrigger(seconds=sched.every, start_date=start, timezone=tz)
-
-
-def check_schedules(cfg: Config) -> None:
-    """Validate time zone and cron fields at config load time; raises ValueError."""
-    try:
-        tz = resolve_timezone(cfg.scheduler.timezone)
-    except ValueError as err:
-        raise ValueError(f"scheduler.timezone: {err}") from None
-    for name, sched in cfg.jobs.items():
-        try:
-            build_trigger(sched, tz)
-        except ValueError as err:
-            raise ValueError(f"jobs.{name}.cron: {err}") from None
 
 
 class Schedule:
@@ -148,6 +110,10 @@ class Schedule:
             log.info("schedule_synced", changes=changes)
         return changes
 
+    def stored(self) -> dict[str, tuple[str | None, datetime | None]]:
+        """Every stored job's (spec, next run; None while paused), in one job-store read."""
+        return {job.id: (job.kwargs.get("spec"), job.next_run_time) for job in self.scheduler.get_jobs()}
+
     def next_run(self, name: str) -> datetime | None:
         job = self.scheduler.get_job(name)
         return job.next_run_time if job is not None else None
@@ -155,6 +121,17 @@ class Schedule:
     def job_paused(self, name: str) -> bool:
         job = self.scheduler.get_job(name)
         return job is not None and job.next_run_time is None
+
+    def pause_job(self, name: str, pause: bool) -> bool:
+        """Pause or resume one job's schedule; False when it has none (disabled or never scheduled)."""
+        if self.scheduler.get_job(name) is None:
+            return False
+        (self.scheduler.pause_job if pause else self.scheduler.resume_job)(name)
+        return True
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
 
     def spec(self, name: str) -> str | None:
         job = self.scheduler.get_job(name)

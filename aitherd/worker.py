@@ -7,7 +7,6 @@ stderr too, so it can never corrupt the channel. SIGTERM asks the job to checkpo
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
@@ -17,24 +16,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from aitherd.children import die_with_parent
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
-from aitherd.jobs import FINAL_STATUSES, JOBS, RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.errors import AitherdError, run_status
+from aitherd.jobs import JOBS
 from aitherd.logs import configure_logging, get_logger
+from aitherd.runs import FINAL_STATUSES, JobContext, RunResult
 from aitherd.store import open_store
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Linux: get SIGTERM if the daemon dies, even by SIGKILL, so no orphan keeps working."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _resolve(job: str) -> Any:
@@ -50,7 +38,7 @@ def _resolve(job: str) -> Any:
 
 def main() -> int:
     spec: dict[str, Any] = json.load(sys.stdin)
-    _die_with_parent(spec.get("parent_pid", os.getppid()))
+    die_with_parent(spec.get("parent_pid", os.getppid()))  # no orphan keeps working
     # Keep the protocol on a private copy of stdout; route stray prints to stderr.
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -69,6 +57,9 @@ def main() -> int:
     ctx = JobContext(job=spec["job"], run_id=spec["run_id"], trigger=spec["trigger"],
                      loaded=loaded, engine=engine, log=log, _channel=channel,
                      args=dict(spec.get("args") or {}))
+    from aitherd.serve.worker import install_arbiter  # serve: train asks the daemon for the GPU
+
+    install_arbiter(ctx)  # serve
     signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C goes to the daemon first
 
@@ -76,6 +67,11 @@ def main() -> int:
         result = _resolve(spec["job"])(ctx)
         if not isinstance(result, RunResult) or result.status not in FINAL_STATUSES:
             raise TypeError(f"job returned {result!r}, not a RunResult")
+    except AitherdError as exc:  # said for a person: no traceback
+        status, text = run_status(exc)
+        log.warning("job_ended", status=status, error=text)
+        result = (RunResult(status=status, message=text) if status != "failed"  # type: ignore[arg-type]
+                  else RunResult(status="failed", error=text))
     except Exception as exc:
         log.error("job_failed", error=f"{type(exc).__name__}: {exc}",
                   traceback=traceback.format_exc())

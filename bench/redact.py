@@ -13,14 +13,12 @@
 detect-secrets 1.5 (every plugin, default settings, line by line) is the baseline; on real
 code it runs on the first `--ds-mb` MB only (it is slow), and says so.
 
-    python bench/redact.py [--corpus DIR ...] [--max-mb 120] [--docs 20000] [--shared DIR]
+    python bench/redact.py [--corpus DIR ...] [--max-mb 120] [--docs 20000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 import time
@@ -90,8 +88,6 @@ def main() -> None:
     ap.add_argument("--max-mb", type=float, default=120.0, help="read at most this much real source")
     ap.add_argument("--ds-mb", type=float, default=4.0, help="real source given to detect-secrets")
     ap.add_argument("--docs", type=int, default=20000)
-    ap.add_argument("--shared", type=Path, default=Path(os.environ.get("AITHERD_SHARED",
-                    ROOT.parent / "shared")), help="folder with benchmarks/gsm8k_train.jsonl")
     ap.add_argument("--show", type=int, default=12, help="redacted real-code lines to list")
     a = ap.parse_args()
     ours = Redactor(RedactConfig()).find
@@ -116,9 +112,9 @@ def main() -> None:
         print(f"    missed by aitherd: {title}: {secret[:40]}")
 
     # 2. generated corpus with planted secrets
-    train_path = a.shared / "benchmarks" / "gsm8k_train.jsonl"
-    train = [json.loads(x) for x in train_path.read_text().splitlines()] if train_path.exists() else [
-        {"question": "Tom has 3 apples and buys 4 more. How many?", "answer": "3 + 4 = 7\n#### 7"}]
+    from aitherd import benchmarks
+
+    train = benchmarks.load("gsm8k_train")
     rng = random.Random(0)
     gen, planted, kinds = [], [], list(SECRETS)
     for i in range(a.docs):

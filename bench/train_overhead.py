@@ -5,7 +5,7 @@ export in the contract shape, then alternates the two runs and prints per-step m
 side. Both use the same SFT arguments, chat template, LoRA and data; the step times of the first
 two steps and the last (warm-up, final save) are left out.
 
-    PYTHONPATH=. /work/venv-train/bin/python bench/train_overhead.py [--steps 40] [--rounds 2]
+    PYTHONPATH=. .venv/bin/python bench/train_overhead.py [--steps 40] [--rounds 2]   # a venv with .[train] or .[test]
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def main() -> int:
     opts = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aitherd-train-bench-"))
-    records = coder_records(200) + reasoner_records(200)
+    # Chat records only: a bare TRL script cannot mix chat and raw-text FIM records in one run.
+    records = [r for r in coder_records(200) + reasoner_records(200) if r["format"] == "chat"]
     model = build_tiny_model(work / "model", corpus_texts(records))
     export_id, export_path = write_export(work / "state", "coder", records, validation=8)
     cfg = TrainConfig.model_validate({

@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd import errors
+from aitherd.runs import JobContext, RunResult
 
 
 def _run(ctx: JobContext) -> RunResult:
@@ -24,6 +24,8 @@ def _run(ctx: JobContext) -> RunResult:
         return RunResult("ok", message=json.dumps(ctx.args, sort_keys=True))
     if "raise" in plan:
         raise RuntimeError(plan["raise"])
+    if "raise_kind" in plan:  # one of aitherd.errors' kinds, e.g. NotConfigured
+        raise getattr(errors, plan["raise_kind"])(plan.get("message", ""))
     if "exit" in plan:
         os._exit(plan["exit"])
     steps = int(plan.get("steps", 1))
@@ -37,4 +39,4 @@ def _run(ctx: JobContext) -> RunResult:
 
 
 run_harvest_coder = run_harvest_reasoner = run_export = run_star = _run
-run_train = run_benchmark = run_deploy = _run
+run_train = run_benchmark = run_deploy = run_router_train = _run

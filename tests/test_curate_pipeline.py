@@ -86,9 +86,9 @@ def test_harvest_batches_are_curated_stored_and_signed(tmp_path: Path) -> None:
     """The path the harvest jobs take: Harvest -> Curator.process -> store -> save_signatures."""
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.jobs.builtin import _curation_counts
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
-    from aitherd.sources.harvest import Harvest
+    from aitherd.runs import JobContext
+    from aitherd.sources.harvest import FnSource, Harvest
 
     engine = open_store(tmp_path / "s.db")
     ctx = JobContext(job="harvest_coder", run_id=7, trigger="manual", engine=engine, log=get_logger("t"),
@@ -99,7 +99,7 @@ def test_harvest_batches_are_curated_stored_and_signed(tmp_path: Path) -> None:
                    "CI has no credentials: set `export GH_TOKEN=ghp_R4nd0mT0k3nV4lu3Xy7Zq2Wp9Lm5Kj8Hg3Fd1S` "
                    "as a masked CI variable instead of in the script, then rerun the release job.")]
     Harvest(ctx, curator.process, batch_size=2, after_store=curator.save_signatures).run(
-        "session", "f", iter([({}, c) for c in cands]))
+        FnSource("session", "f", lambda _mark: iter(cands)))
     _curation_counts(ctx, curator.stats.as_dict())
     assert ctx.counts["accepted"] == 2 and ctx.counts["rejected.duplicate"] == 1
     assert ctx.counts["redacted.github_token"] == 1

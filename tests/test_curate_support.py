@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from aitherd.candidate import Candidate
-from aitherd.curate import BenchmarkPaths, CurationConfig, DecontamConfig
-
-SHARED = Path(os.environ.get("AITHERD_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-BENCH = SHARED / "benchmarks"
+from aitherd.curate import CurationConfig, DecontamConfig
 
 
 def decontam_config(**kw: Any) -> DecontamConfig:
-    return DecontamConfig(benchmarks=BenchmarkPaths(gsm8k=BENCH / "gsm8k_test.jsonl",
-                                                    mbpp=BENCH / "mbpp_test.jsonl"), **kw)
+    """The defaults screen against the benchmark copies aitherd ships (aitherd.benchmarks)."""
+    return DecontamConfig(**kw)
 
 
 def config(**sections: Any) -> CurationConfig:

@@ -22,7 +22,8 @@ def test_starts_ready_and_answers_status(make_daemon):
     assert st["pid"] == d.proc.pid
     assert st["state_dir"] == str(d.state)
     assert [j["name"] for j in st["jobs"]] == [
-        "harvest_coder", "harvest_reasoner", "export", "star", "train", "curate", "benchmark", "deploy"]
+        "harvest_coder", "harvest_reasoner", "export", "star", "train", "curate", "benchmark", "deploy",
+        "router_train"]
     sched = {j["name"]: j["schedule"] for j in st["jobs"]}
     assert sched["harvest_coder"] == "every 8h" and sched["harvest_reasoner"] == "every 12h"
     assert sched["star"] == "cron 0 22 * * sat" and sched["train"] == "cron 0 6 * * sun"

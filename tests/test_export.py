@@ -1,4 +1,6 @@
-"""The nightly export: mix and sizes, FIM, think tags per family, HF dataset on disk, atomicity."""
+"""The nightly export: mix and sizes, FIM on top of the mix, think tags per family, HF dataset on
+disk, atomicity. (What makes the data trustworthy, FIM spans, group split, lengths: see
+test_export_quality.py.)"""
 
 from __future__ import annotations
 
@@ -13,20 +15,22 @@ from aitherd.config import Loaded, Paths, parse_config
 from aitherd.export.families import FAMILIES, TokenizerError, resolve_fim
 from aitherd.export.job import run_export
 from aitherd.export.sample import largest_remainder
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.store import Export, open_store, session
 from aitherd.store.examples import insert_candidates
 
 CODE = "def f{i}(x):\n    y = x + {i}\n    z = y * 2\n    w = z - 1\n    return w\n"
 
 
-def coder(i: int, category: str, source: str = "git", weight: float = 1.0) -> Candidate:
+def coder(i: int, category: str, source: str = "git", weight: float = 1.0,
+          path: str | None = None) -> Candidate:
     code = CODE.format(i=i)
     return Candidate("coder", category, [
         {"role": "user", "content": f"Write function number {i} ({category})."},
         {"role": "assistant", "content": f"Here it is:\n```python\n{code}```\n"}],
-        source=source, license="MIT", weight=weight, quality=0.8)
+        source=source, license="MIT", weight=weight, quality=0.8,
+        provenance={"repo": "/src/app", "commit": f"c{i}", "path": path or f"app/mod{i}.py"})
 
 
 def reasoner(i: int, category: str) -> Candidate:
@@ -77,8 +81,11 @@ def test_mix_and_size_hit_targets_within_one(tmp_path):
     ctx = make_ctx(tmp_path, {"coder": {"size": 101}, "reasoner": {"size": 50}}, corpus())
     result = run_export(ctx)
     assert result.status == "ok", result
-    rows = rows_of(latest(ctx, "coder"))
+    every = rows_of(latest(ctx, "coder"))
+    rows = [r for r in every if r["format"] == "chat"]
     assert len(rows) == 101
+    # FIM on top: 30% of the chat records that carry code (all but the 10 reviews)
+    assert sum(r["format"] == "fim" for r in every) == round(0.3 * 91)
     targets = largest_remainder(101, {"instruction": .4, "editing": .25, "debugging": .2,
                                       "review": .1, "test_generation": .05})
     got = {c: sum(r["category"] == c for r in rows) for c in targets}
@@ -93,28 +100,32 @@ def test_a_short_category_is_reported_and_filled(tmp_path):
     assert run_export(ctx).status == "ok"
     meta = json.loads((latest(ctx, "coder") / "export.json").read_text())
     assert meta["plan"]["shortfall"] == {"review": 7}
-    assert sum(meta["plan"]["filled_from"].values()) == 7 and meta["rows"] == 100
+    assert sum(meta["plan"]["filled_from"].values()) == 7 and meta["formats"]["chat"] == 100
     card = (latest(ctx, "coder") / "README.md").read_text()
-    assert "| review | 10 | 3 | 7 | 0 |" in card and "redistribute" in card
+    assert "| review | 10 | 3 | 3 | 7 | 0 |" in card and "redistribute" in card
+    assert "the gap was filled from categories with spare examples" in card
     ctx2 = make_ctx(tmp_path / "none", {"coder": {"size": 100}, "fill": "none"},
                     corpus(short={"review": 3}))
     run_export(ctx2)
-    assert len(rows_of(latest(ctx2, "coder"))) == 93
+    assert sum(r["format"] == "chat" for r in rows_of(latest(ctx2, "coder"))) == 93
 
 
-def test_fim_records_use_the_family_tokens_and_round_trip(tmp_path):
+def test_fim_records_are_raw_text_with_the_family_tokens_and_round_trip(tmp_path):
     ctx = make_ctx(tmp_path, {"coder": {"size": 100}}, corpus())
     run_export(ctx)
     rows = rows_of(latest(ctx, "coder"))
     fims = [r for r in rows if r["format"] == "fim"]
-    assert len(fims) == 30
+    assert len(fims) == round(0.3 * 90)
     originals = {c.content_hash: c.messages[1]["content"] for c in corpus()}
     for r in fims:
-        prompt, middle = r["messages"][0]["content"], r["messages"][1]["content"]
-        assert prompt == f"<|fim_prefix|>{r['fim_prefix']}<|fim_suffix|>{r['fim_suffix']}<|fim_middle|>"
-        assert middle == r["fim_middle"] and middle
+        assert r["messages"] == []  # not wrapped in chat turns
+        assert r["prompt"] == f"<|fim_prefix|>{r['fim_prefix']}<|fim_suffix|>{r['fim_suffix']}<|fim_middle|>"
+        assert r["completion"] == r["fim_middle"] and r["fim_middle"].strip()
         whole = r["fim_prefix"] + r["fim_middle"] + r["fim_suffix"]
-        assert f"```python\n{whole}```" in originals[r["id"]]
+        assert f"```python\n{whole}```" in originals[r["id"].removesuffix(":fim")]
+    card = (latest(ctx, "coder") / "README.md").read_text()
+    assert "`fim`: raw text, no chat template" in card and "`chat`: `messages`" in card
+    assert "The category targets apply to the chat records" in card
 
 
 def test_think_tags_follow_the_family(tmp_path):
@@ -133,7 +144,9 @@ def test_think_tags_follow_the_family(tmp_path):
     assert g["messages"][-1]["content"].startswith("<|channel>thought\n")
     assert "<channel|>The answer is" in g["messages"][-1]["content"]
     g_plain = next(r for r in gemma if r["category"] == "non_reasoning")
-    assert g_plain["messages"][-1]["content"].startswith("City")
+    # Gemma 4 with thinking off opens the answer with an empty thought channel, no <|think|>
+    assert g_plain["messages"][-1]["content"].startswith("<|channel>thought\n<channel|>City")
+    assert all(m["role"] != "system" for m in g_plain["messages"])
 
 
 def test_export_opens_with_load_dataset_and_load_from_disk(tmp_path):
@@ -144,12 +157,13 @@ def test_export_opens_with_load_dataset_and_load_from_disk(tmp_path):
     path = latest(ctx, "coder").resolve()
     a, b = load_from_disk(str(path)), load_dataset(str(path))
     assert set(a) == set(b) == {"train", "validation"}
-    assert a["train"].num_rows + a["validation"].num_rows == 60
+    total = a["train"].num_rows + a["validation"].num_rows
+    assert total == 60 + round(0.3 * 54)  # chat records, and FIM on top
     assert sorted(a["train"]["id"]) == sorted(b["train"]["id"])
     assert a["validation"].num_rows >= 1
     with session(ctx.engine) as s:
         row = s.get(Export, path.name)
-    assert row is not None and row.counts["rows"] == 60 and len(row.sha256) == 64
+    assert row is not None and row.counts["rows"] == total and len(row.sha256) == 64
 
 
 def test_same_seed_same_export_and_weights_matter(tmp_path):
@@ -183,7 +197,7 @@ def test_a_crash_mid_export_leaves_the_previous_latest_intact(tmp_path, monkeypa
         run_export(ctx)
     root = latest(ctx, "coder").parent
     assert os.readlink(latest(ctx, "coder")) == before
-    assert len(rows_of(latest(ctx, "coder"))) == 40
+    assert sum(r["format"] == "chat" for r in rows_of(latest(ctx, "coder"))) == 40
     assert list(root.glob(".tmp-*"))
     monkeypatch.undo()
     run_export(ctx)
@@ -225,9 +239,9 @@ def test_fim_tokens_come_from_the_tokenizer_and_must_be_single_tokens(tmp_path):
                    corpus(10))
     assert run_export(ctx).status == "ok"
     card = (latest(ctx, "coder") / "README.md").read_text()
-    assert "the configured tokenizer" in card and "In tokens:" in card
+    assert f"read from {path}" in card and "In tokens, as the trainer renders each record" in card
     fim_row = next(r for r in rows_of(latest(ctx, "coder")) if r["format"] == "fim")
-    assert fim_row["messages"][0]["content"].startswith("<\uff5cfim\u2581begin\uff5c>")
+    assert fim_row["prompt"].startswith("<\uff5cfim\u2581begin\uff5c>")
 
 
 def test_competition_export_uses_the_field_mapping_and_template(tmp_path):
@@ -252,7 +266,8 @@ def test_nothing_to_export_is_a_clear_skip(tmp_path):
 
 
 def test_aitherctl_exports_and_diff_through_the_daemon(make_daemon):
-    d = make_daemon({"export": {"coder": {"size": 30}, "reasoner": {"size": 10}}}, fake_jobs=False)
+    d = make_daemon({"export": {"coder": {"size": 30, "fim_fraction": 0}, "reasoner": {"size": 10}}},
+                    fake_jobs=False)
     d.state.mkdir(parents=True)
     engine = open_store(d.state / "aitherd.db")
     insert_candidates(engine, corpus(12, short={"review": 1}))  # review short by 2 at first

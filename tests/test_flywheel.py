@@ -12,7 +12,8 @@ from pathlib import Path
 
 from support import git, make_repo
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+from aitherd import benchmarks
+
 # Real-looking, not AWS's documented AKIAIOSFODNN7EXAMPLE pair: documented placeholders are kept.
 AWS_KEY = "AKIAZ7Q3RT5XW2ME4NPA"
 AWS_SECRET = "q8Jd2Kf9LmN3pQ7rS1tU5vW0xY4zA6bC8dE2fG1h"
@@ -26,7 +27,7 @@ def world(tmp: Path) -> tuple[Path, Path]:
         git(repo, "commit", "-qm", f"feat: add f{i}")
     logs = tmp / "logs"
     logs.mkdir()
-    gsm = json.loads((SHARED / "gsm8k_test.jsonl").read_text().splitlines()[3])
+    gsm = benchmarks.load("gsm8k_test")[3]
     turns = [{"messages": [{"role": "user", "content": f"Write a helper number {i} that parses rows"},
                            {"role": "assistant", "content": f"```python\ndef parse_{i}(rows):\n"
                                                             f"    return [r.split(',') for r in rows if r]\n```"}]}
@@ -48,8 +49,6 @@ def config(repo: Path, logs: Path) -> dict:
             "logs": [{"path": str(logs), "kind": "openai"}],
             "watch": {"enabled": False},
             "sources": {"coder": {"batch_size": 10}},
-            "curation": {"decontam": {"benchmarks": {"gsm8k": str(SHARED / "gsm8k_test.jsonl"),
-                                                     "mbpp": str(SHARED / "mbpp_test.jsonl")}}},
             "export": {"coder": {"size": 40}}}
 
 
@@ -87,10 +86,11 @@ def test_harvest_curate_kill_rerun_and_export(make_daemon, tmp_path):
     pid = crashed.wait_for(stored_some_sessions, 120, "session batches stored")
     os.kill(pid, signal.SIGKILL)
     killed = crashed.wait_run(run_id)
-    assert killed["status"] == "failed" and "SIGKILL" in killed["error"]
-    partial = hashes(crashed.state / "aitherd.db")
-    assert partial < reference
-    assert crashed.ctl("run", "harvest_coder", "--wait", timeout=300).returncode == 0
+    assert killed["status"] == "interrupted" and "SIGKILL" in killed["error"]
+    resumed = crashed.wait_for(lambda: [r for r in crashed.runs(job="harvest_coder")
+                                        if r["parent_run_id"] == run_id], 30, "the resumed run")[0]
+    assert resumed["trigger"] == "resume"  # resumed like after a daemon crash
+    assert crashed.wait_run(resumed["id"], timeout=300)["status"] == "ok"
     assert hashes(crashed.state / "aitherd.db") == reference
 
     # The export of the curated store is screened again; its card says so.
@@ -127,7 +127,6 @@ def test_reasoner_harvest_with_a_teacher_keeps_the_key_out_of_logs_store_and_exp
     cfg = {"logs": [{"path": str(traces), "kind": "chronicle"}], "watch": {"enabled": False},
            "sources": {"reasoner": {"teacher": {"prompts": str(prompts), "endpoint": {
                "base_url": standin.base_url, "model": "teacher", "api_key_env": "AITHERD_TEACHER_KEY"}}}},
-           "curation": {"decontam": {"benchmarks": {"gsm8k": str(SHARED / "gsm8k_test.jsonl")}}},
            "export": {"reasoner": {"size": 20}}}
     d = make_daemon(cfg, fake_jobs=False, env={"AITHERD_TEACHER_KEY": TEACHER_KEY}).start()
     out = d.ctl("run", "harvest_reasoner", "--wait", timeout=300)

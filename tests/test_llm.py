@@ -7,9 +7,14 @@ import re
 
 import pytest
 
-from aitherd.llm import ChatClient, EndpointConfig, LLMError, SpendCapReached
+from aitherd.llm import BadReply, ChatClient, EndpointConfig, LLMError, PromptError, SpendCapReached
 
 KEY = "sk-test-SECRETKEY-1234567890abcdef"
+
+
+def leaks(text: str, key: str = KEY, window: int = 8) -> bool:
+    """Any `window` characters of the key in `text` (a key cut at a length limit still leaks)."""
+    return any(key[i:i + window] in text for i in range(len(key) - window + 1))
 
 
 def client(standin, monkeypatch, **kw) -> tuple[ChatClient, list[float]]:
@@ -90,3 +95,68 @@ def test_unreachable_endpoint_is_a_clear_error(monkeypatch):
                    sleep=lambda _s: None)
     with pytest.raises(LLMError, match=re.escape("cannot reach http://127.0.0.1:9/v1/chat/completions")):
         c.complete([{"role": "user", "content": "hi"}])
+
+
+def test_an_error_body_that_echoes_the_key_is_scrubbed_even_at_the_length_limit(standin, monkeypatch):
+    github = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    standin.script({"key": KEY, "queue": [
+        {"status": 400, "error_body": "x" * 290 + KEY + " rejected"},  # the key across the cut
+        {"status": 403, "error_body": f"forbidden for {KEY.replace('-', '%2D')}; token {github}"}] +
+        [{"status": 500, "error_body": f'{{"error": "upstream said Bearer {KEY}"}}'}] * 2})
+    c, _ = client(standin, monkeypatch, max_retries=1)
+    messages = []
+    for _ in range(3):
+        with pytest.raises(LLMError) as err:
+            c.complete([{"role": "user", "content": "hi"}])
+        messages.append(str(err.value))
+    assert [leaks(m) for m in messages] == [False, False, False], messages
+    assert "<REDACTED:" in messages[0] and messages[0].startswith("HTTP 400")
+    assert github not in messages[1] and "<REDACTED:github_token>" in messages[1]
+    assert messages[2].startswith("gave up after 2 attempts: HTTP 500")
+
+
+def test_a_reply_that_echoes_the_key_does_not_carry_it(standin, monkeypatch):
+    standin.script({"key": KEY, "default": {"content": f"Your key is {KEY}.", "reasoning": f"it was {KEY}"}})
+    c, _ = client(standin, monkeypatch)
+    out = c.complete([{"role": "user", "content": "hi"}])
+    assert not leaks(out.text + (out.reasoning or "")) and "<REDACTED:api_key>" in out.text
+
+
+def test_a_wrong_key_echoed_by_the_provider_never_reaches_the_error(standin, monkeypatch):
+    standin.script({"key": "the-right-key"})  # the stand-in's 401 body quotes the key it was sent
+    c, _ = client(standin, monkeypatch)
+    with pytest.raises(LLMError) as err:
+        c.complete([{"role": "user", "content": "hi"}])
+    assert err.value.status == 401 and "Incorrect API key provided" in str(err.value)
+    assert not leaks(str(err.value)) and not leaks(repr(err.value))
+
+
+@pytest.mark.parametrize("reply", [
+    {"raw": "<html>Bad gateway</html>"}, {"body": [1, 2]}, {"body": {"choices": []}},
+    {"body": {"choices": [{"message": None}]}}, {"body": {"choices": [{"message": {"content": 5}}]}},
+    {"body": {"choices": "none"}}])
+def test_a_malformed_reply_is_one_bad_reply_error_not_a_crash(standin, monkeypatch, reply):
+    standin.script({"key": KEY, "queue": [reply]})
+    c, _ = client(standin, monkeypatch)
+    with pytest.raises(BadReply) as err:
+        c.complete([{"role": "user", "content": "hi"}])
+    assert isinstance(err.value, PromptError) and "malformed reply" in str(err.value)
+    assert len(standin.requests()) == 1  # not retried within the call: it is the prompt's failure
+
+
+def test_content_given_as_text_parts_is_joined(standin, monkeypatch):
+    standin.script({"key": KEY, "queue": [{"body": {"choices": [{"message": {"content": [
+        {"type": "text", "text": "Answer: "}, {"type": "text", "text": "7"}]}, "finish_reason": "stop"}]}}]})
+    c, _ = client(standin, monkeypatch)
+    assert c.complete([{"role": "user", "content": "hi"}]).text == "Answer: 7"
+
+
+def test_think_tags_never_reach_the_reasoning_or_the_answer(standin, monkeypatch):
+    standin.script({"key": KEY, "rules": [
+        {"match": "wrapped", "content": "42", "reasoning": "<think>\n<think>six sevens</think>\n</think>"},
+        {"match": "both", "content": "<think>again</think>\n\n43", "reasoning": "from the field"},
+        {"match": "template", "content": "opened by the template\n</think>\n\n44"}]})
+    c, _ = client(standin, monkeypatch)
+    got = [c.complete([{"role": "user", "content": w}]) for w in ("wrapped", "both", "template")]
+    assert [(g.reasoning, g.text) for g in got] == [
+        ("six sevens", "42"), ("from the field", "43"), ("opened by the template", "44")]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
+from items_util import last_mark, outputs
 from sqlalchemy import text
 from support import git
 
 from aitherd.config import Loaded, Paths, RepoEntry, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources.coder import harvest_coder
 from aitherd.sources.coder_config import CoderSources
-from aitherd.sources.corpus import code_score
+from aitherd.sources.corpus import CorpusSource, code_score, harvest_file
 from aitherd.sources.reasoner import content_digest
 from aitherd.store import open_store
 
@@ -155,10 +158,42 @@ def test_a_corrupt_repo_is_recorded_and_the_rest_still_runs(tmp_path):
     assert ctx.counts["errors.git"] == 1 and by_source(ctx)["session"] == 30
 
 
-@pytest.mark.parametrize(("text", "is_code"), [
-    ("def f(x):\n    return x\n", True), ("```js\nconst a = 1;\n```", True),
-    ("for (int i = 0; i < n; i++) {\n  s += i;\n}", True),
-    ("The French Revolution began in 1789.\nIt changed Europe.", False),
-    ("Use a for loop and return the sum.", False)])
-def test_code_detector(text, is_code):
-    assert (code_score(text) >= 0.5) is is_code
+SAMPLE = Path(__file__).parent / "data" / "code_detector_sample.jsonl"
+
+
+def test_the_code_detector_keeps_prose_out_on_a_labelled_mixed_sample():
+    """Markdown lists with nested bullets, indented poems, math answers that parse as Python,
+    str(dict) data and prose, against code in a dozen languages, fenced and not."""
+    rows = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
+    assert len(rows) >= 120 and {r["kind"] for r in rows if not r["code"]} >= {
+        "markdown_list", "poem", "math", "str_dict", "prose"}
+    hits = [(code_score(r["text"]) >= 0.5, r["code"], r["kind"]) for r in rows]
+    tp = sum(p and c for p, c, _ in hits)
+    precision, recall = tp / sum(p for p, _, _ in hits), tp / sum(c for _, c, _ in hits)
+    wrong = [(k, r["text"][:60]) for (p, c, k), r in zip(hits, rows, strict=True) if p != c]
+    assert precision >= 0.95 and recall >= 0.95, (precision, recall, wrong)
+
+
+def corpus_file(tmp: Path, body: bytes) -> CorpusSource:
+    path = tmp / "corpus.jsonl"
+    path.write_bytes(body)
+    return CorpusSource(path=str(path), instruction="q", response="a")
+
+
+def test_blank_lines_are_not_malformed_and_structured_answers_are_not_code(tmp_path):
+    rec = json.dumps({"q": "Reverse a string", "a": "def rev(s):\n    return s[::-1]\n"}).encode()
+    data = json.dumps({"q": "Classify", "a": {"label": "positive", "score": 0.9}}).encode()
+    src = corpus_file(tmp_path, b"\n" + rec + b"\n\n   \n" + data + b"\n\n")
+    out = outputs(harvest_file(src, None))
+    assert [o if isinstance(o, str) else o.source for o in out] == ["corpus", "skip:not_text"]
+
+
+def test_the_last_record_without_a_newline_is_read_once_the_file_is_quiet(tmp_path):
+    recs = [json.dumps({"q": f"Write f{i}", "a": f"def f{i}():\n    return {i}\n"}) for i in range(3)]
+    src = corpus_file(tmp_path, "\n".join(recs).encode())
+    assert len(outputs(harvest_file(src, None))) == 2  # just written: the last one may grow
+    old = time.time() - 120
+    os.utime(src.path, (old, old))
+    items = list(harvest_file(src, None))
+    assert [c.provenance["line"] for c in outputs(items)] == [1, 2, 3]
+    assert outputs(harvest_file(src, last_mark(items))) == []

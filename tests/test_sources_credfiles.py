@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from items_util import outputs
 from support import git
 
 from aitherd.candidate import Candidate
@@ -37,11 +38,16 @@ def _repo(tmp_path: Path, files: dict[str, str]) -> Path:
     return repo
 
 
+def mined_paths(c: Candidate) -> list[str]:
+    """The files an example was made from (one, or a commit's group)."""
+    return list(c.provenance.get("paths") or [c.provenance["path"]])
+
+
 def test_credential_files_are_skipped_by_git_mining_and_counted(tmp_path: Path) -> None:
     repo = _repo(tmp_path, {**CREDENTIALS, "app/config.py": "import os\n\nDEBUG = os.environ.get('DEBUG') == '1'\n"})
     counts: dict = {}
-    mined = [c for _, c in mine(str(repo), "main", {}, GitMiningConfig(), counts) if isinstance(c, Candidate)]
-    paths = {c.provenance["path"] for c in mined}
+    mined = [c for c in mine(str(repo), "main", {}, GitMiningConfig(), counts) if isinstance(c, Candidate)]
+    paths = {p for c in mined for p in mined_paths(c)}
     assert paths == {"app/config.py"}, paths
     assert counts["skipped_files.credential_file"] == len(CREDENTIALS)
 
@@ -50,10 +56,10 @@ def test_the_credential_file_list_is_configurable(tmp_path: Path) -> None:
     repo = _repo(tmp_path, {"app/.env": CREDENTIALS["app/.env"], "app/.env.example": "DB_PASSWORD=\nDEBUG=0\n"})
     cfg = GitMiningConfig(credential_files=[*CREDENTIAL_FILES, "!.env.example"])
     counts: dict = {}
-    paths = {c.provenance["path"] for _, c in mine(str(repo), "main", {}, cfg, counts) if isinstance(c, Candidate)}
+    paths = {p for c in mine(str(repo), "main", {}, cfg, counts) if isinstance(c, Candidate) for p in mined_paths(c)}
     assert paths == {"app/.env.example"} and counts["skipped_files.credential_file"] == 1
     cfg = GitMiningConfig(credential_files=[])
-    paths = {c.provenance["path"] for _, c in mine(str(repo), "main", {}, cfg, {}) if isinstance(c, Candidate)}
+    paths = {p for c in mine(str(repo), "main", {}, cfg, {}) if isinstance(c, Candidate) for p in mined_paths(c)}
     assert paths == {"app/.env", "app/.env.example"}
 
 
@@ -76,5 +82,5 @@ def test_code_patterns_skip_credential_files_too(tmp_path: Path, monkeypatch: py
     monkeypatch.setitem(codegraph.EXTRACTORS, ".php", extractor)
     repo = _repo(tmp_path, {"wp-config.php": "<?php define('DB_PASSWORD', 'Wp!pass99');\n",
                             "index.php": "<?php echo 1;\n"})
-    items = [item for _, item in codegraph.harvest_repo(str(repo), CodeGraphConfig(), {})]
+    items = outputs(codegraph.harvest_repo(str(repo), CodeGraphConfig(), {}))
     assert read == ["index.php"] and "skip:credential_file" in items

@@ -40,3 +40,22 @@ def test_unfinished_and_malformed_trees_are_rejected_or_counted(tmp_path):
     assert [c.reason for c in cands] == ["incomplete", "incomplete", None]
     assert "line 3: not JSON" in errors[0] and "tree at 4: task: Field required" in errors[1]
     assert cands[2].answer == "42" and "Outcome: 42" in cands[2].messages[1]["content"]
+
+
+def test_a_tree_whose_every_path_is_pruned_is_rejected_not_planned_through_a_pruned_node(tmp_path):
+    trees = tmp_path / "trees.jsonl"
+    dead = {"task": "Pick a database", "root": {"children": [
+        {"action": "Compare the options", "visits": 9, "children": [
+            {"action": "Postgres", "visits": 5, "pruned": True, "reason": "license?"},
+            {"action": "MySQL", "visits": 3, "pruned": True, "reason": "no JSON"}]},
+        {"action": "Ask the team", "visits": 2, "pruned": True}]}}
+    detour = {"task": "Ship it", "answer": "shipped", "root": {"children": [
+        {"action": "Big bang", "visits": 9, "children": [{"action": "Pray", "visits": 9, "pruned": True}]},
+        {"action": "Canary first", "visits": 4, "children": [{"action": "Then everyone", "visits": 3}]}]}}
+    trees.write_text(json.dumps(dead) + "\n" + json.dumps(detour) + "\n")
+    rejected, planned = harvest_file(trees)
+    assert rejected.reason == "all_pruned" and "Postgres" not in rejected.messages[1]["content"]
+    assert "Postgres (value 0.00, 5 visits, pruned: license?)" in rejected.curation["all_pruned"]["detail"]
+    assert planned.status == "accepted"
+    assert planned.messages[1]["content"].startswith("Plan:\n1. Canary first\n2. Then everyone")
+    assert "Pray" not in planned.messages[1]["content"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aitherd.config import Loaded, Paths, parse_config
-from aitherd.jobs.context import JobContext
 from aitherd.logs import get_logger
+from aitherd.runs import JobContext
 from aitherd.sources.reasoner import content_digest, harvest_reasoner
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.store import open_store
@@ -68,7 +68,9 @@ def test_all_sources_land_once_and_a_rerun_adds_nothing(tmp_path, standin, monke
     assert got[("hf:openr1-math-220k", "math")] == 20
     assert ctx.counts["errors.chronicle"] == 1 and ":27: malformed line" in result.message
     assert ctx.counts["rejected.no_conclusion"] == 1
-    nr = got[("derived:final_answer", "non_reasoning")]
+    nr = sum(n for (s, c), n in got.items() if c == "non_reasoning")
+    assert got[("non_reasoning:conversational", "non_reasoning")] >= 1  # direct questions, no rewrites
+    assert not any(s == "derived:final_answer" for s, _ in got)
     reasoning = sum(n for (s, c), n in got.items() if c != "non_reasoning") - 1
     assert nr / (nr + reasoning) >= 0.10
     before = content_digest(ctx.engine)
@@ -115,3 +117,94 @@ def test_a_broken_source_does_not_stop_the_others(tmp_path):
     result = harvest_reasoner(ctx, cfg, lambda batch: batch)
     assert result.status == "ok" and "hf:openr1_math openr1_math:" in result.message
     assert ctx.counts["errors.hf:openr1_math"] == 1 and ctx.counts["stored.mcts"] == 1
+
+
+def teacher_only(tmp: Path, standin, rows: list[dict], state: str = "state") -> tuple[JobContext, ReasonerSources]:
+    (tmp / "prompts.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp / state).mkdir(exist_ok=True)
+    loaded = Loaded(parse_config({}), None, Paths(tmp / state, tmp / "c.sock"), ())
+    ctx = JobContext(job="harvest_reasoner", run_id=1, trigger="manual", loaded=loaded,
+                     engine=open_store(tmp / state / "aitherd.db"), log=get_logger("test"))
+    cfg = ReasonerSources.model_validate({"non_reasoning": {"derive": False}, "teacher": {
+        "prompts": str(tmp / "prompts.jsonl"), "max_attempts": 2, "endpoint": {
+            "base_url": standin.base_url, "model": "t", "api_key_env": "TEACHER_KEY", "backoff": 0}}})
+    return ctx, cfg
+
+
+def asked(standin, since: int = 0) -> list[str]:
+    return [r["messages"][-1]["content"] for r in standin.requests()[since:]]
+
+
+def test_bad_replies_are_counted_per_prompt_and_never_block_the_teacher(tmp_path, standin, monkeypatch):
+    from aitherd.sources.harvest import get_mark
+
+    monkeypatch.setenv("TEACHER_KEY", KEY)
+    standin.script({"key": KEY, "queue": [{"status": 429, "retry_after": "0"}], "rules": [
+        {"match": "bad", "raw": "{not json"}], "default": {"content": "Answer: 4", "reasoning": "2+2"}})
+    ctx, cfg = teacher_only(tmp_path, standin, [{"id": "1", "prompt": "first"}, {"id": "2", "prompt": "bad one"},
+                                                {"id": "3", "prompt": "third"}])
+    runs, messages = [], []
+    for _ in range(3):
+        ctx.counts.clear()
+        before = len(standin.requests())
+        result = harvest_reasoner(ctx, cfg, lambda batch: batch)
+        runs.append((result.status, asked(standin, before), dict(ctx.counts)))
+        messages.append(result.message)
+    (s1, a1, c1), (s2, a2, c2), (s3, a3, c3) = runs
+    assert s1 == "ok" and a1 == ["first", "first", "bad one", "third"]  # a 429 retried, then on
+    assert c1["stored.teacher"] == 2 and c1["errors.teacher"] == 1 and c1["retries.teacher"] == 1
+    assert c1["failed_requests.teacher"] == 1 and c1["requests.teacher"] == 4 and c1["tokens.teacher"] == 60
+    assert a2 == ["bad one"] and c2["gave_up.teacher"] == 1 and s2 == "failed"
+    assert messages[1].startswith("teacher made no progress: 1 request failed, 1 prompt recorded as failed")
+    assert a3 == [] and c3.get("failed_before.teacher") == 1 and s3 == "ok"
+    mark = get_mark(ctx.engine, "teacher", "prompts")
+    assert list(mark) == ["failures"] and list(mark["failures"].values()) == [2]  # failures only
+    from aitherd.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.observe_counts("harvest_reasoner", c1)  # what the daemon does with a finished run's counts
+    got = {name: metrics.registry.get_sample_value(name, {"job": "harvest_reasoner", "source": "teacher"})
+           for name in ("aitherd_input_errors_total", "aitherd_llm_retries_total", "aitherd_llm_requests_total",
+                        "aitherd_llm_tokens_total")}
+    assert got == {"aitherd_input_errors_total": 1, "aitherd_llm_retries_total": 1,
+                   "aitherd_llm_requests_total": 4, "aitherd_llm_tokens_total": 60}
+
+
+def test_nothing_is_paid_for_twice_when_the_prompt_file_is_rewritten(tmp_path, standin, monkeypatch):
+    monkeypatch.setenv("TEACHER_KEY", KEY)
+    standin.script({"key": KEY, "default": {"content": "Answer: 4", "reasoning": "2+2"}})
+    ctx, cfg = teacher_only(tmp_path, standin, [{"id": "a", "prompt": "alpha"}, {"id": "b", "prompt": "beta"}])
+    assert harvest_reasoner(ctx, cfg, lambda batch: batch).status == "ok"
+    # Rewritten: reordered, renumbered, one prompt added at the top.
+    (tmp_path / "prompts.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"id": "x", "prompt": "gamma"}, {"id": "b2", "prompt": "beta"}, {"id": "a2", "prompt": "alpha"}]) + "\n")
+    before = len(standin.requests())
+    harvest_reasoner(ctx, cfg, lambda batch: batch)
+    assert asked(standin, before) == ["gamma"]
+
+
+def test_an_old_done_mark_and_old_rows_still_count_as_answered(tmp_path, standin, monkeypatch):
+    from aitherd.candidate import Candidate
+    from aitherd.sources.harvest import set_mark
+    from aitherd.store.examples import insert_candidates
+
+    monkeypatch.setenv("TEACHER_KEY", KEY)
+    standin.script({"key": KEY, "default": {"content": "Answer: 4", "reasoning": "2+2"}})
+    ctx, cfg = teacher_only(tmp_path, standin, [{"id": "a", "prompt": "alpha"}, {"id": "b", "prompt": "beta"},
+                                                {"prompt": "gamma"}])
+    set_mark(ctx.engine, "teacher", "prompts", {"done": ["a"]})  # a mark written by an older version
+    insert_candidates(ctx.engine, [Candidate(  # a row stored by an older version: no prompt key
+        "reasoner", "math", [{"role": "user", "content": "beta"}, {"role": "assistant", "content": "4"}],
+        source="teacher", provenance={"prompts": cfg.teacher.prompts, "id": "b", "model": "t"})])
+    harvest_reasoner(ctx, cfg, lambda batch: batch)
+    assert asked(standin) == ["gamma"]
+
+
+def test_a_teacher_that_makes_no_progress_fails_the_run_and_says_why(tmp_path, standin, monkeypatch):
+    monkeypatch.setenv("TEACHER_KEY", KEY)
+    standin.script({"key": "another-key"})  # the provider echoes the key it was sent in its 401
+    ctx, cfg = teacher_only(tmp_path, standin, [{"id": "a", "prompt": "alpha"}])
+    result = harvest_reasoner(ctx, cfg, lambda batch: batch)
+    assert result.status == "failed" and result.message.startswith("teacher made no progress: ")
+    assert "HTTP 401" in result.error and ctx.counts["errors.teacher"] == 1
+    assert KEY[:12] not in json.dumps([result.message, result.error, ctx.counts])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from items_util import last_mark, outputs
+
 from aitherd.sources.reasoner_datasets import DatasetSource, harvest_dataset
 
 
@@ -21,7 +23,7 @@ def test_bespoke_stratos_splits_thought_and_solution(tmp_path):
             {"system": "", "conversations": [{"from": "user", "value": "cut"},
                                              {"from": "assistant", "value": "<|begin_of_thought|> hmm"}]}]
     src = DatasetSource(path=write(tmp_path, "stratos.jsonl", rows))
-    out = [c for _, c in harvest_dataset("bespoke_stratos", src, {})]
+    out = outputs(harvest_dataset("bespoke_stratos", src, {}))
     good, cut = out
     assert good.reasoning == "Let me add 2 and 3." and good.messages[1]["content"] == "The sum is \\boxed{5}."
     assert good.answer == "5" and good.license == "Apache-2.0" and good.source == "hf:bespoke-stratos-17k"
@@ -37,15 +39,15 @@ def test_openr1_prefers_verified_generations_and_respects_the_budget(tmp_path):
     rows = [row(1, True), row(2, False), row(3, True, "length"), row(4, True), row(5, True)]
     src = DatasetSource(path=write(tmp_path, "r1.jsonl", rows), rows=2)
     out = list(harvest_dataset("openr1_math", src, {}))
-    kinds = [c if isinstance(c, str) else c.answer for _, c in out]
+    kinds = [c if isinstance(c, str) else c.answer for c in outputs(out)]
     assert kinds == ["1", "skip:unverified", "skip:unverified", "4"]
-    mark = out[-1][0]
+    mark = last_mark(out)
     assert mark["taken"] == 2 and mark["rows_read"] == 4
-    first = out[0][1]
+    first = outputs(out)[0]
     assert first.reasoning == "think 1" and first.messages[1]["content"] == "It is 1."
     assert first.provenance["generation"] == 1 and first.provenance["row"] == 0
     more = DatasetSource(path=src.path, rows=3)
-    assert [c.answer for _, c in harvest_dataset("openr1_math", more, mark)] == ["5"]
+    assert [c.answer for c in outputs(harvest_dataset("openr1_math", more, mark))] == ["5"]
 
 
 def test_open_code_reasoning_keeps_code_and_license(tmp_path):
@@ -54,8 +56,8 @@ def test_open_code_reasoning_keeps_code_and_license(tmp_path):
              "source": "codeforces", "license": "cc-by-4.0", "dataset": "code_contests", "split": "train",
              "difficulty": "1", "solution": "print(input()[::-1])"},
             {"id": "x2", "input": "-", "output": "<think>a</think>b", "license": "cc-by-4.0"}]
-    out = [c for _, c in harvest_dataset("open_code_reasoning",
-                                         DatasetSource(path=write(tmp_path, "ocr.jsonl", rows)), {})]
+    out = outputs(harvest_dataset("open_code_reasoning",
+                                  DatasetSource(path=write(tmp_path, "ocr.jsonl", rows)), {}))
     assert out[0].category == "code" and out[0].reasoning == "use slicing"
     assert out[0].license == "cc-by-4.0" and "[::-1]" in out[0].messages[1]["content"]
     assert out[1] == "skip:needs_join"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from items_util import last_mark, outputs
+
 from aitherd.sources.sessions import harvest_aider, harvest_jsonl, harvest_openai
 
 
@@ -23,7 +25,7 @@ def write(path: Path, lines: list[str]) -> Path:
 
 
 def cands(items):
-    return [c for _, c in items if not isinstance(c, str)]
+    return [c for c in outputs(items) if not isinstance(c, str)]
 
 
 def test_claude_code_turns_keep_the_final_answer_and_edits_and_drop_tool_noise(tmp_path):
@@ -57,11 +59,12 @@ def test_claude_code_turns_keep_the_final_answer_and_edits_and_drop_tool_noise(t
     assert answer.startswith("Fixed: empty input now returns None.")
     assert "<<<<<<< SEARCH\nreturn s[0]\n=======\nreturn s[0] if s else None\n>>>>>>> REPLACE" in answer
     assert "Let me look" not in answer and "def parse(s): ..." not in answer
-    errors = [c for _, c in out if isinstance(c, str)]
+    errors = [c for c in outputs(out) if isinstance(c, str) and not c.startswith("skip:")]
+    assert "skip:no_code" in outputs(out)  # the weather turn
     assert errors and errors[0].endswith(":12: malformed line: Expecting property name enclosed in "
                                          "double quotes: line 1 column 2 (char 1)")
     # The unfinished turn is read again next time, and completes once the session goes on.
-    mark = out[-1][0]
+    mark = last_mark(out)
     with open(log, "a") as fh:
         fh.write(claude_line("user", "great, commit it", "u6", "a5") + "\n")
     more = cands(harvest_jsonl(log, "claude", mark))
@@ -100,10 +103,10 @@ def test_openai_messages_jsonl(tmp_path):
                          {"role": "assistant", "content": "```python\ndef rev(x):\n    return x[::-1]\n```"}]}
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     log = write(tmp_path / "o.jsonl", [json.dumps(conv), json.dumps(chat), '{"no": "messages"}'])
-    out = [c for _, c in harvest_openai(log, None)]
+    out = outputs(harvest_openai(log, None))
     assert [m["role"] for m in out[0].messages] == ["system", "user", "assistant"]
     assert out[0].category == "instruction"
-    assert out[1] == "skip:no_code" and "malformed line: KeyError" in out[2]
+    assert out[1] == "skip:no_code" and out[2].endswith(":3: malformed record: messages is missing")
 
 
 def test_aider_chat_history(tmp_path):
@@ -155,8 +158,8 @@ def test_the_last_turn_is_taken_once_the_session_has_been_quiet(tmp_path):
     old = time.time() - 3600
     os.utime(log, (old, old))
     out = list(harvest_jsonl(log, "claude", None, settle=600))
-    assert [c.category for _, c in out] == ["instruction"]
-    assert cands(harvest_jsonl(log, "claude", out[-1][0], settle=600)) == []  # not twice
+    assert [c.category for c in outputs(out)] == ["instruction"]
+    assert cands(harvest_jsonl(log, "claude", last_mark(out), settle=600)) == []  # not twice
 
 
 def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
@@ -172,4 +175,27 @@ def test_an_edited_prompt_drops_the_abandoned_branch(tmp_path):
     got = cands(out)
     assert len(got) == 1 and "by name" in got[0].messages[0]["content"]
     assert "key=lambda x: x.name" in got[0].messages[1]["content"]
-    assert "skip:abandoned_branch" in [c for _, c in out]
+    assert "skip:abandoned_branch" in outputs(out)
+
+
+def test_openai_lines_of_odd_shapes_are_counted_and_reasoning_is_kept_apart(tmp_path):
+    lines = [
+        json.dumps({"messages": ["Write a function that cubes", {"role": "assistant", "content": "x ** 3"}]}),
+        json.dumps({"messages": [{"role": "user", "content": 3}]}),
+        json.dumps({"messages": {"role": "user"}}),
+        json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "Write a function that cubes"}]},
+                                 {"role": "assistant", "content": "<think>Multiply three times.</think>\n\n"
+                                                                  "```python\ndef cube(x):\n    return x ** 3\n```"}]}),
+        json.dumps({"messages": [{"role": "user", "content": "Write a function that squares"},
+                                 {"role": "assistant", "reasoning_content": "Multiply twice.",
+                                  "content": "```python\ndef sq(x):\n    return x * x\n```"}]}),
+    ]
+    out = list(harvest_openai(write(tmp_path / "o.jsonl", lines), None))
+    assert [str(b).split(": ", 1)[1] for b in out if type(b).__name__ == "BadInput"] == [
+        "malformed record: a message is a string, not an object",
+        "malformed record: content of a message is an integer, not a string or a list",
+        "malformed record: messages is an object, not a list"]
+    cube, sq = cands(out)
+    assert cube.reasoning == "Multiply three times." and cube.messages[-1]["content"].startswith("```python")
+    assert sq.reasoning == "Multiply twice."
+    assert last_mark(out)["offset"] == (tmp_path / "o.jsonl").stat().st_size

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -243,3 +244,42 @@ def test_a_run_dir_keeps_complete_checkpoints_of_the_same_spec_only(tmp_path):
     changed = spec.model_copy(update={"learning_rate": 1e-4}).sha256()
     assert _prepare_run_dir(files, changed) is None
     assert files.checkpoints() == []
+
+
+def test_reload_reports_a_train_change(make_daemon):
+    d = make_daemon().start()
+    d.write_config({"train": {"coder": {"max_length": 4096}, "start_from": "live"}})
+    out = d.ctl("reload")
+    assert out.returncode == 0, out.stderr
+    assert "no changes" not in out.stdout
+    assert "train.coder.max_length: 8192 -> 4096 (from the next run)" in out.stdout
+    assert "train.start_from: base -> live" in out.stdout
+    out = d.ctl("reload")
+    assert "no changes" in out.stdout
+
+
+def test_a_worker_killed_while_the_daemon_is_up_is_resumed_like_after_a_crash(make_daemon):
+    d = make_daemon()
+    d.plan({"train": {"steps": 400, "sleep": 0.05}})
+    d.start()
+    first = d.api("POST", "/v1/jobs/train/run")["run_id"]
+    pid = d.wait_for(lambda: _worker_pid(d, first), 20, "the worker's pid")
+    d.wait_for(lambda: (d.api("GET", f"/v1/runs/{first}").get("progress") or {}).get("done"), 20, "progress")
+    os.kill(pid, 9)
+    killed = d.wait_run(first)
+    assert killed["status"] == "interrupted" and "SIGKILL" in killed["error"]
+    resumed = d.wait_for(lambda: [r for r in d.runs(job="train") if r["parent_run_id"] == first], 20, "resume")[0]
+    assert resumed["trigger"] == "resume"
+    pid = d.wait_for(lambda: _worker_pid(d, resumed["id"]), 20, "the resumed worker")
+    os.kill(pid, 9)  # killed again: recorded, left for the next daemon start, not retried in a loop
+    assert d.wait_run(resumed["id"])["status"] == "interrupted"
+    time.sleep(1.0)  # a resume, had one been started, would be there by now
+    assert [r["id"] for r in d.runs(job="train")] == [resumed["id"], first]
+
+
+def _worker_pid(d, run_id: int) -> int | None:
+    import sqlite3
+
+    with sqlite3.connect(d.state / "aitherd.db") as conn:
+        row = conn.execute("SELECT pid FROM run WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row and row[0] else None

@@ -80,7 +80,9 @@ def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_output
     meta = json.loads((path / "aitherd_adapter.json").read_text())
     assert meta["lineage"] == {"export_id": reasoner_id, "export_sha256": None,
                                "base_model": str(tiny_model), "parent_version": None,
-                               "spec_sha256": meta["lineage"]["spec_sha256"]}
+                               "spec_sha256": meta["lineage"]["spec_sha256"],
+                               "start_from": "base", "init_adapter": None}
+    assert not (path / "training_args.bin").exists()  # a pickle: not part of what is published
     assert meta["training"]["learning_rate"] == 2e-4 and meta["training"]["lora"]["r"] == 32
     assert meta["result"]["global_step"] == 6 and meta["result"]["precision"] == "fp32"
     assert "eval_loss" in meta["metrics"]["eval"]
@@ -88,6 +90,8 @@ def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_output
     assert set(lora_cfg["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj",
                                                "gate_proj", "up_proj", "down_proj"}
     assert (lora_cfg["r"], lora_cfg["lora_alpha"]) == (32, 64)
+    coder_meta = json.loads((Path(rows["coder"].path) / "aitherd_adapter.json").read_text())
+    assert coder_meta["result"]["data"]["train"] == {"records": 36, "kept": 36, "kept_chat": 27, "kept_fim": 9}
     assert not list(path.parent.glob(".tmp-*"))
     run_dir = RunFiles(ctx.loaded.paths.state_dir / "train" / "reasoner" / reasoner_id)
     assert run_dir.checkpoints() == []  # finished runs drop their optimizer state
@@ -97,6 +101,10 @@ def test_trains_a_candidate_adapter_per_specialist_that_loads_and_changes_output
     log_lines = [json.loads(x) for x in run_dir.progress.read_text().splitlines()]
     logged = [x for x in log_lines if x["event"] == "log"]
     assert logged and {"loss", "learning_rate", "tokens_per_s", "eta_s"} <= set(logged[-1])
+    # Live figures reach the daemon as typed gauge messages, not as entries in the counts.
+    gauges = {(m["name"], m["labels"]["specialist"]) for m in progress_messages(ctx) if m["type"] == "gauge"}
+    assert {("train_loss", "coder"), ("train_step", "reasoner"), ("train_tokens_per_second", "reasoner")} <= gauges
+    assert not any(k.endswith(("_tokens_per_s", "_eta_s", "_learning_rate", "_status")) for k in result.counts)
 
     base = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
     ids = torch.tensor([[1, 5, 9, 20, 33, 40]])
@@ -244,15 +252,21 @@ def test_trains_from_a_real_nightly_export(tiny_model, tmp_path):
     from aitherd.candidate import Candidate
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.export.job import run_export
-    from aitherd.jobs.context import JobContext
     from aitherd.logs import get_logger
+    from aitherd.runs import JobContext
     from aitherd.store import open_store
     from aitherd.store.examples import insert_candidates
 
     state = tmp_path / "state"
     state.mkdir()
     engine = open_store(state / "aitherd.db")
-    cands = [Candidate("coder", "instruction", r["messages"], source="test") for r in coder_records(40)]
+    cands = [Candidate("coder", "instruction", r["messages"], source="test") for r in coder_records(40)
+             if r["format"] == "chat"]
+    cands += [Candidate("coder", "instruction", [  # source files: FIM records come from these
+        {"role": "user", "content": f"Write mul_{i}."},
+        {"role": "assistant", "content": f"```python\ndef mul_{i}(x):\n    y = x * {i}\n    z = y + 1\n"
+                                         f"    return z\n```"}], source="git", provenance={"path": f"m{i}.py"})
+              for i in range(10)]
     cands += [Candidate("reasoner", "math", [r["messages"][0], {"role": "assistant", "content": "42"}],
                         source="test", reasoning="think it through") for r in reasoner_records(40)]
     insert_candidates(engine, cands)
@@ -268,9 +282,63 @@ def test_trains_from_a_real_nightly_export(tiny_model, tmp_path):
                           log=get_logger("test"), _channel=io.StringIO())
 
     assert run_export(ctx("export")).status == "ok"
+    exported = json.loads((state / "exports/coder/deepseek-r1-distill-qwen/latest/export.json").read_text())
+    assert exported["formats"]["fim"] >= 1 and exported["fit"]["exact"]  # the base model's tokenizer
     result = run_train(ctx("train"))
     assert result.status == "ok", result
     with Session(engine) as s:
         made = {a.specialist: a for a in s.exec(select(Adapter)).all()}
     assert set(made) == {"coder", "reasoner"}
     assert all(a.state == "candidate" and a.export_id for a in made.values())
+
+
+def test_over_long_records_are_dropped_not_truncated_and_counted_in_the_run(tiny_model, tmp_path):
+    from train_fixtures import chat
+
+    ctx = make_ctx(tmp_path / "state", tiny_config(tiny_model, max_steps=2))
+    too_long = chat([{"role": "user", "content": "Count."}, {"role": "assistant", "content": "one two " * 200}])
+    write_export(ctx.loaded.paths.state_dir, "coder", [too_long, *coder_records(20)], engine=ctx.engine)
+
+    result = run_train(ctx, ["coder"])
+
+    assert result.status == "ok", result
+    assert result.counts["coder_train_dropped_over_max_length"] == 1
+    assert "records dropped: over_max_length 1" in (result.message or "")
+    meta = json.loads((ctx.loaded.paths.state_dir / "adapters/coder/v0001/aitherd_adapter.json").read_text())
+    assert meta["result"]["data"]["train"]["kept"] == 16 and meta["result"]["train_examples"] == 16
+
+
+def test_sunday_can_continue_from_the_live_adapter_and_the_lineage_says_so(tiny_model, tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = tiny_config(tiny_model)
+    ctx = make_ctx(tmp_path / "state", cfg)
+    write_export(ctx.loaded.paths.state_dir, "coder", coder_records(40), engine=ctx.engine)
+    assert run_train(ctx, ["coder"]).status == "ok"  # v0001, from the base
+    with Session(ctx.engine) as s:
+        first = s.exec(select(Adapter)).one()
+        first.state = "live"
+        s.add(first)
+        s.commit()
+    # a learning rate too small to move anything: v0002's weights are where training started
+    onward = cfg.model_copy(update={"start_from": "live", "learning_rate": 1e-12})
+    ctx2 = make_ctx(tmp_path / "state", onward, run_id=2)
+
+    result = run_train(ctx2, ["coder"])
+
+    assert result.status == "ok", result
+    assert "continued from v0001" in (result.message or "")
+    root = ctx.loaded.paths.state_dir / "adapters" / "coder"
+    meta = json.loads((root / "v0002" / "aitherd_adapter.json").read_text())
+    assert meta["lineage"]["start_from"] == "live" and meta["lineage"]["init_adapter"] == "v0001"
+    assert meta["training"]["init_adapter_version"] == "v0001"
+    before, after = load_file(root / "v0001" / "adapter_model.safetensors"), load_file(root / "v0002" / "adapter_model.safetensors")
+    lora_b = [k for k in before if "lora_B" in k]
+    assert lora_b and any(before[k].abs().max() > 0 for k in lora_b)  # v0001 moved away from zero
+    assert all(torch_allclose(before[k], after[k]) for k in before)
+
+
+def torch_allclose(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a, b, atol=1e-6))

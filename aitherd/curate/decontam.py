@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from aitherd import errors
 from aitherd.curate.config import DecontamConfig
 
 _GSM_CALC = re.compile(r"<<[^>]*>>")
@@ -76,7 +77,7 @@ class _SmallSet:
         return self.table[h & self.mask] == h
 
 
-class DecontamError(Exception):
+class DecontamError(errors.InputError):
     """A configured benchmark cannot be loaded."""
 
 

@@ -1,9 +1,15 @@
-"""Building an export's records from the store: sample to targets, format for a family, screen."""
+"""Building an export's records from the store: sample chat examples to the mix, add FIM records
+on top, screen, fit to max_length, split by group.
+
+The category mix applies to chat records. FIM records come on top: `fim_fraction` x the number
+of exported chat records that carry source code, cut from code-bearing examples of the store
+(examples not already exported as chat first, for variety).
+"""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -11,30 +17,81 @@ from sqlalchemy import Engine, text
 
 from aitherd.export.config import ExportConfig
 from aitherd.export.families import Family, Fim
-from aitherd.export.format import chat_record, fim_code, fim_record
-from aitherd.export.sample import allocate, select, unit
-from aitherd.export.write import length_histogram
+from aitherd.export.fim import choose_span, fim_source
+from aitherd.export.format import chat_record, fim_fields, plain_answer
+from aitherd.export.render import fit, histogram
+from aitherd.export.sample import allocate, select, weighted_order
+from aitherd.export.split import group_keys, split
 
 # screen(texts) -> one entry per contaminated text: {"index", "benchmark", "item", "overlap"}
 Screen = Callable[[list[str]], list[dict[str, Any]]]
 
+# Sources whose examples are no longer exported: "state the final answer" rewrites of reasoning
+# items (they taught extraction from a worked solution in the prompt, not answering directly).
+RETIRED_SOURCES = ("derived:final_answer",)
+
 
 def load_examples(engine: Engine, specialist: str) -> list[dict[str, Any]]:
     sql = text("SELECT content_hash, specialist, category, source, license, weight, quality, "
-               "messages, reasoning, answer FROM example "
+               "messages, reasoning, answer, provenance FROM example "
                "WHERE specialist = :s AND status = 'accepted'")
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sql, {"s": specialist}).mappings()]
     for r in rows:
-        if isinstance(r["messages"], str):
-            r["messages"] = json.loads(r["messages"])
+        for key in ("messages", "provenance"):
+            if isinstance(r[key], str):
+                r[key] = json.loads(r[key])
+        r["provenance"] = r["provenance"] or {}
     return rows
+
+
+def _base_row(ex: dict[str, Any], specialist: str) -> dict[str, Any]:
+    return {"specialist": specialist, "category": ex["category"], "source": ex["source"],
+            "license": ex.get("license"), "weight": float(ex.get("weight") or 1.0),
+            "quality": ex.get("quality"), "_reasoning": ex.get("reasoning"),
+            "_answer": ex.get("answer"), "_groups": group_keys(ex), "prompt": None,
+            "completion": None, "fim_prefix": None, "fim_middle": None, "fim_suffix": None,
+            "fim_kind": None}
+
+
+def _fim_records(examples: list[dict[str, Any]], chosen: list[dict[str, Any]], fraction: float,
+                 fim: Fim, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    sources = {ex["content_hash"]: s for ex in examples if (s := fim_source(ex)) is not None}
+    chosen_ids = {ex["content_hash"] for ex in chosen}
+    code_chat = sum(ex["content_hash"] in sources for ex in chosen)
+    want = round(fraction * code_chat)
+    fresh = [ex for ex in examples if ex["content_hash"] in sources and ex["content_hash"] not in chosen_ids]
+    again = [ex for ex in examples if ex["content_hash"] in sources and ex["content_hash"] in chosen_ids]
+    out: list[dict[str, Any]] = []
+    unusable = 0
+    for pool in (fresh, again):
+        for ex in weighted_order(pool, f"{seed}:fim"):
+            if len(out) >= want:
+                break
+            code, language = sources[ex["content_hash"]]
+            cut = choose_span(code, language, ex["content_hash"], seed)
+            if cut is None:
+                unusable += 1
+                continue
+            row = {**_base_row(ex, "coder"), "id": f"{ex['content_hash']}:fim", **fim_fields(cut, fim),
+                   "_language": language, "_reused": ex["content_hash"] in chosen_ids}
+            out.append(row)
+    meta = {"records": len(out), "target_share": fraction, "code_bearing_chat": code_chat,
+            "target": want, "short": max(0, want - len(out)), "eligible": len(sources),
+            "reused_chat_examples": sum(r["_reused"] for r in out), "no_usable_span": unusable,
+            "kinds": dict(Counter(r["fim_kind"] for r in out)),
+            "languages": dict(Counter(r["_language"] for r in out)),
+            "prefix": fim.prefix, "suffix": fim.suffix, "middle": fim.middle}
+    return out, meta
 
 
 def build(examples: list[dict[str, Any]], specialist: str, cfg: ExportConfig, family: Family,
           fim: Fim, *, fim_tokens_from: str, screen: Screen | None = None,
-          tokenizer: Any = None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+          tokenizer: Any = None, max_length: int | None = None,
+          ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     spec_cfg = cfg.coder if specialist == "coder" else cfg.reasoner
+    retired = Counter(ex["source"] for ex in examples if ex["source"] in RETIRED_SOURCES)
+    examples = [ex for ex in examples if ex["source"] not in RETIRED_SOURCES]
     by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ex in examples:
         by_cat[ex["category"]].append(ex)
@@ -42,43 +99,19 @@ def build(examples: list[dict[str, Any]], specialist: str, cfg: ExportConfig, fa
     chosen = [ex for cat in spec_cfg.mix
               for ex in select(by_cat.get(cat, []), plan.take[cat], f"{cfg.seed}:{cat}")]
 
-    fim_ids: dict[str, str] = {}
+    records = [{**_base_row(ex, specialist), "id": ex["content_hash"], "format": "chat",
+                "messages": chat_record(ex, family), "_answer_plain": plain_answer(ex)}
+               for ex in chosen]
     fim_meta: dict[str, Any] | None = None
     if specialist == "coder" and cfg.coder.fim_fraction > 0:
-        want = round(cfg.coder.fim_fraction * len(chosen))
-        eligible = sorted(((unit(cfg.seed, ex["content_hash"], "fim-pick"), ex) for ex in chosen),
-                          key=lambda t: t[0])
-        for _, ex in eligible:
-            if len(fim_ids) >= want:
-                break
-            code = fim_code(ex)
-            if code is not None:
-                fim_ids[ex["content_hash"]] = code
-        fim_meta = {"records": len(fim_ids), "target_share": cfg.coder.fim_fraction,
-                    "share": len(fim_ids) / len(chosen) if chosen else 0.0,
-                    "short": want - len(fim_ids), "prefix": fim.prefix, "suffix": fim.suffix,
-                    "middle": fim.middle, "tokens_from": fim_tokens_from}
-
-    records = []
-    for ex in chosen:
-        row = {"id": ex["content_hash"], "specialist": specialist, "category": ex["category"],
-               "source": ex["source"], "license": ex.get("license"),
-               "weight": float(ex.get("weight") or 1.0), "quality": ex.get("quality"),
-               "_reasoning": ex.get("reasoning"), "_answer": ex.get("answer")}
-        if ex["content_hash"] in fim_ids:
-            messages, split = fim_record(fim_ids[ex["content_hash"]], ex, fim, cfg.seed)
-            row.update(format="fim", messages=messages, fim_prefix=split.prefix,
-                       fim_middle=split.middle, fim_suffix=split.suffix)
-        else:
-            plain = next((str(m.get("content") or "") for m in reversed(ex["messages"])
-                          if m.get("role") == "assistant"), "")
-            row.update(format="chat", messages=chat_record(ex, family), _answer_plain=plain)
-        records.append(row)
+        fim_rows, fim_meta = _fim_records(examples, chosen, cfg.coder.fim_fraction, fim, cfg.seed)
+        fim_meta["tokens_from"] = fim_tokens_from
+        records += fim_rows
 
     decontam = {"screened": screen is not None, "removed": 0, "hits": {},
                 "summary": "Not screened: no decontamination index is configured."}
     if screen is not None:
-        hits = screen(["\n".join(m["content"] for m in r["messages"]) for r in records])
+        hits = screen([_screen_text(r) for r in records])
         bad = {h["index"] for h in hits}
         per_bench: dict[str, int] = defaultdict(int)
         for h in hits:
@@ -90,12 +123,10 @@ def build(examples: list[dict[str, Any]], specialist: str, cfg: ExportConfig, fa
                                + (f" ({', '.join(f'{k}: {v}' for k, v in per_bench.items())})."
                                   if per_bench else ".")}
 
-    splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
-    for r in records:
-        val = unit(cfg.seed, r["id"], "split") < cfg.validation_fraction
-        splits["validation" if val else "train"].append(r)
-    if not splits["validation"] and len(splits["train"]) > 1 and cfg.validation_fraction > 0:
-        splits["validation"].append(splits["train"].pop())
+    records, fitted = fit(records, family, tokenizer, max_length or 1 << 30, fim)
+    if fim_meta is not None:
+        fim_meta["records"] = sum(r["format"] == "fim" for r in records)
+    splits, split_info = split(records, cfg.validation_fraction, cfg.seed)
 
     sources: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -103,18 +134,24 @@ def build(examples: list[dict[str, Any]], specialist: str, cfg: ExportConfig, fa
         info["count"] += 1
         if r.get("license"):
             info["licenses"].add(r["license"])
-    counts: dict[str, int] = defaultdict(int)
-    for r in records:
-        counts[r["category"]] += 1
+    chat_counts: Counter[str] = Counter(r["category"] for r in records if r["format"] == "chat")
     meta = {
         "specialist": specialist, "family": family.name, "seed": cfg.seed, "fill": cfg.fill,
         "rows": len(records), "splits": {s: len(v) for s, v in splits.items()},
+        "formats": dict(Counter(r["format"] for r in records)),
         "plan": {"targets": plan.targets, "take": plan.take, "shortfall": plan.shortfall,
                  "filled_from": plan.filled_from},
-        "categories": dict(counts), "fim": fim_meta,
+        "categories": dict(chat_counts), "fim": fim_meta, "retired": dict(retired),
         "sources": {k: {"count": v["count"], "licenses": sorted(v["licenses"])}
                     for k, v in sources.items()},
         "licenses": sorted({r["license"] for r in records if r.get("license")}),
-        "decontamination": decontam, "lengths": length_histogram(records, tokenizer),
+        "decontamination": decontam, "split": split_info,
+        "fit": fitted.as_dict(), "lengths": histogram(fitted.lengths, fitted.exact),
     }
     return splits, meta
+
+
+def _screen_text(r: dict[str, Any]) -> str:
+    if r["format"] == "fim":
+        return f"{r['fim_prefix']}{r['fim_middle']}{r['fim_suffix']}"
+    return "\n".join(m["content"] for m in r["messages"])

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aitherd import specialists
 from aitherd.candidate import CODER_CATEGORIES, REASONER_CATEGORIES
 
 
@@ -22,10 +23,8 @@ def _check_mix(mix: dict[str, float], allowed: tuple[str, ...], where: str) -> N
 
 
 class CoderExport(_Section):
-    size: int = Field(default=30_000, ge=1)
-    mix: dict[str, float] = Field(default_factory=lambda: {
-        "instruction": 0.40, "editing": 0.25, "debugging": 0.20, "review": 0.10,
-        "test_generation": 0.05})
+    size: int = Field(default=specialists.CODER.export_size, ge=1)
+    mix: dict[str, float] = Field(default_factory=lambda: dict(specialists.CODER.mix))
     # Share of the corpus turned into Fill-in-the-Middle records, chosen deterministically.
     fim_fraction: float = Field(default=0.30, ge=0, le=1)
 
@@ -36,10 +35,9 @@ class CoderExport(_Section):
 
 
 class ReasonerExport(_Section):
-    size: int = Field(default=20_000, ge=1)
+    size: int = Field(default=specialists.REASONER.export_size, ge=1)
     # non_reasoning: plain answers without chain of thought, so the model learns when not to think.
-    mix: dict[str, float] = Field(default_factory=lambda: {
-        "math": 0.35, "logic": 0.15, "planning": 0.20, "code": 0.20, "non_reasoning": 0.10})
+    mix: dict[str, float] = Field(default_factory=lambda: dict(specialists.REASONER.mix))
 
     @model_validator(mode="after")
     def _mix_ok(self) -> ReasonerExport:

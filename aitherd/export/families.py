@@ -1,8 +1,12 @@
-"""Base-model families: their think markup and FIM tokens, read from the tokenizer when present.
+"""Base-model families: their turn and think markup and FIM tokens (read from the tokenizer when
+one is configured).
 
-Token strings were checked against the upstream tokenizers (see ../shared/REFERENCE.md): the
-DeepSeek-R1 distills of Qwen use Qwen2.5's FIM tokens; DeepSeek-Coder uses full-width bars
-(U+FF5C) and U+2581; Gemma 4 marks a thought as a `thought` channel.
+Token strings were checked against the upstream tokenizers (their tokenizer.json files) and
+chat templates: the DeepSeek-R1 distills of Qwen use Qwen2.5's FIM tokens and open every answer
+with `<think>\n` (an answer without reasoning is `<think>\n\n</think>\n\n`); DeepSeek-Coder
+uses full-width bars (U+FF5C) and U+2581; Gemma 4 marks a thought as a `thought` channel,
+switched on by `<|think|>` at the top of the system turn, and with thinking off its template
+opens the answer with an empty channel `<|channel>thought\n<channel|>`.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aitherd import errors
 
-class TokenizerError(Exception):
+
+class TokenizerError(errors.InputError):
     """A configured token is not a single token of the family's tokenizer."""
 
 
@@ -35,9 +41,14 @@ class Family:
     fim: Fim
     # A system turn that switches thinking on (Gemma 4), or None.
     think_system: str | None = None
-    # How a deliberately non-reasoning answer is shaped: an empty think block ("empty") for
-    # models that always open one (R1 distills), or no markup at all ("none").
+    # How an answer without reasoning is shaped: an empty think block ("empty") for models
+    # whose template opens one at generation time (R1 distills, Gemma 4), or as is ("none").
     no_think: str = "empty"
+    # Turn markup for measuring lengths as the trainer renders them (see render.py); exact for
+    # the families aitherd has a training template for, an estimate for the others.
+    markup: str = "r1"
+    bos: str = ""
+    eos: str = ""
 
     def wrap(self, reasoning: str | None, answer: str) -> str:
         if self.think_open is None or self.think_close is None:
@@ -49,18 +60,20 @@ class Family:
         return answer
 
 
+_R1_BOS, _R1_EOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>", "<\uff5cend\u2581of\u2581sentence\uff5c>"
 _QWEN_FIM = Fim("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
 
 FAMILIES: dict[str, Family] = {
     f.name: f for f in (
-        Family("deepseek-r1-distill-qwen", "<think>\n", "\n</think>\n\n", _QWEN_FIM),
-        Family("qwen2.5-coder", None, None, _QWEN_FIM),
+        Family("deepseek-r1-distill-qwen", "<think>\n", "\n</think>\n\n", _QWEN_FIM,
+               markup="r1", bos=_R1_BOS, eos=_R1_EOS),
+        Family("qwen2.5-coder", None, None, _QWEN_FIM, markup="chatml", eos="<|im_end|>"),
         Family("deepseek-coder", None, None,
                Fim("<\uff5cfim\u2581begin\uff5c>", "<\uff5cfim\u2581hole\uff5c>",
-                   "<\uff5cfim\u2581end\uff5c>")),
+                   "<\uff5cfim\u2581end\uff5c>"), markup="deepseek-coder", bos=_R1_BOS, eos="<|EOT|>"),
         Family("gemma", "<|channel>thought\n", "<channel|>", _QWEN_FIM,
-               think_system="<|think|>", no_think="none"),
-        Family("gemma3", None, None, _QWEN_FIM),
+               think_system="<|think|>", no_think="empty", markup="gemma4", bos="<bos>", eos="<turn|>"),
+        Family("gemma3", None, None, _QWEN_FIM, markup="gemma", bos="<bos>", eos="<end_of_turn>"),
     )
 }
 

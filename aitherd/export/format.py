@@ -1,52 +1,22 @@
-"""Turning neutral examples into a family's training records: think tags and FIM."""
+"""Turning neutral examples into a family's training records: chat turns with think markup, and
+raw-text FIM records.
+
+Chat: every final answer is shaped the way the family's template opens an answer at generation
+time: the example's reasoning inside the think markup, or, without reasoning, the family's empty
+think block (`<think>\\n\\n</think>\\n\\n` for R1 distills, `<|channel>thought\\n<channel|>` for
+Gemma 4), coder answers included; families without thinking markup get the answer as is.
+
+FIM: `prompt` is the raw `PREFIX_TOKEN prefix SUFFIX_TOKEN suffix MIDDLE_TOKEN` string an editor
+sends to a completions endpoint (no chat template), `completion` the middle; the trainer adds the
+end-of-sequence token and computes the loss on the completion only.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from aitherd.export.families import Family, Fim
-from aitherd.export.sample import unit
-
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
-MIN_FIM_LINES = 3
-
-
-@dataclass(frozen=True)
-class FimSplit:
-    prefix: str
-    middle: str
-    suffix: str
-
-
-def extract_code(text: str) -> str | None:
-    """The first fenced code block with enough lines, or the whole text if it is Python."""
-    for match in _FENCE.finditer(text):
-        code = match.group(1)
-        if code.count("\n") >= MIN_FIM_LINES:
-            return code
-    if text.count("\n") >= MIN_FIM_LINES:
-        import ast
-
-        try:
-            ast.parse(text)
-        except (SyntaxError, ValueError):
-            return None
-        return text
-    return None
-
-
-def split_fim(code: str, key: str, seed: int | str) -> FimSplit:
-    """Split at line boundaries: a middle of 1 to a third of the lines, placed by the key."""
-    lines = code.splitlines(keepends=True)
-    n = len(lines)
-    span = 1 + int(unit(seed, key, "fim-len") * max(1, n // 3))
-    start = int(unit(seed, key, "fim-start") * (n - span + 1))
-    prefix = "".join(lines[:start])
-    middle = "".join(lines[start:start + span])
-    suffix = "".join(lines[start + span:])
-    return FimSplit(prefix, middle, suffix)
+from aitherd.export.fim import FimSplit
 
 
 def _last_assistant(messages: list[dict[str, Any]]) -> int | None:
@@ -62,27 +32,22 @@ def chat_record(ex: dict[str, Any], family: Family) -> list[dict[str, str]]:
                 for m in ex["messages"]]
     idx = _last_assistant(messages)
     reasoning = ex.get("reasoning")
-    thinking_example = ex["specialist"] == "reasoner" or bool(reasoning)
-    if idx is not None and thinking_example:
+    if idx is not None:
         messages[idx]["content"] = family.wrap(reasoning, messages[idx]["content"])
         if reasoning and family.think_system:
             if messages and messages[0]["role"] == "system":
-                messages[0]["content"] = f"{family.think_system}\n{messages[0]['content']}"
+                messages[0]["content"] = f"{family.think_system}{messages[0]['content']}"
             else:
                 messages.insert(0, {"role": "system", "content": family.think_system})
     return messages
 
 
-def fim_code(ex: dict[str, Any]) -> str | None:
-    messages = ex["messages"]
-    idx = _last_assistant(messages)
-    if idx is None:
-        return None
-    return extract_code(str(messages[idx].get("content") or ""))
+def plain_answer(ex: dict[str, Any]) -> str:
+    idx = _last_assistant(ex["messages"])
+    return str(ex["messages"][idx].get("content") or "") if idx is not None else ""
 
 
-def fim_record(code: str, ex: dict[str, Any], fim: Fim, seed: int | str) -> tuple[list[dict[str, str]], FimSplit]:
-    split = split_fim(code, ex["content_hash"], seed)
-    messages = [{"role": "user", "content": fim.prompt(split.prefix, split.suffix)},
-                {"role": "assistant", "content": split.middle}]
-    return messages, split
+def fim_fields(split: FimSplit, fim: Fim) -> dict[str, Any]:
+    return {"format": "fim", "messages": [], "prompt": fim.prompt(split.prefix, split.suffix),
+            "completion": split.middle, "fim_prefix": split.prefix, "fim_middle": split.middle,
+            "fim_suffix": split.suffix, "fim_kind": split.kind}

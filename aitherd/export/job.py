@@ -1,15 +1,22 @@
-"""The `export` job: one export per specialist and configured base family."""
+"""The `export` job: one export per specialist and configured base family.
+
+Lengths are measured with the family's real tokenizer: the one configured in
+`[export.family.NAME] tokenizer`, else, for the family training uses, the base model's own
+(a local directory, or the Hugging Face cache of a hub id). The specialist's `max_length` comes
+from `[train.<specialist>]`.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from aitherd import specialists
 from aitherd.export.build import Screen, build, load_examples
 from aitherd.export.families import FAMILIES, TokenizerError, load_tokenizer, resolve_fim
 from aitherd.export.write import prune, write_export
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.store import Export, session
 
 
@@ -26,7 +33,7 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
     state = ctx.loaded.paths.state_dir
     notes: list[str] = []
     exported = 0
-    for specialist in ("coder", "reasoner"):
+    for specialist in specialists.NAMES:
         ctx.progress(f"loading {specialist} examples", force=True)
         examples = load_examples(ctx.engine, specialist)
         if not examples:
@@ -37,18 +44,19 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
                 return RunResult("interrupted", message="stopped between exports; the previous "
                                  "`latest` of each is intact: " + "; ".join(notes))
             family, override = FAMILIES[name], cfg.family.get(name)
-            tokenizer = None
+            train = getattr(ctx.loaded.config, "train", None)
             try:
-                if override is not None and override.tokenizer:
-                    tokenizer = load_tokenizer(override.tokenizer)
+                tokenizer, where = find_tokenizer(name, override, train)
                 fim = resolve_fim(family, tokenizer, override)
             except TokenizerError as err:
                 return RunResult("failed", error=str(err))
-            source = ("the configured tokenizer" if tokenizer is not None
-                      else "aitherd's table for this family (no tokenizer configured)")
+            source = (f"read from {where}" if tokenizer is not None
+                      else "aitherd's table for this family (no tokenizer found)")
+            max_length = getattr(getattr(train, specialist, None), "max_length", None)
             ctx.progress(f"building {specialist}/{name}", force=True)
             splits, meta = build(examples, specialist, cfg, family, fim, fim_tokens_from=source,
-                                 screen=screen, tokenizer=tokenizer)
+                                 screen=screen, tokenizer=tokenizer, max_length=max_length)
+            meta["tokenizer"] = where
             export_id = new_export_id(specialist, name)
             meta["export_id"] = export_id
             ctx.progress(f"writing {specialist}/{name}", force=True)
@@ -62,19 +70,52 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
                                      "sources": {k: v["count"] for k, v in meta["sources"].items()},
                                      "shortfall": meta["plan"]["shortfall"],
                                      "fim": (meta["fim"] or {}).get("records", 0),
+                                     "dropped": meta["fit"]["dropped"],
+                                     "trimmed": meta["fit"]["trimmed"],
+                                     "validation_overlap": meta["split"]["overlap_after"],
                                      "decontaminated": meta["decontamination"]["removed"]}))
                 s.commit()
             pruned = prune(root, cfg.keep)
             exported += meta["rows"]
             ctx.count(f"exported.{specialist}", meta["rows"])
+            for reason, n in meta["fit"]["dropped"].items():
+                ctx.count(f"dropped.{specialist}.{reason}", n)
+            for reason, n in meta["fit"]["trimmed"].items():
+                ctx.count(f"trimmed.{specialist}.{reason}", n)
             short = meta["plan"]["shortfall"]
             note = f"{specialist}/{name}: {meta['rows']} rows as {export_id}"
+            if meta["fit"]["dropped"]:
+                note += f", {sum(meta['fit']['dropped'].values())} over max_length dropped"
             if short:
                 gaps = ", ".join(f"{k} {v}" for k, v in short.items())
-                note += f", short {sum(short.values())} ({gaps}) filled by {cfg.fill}"
+                filled = sum(meta["plan"]["filled_from"].values())
+                note += f", short {sum(short.values())} ({gaps}), {filled} filled by {cfg.fill}"
             if pruned:
                 note += f", pruned {len(pruned)}"
             notes.append(note)
     if not exported:
         return RunResult("skipped", message="nothing to export: " + "; ".join(notes))
     return RunResult("ok", message="; ".join(notes))
+
+
+def find_tokenizer(family: str, override: Any, train: Any) -> tuple[Any, str | None]:
+    """(tokenizer, where it came from) for a family: configured, else the training base
+    model's when training uses this family; (None, None) when neither is on this machine."""
+    if override is not None and override.tokenizer:
+        return load_tokenizer(override.tokenizer), override.tokenizer
+    base = getattr(train, "base_model", "") or ""
+    if not base or getattr(train, "base_family", None) != family:
+        return None, None
+    local = Path(base).expanduser()
+    if (local / "tokenizer.json").is_file():
+        return load_tokenizer(str(local)), str(local)
+    if local.is_absolute() or base.startswith((".", "~")):
+        return None, None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None, None
+    cached = try_to_load_from_cache(base, "tokenizer.json")
+    if isinstance(cached, str):
+        return load_tokenizer(cached), f"{base} (Hugging Face cache)"
+    return None, None

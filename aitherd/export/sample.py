@@ -69,16 +69,18 @@ def allocate(size: int, mix: dict[str, float], available: dict[str, int], fill: 
     return plan
 
 
-def select(rows: Sequence[dict[str, Any]], n: int, seed: int | str) -> list[dict[str, Any]]:
-    """The n rows with the smallest weighted keys (see module doc), in key order."""
-    if n >= len(rows):
-        chosen = list(rows)
-    else:
-        def key(row: dict[str, Any]) -> float:
-            w = max(float(row.get("weight") or 1.0), 1e-6)
-            q = row.get("quality")
-            w *= max(float(q), 0.05) if q is not None else 1.0
-            return -math.log(unit(seed, row["content_hash"])) / w
+def weighted_order(rows: Sequence[dict[str, Any]], seed: int | str) -> list[dict[str, Any]]:
+    """All rows, smallest weighted key first (see module doc)."""
+    def key(row: dict[str, Any]) -> float:
+        w = max(float(row.get("weight") or 1.0), 1e-6)
+        q = row.get("quality")
+        w *= max(float(q), 0.05) if q is not None else 1.0
+        return -math.log(unit(seed, row["content_hash"])) / w
 
-        chosen = sorted(rows, key=key)[:n]
+    return sorted(rows, key=key)
+
+
+def select(rows: Sequence[dict[str, Any]], n: int, seed: int | str) -> list[dict[str, Any]]:
+    """The n rows with the smallest weighted keys (see module doc), in content-hash order."""
+    chosen = list(rows) if n >= len(rows) else weighted_order(rows, seed)[:n]
     return sorted(chosen, key=lambda r: r["content_hash"])

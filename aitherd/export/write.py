@@ -9,14 +9,12 @@ import hashlib
 import json
 import os
 import shutil
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from aitherd.export.config import CompetitionExport
 
 SPLITS = ("train", "validation")
-_LENGTH_BUCKETS = (256, 512, 1024, 2048, 4096, 8192)
 
 
 def _schema() -> Any:
@@ -27,7 +25,9 @@ def _schema() -> Any:
         ("id", pa.string()), ("specialist", pa.string()), ("category", pa.string()),
         ("source", pa.string()), ("license", pa.string()), ("weight", pa.float64()),
         ("quality", pa.float64()), ("format", pa.string()), ("messages", pa.list_(message)),
+        ("prompt", pa.string()), ("completion", pa.string()),
         ("fim_prefix", pa.string()), ("fim_middle", pa.string()), ("fim_suffix", pa.string()),
+        ("fim_kind", pa.string()),
     ])
 
 
@@ -43,30 +43,12 @@ def _fsync_tree(root: Path) -> None:
             os.close(fd)
 
 
-def length_histogram(rows: list[dict[str, Any]], tokenizer: Any | None) -> dict[str, Any]:
-    texts = ["\n".join(m["content"] for m in r["messages"]) for r in rows]
-    if tokenizer is not None:
-        lengths = []
-        for start in range(0, len(texts), 1024):  # chunks: Encodings hold offsets and more
-            batch = tokenizer.encode_batch(texts[start:start + 1024], add_special_tokens=False)
-            lengths += [len(e.ids) for e in batch]
-        unit = "tokens"
-    else:
-        lengths = [len(t) // 4 for t in texts]
-        unit = "estimated tokens (characters / 4; configure a tokenizer for exact counts)"
-    hist: Counter[str] = Counter()
-    for n in lengths:
-        bucket = next((f"<= {b}" for b in _LENGTH_BUCKETS if n <= b), f"> {_LENGTH_BUCKETS[-1]}")
-        hist[bucket] += 1
-    ordered = [f"<= {b}" for b in _LENGTH_BUCKETS] + [f"> {_LENGTH_BUCKETS[-1]}"]
-    srt = sorted(lengths)
-    return {
-        "unit": unit, "count": len(lengths),
-        "mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
-        "p50": srt[len(srt) // 2] if srt else 0, "p95": srt[int(len(srt) * 0.95)] if srt else 0,
-        "max": srt[-1] if srt else 0,
-        "histogram": {b: hist.get(b, 0) for b in ordered},
-    }
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def card_text(meta: dict[str, Any]) -> str:
@@ -76,41 +58,117 @@ def card_text(meta: dict[str, Any]) -> str:
              "configs:", "- config_name: default", "  data_files:"]
     for split in SPLITS:
         lines += [f"  - split: {split}", f"    path: data/{split}-*"]
+    formats = meta.get("formats", {})
     lines += ["---", "", f"# aitherd export {meta['export_id']}", "",
               f"Specialist **{meta['specialist']}**, base family **{meta['family']}**, "
-              f"seed {meta['seed']}. {meta['rows']} examples "
-              f"({meta['splits']['train']} train, {meta['splits']['validation']} validation).", "",
-              "## Mix", "", "| category | target | exported | short by | filled |",
-              "|---|---|---|---|---|"]
-    for cat, target in meta["plan"]["targets"].items():
-        lines.append(f"| {cat} | {target} | {meta['plan']['take'].get(cat, 0)} | "
-                     f"{meta['plan']['shortfall'].get(cat, 0)} | {meta['plan']['filled_from'].get(cat, 0)} |")
-    if meta["plan"]["shortfall"]:
-        lines += ["", f"Short categories were filled by **{meta['fill']}**: " + (
-            "the gap was spread over the categories that had more examples, in proportion to "
-            "their shares." if meta["fill"] == "redistribute" else "the export is smaller.")]
+              f"seed {meta['seed']}. {meta['rows']} records ({meta['splits']['train']} train, "
+              f"{meta['splits']['validation']} validation): {formats.get('chat', 0)} chat"
+              + (f", {formats.get('fim', 0)} fill-in-the-middle" if meta.get("fim") else "") + ".", ""]
+    lines += _format_section(meta)
+    lines += ["## Mix", "", "The category targets apply to the chat records"
+              + (" (fill-in-the-middle records come on top, see below)." if meta.get("fim") else "."), "",
+              "| category | target | selected | exported | short by | filled |", "|---|---|---|---|---|---|"]
+    plan = meta["plan"]
+    for cat, target in plan["targets"].items():
+        lines.append(f"| {cat} | {target} | {plan['take'].get(cat, 0)} | {meta['categories'].get(cat, 0)} | "
+                     f"{plan['shortfall'].get(cat, 0)} | {plan['filled_from'].get(cat, 0)} |")
+    if plan["shortfall"]:
+        gap, filled = sum(plan["shortfall"].values()), sum(plan["filled_from"].values())
+        if meta["fill"] != "redistribute":
+            how = f"the export is smaller by {gap} (fill = none)."
+        elif filled == 0:
+            how = (f"nothing could be filled: no other category had spare examples, so the "
+                   f"export is smaller by {gap}.")
+        elif filled < gap:
+            how = (f"{filled} of the {gap} were filled from categories with spare examples, in "
+                   f"proportion to their shares; the export is smaller by {gap - filled}.")
+        else:
+            how = ("the gap was filled from categories with spare examples, in proportion to "
+                   "their shares.")
+        lines += ["", f"Short categories (fill = {meta['fill']}): {how}"]
+    if meta.get("retired"):
+        lines += ["", "Not exported (retired sources): " + ", ".join(
+            f"{k} {v}" for k, v in sorted(meta["retired"].items())) + "."]
     if meta.get("fim"):
         f = meta["fim"]
         lines += ["", "## Fill-in-the-middle", "",
-                  f"{f['records']} records ({f['share']:.1%}, target {f['target_share']:.0%}) use "
-                  f"the tokens `{f['prefix']}`, `{f['suffix']}`, `{f['middle']}` "
-                  f"({f['tokens_from']})." + (f" Short by {f['short']}: too few examples "
-                                              "with enough code." if f["short"] else "")]
-    lines += ["", "## Sources and licenses", "", "| source | examples | licenses |", "|---|---|---|"]
+                  f"{f['records']} records, on top of the chat records: target {f['target_share']:.0%} "
+                  f"of the {f['code_bearing_chat']} exported chat records that carry source code "
+                  f"({f['target']}). Cut from {f['eligible']} code-bearing examples of the store "
+                  f"(source code of a language known from provenance; never prose, data files, "
+                  f"diffs or review answers), examples not exported as chat first "
+                  f"({f['reused_chat_examples']} reuse a chat example's code). Middles are spans "
+                  f"at syntax boundaries: " + ", ".join(f"{k} {v}" for k, v in sorted(f["kinds"].items()))
+                  + ". Languages: " + (", ".join(f"{k} {v}" for k, v in sorted(f["languages"].items()))
+                                       or "none") + ".",
+                  "", f"Tokens `{f['prefix']}`, `{f['suffix']}`, `{f['middle']}` ({f['tokens_from']})."
+                  + (f" Short by {f['short']}: too few examples with usable code." if f["short"] else "")]
+    lines += ["", "## Sources and licenses", "", "| source | records | licenses |", "|---|---|---|"]
     for source, info in sorted(meta["sources"].items()):
         lines.append(f"| {source} | {info['count']} | {', '.join(sorted(info['licenses'])) or 'unknown'} |")
     d = meta["decontamination"]
     lines += ["", "## Decontamination", "", d["summary"]]
-    h = meta["lengths"]
-    lines += ["", "## Lengths", "", f"In {h['unit']}: mean {h['mean']}, median {h['p50']}, "
-              f"p95 {h['p95']}, max {h['max']}.", "", "| length | examples |", "|---|---|"]
-    lines += [f"| {b} | {n} |" for b, n in h["histogram"].items()]
+    lines += _split_section(meta["split"])
+    lines += _length_section(meta)
     return "\n".join(lines) + "\n"
+
+
+def _format_section(meta: dict[str, Any]) -> list[str]:
+    lines = ["## Record formats", "", "Each row has a `format` column.", "",
+             "- `chat`: `messages` (system, user, assistant turns) for the family's chat template. "
+             "The last assistant turn opens the way the family's template opens an answer at "
+             "generation time: the reasoning inside the think markup, or an empty think block "
+             "when there is none (coder answers included; families without think markup: the "
+             "answer as is). Loss on the final assistant turn and its end token only."]
+    if meta.get("fim"):
+        f = meta["fim"]
+        lines.append(f"- `fim`: raw text, no chat template, as an editor sends it to a completions "
+                     f"endpoint: `prompt` = `{f['prefix']}PREFIX{f['suffix']}SUFFIX{f['middle']}`, "
+                     f"`completion` = the middle (`fim_prefix`, `fim_middle`, `fim_suffix`, `fim_kind` "
+                     f"keep the parts). Trained as BOS (where the tokenizer adds one) + prompt + "
+                     f"middle + end-of-sequence, loss on the middle and the end token only; "
+                     f"`messages` is empty. TRL users: `ds.filter(lambda r: r['format'] == 'fim')"
+                     f".select_columns(['prompt', 'completion'])` is a prompt-completion dataset.")
+    return [*lines, ""]
+
+
+def _split_section(s: dict[str, Any]) -> list[str]:
+    return ["", "## Validation split", "",
+            f"Split by group, never by example: one git commit (a review with its fix), one source "
+            f"file of code patterns, one session log, one reasoning problem, one dataset row go to "
+            f"the same side. {s['groups']} groups, {s['validation_groups']} in validation.", "",
+            f"Verbatim check: {s['answers_checked']} validation answers of at least {s['min_words']} "
+            f"words were looked for in the training text (prompts included, whitespace and case "
+            f"normalised). Found before the check: {s['overlap_before']}; "
+            f"{s['moved_groups']} group(s) ({s['moved_records']} records) moved to train; "
+            f"overlap after: **{s['overlap_after']}**."]
+
+
+def _length_section(meta: dict[str, Any]) -> list[str]:
+    h, fitted = meta["lengths"], meta["fit"]
+    lines = ["", "## Lengths", "", f"In {h['unit']}: mean {h['mean']}, median {h['p50']}, "
+             f"p95 {h['p95']}, max {h['max']}."]
+    if fitted["exact"]:
+        dropped, trimmed = fitted["dropped"], fitted["trimmed"]
+        lines += ["", f"Fitted to the specialist's max_length of {fitted['max_length']} tokens, "
+                  "never by cutting an answer: "
+                  + (", ".join(f"{v} dropped ({k})" for k, v in sorted(dropped.items())) or "none dropped")
+                  + "; " + (", ".join(f"{v} trimmed ({k})" for k, v in sorted(trimmed.items()))
+                            or "none trimmed") + "."]
+    else:
+        lines += ["", "No tokenizer was found, so nothing was dropped here: the trainer measures "
+                  f"each record with the real tokenizer, drops what is over max_length "
+                  f"({fitted['max_length'] if fitted['max_length'] < 1 << 30 else 'not set'}) and "
+                  "counts it in its run."]
+    lines += ["", "| length | records |", "|---|---|"]
+    return lines + [f"| {b} | {n} |" for b, n in h["histogram"].items()]
 
 
 def _competition_rows(rows: list[dict[str, Any]], cfg: CompetitionExport) -> list[dict[str, Any]]:
     out = []
     for r in rows:
+        if r.get("format") == "fim":  # raw completion records have no question and answer
+            continue
         msgs = r["messages"]
         question = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), "")
         system = next((m["content"] for m in msgs if m["role"] == "system"), "")
@@ -178,10 +236,12 @@ def write_export(root: Path, export_id: str, splits: dict[str, list[dict[str, An
     _fsync_tree(tmp)
     final = root / export_id
     os.rename(tmp, final)
+    _fsync_dir(root)  # the rename itself is durable only once the parent directory is synced
     link_tmp = root / ".latest.tmp"
     link_tmp.unlink(missing_ok=True)
     os.symlink(export_id, link_tmp)
     os.replace(link_tmp, root / "latest")
+    _fsync_dir(root)
     return final, sha.hexdigest()
 
 

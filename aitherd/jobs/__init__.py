@@ -6,19 +6,9 @@ in a worker subprocess (`python -m aitherd.worker`) so the daemon never imports 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
-Status = Literal["ok", "skipped", "failed", "interrupted"]
-FINAL_STATUSES = ("ok", "skipped", "failed", "interrupted")
-
-
-@dataclass
-class RunResult:
-    status: Status = "ok"
-    counts: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None
-    error: str | None = None
+from aitherd.runs import FINAL_STATUSES, RunResult, Status
 
 
 @dataclass(frozen=True)
@@ -38,7 +28,8 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("harvest_reasoner", "aitherd.jobs.builtin:run_harvest_reasoner",
                 "harvest reasoning examples from traces, MCTS trees, teachers and datasets"),
         JobSpec("export", "aitherd.jobs.builtin:run_export",
-                "export the training corpora for each specialist and base family"),
+                "export the training corpora for each specialist and base family",
+                then=("router_train",)),
         JobSpec("star", "aitherd.jobs.builtin:run_star",
                 "a STaR iteration: generate rationales, keep the correct ones"),
         JobSpec("train", "aitherd.train.job:run_train",
@@ -49,6 +40,8 @@ JOBS: dict[str, JobSpec] = {
                 "benchmark candidate adapters", scheduled=False, then=("deploy",)),
         JobSpec("deploy", "aitherd.jobs.builtin:run_deploy",
                 "deploy adapters that pass the gate into the model server", scheduled=False),
+        JobSpec("router_train", "aitherd.serve.router_train:run_router_train",
+                "learn the `model: auto` router from the store's accepted examples", scheduled=False),
     )
 }
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 
 
 def _not_configured(ctx: JobContext, what: str) -> RunResult:
@@ -92,8 +91,12 @@ def run_star(ctx: JobContext) -> RunResult:
 
 
 def run_benchmark(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no adapter benchmark yet")
+    from aitherd.evaluate.job import run_benchmark as benchmark  # evaluate: suites, sandbox, gate
+
+    return benchmark(ctx)
 
 
 def run_deploy(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no model server to deploy into yet")
+    from aitherd.serve.worker import run_deploy as deploy  # serve: through the daemon's deploy
+
+    return deploy(ctx)

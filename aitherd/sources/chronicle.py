@@ -2,7 +2,9 @@
 mapped by a configurable field mapping into reasoner candidates.
 
 Traces without a conclusion, or cut off, are rejected with a reason; a record with no
-reasoning but a conclusion is a plain answer and tagged `non_reasoning`.
+reasoning but a conclusion is a plain answer and tagged `non_reasoning`. Reasoning is stored
+without think tags (a trace wrapped in `<think>...</think>`, or an answer that opens with its
+think block, is unwrapped here), since the export wraps it in the model's own tags.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import REASONER_CATEGORIES, Candidate
+from aitherd.sources.items import BadInput, Checkpoint, Item
 from aitherd.sources.tail import read_lines
+from aitherd.think import split as split_think
+from aitherd.think import unwrap as unwrap_think
 
 _CUT_OFF = {"truncated", "incomplete", "cut_off", "cutoff", "timeout", "error", "aborted", "length"}
 
@@ -59,7 +64,11 @@ def parse(record: dict[str, Any], m: ChronicleMapping, provenance: dict[str, Any
     prompt = _text(_get(record, m.prompt))
     if not prompt:
         return f"no prompt at '{m.prompt}'"
-    reasoning, answer = _text(_get(record, m.reasoning)), _text(_get(record, m.answer))
+    reasoning, answer = unwrap_think(_text(_get(record, m.reasoning))), _text(_get(record, m.answer))
+    if answer is not None:
+        inline, rest = split_think(answer)
+        if inline is not None or rest != answer:  # the answer opens with the thinking: take it out
+            reasoning, answer = reasoning or inline, rest or None
     category = _get(record, m.category)
     if reasoning is None:
         category = "non_reasoning"
@@ -78,17 +87,21 @@ def parse(record: dict[str, Any], m: ChronicleMapping, provenance: dict[str, Any
 
 
 def harvest_file(path: Path, mark: dict[str, Any] | None,
-                 mapping: ChronicleMapping) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(mark after the record, candidate or 'file:line: error') for each new record."""
-    for line_no, raw, new_mark in read_lines(path, mark):
+                 mapping: ChronicleMapping, settle: float | None = None) -> Iterator[Item]:
+    """A candidate (or the reason it cannot be one, with file:line) per new record; a last
+    record without a newline once the file has been quiet for `settle` seconds."""
+    for line_no, raw, new_mark in read_lines(path, mark, settle=settle):
         if not raw.strip():
+            yield Checkpoint(new_mark)
             continue
         try:
             record = json.loads(raw)
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
         except ValueError as err:
-            yield new_mark, f"{path}:{line_no}: malformed line: {err}"
+            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
+            yield Checkpoint(new_mark)
             continue
         out = parse(record, mapping, {"file": str(path), "line": line_no})
-        yield new_mark, (f"{path}:{line_no}: {out}" if isinstance(out, str) else out)
+        yield BadInput(f"{path}:{line_no}", out) if isinstance(out, str) else out
+        yield Checkpoint(new_mark)

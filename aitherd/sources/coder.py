@@ -3,56 +3,59 @@ public datasets, each through curate -> store -> watermark (see harvest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
+from aitherd.runs import JobContext, RunResult
 from aitherd.sources import codegraph, corpus, gitmine, sessions
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.coder_datasets import harvest_coder_dataset
-from aitherd.sources.harvest import Curate, Harvest, get_mark, log_files
+from aitherd.sources.harvest import Curate, FnSource, Harvest, Source, log_files
 
-SESSION_KINDS = ("openai", "claude", "codex", "aider")
+SESSION_KINDS = ("openai", "claude", "codex", "aider", "continue")
+
+
+def coder_sources(ctx: JobContext, cfg: CoderSources) -> Iterator[Source]:
+    """Every configured coder source, in harvest order."""
+    for repo in ctx.loaded.repos:
+        if cfg.git.enabled:
+            for ref in repo.refs:
+                yield FnSource("git", f"{repo.path}@{ref}", functools.partial(
+                    gitmine.mine, repo.path, ref, cfg=cfg.git, counts=ctx.counts,
+                    state_dir=str(ctx.loaded.paths.state_dir)))
+        if cfg.codegraph.enabled:
+            yield FnSource("codegraph", repo.path,
+                           functools.partial(codegraph.harvest_repo, repo.path, cfg.codegraph))
+    if cfg.sessions.enabled:
+        settle = cfg.sessions.settle
+        for kind, path in log_files(ctx.loaded.config.logs, SESSION_KINDS):
+            if kind == "aider":
+                fn = functools.partial(sessions.harvest_aider, path, settle=settle)
+            elif kind == "continue":
+                fn = functools.partial(sessions.harvest_continue, path, settle=settle)
+            elif kind == "openai":
+                fn = functools.partial(sessions.harvest_openai, path)
+            else:
+                fn = functools.partial(sessions.harvest_jsonl, path, kind, settle=settle)
+            yield FnSource("session", str(path), fn)
+    for src in cfg.corpus:
+        yield FnSource("corpus", src.path, functools.partial(corpus.harvest_file, src))
+    for name, dsrc in cfg.datasets.items():
+        if dsrc.enabled:
+            yield FnSource(f"hf:{name}", name,
+                           functools.partial(harvest_coder_dataset, name, dsrc, stop=ctx.should_stop))
 
 
 def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
                   after_store: Callable[[], Any] | None = None) -> RunResult:
     h = Harvest(ctx, curate, cfg.batch_size, after_store)
     ran: list[str] = []
-    for repo in ctx.loaded.repos:
-        for ref in repo.refs:
-            if cfg.git.enabled and not h.stopped:
-                ran.append("git")
-                key = f"{repo.path}@{ref}"
-                h.run("git", key, gitmine.mine(repo.path, ref, get_mark(ctx.engine, "git", key),
-                                               cfg.git, ctx.counts))
-        if cfg.codegraph.enabled and not h.stopped:
-            ran.append("codegraph")
-            h.run("codegraph", repo.path, codegraph.harvest_repo(
-                repo.path, cfg.codegraph, get_mark(ctx.engine, "codegraph", repo.path)))
-    if cfg.sessions.enabled:
-        for kind, path in log_files(ctx.loaded.config.logs, SESSION_KINDS):
-            if h.stopped:
-                break
-            ran.append("session")
-            mark = get_mark(ctx.engine, "session", str(path))
-            settle = cfg.sessions.settle
-            items = (sessions.harvest_aider(path, mark, settle) if kind == "aider" else
-                     sessions.harvest_openai(path, mark) if kind == "openai" else
-                     sessions.harvest_jsonl(path, kind, mark, settle))
-            h.run("session", str(path), items)
-    for src in cfg.corpus:
+    for src in coder_sources(ctx, cfg):
         if h.stopped:
             break
-        ran.append("corpus")
-        h.run("corpus", src.path, corpus.harvest_file(src, get_mark(ctx.engine, "corpus", src.path)))
-    for name, src in cfg.datasets.items():
-        if not src.enabled or h.stopped:
-            continue
-        ran.append(f"hf:{name}")
-        h.run(f"hf:{name}", name, harvest_coder_dataset(
-            name, src, get_mark(ctx.engine, f"hf:{name}", name), ctx.should_stop))
+        ran.append(src.name)
+        h.run(src)
     if h.stopped:
         return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran:

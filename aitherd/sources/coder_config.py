@@ -1,7 +1,7 @@
 """[sources.coder]: which coding sources run, and how (light: the config imports it).
 
 Repositories come from [[repos]] (git mining and code patterns), session logs from [[logs]] of
-kinds openai, claude, codex and aider. A source is on when its table is present and enabled.
+kinds openai, claude, codex, aider and continue. A source is on when its table is present and enabled.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from aitherd.durations import Duration
 from aitherd.sources.codegraph import CodeGraphConfig
 from aitherd.sources.coder_datasets import CODER_ADAPTERS
 from aitherd.sources.corpus import CorpusSource
-from aitherd.sources.gitmine import GitMiningConfig
+from aitherd.sources.git.config import GitMiningConfig
 from aitherd.sources.reasoner_datasets import DatasetSource
 
 

@@ -1,126 +1,61 @@
-"""Git diff mining: before/after pairs per hunk from `git log -p`, streamed.
+"""Git diff mining, the source: examples from each commit of a ref since its watermark.
 
-One `git log --reverse -p` process per repo and ref (the git CLI streams patches at thousands
-of commits a second; pygit2 measured at half that with leaks on long walks, see README). Merge
-commits are skipped by git; vendored, generated, lock and binary files and very large diffs are
-skipped with a counted reason. Each commit is classified bugfix | refactor | feature | test
-from its conventional-commit prefix, message words, touched paths and diff shape, and mapped to
-a category: bugfix -> debugging, refactor and feature -> editing, test -> test_generation.
+The mark is the ref's tip once everything up to it is mined: `{"ref", "last": TIP}`. What a run
+mines is decided by ancestry, never by date: the non-merge commits of `last..tip` (`git log
+--no-merges`; a merge's own diff is not mined, but the commits it brings in are), or, on a first
+run or after history was rewritten, the newest `first_run_commits` of them. A tip that is a
+merge is then reached like any other, and a second run mines nothing. While a range is being
+mined the mark is a cursor into that planned list (`target`, `done`, `at`): each commit ends
+with a Checkpoint, so a stop or a crash resumes after the last commit whose items were stored.
+A git process killed by a signal (SIGTERM to the job on cancel) ends the stream before the
+commit in hand; nothing half-read is ever checkpointed.
 
-Review examples come from fixes of earlier changes: when a bugfix removes lines that a commit
-in the mined window added, that earlier hunk is the change under review and the fix says what
-was wrong with it.
+The parts live in `aitherd.sources.git` (parse, files, classify, examples, review, run). This
+module keeps the skip-path check and the source's entry point; it imports no third-party module
+(worker processes import it).
 """
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import functools
 import re
 import subprocess
-import textwrap
-from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from aitherd.sources.git.classify import Shape, conventional, decide, history, train_model
+from aitherd.sources.git.examples import CATEGORY
+from aitherd.sources.git.files import TEST_PATH as _TEST_PATH
+from aitherd.sources.git.gitio import Interrupted
+from aitherd.sources.git.parse import FMT, SEP, Commit, Hunk
+from aitherd.sources.git.run import default_jobs, mine_commits
+from aitherd.sources.git.settings import Settings
+from aitherd.sources.items import Checkpoint, Item
 
-from aitherd.candidate import Candidate
-from aitherd.sources.credfiles import CREDENTIAL_FILES, is_credential_file
+if TYPE_CHECKING:
+    from aitherd.sources.git.config import GitMiningConfig
 
-SEP = "\x1e"  # record separator in the format: starts each commit header
-FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
-CATEGORY = {"bugfix": "debugging", "refactor": "editing", "feature": "editing", "test": "test_generation"}
-_PREFIX = re.compile(r"^(\w+)(?:\([^)]*\))?!?:")
-_CONVENTIONAL = {"fix": "bugfix", "bugfix": "bugfix", "hotfix": "bugfix", "feat": "feature",
-                 "feature": "feature", "refactor": "refactor", "perf": "refactor", "style": "refactor",
-                 "test": "test", "tests": "test"}
-_WORDS = (("bugfix", re.compile(r"\b(fix(e[sd])?|bug|crash|broken|regression|error|wrong|issue #?\d+|"
-                                r"resolve[sd]?|patch|typo)\b", re.I)),
-          ("test", re.compile(r"\b(tests?|testing|coverage|spec)\b", re.I)),
-          ("refactor", re.compile(r"\b(refactor\w*|rename[sd]?|clean(ed)?\s*up|simplif\w+|extract\w*|"
-                                  r"move[sd]?|reorgani[sz]\w*|tidy)\b", re.I)))
-_TEST_PATH = re.compile(r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
-                        r"\.(test|spec)\.[jt]sx?$")
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
-_LANG = {".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "tsx", ".go": "go",
-         ".rs": "rust", ".java": "java", ".c": "c", ".h": "c", ".cpp": "cpp", ".rb": "ruby",
-         ".sh": "bash", ".sql": "sql", ".kt": "kotlin", ".swift": "swift", ".php": "php"}
+__all__ = ["CATEGORY", "FMT", "SEP", "_TEST_PATH", "Commit", "GitMiningConfig", "Hunk", "classify", "is_ancestor",
+           "mine", "plan", "resolve"]
+LABEL_CACHE = "git-labels.sqlite"
 
 
-class GitMiningConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def __getattr__(name: str) -> Any:  # the config model needs pydantic: imported only when asked for
+    if name == "GitMiningConfig":
+        from aitherd.sources.git.config import GitMiningConfig
 
-    enabled: bool = True
-    first_run_commits: int = Field(default=500, ge=1)
-    context_lines: int = Field(default=10, ge=0)
-    max_diff_bytes: int = Field(default=200_000, ge=1)  # a larger commit is skipped, counted
-    max_hunk_lines: int = Field(default=120, ge=1)
-    min_changed_lines: int = Field(default=1, ge=1)
-    skip_paths: list[str] = Field(default_factory=lambda: [
-        "vendor/*", "*/vendor/*", "node_modules/*", "*/node_modules/*", "third_party/*",
-        "*.lock", "package-lock.json", "*/package-lock.json", "yarn.lock", "pnpm-lock.yaml",
-        "go.sum", "*.min.js", "*.min.css", "*_pb2.py", "*.pb.go", "*.generated.*", "dist/*",
-        "build/*", "*.svg", "*.map"])
-    review_window: int = Field(default=2000, ge=0)  # added-line memory for review pairs
-    # never mined, counted as skipped_files.credential_file (aitherd/sources/credfiles.py)
-    credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
-
-
-@dataclass
-class Hunk:
-    path: str
-    header: str
-    lines: list[str] = field(default_factory=list)
-
-    def sides(self) -> tuple[str, str]:
-        before = [ln[1:] for ln in self.lines if ln[:1] in (" ", "-")]
-        after = [ln[1:] for ln in self.lines if ln[:1] in (" ", "+")]
-        return "\n".join(before) + "\n", "\n".join(after) + "\n"
-
-    @property
-    def changed(self) -> int:
-        return sum(1 for ln in self.lines if ln[:1] in ("+", "-"))
-
-    def diff(self) -> str:
-        return "\n".join([f"--- a/{self.path}", f"+++ b/{self.path}", self.header, *self.lines])
-
-
-@dataclass
-class Commit:
-    sha: str
-    parents: list[str]
-    author: str
-    time: int
-    subject: str
-    body: str
-    hunks: list[Hunk] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
-    size: int = 0
-
-    @property
-    def message(self) -> str:
-        return (self.subject + ("\n\n" + self.body.strip() if self.body.strip() else "")).strip()
+        return GitMiningConfig
+    raise AttributeError(name)
 
 
 def classify(commit: Commit) -> str:
-    """bugfix | refactor | feature | test, from the message, paths and the shape of the diff."""
-    if (m := _PREFIX.match(commit.subject.strip())) and (kind := _CONVENTIONAL.get(m.group(1).lower())) is not None:
-        return kind
+    """bugfix | feature | refactor | test | docs | chore, from the prefix, message and paths."""
+    added = sum(h.added or sum(1 for ln in h.lines if ln[:1] == "+") for h in commit.hunks)
+    removed = sum(h.removed or sum(1 for ln in h.lines if ln[:1] == "-") for h in commit.hunks)
     paths = commit.paths or [h.path for h in commit.hunks]
-    if paths and all(_TEST_PATH.search(p) for p in paths):
-        return "test"
-    for kind, pattern in _WORDS:
-        if pattern.search(commit.message):
-            return kind
-    added = sum(1 for h in commit.hunks for ln in h.lines if ln.startswith("+"))
-    removed = sum(1 for h in commit.hunks for ln in h.lines if ln.startswith("-"))
-    if added and removed and 0.8 <= added / removed <= 1.25:
-        return "refactor"
-    return "feature"
+    return decide(commit.subject, commit.body, Shape(paths, commit.statuses, added, removed))[0]
 
 
 @functools.lru_cache(maxsize=16)
@@ -132,164 +67,6 @@ def _skip_path(path: str, patterns: list[str]) -> bool:
     return _skip_regex(tuple(patterns)).match(path) is not None
 
 
-def parse_log(stream: Iterator[str], cfg: GitMiningConfig) -> Iterator[Commit]:
-    """Commits from `git log -p --format=FMT` output, lines without their newline."""
-    commit: Commit | None = None
-    hunk: Hunk | None = None
-    path: str | None = None
-    header_buf: list[str] | None = None
-    for line in stream:
-        if header_buf is not None:  # inside a multi-line commit body
-            if line.endswith(SEP):
-                header_buf.append(line[:-1])
-                fields = "\n".join(header_buf).split("\x1f")
-                commit = Commit(sha=fields[0], parents=fields[1].split(), author=fields[2],
-                                time=int(fields[3] or 0), subject=fields[4], body=fields[5])
-                header_buf = None
-            else:
-                header_buf.append(line)
-            continue
-        if line.startswith(SEP):
-            if commit is not None:
-                yield commit
-            commit, hunk, path = None, None, None
-            rest = line[1:]
-            if rest.endswith(SEP) and rest.count("\x1f") >= 5:
-                fields = rest[:-1].split("\x1f")
-                commit = Commit(sha=fields[0], parents=fields[1].split(), author=fields[2],
-                                time=int(fields[3] or 0), subject=fields[4], body=fields[5])
-            else:
-                header_buf = [rest]
-            continue
-        if commit is None:
-            continue
-        commit.size += len(line) + 1
-        if line.startswith("diff --git "):
-            hunk, path = None, None
-            continue
-        if line.startswith("+++ "):
-            target = line[4:]
-            path = None if target == "/dev/null" else target[2:] if target.startswith("b/") else target
-            if path is not None:
-                commit.paths.append(path)
-                if is_credential_file(path, cfg.credential_files):
-                    commit.skipped["credential_file"] = commit.skipped.get("credential_file", 0) + 1
-                    path = None
-                elif _skip_path(path, cfg.skip_paths):
-                    commit.skipped["vendored_or_generated"] = commit.skipped.get("vendored_or_generated", 0) + 1
-                    path = None
-            continue
-        if line.startswith("Binary files "):
-            commit.skipped["binary"] = commit.skipped.get("binary", 0) + 1
-            continue
-        if line.startswith("@@"):
-            if path is not None and _HUNK.match(line):
-                hunk = Hunk(path=path, header=line)
-                commit.hunks.append(hunk)
-            else:
-                hunk = None
-            continue
-        if hunk is not None and line[:1] in (" ", "+", "-", ""):
-            if "@generated" in line or "DO NOT EDIT" in line:
-                commit.skipped["vendored_or_generated"] = commit.skipped.get("vendored_or_generated", 0) + 1
-                commit.hunks = [h for h in commit.hunks if h.path != hunk.path]
-                path, hunk = None, None
-                continue
-            hunk.lines.append(line if line else " ")
-    if commit is not None:
-        yield commit
-
-
-def _lang(path: str, after: str) -> str:
-    """The fence language for a hunk of `path`. A Python hunk is often a fragment cut
-    mid-statement: it is labelled python only when its new side (the answer, which the judge
-    checks; the old side is the same lines but those changed) parses after dedent."""
-    dot = path.rfind(".")
-    lang = _LANG.get(path[dot:], "") if dot != -1 else ""
-    if lang == "python":
-        code = textwrap.dedent(after)
-        first = next((ln for ln in code.splitlines() if ln.strip()), "")
-        if first[:1] in (" ", "\t"):  # still indented: a fragment, no need to parse
-            return ""
-        try:
-            ast.parse(code)
-        except (SyntaxError, ValueError):
-            return ""
-    return lang
-
-
-def examples(commit: Commit, kind: str, repo: str) -> Iterator[Candidate]:
-    for h in commit.hunks:
-        before, after = h.sides()
-        lang = _lang(h.path, after)
-        category = CATEGORY[kind]
-        if not before.strip():  # a new file, or code added at an empty spot: write it, not edit it
-            category = "test_generation" if kind == "test" else "instruction"
-            ask = f"{commit.subject}\n\nWrite `{h.path}`."
-        elif kind == "bugfix":
-            ask = (f"This code in `{h.path}` has a bug: {commit.subject}\n\n```{lang}\n{before}```\n\n"
-                   "Fix it and show the corrected code.")
-        elif kind == "test":
-            ask = (f"{commit.subject}\n\nUpdate the tests in `{h.path}`:\n\n```{lang}\n{before}```")
-        else:
-            ask = f"{commit.subject}\n\nApply this change to `{h.path}`:\n\n```{lang}\n{before}```"
-        answer = f"```{lang}\n{after}```"
-        if commit.body.strip() and kind == "bugfix":
-            answer = commit.body.strip() + "\n\n" + answer
-        yield Candidate("coder", category, [{"role": "user", "content": ask},
-                                            {"role": "assistant", "content": answer}],
-                        source="git", provenance={"repo": repo, "commit": commit.sha,
-                                                  "path": h.path, "hunk": h.header, "class": kind})
-
-
-class ReviewMemory:
-    """Lines added by recent commits, so a later fix that removes them yields a review pair."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._added: OrderedDict[tuple[str, str], tuple[Commit, Hunk]] = OrderedDict()
-
-    def remember(self, commit: Commit) -> None:
-        if not self.size:
-            return
-        for h in commit.hunks:
-            for ln in h.lines:
-                if ln.startswith("+") and len(ln.strip()) > 3:
-                    self._added[(h.path, ln[1:].strip())] = (commit, h)
-                    self._added.move_to_end((h.path, ln[1:].strip()))
-        while len(self._added) > self.size:
-            self._added.popitem(last=False)
-
-    def reviews(self, fix: Commit, repo: str) -> Iterator[Candidate]:
-        seen: set[tuple[str, str]] = set()
-        for h in fix.hunks:
-            for ln in h.lines:
-                if not ln.startswith("-"):
-                    continue
-                origin = self._added.get((h.path, ln[1:].strip()))
-                if origin is None or origin[0].sha == fix.sha or (origin[0].sha, h.header) in seen:
-                    continue
-                intro, intro_hunk = origin
-                seen.add((intro.sha, h.header))
-                ask = f"Review this change ({intro.subject}):\n\n```diff\n{intro_hunk.diff()}\n```"
-                reply = (f"There is a problem: {fix.subject}. The line `{ln[1:].strip()}` is at "
-                         f"fault" + (f". {fix.body.strip()}" if fix.body.strip() else "") +
-                         f"\n\nSuggested fix:\n\n```diff\n{h.diff()}\n```")
-                yield Candidate("coder", "review", [{"role": "user", "content": ask},
-                                                    {"role": "assistant", "content": reply}],
-                                source="git", provenance={"repo": repo, "commit": intro.sha,
-                                                          "fixed_by": fix.sha, "path": h.path})
-
-
-def log_command(repo: str, rev_range: str, cfg: GitMiningConfig, limit: int | None) -> list[str]:
-    cmd = ["git", "-C", repo, "-c", "core.quotepath=off", "log", "--reverse", "--no-merges",
-           "--no-color", "--no-ext-diff", "--no-renames", f"--format={FMT}", "-p",
-           f"-U{cfg.context_lines}"]
-    if limit:
-        cmd.append(f"-n{limit}")
-    return [*cmd, rev_range, "--"]
-
-
 def resolve(repo: str, ref: str) -> str:
     out = subprocess.run(["git", "-C", repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
                          capture_output=True, text=True, timeout=30, check=False)
@@ -299,53 +76,86 @@ def resolve(repo: str, ref: str) -> str:
     return out.stdout.strip()
 
 
+def _exists(repo: str, sha: str) -> bool:
+    return subprocess.run(["git", "-C", repo, "cat-file", "-e", f"{sha}^{{commit}}"],
+                          capture_output=True, timeout=30, check=False).returncode == 0
+
+
 def is_ancestor(repo: str, old: str, new: str) -> bool:
     return subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", old, new],
                           capture_output=True, timeout=30, check=False).returncode == 0
 
 
-def mine(repo: str, ref: str, mark: dict[str, Any], cfg: GitMiningConfig,
-         counts: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Candidate | str]]:
-    """(watermark after the commit, candidate or 'skip:reason') for each commit since `mark`."""
-    head = resolve(repo, ref)
-    last = mark.get("last")
-    if last == head:
-        return
-    if last and is_ancestor(repo, last, head):
-        cmd = log_command(repo, f"{last}..{head}", cfg, None)
-    else:  # first run, or history was rewritten: the recent window, deduplicated by hash
-        cmd = log_command(repo, head, cfg, cfg.first_run_commits)
-    memory = ReviewMemory(cfg.review_window)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    lines = (raw.decode("utf-8", "replace").rstrip("\n") for raw in proc.stdout)
+def plan(repo: str, base: str | None, target: str, first_run: int) -> list[tuple[str, str]]:
+    """(sha, subject) of the non-merge commits to mine, oldest first: `base..target`, or the
+    newest `first_run` reachable from `target` when there is no base."""
+    rev = [f"{base}..{target}"] if base else [f"-n{first_run}", target]
+    out = subprocess.run(["git", "-C", repo, "log", "--reverse", "--no-merges", "--format=%H%x1f%s", *rev, "--"],
+                         capture_output=True, timeout=600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{repo}: git log {' '.join(rev)} failed: "
+                           f"{out.stderr.decode('utf-8', 'replace').strip()[:300]}")
+    return [(ln[:40], ln[41:]) for ln in out.stdout.decode("utf-8", "replace").split("\n") if len(ln) >= 40]
+
+
+def _repo_model(repo: str, target: str, cfg: GitMiningConfig) -> Any:
+    """The repo's own classifier, or None when too few of its commits carry a prefix."""
+    subjects = subprocess.run(["git", "-C", repo, "log", "--no-merges", "--format=%s", f"-n{cfg.classifier_commits}",
+                               target, "--"], capture_output=True, timeout=600, check=False).stdout
+    prefixed = sum(1 for s in subjects.decode("utf-8", "replace").split("\n") if conventional(s)[0])
+    if prefixed < cfg.classifier_min_commits:
+        return None
+    return train_model(history(repo, target, cfg.classifier_commits), cfg.classifier_min_commits)
+
+
+def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state_dir: str | None = None) -> Settings:
+    return Settings(repo=repo, tip=tip, context_lines=cfg.context_lines, max_diff_bytes=cfg.max_diff_bytes,
+                    max_hunk_lines=cfg.max_hunk_lines, min_changed_lines=cfg.min_changed_lines,
+                    max_example_chars=cfg.max_example_chars, max_example_files=cfg.max_example_files,
+                    docs_keep=cfg.docs.keep, docs_weight=cfg.docs.weight, review_days=cfg.review_days,
+                    skip_paths=tuple(cfg.skip_paths),
+                    credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
+                    label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model)
+
+
+def _range(repo: str, ref: str, last: str | None, target: str, done: int, at: str | None, cfg: GitMiningConfig,
+           counts: dict[str, Any], state_dir: str | None) -> Generator[Item, None, bool]:
+    """Mine the planned commits up to `target`, from the cursor; False when git was stopped."""
+    base = last if last and is_ancestor(repo, last, target) else None
+    if last and base is None:
+        counts["history_rewritten"] = counts.get("history_rewritten", 0) + 1
+    planned = plan(repo, base, target, cfg.first_run_commits)
+    if done and not (0 < done <= len(planned) and planned[done - 1][0] == at):
+        done = 0  # the plan changed under the cursor: mine the range again (stored examples are kept once)
+    todo = planned[done:]
+    model = None
+    if cfg.classifier and any(conventional(s)[0] is None for _, s in todo):
+        model = _repo_model(repo, target, cfg)
+    cfg_w = settings(repo, target, cfg, model, state_dir)
     try:
-        for commit in parse_log(lines, cfg):
-            new_mark = {"last": commit.sha, "ref": ref}
-            counts["commits"] = counts.get("commits", 0) + 1
-            for reason, n in commit.skipped.items():
-                counts[f"skipped_files.{reason}"] = counts.get(f"skipped_files.{reason}", 0) + n
-            if commit.size > cfg.max_diff_bytes:
-                yield new_mark, "skip:large_diff"
-                continue
-            commit.hunks = [h for h in commit.hunks
-                            if cfg.min_changed_lines <= h.changed <= cfg.max_hunk_lines]
-            if not commit.hunks:
-                yield new_mark, "skip:no_usable_hunks"
-                continue
-            kind = classify(commit)
-            counts[f"class.{kind}"] = counts.get(f"class.{kind}", 0) + 1
-            if kind == "bugfix":
-                for review in memory.reviews(commit, repo):
-                    yield new_mark, review
-            for cand in examples(commit, kind, repo):
-                yield new_mark, cand
-            memory.remember(commit)
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        code = proc.wait()
-    if code not in (0, -9) and err.strip():
-        raise RuntimeError(f"{repo}: git log failed: {err.strip()[:300]}")
+        for res in mine_commits(cfg_w, [s for s, _ in todo], cfg.jobs or default_jobs(), cfg.parallel_min_commits):
+            for key, n in res.counts.items():
+                counts[key] = counts.get(key, 0) + n
+            yield from res.items
+            done += 1
+            yield Checkpoint({"ref": ref, "last": last, "target": target, "done": done, "at": res.sha})
+    except Interrupted:
+        return False
+    yield Checkpoint({"ref": ref, "last": target})
+    return True
+
+
+def mine(repo: str, ref: str, mark: dict[str, Any], cfg: GitMiningConfig, counts: dict[str, Any],
+         state_dir: str | None = None) -> Iterator[Item]:
+    """Items for each commit of `ref` not yet mined (see the module docstring for the mark)."""
+    tip = resolve(repo, ref)
+    last = mark.get("last")
+    target = mark.get("target")
+    if target and target != last and _exists(repo, target):  # finish the range a stop left
+        if not (yield from _range(repo, ref, last, target, int(mark.get("done") or 0), mark.get("at"), cfg,
+                                  counts, state_dir)):
+            return
+        last = target
+    if last == tip:
+        return
+    yield from _range(repo, ref, last, tip, 0, None, cfg, counts, state_dir)

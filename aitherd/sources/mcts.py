@@ -7,9 +7,12 @@ Input: a JSON file holding one tree or a list of trees, or JSONL with one tree p
         {"action": "...", "state": "...", "value": 0.8, "visits": 12, "pruned": false,
          "terminal": false, "reason": "why pruned (optional)", "children": [...]}]}}
 
-The chosen path follows, from the root, the most visited child that was not pruned (ties by
-value); it becomes the plan. Every other child along the way is summarised as a considered
-alternative in the chain of thought, with its value, visits and why it was pruned.
+The chosen path follows, from the root, the most visited child (ties by value) through which a
+plan can go: not pruned, and either a leaf, a terminal node, or with such a child in turn. It
+becomes the plan. Every other child along the way is summarised as a considered alternative in
+the chain of thought, with its value, visits and why it was pruned. A tree in which every path
+goes through a pruned node has no plan: it is rejected (`all_pruned`), never linearised through
+a pruned node.
 """
 
 from __future__ import annotations
@@ -53,12 +56,33 @@ def _describe(node: Node) -> str:
     return text + ")"
 
 
+def _viable(node: Node, memo: dict[int, bool]) -> bool:
+    """A plan can go through `node`: not pruned, and a leaf, terminal, or with a viable child."""
+    if id(node) not in memo:
+        memo[id(node)] = not node.pruned and (node.terminal or not node.children
+                                              or any(_viable(c, memo) for c in node.children))
+    return memo[id(node)]
+
+
+def _blockers(node: Node) -> Iterator[Node]:
+    """The pruned nodes that cut off every path below `node`."""
+    for child in node.children:
+        if child.pruned:
+            yield child
+        else:
+            yield from _blockers(child)
+
+
 def linearise(tree: Tree, provenance: dict[str, Any]) -> Candidate:
     """The planning example for one tree; rejected (with a reason) when there is no plan."""
     steps: list[tuple[Node, list[Node]]] = []
-    node = tree.root
+    node, memo = tree.root, dict[int, bool]()
+    dead_end: Node | None = None
     while node.children:
-        live = [c for c in node.children if not c.pruned] or node.children
+        live = [c for c in node.children if _viable(c, memo)]
+        if not live:
+            dead_end = None if node.terminal else node
+            break
         best = max(live, key=lambda c: (c.visits, c.value))
         steps.append((best, [c for c in node.children if c is not best]))
         node = best
@@ -78,7 +102,10 @@ def linearise(tree: Tree, provenance: dict[str, Any]) -> Candidate:
                                                {"role": "assistant", "content": reply}],
                      source="mcts", provenance=provenance, reasoning="\n".join(reasoning_lines),
                      answer=tree.answer)
-    if not steps:
+    if dead_end is not None:
+        cand.reject("all_pruned", detail="every path goes through a pruned node: "
+                    + "; ".join(_describe(c) for c in _blockers(dead_end)))
+    elif not steps:
         cand.reject("incomplete", detail="the tree was never expanded: no plan")
     elif any(c.action is None for c, _ in steps):
         cand.reject("malformed", detail="a node on the chosen path has no action")

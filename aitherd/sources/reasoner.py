@@ -1,68 +1,62 @@
 """The reasoner harvest: every configured reasoning source, in batches, crash-safe.
 
-Each source yields (watermark, candidate) pairs. A batch is curated, inserted (idempotent by
-content hash), and only then is the source's watermark advanced: a crash or kill repeats work
-but never duplicates or loses an example. A failing source is recorded with what and where, and
-the other sources still run. Finally the non-reasoning share is topped up by derivation.
+Each source yields candidates and checkpoints (see items.py). A batch is curated, inserted
+(idempotent by content hash), and only then is the source's watermark advanced: a crash or kill
+repeats work but never duplicates or loses an example. Generated traces (teacher, augmentation)
+are stored one by one, since each was paid for; the store is their ledger, so a prompt answered
+once is never asked again. A failing source is recorded with what and where, and the other
+sources still run. Finally the non-reasoning share is topped up by derivation.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
-import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
-from aitherd.candidate import Candidate
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
-from aitherd.sources import chronicle, mcts
-from aitherd.sources.generate import Outcome, augment, teacher
-from aitherd.sources.harvest import Curate, Harvest, Item, get_mark, log_files
+from aitherd.runs import JobContext, RunResult
+from aitherd.sources import chronicle, mcts, non_reasoning
+from aitherd.sources.generate import AugmentConfig, Ledger, Outcome, TeacherConfig, augment, teacher
+from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, Item, Mark, log_files
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.sources.reasoner_datasets import harvest_dataset
 
 
-def _generated(pairs: Iterator[tuple[str, Candidate]], done: set[str]) -> Iterator[Item]:
-    for pid, cand in pairs:
-        done.add(pid)
-        yield {"done": sorted(done)}, cand
-
-
-def derive_non_reasoning(engine: Engine, share: float, limit: int) -> list[Candidate]:
-    """Direct-answer tasks (state the final answer of a given worked solution) from accepted
-    reasoning examples with short answers, enough to bring non_reasoning up to `share`."""
+def ledger(engine: Engine, name: str, cfg: TeacherConfig | AugmentConfig, mark: Mark) -> Ledger:
+    """What the store says was answered already, and the failures the mark keeps. Rows stored
+    before prompts were keyed by digest count by their id (with the same prompt file), and so
+    do the ids of an old `{"done": [...]}` mark."""
+    if name == "teacher":
+        sql = ("SELECT json_extract(provenance, '$.key'), json_extract(provenance, '$.id'), "
+               "json_extract(provenance, '$.prompts') FROM example WHERE source = 'teacher'")
+        path = getattr(cfg, "prompts", "")
+    else:
+        sql = ("SELECT json_extract(provenance, '$.key'), json_extract(provenance, '$.id') || ':' || "
+               "json_extract(provenance, '$.strategy'), json_extract(provenance, '$.seeds') FROM example "
+               "WHERE source LIKE 'augment:%'")
+        path = getattr(cfg, "seeds", "")
     with engine.connect() as conn:
-        counts: dict[Any, int] = dict(conn.execute(text(
-            "SELECT category = 'non_reasoning', count(*) FROM example WHERE specialist = 'reasoner' "
-            "AND status = 'accepted' GROUP BY 1")).all())
-        reasoning, plain = counts.get(0, 0), counts.get(1, 0)
-        need = min(limit, math.ceil(share / (1 - share) * reasoning) - plain)
-        if need <= 0:
-            return []
-        rows = conn.execute(text(
-            "SELECT content_hash, messages, answer FROM example WHERE specialist = 'reasoner' AND "
-            "status = 'accepted' AND category != 'non_reasoning' AND answer IS NOT NULL AND "
-            "length(answer) BETWEEN 1 AND 80 ORDER BY content_hash")).all()
-    out = []
-    for content_hash, messages, answer in rows:
-        msgs = json.loads(messages) if isinstance(messages, str) else messages
-        solution = next((m["content"] for m in reversed(msgs) if m["role"] == "assistant"), "")
-        question = next((m["content"] for m in msgs if m["role"] == "user"), "")
-        if not solution:
-            continue
-        prompt = (f"Question: {question}\n\nWorked solution:\n{solution}\n\n"
-                  "State the final answer only, with no explanation.")
-        out.append(Candidate("reasoner", "non_reasoning", [{"role": "user", "content": prompt},
-                                                           {"role": "assistant", "content": answer}],
-                             source="derived:final_answer", answer=answer,
-                             provenance={"from": content_hash}))
-        if len(out) >= need:
-            break
-    return out
+        rows = conn.execute(text(sql)).all()
+    return Ledger(answered={k for k, _, _ in rows if k},
+                  legacy={str(i) for k, i, p in rows if not k and i is not None and p == path}
+                  | {str(i) for i in mark.get("done") or []},
+                  failures={str(k): int(v) for k, v in (mark.get("failures") or {}).items()},
+                  bad_lines=set(mark.get("bad_lines") or []))
+
+
+def _mcts(path: Path, mark: Mark) -> Iterator[Item]:
+    """A tree file is one group: read whole when it changed, marked done after its last tree."""
+    st = path.stat()
+    stamp = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    if mark.get("stamp") == stamp:
+        return
+    for out in mcts.harvest_file(path):
+        yield BadInput(str(path), out) if isinstance(out, str) else out
+    yield Checkpoint({"stamp": stamp})
 
 
 def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
@@ -72,50 +66,68 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
     ran: list[str] = []
     for _kind, path in log_files(logs, ("chronicle",)):
         ran.append("chronicle")
-        h.run("chronicle", str(path), chronicle.harvest_file(
-            path, get_mark(ctx.engine, "chronicle", str(path)), cfg.chronicle))
+        h.run(FnSource("chronicle", str(path), functools.partial(
+            chronicle.harvest_file, path, mapping=cfg.chronicle, settle=cfg.settle)))
         if h.stopped:
             break
     for _kind, path in log_files(logs, ("mcts",)):
         if h.stopped:
             break
         ran.append("mcts")
-        stamp = f"{path.stat().st_ino}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
-        if get_mark(ctx.engine, "mcts", str(path)).get("stamp") == stamp:
-            continue
-        h.run("mcts", str(path), (({"stamp": stamp}, c) for c in mcts.harvest_file(path)))
+        h.run(FnSource("mcts", str(path), functools.partial(_mcts, path)))
+    stalled: list[str] = []
     for name, gen_cfg, fn in (("teacher", cfg.teacher, teacher), ("augment", cfg.augment, augment)):
         if gen_cfg is None or h.stopped:
             continue
         ran.append(name)
-        done = set(get_mark(ctx.engine, name, "prompts").get("done", []))
         outcome = Outcome()
-        try:
-            h.run(name, "prompts", _generated(fn(gen_cfg, done, outcome), done))  # type: ignore[operator]
-        except Exception as exc:
-            h.errors.append(f"{name}: {exc}")
-            ctx.count(f"errors.{name}")
+
+        def generated(mark: Mark, name: str = name, fn: Any = fn, gen_cfg: Any = gen_cfg,
+                      outcome: Outcome = outcome) -> Iterator[Item]:
+            return fn(gen_cfg, ledger(ctx.engine, name, gen_cfg, mark), outcome)
+
+        # Batches of one: a reply was paid for, so it is stored (and its mark moved) at once.
+        paid = Harvest(ctx, curate, 1, after_store)
+        paid.errors = h.errors
+        paid.run(FnSource(name, "prompts", generated))
+        h.stopped = h.stopped or paid.stopped
         if outcome.stopped:
             h.errors.append(f"{name}: {outcome.stopped}")
-        ctx.count(f"generated.{name}", outcome.generated)
+            ctx.count(f"errors.{name}")
+        if outcome.stalled:
+            stalled.append(f"{name} made no progress: {outcome.stalled}")
+        _count_generation(ctx, name, outcome)
     for name, src in cfg.datasets.items():
         if not src.enabled or h.stopped:
             continue
         ran.append(f"hf:{name}")
-        h.run(f"hf:{name}", name, harvest_dataset(name, src, get_mark(ctx.engine, f"hf:{name}", name),
-                                                  ctx.should_stop))
-    if cfg.non_reasoning.derive and not h.stopped:
-        derived = derive_non_reasoning(ctx.engine, cfg.non_reasoning.share, limit=10_000)
-        if derived:
-            h.run("derived", "final_answer", iter([({}, c) for c in derived]))
+        h.run(FnSource(f"hf:{name}", name, functools.partial(harvest_dataset, name, src, stop=ctx.should_stop)))
+    if not h.stopped:  # direct questions: configured files, then generated to reach the share
+        non_reasoning.harvest(h, ctx.engine, cfg.non_reasoning)
     if h.stopped:
         return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran and not cfg.non_reasoning.derive:
         return RunResult("skipped", message="not configured: no reasoner source is configured")
     note = f"sources: {', '.join(dict.fromkeys(ran)) or 'none configured'}"
+    if stalled:
+        note = "; ".join(stalled) + "; " + note
     if h.errors:
         note += "; problems: " + "; ".join(h.errors[:5])
+    if stalled and not any(k.startswith("stored.") and v for k, v in ctx.counts.items()):
+        return RunResult("failed", message=note, error="; ".join(stalled))
     return RunResult("ok", message=note)
+
+
+def _count_generation(ctx: JobContext, name: str, outcome: Outcome) -> None:
+    """Generation in the run's counts: replies, failed requests, retries, tokens."""
+    client = outcome.client
+    for key, value in (("generated", outcome.generated), ("failed_requests", outcome.failed),
+                       ("gave_up", outcome.gave_up), ("failed_before", outcome.failed_before),
+                       ("requests", client.requests if client else 0),
+                       ("retries", client.retries if client else 0),
+                       ("tokens", client.spent_tokens if client else 0)):
+        if value or key == "generated":
+            ctx.count(f"{key}.{name}", value)
 
 
 def content_digest(engine: Engine) -> str:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aitherd.durations import Duration
 from aitherd.sources.chronicle import ChronicleMapping
 from aitherd.sources.generate import AugmentConfig, TeacherConfig
+from aitherd.sources.non_reasoning import NonReasoning
 from aitherd.sources.reasoner_datasets import ADAPTERS, DatasetSource
-
-
-class NonReasoning(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    share: float = Field(default=0.10, ge=0, lt=1)
-    derive: bool = True  # top up with direct-answer tasks derived from solved examples
 
 
 class ReasonerSources(BaseModel):
@@ -23,6 +18,8 @@ class ReasonerSources(BaseModel):
 
     batch_size: int = Field(default=200, ge=1)
     chronicle: ChronicleMapping = Field(default_factory=ChronicleMapping)
+    # A trace file's last record without a newline is read once the file has been quiet this long.
+    settle: Duration = 60.0
     teacher: TeacherConfig | None = None
     augment: AugmentConfig | None = None
     datasets: dict[str, DatasetSource] = Field(default_factory=dict)

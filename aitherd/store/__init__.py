@@ -1,6 +1,6 @@
 """The store: SQLModel tables on SQLite."""
 
-from aitherd.store.db import SCHEMA_VERSION, StoreError, open_store, session
+from aitherd.store.db import SCHEMA_VERSION, StoreError, open_store, session, store_error
 from aitherd.store.models import (
     Adapter,
     BenchmarkResult,
@@ -24,5 +24,6 @@ __all__ = [
     "Watermark",
     "open_store",
     "session",
+    "store_error",
     "utcnow",
 ]

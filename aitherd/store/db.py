@@ -9,20 +9,62 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
+from aitherd import errors
 from aitherd.store import models  # noqa: F401  (registers the tables)
 from aitherd.store.models import Meta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _v2_adapter_serving(conn: Any) -> None:
+    """Serving: when an adapter last went live and why it left (rollback, failed verify); at
+    most one live adapter per specialist. Idempotent: create_all already made the columns on a
+    fresh database."""
+    have = {row[1] for row in conn.execute(text("PRAGMA table_info(adapter)"))}
+    if "deployed_at" not in have:
+        conn.execute(text("ALTER TABLE adapter ADD COLUMN deployed_at DATETIME"))
+    if "note" not in have:
+        conn.execute(text("ALTER TABLE adapter ADD COLUMN note VARCHAR"))
+    conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ux_adapter_one_live "
+                      "ON adapter (specialist) WHERE state = 'live'"))
+
 
 # Each migration takes the schema from version N-1 to N; index 0 is unused (v1 = create_all).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _v2_adapter_serving}
 
 
-class StoreError(Exception):
-    """The store cannot be opened or used as it is."""
+class StoreError(errors.StoreError):
+    """The store cannot be opened or used as it is. `environmental`: the machine is at fault
+    (read-only or full disk, no permission), not the database; a restart will not help."""
+
+    def __init__(self, message: str, environmental: bool = False) -> None:
+        super().__init__(message)
+        self.environmental = environmental
+
+
+# SQLite result codes (by name, extended codes included) that mean the disk or permissions.
+_ENVIRONMENTAL = {
+    "SQLITE_READONLY": "the database or its directory is read-only (a read-only mount, or files "
+                       "owned by another user); point [daemon] state_dir at a writable directory",
+    "SQLITE_FULL": "the disk is full; free some space, then start aitherd again",
+    "SQLITE_CANTOPEN": "the file cannot be created or opened; check that the state directory "
+                       "exists and the daemon's user may write there",
+    "SQLITE_PERM": "permission denied; check the owner and mode of the state directory",
+    "SQLITE_IOERR": "the disk reported an I/O error (full, read-only or failing)",
+}
+
+
+def store_error(path: Path, err: Exception) -> StoreError:
+    """A database error as a StoreError that says what is wrong and what to do."""
+    orig = getattr(err, "orig", None) or err
+    name = str(getattr(orig, "sqlite_errorname", ""))
+    for prefix, hint in _ENVIRONMENTAL.items():
+        if name.startswith(prefix):
+            return StoreError(f"{path}: cannot open the database: {orig} ({name}): {hint}", environmental=True)
+    return StoreError(f"{path}: cannot open the database: {orig}")
 
 
 def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -72,9 +114,9 @@ def open_store(path: Path, *, create: bool = True) -> Engine:
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
                 {"v": str(SCHEMA_VERSION)},
             )
-    except DatabaseError as err:
+    except DBAPIError as err:
         engine.dispose()
-        raise StoreError(f"{path}: cannot open the database: {err.orig}") from None
+        raise store_error(path, err) from None
     except StoreError:
         engine.dispose()
         raise

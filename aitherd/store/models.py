@@ -103,8 +103,10 @@ class Adapter(SQLModel, table=True):
     export_id: str | None = None
     run_id: int | None = None
     scores: dict[str, Any] = _json()
-    state: str = "candidate"  # candidate | live | retired
+    state: str = "candidate"  # candidate | live | retired | rejected
     created_at: datetime = Field(default_factory=utcnow)
+    deployed_at: datetime | None = None  # when it last became live (rollback goes to the newest)
+    note: str | None = None  # why it was rejected or retired (failed verify, rolled back)
 
 
 class BenchmarkResult(SQLModel, table=True):

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from aitherd.store.models import Adapter, utcnow
 
 LINEAGE_FILE = "aitherd_adapter.json"
+UNPUBLISHED = ("training_args.bin", "*.pkl", "*.pickle")
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
@@ -41,6 +42,12 @@ def next_version(engine: Engine, state_dir: Path, specialist: str) -> str:
 def parent_adapter(engine: Engine, specialist: str) -> Adapter | None:
     """The adapter this one follows: the newest of the specialist, whatever its state."""
     rows = [r for r in _rows(engine, specialist) if _VERSION_RE.match(r.version)]
+    return max(rows, key=lambda r: int(r.version[1:]), default=None)
+
+
+def live_adapter(engine: Engine, specialist: str) -> Adapter | None:
+    """The specialist's adapter in state `live`, if one is (the newest if several are)."""
+    rows = [r for r in _rows(engine, specialist) if r.state == "live" and _VERSION_RE.match(r.version)]
     return max(rows, key=lambda r: int(r.version[1:]), default=None)
 
 
@@ -71,7 +78,9 @@ def publish(engine: Engine, state_dir: Path, specialist: str, source: Path,
     dest = root / version
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        shutil.copytree(source, tmp)
+        # training_args.bin is a pickle of the trainer's arguments: loading it runs code, and
+        # a published adapter has no use for it (the values are in the lineage file).
+        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*UNPUBLISHED))
         meta = {**meta, "specialist": specialist, "version": version,
                 "created_at": utcnow().isoformat(), "run_id": run_id}
         meta["lineage"] = {**meta.get("lineage", {}),

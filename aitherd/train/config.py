@@ -10,7 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SPECIALISTS = ("coder", "reasoner")
+from aitherd import specialists
+
+SPECIALISTS = specialists.NAMES
 
 
 class _Section(BaseModel):
@@ -41,13 +43,13 @@ class SpecialistTrain(_Section):
 
 
 class CoderTrain(SpecialistTrain):
-    epochs: float = Field(default=1.0, gt=0)
-    max_length: int = Field(default=8192, ge=16)
+    epochs: float = Field(default=specialists.CODER.epochs, gt=0)
+    max_length: int = Field(default=specialists.CODER.max_length, ge=16)
 
 
 class ReasonerTrain(SpecialistTrain):
-    epochs: float = Field(default=2.0, gt=0)
-    max_length: int = Field(default=4096, ge=16)
+    epochs: float = Field(default=specialists.REASONER.epochs, gt=0)
+    max_length: int = Field(default=specialists.REASONER.max_length, ge=16)
 
 
 class TrainConfig(_Section):
@@ -79,6 +81,10 @@ class TrainConfig(_Section):
     # Python interpreter with the training extras; empty: the worker's own.
     python: str = ""
     keep_checkpoints: bool = False  # keep a finished run's checkpoints (they hold optimizer state)
+    # Where Sunday's run starts: a fresh LoRA on the base model ("base", as STaR prescribes: no
+    # drift compounding over iterations), or the specialist's live adapter, trained further
+    # ("live"; from the base when none is live). Recorded in the adapter's lineage.
+    start_from: Literal["base", "live"] = "base"
     lora: LoraSection = Field(default_factory=LoraSection)
     coder: CoderTrain = Field(default_factory=CoderTrain)
     reasoner: ReasonerTrain = Field(default_factory=ReasonerTrain)

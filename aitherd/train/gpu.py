@@ -1,7 +1,8 @@
 """GPU arbitration: before training, ask the model server to free the GPU; after, give it back.
 
-The serving side implements `GpuArbiter`; until it exists, `NoopArbiter` stands in and says so,
-and the run record carries that note.
+The serving side implements `GpuArbiter` (`aitherd.serve.worker.DaemonArbiter`, which asks the
+daemon over its control socket; the worker installs it when `[serve]` is enabled); otherwise
+`NoopArbiter` stands in and says so, and the run record carries that note.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ class GpuArbiter(Protocol):
 
 
 class NoopArbiter:
-    """No model server to arbitrate with yet: nothing is freed, nothing handed back."""
+    """No model server to arbitrate with (serving is off): nothing is freed, nothing handed back."""
 
     kind = "noop"
 
     def acquire(self, purpose: str) -> str:
-        return "GPU arbitration is a no-op: no model server is supervised by this build"
+        return "GPU arbitration is a no-op: serving is off ([serve] enabled = false)"
 
     def release(self) -> str:
         return "GPU arbitration is a no-op: nothing to hand back"

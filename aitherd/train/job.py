@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aitherd.jobs import RunResult
-from aitherd.jobs.context import JobContext
-from aitherd.train.adapters import find_trained, publish
+from aitherd.runs import JobContext, RunResult
+from aitherd.train.adapters import find_trained, live_adapter, publish
 from aitherd.train.config import SPECIALISTS, TrainConfig, train_config_of
 from aitherd.train.exports import ExportRef, latest_export
 from aitherd.train.gpu import gpu_arbiter
-from aitherd.train.launch import Outcome, run_trainer, trainer_command
+from aitherd.train.launch import Outcome, reap_stale_trainer, run_trainer, trainer_command
 from aitherd.train.spec import RunFiles, TrainSpec
+
+# The trainer's log events as the daemon's job gauges (aitherd.metrics: job_gauges).
+_LOG_GAUGES = (("train_loss", "loss"), ("train_learning_rate", "learning_rate"),
+               ("train_tokens_per_second", "tokens_per_s"), ("train_eta_seconds", "eta_s"))
 
 
 @dataclass
@@ -76,12 +79,17 @@ def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
                force: bool) -> SpecialistResult:
     state_dir = ctx.loaded.paths.state_dir
     files = RunFiles(state_dir / "train" / name / export.id)
-    spec = TrainSpec.build(cfg, name, export.id, export.path, files.root)
+    start = live_adapter(ctx.engine, name) if cfg.start_from == "live" else None
+    spec = TrainSpec.build(cfg, name, export.id, export.path, files.root,
+                           init_adapter=(start.version, Path(start.path)) if start else None)
     sha = spec.sha256()
     done = find_trained(ctx.engine, name, export.id, sha)
     if done is not None and not force:
         return SpecialistResult(name, "skipped", f"{name}: {done.version} was already trained "
                                 f"from export {export.id} with this configuration")
+    reaped = reap_stale_trainer(files)  # a trainer left by a killed worker: let it stop first
+    if reaped:
+        ctx.log.warning("stale_trainer", specialist=name, note=reaped)
     problem = _check_inputs(spec)
     if problem:
         return SpecialistResult(name, "failed", f"{name}: {problem}")
@@ -95,14 +103,16 @@ def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
 
     def on_event(event: dict[str, Any]) -> None:
         if event.get("event") == "log":
-            ctx.counts[f"{name}_loss"] = event.get("loss")
-            ctx.counts[f"{name}_tokens_per_s"] = event.get("tokens_per_s")
-            ctx.counts[f"{name}_eta_s"] = event.get("eta_s")
-            ctx.counts[f"{name}_learning_rate"] = event.get("learning_rate")
+            for gauge, key in _LOG_GAUGES:
+                if isinstance(event.get(key), int | float):
+                    ctx.gauge(gauge, event[key], specialist=name)
         elif event.get("event") == "checkpoint":
             ctx.count(f"{name}_checkpoints")
         elif event.get("event") == "begin" and event.get("resumed_step"):
-            ctx.counts[f"{name}_resumed_step"] = event["resumed_step"]
+            ctx.counts[f"{name}_resumed_step"] = int(event["resumed_step"])
+        for gauge, key in (("train_step", "step"), ("train_steps_planned", "total")):
+            if isinstance(event.get(key), int):
+                ctx.gauge(gauge, event[key], specialist=name)
         ctx.progress(stage, event.get("step"), event.get("total"),
                      force=event.get("event") != "log")
 
@@ -123,11 +133,13 @@ def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
     meta = {
         "base_model": spec.base_model, "base_family": spec.base_family,
         "lineage": {"export_id": export.id, "export_sha256": export.sha256,
-                    "base_model": spec.base_model, "spec_sha256": spec.sha256()},
+                    "base_model": spec.base_model, "spec_sha256": spec.sha256(),
+                    "start_from": cfg.start_from,
+                    "init_adapter": spec.init_adapter_version},
         "training": spec.model_dump(exclude={"output_dir"}),
         "metrics": outcome.result.get("metrics", {}),
         "result": {k: outcome.result.get(k) for k in (
-            "global_step", "max_steps", "resumed_from", "precision", "packing",
+            "global_step", "max_steps", "resumed_from", "precision", "packing", "data",
             "train_examples", "eval_examples", "seconds", "versions")},
     }
     adapter = publish(ctx.engine, ctx.loaded.paths.state_dir, name, files.final, meta, ctx.run_id)
@@ -140,8 +152,19 @@ def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
         counts[f"{name}_resumed_step"] = int(str(outcome.result["resumed_from"]).rsplit("-", 1)[1])
     if eval_loss is not None:
         counts[f"{name}_eval_loss"] = round(float(eval_loss), 4)
-    return SpecialistResult(name, "ok", f"{name}: trained {adapter.version} (candidate) from "
-                            f"export {export.id} in {step} steps", counts)
+    dropped: dict[str, int] = {}
+    for split, numbers in (outcome.result.get("data") or {}).items():
+        for key, n in numbers.items():
+            if key.startswith("dropped_"):
+                counts[f"{name}_{split}_{key}"] = n
+                dropped[key.removeprefix("dropped_")] = dropped.get(key.removeprefix("dropped_"), 0) + n
+    origin = (f"continued from {spec.init_adapter_version}" if spec.init_adapter_version
+              else "from the base model" + (" (no live adapter to continue from)"
+                                            if cfg.start_from == "live" else ""))
+    note = f"{name}: trained {adapter.version} (candidate) {origin}, export {export.id}, {step} steps"
+    if dropped:
+        note += " (records dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) + ")"
+    return SpecialistResult(name, "ok", note, counts)
 
 
 def _check_inputs(spec: TrainSpec) -> str | None:
@@ -151,6 +174,8 @@ def _check_inputs(spec: TrainSpec) -> str | None:
         return f"base model {base} not found: no such directory"
     if not Path(spec.export_path).is_dir():
         return f"export {spec.export_path} does not exist"
+    if spec.init_adapter and not Path(spec.init_adapter).is_dir():
+        return f"live adapter {spec.init_adapter_version} to continue from is missing: {spec.init_adapter}"
     return None
 
 
@@ -176,9 +201,8 @@ def _prepare_run_dir(files: RunFiles, sha: str) -> str | None:
 
 def _summarise(ctx: JobContext, results: list[SpecialistResult], notes: list[str]) -> RunResult:
     counts: dict[str, Any] = {}
-    for r in results:
+    for r in results:  # each specialist's status is in the message: counts are numbers only
         counts.update(r.counts)
-        counts[f"{r.specialist}_status"] = r.status
     statuses = {r.status for r in results}
     status = ("failed" if "failed" in statuses else "interrupted" if "interrupted" in statuses
               else "ok" if "ok" in statuses else "skipped")

@@ -4,7 +4,6 @@ the result. Light imports only: this runs in the daemon's job worker."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import aitherd
+from aitherd.children import child_env, own_group_dying_with_parent, signal_group
 from aitherd.train.spec import EXIT_INTERRUPTED, RunFiles
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -58,14 +56,6 @@ def trainer_command(spec_path: Path, python: str = "", accelerate_args: list[str
     return [exe, "-m", "aitherd.train", str(spec_path)]
 
 
-def _child_setup() -> None:
-    """In the child: its own process group (a terminal's ^C is not for it), and SIGTERM when
-    the worker dies, so the trainer checkpoints instead of running on as an orphan."""
-    os.setpgrp()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def run_trainer(
     files: RunFiles,
     command: list[str],
@@ -79,8 +69,7 @@ def run_trainer(
     `should_stop()` turns true, SIGTERM goes to the trainer (it saves a checkpoint and exits);
     past `stop_grace_s` it gets SIGKILL."""
     files.result.unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+    env = child_env()
     package_root = str(Path(aitherd.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -90,7 +79,8 @@ def run_trainer(
         log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(command)}\n".encode())
         log.flush()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, preexec_fn=_child_setup)
+                                stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=own_group_dying_with_parent)  # checkpoints, no orphan
     (files.root / "trainer.pid").write_text(str(proc.pid))
     stopped_at: float | None = None
     try:
@@ -99,14 +89,14 @@ def run_trainer(
             offset = _relay(files.progress, offset, on_event)
             if returncode is not None:
                 break
-            if stopped_at is None and should_stop():
-                proc.send_signal(signal.SIGTERM)
+            if stopped_at is None and should_stop():  # the whole group: accelerate's ranks too
+                signal_group(proc.pid, signal.SIGTERM)
                 stopped_at = time.monotonic()
             elif stopped_at is not None and time.monotonic() - stopped_at > stop_grace_s:
-                proc.kill()
+                signal_group(proc.pid, signal.SIGKILL)
             time.sleep(poll_s)
     except BaseException:
-        proc.kill()
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
     finally:
@@ -118,6 +108,45 @@ def run_trainer(
         except ValueError:
             result = {}
     return Outcome(returncode, result, stopped_at is not None, _tail(files.log))
+
+
+def _trainer_of(pid: int, spec: Path) -> bool:
+    """Whether `pid` is a live trainer of this run (not a reused pid of something else)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    text = [a.decode(errors="replace") for a in args]
+    return "aitherd.train" in text and str(spec) in text
+
+
+def reap_stale_trainer(files: RunFiles, grace_s: float = 600.0, poll_s: float = 0.2) -> str | None:
+    """A `trainer.pid` left behind means the worker that ran the trainer was killed. Its
+    trainer got SIGTERM from the kernel (PDEATHSIG) and is saving a checkpoint: wait for it to
+    exit (SIGKILL after `grace_s`) so two trainers never share the run directory, then remove
+    the file. Returns what was done, or None when there was nothing to do."""
+    pid_file = files.root / "trainer.pid"
+    if not pid_file.exists():
+        return None
+    try:
+        pid = int(pid_file.read_text().strip())
+    except ValueError:
+        pid = 0
+    note = f"removed a stale trainer.pid ({pid or 'unreadable'}: no such trainer running)"
+    if pid > 0 and _trainer_of(pid, files.spec):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # in case the kernel's signal did not reach it
+        deadline = time.monotonic() + grace_s
+        while _trainer_of(pid, files.spec) and time.monotonic() < deadline:
+            time.sleep(poll_s)
+        if _trainer_of(pid, files.spec):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            note = f"killed orphaned trainer {pid} after {grace_s:g} s"
+        else:
+            note = f"waited for orphaned trainer {pid} to stop"
+    pid_file.unlink(missing_ok=True)
+    return note
 
 
 def _relay(path: Path, offset: int, on_event: Callable[[dict[str, Any]], None]) -> int:

@@ -51,13 +51,20 @@ class TrainSpec(BaseModel):
     eval_at_end: bool
     seed: int
     lora: LoraSection
+    # Continue from this adapter's weights instead of a fresh LoRA on the base (start_from =
+    # "live"); None: from the base. The version is part of the spec's identity, the path not.
+    init_adapter: str | None = None
+    init_adapter_version: str | None = None
 
     @classmethod
     def build(cls, cfg: TrainConfig, specialist: str, export_id: str, export_path: Path,
-              output_dir: Path) -> TrainSpec:
-        """Resolve [train] and [train.<specialist>] into one flat spec."""
+              output_dir: Path, init_adapter: tuple[str, Path] | None = None) -> TrainSpec:
+        """Resolve [train] and [train.<specialist>] into one flat spec; `init_adapter` is the
+        (version, path) of the adapter to continue from."""
         part = cfg.specialist(specialist)
         return cls(
+            init_adapter=str(init_adapter[1]) if init_adapter else None,
+            init_adapter_version=init_adapter[0] if init_adapter else None,
             specialist=specialist, export_id=export_id, export_path=str(export_path),
             output_dir=str(output_dir), base_model=cfg.base_model, base_family=cfg.base_family,
             epochs=part.epochs, max_steps=part.max_steps, max_length=part.max_length,
@@ -76,7 +83,9 @@ class TrainSpec(BaseModel):
 
     def sha256(self) -> str:
         """Identity of the training itself: same value, same adapter (up to hardware noise)."""
-        data = self.model_dump(exclude={"output_dir", "export_path"})
+        data = self.model_dump(exclude={"output_dir", "export_path", "init_adapter"})
+        if data["init_adapter_version"] is None:  # specs written before the option hash as before
+            del data["init_adapter_version"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def write(self, path: Path) -> None:

@@ -7,8 +7,12 @@ end-of-sequence token sits inside it so the model learns to stop, the role cue o
 from __future__ import annotations
 
 # DeepSeek-R1-Distill (Qwen and Llama bases). The stock template keeps only what follows
-# `</think>` in assistant turns; this one renders the content as exported, reasoning included.
-# The prompt side is byte-identical to the stock template, so inference sees what training saw.
+# `</think>` in every assistant turn and opens the next answer with `<think>\n`. This one renders
+# the earlier turns exactly as the stock one does (think blocks dropped, no loss on them) and the
+# final answer as exported, reasoning included, inside the loss. So the text before the final
+# answer is byte-identical to what the stock template renders with add_generation_prompt at
+# inference, for multi-turn conversations too (tests/test_train_config.py checks it against
+# the template DeepSeek ships).
 DEEPSEEK_R1_DISTILL = (
     "{% if not add_generation_prompt is defined %}"
     "{% set add_generation_prompt = false %}{% endif %}"
@@ -18,6 +22,10 @@ DEEPSEEK_R1_DISTILL = (
     "{{ bos_token }}{{ ns.system_prompt }}"
     "{%- for message in messages %}"
     "{%- if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}"
+    "{%- elif message['role'] == 'assistant' and not loop.last %}"
+    "{%- set content = message['content'] %}"
+    "{%- if '</think>' in content %}{%- set content = content.split('</think>')[-1] %}{%- endif %}"
+    "{{ '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' }}"
     "{%- elif message['role'] == 'assistant' %}{{ '<｜Assistant｜>' }}"
     "{%- generation %}{{ message['content'] + '<｜end▁of▁sentence｜>' }}{%- endgeneration %}"
     "{%- endif %}"

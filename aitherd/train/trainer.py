@@ -1,9 +1,11 @@
 """LoRA supervised fine-tuning of one specialist: `python -m aitherd.train SPEC.json`.
 
-Reads top to bottom: load the export, the tokenizer with its training chat template, the base
-model (4-bit NF4 on CUDA when configured, bf16 on a GPU, fp32 on CPU), wrap it in LoRA, train
-with TRL's SFTTrainer (assistant-only loss, packing where correct, resume from the last
-checkpoint), evaluate, save the adapter to `final/` and say how it went in `result.json`.
+Reads top to bottom: load the export, the tokenizer with its training chat template, turn the
+records into token ids and labels (chat through the template, FIM as raw text; over-long and
+untrainable records dropped and counted), the base model (4-bit NF4 on CUDA when configured,
+bf16 on a GPU, fp32 on CPU), wrap it in LoRA (a fresh one, or the live adapter to continue
+from), train with TRL's SFTTrainer (packing where correct, resume from the last checkpoint),
+evaluate, save the adapter to `final/` and say how it went in `result.json`.
 Runs the same under `accelerate launch -m aitherd.train SPEC.json` on several GPUs.
 """
 
@@ -18,11 +20,13 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from peft import LoraConfig
+from peft import LoraConfig, PeftModel
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from trl import SFTConfig, SFTTrainer
 
+from aitherd import errors
 from aitherd.train.callbacks import ProgressCallback, StopOnSignal
+from aitherd.train.records import prepare
 from aitherd.train.spec import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -35,7 +39,7 @@ from aitherd.train.spec import (
 from aitherd.train.templates import training_template
 
 
-class BadInput(Exception):
+class BadInput(errors.InputError):
     """The base model or the export cannot be used; nothing was trained."""
 
 
@@ -73,30 +77,54 @@ def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
     started = time.monotonic()
     stopper = StopOnSignal()
 
-    # 1. The export: a DatasetDict with `messages` in `train` (and maybe `validation`).
+    # 1. The export: a DatasetDict of chat and FIM records in `train` (and maybe `validation`).
     train_set, eval_set = load_export(spec.export_path)
 
     # 2. Tokenizer and the chat template to train with (think block kept, turns marked).
     _check_base_model(spec.base_model)
     tokenizer = AutoTokenizer.from_pretrained(spec.base_model)
     template = training_template(spec.base_family, tokenizer.chat_template)
+    if template is None and spec.assistant_only_loss:
+        from trl.chat_template_utils import get_training_chat_template
+
+        template = get_training_chat_template(tokenizer) if tokenizer.chat_template else None
+        if template is None:
+            raise BadInput(f"no training chat template for family {spec.base_family!r}: the "
+                           "tokenizer's template does not mark assistant turns ({% generation %}) "
+                           "and TRL has no patched version of it")
     if template is not None:
         tokenizer.chat_template = template
-    elif spec.assistant_only_loss:
-        print(f"warning: no training template for family {spec.base_family!r}; "
-              "TRL patches known templates or refuses", file=sys.stderr)
 
-    # 3. The base model, at the precision the hardware allows.
+    # 3. Token ids and labels per record, the way each type is served; nothing over max_length.
+    data: dict[str, dict[str, int]] = {}
+    train_set, data["train"] = prepare(train_set, tokenizer, template, spec.max_length,
+                                       spec.assistant_only_loss, files.root / "tokens-train.arrow")
+    if len(train_set) == 0:
+        raise BadInput(f"export {spec.export_path}: no training record fits max_length "
+                       f"{spec.max_length} with a token to train on ({data['train']})")
+    if eval_set is not None:
+        eval_set, data["eval"] = prepare(eval_set, tokenizer, template, spec.max_length,
+                                         spec.assistant_only_loss, files.root / "tokens-eval.arrow")
+        eval_set = eval_set if len(eval_set) else None
+
+    # 4. The base model, at the precision the hardware allows.
     cuda = torch.cuda.is_available()
     precision, model_kwargs = _model_kwargs(spec, cuda)
     model = AutoModelForCausalLM.from_pretrained(spec.base_model, **model_kwargs)
     model.config.use_cache = False  # incompatible with gradient checkpointing
 
-    # 4. LoRA on every attention and MLP projection.
-    lora = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha, lora_dropout=spec.lora.dropout,
-                      target_modules=list(spec.lora.target_modules), task_type="CAUSAL_LM")
+    # 5. LoRA on every attention and MLP projection: a fresh one, or the live adapter's weights
+    #    to continue from (its own rank and modules then).
+    lora: LoraConfig | None = LoraConfig(
+        r=spec.lora.r, lora_alpha=spec.lora.alpha, lora_dropout=spec.lora.dropout,
+        target_modules=list(spec.lora.target_modules), task_type="CAUSAL_LM")
+    if spec.init_adapter:
+        if not (Path(spec.init_adapter) / "adapter_config.json").is_file():
+            raise BadInput(f"adapter to continue from {spec.init_adapter} is not a PEFT adapter")
+        model = PeftModel.from_pretrained(model, spec.init_adapter, is_trainable=True)
+        lora = None
 
-    # 5. SFT arguments: every value from the spec, none of TRL's defaults left to chance.
+    # 6. SFT arguments: every value from the spec, none of TRL's defaults left to chance.
     packing = _use_packing(spec)
     args = SFTConfig(
         output_dir=str(files.root),
@@ -116,7 +144,7 @@ def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
         fp16=False,
         use_cpu=not cuda,
         packing=packing,
-        assistant_only_loss=spec.assistant_only_loss,
+        assistant_only_loss=False,  # the labels already carry the mask (see records.py)
         save_strategy="steps",
         save_steps=spec.save_steps,
         save_total_limit=spec.save_total_limit,
@@ -134,16 +162,17 @@ def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
         callbacks=[ProgressCallback(files.progress), stopper],
     )
 
-    # 6. Train, from the last checkpoint of this run directory if there is one.
+    # 7. Train, from the last checkpoint of this run directory if there is one.
     checkpoints = files.checkpoints()
     resume = str(checkpoints[-1]) if checkpoints else None
     output = trainer.train(resume_from_checkpoint=resume)
     base = {"global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
-            "resumed_from": resume, "precision": precision, "packing": packing}
+            "resumed_from": resume, "precision": precision, "packing": packing, "data": data,
+            "init_adapter": spec.init_adapter}
     if stopper.requested and trainer.state.global_step < trainer.state.max_steps:
         return {"status": "interrupted", **base}
 
-    # 7. Evaluate on the validation split, then save the adapter for the job to publish.
+    # 8. Evaluate on the validation split, then save the adapter for the job to publish.
     metrics: dict[str, Any] = {"train": output.metrics}
     if eval_set is not None and spec.eval_at_end:
         metrics["eval"] = trainer.evaluate()
@@ -155,7 +184,8 @@ def train(spec: TrainSpec, files: RunFiles) -> dict[str, Any]:
 
 
 def load_export(path: str) -> tuple[Any, Any]:
-    """The train and validation splits, `messages` only; BadInput when unusable or empty."""
+    """The train and validation splits with the columns the records need (`messages`, and
+    `format`, `prompt`, `completion` where FIM records exist); BadInput when unusable or empty."""
     root = Path(path)
     if not root.is_dir():
         raise BadInput(f"export {path} does not exist")
@@ -175,8 +205,9 @@ def load_export(path: str) -> tuple[Any, Any]:
     eval_set = splits.get("validation")
     if eval_set is not None and len(eval_set) == 0:
         eval_set = None
-    return train_set.select_columns(["messages"]), (
-        eval_set.select_columns(["messages"]) if eval_set is not None else None)
+    columns = [c for c in ("messages", "format", "prompt", "completion") if c in train_set.column_names]
+    return train_set.select_columns(columns), (
+        eval_set.select_columns(columns) if eval_set is not None else None)
 
 
 def _load_split(path: Path) -> Dataset | None:

@@ -1,0 +1,96 @@
+"""The control socket's HTTP protocol: uvicorn's h11 protocol with a connection cap and a deadline.
+
+Stock uvicorn holds a connection that trickles its request forever (its keep-alive timer stops at
+the first byte) and accepts connections without limit. Here a connection past `max_connections`
+is answered 503 and closed at once, and a request whose headers and body have not all arrived
+within `request_timeout` (counted from the connection, or from the end of the previous response)
+is answered 408 and closed. A handler that is working on a complete request is never cut off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MAX_BODY = 1 << 20  # 1 MiB: the API's bodies are a few hundred bytes
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_connections: int = 1024
+    request_timeout: float = 10.0
+    concurrent_requests: int = 4
+    max_body: int = MAX_BODY
+
+
+def raw_response(status: int, reason: str, message: str) -> bytes:
+    """A complete HTTP/1.1 error response with a JSON body, for the transport level."""
+    body = json.dumps({"error": message}).encode()
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
+
+# Their side is still sending the request: the deadline runs.
+_RECEIVING = (h11.IDLE, h11.SEND_BODY)
+
+
+def protocol_class(limits: Limits, refused: Callable[[str], None]) -> type[asyncio.Protocol]:
+    """An H11Protocol subclass bound to `limits`; `refused(reason)` counts each refusal."""
+
+    class GuardedH11Protocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                refused("too_many_connections")
+                transport.write(raw_response(
+                    503, "Service Unavailable",
+                    f"too many connections (limit {limits.max_connections}); retry shortly"))
+                transport.close()
+                return
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state in _RECEIVING:
+                self._arm()
+            else:
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.conn.their_state in _RECEIVING:
+                self._disarm()  # a new request cycle: its own deadline
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is None and not self.transport.is_closing():
+                self._deadline = self.loop.call_later(limits.request_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing() or self.conn.their_state not in _RECEIVING:
+                return
+            refused("request_timeout")
+            self.transport.write(raw_response(
+                408, "Request Timeout",
+                f"the request did not arrive within {limits.request_timeout:g}s"))
+            self.transport.close()
+
+    return GuardedH11Protocol

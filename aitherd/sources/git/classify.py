@@ -1,0 +1,298 @@
+"""What a commit is: bugfix | feature | refactor | test | docs | chore, and which commits to skip.
+
+In order: a conventional-commit prefix (`fix(scope)!: ...`) decides; else a cached answer of the
+configured LLM; else the repo's own classifier (naive Bayes trained on the repo's prefixed
+commits, see `Model`); else rules over the message words (whole words with their inflections:
+"crashed" is a crash, "semver-patch" is not a patch), the touched paths and the diff's shape.
+Dependency bumps (dependabot, renovate, `chore(deps)`), release commits and reverts teach no
+coding and are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aitherd.sources.git import files
+
+CLASSES = ("bugfix", "feature", "refactor", "test", "docs", "chore")
+CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix": "bugfix", "bug": "bugfix",
+                "feat": "feature", "feature": "feature", "refactor": "refactor", "perf": "refactor",
+                "style": "refactor", "test": "test", "tests": "test", "docs": "docs", "doc": "docs",
+                "build": "chore", "ci": "chore", "chore": "chore", "deps": "chore", "revert": "revert",
+                "release": "release", "bump": "release"}
+_PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
+_BUMP = re.compile(r"^(?:\[?[\w-]+\]?[:(]\s*)?(?:\w+\(deps(?:-dev)?\)[:!]|bump [\w@./-]+ from \S+ to \S+|"
+                   r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps)", re.I)
+_RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the )?version|version bump|"
+                      r"bump: version|v?\d+\.\d+(?:\.\d+)?(?:[-.]?\w+)?$|(?:set|update) version to)", re.I)
+_REVERT = re.compile(r'^revert\b|^Revert "', re.I)
+_BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
+_WORD = re.compile(r"[a-z][a-z0-9']*")
+_DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
+_DOCS_LANGS = {"", "markdown", "rst", "text", "xml", "html", "css", "yaml", "json", "jinja", "asciidoc"}
+
+
+def _words(*pattern: str) -> re.Pattern[str]:
+    """Whole words only: a hyphen or an underscore joins a word (`semver-patch` is one)."""
+    return re.compile(r"(?<![\w-])(?:" + "|".join(pattern) + r")(?![\w-])", re.I)
+
+
+# (class, weight, pattern): a message's score per class is the sum of the weights that match.
+_RULES: list[tuple[str, float, re.Pattern[str]]] = [
+    ("bugfix", 3.0, _words(r"fix(?:e[sd]|ing)?", r"bug(?:s|fix(?:es)?)?", r"hotfix", r"crash(?:e[sd]|ing)?",
+                           r"regression", r"broke(?:n)?", r"breaks", r"incorrect(?:ly)?", r"wrong(?:ly)?",
+                           r"leak(?:s|ed|ing)?", r"race condition", r"workaround", r"segfault",
+                           r"traceback", r"unboundlocalerror", r"\w+error", r"patch(?:es|ed)?")),
+    ("bugfix", 1.5, _words(r"prevent(?:s|ed|ing)?", r"avoid(?:s|ed|ing)?", r"fail(?:s|ed|ing|ures?)?",
+                           r"errors?", r"exceptions?", r"missing", r"properly", r"correct(?:ly|s|ed|ion)?",
+                           r"should(?:n't| not)", r"does(?:n't| not)", r"do(?:n't| not)", r"not work\w*",
+                           r"can(?:'t|not)", r"unable", r"handle[sd]?", r"handling", r"ensure[sd]?",
+                           r"restore[sd]?", r"issues?", r"problems?", r"instead of", r"invalid", r"mistakes?",
+                           r"unexpected(?:ly)?", r"accidental(?:ly)?", r"edge case", r"when\b.*\bis (?:empty|none)",
+                           r"empty", r"none", r"null", r"undefined", r"duplicate[sd]?", r"infinite",
+                           r"respect(?:s|ed)?", r"honou?r(?:s|ed)?", r"off[- ]by[- ]one", r"warnings?",
+                           r"ignor(?:e[sd]?|ing)", r"add missing", r"instead")),
+    ("feature", 2.0, _words(r"add(?:s|ed|ing)?", r"support(?:s|ed|ing)?", r"implement(?:s|ed|ing)?",
+                            r"introduc(?:e[sd]?|ing)", r"new", r"allow(?:s|ed|ing)?", r"enable[sd]?",
+                            r"options?", r"can now", r"provide[sd]?", r"expose[sd]?", r"creat(?:e[sd]?|ing)",
+                            r"initial", r"feature", r"commands?", r"flags?", r"argument", r"parameter")),
+    ("refactor", 2.0, _words(r"refactor\w*", r"renam(?:e[sd]?|ing)", r"clean(?:ed|s)?[ -]?up", r"cleanup",
+                             r"simplif\w+", r"extract(?:s|ed|ing)?", r"mov(?:e[sd]?|ing)", r"reorgani[sz]\w*",
+                             r"restructur\w+", r"tidy", r"optimi[sz]\w*", r"speed(?:s|ed)? up", r"faster",
+                             r"performance", r"perf", r"dedup\w*", r"consolidat\w+", r"replac(?:e[sd]?|ing)",
+                             r"unused", r"dead code", r"lint(?:s|ing|er)?", r"reformat\w*", r"format(?:ting)?",
+                             r"black", r"isort", r"ruff", r"flake8", r"pylint", r"mypy", r"typ(?:e|ing) hints?",
+                            r"annotations?", r"typing", r"style", r"split", r"internal", r"deprecat\w+",
+                             r"improve[sd]?", r"use", r"uses", r"remov(?:e[sd]?|ing)", r"drop(?:s|ped)?",
+                             r"beautif\w+", r"alphabeti[sz]\w*", r"relocat\w+", r"convert(?:s|ed|ing)?",
+                             r"speed", r"complexity", r"readab\w+", r"decoupl\w+", r"modulari[sz]\w*",
+                             r"generali[sz]\w*", r"abstract\w*", r"inlin(?:e[sd]?|ing)", r"reorder\w*",
+                             r"sort imports", r"helpers?", r"utils?", r"code")),
+    ("test", 3.0, _words(r"tests?", r"testing", r"test ?cases?", r"unit ?tests?", r"coverage", r"pytest",
+                         r"unittest", r"fixtures?", r"mock(?:s|ed|ing)?", r"specs?")),
+    ("docs", 3.0, _words(r"docs?", r"documentation", r"document(?:s|ed|ing)?", r"readme", r"docstrings?",
+                         r"changelog", r"typos?", r"spelling", r"grammar", r"wording", r"comments?",
+                         r"examples?", r"tutorial", r"guide", r"faq", r"mkdocs", r"sphinx", r"badges?",
+                         r"links?")),
+    ("chore", 2.5, _words(r"ci", r"workflows?", r"github actions?", r"pre-commit", r"deps", r"dependabot",
+                          r"dependenc(?:y|ies)", r"bump(?:s|ed)?", r"upgrad(?:e[sd]?|ing)", r"pin(?:s|ned)?",
+                          r"tox", r"nox", r"travis", r"appveyor", r"codecov", r"gitignore", r"linters?")),
+    ("chore", 0.8, _words(r"releas(?:e[sd]?|ing)", r"versions?", r"packaging", r"poetry", r"setup\.py",
+                          r"pyproject(?:\.toml)?", r"makefile", r"docker\w*", r"build", r"builds",
+                          r"config(?:uration)?", r"python \d\.\d+", r"py3\d+")),
+]
+# The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".
+_FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "feature", "allow": "feature",
+          "implement": "feature", "introduce": "feature", "enable": "feature", "expose": "feature",
+          "fix": "bugfix", "fixes": "bugfix", "fixed": "bugfix", "avoid": "bugfix", "prevent": "bugfix",
+          "handle": "bugfix", "correct": "bugfix", "restore": "bugfix", "ensure": "bugfix", "don't": "bugfix",
+          "do": "bugfix", "catch": "bugfix", "guard": "bugfix", "rename": "refactor", "move": "refactor",
+          "extract": "refactor", "simplify": "refactor", "refactor": "refactor", "clean": "refactor",
+          "cleanup": "refactor", "remove": "refactor", "use": "refactor", "replace": "refactor",
+          "split": "refactor", "reorganize": "refactor", "optimize": "refactor", "improve": "refactor",
+          "document": "docs", "documentation": "docs", "docs": "docs", "doc": "docs", "readme": "docs",
+          "bump": "chore", "upgrade": "chore", "pin": "chore", "release": "chore", "ci": "chore",
+          "test": "test", "tests": "test", "cover": "test"}
+
+
+def conventional(subject: str) -> tuple[str | None, str]:
+    """(the class a conventional prefix names, or None; the subject without that prefix)."""
+    m = _PREFIX.match(subject)
+    if m is None or (kind := CONVENTIONAL.get(m.group(1).lower())) is None:
+        return None, subject.strip()
+    return kind, subject[m.end():].strip()
+
+
+def skip_reason(subject: str, author: str = "") -> str | None:
+    """Commits that teach no coding: dependency bumps, releases, reverts."""
+    kind, rest = conventional(subject)
+    if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
+        return "dependency_bump"
+    if kind == "release" or _RELEASE.match(rest):
+        return "release"
+    if kind == "revert" or _REVERT.match(subject):
+        return "revert"
+    return None
+
+
+@dataclass
+class Shape:
+    """What the diff shows, for classifying without reading it again."""
+
+    paths: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)  # A, M, D per path
+    added: int = 0
+    removed: int = 0
+
+
+def _docs_like(path: str) -> bool:
+    """Documentation for classifying: prose, and the images and pages under a docs folder."""
+    return files.is_docs(path) or (_DOCS_DIR.search(path) is not None and
+                                   files.language(path) in _DOCS_LANGS)
+
+
+def _path_class(paths: list[str]) -> str | None:
+    if not paths:
+        return None
+    if all(files.is_test(p) for p in paths):
+        return "test"
+    if all(_docs_like(p) for p in paths):
+        return "docs"
+    if all(files.is_build(p) or _docs_like(p) for p in paths):
+        return "chore"
+    return None
+
+
+def rules(message: str, shape: Shape) -> str:
+    """A class from the words of a message without prefix, its paths and the diff's shape."""
+    by_path = _path_class(shape.paths)
+    if by_path is not None:
+        return by_path
+    score: Counter[str] = Counter()
+    first = (_WORD.findall(message.lower()[:40]) or [""])[0]
+    if first in _FIRST:
+        score[_FIRST[first]] += 2.5
+    subject = message.split("\n", 1)[0]
+    body = message[len(subject):len(subject) + 600]
+    for kind, weight, pattern in _RULES:
+        hits = len(pattern.findall(subject)) + (0.3 * len(pattern.findall(body)) if body else 0)
+        if hits:
+            score[kind] += weight * min(hits, 2.0)
+    code = [p for p in shape.paths if not files.is_docs(p) and not files.is_build(p)]
+    if code and any(files.is_test(p) for p in code) and not all(files.is_test(p) for p in code):
+        score["bugfix"] += 0.5  # code changed with its tests: most often a fix
+    if score["docs"] and code and not all(files.is_docs(p) for p in shape.paths):
+        score["docs"] *= 0.4  # "update docs for the new option" beside code is not a docs commit
+    if score["test"] and code and not all(files.is_test(p) for p in code):
+        score["test"] *= 0.5
+    if score:
+        return max(CLASSES, key=lambda k: score[k])  # ties go to the earlier class
+    if shape.statuses and all(s == "A" for s in shape.statuses):
+        return "feature"
+    if shape.added and shape.removed and 0.8 <= shape.added / shape.removed <= 1.25:
+        return "refactor"
+    return "feature"
+
+
+def features(message: str, shape: Shape, rule: str) -> list[str]:
+    """The bag of features the per-repo classifier sees."""
+    words = _WORD.findall(message.lower())
+    out = [f"w:{w}" for w in words[:60]]
+    if words:
+        out.append(f"first:{words[0]}")
+    for p, s in zip(shape.paths[:40], shape.statuses[:40] or ["M"] * 40, strict=False):
+        top = p.split("/", 1)[0] if "/" in p else "."
+        ext = p.rpartition(".")[2] if "." in p.rpartition("/")[2] else "none"
+        kind = ("test" if files.is_test(p) else "docs" if files.is_docs(p) else
+                "build" if files.is_build(p) else "code")
+        out += [f"dir:{top}", f"ext:{ext}", f"kind:{kind}", f"status:{s}"]
+    n = len(shape.paths)
+    out.append(f"nfiles:{'1' if n <= 1 else '2-3' if n <= 3 else '4+'}")
+    out += [f"rule:{rule}"] * 3
+    return out
+
+
+@dataclass
+class Model:
+    """Multinomial naive Bayes over `features`, trained on a repo's own prefixed commits."""
+
+    priors: dict[str, float]
+    counts: dict[str, dict[str, int]]
+    totals: dict[str, int]
+    vocab: int
+
+    @classmethod
+    def train(cls, samples: Iterable[tuple[list[str], str]], min_per_class: int = 5) -> Model | None:
+        counts: dict[str, Counter[str]] = {}
+        docs: Counter[str] = Counter()
+        for feats, label in samples:
+            counts.setdefault(label, Counter()).update(feats)
+            docs[label] += 1
+        labels = [k for k, n in docs.items() if n >= min_per_class]
+        if len(labels) < 2:
+            return None
+        total = sum(docs[k] for k in labels)
+        vocab = len({f for k in labels for f in counts[k]})
+        return cls(priors={k: math.log(docs[k] / total) for k in labels},
+                   counts={k: dict(counts[k]) for k in labels},
+                   totals={k: sum(counts[k].values()) for k in labels}, vocab=vocab)
+
+    def predict(self, feats: list[str]) -> tuple[str, float]:
+        """(class, its posterior probability)."""
+        logp = {}
+        for k, prior in self.priors.items():
+            c, denom = self.counts[k], math.log(self.totals[k] + self.vocab + 1)
+            logp[k] = prior + sum(math.log(c.get(f, 0) + 1) - denom for f in feats)
+        best = max(logp, key=lambda k: logp[k])
+        norm = sum(math.exp(v - logp[best]) for v in logp.values())
+        return best, 1.0 / norm
+
+
+def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
+           llm_label: str | None = None) -> tuple[str, str]:
+    """(class, how it was decided: prefix | llm | model | rules)."""
+    kind, rest = conventional(subject)
+    if kind in CLASSES:
+        return kind, "prefix"
+    if llm_label in CLASSES:
+        return llm_label, "llm"
+    message = (rest + "\n\n" + body.strip()).strip()
+    rule = rules(message, shape)
+    if model is not None:
+        seen = Shape(shape.paths, shape.statuses)  # what `history` gives training: no line counts
+        return model.predict(features(message, seen, rules(message, seen)))[0], "model"
+    return rule, "rules"
+
+
+@dataclass
+class Logged:
+    """A commit as `history` reads it: no patch, just message, author and touched paths."""
+
+    sha: str
+    author: str
+    subject: str
+    body: str
+    shape: Shape
+
+
+def history(repo: str, rev: str, limit: int) -> list[Logged]:
+    """The newest `limit` non-merge commits reachable from `rev`, newest first, with
+    `--name-status` (cheap: trees only, no blob diffs)."""
+    import subprocess
+
+    out = subprocess.run(["git", "-C", repo, "-c", "core.quotepath=off", "log", "--no-merges", "--no-renames",
+                          f"-n{limit}", "--format=\x1e%H\x1f%an\x1f%s\x1f%b\x1f", "--name-status", rev, "--"],
+                         capture_output=True, timeout=600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{repo}: git log --name-status failed: "
+                           f"{out.stderr.decode('utf-8', 'replace').strip()[:300]}")
+    result = []
+    for rec in out.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
+        sha, author, subject, body, names = (rec.split("\x1f") + [""] * 5)[:5]
+        shape = Shape()
+        for ln in names.strip().split("\n"):
+            status, _, path = ln.partition("\t")
+            if path:
+                shape.paths.append(path)
+                shape.statuses.append(status[:1] if status[:1] in ("A", "D") else "M")
+        result.append(Logged(sha, author, subject, body, shape))
+    return result
+
+
+def train_model(logged: Iterable[Logged], min_commits: int) -> Model | None:
+    """A per-repo model from the commits that carry a conventional prefix, or None when the
+    repo has fewer than `min_commits` of them."""
+    samples = []
+    for c in logged:
+        kind, rest = conventional(c.subject)
+        if kind not in CLASSES or skip_reason(c.subject, c.author):
+            continue
+        message = (rest + "\n\n" + c.body.strip()).strip()
+        samples.append((features(message, c.shape, rules(message, c.shape)), kind))
+    if len(samples) < min_commits:
+        return None
+    return Model.train(samples)

@@ -1,0 +1,45 @@
+"""`[sources.coder.git]`: how repositories are mined (light: the daemon's config imports it)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aitherd.llm import EndpointConfig
+from aitherd.sources.credfiles import CREDENTIAL_FILES
+
+
+class DocsConfig(BaseModel):
+    """Documentation edits (.md, .rst, .txt, READMEs, changelogs): their own share of examples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep: float = Field(default=1.0, ge=0, le=1)  # share of commits whose docs edits are kept
+    weight: float = Field(default=0.5, gt=0)  # their sampling weight at export (code examples: 1.0)
+
+
+class GitMiningConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    first_run_commits: int = Field(default=500, ge=1)
+    context_lines: int = Field(default=10, ge=0)
+    max_diff_bytes: int = Field(default=200_000, ge=1)  # patch of the files kept; larger: skipped, counted
+    max_hunk_lines: int = Field(default=120, ge=1)
+    min_changed_lines: int = Field(default=1, ge=1)
+    max_example_chars: int = Field(default=12_000, ge=500)  # a larger group splits per file
+    max_example_files: int = Field(default=5, ge=1)
+    skip_paths: list[str] = Field(default_factory=lambda: [
+        "vendor/*", "*/vendor/*", "node_modules/*", "*/node_modules/*", "third_party/*",
+        "*.lock", "package-lock.json", "*/package-lock.json", "yarn.lock", "pnpm-lock.yaml",
+        "go.sum", "*.min.js", "*.min.css", "*_pb2.py", "*_pb2_grpc.py", "*.pb.go", "*.generated.*", "dist/*",
+        "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*"])
+    # never mined, counted as skipped (files.credential_file): aitherd/sources/credfiles.py
+    credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
+    docs: DocsConfig = Field(default_factory=DocsConfig)
+    review_days: int = Field(default=365, ge=0)  # review pairs: blame no further back; 0: none
+    classifier: bool = True  # learn the repo's own classes from its conventional-prefixed commits
+    classifier_min_commits: int = Field(default=50, ge=2)
+    classifier_commits: int = Field(default=5000, ge=10)  # newest commits read to train it
+    llm: EndpointConfig | None = None  # when set, classify commits without a prefix with it
+    jobs: int = Field(default=0, ge=0)  # worker processes for a large range; 0: one per core (<= 4)
+    parallel_min_commits: int = Field(default=400, ge=1)

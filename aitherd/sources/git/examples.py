@@ -1,0 +1,228 @@
+"""One commit -> examples a model can answer.
+
+A commit's kept files fall in three groups: code (and configuration), tests, documentation.
+Each group becomes one example holding all its files' changes, so the task is the commit's
+whole intent ("Eliminate some resource warnings" with every hunk it needed); a group over
+`max_example_chars` or `max_example_files` falls back to one example per file, told it is part
+of a larger change. The intent is the subject without its conventional prefix and PR number,
+with the body's prose (trailers dropped).
+
+Categories: code of a bugfix -> debugging, other code -> editing (instruction when it only adds
+files), tests -> test_generation (with the code change as context), documentation -> editing
+at `docs_weight`, a `docs_keep` share of them (sampled by commit, so re-runs agree), never
+debugging. Fences carry the file's language; a Python snippet is cut to whole statements and
+labelled python only when it parses (the judge parses python fences).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aitherd.candidate import Candidate
+from aitherd.sources.git import files
+from aitherd.sources.git.classify import conventional
+from aitherd.sources.git.parse import Commit, FileDiff, Hunk
+from aitherd.sources.git.settings import Settings
+from aitherd.sources.items import Skip
+
+CATEGORY = {"bugfix": "debugging", "refactor": "editing", "feature": "editing", "test": "test_generation",
+            "docs": "editing", "chore": "editing"}
+_PR_REF = re.compile(r"\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\)\s*$")
+_TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
+                      r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)\b.*$|"
+                      r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$",
+                      re.I | re.M)
+
+
+def intent(commit: Commit) -> tuple[str, str]:
+    """(the subject as a task: no conventional prefix, no PR number; the body's prose)."""
+    _kind, rest = conventional(commit.subject)
+    rest = _PR_REF.sub("", rest).strip() or commit.subject.strip()
+    rest = rest[:1].upper() + rest[1:]
+    body = _TRAILER.sub("", commit.body)
+    body = re.sub(r"\n{3,}", "\n\n", body).strip()
+    if len(body) > 1500:
+        body = body[:1500].rsplit("\n", 1)[0].strip()
+    return rest, body
+
+
+@dataclass
+class Snippet:
+    line: int  # first line of the snippet on the new side (1-based)
+    before: str | None  # None: a new file
+    after: str
+    lang: str
+
+
+@dataclass
+class Part:
+    """One file's change, ready to render."""
+
+    path: str
+    role: str  # code | test | docs
+    snippets: list[Snippet]
+    hunks: list[Hunk]  # the hunks kept, for review diffs
+
+    @property
+    def new(self) -> bool:
+        return all(s.before is None for s in self.snippets)
+
+
+def _words(rows: list[str], mark: str) -> list[str]:
+    return sorted(files.words(" ".join(ln[1:] for ln in rows if ln[0] == mark)))
+
+
+def _whitespace_only(hunk: Hunk) -> bool:
+    rows = hunk.lines
+    if _words(rows, "-") != _words(rows, "+"):  # cheap: the changed lines' words differ
+        return False
+    return files.whitespace_only(*hunk.sides())
+
+
+def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
+    """The hunk as before/after code; a Python hunk cut to whole statements (see
+    files.python_window). Snippets too long for any example are not parsed."""
+    rows = hunk.lines
+    if fd.status == "A":
+        after = "\n".join(ln[1:] for ln in rows) + "\n"
+        if lang == "python" and (len(after) > limit or not files.parses(after)):
+            lang = ""
+        return Snippet(1, None, after, lang)
+    offset = 0
+    if lang == "python":
+        window = files.python_window(rows) if sum(map(len, rows)) <= limit else None
+        if window is None:
+            lang = ""
+        else:
+            s, e = window
+            offset = sum(1 for ln in rows[:s] if ln[0] != "-")
+            rows = rows[s:e]
+    before = "\n".join(ln[1:] for ln in rows if ln[0] != "+") + "\n"
+    after = "\n".join(ln[1:] for ln in rows if ln[0] != "-") + "\n"
+    return Snippet(hunk.new_start + offset, before, after, lang)
+
+
+def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool]) -> list[Part]:
+    """The files worth an example, each with its snippets; what is left out is counted."""
+    out = []
+    for fd in commit.files:
+        if fd.status == "D":
+            commit.skip("files.deleted")
+            continue
+        if generated(fd):
+            commit.skip("files.generated")
+            continue
+        lang = files.language(fd.path)
+        role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
+        kept, snippets = [], []
+        for hunk in fd.hunks:
+            if not cfg.min_changed_lines <= hunk.changed <= cfg.max_hunk_lines:
+                commit.skip("hunks.size")
+                continue
+            if _whitespace_only(hunk):
+                commit.skip("hunks.whitespace_only")
+                continue
+            kept.append(hunk)
+            snippets.append(_snippet(fd, hunk, lang, cfg.max_example_chars))
+        if snippets:
+            out.append(Part(fd.path, role, snippets, kept))
+    return out
+
+
+def _block(part: Part, side: str) -> str:
+    chunks = []
+    many = len(part.snippets) > 1
+    for s in part.snippets:
+        text = s.after if side == "after" else s.before
+        if text is None:
+            continue
+        where = " (new file)" if s.before is None else f" (line {s.line})" if many else ""
+        chunks.append(f"`{part.path}`{where}:\n```{s.lang}\n{text}```")
+    return "\n\n".join(chunks)
+
+
+def _render(ps: list[Part], side: str) -> str:
+    return "\n\n".join(b for p in ps if (b := _block(p, side)))
+
+
+def _names(ps: list[Part]) -> str:
+    names = [f"`{p.path}`" for p in ps]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _diff(ps: list[Part]) -> str:
+    return "\n".join(h.diff() for p in ps for h in p.hunks)
+
+
+def _keep_docs(sha: str, share: float) -> bool:
+    if share >= 1:
+        return True
+    return int(hashlib.sha256(f"{sha}:docs".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
+
+
+def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg: Settings,
+                   code_context: list[Part], how: str, whole: bool) -> Candidate | None:
+    subject, body = intent(commit)
+    task = subject if kind == "bugfix" or not body else f"{subject}\n\n{body}"
+    if not whole:
+        task += f"\n\n(This is the part of a larger change that concerns {_names(group)}.)"
+    before, after = _render(group, "before"), _render(group, "after")
+    weight = 1.0
+    new_only = all(p.new for p in group)
+    if role == "docs":
+        category, weight = "editing", cfg.docs_weight
+        ask = (f"{task}\n\nWrite {_names(group)}." if new_only else
+               f"{task}\n\nUpdate this documentation to match.\n\n{before}")
+    elif role == "test":
+        category = "test_generation"
+        context = _diff(code_context) if code_context else ""
+        shown = (f"The code changed like this:\n\n```diff\n{context}\n```\n\n"
+                 if context and len(context) + len(after) <= cfg.max_example_chars else "")
+        ask = (f"{task}\n\n{shown}Write the tests in {_names(group)}." if new_only else
+               f"{task}\n\n{shown}Update these tests to match.\n\n{before}")
+    elif new_only:
+        category = "instruction"
+        ask = f"{task}\n\nWrite {_names(group)}."
+    elif kind == "bugfix":
+        category = "debugging"
+        ask = f"Bug fix: {task}\n\n{before}\n\nFind the bug in this code and show the corrected code."
+    else:
+        category = "editing"
+        ask = f"{task}\n\nMake this change to the code below.\n\n{before}"
+    answer = f"{body}\n\n{after}" if kind == "bugfix" and role == "code" and body and not new_only else after
+    if len(ask) + len(answer) > cfg.max_example_chars:
+        return None
+    paths = [p.path for p in group]
+    prov = {"repo": cfg.repo, "commit": commit.sha, "paths": paths, "class": kind, "by": how}
+    if len(paths) == 1:
+        prov["path"] = paths[0]
+    return Candidate("coder", category, [{"role": "user", "content": ask},
+                                        {"role": "assistant", "content": answer}],
+                     source="git", weight=weight, provenance=prov)
+
+
+def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, how: str) -> list[Candidate | Skip]:
+    """The examples of one commit, a group at a time (see the module docstring)."""
+    out: list[Candidate | Skip] = []
+    code = [p for p in ps if p.role == "code"]
+    for role in ("code", "test", "docs"):
+        group = [p for p in ps if p.role == role]
+        if not group:
+            continue
+        if role == "docs" and not _keep_docs(commit.sha, cfg.docs_keep):
+            out.append(Skip("docs_share"))
+            continue
+        context = code if role == "test" else []
+        cand = None
+        if len(group) <= cfg.max_example_files:
+            cand = group_examples(commit, kind, group, role, cfg, context, how, whole=True)
+        if cand is not None:
+            out.append(cand)
+            continue
+        for p in group:
+            one = group_examples(commit, kind, [p], role, cfg, [], how, whole=len(ps) == 1)
+            out.append(one if one is not None else Skip("too_large_file"))
+    return out

@@ -1,0 +1,90 @@
+"""Running git for the miner: one-shot commands, and a `cat-file --batch` reader for file heads.
+
+A git command killed by a signal (SIGTERM to the job's process group on cancel or shutdown)
+raises `Interrupted`: the commit in hand is then incomplete and must not be checkpointed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import IO
+
+from aitherd import errors
+from aitherd.sources.git.files import generated_head
+
+
+class Interrupted(Exception):
+    """A git process was killed by a signal: stop at the last complete commit."""
+
+
+class GitError(errors.ServiceError, RuntimeError):
+    """git failed for a reason other than a signal."""
+
+
+def git(repo: str, *args: str, input: bytes | None = None, timeout: float = 600) -> bytes:
+    """Output of `git -C repo ARGS`; Interrupted when killed by a signal, GitError on failure."""
+    proc = subprocess.run(["git", "-C", repo, *args], input=input, capture_output=True, timeout=timeout,
+                          check=False)
+    if proc.returncode < 0:
+        raise Interrupted(f"git {args[0] if args else ''} killed by signal {-proc.returncode}")
+    if proc.returncode != 0:
+        raise GitError(f"{repo}: git {' '.join(args[:3])}: "
+                       f"{proc.stderr.decode('utf-8', 'replace').strip()[:300] or f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+class Heads:
+    """Is a file generated? Read from the file's head at the mined range's tip (the same answer
+    for every commit, so a resumed run agrees with a clean one), or from the commit's own blob
+    where the file is gone at the tip. One `git cat-file --batch` per worker, cached per path."""
+
+    def __init__(self, repo: str, tip: str) -> None:
+        self.repo, self.tip = repo, tip
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._seen: dict[str, bool] = {}
+
+    def _read(self, name: str) -> bytes | None:
+        if self._proc is None:
+            self._proc = subprocess.Popen(["git", "-C", self.repo, "cat-file", "--batch"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL)
+        stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
+        stdout: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
+        try:
+            stdin.write(name.encode() + b"\n")
+            stdin.flush()
+            header = stdout.readline()
+        except (BrokenPipeError, OSError) as exc:
+            raise Interrupted(f"git cat-file stopped: {exc}") from None
+        if not header:
+            raise Interrupted("git cat-file stopped")
+        parts = header.split()
+        if len(parts) != 3 or parts[1] == b"missing":
+            return None
+        size = int(parts[2])
+        data = stdout.read(size + 1)
+        if len(data) < size + 1:
+            raise Interrupted("git cat-file stopped mid-object")
+        return data[:size] if parts[1] == b"blob" else None
+
+    def generated(self, path: str, blob: str) -> bool:
+        if "\n" in path or "\n" in self.tip:
+            return False
+        if path not in self._seen:
+            data = self._read(f"{self.tip}:{path}")
+            if data is None and blob and set(blob) != {"0"}:
+                data = self._read(blob)
+            self._seen[path] = data is not None and generated_head(data[:4096].decode("utf-8", "replace"))
+        return self._seen[path]
+
+    def close(self) -> None:
+        if self._proc is not None:
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream is not None:
+                    stream.close()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None

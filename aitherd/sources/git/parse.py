@@ -1,0 +1,224 @@
+"""The `git log -p` stream: commits cut out of a byte stream, then files and hunks per commit.
+
+Commits are cut at the record separator of the format (never inside a patch: every patch line
+starts with ' ', '+', '-', '\\' or a header word), so a line like `++ x` added to a file is a
+hunk line, never a file header. A commit is handed on only once the next one has begun or git
+has exited cleanly: a stream cut by a kill never yields a half-read commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+SEP = "\x1e"  # record separator: opens and closes each commit header
+FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
+_BSEP = SEP.encode()
+_NEXT = b"\n" + _BSEP
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", re.M)
+_ESCAPE = re.compile(r"\\([0-7]{3}|.)")
+_C_ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r"}
+
+# Git's own settings that would change the patch text, pinned so a user's config cannot.
+GIT_CONFIG = ["-c", "core.quotepath=off", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+              "-c", "diff.suppressBlankEmpty=false", "-c", "diff.interHunkContext=0",
+              "-c", "diff.relative=false", "-c", "log.showSignature=false", "-c", "color.ui=never"]
+LOG_OPTIONS = ["--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", f"--format={FMT}", "-p"]
+
+
+@dataclass(slots=True)
+class Hunk:
+    path: str
+    header: str
+    lines: list[str] = field(default_factory=list)
+    old_start: int = 0
+    new_start: int = 0
+    added: int = 0
+    removed: int = 0
+
+    def sides(self) -> tuple[str, str]:
+        before = [ln[1:] for ln in self.lines if ln[:1] != "+"]
+        after = [ln[1:] for ln in self.lines if ln[:1] != "-"]
+        return "\n".join(before) + "\n", "\n".join(after) + "\n"
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.removed
+
+    @property
+    def new_len(self) -> int:
+        return sum(1 for ln in self.lines if ln[0] != "-")
+
+    def diff(self) -> str:
+        return "\n".join([f"--- a/{self.path}", f"+++ b/{self.path}", self.header, *self.lines])
+
+
+@dataclass(slots=True)
+class FileDiff:
+    path: str
+    status: str  # A (added), M (modified), D (deleted)
+    blob: str = ""  # the new blob's (abbreviated) id, from the index line
+    hunks: list[Hunk] = field(default_factory=list)
+    size: int = 0  # characters of patch text
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    author: str
+    time: int
+    subject: str
+    body: str
+    files: list[FileDiff] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # every path touched, skipped ones too
+    statuses: list[str] = field(default_factory=list)  # A, M or D for each of `paths`
+    skipped: dict[str, int] = field(default_factory=dict)
+    size: int = 0  # patch characters of the files kept (skipped files do not count)
+
+    @property
+    def message(self) -> str:
+        return (self.subject + ("\n\n" + self.body.strip() if self.body.strip() else "")).strip()
+
+    @property
+    def hunks(self) -> list[Hunk]:
+        return [h for f in self.files for h in f.hunks]
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def unquote(path: str) -> str:
+    """A path as git prints it: C-quoted when it holds control characters or quotes."""
+    if len(path) < 2 or path[0] != '"' or path[-1] != '"':
+        return path
+    raw = bytearray()
+    pos, body = 0, path[1:-1]
+    for m in _ESCAPE.finditer(body):
+        raw += body[pos:m.start()].encode()
+        esc = m.group(1)
+        raw += bytes([int(esc, 8)]) if len(esc) == 3 else _C_ESCAPES.get(esc, esc).encode()
+        pos = m.end()
+    raw += body[pos:].encode()
+    return raw.decode("utf-8", "replace")
+
+
+def _side_path(text: str, prefix: str) -> str | None:
+    if text.endswith("\t"):  # git ends a path holding a space with a tab
+        text = text[:-1]
+    text = unquote(text)
+    if text == "/dev/null":
+        return None
+    return text[2:] if text.startswith(prefix) else text
+
+
+def header_fields(header: str) -> Commit:
+    sha, parents, author, when, subject, body = (header.split("\x1f") + [""] * 6)[:6]
+    return Commit(sha=sha.strip(), parents=parents.split(), author=author,
+                  time=int(when) if when.isdigit() else 0, subject=subject, body=body)
+
+
+def parse_commit(header: str, patch: str, skip_path: Callable[[str], str | None]) -> Commit:
+    """One commit from its header fields and its patch text."""
+    commit = header_fields(header)
+    for sec in patch.split("\ndiff --git ")[1:]:
+        at = sec.find("\n@@ ")
+        head = (sec if at < 0 else sec[:at]).split("\n")
+        old = new = None
+        status, blob, binary = "M", "", False
+        for ln in head[1:]:
+            if ln.startswith("--- "):
+                old = _side_path(ln[4:], "a/")
+            elif ln.startswith("+++ "):
+                new = _side_path(ln[4:], "b/")
+            elif ln.startswith("new file mode"):
+                status = "A"
+            elif ln.startswith("deleted file mode"):
+                status = "D"
+            elif ln.startswith("index "):
+                ids = ln[6:].split(" ", 1)[0]
+                blob = ids.rpartition("..")[2]
+            elif ln.startswith("Binary files "):
+                binary = True
+        path = new or old
+        if path is None:  # binary or mode-only: "a/P b/P" on the first line
+            first = head[0]
+            n = (len(first) - 5) // 2
+            path = unquote(first[2:2 + n]) if n > 0 else first
+        commit.paths.append(path)
+        commit.statuses.append(status)
+        if why := skip_path(path):  # a credential file, a vendored or generated one
+            commit.skip(why)
+            continue
+        if binary:
+            commit.skip("files.binary")
+            continue
+        if at < 0:
+            continue  # a mode change or an empty file: nothing to learn
+        fd = FileDiff(path=path, status=status, blob=blob, size=len(sec))
+        body = sec[at + 1:]
+        matches = list(_HUNK.finditer(body))
+        for i, m in enumerate(matches):
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+            text = body[m.end():end]  # starts with the newline that ends the header
+            lines = text[1:].split("\n")
+            while lines and lines[-1] == "":
+                lines.pop()
+            if "\n\\" in text or "\n\n" in text:
+                lines = [ln if ln else " " for ln in lines if ln[:1] != "\\"]
+            fd.hunks.append(Hunk(path=path, header=m.group(0), lines=lines, old_start=int(m.group(1)),
+                                 new_start=int(m.group(3)), added=text.count("\n+"), removed=text.count("\n-")))
+        commit.files.append(fd)
+        commit.size += fd.size
+    return commit
+
+
+def split_log(raw: str) -> list[tuple[str, str]]:
+    """(header, patch) per commit of a whole `git log --format=FMT -p` output. A header starts
+    a line; a patch line never does with the separator (it may hold one further on)."""
+    out = []
+    for piece in ("\n" + raw).split("\n" + SEP)[1:]:
+        header, _, patch = piece.partition(SEP)
+        out.append((header, patch))
+    return out
+
+
+def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]:
+    """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order: a
+    record starts with the separator at the start of a line (a file's text may hold the byte
+    elsewhere). The last commit comes only after the stream ends; the caller keeps it only if
+    git exited cleanly. A patch over `hard_cap` bytes comes as (header, None): not kept."""
+    buf = b""
+    start = 0  # where the current record's opening SEP is
+    scan = 0  # how far the search for the next record has got
+    dropping = False
+    while True:
+        data = stream.read(1 << 18)
+        if data:
+            buf = buf[start:] + data
+            scan = max(scan - start, 0)
+            start = 0
+        while True:
+            h_end = buf.find(_BSEP, start + 1)
+            if h_end < 0:
+                break
+            nxt = buf.find(_NEXT, max(h_end, scan))
+            if nxt < 0:
+                scan = max(h_end, len(buf) - 1)  # a newline at the end may open the next record
+                if len(buf) - h_end > hard_cap:  # keep the header, drop the patch as it streams
+                    dropping = True
+                    buf = buf[:h_end + 1] + buf[-1:]
+                    scan = h_end + 1
+                break
+            header = buf[start + 1:h_end].decode("utf-8", "replace")
+            yield header, None if dropping else buf[h_end + 1:nxt + 1].decode("utf-8", "replace")
+            dropping = False
+            start = scan = nxt + 1
+        if not data:
+            break
+    h_end = buf.find(_BSEP, start + 1)
+    if h_end > 0:
+        yield (buf[start + 1:h_end].decode("utf-8", "replace"),
+               None if dropping else buf[h_end + 1:].decode("utf-8", "replace"))

@@ -1,0 +1,264 @@
+"""Mining a planned list of commits: one `git log --no-walk=unsorted --stdin -p` per chunk,
+chunks spread over worker processes, results handed back in commit order.
+
+A range worth it (`parallel_min_commits` or more) is cut into chunks that worker processes
+(forked from the job's worker: no imports to repeat) mine side by side, each with its own git
+process, so both git and the parsing use every core. The parent yields each commit's items in
+the planned order, so checkpoints still mean "everything before this is done".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import subprocess
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aitherd.sources.git import files
+from aitherd.sources.git.classify import Shape, conventional, decide, skip_reason
+from aitherd.sources.git.examples import Part, commit_examples, parts
+from aitherd.sources.git.gitio import GitError, Heads, Interrupted
+from aitherd.sources.git.labels import LLMLabels
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_commit, records
+from aitherd.sources.git.review import reviews
+from aitherd.sources.git.settings import Settings
+from aitherd.sources.items import Item, Skip
+
+BATCH = 1000  # commits whose review pairs are found together (one history read)
+
+
+@dataclass
+class Result:
+    """One commit's items and counts."""
+
+    sha: str
+    items: list[Item] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    fix: tuple[Commit, list[Part]] | None = None  # a bugfix waiting for its review pairs
+
+
+def _skipper(cfg: Settings) -> Any:
+    """Why a path is not mined ('files.credential_file', 'files.vendored_or_generated'), or None."""
+    from aitherd.sources.credfiles import CREDENTIAL_FILES, is_credential_file
+    from aitherd.sources.gitmine import _skip_path
+
+    credentials = cfg.credential_files if cfg.credential_files is not None else CREDENTIAL_FILES
+    patterns = list(cfg.skip_paths)
+
+    def why(path: str) -> str | None:
+        if is_credential_file(path, credentials):
+            return "files.credential_file"
+        return "files.vendored_or_generated" if _skip_path(path, patterns) else None
+
+    return why
+
+
+class Miner:
+    """Turns commits of one range into items; one per process (it holds a cat-file reader)."""
+
+    def __init__(self, cfg: Settings) -> None:
+        self.cfg = cfg
+        self.heads = Heads(cfg.repo, cfg.tip)
+        self.skip_path = _skipper(cfg)
+        self.labels = LLMLabels(cfg.llm, cfg.label_cache) if cfg.llm else None
+
+    def close(self) -> None:
+        self.heads.close()
+        if self.labels is not None:
+            self.labels.close()
+
+    def _generated(self, fd: FileDiff) -> bool:
+        if fd.path.endswith((".txt", ".in")) and any(files.pip_compiled("\n".join(h.lines)) for h in fd.hunks):
+            return True
+        first = fd.hunks[0] if fd.hunks else None
+        if first is not None and (fd.status == "A" or first.new_start <= 1):
+            return files.generated_head("\n".join(ln[1:] for ln in first.lines if ln[:1] != "-"))
+        return self.heads.generated(fd.path, fd.blob)
+
+    def commit(self, header: str, patch: str | None) -> Result:
+        """One commit's items, but for review pairs (see `mine`), and its counts."""
+        if patch is None:
+            commit = header_fields(header)
+            return Result(commit.sha, [Skip("large_diff")], {"commits": 1})
+        commit = parse_commit(header, patch, self.skip_path)
+        res = Result(commit.sha, counts={"commits": 1})
+        try:
+            self._items(commit, res)
+        finally:
+            for reason, n in commit.skipped.items():
+                kind, _, what = reason.partition(".")
+                key = f"skipped_{kind}.{what}"
+                res.counts[key] = res.counts.get(key, 0) + n
+        return res
+
+    def _items(self, commit: Commit, res: Result) -> None:
+        cfg = self.cfg
+        if reason := skip_reason(commit.subject, commit.author):
+            res.items.append(Skip(reason))
+            return
+        if commit.size > cfg.max_diff_bytes:
+            res.items.append(Skip("large_diff"))
+            return
+        ps = parts(commit, cfg, self._generated)
+        if not ps:
+            res.items.append(Skip("no_usable_hunks"))
+            return
+        hunks = commit.hunks
+        shape = Shape(commit.paths, commit.statuses, sum(h.added for h in hunks), sum(h.removed for h in hunks))
+        llm = None
+        if self.labels is not None and conventional(commit.subject)[0] is None:
+            llm = self.labels.label(commit, shape)
+            if self.labels.last_error:
+                res.counts["llm_errors"] = 1
+        kind, how = decide(commit.subject, commit.body, shape, cfg.model, llm)
+        res.counts[f"class.{kind}"] = 1
+        res.counts[f"class_by.{how}"] = 1
+        if kind == "bugfix":
+            res.fix = (commit, [p for p in ps if p.role == "code"])
+        res.items.extend(commit_examples(commit, kind, ps, cfg, how))
+
+    def _with_reviews(self, batch: list[Result]) -> list[Result]:
+        """A batch's results with their review pairs first (one history read per batch)."""
+        found = reviews(self.cfg, [r.fix for r in batch if r.fix is not None])
+        for res in batch:
+            if res.fix is not None and (more := found.get(res.sha)):
+                res.items[:0] = more
+                res.counts["reviews"] = len(more)
+            res.fix = None
+        return batch
+
+    def mine(self, shas: list[str]) -> Iterator[Result]:
+        """Each commit of `shas` (non-merges, in this order), streamed from one git process and
+        handed on a batch at a time, once the batch's review pairs are found. When git is
+        killed (Interrupted), the commits before the batch's first bugfix are still handed on."""
+        cfg = self.cfg
+        cmd = ["git", "-C", cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS,
+               f"-U{cfg.context_lines}"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        expected = iter(shas)
+        batch: list[Result] = []
+        try:
+            proc.stdin.write("".join(f"{s}\n" for s in shas).encode())
+            proc.stdin.close()
+            pending: tuple[str, str | None] | None = None
+            for rec in records(proc.stdout, max(16 << 20, 20 * cfg.max_diff_bytes)):
+                if pending is not None:
+                    batch.append(self._checked(pending, expected))
+                    if len(batch) >= BATCH:
+                        yield from self._with_reviews(batch)
+                        batch = []
+                pending = rec
+            code = proc.wait()
+            if code < 0:
+                raise Interrupted(f"git log killed by signal {-code}")
+            if code != 0:
+                raise GitError(f"{cfg.repo}: git log failed: {proc.stderr.read().decode('utf-8', 'replace')[:300]}")
+            if pending is not None:
+                batch.append(self._checked(pending, expected))
+            if next(expected, None) is not None:
+                raise GitError(f"{cfg.repo}: git log gave fewer commits than asked for")
+            yield from self._with_reviews(batch)
+        except (Interrupted, BrokenPipeError) as exc:
+            # Hand on what waits for no review pair: the batch up to its first bugfix.
+            for res in batch:
+                if res.fix is not None:
+                    break
+                yield res
+            raise Interrupted(str(exc) or "git stopped") from None
+        finally:
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+    def _checked(self, rec: tuple[str, str | None], expected: Iterator[str]) -> Result:
+        want = next(expected, None)
+        got = rec[0].split("\x1f", 1)[0]
+        if got != want:
+            raise GitError(f"{self.cfg.repo}: git log gave commit {got[:12]} where {str(want)[:12]} was expected")
+        return self.commit(*rec)
+
+
+def _ignore(*_args: object) -> None:
+    pass
+
+
+def _init_worker() -> None:
+    """A chunk worker outlives SIGTERM to the job's process group (the job shuts the pool down
+    once it has stored what it has), but its git processes do not: a handler, unlike SIG_IGN,
+    is not inherited through exec, so they die and the chunk ends at its last whole commit.
+    The worker dies with the job's worker (PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+_WORKER: dict[str, Miner] = {}
+
+
+def _chunk(cfg: Settings, shas: list[str]) -> tuple[list[Result], str | None]:
+    """Run in a worker: a chunk's results, and why it stopped early (None: it did not)."""
+    miner = _WORKER.get("miner")
+    if miner is None or miner.cfg != cfg:
+        if miner is not None:
+            miner.close()
+        miner = _WORKER["miner"] = Miner(cfg)
+    out: list[Result] = []
+    try:
+        for res in miner.mine(shas):
+            out.append(res)
+    except Interrupted as exc:
+        return out, str(exc)
+    return out, None
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:
+        return max(1, min(4, os.cpu_count() or 1))
+
+
+def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -> Iterator[Result]:
+    """Results for `shas` in order; in worker processes when the range is large enough."""
+    if jobs <= 1 or len(shas) < parallel_min or "fork" not in multiprocessing.get_all_start_methods():
+        miner = Miner(cfg)
+        try:
+            yield from miner.mine(shas)
+        finally:
+            miner.close()
+        return
+    size = max(-(-parallel_min // 2), min(BATCH, -(-len(shas) // (jobs * 2))))
+    chunks = iter([shas[i:i + size] for i in range(0, len(shas), size)])
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_init_worker)
+    queue: deque[Future[tuple[list[Result], str | None]]] = deque()
+    finished = False
+    try:
+        for chunk in chunks:
+            queue.append(pool.submit(_chunk, cfg, chunk))
+            if len(queue) > jobs:
+                break
+        while queue:
+            results, stopped = queue.popleft().result()
+            if (chunk := next(chunks, None)) is not None:
+                queue.append(pool.submit(_chunk, cfg, chunk))
+            yield from results
+            if stopped is not None:
+                raise Interrupted(stopped)
+        finished = True
+    finally:
+        if not finished:  # stopped early: chunks still running are of no use
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+        pool.shutdown(wait=finished, cancel_futures=True)

@@ -1,0 +1,27 @@
+"""The miner's settings as worker processes receive them: plain, picklable, standard library only
+(built from `GitMiningConfig` by `aitherd.sources.gitmine`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo: str
+    tip: str  # the tip of the range being mined: generated-file checks read files there
+    context_lines: int = 10
+    max_diff_bytes: int = 200_000
+    max_hunk_lines: int = 120
+    min_changed_lines: int = 1
+    max_example_chars: int = 12_000
+    max_example_files: int = 5
+    docs_keep: float = 1.0
+    docs_weight: float = 0.5
+    review_days: int = 365
+    skip_paths: tuple[str, ...] = ()
+    credential_files: tuple[str, ...] | None = None  # None: aitherd.sources.credfiles' defaults
+    llm: dict[str, Any] | None = None  # an EndpointConfig as a dict; None: no LLM labelling
+    label_cache: str | None = None  # SQLite file of LLM labels by commit sha
+    model: Any = None  # the per-repo classifier (classify.Model), or None

@@ -1,0 +1,90 @@
+"""Classifying commits without conventional prefixes: rules, the repo's own classifier, an LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_sources_gitmine import cands, commit, new_repo, run
+
+from aitherd.llm import EndpointConfig
+from aitherd.sources.git.classify import Shape, conventional, decide, rules, skip_reason
+from aitherd.sources.git.config import GitMiningConfig
+
+CODE = Shape(paths=["src/app.py"], statuses=["M"], added=3, removed=2)
+
+
+@pytest.mark.parametrize(("message", "kind"), [
+    ("The parser crashed on empty input", "bugfix"),
+    ("Crashes when the config is missing", "bugfix"),
+    ("Fixed an off-by-one in pagination", "bugfix"),
+    ("Support the semver-patch label", "feature"),  # "patch" inside a word is no patch
+    ("Patch the leak in the connection pool", "bugfix"),
+    ("Rename helpers and simplify the loop", "refactor"),
+    ("Add an option to skip hooks", "feature"),
+])
+def test_rules_read_inflections_and_whole_words(message: str, kind: str) -> None:
+    assert rules(message, CODE) == kind
+
+
+def test_paths_name_docs_tests_and_ci() -> None:
+    assert rules("Update", Shape(["docs/index.md", "docs/img/shot.png"], ["M", "A"])) == "docs"
+    assert rules("Update", Shape([".github/workflows/ci.yml"], ["M"])) == "chore"
+    assert rules("Update", Shape(["tests/test_app.py"], ["M"])) == "test"
+    assert rules("Fix the typo", Shape(["README.md"], ["M"])) == "docs"
+
+
+def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
+    assert skip_reason("Bump urllib3 from 1.26.18 to 2.2.2", "dependabot[bot]") == "dependency_bump"
+    assert skip_reason("build(deps-dev): bump pytest from 7.4.0 to 8.0.0") == "dependency_bump"
+    assert skip_reason("chore(deps): update dependency eslint to v9") == "dependency_bump"
+    assert skip_reason("Release 2.3.1") == "release" and skip_reason("bump: version 3.1.0 → 3.2.0") == "release"
+    assert skip_reason('Revert "Add caching"') == "revert"
+    assert skip_reason("Fix a patch-level regression in bump detection") is None
+
+
+def test_a_conventional_prefix_decides_and_is_stripped() -> None:
+    assert conventional("fix(parser)!: handle empty input") == ("bugfix", "handle empty input")
+    assert conventional("docs: explain marks") == ("docs", "explain marks")
+    assert conventional("Fix: not a known type? yes it is") == ("bugfix", "not a known type? yes it is")
+    assert conventional("Note: nothing") == (None, "Note: nothing")
+    assert decide("ci: run on 3.13", "", CODE) == ("chore", "prefix")
+
+
+def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path: Path) -> None:
+    # The team's word for a fix is "mend"; its refactors say "tidy". Rules know neither word.
+    r = new_repo(tmp_path / "r")
+    commit(r, "feat: widgets", {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(30)})
+    for i in range(30):
+        commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"def w():\n    return {i} + 1\n"})
+        commit(r, f"refactor: tidy widget {i} layout", {f"w/w{i}.py": f"def w():\n    return {i} + 1 + 0\n"})
+    mended = commit(r, "mend gadget overflow", {"w/w3.py": "def w():\n    return 3 + 1\n"})
+    tidied = commit(r, "tidy gadget layout", {"w/w4.py": "def w():\n    return 4\n"})
+    assert rules("mend gadget overflow", CODE) == "feature"  # what the rules alone would say
+    out, counts, _ = run(r, cfg=GitMiningConfig(classifier_min_commits=50, review_days=0))
+    got = {c.provenance["commit"]: (c.provenance["class"], c.provenance["by"]) for c in cands(out)}
+    assert got[mended] == ("bugfix", "model") and got[tidied] == ("refactor", "model")
+    assert counts["class_by.model"] == 2 and counts["class_by.prefix"] == 61
+    _out, counts, _ = run(r, cfg=GitMiningConfig(classifier_min_commits=100, review_days=0))
+    assert counts["class_by.rules"] == 2  # too few prefixed commits: no model
+
+
+def test_an_llm_labels_unprefixed_commits_once_per_sha(tmp_path: Path, standin) -> None:  # type: ignore[no-untyped-def]
+    r = new_repo(tmp_path / "r")
+    commit(r, "feat: start", {"a.py": "def a():\n    return 1\n"})
+    odd = commit(r, "Make a return two", {"a.py": "def a():\n    return 2\n"})
+    standin.script({"rules": [{"match": "Make a return two", "content": "bugfix"}], "default": {"content": "??"}})
+    endpoint = EndpointConfig(base_url=standin.base_url, model="labeller", max_retries=0)
+    cfg = GitMiningConfig(llm=endpoint, review_days=0)
+    state = tmp_path / "state"
+    state.mkdir()
+    out, counts, _ = run(r, cfg=cfg, state_dir=str(state))
+    (ex,) = [c for c in cands(out) if c.provenance["commit"] == odd]
+    assert ex.provenance["class"] == "bugfix" and ex.provenance["by"] == "llm" and ex.category == "debugging"
+    asked = [q for q in standin.requests() if "Make a return two" in q["messages"][-1]["content"]]
+    assert len(asked) == 1 and "feat: start" not in str(standin.requests())  # prefixed commits are not asked
+    run(r, cfg=cfg, state_dir=str(state))  # a second mining (say, after a resume): answered from the cache
+    assert len([q for q in standin.requests() if "Make a return two" in q["messages"][-1]["content"]]) == 1
+    standin.script({"default": {"status": 500}})
+    _out, counts, _ = run(r, cfg=cfg, state_dir=str(tmp_path))  # another cache, a failing endpoint
+    assert counts["llm_errors"] == 1 and counts["class_by.rules"] == 1

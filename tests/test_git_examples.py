@@ -1,0 +1,155 @@
+"""What git mining keeps and how it asks: grouped hunks, intents without prefixes, language
+fences, documentation at its own share, no whitespace-only or generated changes, and the
+parser bugs of the first miner (real repositories made here)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from pathlib import Path
+
+from test_sources_gitmine import cands, commit, new_repo, run
+
+from aitherd.sources.git.config import DocsConfig, GitMiningConfig
+
+FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
+
+
+def fences(text: str) -> list[tuple[str, str]]:
+    return FENCE.findall(text)
+
+
+def test_an_added_line_that_starts_with_two_pluses_stays_in_the_answer(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the counter", {"count.c": "int next(int i) {\n    return i;\n}\n", "notes.sql": "select 1;\n"})
+    commit(r, "Count up", {"count.c": "int next(int i) {\n++ i;\n    return i;\n}\n",
+                           "notes.sql": "-- the first query\nselect 1;\n"})
+    out, _, _ = run(r)
+    (ex,) = [c for c in cands(out) if "Count up" in c.messages[0]["content"]]
+    answer = ex.messages[1]["content"]
+    assert "++ i;\n    return i;" in answer  # the diff line "+++ i;" is a hunk line, not a file header
+    assert "-- the first query" in answer and "`count.c`" in answer and "`notes.sql`" in answer
+    assert ex.provenance["paths"] == ["count.c", "notes.sql"]
+
+
+def test_a_file_holding_the_record_separator_does_not_cut_a_commit(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    first = commit(r, "Add the framing codec", {"frame.py": 'SEP = "\x1e"\n', "wire.txt": "a\x1eb\n\x1e\n"})
+    second = commit(r, "Frame with the unit separator", {"frame.py": 'SEP = "\x1f"\n',
+                                                          "wire.txt": "a\x1fb\n\x1e\x1e\n"})
+    out, counts, _ = run(r, cfg=GitMiningConfig(review_days=0))
+    assert counts["commits"] == 2 and {c.provenance["commit"] for c in cands(out)} == {first, second}
+    (ex,) = [c for c in cands(out) if c.provenance["commit"] == second and c.provenance["paths"] == ["wire.txt"]]
+    assert "a\x1fb\n\x1e\x1e" in ex.messages[1]["content"]  # and \x1e -> \x1f is no whitespace change
+
+
+def test_skipped_files_do_not_count_toward_the_size_limit(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Start the guide", {"docs/guide.md": "# Guide\n\nInstall it.\n"})
+    shot = "<svg>" + "<rect x='1' y='2'/>\n" * 3000 + "</svg>\n"
+    commit(r, "Explain the install step with a screenshot", {
+        "docs/guide.md": "# Guide\n\nInstall it with pip, then run it once.\n", "docs/shot.svg": shot})
+    out, counts, _ = run(r, cfg=GitMiningConfig(max_diff_bytes=5_000))
+    assert len(shot) > 5_000 and "skip:large_diff" not in out
+    (ex,) = [c for c in cands(out) if "screenshot" in c.messages[0]["content"]]
+    assert "then run it once" in ex.messages[1]["content"]
+    assert counts["skipped_files.vendored_or_generated"] == 1  # the SVG, by path
+
+
+def test_one_example_holds_every_hunk_of_a_commit_and_the_intent_has_no_prefix(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    far = "".join(f"def keep_{i}(x):\n    return x + {i}\n\n\n" for i in range(12))
+    commit(r, "Add the runner", {"run.py": "import os\n\n\n" + far + "def main():\n    return os.getcwd()\n",
+                                 "util.py": "def helper():\n    return 1\n"})
+    commit(r, "fix(runner): eliminate a resource warning (#123)", {
+        "run.py": "import gc\nimport os\n\n\n" + far + "def main():\n    gc.collect()\n    return os.getcwd()\n",
+        "util.py": "def helper():\n    return 2\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "resource warning" in c.messages[0]["content"] and c.category != "review"]
+    ask, answer = ex.messages[0]["content"], ex.messages[1]["content"]
+    assert ask.startswith("Bug fix: Eliminate a resource warning\n")  # no "fix(runner):", no "(#123)"
+    assert "fix(" not in ask and "#123" not in ask
+    assert answer.count("`run.py`") == 2 and "`util.py`" in answer  # both hunks of run.py, and util.py
+    assert "import gc" in answer and "gc.collect()" in answer and "return 2" in answer
+    assert ex.category == "debugging" and ex.provenance["paths"] == ["run.py", "util.py"]
+
+
+def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    files = {f"m{i}.py": "".join(f"def f{j}(x):\n    return x + {j}\n\n\n" for j in range(8)) for i in range(3)}
+    commit(r, "Add modules", files)
+    commit(r, "Double every function", {k: v.replace("x + ", "2 * x + ") for k, v in files.items()})
+    out, _, _ = run(r, cfg=GitMiningConfig(max_example_chars=1_500))
+    parts = [c for c in cands(out) if "Double every function" in c.messages[0]["content"]]
+    assert len(parts) == 3 and all(len(c.provenance["paths"]) == 1 for c in parts)
+    assert all("part of a larger change" in c.messages[0]["content"] for c in parts)
+
+
+def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    body = "".join(f"        total += {i}\n" for i in range(12))
+    py = f"def run(items):\n    total = 0\n    for it in items:\n{body}    return total\n\n\ndef other():\n    return 1\n"
+    commit(r, "Add code", {"loop.py": py, "app.js": "function f() {\n  return 1;\n}\n", "ci.yml": "on: push\n",
+                           "Dockerfile": "FROM python:3.12\n", "Makefile": "all:\n\techo hi\n"})
+    commit(r, "Tune everything", {"loop.py": py.replace("total += 11", "total += 11  # last"),
+                                  "app.js": "function f() {\n  return 2;\n}\n", "ci.yml": "on: [push, pull_request]\n",
+                                  "Dockerfile": "FROM python:3.13\n", "Makefile": "all:\n\techo hello\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (ex,) = [c for c in cands(out) if "Tune everything" in c.messages[0]["content"]]
+    langs = dict((lang, code) for lang, code in fences(ex.messages[1]["content"]))
+    assert {"javascript", "yaml", "dockerfile", "makefile", "python"} <= set(langs)
+    ast.parse(textwrap.dedent(langs["python"]))  # the cut snippet is whole statements
+    assert "total += 11  # last" in langs["python"]
+
+
+def test_documentation_is_editing_at_a_lower_weight_never_debugging(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the parser", {"parse.py": "def parse(s):\n    return s.split()\n",
+                                 "CHANGES.rst": "Changes\n=======\n\n1.0\n---\n\n- First.\n",
+                                 "docs/usage.rst": "Usage\n=====\n\nCall parse.\n"})
+    commit(r, "Fix parsing of empty input", {
+        "parse.py": "def parse(s):\n    return s.split() if s else []\n",
+        "CHANGES.rst": "Changes\n=======\n\n1.0\n---\n\n- First.\n- Empty input parses to nothing.\n"})
+    commit(r, "Fix a typo in the usage page", {"docs/usage.rst": "Usage\n=====\n\nCall ``parse``.\n"})
+    out, counts, _ = run(r)
+    fix = [c for c in cands(out) if "empty input" in c.messages[0]["content"].lower() and c.category != "review"]
+    assert sorted((c.category, c.weight) for c in fix) == [("debugging", 1.0), ("editing", 0.5)]
+    docs = next(c for c in fix if c.category == "editing")
+    assert docs.provenance["paths"] == ["CHANGES.rst"] and "```rst" in docs.messages[1]["content"]
+    (typo,) = [c for c in cands(out) if "typo in the usage page" in c.messages[0]["content"]]
+    assert typo.category == "editing" and typo.weight == 0.5 and counts["class.docs"] == 1
+    none, _, _ = run(r, cfg=GitMiningConfig(docs=DocsConfig(keep=0)))
+    assert not [c for c in cands(none) if "rst" in "".join(c.provenance.get("paths", []))]
+    assert none.count("skip:docs_share") == 3
+
+
+def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add f", {"f.py": "def f(x):\n    return x+1\n"})
+    commit(r, "Reformat f", {"f.py": "def f(x):\n        return x+1\n"})
+    commit(r, "Retab and fix f", {"f.py": "def f(x):\n\treturn x+1\n", "g.py": "def g():\n    return 2\n"})
+    out, counts, _ = run(r)
+    assert not [c for c in cands(out) if "Reformat f" in c.messages[0]["content"]]
+    (retab,) = [c for c in cands(out) if "Retab" in c.messages[0]["content"]]
+    assert retab.provenance["paths"] == ["g.py"] and counts["skipped_hunks.whitespace_only"] == 2
+
+
+def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    pins = "".join(f"pkg{i}==1.{i}\n    # via app\n" for i in range(30))
+    header = "#\n# This file is autogenerated by pip-compile with Python 3.12\n# by the following command:\n#\n"
+    go = "// Code generated by stringer -type=Kind; DO NOT EDIT.\n\npackage kind\n\n" + "".join(
+        f"const K{i} = {i}\n" for i in range(40))
+    legit = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(20)) + 'BANNER = "DO NOT EDIT BY HAND"\n'
+    commit(r, "Add pins, kinds and code", {"requirements.txt": header + pins, "kind/kind_string.go": go,
+                                           "tool.py": legit, "api_pb2.py": "# proto\nX = 1\n"})
+    commit(r, "Bump pins and regenerate kinds", {
+        "requirements.txt": header + pins.replace("pkg25==1.25", "pkg25==1.26"),
+        "kind/kind_string.go": go.replace("const K30 = 30", "const K30 = 31"),
+        "tool.py": legit.replace("return 19", "return 20")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
+    assert paths == {"tool.py"}  # a string saying DO NOT EDIT far from the top is not a header
+    assert counts["skipped_files.generated"] == 4  # both commits: the pins and the Go file
+    assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path

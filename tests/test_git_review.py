@@ -1,0 +1,125 @@
+"""Review pairs by blame: the fixed lines name the change under review, across runs and merges."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from test_sources_gitmine import cands, commit, new_repo, run
+
+from aitherd.sources.git import review
+from aitherd.sources.git.config import GitMiningConfig
+from aitherd.sources.git.examples import parts
+from aitherd.sources.git.parse import parse_commit
+from aitherd.sources.gitmine import _skip_path, settings
+
+DAY = 86400
+T0 = 1_700_000_000
+
+
+def reviews_of(out: list) -> list:
+    return [c for c in cands(out) if c.category == "review"]
+
+
+def test_the_fixed_line_is_blamed_not_a_line_with_the_same_text(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    f = "def f(x):\n    y = x * 2\n    return y\n"
+    g = "\n\ndef g(x):\n    y = x * 2\n    return y - 1\n"
+    first = commit(r, "Add f", {"m.py": f}, when=T0)
+    commit(r, "Add g", {"m.py": f + g}, when=T0 + DAY)  # adds the same text `y = x * 2`, later
+    commit(r, "Fix f doubling instead of tripling", {"m.py": f.replace("x * 2", "x * 3") + g}, when=T0 + 2 * DAY)
+    out, counts, _ = run(r)
+    (rev,) = reviews_of(out)
+    assert rev.provenance["commit"] == first and "Review this change (Add f)" in rev.messages[0]["content"]
+    assert "The line `y = x * 2` is at fault" in rev.messages[1]["content"]
+    assert counts["reviews"] == 1
+
+
+def test_trivial_and_reformatted_lines_are_not_blamed(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    body = "def f(items):\n    try:\n        total = sum(\n            items\n        )\n    except TypeError:\n" \
+           "        total = 0\n    return total\n"
+    commit(r, "Add f", {"f.py": body}, when=T0)
+    commit(r, "Fix the sum call", {"f.py": body.replace("        )\n", "        ,)\n").replace(
+        "    try:\n", "    try:  # tolerate junk\n")}, when=T0 + DAY)
+    out, _, _ = run(r)
+    assert reviews_of(out) == []  # `)` and `try:` say nothing, and a re-punctuated line is not a fix
+    assert [ln for h in parse_commit(*_one(r, "HEAD"), lambda p: False).hunks for n, ln in review.fixed_lines(h)] == []
+
+
+def test_a_short_line_is_blamed_for_its_content_not_its_length(tmp_path: Path) -> None:
+    # The first miner measured `len(line.strip()) > 3` with the diff marker: `-)` counted, `n=0` did not.
+    r = new_repo(tmp_path / "r")
+    added = commit(r, "Add the counter", {"c.py": "def count(xs):\n    n=1\n    for x in xs:\n        n+=x\n    return n\n"},
+                   when=T0)
+    commit(r, "Fix the counter starting at one", {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n"
+                                                         "        n+=x\n    return n\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.provenance["commit"] == added and "The line `n=1` is at fault" in rev.messages[1]["content"]
+
+
+def _one(repo: Path, rev: str) -> tuple[str, str]:
+    from aitherd.sources.git.parse import FMT, GIT_CONFIG, LOG_OPTIONS
+
+    raw = subprocess.run(["git", "-C", str(repo), *GIT_CONFIG, "log", "-1", *LOG_OPTIONS, "-U3", rev],
+                         capture_output=True, text=True, check=True).stdout
+    _, header, patch = raw.split(FMT[0], 2)
+    return header, patch
+
+
+def test_a_fix_mined_in_a_later_run_finds_the_change_it_fixes(tmp_path: Path) -> None:
+    # The first run mines the buggy change; the fix comes in a later run (or after a resume):
+    # git's history is the memory, so the review pair is found all the same.
+    r = new_repo(tmp_path / "r")
+    buggy = commit(r, "Add the pager", {"pager.py": "def pages(n, size):\n    return n // size\n"}, when=T0)
+    _out, _, mark = run(r)
+    commit(r, "Fix the count of the last partial page", {"pager.py": "def pages(n, size):\n    return -(-n // size)\n"},
+           when=T0 + 3 * DAY)
+    out, counts, _ = run(r, mark)
+    assert counts["commits"] == 1
+    (rev,) = reviews_of(out)
+    assert rev.provenance["commit"] == buggy and "return n // size" in rev.messages[0]["content"]
+    assert "return -(-n // size)" in rev.messages[1]["content"]
+
+
+def test_a_change_older_than_the_window_is_not_reviewed(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the pager", {"pager.py": "def pages(n, size):\n    return n // size\n"}, when=T0)
+    commit(r, "Fix the last partial page", {"pager.py": "def pages(n, size):\n    return -(-n // size)\n"},
+           when=T0 + 400 * DAY)
+    assert reviews_of(run(r)[0]) == []
+    assert len(reviews_of(run(r, cfg=GitMiningConfig(review_days=500))[0])) == 1
+
+
+def _git_blame(repo: Path, fix: str, path: str, lines: list[int]) -> dict[int, str]:
+    args = [a for n in lines for a in ("-L", f"{n},{n}")]
+    out = subprocess.run(["git", "-C", str(repo), "blame", "-w", "--line-porcelain", *args, f"{fix}^", "--", path],
+                         capture_output=True, text=True, check=True).stdout
+    return {int(m.group(2)): m.group(1) for m in re.finditer(r"^([0-9a-f]{40}) \d+ (\d+)", out, re.M)}
+
+
+def test_blame_through_merges_agrees_with_git_blame(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    base = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(9))
+    added = commit(r, "Add functions", {"m.py": base, "other.py": "A = 1\n"}, when=T0)
+    subprocess.run(["git", "-C", str(r), "checkout", "-qb", "topic"], check=True)
+    on_topic = commit(r, "Change f2 on a branch", {"m.py": base.replace("x + 2", "x + 20")}, when=T0 + DAY)
+    subprocess.run(["git", "-C", str(r), "checkout", "-q", "main"], check=True)
+    on_main = commit(r, "Change f7 on main", {"m.py": base.replace("x + 7", "x + 70")}, when=T0 + 2 * DAY)
+    commit(r, "Touch another file", {"other.py": "A = 2\n"}, when=T0 + 3 * DAY)
+    subprocess.run(["git", "-C", str(r), "merge", "-q", "--no-edit", "topic"], check=True,
+                   env={"GIT_AUTHOR_DATE": f"@{T0 + 4 * DAY} +0000", "GIT_COMMITTER_DATE": f"@{T0 + 4 * DAY} +0000",
+                        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    merged = (r / "m.py").read_text()
+    fix = commit(r, "Fix f2, f4 and f7", {"m.py": merged.replace("x + 20", "x - 2").replace(
+        "x + 70", "x - 7").replace("x + 4", "x - 4")}, when=T0 + 5 * DAY)
+    cfg = settings(str(r), fix, GitMiningConfig())
+    c = parse_commit(*_one(r, fix), lambda p: _skip_path(p, []))
+    reqs = review.requests(c, [p for p in parts(c, cfg, lambda _f: False) if p.role == "code"])
+    found, _nodes = review.blame(cfg, reqs)
+    ours = {orig: sha for sha, pairs in found[0].items() for _, orig in pairs}
+    truth = _git_blame(r, fix, "m.py", sorted(reqs[0].lines))
+    assert ours == truth and set(ours.values()) == {on_topic, on_main, added} and len(ours) == 3
+    out, _, _ = run(r)
+    assert {c.provenance["commit"] for c in reviews_of(out)} == {on_topic, on_main, added}
