@@ -8,6 +8,7 @@ length, `min_entropy` the configured floor for machine-made values -- and yields
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 
@@ -178,7 +179,7 @@ def _starts_word(low: str, i: int) -> bool:
 
 def _basic_ok(value: str) -> bool:
     try:
-        raw = __import__("base64").b64decode(value + "=" * (-len(value) % 4), validate=True)
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
         decoded = raw.decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return False
@@ -256,6 +257,7 @@ def private_keys(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span
             yield s, e - (len(tail.group()) if tail else 0), "private_key"
 
 
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+=")
 _B64_40 = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _AWS_MENTION = (re.compile(r"aws(?<![a-z]aws)(?![a-z])"), re.compile(r"A[KS]IA(?<![A-Za-z0-9]....)[A-Z0-9]{16}"))
 
@@ -268,9 +270,9 @@ def aws_secrets(text: str, low: str, min_entropy: float = 3.0) -> Iterator[Span]
     for ws, we in windows:
         for m in _B64_40.finditer(text, ws, we):
             v = m.group()
-            if m.start() in done or not (any(c.isupper() for c in v) and any(c.islower() for c in v)
-                                         and any(c.isdigit() for c in v)):
-                continue
+            if m.start() in done or text[m.end():m.end() + 1] in _B64_CHARS or not (
+                    any(c.isupper() for c in v) and any(c.islower() for c in v) and any(c.isdigit() for c in v)):
+                continue  # (a longer token cut by the window's end is not one)
             done.add(m.start())
             if entropy(v) >= 4.0 and not is_placeholder(v):
                 yield m.start(), m.end(), "aws_secret_key"
