@@ -20,6 +20,7 @@ and live models are never compared with results made differently.
 
 from __future__ import annotations
 
+import abc
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,16 +65,16 @@ class Outcome:
 RunPrograms = Callable[[Sequence[str]], list[Execution]]
 
 
-class Suite:
+class Suite(abc.ABC):
     name = ""
     specialist = ""
     kind = "answer"  # answer | code
 
-    def load(self) -> list[Item]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def load(self) -> list[Item]: ...
 
-    def check(self, items: Sequence[Item], texts: Sequence[str], run: RunPrograms | None) -> list[Outcome]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def check(self, items: Sequence[Item], texts: Sequence[str], run: RunPrograms | None) -> list[Outcome]: ...
 
 
 def sample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -96,8 +97,8 @@ class CodeSuite(Suite):
     kind = "code"
     specialist = "coder"
 
-    def program(self, item: Item, code: str) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def program(self, item: Item, code: str) -> str: ...
 
     def check(self, items: Sequence[Item], texts: Sequence[str], run: RunPrograms | None) -> list[Outcome]:
         if run is None:
