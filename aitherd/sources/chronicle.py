@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.candidate import REASONER_CATEGORIES, Candidate
 from aitherd.sources.items import BadInput, Checkpoint, Item
-from aitherd.sources.tail import read_lines
+from aitherd.sources.tail import json_objects
 from aitherd.think import split as split_think
 from aitherd.think import unwrap as unwrap_think
 
@@ -90,18 +90,11 @@ def harvest_file(path: Path, mark: dict[str, Any] | None,
                  mapping: ChronicleMapping, settle: float | None = None) -> Iterator[Item]:
     """A candidate (or the reason it cannot be one, with file:line) per new record; a last
     record without a newline once the file has been quiet for `settle` seconds."""
-    for line_no, raw, new_mark in read_lines(path, mark, settle=settle):
-        if not raw.strip():
-            yield Checkpoint(new_mark)
+    for got in json_objects(path, mark, settle=settle):
+        if not isinstance(got, tuple):
+            yield got  # a blank or malformed line's items
             continue
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as err:
-            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
-            yield Checkpoint(new_mark)
-            continue
+        line_no, record, new_mark = got
         out = parse(record, mapping, {"file": str(path), "line": line_no})
         yield BadInput(f"{path}:{line_no}", out) if isinstance(out, str) else out
         yield Checkpoint(new_mark)

@@ -20,7 +20,6 @@ prompt, not answering directly (the export no longer ships the ones already stor
 from __future__ import annotations
 
 import functools
-import json
 import math
 import random
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
 from aitherd.sources.items import BadInput, Checkpoint, FnSource, Item, Mark
-from aitherd.sources.tail import read_lines
+from aitherd.sources.tail import json_objects
 
 if TYPE_CHECKING:
     from aitherd.sources.harvest import Harvest
@@ -73,17 +72,11 @@ def _candidate(question: str, answer: str, kind: str, provenance: dict[str, Any]
 
 def read_file(path: Path, mark: Mark) -> Iterator[Item]:
     """A candidate (or what is wrong, with file:line) per new record of a questions file."""
-    for line_no, raw, new_mark in read_lines(path, mark or None):
-        if not raw.strip():
+    for got in json_objects(path, mark or None):
+        if not isinstance(got, tuple):
+            yield got  # a blank or malformed line's items
             continue
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as err:
-            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
-            yield Checkpoint(new_mark)
-            continue
+        line_no, record, new_mark = got
         question = str(record.get("question") or record.get("prompt") or "").strip()
         answer = str(record.get("answer") or "").strip()
         if not question or not answer:

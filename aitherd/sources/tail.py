@@ -10,6 +10,7 @@ file has been quiet that long (the writer finished without one); the mark then s
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -65,3 +66,25 @@ def read_lines(path: Path, mark: dict[str, Any] | None, *,
     lines = Lines(path, mark, settle)
     for line_no, line, offset in lines:
         yield line_no, line, lines.mark(line_no, offset)
+
+
+def json_objects(path: Path, mark: dict[str, Any] | None, *, settle: float | None = None,
+                 ) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]] | Any]:
+    """(line number, JSON object, mark after it) per new record of a JSONL file. A blank line
+    yields only its Checkpoint; a line that is not a JSON object yields a BadInput with
+    file:line, then its Checkpoint. Callers pass items through and handle the tuples."""
+    from aitherd.sources.items import BadInput, Checkpoint
+
+    for line_no, raw, new_mark in read_lines(path, mark, settle=settle):
+        if not raw.strip():
+            yield Checkpoint(new_mark)
+            continue
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as err:
+            yield BadInput(f"{path}:{line_no}", f"malformed line: {err}")
+            yield Checkpoint(new_mark)
+            continue
+        yield line_no, record, new_mark
