@@ -151,7 +151,7 @@ def test_a_lease_whose_holder_died_is_handed_back_by_itself(tmp_path):
             assert s.supervisor.state == "asleep"
             holder.kill()
             holder.wait()
-            await until(lambda: s.gpu.lease is None and s.supervisor.state == "up", 10, "auto hand-back")
+            await until(lambda: s.gpu.lease is None and s.supervisor.state == "up", 30, "auto hand-back")
             history = s.gpu.describe()["history"]
             assert "its holder (pid" in history[-1]["note"]
             status, _, _ = await chat(proxy(s), "orchestrator")
