@@ -73,7 +73,8 @@ class Handler(BaseHTTPRequestHandler):
                               if m["role"] == "user"), "")
             with open(f"{SCRIPT}.log", "a") as log:
                 log.write(json.dumps({"path": self.path, "key_ok": key_ok, "model": body.get("model"),
-                                      "messages": body["messages"]}) + "\n")
+                                      "messages": body["messages"], "seed": body.get("seed"),
+                                      "temperature": body.get("temperature")}) + "\n")
             if not key_ok:
                 presented = auth.removeprefix("Bearer ")
                 self._send(401, {"error": {"message": f"Incorrect API key provided: {presented}. You can "
