@@ -268,3 +268,45 @@ def test_one_iteration_runs_on_the_tiny_local_model(tmp_path: Path) -> None:
     entry = ledger.ledger(ctx.engine)["curve"][0]
     assert entry["total"]["tried"] == 2 and entry["total"]["samples"] == 4 and entry["adapter"] == "base"
     assert entry["total"]["tokens"] > 0
+
+
+def test_the_stores_reasoner_answers_and_runnable_test_generation_examples_become_problems(
+        standin: Any, tmp_path: Path) -> None:
+    from aitherd.candidate import Candidate
+    from aitherd.store.examples import insert_candidates
+
+    double = "Write pytest tests for `double` from `util.py`:\n\n```python\ndef double(x):\n    return 2 * x\n```"
+    triple = "Write pytest tests for `triple` from `util.py`:\n\n```python\ndef triple(x):\n    return 3 * x\n```"
+    standin.script({"rules": [
+        {"match": "`double`", "content": "<think>\nDoubling 2 gives 4.\n</think>\n\n```python\n"
+                                         "def test_double():\n    assert double(2) == 4\n```"},
+        {"match": "`triple`", "content": "```python\ndef test_triple():\n    assert triple(1) == 3\n```"},
+        {"match": "marbles", **reply("Twelve marbles shared by three friends is four each.", "4")}]})
+    ctx = star_ctx(tmp_path / "state", star_config(standin.base_url, {"store_reasoner": True, "store_tests": True},
+                                                  samples=1))
+    insert_candidates(ctx.engine, [
+        Candidate("coder", "test_generation", [{"role": "user", "content": double}, {"role": "assistant", "content":
+                  "```python\ndef test_double():\n    assert double(3) == 6\n```"}], source="codegraph"),
+        # its tests import the project: they cannot run alone, so it is not asked
+        Candidate("coder", "test_generation", [{"role": "user", "content": triple}, {"role": "assistant", "content":
+                  "```python\nfrom util import triple\n\ndef test_triple():\n    assert triple(2) == 6\n```"}],
+                  source="codegraph"),
+        Candidate("reasoner", "math", [{"role": "user", "content": "Three friends share 12 marbles equally. "
+                                                                   "How many marbles does each get?"},
+                                       {"role": "assistant", "content": "Each gets 4."}], source="teacher",
+                  reasoning="12 / 3 = 4", answer="4"),
+        Candidate("reasoner", "math", [{"role": "user", "content": "Name the largest planet."},
+                                       {"role": "assistant", "content": "Jupiter."}], source="teacher",
+                  reasoning="It is Jupiter.", answer="Jupiter")])
+
+    result = run_star(ctx)
+
+    assert result.status == "ok", result
+    assert ctx.counts["skipped.tests_do_not_run"] == 1
+    per_source = ledger.ledger(ctx.engine)["curve"][0]["per_source"]
+    assert (per_source["tests"]["tried"], per_source["tests"]["kept"]) == (1, 1)
+    assert (per_source["store"]["tried"], per_source["store"]["kept"]) == (1, 1)  # Jupiter: not checkable
+    asked = [r["messages"][-1]["content"] for r in standin.requests()]
+    assert len(asked) == 2 and not any("triple" in a or "planet" in a for a in asked)
+    rows = {r["provenance"]["problem_source"]: r for r in star_rows(ctx)}
+    assert rows["tests"]["messages"][0]["content"] == double and rows["tests"]["provenance"]["problem"].startswith("tests/")
