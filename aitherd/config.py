@@ -249,7 +249,7 @@ def git_toplevel(directory: Path) -> Path | None:
 
 # Sections read by each job run (the worker gets the config as it is then): a reload changes
 # them from the next run on. Schedules, watchers and restart-only sections are reported apart.
-RUN_SECTIONS = ("train", "export", "sources", "curation")
+RUN_SECTIONS = ("train", "export", "sources", "curation", "star")
 
 
 def config_changes(old: Config, new: Config) -> list[str]:
