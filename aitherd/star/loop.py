@@ -125,14 +125,17 @@ class Loop:
         ask = [p for p, bad in zip(chunk, dirty, strict=True) if not bad and p.id not in stored]
         t0 = time.monotonic()
         samples, whole = self._pass(state, ask, [p.prompt for p in ask], self.cfg.samples, key, False)
-        todo = [p for p in ask if p.id in samples and self.cfg.rationalize and p.hintable
+        need = [p for p in ask if p.id in samples and self.cfg.rationalize and p.hintable
                 and not any(s.correct for s in samples[p.id])]
-        if whole and todo:
-            hints, whole = self._pass(state, todo, [hinted(p) for p in todo], self.cfg.rationalize_samples,
+        hints: Samples = {}
+        if whole and need:
+            hints, whole = self._pass(state, need, [hinted(p) for p in need], self.cfg.rationalize_samples,
                                       key + 50_000, True)
-            for pid, more in hints.items():
-                samples[pid] += more
-            samples = {pid: v for pid, v in samples.items() if pid in hints or pid not in {p.id for p in todo}}
+        for p in need:  # a problem whose rationalization a stop or budget cut is asked another time
+            if p.id in hints:
+                samples[p.id] += hints[p.id]
+            else:
+                del samples[p.id]
         state.seconds += time.monotonic() - t0
         if not whole and not self.should_stop():
             self.stopped = self.over_budget(state) or "time budget reached"
