@@ -310,3 +310,15 @@ def test_the_stores_reasoner_answers_and_runnable_test_generation_examples_becom
     assert len(asked) == 2 and not any("triple" in a or "planet" in a for a in asked)
     rows = {r["provenance"]["problem_source"]: r for r in star_rows(ctx)}
     assert rows["tests"]["messages"][0]["content"] == double and rows["tests"]["provenance"]["problem"].startswith("tests/")
+
+
+def test_an_endpoint_that_fails_fails_the_run_and_counts_no_problem_as_failed(standin: Any, tmp_path: Path) -> None:
+    standin.script({"default": {"status": 503}})
+    ctx = star_ctx(tmp_path / "state", star_config(standin.base_url, {"math_problems": str(four_problems(tmp_path))}))
+
+    result = run_star(ctx)
+
+    assert result.status == "failed" and "503" in (result.error or "") and "stays open" in (result.error or "")
+    state = ledger.current(ctx.engine)
+    assert state is not None and state.finished is None and state.asked == 0 and state.failed == []
+    assert ledger.ledger(ctx.engine) == {"curve": [], "failures": {}} and star_rows(ctx) == []

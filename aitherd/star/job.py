@@ -187,6 +187,9 @@ def _iterate(ctx: JobContext, cfg: StarConfig, generator: Generator, model: str,
     line = _line(report)
     if h.errors:
         line += "; problems: " + "; ".join(h.errors[:5])
+    if loop.error:
+        return RunResult("failed", message=line, error=f"the reasoner could not answer ({model}): {loop.error}; "
+                                                       "the iteration stays open and the next run continues it")
     if not final.finished:
         return RunResult("interrupted", message=f"{line}; stopped after a checkpoint, the next run continues")
     return RunResult("ok", message=f"{line}; finished: {final.finished}")

@@ -78,6 +78,7 @@ class Loop:
     progress: Callable[[int], None] = lambda n: None
     started: float = field(default_factory=time.monotonic)
     stopped: str | None = None  # the budget that ended the iteration early, else None
+    error: str | None = None  # a request the generator could not answer: the run fails, the iteration stays open
 
     def over_budget(self, state: IterationMark) -> str | None:
         if self.cfg.token_budget and state.tokens >= self.cfg.token_budget:
@@ -111,7 +112,7 @@ class Loop:
                 break
             chunk = todo[start:min(start + self.cfg.chunk, room)]
             yield from self._chunk(state, chunk)
-            if self.should_stop() and not self.stopped:
+            if self.error or (self.should_stop() and not self.stopped):
                 return
             if self.stopped:
                 break
@@ -137,7 +138,7 @@ class Loop:
             else:
                 del samples[p.id]
         state.seconds += time.monotonic() - t0
-        if not whole and not self.should_stop():
+        if not whole and not self.should_stop() and not self.error:
             self.stopped = self.over_budget(state) or "time budget reached"
         for p, bad in zip(chunk, dirty, strict=True):
             if bad:
@@ -161,7 +162,9 @@ class Loop:
         state.tokens += sum(g.completion_tokens or 0 for g in gens)
         complete: list[Problem] = []
         for i, p in enumerate(problems):
-            if any(g.error and g.error.startswith("not run") for g in gens[i * per:(i + 1) * per]):
+            failed = [g.error for g in gens[i * per:(i + 1) * per] if g.error]
+            if failed:  # cut by a stop or budget ("not run"), or a request that failed
+                self.error = self.error or next((e for e in failed if not e.startswith("not run")), None)
                 break
             complete.append(p)
         first = self.cfg.samples if rationalized else 0
