@@ -40,12 +40,12 @@ def make_generator(ctx: JobContext, cfg: StarConfig) -> tuple[Generator, str, st
     if cfg.generator == "local":
         from aitherd.train.config import train_config_of
 
-        gen = LocalGenerator(train_config_of(ctx.loaded.config).base_model, batch_size=cfg.local_batch_size)
+        local = LocalGenerator(train_config_of(ctx.loaded.config).base_model, batch_size=cfg.local_batch_size)
         model = f"reasoner@{version}"
-        gen.prepare(model, live.path if live is not None else None)
-        return gen, model, version
+        local.prepare(model, live.path if live is not None else None)
+        return local, model, version
     base_url = cfg.endpoint.base_url
-    serve = getattr(ctx.loaded.config, "serve", None)
+    serve: Any = getattr(ctx.loaded.config, "serve", None)
     if not base_url and cfg.generator == "auto" and getattr(serve, "enabled", False) and serve.proxy.enabled:
         base_url = f"http://{serve.proxy.address}:{serve.proxy.port}/v1"  # the daemon's alias proxy
     if not base_url:

@@ -86,7 +86,7 @@ def math_file(path: str) -> list[Problem]:
         question = rec.get("problem") or rec.get("prompt")
         if not isinstance(question, str) or not question.strip() or rec.get("answer") in (None, ""):
             raise InputError(f"{where}: a math problem needs 'problem' (or 'prompt') and 'answer'")
-        category = rec.get("category") if rec.get("category") in ("math", "logic", "planning") else "math"
+        category = str(rec["category"]) if rec.get("category") in ("math", "logic", "planning") else "math"
         out.append(Problem(f"math/{rec.get('id', where.rsplit(':', 1)[1])}", "math", "math",
                            f"{question.strip()}\n{MATH_REQUEST}", str(rec["answer"]), category))
     return out
