@@ -107,6 +107,12 @@ def test_the_next_iteration_skips_problems_solved_often_enough_and_counts_failur
     report = ledger.curve_report(ctx.engine)
     assert report["failing"]["hardest"][0] == {"problem": "math/car", "failed_iterations": 2}
 
+    config["star"]["skip_after_failures"] = 2  # failed twice: set aside
+    third = star_ctx(tmp_path / "state", config, run_id=3)
+    assert run_star(third).status == "ok"
+    assert third.counts["star.set_aside"] == 2
+    assert ledger.ledger(third.engine)["curve"][2]["total"]["tried"] == 1  # box only
+
 
 def test_gsm8k_test_items_are_never_asked_and_curation_rejects_one_that_slips_in(
         standin: Any, tmp_path: Path) -> None:
