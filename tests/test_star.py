@@ -328,3 +328,34 @@ def test_an_endpoint_that_fails_fails_the_run_and_counts_no_problem_as_failed(st
     state = ledger.current(ctx.engine)
     assert state is not None and state.finished is None and state.asked == 0 and state.failed == []
     assert ledger.ledger(ctx.engine) == {"curve": [], "failures": {}} and star_rows(ctx) == []
+
+
+def test_a_stop_request_interrupts_after_a_problem_and_the_next_run_finishes_the_iteration(
+        standin: Any, tmp_path: Path) -> None:
+    import threading
+
+    standin.script({"default": {**reply("Adding the two numbers gives the total.", "7"), "delay": 0.1}})
+    problems = write_jsonl(tmp_path / "math.jsonl", [{"id": i, "problem": f"What is {i} plus {7 - i}?", "answer": "7"}
+                                                     for i in range(8)])
+    config = star_config(standin.base_url, {"math_problems": str(problems)}, samples=1, chunk=1)
+    ctx = star_ctx(tmp_path / "state", config)
+
+    def stop_after_three_requests() -> None:
+        deadline = time.monotonic() + 60
+        while len(standin.requests()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ctx.request_stop()
+
+    threading.Thread(target=stop_after_three_requests, daemon=True).start()
+
+    first = run_star(ctx)
+
+    assert first.status == "interrupted", first
+    state = ledger.current(ctx.engine)
+    assert state is not None and state.finished is None and 0 < state.asked < 8
+    assert ledger.ledger(ctx.engine)["curve"] == []
+    second = run_star(star_ctx(tmp_path / "state", config, run_id=2))
+    assert second.status == "ok", second
+    entry = ledger.ledger(ctx.engine)["curve"][0]
+    assert entry["iteration"] == 1 and entry["total"]["tried"] == 8 and len(star_rows(ctx)) == 8
+    assert len(standin.requests()) == 8  # every problem asked once over the two runs
