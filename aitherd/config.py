@@ -23,6 +23,7 @@ from aitherd.export.config import ExportConfig
 from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
+from aitherd.star.config import StarConfig  # star: the [star] section
 from aitherd.timing import cron_trigger, resolve_timezone
 from aitherd.train.config import TrainConfig
 
@@ -156,6 +157,7 @@ class Config(_Section):
     curation: CurationConfig = Field(default_factory=CurationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
+    star: StarConfig = Field(default_factory=StarConfig)  # star: the Saturday STaR iteration
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:
@@ -247,7 +249,7 @@ def git_toplevel(directory: Path) -> Path | None:
 
 # Sections read by each job run (the worker gets the config as it is then): a reload changes
 # them from the next run on. Schedules, watchers and restart-only sections are reported apart.
-RUN_SECTIONS = ("train", "export", "sources", "curation")
+RUN_SECTIONS = ("train", "export", "sources", "curation", "star")
 
 
 def config_changes(old: Config, new: Config) -> list[str]:

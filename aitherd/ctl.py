@@ -28,6 +28,7 @@ from aitherd.ctl_format import (
 from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
 from aitherd.evaluate import ctl as evaluate_ctl  # evaluate
 from aitherd.serve import ctl as serve_ctl  # serve
+from aitherd.star import ctl as star_ctl  # star
 
 _FAILED = ("failed", "interrupted")
 # Without a terminal, --wait prints a progress line when the stage changes and this often.
@@ -393,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=["bash"])
     serve_ctl.add_commands(sub, add)  # serve: serve, adapters, deploy, rollback
     evaluate_ctl.add_commands(sub, add, run_job=cmd_run)  # evaluate: bench, compare
+    star_ctl.add_commands(sub, add)  # star: the learning curve
     return parser
 
 

@@ -104,11 +104,20 @@ class Metrics:
         self.train_steps_total = Gauge("aitherd_train_steps_planned",
                                        "Optimizer steps the training run will take",
                                        ["specialist"], registry=r)
+        # The STaR learning curve of the latest iteration, per problem source (and "all").
+        star = {name: Gauge(f"aitherd_{name}", help_, ["source"], registry=r) for name, help_ in (
+            ("star_problems_tried", "Problems a STaR iteration asked"),
+            ("star_solve_rate", "Share of asked problems a sample solved before rationalization"),
+            ("star_rationalized", "Problems solved only with the answer as a hint"),
+            ("star_kept", "Correct, distinct rationales a STaR iteration kept"),
+            ("star_accepted", "Kept STaR rationales curation accepted into the store"))}
+        star["star_iteration"] = Gauge("aitherd_star_iteration", "Number of the latest STaR iteration",
+                                       ["specialist"], registry=r)
         # Gauges a job may set through `ctx.gauge(NAME, value, **labels)`, by NAME.
         self.job_gauges: dict[str, Gauge] = {
             "train_loss": self.train["loss"], "train_learning_rate": self.train["learning_rate"],
             "train_tokens_per_second": self.train["tokens_per_s"], "train_eta_seconds": self.train["eta_s"],
-            "train_step": self.train_step, "train_steps_planned": self.train_steps_total,
+            "train_step": self.train_step, "train_steps_planned": self.train_steps_total, **star,
         }
         self.scheduler_paused = Gauge("aitherd_scheduler_paused", "1 while the scheduler is paused",
                                       registry=r)

@@ -8,6 +8,11 @@ A response is {"status": 200, "content": str, "reasoning": str|null, "retry_afte
 as is, not JSON), "error_body" (the body of an error status). A wrong key gets a 401 whose body
 echoes the key presented, as some providers do. Every request is appended to SCRIPT.json.log
 (without the key).
+
+Script mode for sampling loops (STaR): a rule's "match" may be a list (every substring must be in
+the last user message) and "unless" a substring or list that must not be; "cycle": [responses]
+serves them in turn, one per request the rule answers (k samples of one prompt differ); "delay":
+seconds to wait before answering.
 """
 
 from __future__ import annotations
@@ -15,11 +20,28 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 SCRIPT = Path(sys.argv[1])
 LOCK = threading.Lock()
+TURNS: dict[int, int] = {}  # rule index -> requests it answered (for "cycle")
+
+
+def _all(value: object) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+
+
+def _rule(script: dict, text: str) -> dict:
+    for i, rule in enumerate(script.get("rules", [])):
+        if all(m in text for m in _all(rule["match"])) and not any(u in text for u in _all(rule.get("unless"))):
+            if "cycle" in rule:
+                turn = TURNS.get(i, 0)
+                TURNS[i] = turn + 1
+                return {**rule, **rule["cycle"][turn % len(rule["cycle"])]}
+            return rule
+    return script.get("default", {"content": f"echo: {text}"})
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,7 +73,8 @@ class Handler(BaseHTTPRequestHandler):
                               if m["role"] == "user"), "")
             with open(f"{SCRIPT}.log", "a") as log:
                 log.write(json.dumps({"path": self.path, "key_ok": key_ok, "model": body.get("model"),
-                                      "messages": body["messages"]}) + "\n")
+                                      "messages": body["messages"], "seed": body.get("seed"),
+                                      "temperature": body.get("temperature")}) + "\n")
             if not key_ok:
                 presented = auth.removeprefix("Bearer ")
                 self._send(401, {"error": {"message": f"Incorrect API key provided: {presented}. You can "
@@ -61,8 +84,9 @@ class Handler(BaseHTTPRequestHandler):
                 resp = script["queue"].pop(0)
                 SCRIPT.write_text(json.dumps(script))
             else:
-                resp = next((r for r in script.get("rules", []) if r["match"] in last_user),
-                            script.get("default", {"content": f"echo: {last_user}"}))
+                resp = _rule(script, last_user)
+        if resp.get("delay"):
+            time.sleep(float(resp["delay"]))
         status = resp.get("status", 200)
         if "raw" in resp or "body" in resp:
             self._send(status, resp["raw"] if "raw" in resp else resp["body"])

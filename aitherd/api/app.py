@@ -22,6 +22,7 @@ from aitherd.api.server import Limits, protocol_class
 from aitherd.api.snapshot import StoreSnapshot, read_view
 from aitherd.evaluate.routes import routes as evaluate_routes  # evaluate
 from aitherd.serve.routes import routes as serve_routes
+from aitherd.star.routes import routes as star_routes  # star
 
 HEALTH_PATH = "/v1/health"
 
@@ -55,6 +56,7 @@ def build_app(d: Control, limits: Limits | None = None) -> Api:
     limits = limits or Limits()
     v1 = [*status.routes, *jobs.routes, *runs.routes, *exports.routes, *corpus.routes,
           *serve_routes,  # /v1/serve..., /v1/adapters... (aitherd/serve/routes.py)
+          *star_routes,  # star: /v1/star, the learning curve (aitherd/star/routes.py)
           Mount("/bench", routes=evaluate_routes)]  # evaluate: /v1/bench/... (aitherd/evaluate/routes.py)
     app = Starlette(routes=[Mount("/v1", routes=v1)],
                     exception_handlers={HTTPException: http_error, Exception: server_error})

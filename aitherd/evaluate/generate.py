@@ -12,6 +12,7 @@ peft) happen inside the methods that need them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -62,7 +63,8 @@ class Generator(Protocol):
 
     def generate(self, model: str, conversations: Sequence[Conversation], decoding: Decoding, *,
                  on_done: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[Generation]: ...
+                 should_stop: Callable[[], bool] | None = None,
+                 seeds: Sequence[int] | None = None) -> list[Generation]: ...
 
     def prepare(self, model: str, adapter_path: str | None) -> None: ...
 
@@ -147,7 +149,10 @@ class EndpointGenerator:
 
     def generate(self, model: str, conversations: Sequence[Conversation], decoding: Decoding, *,
                  on_done: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[Generation]:
+                 should_stop: Callable[[], bool] | None = None,
+                 seeds: Sequence[int] | None = None) -> list[Generation]:
+        """`seeds`: one per conversation (k samples of one prompt need k seeds: a server that is
+        given a seed samples the same text for the same prompt); default decoding.seed for all."""
         out: list[Generation] = [Generation(error="not run: stop requested")] * len(conversations)
         done = 0
         lock = threading.Lock()
@@ -156,7 +161,8 @@ class EndpointGenerator:
             nonlocal done
             if should_stop is not None and should_stop():
                 return
-            out[i] = self._one(model, conversations[i], decoding)
+            out[i] = self._one(model, conversations[i],
+                               decoding if seeds is None else dataclasses.replace(decoding, seed=seeds[i]))
             with lock:
                 done += 1
                 count = done
@@ -233,7 +239,9 @@ class LocalGenerator:
 
     def generate(self, model: str, conversations: Sequence[Conversation], decoding: Decoding, *,
                  on_done: Callable[[int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[Generation]:
+                 should_stop: Callable[[], bool] | None = None,
+                 seeds: Sequence[int] | None = None) -> list[Generation]:
+        """`seeds` is accepted for the interface: rows of one sampled batch already differ."""
         import torch
 
         self._load()

@@ -1,18 +1,12 @@
 """The daemon's jobs. Harvests run their sources through curation into the store; the export
-is screened against the same decontamination index. A job whose capability is not built into
-this version says so: it records `skipped: not configured` with what is missing."""
+is screened against the same decontamination index. A job with nothing to do in this configuration
+records `skipped: not configured` with what is missing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aitherd.runs import JobContext, RunResult
-
-
-def _not_configured(ctx: JobContext, what: str) -> RunResult:
-    ctx.progress("checking configuration", force=True)
-    ctx.log.info("job_not_configured", detail=what)
-    return RunResult(status="skipped", message=f"not configured: {what}")
 
 
 def _curation_counts(ctx: JobContext, stats: dict[str, Any]) -> None:
@@ -87,7 +81,9 @@ def run_curate(ctx: JobContext) -> RunResult:
 
 
 def run_star(ctx: JobContext) -> RunResult:
-    return _not_configured(ctx, "this build has no STaR iteration yet")
+    from aitherd.star.job import run_star as star  # star: rationales sampled, checked, curated
+
+    return star(ctx)
 
 
 def run_benchmark(ctx: JobContext) -> RunResult:

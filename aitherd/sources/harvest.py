@@ -70,9 +70,12 @@ class Harvest:
     """Runs sources through curate -> store -> watermark, counting everything."""
 
     def __init__(self, ctx: JobContext, curate: Curate, batch_size: int,
-                 after_store: Callable[[], Any] | None = None) -> None:
+                 after_store: Callable[[], Any] | None = None, *, whole_groups: bool = False) -> None:
         self.ctx, self.curate, self.batch_size = ctx, curate, batch_size
         self.after_store = after_store
+        # Store only at checkpoints, a group's candidates in one insert with the mark after them:
+        # for sources that cannot read a group again the same way (sampled generations).
+        self.whole_groups = whole_groups
         self.errors: list[str] = []
         self.stopped = False
 
@@ -124,11 +127,14 @@ class Harvest:
             for item in src.read(get_mark(self.ctx.engine, src.name, src.key)):
                 if isinstance(item, Checkpoint):
                     pending = item.mark
+                    if self.whole_groups:
+                        self._flush(src, batch, pending)
+                        batch, pending = [], None
                     if self.stopped:
                         break  # the group in hand is finished: stop here
                 elif isinstance(item, Candidate):
                     batch.append(item)
-                    if len(batch) >= self.batch_size:
+                    if len(batch) >= self.batch_size and not self.whole_groups:
                         # The candidate just added is not covered by `pending`; it is stored
                         # now and read again (a no-op) if the run ends before the next mark.
                         self._flush(src, batch, pending)
