@@ -10,6 +10,7 @@ coding and are skipped with a reason.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -129,6 +130,7 @@ class Shape:
     removed: int = 0
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _docs_like(path: str) -> bool:
     """Documentation for classifying: prose, and the images and pages under a docs folder."""
     return files.is_docs(path) or (_DOCS_DIR.search(path) is not None and

@@ -120,6 +120,21 @@ def header_fields(header: str) -> Commit:
                   time=int(when) if when.isdigit() else 0, subject=subject, body=body)
 
 
+def _hunk_headers(body: str) -> list[re.Match[str]]:
+    """The hunk headers of a file's patch (which starts with one), found by `str.find` of a
+    line start: the same matches as `_HUNK.finditer`, without the regex walking every byte."""
+    out = []
+    pos = 0
+    while True:
+        m = _HUNK.match(body, pos)
+        if m is not None:
+            out.append(m)
+        nxt = body.find("\n@@ ", m.end() if m is not None else pos)
+        if nxt < 0:
+            return out
+        pos = nxt + 1
+
+
 def parse_commit(header: str, patch: str, skip_path: Callable[[str], str | None]) -> Commit:
     """One commit from its header fields and its patch text."""
     commit = header_fields(header)
@@ -159,7 +174,7 @@ def parse_commit(header: str, patch: str, skip_path: Callable[[str], str | None]
             continue  # a mode change or an empty file: nothing to learn
         fd = FileDiff(path=path, status=status, blob=blob, size=len(sec))
         body = sec[at + 1:]
-        matches = list(_HUNK.finditer(body))
+        matches = _hunk_headers(body)
         for i, m in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
             text = body[m.end():end]  # starts with the newline that ends the header

@@ -51,11 +51,18 @@ def _skipper(cfg: Settings) -> Any:
 
     credentials = cfg.credential_files if cfg.credential_files is not None else CREDENTIAL_FILES
     patterns = list(cfg.skip_paths)
+    seen: dict[str, str | None] = {}  # a repo's paths repeat from commit to commit
 
     def why(path: str) -> str | None:
+        if path in seen:
+            return seen[path]
         if is_credential_file(path, credentials):
-            return "files.credential_file"
-        return "files.vendored_or_generated" if _skip_path(path, patterns) else None
+            reason: str | None = "files.credential_file"
+        else:
+            reason = "files.vendored_or_generated" if _skip_path(path, patterns) else None
+        if len(seen) < 200_000:
+            seen[path] = reason
+        return reason
 
     return why
 
