@@ -102,8 +102,8 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
             s, e = window
             offset = sum(1 for ln in rows[:s] if ln[0] != "-")
             rows = rows[s:e]
-    before = "\n".join(ln[1:] for ln in rows if ln[0] != "+") + "\n"
-    after = "\n".join(ln[1:] for ln in rows if ln[0] != "-") + "\n"
+    before = "\n".join([ln[1:] for ln in rows if ln[0] != "+"]) + "\n"
+    after = "\n".join([ln[1:] for ln in rows if ln[0] != "-"]) + "\n"
     return Snippet(hunk.new_start + offset, before, after, lang)
 
 

@@ -213,7 +213,7 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
                 ends.append(e)
         for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
             tried += 1
-            code = "\n".join(texts[i][base:] for i in range(s, e) if lines[i][0] != "-")
+            code = "\n".join([texts[i][base:] for i in range(s, e) if lines[i][0] != "-"])
             if parses(code):
                 return s, e
             if tried >= tries:

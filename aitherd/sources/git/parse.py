@@ -209,8 +209,10 @@ def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]
     start = 0  # where the current record's opening SEP is
     scan = 0  # how far the search for the next record has got
     dropping = False
+    # read1: what git has written so far, so that git goes on writing while a record is parsed
+    read = getattr(stream, "read1", stream.read)
     while True:
-        data = stream.read(1 << 18)
+        data = read(1 << 18)
         if data:
             buf = buf[start:] + data
             scan = max(scan - start, 0)
