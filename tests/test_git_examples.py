@@ -103,6 +103,19 @@ def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_pat
     assert "total += 11  # last" in langs["python"]
 
 
+def test_non_ascii_text_outside_strings_does_not_count_as_a_closing_bracket(tmp_path: Path) -> None:
+    # A docstring's inner line holds "è" outside any one-line string: it once counted as a
+    # closing bracket, and the snippet shrank to the changed line alone.
+    r = new_repo(tmp_path / "r")
+    py = 'def somme(x):\n    """Calcule la somme.\n\n    Paramètres : x\n    """\n    return x\n'
+    commit(r, "Add somme", {"somme.py": py})
+    commit(r, "Fix somme off by one", {"somme.py": py.replace("return x\n", "return x + 1\n")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=10))
+    (ex,) = [c for c in cands(out) if "off by one" in c.messages[0]["content"]]
+    ((lang, code),) = fences(ex.messages[1]["content"])
+    assert lang == "python" and code.startswith("def somme(x):") and "Paramètres" in code
+
+
 def test_documentation_is_editing_at_a_lower_weight_never_debugging(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add the parser", {"parse.py": "def parse(s):\n    return s.split()\n",

@@ -164,8 +164,8 @@ def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
         quotes = [0] * (len(texts) + 1)
     if '"' in joined or "'" in joined or "#" in joined:
         joined = _STRINGS_LINES.sub("", joined)
-    depth = [0]
-    depth += accumulate([2 * b.count("(") - len(b) if b else 0
+    depth = [0]  # the translation keeps brackets and non-ASCII characters: count brackets only
+    depth += accumulate([b.count("(") - b.count(")") if b else 0
                          for b in joined.translate(_BRACKETS_LINES).split("\n")])
     return depth, quotes
 
