@@ -5,13 +5,16 @@ parser bugs of the first miner (real repositories made here)."""
 from __future__ import annotations
 
 import ast
+import io
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, records
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
@@ -166,3 +169,33 @@ def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Pa
     assert paths == {"tool.py"}  # a string saying DO NOT EDIT far from the top is not a header
     assert counts["skipped_files.generated"] == 4  # both commits: the pins and the Go file
     assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path
+
+
+class _Trickle(io.RawIOBase):
+    """git's output as a pipe may hand it over: `step` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def read1(self, n: int = -1) -> bytes:
+        out = self.data[self.pos:self.pos + min(n if n > 0 else self.step, self.step)]
+        self.pos += len(out)
+        return out
+
+    def read(self, n: int = -1) -> bytes:
+        return self.read1(n)
+
+
+def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> None:
+    # A patch over the cap is dropped by its size, never by where a read of the pipe ended:
+    # otherwise a resumed run (other read sizes) could keep what a clean run dropped.
+    r = new_repo(tmp_path / "r")
+    for i in range(6):
+        commit(r, f"Change {i}", {"a.py": "".join(f"x{j} = {i * j}\n" for j in range(20 * i + 1))})
+    raw = subprocess.run(["git", "-C", str(r), *GIT_CONFIG, "log", *LOG_OPTIONS, "main"], capture_output=True,
+                         check=True).stdout
+    for cap in (1 << 20, 300):
+        whole = list(records(_Trickle(raw, len(raw)), cap))
+        assert len(whole) == 6 and (cap > 300 or 0 < sum(p is None for _, p in whole) < 6)
+        for step in (1, 7, 64, 1000):
+            assert list(records(_Trickle(raw, step), cap)) == whole

@@ -204,8 +204,9 @@ def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]
     """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order: a
     record starts with the separator at the start of a line (a file's text may hold the byte
     elsewhere). The last commit comes only after the stream ends; the caller keeps it only if
-    git exited cleanly. A patch over `hard_cap` bytes comes as (header, None): not kept."""
-    buf = b""
+    git exited cleanly. A patch over `hard_cap` bytes comes as (header, None): not kept (its
+    bytes are let go as they stream)."""
+    buf = bytearray()  # appended to in place: a large commit arriving in small reads costs no copies
     start = 0  # where the current record's opening SEP is
     scan = 0  # how far the search for the next record has got
     dropping = False
@@ -214,9 +215,11 @@ def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]
     while True:
         data = read(1 << 18)
         if data:
-            buf = buf[start:] + data
-            scan = max(scan - start, 0)
-            start = 0
+            if start:
+                del buf[:start]
+                scan = max(scan - start, 0)
+                start = 0
+            buf += data
         while True:
             h_end = buf.find(_BSEP, start + 1)
             if h_end < 0:
@@ -224,12 +227,15 @@ def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]
             nxt = buf.find(_NEXT, max(h_end, scan))
             if nxt < 0:
                 scan = max(h_end, len(buf) - 1)  # a newline at the end may open the next record
-                if len(buf) - h_end > hard_cap:  # keep the header, drop the patch as it streams
+                if len(buf) - h_end - 1 > hard_cap:  # keep the header, drop the patch as it streams
                     dropping = True
                     buf = buf[:h_end + 1] + buf[-1:]
                     scan = h_end + 1
                 break
             header = buf[start + 1:h_end].decode("utf-8", "replace")
+            # Over the cap whether or not it came in one read: the answer never depends on how
+            # git's output was cut into reads (a resumed run agrees with a clean one).
+            dropping = dropping or nxt - h_end > hard_cap
             yield header, None if dropping else buf[h_end + 1:nxt + 1].decode("utf-8", "replace")
             dropping = False
             start = scan = nxt + 1
@@ -237,5 +243,6 @@ def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]
             break
     h_end = buf.find(_BSEP, start + 1)
     if h_end > 0:
+        dropping = dropping or len(buf) - h_end - 1 > hard_cap
         yield (buf[start + 1:h_end].decode("utf-8", "replace"),
                None if dropping else buf[h_end + 1:].decode("utf-8", "replace"))
