@@ -8,7 +8,7 @@ import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.llm import EndpointConfig
-from aitherd.sources.git.classify import Shape, conventional, decide, rules, skip_reason
+from aitherd.sources.git.classify import Shape, conventional, decide, features, rules, skip_reason
 from aitherd.sources.git.config import GitMiningConfig
 
 CODE = Shape(paths=["src/app.py"], statuses=["M"], added=3, removed=2)
@@ -88,3 +88,12 @@ def test_an_llm_labels_unprefixed_commits_once_per_sha(tmp_path: Path, standin) 
     standin.script({"default": {"status": 500}})
     _out, counts, _ = run(r, cfg=cfg, state_dir=str(tmp_path))  # another cache, a failing endpoint
     assert counts["llm_errors"] == 1 and counts["class_by.rules"] == 1
+
+
+def test_the_classifier_sees_the_subject_apart_and_what_the_commit_touches_as_a_whole() -> None:
+    shape = Shape(["src/app.py", "tests/test_app.py", "docs/usage.md"], ["M", "A", "M"])
+    feats = features("Handle empty input\n\nThe parser mended nothing.", shape, "bugfix")
+    assert {"s:handle", "s:empty", "s:input"} <= set(feats) and "s:parser" not in feats  # body words: w: only
+    assert {"tests:some", "prose:some", "added:some"} <= set(feats)
+    only_tests = features("Cover it", Shape(["tests/test_a.py", "tests/test_b.py"], ["A", "A"]), "test")
+    assert {"tests:all", "prose:none", "added:all"} <= set(only_tests)

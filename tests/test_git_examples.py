@@ -5,13 +5,16 @@ parser bugs of the first miner (real repositories made here)."""
 from __future__ import annotations
 
 import ast
+import io
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, records
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
 
@@ -103,6 +106,19 @@ def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_pat
     assert "total += 11  # last" in langs["python"]
 
 
+def test_non_ascii_text_outside_strings_does_not_count_as_a_closing_bracket(tmp_path: Path) -> None:
+    # A docstring's inner line holds "è" outside any one-line string: it once counted as a
+    # closing bracket, and the snippet shrank to the changed line alone.
+    r = new_repo(tmp_path / "r")
+    py = 'def somme(x):\n    """Calcule la somme.\n\n    Paramètres : x\n    """\n    return x\n'
+    commit(r, "Add somme", {"somme.py": py})
+    commit(r, "Fix somme off by one", {"somme.py": py.replace("return x\n", "return x + 1\n")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=10))
+    (ex,) = [c for c in cands(out) if "off by one" in c.messages[0]["content"]]
+    ((lang, code),) = fences(ex.messages[1]["content"])
+    assert lang == "python" and code.startswith("def somme(x):") and "Paramètres" in code
+
+
 def test_documentation_is_editing_at_a_lower_weight_never_debugging(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add the parser", {"parse.py": "def parse(s):\n    return s.split()\n",
@@ -153,3 +169,33 @@ def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Pa
     assert paths == {"tool.py"}  # a string saying DO NOT EDIT far from the top is not a header
     assert counts["skipped_files.generated"] == 4  # both commits: the pins and the Go file
     assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path
+
+
+class _Trickle(io.RawIOBase):
+    """git's output as a pipe may hand it over: `step` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def read1(self, n: int = -1) -> bytes:
+        out = self.data[self.pos:self.pos + min(n if n > 0 else self.step, self.step)]
+        self.pos += len(out)
+        return out
+
+    def read(self, n: int = -1) -> bytes:
+        return self.read1(n)
+
+
+def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> None:
+    # A patch over the cap is dropped by its size, never by where a read of the pipe ended:
+    # otherwise a resumed run (other read sizes) could keep what a clean run dropped.
+    r = new_repo(tmp_path / "r")
+    for i in range(6):
+        commit(r, f"Change {i}", {"a.py": "".join(f"x{j} = {i * j}\n" for j in range(20 * i + 1))})
+    raw = subprocess.run(["git", "-C", str(r), *GIT_CONFIG, "log", *LOG_OPTIONS, "main"], capture_output=True,
+                         check=True).stdout
+    for cap in (1 << 20, 300):
+        whole = list(records(_Trickle(raw, len(raw)), cap))
+        assert len(whole) == 6 and (cap > 300 or 0 < sum(p is None for _, p in whole) < 6)
+        for step in (1, 7, 64, 1000):
+            assert list(records(_Trickle(raw, step), cap)) == whole

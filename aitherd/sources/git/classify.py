@@ -10,6 +10,7 @@ coding and are skipped with a reason.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -129,6 +130,7 @@ class Shape:
     removed: int = 0
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _docs_like(path: str) -> bool:
     """Documentation for classifying: prose, and the images and pages under a docs folder."""
     return files.is_docs(path) or (_DOCS_DIR.search(path) is not None and
@@ -192,6 +194,14 @@ def features(message: str, shape: Shape, rule: str) -> list[str]:
         out += [f"dir:{top}", f"ext:{ext}", f"kind:{kind}", f"status:{s}"]
     n = len(shape.paths)
     out.append(f"nfiles:{'1' if n <= 1 else '2-3' if n <= 3 else '4+'}")
+    # The subject's words once more (they say more than the body's), and what the commit
+    # touches as a whole: tests, prose, new files (none, some or all of its paths).
+    out += [f"s:{w}" for w in _WORD.findall(message.split("\n", 1)[0].lower())[:20]]
+    if n:
+        for name, hits in (("tests", sum(map(files.is_test, shape.paths))),
+                           ("prose", sum(map(files.is_docs, shape.paths))),
+                           ("added", shape.statuses.count("A"))):
+            out.append(f"{name}:{'none' if not hits else 'all' if hits == n else 'some'}")
     out += [f"rule:{rule}"] * 3
     return out
 

@@ -16,6 +16,7 @@ labelled python only when it parses (the judge parses python fences).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -39,10 +40,15 @@ _TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Close
 
 def intent(commit: Commit) -> tuple[str, str]:
     """(the subject as a task: no conventional prefix, no PR number; the body's prose)."""
-    _kind, rest = conventional(commit.subject)
-    rest = _PR_REF.sub("", rest).strip() or commit.subject.strip()
+    return _intent(commit.subject, commit.body)
+
+
+@functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
+def _intent(subject: str, body: str) -> tuple[str, str]:
+    _kind, rest = conventional(subject)
+    rest = _PR_REF.sub("", rest).strip() or subject.strip()
     rest = rest[:1].upper() + rest[1:]
-    body = _TRAILER.sub("", commit.body)
+    body = _TRAILER.sub("", body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if len(body) > 1500:
         body = body[:1500].rsplit("\n", 1)[0].strip()
@@ -72,12 +78,14 @@ class Part:
 
 
 def _words(rows: list[str], mark: str) -> list[str]:
-    return sorted(files.words(" ".join(ln[1:] for ln in rows if ln[0] == mark)))
+    return sorted(" ".join([ln[1:] for ln in rows if ln[0] == mark]).split())
 
 
 def _whitespace_only(hunk: Hunk) -> bool:
     rows = hunk.lines
-    if _words(rows, "-") != _words(rows, "+"):  # cheap: the changed lines' words differ
+    # Cheap and necessary: whitespace-only, the removed and the added lines hold the same words
+    # (str.split() splits at more characters than ASCII whitespace: still necessary).
+    if _words(rows, "-") != _words(rows, "+"):
         return False
     return files.whitespace_only(*hunk.sides())
 
@@ -100,8 +108,8 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
             s, e = window
             offset = sum(1 for ln in rows[:s] if ln[0] != "-")
             rows = rows[s:e]
-    before = "\n".join(ln[1:] for ln in rows if ln[0] != "+") + "\n"
-    after = "\n".join(ln[1:] for ln in rows if ln[0] != "-") + "\n"
+    before = "\n".join([ln[1:] for ln in rows if ln[0] != "+"]) + "\n"
+    after = "\n".join([ln[1:] for ln in rows if ln[0] != "-"]) + "\n"
     return Snippet(hunk.new_start + offset, before, after, lang)
 
 

@@ -10,8 +10,9 @@ its `# via` annotations in any hunk.
 from __future__ import annotations
 
 import ast
+import functools
 import re
-import textwrap
+from itertools import accumulate
 
 TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
                        r"(^|/)conftest\.py$|\.(test|spec)\.[cm]?[jt]sx?$|Tests?\.(java|kt|cs|swift)$")
@@ -69,7 +70,7 @@ _PY_KEYWORDS = frozenset(("else", "try", "finally", "except", "pass", "return", 
                           "from", "as", "case", "switch", "const", "let", "var", "function", "public",
                           "private", "static", "void", "int", "new", "delete", "throw", "catch", "async",
                           "await", "lambda", "global", "nonlocal", "assert", "del", "fn", "pub", "mut"))
-_STRINGS = re.compile(r"#.*$|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_STRINGS_LINES = re.compile(r"#.*$|'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"", re.M)
 _ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
@@ -80,12 +81,14 @@ def _ext(path: str) -> tuple[str, str]:
     return name, (name[dot:] if dot > 0 else "")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def language(path: str) -> str:
     """The fence language for a file, '' when it cannot be told."""
     name, ext = _ext(path)
     return _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower(), "")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_docs(path: str) -> bool:
     """Prose: documentation pages, READMEs, changelogs (not the Python or config under docs/)."""
     name, ext = _ext(path)
@@ -94,10 +97,12 @@ def is_docs(path: str) -> bool:
     return not ext and bool(_PROSE_NAMES.match(name))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_test(path: str) -> bool:
     return TEST_PATH.search(path) is not None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_build(path: str) -> bool:
     return _BUILD_PATH.search(path) is not None
 
@@ -140,28 +145,28 @@ def parses(code: str) -> bool:
     return True
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
-
-
-_BRACKETS = str.maketrans({c: None for c in map(chr, range(128)) if c not in "([{)]}"} |
-                          {"[": "(", "{": "(", "]": ")", "}": ")"})
+_BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not in "([{)]}\n"} |
+                                {"[": "(", "{": "(", "]": ")", "}": ")"})
 
 
 def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
     """Bracket depth before each line (strings and comments blanked), and the running count
-    of triple quotes before each line, both from the first line."""
-    depth, quotes = [0], [0]
-    d = q = 0
-    for t in texts:
-        if '"' in t or "'" in t or "#" in t:
-            q += t.count('"""') + t.count("\'\'\'")
-            t = _STRINGS.sub("", t)
-        b = t.translate(_BRACKETS)
-        if b:
-            d += 2 * b.count("(") - len(b)
-        depth.append(d)
-        quotes.append(q)
+    of triple quotes before each line, both from the first line. The hunk is blanked and
+    reduced to its brackets in one pass each (`_STRINGS_LINES` never spans a line)."""
+    joined = "\n".join(texts)
+    if '"""' in joined or "'''" in joined:
+        quotes = [0]
+        q = 0
+        for t in texts:
+            q += t.count('"""') + t.count("'''")
+            quotes.append(q)
+    else:
+        quotes = [0] * (len(texts) + 1)
+    if '"' in joined or "'" in joined or "#" in joined:
+        joined = _STRINGS_LINES.sub("", joined)
+    depth = [0]  # the translation keeps brackets and non-ASCII characters: count brackets only
+    depth += accumulate([b.count("(") - b.count(")") if b else 0
+                         for b in joined.translate(_BRACKETS_LINES).split("\n")])
     return depth, quotes
 
 
@@ -177,7 +182,7 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
         return None
     first, last = changed[0], changed[-1]
     texts = [ln[1:] if ln[0] != "-" else "" for ln in lines]  # the new side; removed rows count as blank
-    indent = [len(t) - len(t.lstrip()) if t.strip() else 1 << 20 for t in texts]  # blank: no indentation
+    indent = [len(t) - len(u) if (u := t.lstrip()) else 1 << 20 for t in texts]  # blank: no indentation
     depth, quotes = _depths(texts)
     floor = min(indent[first:last + 1])
     low = min(depth[first:last + 2])
@@ -208,41 +213,7 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
                 ends.append(e)
         for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
             tried += 1
-            code = "\n".join(texts[i][base:] for i in range(s, e) if lines[i][0] != "-")
-            if parses(code):
-                return s, e
-            if tried >= tries:
-                return None
-    return None
-    first, last = changed[0], changed[-1]
-    texts = [ln[1:] if ln[:1] != "-" else "" for ln in lines]  # the new side; removed rows count as blank
-    depth, quotes = _depths(texts)
-    floor = min((_indent(t) for t in texts[first:last + 1] if t.strip()), default=0)
-    low = min(depth[first:last + 2])
-    starts = [i for i in range(first + 1)
-              if depth[i] == low and texts[i].strip() and _indent(texts[i]) <= floor and not _BAD_START.match(texts[i])]
-    if first not in starts:
-        starts.append(first)
-    tried = 0
-    for s in starts:
-        if min(depth[s:last + 2]) < depth[s]:
-            continue
-        base = _indent(texts[s])
-        ends = []
-        for e in range(last + 1, len(lines) + 1):  # narrowest first
-            if e > last + 1 and texts[e - 1].strip() and _indent(texts[e - 1]) < base:
-                break  # the next line leaves the block the window started in
-            tail = texts[e - 1].split("#", 1)[0].rstrip()
-            if depth[e] == depth[s] and not (quotes[e] - quotes[s]) % 2 and \
-                    not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@") and \
-                    min(depth[s:e + 1]) >= depth[s]:
-                ends.append(e)
-        if any(t.strip() and _indent(t) < base for t in texts[s:last + 1]):
-            continue
-        for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
-            tried += 1
-            code = textwrap.dedent("\n".join(t for t, ln in zip(texts[s:e], lines[s:e], strict=True)
-                                             if ln[:1] != "-"))
+            code = "\n".join([texts[i][base:] for i in range(s, e) if lines[i][0] != "-"])
             if parses(code):
                 return s, e
             if tried >= tries:

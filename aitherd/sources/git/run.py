@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -32,6 +33,7 @@ from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Item, Skip
 
 BATCH = 1000  # commits whose review pairs are found together (one history read)
+PIPE_SIZE = 1 << 20  # git's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default)
 
 
 @dataclass
@@ -51,11 +53,18 @@ def _skipper(cfg: Settings) -> Any:
 
     credentials = cfg.credential_files if cfg.credential_files is not None else CREDENTIAL_FILES
     patterns = list(cfg.skip_paths)
+    seen: dict[str, str | None] = {}  # a repo's paths repeat from commit to commit
 
     def why(path: str) -> str | None:
+        if path in seen:
+            return seen[path]
         if is_credential_file(path, credentials):
-            return "files.credential_file"
-        return "files.vendored_or_generated" if _skip_path(path, patterns) else None
+            reason: str | None = "files.credential_file"
+        else:
+            reason = "files.vendored_or_generated" if _skip_path(path, patterns) else None
+        if len(seen) < 200_000:
+            seen[path] = reason
+        return reason
 
     return why
 
@@ -143,6 +152,8 @@ class Miner:
                f"-U{cfg.context_lines}"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        with contextlib.suppress(OSError, AttributeError):  # room for git to run ahead of the parsing
+            fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
         expected = iter(shas)
         batch: list[Result] = []
         try:
