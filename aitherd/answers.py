@@ -72,7 +72,7 @@ _FAST = re.compile(
     r")\s*(?P<close>\)?)\s*(?P<pct>%|percent(?:age)?)?\s*"
     r"(?P<unit>(?:[A-Za-z]{2,}\.?\s*){1,4}|°|\^\s*\{?\\circ\}?)?")
 _NOT_UNITS = {"pi", "sqrt", "log", "ln", "sin", "cos", "tan", "exp", "inf", "infty", "and", "or", "to", "of", "by",
-              "plus", "minus", "times", "over", "mod", "choose", "or", "is", "in", "cdot", "div"}
+              "plus", "minus", "times", "over", "mod", "choose", "is", "in", "cdot", "div"}
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
 
 # Step 4 guards: what could keep sympy busy for minutes.
@@ -96,6 +96,10 @@ def _last_boxed(text: str) -> str | None:
 
 
 def _answer_shaped(text: str) -> bool:
+    """Short, at most three words, and not prose around a math span."""
+    span = _MATH_SPAN.search(text)
+    if span and span.group().strip() != text.strip().rstrip(".").strip():
+        return False
     bare = _TEXT_CMD.sub(r" \1 ", text)
     bare = re.sub(r"\\[A-Za-z]+", " ", bare)
     return len(text) <= 80 and "\n" not in text.strip() and len(_WORD.findall(bare)) <= 3
@@ -211,13 +215,13 @@ def _math_verify(predicted: str, reference: str) -> bool | None:
     """math-verify's verdict, or None when an answer is too costly to hand to sympy."""
     if any(len(s) > _MAX_SYMBOLIC or _COSTLY.search(s) for s in (predicted, reference)):
         return None
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # type: ignore[import-untyped]
 
     configs = [LatexExtractionConfig(), ExprExtractionConfig()]
 
     def run(timeout: int | None) -> bool:
-        gold = parse(f"${_to_latex(reference)}$", configs, parsing_timeout=timeout)  # type: ignore[arg-type]
-        pred = parse(f"${_to_latex(predicted)}$", configs, parsing_timeout=timeout)  # type: ignore[arg-type]
+        gold = parse(f"${_to_latex(reference)}$", configs, parsing_timeout=timeout)
+        pred = parse(f"${_to_latex(predicted)}$", configs, parsing_timeout=timeout)
         return bool(gold and pred and verify(gold, pred, timeout_seconds=timeout))
 
     start = time.monotonic()
