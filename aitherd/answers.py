@@ -52,6 +52,7 @@ from typing import Any
 
 from aitherd import think
 
+KINDS = ("math", "choice", "exact")
 STATS: Counter[str] = Counter()  # how each math check was decided: see _decide
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -272,6 +273,8 @@ def math_equal(predicted: str, reference: str) -> bool:
 
 def check(solution: str, reference: str, kind: str = "math") -> bool:
     """Does the solution's final answer match the reference? kind: math | choice | exact."""
+    if kind not in KINDS:
+        raise ValueError(f"answer kind {kind!r} is not one of {', '.join(KINDS)}")
     if kind == "choice":
         got, want = choice(solution), choice(reference)
         return got is not None and got == want

@@ -57,7 +57,7 @@ def ours(solution: str, reference: str) -> bool:
 
 
 def math_verify_alone(solution: str, reference: str) -> bool:
-    from math_verify import parse, verify
+    from math_verify import parse, verify  # type: ignore[import-untyped]
 
     gold = reference if any(t in reference for t in ("$", "\\(", "\\[", "\\boxed", "####")) else f"${reference}$"
     return bool(verify(parse(gold), parse(solution)))
@@ -134,7 +134,7 @@ def main() -> None:
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its per-timeout warnings
     t0 = time.process_time()
-    import math_verify  # noqa: F401  (the one-off import cost, counted apart)
+    import math_verify  # type: ignore[import-untyped]  # noqa: F401  (the one-off import cost, counted apart)
     imported = time.process_time() - t0
     from importlib.metadata import version
 

@@ -134,6 +134,11 @@ def test_an_alarm_the_caller_set_survives_a_symbolic_check():
     assert not fired
 
 
+def test_an_unknown_kind_is_refused_by_name():
+    with pytest.raises(ValueError, match="'code' is not one of math, choice, exact"):
+        check("42", "42", kind="code")
+
+
 def test_untrusted_text_is_never_evaluated(tmp_path):
     marker = tmp_path / "pwned"
     evil = f"__import__('os').system('touch {marker}')"
