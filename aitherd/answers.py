@@ -110,8 +110,8 @@ def extract_answer(text: str) -> str | None:
     """The final answer of a model's output (see the module docstring, step 1), or None."""
     if not text or not text.strip():
         return None
-    reasoning, after = think.split(text)
-    if reasoning is not None:
+    _reasoning, after = think.split(text)
+    if after != text:  # a closed think block (an empty one too): the answer follows it
         text = after
     elif text.lstrip().startswith(think.OPEN):
         return None  # the think block never closed: cut off before any answer

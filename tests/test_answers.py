@@ -53,6 +53,8 @@ def test_check_agrees_with_every_labelled_pair():
     ("<think>it is 5</think>\nSo \\boxed{6}", "6"),
     ("<think>\nit is 5", None),
     ("<think>it is 5</think>", None),
+    ("<think></think>\n\n5", "5"),
+    ("the sum is 4.</think>\nSo \\boxed{4}", "4"),
 ])
 def test_extracts_the_final_answer(text, answer):
     assert extract_answer(text) == answer
