@@ -216,7 +216,16 @@ def _math_verify(predicted: str, reference: str) -> bool | None:
     """math-verify's verdict, or None when an answer is too costly to hand to sympy."""
     if any(len(s) > _MAX_SYMBOLIC or _COSTLY.search(s) for s in (predicted, reference)):
         return None
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # type: ignore[import-untyped]
+    try:
+        from math_verify import (  # type: ignore[import-untyped]
+            ExprExtractionConfig,
+            LatexExtractionConfig,
+            parse,
+            verify,
+        )
+    except ImportError as e:
+        raise ImportError("checking a symbolic answer needs math-verify, a dependency of aitherd: "
+                          "pip install 'math-verify>=0.9,<1'") from e
 
     configs = [LatexExtractionConfig(), ExprExtractionConfig()]
 
