@@ -86,7 +86,7 @@ def build_store(db: Path, repo: Path, math: Path | None, limit: int) -> dict[str
 
 def accuracy(store: Path, state: Path, per_label: int) -> tuple[list[tuple[str, ...]], dict[str, Any]]:
     from aitherd.serve.config import RouterSection
-    from aitherd.serve.metrics import ServeMetrics
+    from aitherd.serve.metrics import RelayMetrics
     from aitherd.serve.router import Router, RouteRequest, model_file
     from aitherd.serve.router_train import train, write_model
 
@@ -117,7 +117,7 @@ def accuracy(store: Path, state: Path, per_label: int) -> tuple[list[tuple[str, 
                               for lr, d in models.items()]]:
         if data is not None:
             write_model(model_file(scratch, cfg), data)
-        r = Router(lambda cfg=cfg: cfg, scratch, ServeMetrics())
+        r = Router(lambda cfg=cfg: cfg, scratch, RelayMetrics())
         row = [name]
         for items in sets.values():
             ok, n = score(r, items)

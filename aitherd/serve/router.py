@@ -31,7 +31,7 @@ from aitherd.logs import get_logger
 from aitherd.serve.classifier import LinearModel, ModelError
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import heuristic, is_fim, prompt_text, requested_effort, route_for
-from aitherd.serve.metrics import ServeMetrics
+from aitherd.serve.metrics import RelayMetrics
 
 log = get_logger("aitherd.serve.router")
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
@@ -66,7 +66,7 @@ def model_file(state_dir: Path, cfg: RouterSection) -> Path:
 
 
 class Router:
-    def __init__(self, cfg: Callable[[], RouterSection], state_dir: Path, metrics: ServeMetrics) -> None:
+    def __init__(self, cfg: Callable[[], RouterSection], state_dir: Path, metrics: RelayMetrics) -> None:
         self.cfg = cfg
         self.state_dir = state_dir
         self.metrics = metrics
