@@ -217,6 +217,7 @@ def test_while_the_live_adapters_load_after_a_start_requests_get_503_not_404(tmp
             assert status == 503 and headers[b"retry-after"] == b"5"
             assert "loading the live adapters" in body["error"]["message"]
             s.adapters.ready.set()
+            await s.sync_relay()
             assert (await chat(proxy(s), "coder"))[0] == 200
 
     asyncio.run(go())

@@ -12,6 +12,7 @@ Back-pressure: a client that reads slowly pauses reading from its upstream (`on_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections import deque
@@ -34,10 +35,8 @@ def nodelay(transport: asyncio.BaseTransport) -> None:
     second waits for the peer's delayed ACK (40 ms on Linux)."""
     sock = transport.get_extra_info("socket")
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
 
 def head(status: int, headers: list[tuple[bytes, bytes]], *, length: int | None = None,
@@ -366,8 +365,11 @@ class Collect:
             self.fut.set_exception(ConnectionError(why))
 
 
+Fetched = tuple[int, list[tuple[bytes, bytes]], bytes, float | None]
+
+
 async def fetch(pool: Pool, method: bytes, path: str, body: bytes = b"",
-                headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes, float | None]:
+                headers: list[tuple[bytes, bytes]] | None = None) -> Fetched:
     """One request on a pooled connection; a reused connection found closed is retried once."""
     for attempt in (0, 1):
         conn = pool.take() or await pool.connect()

@@ -275,6 +275,8 @@ class Relay:
         try:
             async with asyncio.timeout(10):
                 status, _, body, _ = await fetch(pool, b"GET", "/v1/models")
+            if status != 200:
+                raise ValueError(f"status {status}")
             data = json.loads(body)
             data["data"] = [*(self.state.cards if self.state else []), *data.get("data", [])]
         except (OSError, TimeoutError, ValueError, AttributeError, TypeError) as err:
@@ -295,8 +297,23 @@ class Exchange:
     """One relayed request: a `Sink` for the upstream answer, written to the client as it comes.
     Accounting (in-flight, metrics) runs exactly once, before the last byte goes to the client."""
 
-    __slots__ = ("r", "pool", "conn", "target", "t0", "data", "extra", "up", "status", "stream", "headers",
-                 "parts", "over", "retried", "timer")
+    __slots__ = (
+        "conn",
+        "data",
+        "extra",
+        "headers",
+        "over",
+        "parts",
+        "pool",
+        "r",
+        "retried",
+        "status",
+        "stream",
+        "t0",
+        "target",
+        "timer",
+        "up",
+    )
 
     def __init__(self, relay: Relay, pool: Pool, conn: ServerConn, target: Target, t0: float, data: bytes,
                  extra: list[tuple[bytes, bytes]]) -> None:
