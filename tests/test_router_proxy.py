@@ -253,3 +253,47 @@ def test_a_route_with_nothing_live_and_no_fallback_goes_to_the_orchestrator(tmp_
                 "model": "coder", "messages": [{"role": "user", "content": "hi"}]}))[0] == 404
 
     asyncio.run(go())
+
+
+def test_a_relay_process_that_dies_is_restarted_on_its_port_and_its_counts_survive(tmp_path):
+    import signal
+
+    async def go() -> None:
+        async with serving(tmp_path) as s:
+            await ready(s)
+            up = proxy(s)
+            chat = {"model": "orchestrator", "messages": [{"role": "user", "content": "hi"}]}
+            assert (await post(up, "/v1/chat/completions", chat))[0] == 200
+            port, pid = s.proxy.port, s.proxy.pid
+            assert pid is not None and pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda: s.proxy.pid not in (None, pid), 10, "a new relay process")
+            await s.sync_relay()
+            assert s.proxy.port == port and s.status()["proxy"]["relay"]["restarts"] == 1
+            assert (await post(Upstream("127.0.0.1", port), "/v1/chat/completions", chat))[0] == 200
+            assert sample_metric(s, "aitherd_errors_total", {"component": "serve", "reason": "relay_exit"}) == 1
+            # both processes' requests are on the daemon's endpoint
+            assert sample_metric(s, "aitherd_router_requests_total",
+                                 {"route": "orchestrator", "version": "base", "code": "200"}) == 2
+
+    asyncio.run(go())
+
+
+def test_state_changes_reach_the_relay_before_a_drain_is_answered(tmp_path):
+    """The GPU hand-off stops accepting, then asks the relay to drain: a request sent after
+    the hand-off began gets 503, none slips in between."""
+    async def go() -> None:
+        async with serving(tmp_path, extra_args=["--standin-token-delay", "0.05"]) as s:
+            await ready(s)
+            up = proxy(s)
+            s.accepting = False  # what GpuHandoff.acquire does first
+            assert await s.inflight.drained(None, 1)  # pushes the state, then asks
+            status, out, hdrs = await post(up, "/v1/chat/completions",
+                                           {"model": "orchestrator", "messages": [{"role": "user", "content": "x"}]})
+            assert status == 503 and "lent its GPU" in out["error"]["message"] and hdrs[b"retry-after"] == b"7"
+            s.accepting = True
+            await s.sync_relay()
+            assert (await post(up, "/v1/chat/completions",
+                               {"model": "orchestrator", "messages": [{"role": "user", "content": "x"}]}))[0] == 200
+
+    asyncio.run(go())
