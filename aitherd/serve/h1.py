@@ -77,6 +77,7 @@ class ServerConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.busy = False
         self.keep_alive = True
+        self.head_only = False  # a HEAD request: the head, no body
         self.queue: deque[Request] = deque()
         self.on_lost: Callable[[], None] | None = None
         self.on_pause: Callable[[bool], None] | None = None
@@ -152,6 +153,7 @@ class ServerConn(asyncio.Protocol):
     def _dispatch(self, req: Request) -> None:
         self.busy = True
         self.keep_alive = req.keep_alive
+        self.head_only = req.method == b"HEAD"
         try:
             self.handler(self, req)
         except Exception:  # a handler bug must not leave the client hanging
@@ -181,7 +183,8 @@ class ServerConn(asyncio.Protocol):
 
     def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         if self.transport is not None:
-            self.transport.write(head(status, headers, length=len(body), keep_alive=self.keep_alive) + body)
+            self.transport.write(head(status, headers, length=len(body), keep_alive=self.keep_alive)
+                                 + (b"" if self.head_only else body))
         self._next()
 
     def start_stream(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
