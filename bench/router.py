@@ -8,8 +8,8 @@
    vs the learned classifier, trained by `router_train`'s own code on a store of real text:
    `--store` (a daemon's aitherd.db), else one built here from `--repo` (commits and functions
    through the project's gitmine and codegraph harvesters; default: this repository) and `--math`
-   (a JSONL of GSM8K-format {"question", "answer"} rows: reasoner/math, plus the reasoner
-   source's derived direct-answer tasks as reasoner/non_reasoning). Without curation: a bench.
+   (a JSONL of GSM8K-format {"question", "answer"} rows: reasoner/math, plus the non-reasoning
+   source's generated direct questions as reasoner/non_reasoning). Without curation: a bench.
 2. A real daemon with [serve] on supervising the fast vLLM stand-in (tests/standin_fast.py: raw
    asyncio + httptools, so it is not the bottleneck), coder and reasoner adapters live, the learned
    model in its state dir; the router is the daemon's relay process. The load comes from a
