@@ -10,9 +10,9 @@
 The decision goes to the client in `X-Aitherd-Route` (`Decision.header`) and into
 `aitherd_router_decisions_total{route, by}`.
 
-The learned model is a JSON file written by the `router_train` job; `watch` looks for a new one
-every `reload_interval` and loads it in a thread (the daemon never blocks on it, and never
-imports numpy or scikit-learn). A file that fails to load leaves the previous model, or the
+The learned model is a JSON file written by the `router_train` job; the relay process that
+holds the Router (`relay`) looks for a new one every `reload_interval` and loads it in a thread
+(requests never wait on it; numpy and scikit-learn are never imported). A file that fails to load leaves the previous model, or the
 heuristic, in place, with the reason in status and the log.
 """
 
