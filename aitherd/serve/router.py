@@ -12,8 +12,8 @@ The decision goes to the client in `X-Aitherd-Route` (`Decision.header`) and int
 
 The learned model is a JSON file written by the `router_train` job; the relay process that
 holds the Router (`relay`) looks for a new one every `reload_interval` and loads it in a thread
-(requests never wait on it; numpy and scikit-learn are never imported). A file that fails to load leaves the previous model, or the
-heuristic, in place, with the reason in status and the log.
+(requests never wait on it; numpy and scikit-learn are never imported). A file that fails to
+load leaves the previous model, or the heuristic, in place, with the reason in status and the log.
 """
 
 from __future__ import annotations
