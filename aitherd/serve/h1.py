@@ -61,8 +61,7 @@ class Request:
     keep_alive: bool
 
 
-class Handler(Protocol):
-    def __call__(self, conn: ServerConn, request: Request) -> None: ...
+Handler = Callable[["ServerConn", Request], None]
 
 
 class ServerConn(asyncio.Protocol):
