@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aitherd.client import Client  # noqa: E402
+from aitherd.client import Client, ClientError  # noqa: E402
 from aitherd.serve.upstream import Upstream  # noqa: E402
 from aitherd.store import open_store, session  # noqa: E402
 from aitherd.store.models import Adapter  # noqa: E402
@@ -49,7 +49,7 @@ def cmd(name: str) -> list[str]:
 
 
 class Daemon:
-    def __init__(self, root: Path, serve: bool, token_delay: float) -> None:
+    def __init__(self, root: Path, serve: bool, token_delay: float, standin: Path = STANDIN) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.sock = Path(tempfile.mkdtemp(prefix="aitherd-sbench-")) / "c.sock"
@@ -57,7 +57,7 @@ class Daemon:
                  "[metrics]\nport = 0", "[watch]\ncwd_repo = false"]
         if serve:
             lines.append(
-                f'[serve]\nenabled = true\ncommand = "{sys.executable} {STANDIN}"\nmodel = "/models/base"\n'
+                f'[serve]\nenabled = true\ncommand = "{sys.executable} {standin}"\nmodel = "/models/base"\n'
                 f'port = 0\nstartup_poll = "100ms"\nhealth_interval = "5s"\n'
                 f'extra_args = ["--standin-token-delay", "{token_delay}"]\n'
                 '[serve.proxy]\nport = 0')
@@ -80,8 +80,13 @@ class Daemon:
 
     def wait_up(self) -> dict[str, Any]:
         deadline = time.monotonic() + 60
+        st: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            st = self.client.get("/v1/serve")
+            try:
+                st = self.client.get("/v1/serve")
+            except ClientError:  # the control API answers before serving is assembled
+                time.sleep(0.1)
+                continue
             if st["state"] == "up" and st["ready"]:
                 return st
             time.sleep(0.1)

@@ -112,6 +112,7 @@ async def ready(s: Serving, timeout: float = 20.0) -> None:
     assert s.supervisor is not None
     await until(lambda: s.supervisor.state == "up" and s.adapters.ready.is_set(), timeout,
                 f"vLLM up (state {s.supervisor.state}, error {s.supervisor.last_error})")
+    await s.sync_relay()  # the relay process has the state that says so
 
 
 def proxy(s: Serving) -> Upstream:

@@ -12,7 +12,7 @@ from router_support import labelled, request_of
 from aitherd.serve.classifier import FORMAT, LinearModel, ModelError, features
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import BadRequest, requested_effort
-from aitherd.serve.metrics import ServeMetrics
+from aitherd.serve.metrics import RelayMetrics
 from aitherd.serve.router import Router, RouteRequest
 
 ITEMS = labelled()
@@ -20,7 +20,7 @@ ITEMS = labelled()
 
 def router(tmp_path, **cfg) -> Router:
     section = RouterSection(**cfg)
-    return Router(lambda: section, tmp_path, ServeMetrics())
+    return Router(lambda: section, tmp_path, RelayMetrics())
 
 
 def ask(r: Router, item: dict):

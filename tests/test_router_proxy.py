@@ -185,12 +185,13 @@ def test_bearer_keys_from_a_file_guard_every_endpoint_but_health(tmp_path):
 
             keys.write_text("sk-gamma-0003\n")  # rotated without a restart
             os.utime(keys, ns=(1, 10**18))
-            await until(lambda: s.keys.keys == (b"sk-gamma-0003",), 3, "the new key file to load")
+            # the relay process reads the file; its status reaches the daemon (the keys never do)
+            await until(lambda: s.status()["auth"]["keys"] == 1, 3, "the new key file to load")
             assert (await post(up, "/v1/chat/completions", chat, {"Authorization": "Bearer sk-beta-0002"}))[0] == 401
             assert (await post(up, "/v1/chat/completions", chat, {"Authorization": "Bearer sk-gamma-0003"}))[0] == 200
 
             keys.unlink()  # a configured file that is gone closes the door
-            await until(lambda: s.keys.error is not None, 3, "the missing key file to be noticed")
+            await until(lambda: s.status()["auth"]["error"] is not None, 3, "the missing key file to be noticed")
             status, out, _ = await post(up, "/v1/chat/completions", chat, {"Authorization": "Bearer sk-gamma-0003"})
             assert status == 503 and "cannot read the key file" in out["error"]["message"]
             shown = json.dumps(s.status())
@@ -212,18 +213,29 @@ def test_without_a_key_file_no_key_is_needed(tmp_path):
 
 def test_the_endpoint_sends_small_writes_at_once_nagle_off(tmp_path):
     """Headers and the first SSE chunk are two small writes: with Nagle on, the second waits for
-    the client's delayed ACK (40 ms on Linux) on every stream."""
+    the client's delayed ACK (40 ms on Linux) on every stream. The relay's own server, in this
+    process, so the accepted socket can be looked at."""
     import socket
 
+    from aitherd.serve.h1 import ServerConn
+    from aitherd.serve.metrics import RelayMetrics
+    from aitherd.serve.relay import Relay, bind
+
     async def go() -> None:
-        async with serving(tmp_path) as s:
-            await ready(s)
-            _reader, writer = await asyncio.open_connection("127.0.0.1", s.proxy.port)
-            await until(lambda: s.proxy._server.server_state.connections, 3, "the connection to be accepted")
-            conn = next(iter(s.proxy._server.server_state.connections))
-            sock = conn.transport.get_extra_info("socket")
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        ServerConn.connections = set()
+        try:
+            relay = Relay(RelayMetrics(), lambda _m: None)
+            sock = bind("127.0.0.1", 0)
+            server = await asyncio.get_running_loop().create_server(lambda: ServerConn(relay.handle), sock=sock)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+            await until(lambda: ServerConn.connections, 3, "the connection to be accepted")
+            conn = next(iter(ServerConn.connections))
+            accepted = conn.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
             writer.close()
+            server.close()
+        finally:
+            ServerConn.connections = None
 
     asyncio.run(go())
 
@@ -239,5 +251,49 @@ def test_a_route_with_nothing_live_and_no_fallback_goes_to_the_orchestrator(tmp_
                 b"; coder has no live adapter")
             assert (await post(proxy(s), "/v1/chat/completions", {
                 "model": "coder", "messages": [{"role": "user", "content": "hi"}]}))[0] == 404
+
+    asyncio.run(go())
+
+
+def test_a_relay_process_that_dies_is_restarted_on_its_port_and_its_counts_survive(tmp_path):
+    import signal
+
+    async def go() -> None:
+        async with serving(tmp_path) as s:
+            await ready(s)
+            up = proxy(s)
+            chat = {"model": "orchestrator", "messages": [{"role": "user", "content": "hi"}]}
+            assert (await post(up, "/v1/chat/completions", chat))[0] == 200
+            port, pid = s.proxy.port, s.proxy.pid
+            assert pid is not None and pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda: s.proxy.pid not in (None, pid), 10, "a new relay process")
+            await s.sync_relay()
+            assert s.proxy.port == port and s.status()["proxy"]["relay"]["restarts"] == 1
+            assert (await post(Upstream("127.0.0.1", port), "/v1/chat/completions", chat))[0] == 200
+            assert sample_metric(s, "aitherd_errors_total", {"component": "serve", "reason": "relay_exit"}) == 1
+            # both processes' requests are on the daemon's endpoint
+            assert sample_metric(s, "aitherd_router_requests_total",
+                                 {"route": "orchestrator", "version": "base", "code": "200"}) == 2
+
+    asyncio.run(go())
+
+
+def test_state_changes_reach_the_relay_before_a_drain_is_answered(tmp_path):
+    """The GPU hand-off stops accepting, then asks the relay to drain: a request sent after
+    the hand-off began gets 503, none slips in between."""
+    async def go() -> None:
+        async with serving(tmp_path, extra_args=["--standin-token-delay", "0.05"]) as s:
+            await ready(s)
+            up = proxy(s)
+            s.accepting = False  # what GpuHandoff.acquire does first
+            assert await s.inflight.drained(None, 1)  # pushes the state, then asks
+            status, out, hdrs = await post(up, "/v1/chat/completions",
+                                           {"model": "orchestrator", "messages": [{"role": "user", "content": "x"}]})
+            assert status == 503 and "lent its GPU" in out["error"]["message"] and hdrs[b"retry-after"] == b"7"
+            s.accepting = True
+            await s.sync_relay()
+            assert (await post(up, "/v1/chat/completions",
+                               {"model": "orchestrator", "messages": [{"role": "user", "content": "x"}]}))[0] == 200
 
     asyncio.run(go())

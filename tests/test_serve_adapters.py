@@ -144,7 +144,8 @@ def test_requests_in_flight_during_swaps_all_complete_and_the_old_version_unload
             await until(lambda: sorted(s.adapters.loaded) == ["coder@v0003"], 10, "old versions unloaded")
             names = [m["id"] for m in (await s.supervisor.upstream.request("GET", "/v1/models")).json()["data"]]
             assert "coder@v0001" not in names and "coder@v0002" not in names
-            assert s.inflight.total == 0
+            # the relay process reports its count every 50 ms
+            await until(lambda: s.inflight.total == 0, 2, "the in-flight count to drop")
 
     asyncio.run(go())
 
@@ -211,10 +212,12 @@ def test_while_the_live_adapters_load_after_a_start_requests_get_503_not_404(tmp
             await ready(s)
             await s.deploy("coder", "v0001")
             s.adapters.ready.clear()  # as at the start of a restore
+            await s.sync_relay()  # the relay process is told (within 25 ms on its own)
             status, body, headers = await chat(proxy(s), "coder")
             assert status == 503 and headers[b"retry-after"] == b"5"
             assert "loading the live adapters" in body["error"]["message"]
             s.adapters.ready.set()
+            await s.sync_relay()
             assert (await chat(proxy(s), "coder"))[0] == 200
 
     asyncio.run(go())
@@ -299,7 +302,7 @@ def test_a_client_that_leaves_mid_stream_is_no_longer_counted_in_flight(tmp_path
                                            headers=[("Content-Type", "application/json")], timeout=30)
             chunks = stream.chunks()
             await chunks.__anext__()
-            assert s.inflight.total == 1
+            await until(lambda: s.inflight.total == 1, 2, "the request in the relay's in-flight report")
             stream.close()  # the client goes away; the answer would take 5 s more
             await until(lambda: s.inflight.total == 0, 2, "the request to leave the in-flight count")
 

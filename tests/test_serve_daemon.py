@@ -180,5 +180,10 @@ def test_the_daemon_with_serving_on_stays_light(make_daemon):
     wait_up(d)
     maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
     assert "torch" not in maps and "numpy" not in maps and "vllm" not in maps
+    # the endpoint's HTTP machinery lives in the relay process, not in the daemon
+    relay = serve_status(d)["proxy"]["relay"]["pid"]
+    assert relay and relay != d.proc.pid and "httptools" in Path(f"/proc/{relay}/maps").read_text()
+    assert "httptools" not in maps and "uvloop" not in maps
     d.stop(signal.SIGTERM)
     assert not os.path.exists(d.socket)
+    assert not Path(f"/proc/{relay}").exists() or "Z" in Path(f"/proc/{relay}/stat").read_text().split(")")[1][:3]

@@ -24,7 +24,7 @@ from aitherd.serve import store
 from aitherd.serve.config import ALIASES, ServeConfig
 from aitherd.serve.metrics import ServeMetrics
 from aitherd.serve.process import Supervisor
-from aitherd.serve.proxy import InFlight
+from aitherd.serve.relay_host import InFlight
 from aitherd.serve.upstream import Upstream, UpstreamError
 from aitherd.store.models import Adapter
 

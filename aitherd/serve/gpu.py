@@ -110,7 +110,8 @@ class GpuHandoff:
             self.lease = lease
             note = f"GPU lent to {purpose}: {note} in {time.monotonic() - t0:.1f}s"
             self._record("acquire", lease, "ok", note)
-            return note
+        await self.s.sync_relay()
+        return note
 
     async def _free(self, lease: Lease) -> str:
         sup = self.s._sup()
@@ -166,6 +167,7 @@ class GpuHandoff:
             note += "; " + await self._await_ready()
         note = f"GPU handed back ({reason}): {note} in {time.monotonic() - t0:.1f}s"
         self._record("release", lease, "ok" if "NOT served" not in note else "degraded", note)
+        await self.s.sync_relay()
         return note
 
     async def _await_ready(self) -> str:

@@ -10,10 +10,10 @@
 The decision goes to the client in `X-Aitherd-Route` (`Decision.header`) and into
 `aitherd_router_decisions_total{route, by}`.
 
-The learned model is a JSON file written by the `router_train` job; `watch` looks for a new one
-every `reload_interval` and loads it in a thread (the daemon never blocks on it, and never
-imports numpy or scikit-learn). A file that fails to load leaves the previous model, or the
-heuristic, in place, with the reason in status and the log.
+The learned model is a JSON file written by the `router_train` job; the relay process that
+holds the Router (`relay`) looks for a new one every `reload_interval` and loads it in a thread
+(requests never wait on it; numpy and scikit-learn are never imported). A file that fails to
+load leaves the previous model, or the heuristic, in place, with the reason in status and the log.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from aitherd.logs import get_logger
 from aitherd.serve.classifier import LinearModel, ModelError
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import heuristic, is_fim, prompt_text, requested_effort, route_for
-from aitherd.serve.metrics import ServeMetrics
+from aitherd.serve.metrics import RelayMetrics
 
 log = get_logger("aitherd.serve.router")
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
@@ -66,7 +66,7 @@ def model_file(state_dir: Path, cfg: RouterSection) -> Path:
 
 
 class Router:
-    def __init__(self, cfg: Callable[[], RouterSection], state_dir: Path, metrics: ServeMetrics) -> None:
+    def __init__(self, cfg: Callable[[], RouterSection], state_dir: Path, metrics: RelayMetrics) -> None:
         self.cfg = cfg
         self.state_dir = state_dir
         self.metrics = metrics

@@ -1,4 +1,5 @@
-"""What the daemon holds: the vLLM supervisor, the adapters, the alias proxy, the router and the GPU lease.
+"""What the daemon holds: the vLLM supervisor, the adapters, the relay process (the alias proxy and
+the router, `relay_host`) and the GPU lease.
 
 `Serving(loaded, engine, metrics)`; `await start()` after the control API is up, `await stop()`
 at shutdown (the whole vLLM process group is gone when it returns), `await reload(loaded)` on
@@ -8,7 +9,7 @@ enabled = false` it does nothing and says so in status. Light: no torch, no vllm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,13 @@ from aitherd.logs import get_logger
 from aitherd.metrics import Metrics
 from aitherd.serve import store
 from aitherd.serve.adapters import Adapters, ServeError
-from aitherd.serve.auth import Denied, KeyFile
 from aitherd.serve.config import ALIASES, ServeConfig
 from aitherd.serve.gpu import GpuHandoff
 from aitherd.serve.launch import vllm_args
-from aitherd.serve.metrics import ServeMetrics
+from aitherd.serve.metrics import RelayCollector, ServeMetrics
 from aitherd.serve.process import Supervisor
-from aitherd.serve.proxy import InFlight, ProxyServer, Target, Unavailable, build_proxy
-from aitherd.serve.router import Router, RouteRequest
+from aitherd.serve.relay_host import InFlight, RelayError, RelayHost, Unavailable
+from aitherd.serve.router import model_file
 from aitherd.serve.upstream import Upstream
 
 log = get_logger("aitherd.serve")
@@ -47,14 +47,16 @@ class Serving:
         self.engine = engine
         self.daemon_metrics = metrics
         self.metrics = ServeMetrics(metrics.registry)
-        self.inflight = InFlight(self.metrics)
+        # the relay process writes its metrics here; the daemon's endpoint reads them at each scrape
+        self.relay_metrics_dir = loaded.paths.socket.parent / "relay-metrics"
+        shutil.rmtree(self.relay_metrics_dir, ignore_errors=True)
+        metrics.registry.register(RelayCollector(str(self.relay_metrics_dir)))  # type: ignore[arg-type]
+        self.inflight = InFlight(self.metrics.in_flight)
         self.accepting = True  # False while requests drain before a GPU hand-off
         self.proxy_error: str | None = None
-        self.proxy: ProxyServer | None = None
+        self.proxy: RelayHost | None = None
         self.supervisor: Supervisor | None = None
         self._adapters: Adapters | None = None
-        self.router: Router | None = None
-        self.keys = KeyFile("")
         self.gpu = GpuHandoff(self)
         if not self.cfg.enabled:
             self.metrics.state.labels(state="disabled").set(1)
@@ -82,9 +84,6 @@ class Serving:
                                      self.metrics, self._on_ready)
         self._adapters = Adapters(self.engine, self.supervisor, self.inflight, self.metrics,
                                   lambda: self.cfg, self.base_name)
-        self.keys = KeyFile(self.cfg.proxy.api_keys_file)
-        self.router = Router(lambda: self.cfg.router, self.loaded.paths.state_dir, self.metrics)
-        self.router.start(also=self.keys.refresh)
         await self._start_proxy()
         self.supervisor.start()
         self.gpu.start_watch()
@@ -94,19 +93,30 @@ class Serving:
         p = self.cfg.proxy
         if not p.enabled:
             return
-        self.proxy = ProxyServer(build_proxy(self, self.inflight, self.metrics), p.address, p.port)
+        self.relay_metrics_dir.mkdir(parents=True, exist_ok=True)
+        log_cfg = self.loaded.config.log
+        self.proxy = RelayHost(p.address, p.port, self.relay_state, self.inflight, str(self.relay_metrics_dir),
+                               self._relay_exited, log_level=log_cfg.level, log_format=log_cfg.format)
         try:
             await self.proxy.start()
             self.proxy_error = None
-        except OSError as err:  # the daemon keeps running; status says why there is no proxy
+        except RelayError as err:  # the daemon keeps running; status says why there is no proxy
             self.proxy = None
-            self.proxy_error = (f"cannot listen on {p.address}:{p.port}: {err.strerror or err}; "
-                                "set [serve.proxy] port")
+            self.proxy_error = f"{err}; set [serve.proxy] port"
             self.daemon_metrics.errors.labels(component="serve", reason="proxy_bind").inc()
             log.error("proxy_failed", error=self.proxy_error)
 
+    def _relay_exited(self) -> None:
+        self.daemon_metrics.errors.labels(component="serve", reason="relay_exit").inc()
+
+    async def sync_relay(self) -> None:
+        """Hand the relay the current state and wait until it has it (after an operator action)."""
+        if self.proxy is not None:
+            await self.proxy.sync()
+
     async def _on_ready(self) -> None:
         await self.adapters.restore()
+        await self.sync_relay()
 
     async def stop(self) -> None:
         await self.gpu.close()
@@ -115,9 +125,6 @@ class Serving:
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None
-        if self.router is not None:
-            await self.router.stop()
-            self.router = None
         if self.supervisor is not None:
             await self.supervisor.stop()
             self.supervisor.close()
@@ -142,19 +149,18 @@ class Serving:
         if not new.enabled or self.supervisor is None:
             return changes
         if old.proxy.api_keys_file != new.proxy.api_keys_file:
-            self.keys = KeyFile(new.proxy.api_keys_file)
-            if self.router is not None:
-                await self.router.stop()
-                self.router.start(also=self.keys.refresh)
             changes.append("API key file changed")
-        if old.router != new.router and self.router is not None:
-            await self.router.refresh()
+        if old.router != new.router:
             changes.append("router settings changed")
-        if old.proxy != new.proxy and self.proxy is not None:
-            await self.proxy.stop()
-        if old.proxy != new.proxy:
+        listen = (old.proxy.enabled, old.proxy.address, old.proxy.port)
+        if listen != (new.proxy.enabled, new.proxy.address, new.proxy.port):
+            if self.proxy is not None:
+                await self.proxy.stop()
+                self.proxy = None
             await self._start_proxy()
             changes.append("serving proxy restarted")
+        else:
+            await self.sync_relay()  # keys, router and timeouts reach the running relay
         self.supervisor.cfg = new
         if (vllm_args(old, old_model, old.port) != vllm_args(new, new_model, new.port)
                 or old.env != new.env):
@@ -169,11 +175,7 @@ class Serving:
                 changes.append("vLLM settings changed: they apply at its next start")
         return changes
 
-    # -- the proxy's backend -----------------------------------------------------------------------
-    @property
-    def request_timeout(self) -> float:
-        return self.cfg.proxy.request_timeout
-
+    # -- what the relay is told ---------------------------------------------------------------------
     def unavailable(self) -> Unavailable | None:
         sup = self.supervisor
         retry = int(self.cfg.proxy.retry_after)
@@ -197,30 +199,16 @@ class Serving:
     def upstream(self) -> Upstream | None:
         return self.supervisor.upstream if self.supervisor is not None else None
 
-    def authorize(self, headers: Mapping[str, str]) -> Denied | None:
-        return self.keys.check(headers)
-
-    def resolve(self, model: str | None, request: RouteRequest) -> Target | None:
-        ad = self._adapters
-        if ad is None:
-            return None
-        router = self.router
-        if router is not None and self.cfg.router.enabled and model == self.cfg.router.name:
-            decision = router.decide(request)  # effort.BadRequest: a 400
-            route, why = decision.route, decision.header()
-            name = ad.served(route)
-            if name is None:  # nothing live and no fallback to the base: the orchestrator answers
-                route, why = "orchestrator", f"{why}; {route} has no live adapter"
-                name = ad.served(route) or self.base_name
-            return Target(name, route, why, base=name == self.base_name)
-        if model is None or model == self.base_name:
-            return Target(self.base_name, "other", "other; by=model", base=True)
-        if model in ALIASES:
-            name = ad.served(model)
-            if name is None:
-                return None
-            return Target(name, model, f"{model}; by=model", base=name == self.base_name)
-        return Target(model, "other", "other; by=model")
+    def relay_state(self) -> dict[str, Any]:
+        """Everything the relay needs to answer a request (see `relay.State`); plain JSON."""
+        up, gone, ad = self.upstream(), self.unavailable(), self._adapters
+        return {"upstream": [up.host, up.port] if up is not None else None,
+                "unavailable": None if gone is None else {"message": gone.message, "retry_after": gone.retry_after},
+                "served": {alias: ad.served(alias) for alias in ALIASES} if ad is not None else {},
+                "base": self.base_name, "router": self.cfg.router.model_dump(mode="json"),
+                "api_keys_file": self.cfg.proxy.api_keys_file,
+                "request_timeout": self.cfg.proxy.request_timeout, "cards": self.alias_cards(),
+                "state_dir": str(self.loaded.paths.state_dir)}
 
     def alias_cards(self) -> list[dict[str, Any]]:
         ad = self._adapters
@@ -228,7 +216,7 @@ class Serving:
             return []
         cards: list[dict[str, Any]] = [{"id": alias, "object": "model", "owned_by": "aitherd", "root": ad.served(alias),
                   "parent": self.base_name} for alias in ALIASES if ad.served(alias)]
-        if self.router is not None and self.cfg.router.enabled:
+        if self.cfg.router.enabled:
             cards.append({"id": self.cfg.router.name, "object": "model", "owned_by": "aitherd",
                           "root": None, "parent": self.base_name,
                           "routes": {alias: ad.served(alias) for alias in ALIASES}})
@@ -249,6 +237,7 @@ class Serving:
         sup = self._sup()
         self._not_lent("start vLLM")
         sup.start()
+        await self.sync_relay()
         return sup.describe()
 
     async def server_stop(self) -> dict[str, Any]:
@@ -256,6 +245,7 @@ class Serving:
         self._not_lent("stop vLLM")
         async with self.adapters.lock:
             await sup.stop()
+        await self.sync_relay()
         return sup.describe()
 
     async def server_restart(self) -> dict[str, Any]:
@@ -263,6 +253,7 @@ class Serving:
         self._not_lent("restart vLLM")
         self.adapters.ready.clear()
         sup.restart()
+        await self.sync_relay()
         return sup.describe()
 
     async def deploy(self, specialist: str, version: str, *, force: bool = False) -> dict[str, Any]:
@@ -271,7 +262,9 @@ class Serving:
             self._not_lent("deploy")
             if not force:  # evaluate: the deploy gate, against the adapter live now
                 await self._gate(specialist, version)
-            return await ad.deploy(specialist, version)
+            out = await ad.deploy(specialist, version)
+        await self.sync_relay()
+        return out
 
     async def _gate(self, specialist: str, version: str) -> None:
         """evaluate: serve only a version whose benchmark verdict is "deploy" (force overrides)."""
@@ -294,7 +287,9 @@ class Serving:
         ad = self.adapters
         async with ad.lock:
             self._not_lent("roll back")
-            return await ad.rollback(specialist)
+            out = await ad.rollback(specialist)
+        await self.sync_relay()
+        return out
 
     def adapter_rows(self) -> list[dict[str, Any]]:
         """Blocking: every adapter in the store with its state and whether vLLM has it loaded."""
@@ -327,11 +322,17 @@ class Serving:
         if not self.cfg.enabled or self.supervisor is None:
             return {"enabled": False, "state": "disabled"}
         p = self.proxy
+        relay = p.status if p is not None else {}
+        keys = self.cfg.proxy.api_keys_file
         return {
             "enabled": True, **self.supervisor.describe(),
             "proxy": {"url": f"http://{p.address}:{p.port}/v1" if p else None,
-                      "error": self.proxy_error, "accepting": self.accepting},
+                      "error": self.proxy_error, "accepting": self.accepting,
+                      "relay": p.describe() if p is not None else None},
             **self.adapters.describe(), "gpu": self.gpu.describe(),
-            "router": self.router.describe() if self.router is not None else None,
-            "auth": self.keys.describe(),
+            "router": relay.get("router") or ({"enabled": self.cfg.router.enabled, "name": self.cfg.router.name,
+                                                "model_file": str(model_file(self.loaded.paths.state_dir,
+                                                                             self.cfg.router))}
+                                               if p is None else None),
+            "auth": relay.get("auth") or {"enabled": bool(keys), **({"file": keys} if keys else {})},
         }
