@@ -267,8 +267,11 @@ def main() -> None:
     if args.standin_child:
         code = ("import signal, time\n"
                 + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if args.standin_child_ignore_term else "")
+                + "print('ready', flush=True)\n"
                 + "time.sleep(3600)\n")
-        child = subprocess.Popen([sys.executable, "-c", code])
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        assert child.stdout is not None
+        child.stdout.readline()  # its SIGTERM disposition is set before the server answers (no race in stop tests)
         print(f"stand-in child pid {child.pid}", flush=True)
     if args.standin_hang:
         while True:
