@@ -31,6 +31,7 @@ from aitherd.evaluate.heldout import HeldOut
 from aitherd.evaluate.results import ModelRef, find_adapter, find_result, live_adapter, save_result, suite_key
 from aitherd.evaluate.sandbox import Limits, Sandbox, SandboxError
 from aitherd.evaluate.suites import PROMPT_VERSION, Item, Outcome, Suite, public_suite, sample
+from aitherd.lora import lora_config_of
 from aitherd.runs import JobContext, RunResult
 from aitherd.store import session
 from aitherd.store.models import Adapter, BenchmarkResult, Export
@@ -285,7 +286,8 @@ def run_benchmark(ctx: JobContext) -> RunResult:
         if served is not None:  # the daemon's supervised vLLM: its port, and its name for the base
             cfg = cfg.model_copy(update={"endpoint": cfg.endpoint.model_copy(update={
                 "base_url": served[0], "base_model_name": cfg.endpoint.base_model_name or served[1]})})
-        generator = make_generator(cfg, train_config_of(ctx.loaded.config).base_model)
+        generator = make_generator(cfg, train_config_of(ctx.loaded.config).base_model,
+                                   lora_config_of(ctx.loaded.config))
     except GenerationError as err:
         return RunResult("failed", error=str(err))
     bench = Bench(ctx, cfg, generator)

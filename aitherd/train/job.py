@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aitherd.lora import lora_config_of
 from aitherd.runs import JobContext, RunResult
 from aitherd.train.adapters import find_trained, live_adapter, publish
 from aitherd.train.config import SPECIALISTS, TrainConfig, train_config_of
@@ -81,7 +82,8 @@ def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
     files = RunFiles(state_dir / "train" / name / export.id)
     start = live_adapter(ctx.engine, name) if cfg.start_from == "live" else None
     spec = TrainSpec.build(cfg, name, export.id, export.path, files.root,
-                           init_adapter=(start.version, Path(start.path)) if start else None)
+                           init_adapter=(start.version, Path(start.path)) if start else None,
+                           lora=lora_config_of(ctx.loaded.config))
     sha = spec.sha256()
     done = find_trained(ctx.engine, name, export.id, sha)
     if done is not None and not force:
