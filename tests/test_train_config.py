@@ -215,7 +215,7 @@ def test_the_daemon_worker_runs_the_train_job_and_relays_its_result(tmp_path):
             "config": Config().model_dump(mode="json"), "config_source": None,
             "state_dir": str(state), "socket": str(tmp_path / "s.sock"), "repos": []}
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-           "AITHERD_JOB_MODULE": "aitherd.train.job"}
+           "AITHERD_JOB_MODULE": "aitherd.jobs.stages"}
     out = subprocess.run([sys.executable, "-m", "aitherd.worker"], input=json.dumps(spec),
                          capture_output=True, text=True, env=env, timeout=60, check=True)
     messages = [json.loads(line) for line in out.stdout.splitlines()]

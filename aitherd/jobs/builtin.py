@@ -1,5 +1,5 @@
-"""The daemon's jobs. Harvests run their sources through curation into the store; the export
-is screened against the same decontamination index. A job whose capability is not built into
+"""The daemon's jobs. Harvests run their sources through curation into the store (the train,
+export and benchmark adapters are in aitherd.jobs.stages). A job whose capability is not built into
 this version says so: it records `skipped: not configured` with what is missing."""
 
 from __future__ import annotations
@@ -54,20 +54,6 @@ def run_harvest_reasoner(ctx: JobContext) -> RunResult:
     return _harvest(ctx, "reasoner")
 
 
-def run_export(ctx: JobContext) -> RunResult:
-    from aitherd.curate import DecontamError, DecontamIndex, screen
-    from aitherd.export.job import run_export as export
-
-    decontam = ctx.loaded.config.curation.decontam
-    index = None
-    if decontam.enabled:
-        try:
-            index = DecontamIndex.from_config(decontam)
-        except DecontamError as err:
-            return RunResult("failed", error=f"the export screen cannot load its benchmarks: {err}")
-    return export(ctx, screen=(lambda texts: screen(texts, index)) if index is not None else None)
-
-
 def run_curate(ctx: JobContext) -> RunResult:
     """Re-evaluate stored examples after a threshold or benchmark change, without re-harvesting."""
     from aitherd.curate import Curator, DecontamError
@@ -88,12 +74,6 @@ def run_curate(ctx: JobContext) -> RunResult:
 
 def run_star(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no STaR iteration yet")
-
-
-def run_benchmark(ctx: JobContext) -> RunResult:
-    from aitherd.evaluate.job import run_benchmark as benchmark  # evaluate: suites, sandbox, gate
-
-    return benchmark(ctx)
 
 
 def run_deploy(ctx: JobContext) -> RunResult:
