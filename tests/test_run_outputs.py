@@ -73,7 +73,15 @@ def test_the_stage_adapters_put_numbers_in_counts_and_versions_verdicts_and_expo
     from aitherd.evaluate.job import BenchmarkRun
     from aitherd.export.job import ExportRun
     from aitherd.jobs import JOBS
-    from aitherd.jobs.stages import benchmark_result, export_result, train_result
+    from aitherd.jobs.stages import (
+        benchmark_result,
+        deploy_result,
+        export_result,
+        router_train_result,
+        train_result,
+    )
+    from aitherd.serve.router_train import RouterTrainRun
+    from aitherd.serve.worker import DeployRun
     from aitherd.train.job import SpecialistResult, TrainRun
 
     train = train_result(TrainRun([
@@ -91,5 +99,12 @@ def test_the_stage_adapters_put_numbers_in_counts_and_versions_verdicts_and_expo
 
     bench = benchmark_result(BenchmarkRun("ok", message="m", verdicts={"coder": "reject"}, scores={"coder": 0.41}))
     assert (bench.counts, bench.outputs) == ({"coder_score": 0.41}, {"verdict.coder": "reject"})
-    assert {JOBS[j].target for j in ("train", "export", "benchmark")} == {
-        "aitherd.jobs.stages:run_train", "aitherd.jobs.stages:run_export", "aitherd.jobs.stages:run_benchmark"}
+    deploy = deploy_result(DeployRun("failed", message="m", error="reasoner v2: refused", live={"coder": "v0004"}))
+    assert (deploy.status, deploy.outputs, deploy.error) == ("failed", {"live.coder": "v0004"}, "reasoner v2: refused")
+    router = router_train_result(RouterTrainRun("ok", message="m", model_file="/s/router/model.json",
+                                                accuracy={"route_accuracy": 0.9}))
+    assert (router.counts, router.outputs) == ({"router.route_accuracy": 0.9},
+                                               {"router.model_file": "/s/router/model.json"})
+    assert router_train_result(RouterTrainRun("skipped", message="too few")).outputs == {}
+    staged = ("train", "export", "benchmark", "deploy", "router_train")
+    assert {JOBS[j].target for j in staged} == {f"aitherd.jobs.stages:run_{j}" for j in staged}

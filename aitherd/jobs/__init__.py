@@ -2,8 +2,8 @@
 
 A job is a plain function `run_<job>(ctx) -> RunResult`, named here by import path and executed
 in a worker subprocess (`python -m aitherd.worker`) so the daemon never imports heavy libraries.
-Where a stage's domain code returns its own result type (train, export, benchmark), the function
-named here is the thin adapter in `aitherd.jobs.stages`.
+Where a stage's domain code returns its own result type (train, export, benchmark, deploy,
+router_train), the function named here is the thin adapter in `aitherd.jobs.stages`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ JOBS: dict[str, JobSpec] = {
                 "re-evaluate stored examples after a curation change", scheduled=False),
         JobSpec("benchmark", "aitherd.jobs.stages:run_benchmark",
                 "benchmark candidate adapters", scheduled=False, then=("deploy",)),
-        JobSpec("deploy", "aitherd.jobs.builtin:run_deploy",
+        JobSpec("deploy", "aitherd.jobs.stages:run_deploy",
                 "deploy adapters that pass the gate into the model server", scheduled=False),
-        JobSpec("router_train", "aitherd.serve.router_train:run_router_train",
+        JobSpec("router_train", "aitherd.jobs.stages:run_router_train",
                 "learn the `model: auto` router from the store's accepted examples", scheduled=False),
     )
 }

@@ -1,6 +1,7 @@
 """The daemon's jobs. Harvests run their sources through curation into the store (the train,
-export and benchmark adapters are in aitherd.jobs.stages). A job whose capability is not built into
-this version says so: it records `skipped: not configured` with what is missing."""
+export, benchmark, deploy and router_train adapters are in aitherd.jobs.stages). A job whose
+capability is not built into this version says so: it records `skipped: not configured` with
+what is missing."""
 
 from __future__ import annotations
 
@@ -74,9 +75,3 @@ def run_curate(ctx: JobContext) -> RunResult:
 
 def run_star(ctx: JobContext) -> RunResult:
     return _not_configured(ctx, "this build has no STaR iteration yet")
-
-
-def run_deploy(ctx: JobContext) -> RunResult:
-    from aitherd.serve.worker import run_deploy as deploy  # serve: through the daemon's deploy
-
-    return deploy(ctx)

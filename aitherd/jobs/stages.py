@@ -1,7 +1,8 @@
 """One thin adapter per stage job whose domain code returns its own result type: the train,
-export and benchmark runs become the RunResult the worker reports. Numbers go to counts; what a
-run made or decided as text goes to outputs (`adapter.coder`, `export.coder.FAMILY`,
-`verdict.reasoner`). The stages are imported inside each function, in the worker only.
+export, benchmark, deploy and router_train runs become the RunResult the worker reports. Numbers
+go to counts; what a run made or decided as text goes to outputs (`adapter.coder`,
+`export.coder.FAMILY`, `verdict.reasoner`, `live.coder`, `router.model_file`). The stages are
+imported inside each function, in the worker only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from aitherd.runs import JobContext, RunResult
 if TYPE_CHECKING:
     from aitherd.evaluate.job import BenchmarkRun
     from aitherd.export.job import ExportRun
+    from aitherd.serve.router_train import RouterTrainRun
+    from aitherd.serve.worker import DeployRun
     from aitherd.train.job import TrainRun
 
 
@@ -30,6 +33,17 @@ def export_result(run: ExportRun) -> RunResult:
 def benchmark_result(run: BenchmarkRun) -> RunResult:
     return RunResult(run.status, counts=run.counts, message=run.message, error=run.error,
                      outputs={f"verdict.{name}": verdict for name, verdict in run.verdicts.items()})
+
+
+def deploy_result(run: DeployRun) -> RunResult:
+    return RunResult(run.status, message=run.message, error=run.error,
+                     outputs={f"live.{name}": version for name, version in run.live.items()})
+
+
+def router_train_result(run: RouterTrainRun) -> RunResult:
+    return RunResult(run.status, message=run.message,
+                     counts={f"router.{name}": value for name, value in run.accuracy.items()},
+                     outputs={"router.model_file": run.model_file} if run.model_file else {})
 
 
 def run_train(ctx: JobContext) -> RunResult:
@@ -57,3 +71,15 @@ def run_benchmark(ctx: JobContext) -> RunResult:
     from aitherd.evaluate.job import run_benchmark as benchmark  # evaluate: suites, sandbox, gate
 
     return benchmark_result(benchmark(ctx))
+
+
+def run_deploy(ctx: JobContext) -> RunResult:
+    from aitherd.serve.worker import run_deploy as deploy  # serve: through the daemon's deploy
+
+    return deploy_result(deploy(ctx))
+
+
+def run_router_train(ctx: JobContext) -> RunResult:
+    from aitherd.serve.router_train import run_router_train as router_train
+
+    return router_train_result(router_train(ctx))
