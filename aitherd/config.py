@@ -20,6 +20,7 @@ from aitherd.curate.config import CurationConfig
 from aitherd.durations import Duration, format_duration, parse_duration  # noqa: F401 - re-exported
 from aitherd.evaluate.config import EvaluateConfig  # evaluate: the [evaluate] section
 from aitherd.export.config import ExportConfig
+from aitherd.lora import LoraSection, migrate_legacy
 from aitherd.serve.config import ServeConfig  # serve
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.reasoner_config import ReasonerSources
@@ -154,10 +155,17 @@ class Config(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     sources: SourcesSection = Field(default_factory=SourcesSection)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    lora: LoraSection = Field(default_factory=LoraSection)  # read by train, serve and evaluate
     curation: CurationConfig = Field(default_factory=CurationConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)  # serve
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)  # evaluate: suites, gate, sandbox
     star: StarConfig = Field(default_factory=StarConfig)  # star: the Saturday STaR iteration
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_keys(cls, data: Any) -> Any:
+        """[train.lora] and [serve] max_lora_rank move to [lora] (see aitherd.lora)."""
+        return migrate_legacy(data)[0] if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _fill_jobs(self) -> Config:
@@ -197,6 +205,7 @@ class Loaded:
     source: Path | None
     paths: Paths
     repos: tuple[RepoEntry, ...]
+    notes: tuple[str, ...] = ()  # deprecated keys the file still uses, said once at start and reload
 
 
 def default_config_path() -> Path | None:
@@ -249,7 +258,7 @@ def git_toplevel(directory: Path) -> Path | None:
 
 # Sections read by each job run (the worker gets the config as it is then): a reload changes
 # them from the next run on. Schedules, watchers and restart-only sections are reported apart.
-RUN_SECTIONS = ("train", "export", "sources", "curation", "star")
+RUN_SECTIONS = ("train", "lora", "export", "sources", "curation", "star")
 
 
 def config_changes(old: Config, new: Config) -> list[str]:
@@ -289,6 +298,15 @@ def _format_validation_error(path: str, err: ValidationError) -> str:
                 msg += f", got {given!r}"
         lines.append(f"{path}: {key}: {msg}")
     return "invalid configuration\n  " + "\n  ".join(lines)
+
+
+def deprecations(data: dict[str, Any], source: str = "<defaults>") -> tuple[str, ...]:
+    """One note per deprecated key `data` still uses (they are migrated, not refused)."""
+    try:
+        notes = migrate_legacy(data)[1]
+    except ValueError:
+        return ()  # parse_config reports it
+    return tuple(f"{source}: {note}" for note in notes)
 
 
 def parse_config(data: dict[str, Any], source: str = "<defaults>") -> Config:
@@ -343,4 +361,5 @@ def load(path: Path | None = None, *, cwd: Path | None = None, find_repos: bool 
         top = git_toplevel(cwd or Path.cwd())
         if top is not None:
             repos = (RepoEntry(path=str(top)),)
-    return Loaded(config=cfg, source=source, paths=resolve_paths(cfg), repos=repos)
+    return Loaded(config=cfg, source=source, paths=resolve_paths(cfg), repos=repos,
+                  notes=deprecations(data, where))

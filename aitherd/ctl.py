@@ -22,7 +22,7 @@ from aitherd.ctl_format import (
     all_counts,
     print_json,
     span,
-    summarize,
+    summarize_run,
     table,
 )
 from aitherd.ctl_reports import cmd_corpus, cmd_decontam, cmd_examples, cmd_exports, export_diff
@@ -95,7 +95,7 @@ def _runs_table(runs: list[dict[str, Any]]) -> str:
     return table(["id", "job", "trigger", "status", "started", "took", "counts", "note"], [
         [r["id"], r["job"], r["trigger"], r["status"], ago(r["started_at"]),
          span(r["duration_s"]) if r.get("duration_s") is not None else "-",
-         summarize(r.get("counts")), " ".join((r.get("error") or r.get("message") or "").split())[:60]]
+         summarize_run(r), " ".join((r.get("error") or r.get("message") or "").split())[:60]]
         for r in runs])
 
 
@@ -109,6 +109,11 @@ def _show_run(run: dict[str, Any]) -> None:
     print(f"{'counts':14} " + ("-" if not counts else f"{len(counts)}"))
     for line in counts:
         print(f"  {line}")
+    outputs = all_counts(run.get("outputs"))  # text values: an adapter made, a verdict
+    if outputs:
+        print(f"{'outputs':14} {len(outputs)}")
+        for line in outputs:
+            print(f"  {line}")
 
 
 def cmd_runs(c: Client, args: argparse.Namespace) -> int:
@@ -170,7 +175,7 @@ def _wait(c: Client, run_id: int, as_json: bool, timeout: float | None) -> int:
         print_json(run)
     else:
         took = span(run["duration_s"]) if run.get("duration_s") is not None else "?"
-        print(f"run {run['id']} {run['job']}: {run['status']} in {took}  {summarize(run.get('counts'))}")
+        print(f"run {run['id']} {run['job']}: {run['status']} in {took}  {summarize_run(run)}")
         if run.get("message"):
             print(f"  {run['message']}")
         if run.get("error"):

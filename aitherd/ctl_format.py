@@ -80,6 +80,15 @@ def summarize(counts: dict[str, Any] | None, width: int = SUMMARY_WIDTH) -> str:
     return " ".join(shown) or "-"
 
 
+def summarize_run(run: dict[str, Any], width: int = SUMMARY_WIDTH) -> str:
+    """A run's outputs (`adapter.coder=v0003`: what it made or decided), then its counts."""
+    made = " ".join(f"{k}={v}" for k, v in sorted((run.get("outputs") or {}).items()))
+    if not made:
+        return summarize(run.get("counts"), width)
+    rest = summarize(run.get("counts"), max(width - len(made) - 1, 12))
+    return made if rest == "-" else f"{made} {rest}"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}" if value != int(value) else str(int(value))

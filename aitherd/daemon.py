@@ -172,6 +172,8 @@ class Daemon:
                      config=str(self.loaded.source) if self.loaded.source else None,
                      repos=[r.path for r in self.loaded.repos], catch_up=due, resumed=resume,
                      startup_s=round(time.monotonic() - self.started_monotonic, 3))
+            for note in self.loaded.notes:  # deprecated keys: migrated, said once
+                log.warning("config_deprecated", note=note)
             background = [asyncio.create_task(self._watchdog()), asyncio.create_task(self._keep_socket())]
             await self._stop.wait()
             await self._shutdown(serve_task, background)
@@ -366,7 +368,7 @@ class Daemon:
         ) if a != b]
         self.loaded = Loaded(config=new.config.model_copy(update={
             "metrics": old.config.metrics, "scheduler": old.config.scheduler}),
-            source=new.source, paths=old.paths, repos=new.repos)
+            source=new.source, paths=old.paths, repos=new.repos, notes=new.notes)
         set_level(new.config.log.level)
         changes = self.schedule.sync(self.loaded.config) + config_changes(old.config, new.config)
         self.watchers.apply(new.repos, new.config.logs, new.config.watch.debounce,
@@ -376,6 +378,8 @@ class Daemon:
         self.reloads += 1
         self.last_reload_error = None
         log.info("reloaded", changes=changes, restart_needed=restart)
+        for note in new.notes:
+            log.warning("config_deprecated", note=note)
         self._status_changed()
         return {"ok": True, "changes": changes, "restart_needed": restart}
 
@@ -414,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.check_config:
         print(f"config: {loaded.source or '(built-in defaults)'}: ok")
+        for note in loaded.notes:
+            print(f"deprecated: {note}")
         print(f"state_dir: {loaded.paths.state_dir}\nsocket: {loaded.paths.socket}")
         print("repos: " + (", ".join(r.path for r in loaded.repos) or "(none)"))
         return 0

@@ -185,6 +185,7 @@ class Runner:
         }
         status, error, message = "failed", None, None
         counts: dict[str, Any] = {}
+        outputs: dict[str, str] = {}
         resume = False
         try:
             proc = await children.start(*self._worker_command(loaded), stdin=asyncio.subprocess.PIPE,
@@ -204,6 +205,7 @@ class Runner:
                 status = active.result.get("status", "failed")
                 error, message = active.result.get("error"), active.result.get("message")
                 counts = active.result.get("counts") or {}
+                outputs = active.result.get("outputs") or {}
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
             elif code < 0:  # killed (the OOM killer, kill -9): resumed like a daemon crash
@@ -219,7 +221,8 @@ class Runner:
         duration = time.monotonic() - active.started
         try:
             await self._record_end(active, status=status, ended_at=utcnow(), duration_s=duration,
-                                   counts=counts, error=error, message=message, progress=active.progress)
+                                   counts=counts, outputs=outputs, error=error, message=message,
+                                   progress=active.progress)
         finally:
             # Whatever happened while recording, the job is free again: no wedged 409s.
             self.active.pop(active.job, None)
@@ -231,7 +234,7 @@ class Runner:
         if status == "ok":
             self.metrics.job_last_success.labels(job=active.job).set(time.time())
         log.info("run_finished", job=active.job, run_id=active.run_id, status=status,
-                 duration_s=round(duration, 3), error=error, message=message)
+                 duration_s=round(duration, 3), error=error, message=message, outputs=outputs or None)
         if self._closing:
             return
         if resume and not self.is_paused(active.job):

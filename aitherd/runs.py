@@ -4,7 +4,11 @@ and training import this module, never the job registry (aitherd.jobs) or the da
 
 Messages to the daemon are JSON lines of three typed shapes, forwarded without knowing which job
 sent them: `progress` (stage, done, total, counts so far: integers), `gauge` (a named value with
-labels, for the daemon's metrics) and `result` (status, counts, message, error).
+labels, for the daemon's metrics) and `result` (status, counts, outputs, message, error).
+
+Counts are numbers only (what was stored, dropped, retried; a step, a loss, a score): the daemon
+sums them into metrics and tables. What a run made or decided, as text (an adapter version, a
+gate verdict), is an output: `outputs` maps a name (`adapter.coder`, `verdict.reasoner`) to it.
 """
 
 from __future__ import annotations
@@ -20,14 +24,28 @@ from aitherd.config import Loaded
 
 Status = Literal["ok", "skipped", "failed", "interrupted"]
 FINAL_STATUSES: tuple[Status, ...] = ("ok", "skipped", "failed", "interrupted")
+Number = int | float
 
 
 @dataclass
 class RunResult:
     status: Status = "ok"
-    counts: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Number] = field(default_factory=dict)
     message: str | None = None
     error: str | None = None
+    # What the run made or decided, by name: `adapter.coder` -> "v0003", `verdict.coder` -> "deploy".
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def numbers_only(counts: dict[str, Any]) -> tuple[dict[str, Number], list[str]]:
+    """(the counts that are numbers, the keys that were not): a count that is text, None or a
+    structure is a producer's bug; the worker drops it and says which key."""
+    kept = {k: v for k, v in counts.items() if is_number(v)}
+    return kept, sorted(k for k in counts if k not in kept)
 
 
 @dataclass

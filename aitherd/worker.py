@@ -21,7 +21,7 @@ from aitherd.config import Loaded, Paths, RepoEntry, parse_config
 from aitherd.errors import AitherdError, run_status
 from aitherd.jobs import JOBS
 from aitherd.logs import configure_logging, get_logger
-from aitherd.runs import FINAL_STATUSES, JobContext, RunResult
+from aitherd.runs import FINAL_STATUSES, JobContext, RunResult, numbers_only
 from aitherd.store import open_store
 
 
@@ -76,8 +76,11 @@ def main() -> int:
         log.error("job_failed", error=f"{type(exc).__name__}: {exc}",
                   traceback=traceback.format_exc())
         result = RunResult(status="failed", error=f"{type(exc).__name__}: {exc}")
-    counts = {**ctx.counts, **result.counts}
-    ctx.send({"type": "result", "status": result.status, "counts": counts,
+    counts, dropped = numbers_only({**ctx.counts, **result.counts})
+    if dropped:  # a job's bug, not the run's failure: said once, the numbers still arrive
+        log.warning("job_count_not_a_number", keys=dropped)
+    outputs = {str(k): str(v) for k, v in (result.outputs or {}).items()}
+    ctx.send({"type": "result", "status": result.status, "counts": counts, "outputs": outputs,
               "message": result.message, "error": result.error})
     engine.dispose()
     return 0

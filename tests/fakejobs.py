@@ -35,7 +35,8 @@ def _run(ctx: JobContext) -> RunResult:
                              message=f"checkpointed at step {step}")
         ctx.progress("working", step, steps, force=True)
         time.sleep(float(plan.get("sleep", 0)))
-    return RunResult("ok", counts={"steps": steps, **plan.get("counts", {})}, message="fake work done")
+    return RunResult("ok", counts={"steps": steps, **plan.get("counts", {})}, message="fake work done",
+                     outputs=plan.get("outputs", {}))
 
 
 run_harvest_coder = run_harvest_reasoner = run_export = run_star = _run

@@ -59,7 +59,7 @@ def test_a_good_candidate_is_deployed_with_base_and_candidate_recorded(server: B
     add_adapter(ctx, "reasoner", "v0002")
     result = run_benchmark(ctx)
     assert result.status == "ok", result.error
-    assert result.counts["reasoner_verdict"] == "deploy"
+    assert result.verdicts["reasoner"] == "deploy"
     assert re.search(r"gsm8k +base 0\.\d{3} -> live none -> v0002 1\.000 on 40 items", result.message)
     row = adapter(ctx, "reasoner", "v0002")
     assert row.state == "candidate"  # the deploy job makes it live
@@ -84,7 +84,7 @@ def test_a_bad_candidate_is_rejected_and_leaves_the_candidates(server: BenchServ
     ctx = make_ctx(tmp_path / "state", evaluate_config(server))
     add_adapter(ctx, "reasoner", "v0002")
     result = run_benchmark(ctx)
-    assert result.status == "ok" and result.counts["reasoner_verdict"] == "reject"
+    assert result.status == "ok" and result.verdicts["reasoner"] == "reject"
     row = adapter(ctx, "reasoner", "v0002")
     assert row.state == "rejected" and row.scores["gate"]["passed"] is False
     assert "below the threshold 0.70" in row.scores["gate"]["reasons"][0]
@@ -98,7 +98,7 @@ def test_above_the_threshold_but_significantly_worse_than_live_is_rejected(serve
     add_adapter(ctx, "reasoner", "v0001", "live")
     add_adapter(ctx, "reasoner", "v0002")
     result = run_benchmark(ctx)
-    assert result.counts["reasoner_verdict"] == "reject", result.message
+    assert result.verdicts["reasoner"] == "reject", result.message
     gate = adapter(ctx, "reasoner", "v0002").scores["gate"]
     assert gate["score"] == pytest.approx(0.70)
     suite = gate["suites"]["gsm8k"]
@@ -116,7 +116,7 @@ def test_a_tie_with_live_is_deployed(server: BenchServer, tmp_path: Path) -> Non
     add_adapter(ctx, "reasoner", "v0001", "live")
     add_adapter(ctx, "reasoner", "v0002")
     result = run_benchmark(ctx)
-    assert result.counts["reasoner_verdict"] == "deploy", result.message
+    assert result.verdicts["reasoner"] == "deploy", result.message
     suite = adapter(ctx, "reasoner", "v0002").scores["gate"]["suites"]["gsm8k"]
     assert (suite["regressions"], suite["improvements"], suite["p_value"]) == (5, 5, 1.0)
 
@@ -170,7 +170,7 @@ def test_a_stricter_threshold_in_the_config_rejects(server: BenchServer, tmp_pat
     cfg = evaluate_config(server, reasoner={"threshold": 0.99})
     ctx = make_ctx(tmp_path / "state", cfg)
     add_adapter(ctx, "reasoner", "v0002")
-    assert run_benchmark(ctx).counts["reasoner_verdict"] == "reject"
+    assert run_benchmark(ctx).verdicts["reasoner"] == "reject"
     assert gate_verdict(ctx.engine, "reasoner", "v0002", cfg).threshold == 0.99
     assert gate_verdict(ctx.engine, "reasoner", "v0002", EvaluateConfig(sample_size=40)).deploy
 
@@ -193,7 +193,7 @@ def test_server_failures_give_no_verdict_rather_than_a_rejection(server: BenchSe
     ctx = make_ctx(state, evaluate_config(server))
     add_adapter(ctx, "reasoner", "v0002")
     result = run_benchmark(ctx)
-    assert result.counts["reasoner_verdict"] == "no_verdict"
+    assert result.verdicts["reasoner"] == "no_verdict"
     row = adapter(ctx, "reasoner", "v0002")
     assert row.state == "candidate" and row.scores["gate"]["passed"] is False
     assert any("generations failed (the server, not the model)" in r for r in row.scores["gate"]["reasons"])
@@ -202,7 +202,7 @@ def test_server_failures_give_no_verdict_rather_than_a_rejection(server: BenchSe
     assert "NotFoundError 404" in cand.details["items"][0]["generation_error"]
     server.script({BASE: {}, CANDIDATE: {}})  # the server is fixed: the next run tries again
     again = run_benchmark(make_ctx(state, evaluate_config(server), run_id=2))
-    assert again.counts["reasoner_verdict"] == "deploy"
+    assert again.verdicts["reasoner"] == "deploy"
 
 
 def test_bad_arguments_fail_with_a_message(server: BenchServer, tmp_path: Path) -> None:

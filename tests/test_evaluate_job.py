@@ -37,7 +37,7 @@ def test_the_coder_is_benchmarked_on_humaneval_and_mbpp_in_the_sandbox(server: B
     row = add_adapter(ctx, "coder", "v0002")
     result = run_benchmark(ctx)
     assert result.status == "ok", result.error
-    assert result.counts["coder_verdict"] == "deploy", result.message
+    assert result.verdicts["coder"] == "deploy", result.message
     results = stored(ctx)
     for suite in ("humaneval", "mbpp"):
         ours, base = results[(row.id, suite)], results[(None, suite)]
@@ -59,7 +59,7 @@ def test_reasoning_returned_apart_from_the_content_is_read_too(server: BenchServ
     server.script({BASE: {}, "eval:reasoner@v0002": {}}, reasoning_field=True)
     ctx = make_ctx(tmp_path / "state", evaluate_config(server, sample_size=10))
     row = add_adapter(ctx, "reasoner", "v0002")
-    assert run_benchmark(ctx).counts["reasoner_verdict"] == "deploy"
+    assert run_benchmark(ctx).verdicts["reasoner"] == "deploy"
     assert stored(ctx)[(row.id, "gsm8k")].passed == 10
 
 
@@ -96,7 +96,7 @@ def test_the_held_out_split_of_the_adapters_export_is_scored(server: BenchServer
     server.script({BASE: {"wrong_share": 1.0}, "eval:reasoner@v0002": {}}, heldout=answers)
     row = add_adapter(ctx, "reasoner", "v0002", export_id=export_id, eval_loss=0.4321)
     result = run_benchmark(ctx)
-    assert result.counts["reasoner_verdict"] == "deploy"
+    assert result.verdicts["reasoner"] == "deploy"
     results = stored(ctx)
     ours, base = results[(row.id, "heldout")], results[(None, "heldout")]
     assert (ours.passed, ours.total, base.passed) == (5, 5, 0)  # the FIM row has no answer to check
@@ -127,7 +127,7 @@ def test_the_local_generator_runs_the_job_on_the_tiny_model(tmp_path: Path) -> N
     row = add_adapter(ctx, "reasoner", "v0001", base_model=str(model_dir), path=adapter_dir, export_id=export_id)
     result = run_benchmark(ctx)
     assert result.status == "ok", result.error
-    assert result.counts["reasoner_verdict"] == "reject"  # a random model scores about nothing
+    assert result.verdicts["reasoner"] == "reject"  # a random model scores about nothing
     results = stored(ctx)
     gsm8k = results[(row.id, "gsm8k")]
     assert gsm8k.total == 2 and gsm8k.details["settings"]["generator"].startswith("local transformers")

@@ -9,6 +9,7 @@ import pytest
 from serve_support import alive_in_group, ready, running, sample_metric, serving, until
 
 from aitherd.config import ConfigError, parse_config
+from aitherd.lora import LoraSection
 from aitherd.serve.config import ServeConfig
 from aitherd.serve.launch import vllm_args, vllm_env
 
@@ -161,7 +162,7 @@ def test_config_refuses_a_non_loopback_host_an_unsupported_rank_and_too_few_cpu_
 
 def test_stop_policy_needs_no_sleep_mode_flags():
     cfg = ServeConfig(gpu={"policy": "stop"})
-    args = vllm_args(cfg, "/m", 9000)
+    args = vllm_args(cfg, "/m", 9000, LoraSection())
     assert "--enable-sleep-mode" not in args and "--enable-lora" in args
     env = vllm_env(cfg, {"NOTIFY_SOCKET": "/run/x", "PATH": "/bin"})
     assert env == {"PATH": "/bin", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 from train_fixtures import coder_records, make_ctx, write_export
 
+from aitherd.lora import LoraSection
 from aitherd.store.models import Adapter
 from aitherd.train import adapters as adapters_mod
 from aitherd.train.config import ALL_PROJECTIONS, TrainConfig, train_config_of
@@ -30,10 +31,10 @@ HEAVY = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 
 
 def test_defaults_follow_the_issue():
-    cfg = TrainConfig()
+    cfg, lora = TrainConfig(), LoraSection()
     assert (cfg.learning_rate, cfg.lr_scheduler) == (2e-4, "cosine")
-    assert (cfg.lora.r, cfg.lora.alpha) == (32, 64)
-    assert cfg.lora.target_modules == ALL_PROJECTIONS and len(ALL_PROJECTIONS) == 7
+    assert (lora.r, lora.alpha, lora.server_rank) == (32, 64, 32)
+    assert lora.target_modules == ALL_PROJECTIONS and len(ALL_PROJECTIONS) == 7
     assert (cfg.coder.epochs, cfg.coder.max_length) == (1, 8192)
     assert (cfg.reasoner.epochs, cfg.reasoner.max_length) == (2, 4096)
     assert cfg.gradient_checkpointing and cfg.assistant_only_loss and cfg.warmup_ratio > 0
@@ -214,7 +215,7 @@ def test_the_daemon_worker_runs_the_train_job_and_relays_its_result(tmp_path):
             "config": Config().model_dump(mode="json"), "config_source": None,
             "state_dir": str(state), "socket": str(tmp_path / "s.sock"), "repos": []}
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-           "AITHERD_JOB_MODULE": "aitherd.train.job"}
+           "AITHERD_JOB_MODULE": "aitherd.jobs.stages"}
     out = subprocess.run([sys.executable, "-m", "aitherd.worker"], input=json.dumps(spec),
                          capture_output=True, text=True, env=env, timeout=60, check=True)
     messages = [json.loads(line) for line in out.stdout.splitlines()]

@@ -190,8 +190,9 @@ def write_export(state_dir: Path, specialist: str, records: list[dict[str, Any]]
     return export_id, path
 
 
-def make_ctx(state_dir: Path, train: Any, *, run_id: int = 1) -> Any:
-    """A JobContext like the worker's, with `[train]` mounted and progress captured in a list."""
+def make_ctx(state_dir: Path, train: Any, *, run_id: int = 1, lora: Any = None) -> Any:
+    """A JobContext like the worker's, with `[train]` (and `[lora]` when given) mounted and
+    progress captured in a list."""
     import io
     from types import SimpleNamespace
 
@@ -201,7 +202,8 @@ def make_ctx(state_dir: Path, train: Any, *, run_id: int = 1) -> Any:
     from aitherd.store import open_store
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    loaded = Loaded(config=SimpleNamespace(train=train), source=None,  # type: ignore[arg-type]
+    sections = {"train": train, **({"lora": lora} if lora is not None else {})}
+    loaded = Loaded(config=SimpleNamespace(**sections), source=None,  # type: ignore[arg-type]
                     paths=Paths(state_dir=state_dir, socket=state_dir / "control.sock"), repos=())
     return JobContext(job="train", run_id=run_id, trigger="manual", loaded=loaded,
                       engine=open_store(state_dir / "aitherd.db"),

@@ -25,7 +25,7 @@ def run_dict(row: Run, running: Mapping[str, RunningJob]) -> dict[str, Any]:
     out = {
         "id": row.id, "job": row.job, "trigger": row.trigger, "status": row.status,
         "started_at": iso(row.started_at), "ended_at": iso(row.ended_at),
-        "duration_s": row.duration_s, "counts": row.counts, "message": row.message,
+        "duration_s": row.duration_s, "counts": row.counts, "outputs": row.outputs or {}, "message": row.message,
         "error": row.error, "progress": row.progress, "parent_run_id": row.parent_run_id,
     }
     active = running.get(row.job)

@@ -7,6 +7,9 @@ Models are named: the base by what the server calls it, an adapter by its hidden
 `eval:SPECIALIST@VERSION` (never an alias users call). The endpoint loads and unloads adapters
 through vLLM's runtime LoRA endpoints when asked. Heavy imports (openai, torch, transformers,
 peft) happen inside the methods that need them.
+
+Both refuse an adapter whose rank is above the model server's --max-lora-rank (from `[lora]`):
+a candidate judged here must be one the supervised vLLM can load once it is deployed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from aitherd.errors import ServiceError
+from aitherd.lora import LoraSection, unservable
 
 Conversation = list[dict[str, str]]
 
@@ -73,6 +77,13 @@ class Generator(Protocol):
     def close(self) -> None: ...
 
 
+def check_servable(adapter_path: str, max_rank: int | None) -> None:
+    """GenerationError when the model server could not load the adapter (rank above `max_rank`)."""
+    problem = unservable(adapter_path, max_rank) if max_rank else None
+    if problem:
+        raise GenerationError(problem)
+
+
 def adapter_model_name(specialist: str, version: str) -> str:
     """The hidden name an adapter is evaluated under."""
     return f"eval:{specialist}@{version}"
@@ -80,9 +91,11 @@ def adapter_model_name(specialist: str, version: str) -> str:
 
 class EndpointGenerator:
     def __init__(self, base_url: str, *, api_key: str | None = None, concurrency: int = 32,
-                 timeout_s: float = 900, max_retries: int = 5, load_adapters: bool = True) -> None:
+                 timeout_s: float = 900, max_retries: int = 5, load_adapters: bool = True,
+                 max_rank: int | None = None) -> None:
         from openai import OpenAI
 
+        self.max_rank = max_rank  # [lora]: the server's --max-lora-rank
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -111,6 +124,7 @@ class EndpointGenerator:
         """Load an adapter under its hidden name (vLLM: POST /v1/load_lora_adapter)."""
         if adapter_path is None or not self.load_adapters or model in self._loaded:
             return
+        check_servable(adapter_path, self.max_rank)
         status, text = self._admin("/load_lora_adapter", {"lora_name": model, "lora_path": adapter_path})
         if status == 200 or (status == 400 and "already" in text):
             self._loaded.add(model)
@@ -183,8 +197,10 @@ class EndpointGenerator:
 class LocalGenerator:
     """transformers in this process: the base model, with PEFT adapters switched by name."""
 
-    def __init__(self, base_model: str, *, batch_size: int = 8, device: str | None = None) -> None:
+    def __init__(self, base_model: str, *, batch_size: int = 8, device: str | None = None,
+                 max_rank: int | None = None) -> None:
         self.base_model = base_model
+        self.max_rank = max_rank  # [lora]: what the server could load
         self.batch_size = batch_size
         self.device = device
         self.description = f"local transformers, {base_model}"
@@ -214,6 +230,8 @@ class LocalGenerator:
         self._model = model.to(self.device).eval()  # type: ignore[arg-type]
 
     def prepare(self, model: str, adapter_path: str | None) -> None:
+        if adapter_path is not None and model not in self._adapters:
+            check_servable(adapter_path, self.max_rank)
         self._load()
         if adapter_path is None or model in self._adapters:
             return
@@ -300,8 +318,10 @@ class LocalGenerator:
         self._model = None
 
 
-def make_generator(cfg: Any, base_model: str) -> Generator:
-    """From [evaluate]: the endpoint when configured (or asked for), else the local generator."""
+def make_generator(cfg: Any, base_model: str, lora: LoraSection | None = None) -> Generator:
+    """From [evaluate]: the endpoint when configured (or asked for), else the local generator;
+    both load only adapters the model server could ([lora]'s rank; its defaults when None)."""
+    max_rank = (lora or LoraSection()).server_rank
     endpoint = cfg.endpoint
     use_endpoint = cfg.generator == "endpoint" or (cfg.generator == "auto" and endpoint.base_url)
     if use_endpoint:
@@ -315,5 +335,5 @@ def make_generator(cfg: Any, base_model: str) -> Generator:
                                       f"(it should hold the key for {endpoint.base_url})")
         return EndpointGenerator(endpoint.base_url, api_key=key, concurrency=endpoint.concurrency,
                                  timeout_s=endpoint.timeout_s, max_retries=endpoint.max_retries,
-                                 load_adapters=endpoint.load_adapters)
-    return LocalGenerator(base_model, batch_size=cfg.local_batch_size)
+                                 load_adapters=endpoint.load_adapters, max_rank=max_rank)
+    return LocalGenerator(base_model, batch_size=cfg.local_batch_size, max_rank=max_rank)

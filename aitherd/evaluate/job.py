@@ -5,6 +5,9 @@ Which adapters: `version=` (with `specialist=`) as `aitherctl bench` asks, else 
 (or the one named) the newest candidate without a verdict. For each, the base model and the live
 adapter are benchmarked on the same items unless a result with the same key is stored (the base
 once per base model). `suite=` or `limit=` make a quick run: stored, reported, never gating.
+
+`run_benchmark(ctx)` returns a `BenchmarkRun` (status, report lines, the verdicts and scores it
+recorded); `aitherd.jobs.stages` turns it into the worker's RunResult.
 """
 
 from __future__ import annotations
@@ -31,12 +34,29 @@ from aitherd.evaluate.heldout import HeldOut
 from aitherd.evaluate.results import ModelRef, find_adapter, find_result, live_adapter, save_result, suite_key
 from aitherd.evaluate.sandbox import Limits, Sandbox, SandboxError
 from aitherd.evaluate.suites import PROMPT_VERSION, Item, Outcome, Suite, public_suite, sample
-from aitherd.runs import JobContext, RunResult
+from aitherd.lora import lora_config_of
+from aitherd.runs import JobContext, Number, Status
 from aitherd.store import session
 from aitherd.store.models import Adapter, BenchmarkResult, Export
 
 SPECIALISTS = ("coder", "reasoner")
 LINEAGE_FILE = "aitherd_adapter.json"
+
+
+@dataclass
+class BenchmarkRun:
+    """What one benchmark run did: its status and report, and per specialist the gate's verdict
+    and score it recorded on a candidate (quick runs record none)."""
+
+    status: Status
+    message: str | None = None
+    error: str | None = None
+    verdicts: dict[str, str] = field(default_factory=dict)  # specialist -> deploy | reject | no_verdict
+    scores: dict[str, float] = field(default_factory=dict)  # specialist -> the gate's score
+
+    @property
+    def counts(self) -> dict[str, Number]:
+        return {f"{specialist}_score": score for specialist, score in self.scores.items()}
 
 
 @dataclass
@@ -271,13 +291,13 @@ def _serving_endpoint(ctx: JobContext, cfg: EvaluateConfig) -> tuple[str, str] |
         client.close()
 
 
-def run_benchmark(ctx: JobContext) -> RunResult:
+def run_benchmark(ctx: JobContext) -> BenchmarkRun:
     cfg = evaluate_config_of(ctx.loaded.config)
     targets = _targets(ctx)
     if isinstance(targets, str):
-        return RunResult("failed", error=targets)
+        return BenchmarkRun("failed", error=targets)
     if not targets:
-        return RunResult("skipped", message="no candidate adapter waits for a benchmark")
+        return BenchmarkRun("skipped", message="no candidate adapter waits for a benchmark")
     from aitherd.train.config import train_config_of
 
     try:
@@ -285,12 +305,13 @@ def run_benchmark(ctx: JobContext) -> RunResult:
         if served is not None:  # the daemon's supervised vLLM: its port, and its name for the base
             cfg = cfg.model_copy(update={"endpoint": cfg.endpoint.model_copy(update={
                 "base_url": served[0], "base_model_name": cfg.endpoint.base_model_name or served[1]})})
-        generator = make_generator(cfg, train_config_of(ctx.loaded.config).base_model)
+        generator = make_generator(cfg, train_config_of(ctx.loaded.config).base_model,
+                                   lora_config_of(ctx.loaded.config))
     except GenerationError as err:
-        return RunResult("failed", error=str(err))
+        return BenchmarkRun("failed", error=str(err))
     bench = Bench(ctx, cfg, generator)
     lines: list[str] = []
-    counts: dict[str, Any] = {}
+    done = BenchmarkRun("ok")
     failed: list[str] = []
     try:
         for row in targets:
@@ -310,16 +331,19 @@ def run_benchmark(ctx: JobContext) -> RunResult:
                 "" if recorded else ": a quick run or not a candidate, the verdict is not recorded"))
             lines += verdict.lines() + notes
             if recorded:
-                counts[f"{row.specialist}_verdict"] = verdict.verdict
+                done.verdicts[row.specialist] = verdict.verdict
                 if verdict.score is not None:
-                    counts[f"{row.specialist}_score"] = round(verdict.score, 4)
+                    done.scores[row.specialist] = round(verdict.score, 4)
     finally:
         bench.close()
+    done.message = "\n".join(lines) or None
     if ctx.should_stop():
-        return RunResult("interrupted", counts=counts, message="\n".join(lines) or None)
-    if failed:
-        return RunResult("failed", counts=counts, message="\n".join(lines) or None, error="; ".join(failed))
-    return RunResult("ok", counts=counts, message="\n".join(lines))
+        done.status = "interrupted"
+    elif failed:
+        done.status, done.error = "failed", "; ".join(failed)
+    else:
+        done.message = "\n".join(lines)
+    return done
 
 
 

@@ -4,7 +4,8 @@
   judged candidate (or rejected one) and of the base model ("base") on the items they were judged
   on; a few series per specialist, whatever the number of versions in the store.
 - `aitherd_deploy_verdicts_total{specialist, verdict}`: gate verdicts (deploy, reject,
-  no_verdict) recorded by benchmark runs, counted from the Run rows.
+  no_verdict) recorded by benchmark runs, counted from the Run rows' outputs (`verdict.coder`;
+  rows written before outputs existed hold it as the count `coder_verdict`).
 """
 
 from __future__ import annotations
@@ -55,12 +56,12 @@ class EvaluationCollector(Collector):
 
     def _verdicts(self, family: CounterMetricFamily) -> None:
         counts = {(s, v): 0 for s in SPECIALISTS for v in VERDICTS}
-        sql = text("SELECT counts FROM run WHERE job = 'benchmark' AND status IN ('ok', 'failed')")
+        sql = text("SELECT counts, outputs FROM run WHERE job = 'benchmark' AND status IN ('ok', 'failed')")
         with self.engine.connect() as conn:
-            for (raw,) in conn.execute(sql):
-                data = _json(raw)
+            for raw_counts, raw_outputs in conn.execute(sql):
+                legacy, outputs = _json(raw_counts), _json(raw_outputs)
                 for specialist in SPECIALISTS:
-                    verdict = str(data.get(f"{specialist}_verdict"))
+                    verdict = str(outputs.get(f"verdict.{specialist}") or legacy.get(f"{specialist}_verdict"))
                     if (specialist, verdict) in counts:
                         counts[(specialist, verdict)] += 1
         for (specialist, verdict), n in counts.items():

@@ -8,6 +8,7 @@ from `[train.<specialist>]`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from aitherd import specialists
 from aitherd.export.build import Screen, build, load_examples
 from aitherd.export.families import FAMILIES, TokenizerError, load_tokenizer, resolve_fim
 from aitherd.export.write import prune, write_export
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext, Status
 from aitherd.store import Export, session
 
 
@@ -28,8 +29,20 @@ def new_export_id(specialist: str, family: str) -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{specialist}-{family}"
 
 
-def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
+@dataclass
+class ExportRun:
+    """What one export run did: its status and note, and each export it wrote."""
+
+    status: Status
+    message: str | None = None
+    error: str | None = None
+    # (specialist, base family) -> the export id written by this run
+    exports: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def run_export(ctx: JobContext, screen: Screen | None = None) -> ExportRun:
     cfg = ctx.loaded.config.export
+    written: dict[tuple[str, str], str] = {}
     state = ctx.loaded.paths.state_dir
     notes: list[str] = []
     exported = 0
@@ -41,15 +54,15 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
             continue
         for name in cfg.families:
             if ctx.should_stop():
-                return RunResult("interrupted", message="stopped between exports; the previous "
-                                 "`latest` of each is intact: " + "; ".join(notes))
+                return ExportRun("interrupted", message="stopped between exports; the previous "
+                                 "`latest` of each is intact: " + "; ".join(notes), exports=written)
             family, override = FAMILIES[name], cfg.family.get(name)
             train = getattr(ctx.loaded.config, "train", None)
             try:
                 tokenizer, where = find_tokenizer(name, override, train)
                 fim = resolve_fim(family, tokenizer, override)
             except TokenizerError as err:
-                return RunResult("failed", error=str(err))
+                return ExportRun("failed", error=str(err), exports=written)
             source = (f"read from {where}" if tokenizer is not None
                       else "aitherd's table for this family (no tokenizer found)")
             max_length = getattr(getattr(train, specialist, None), "max_length", None)
@@ -75,6 +88,7 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
                                      "validation_overlap": meta["split"]["overlap_after"],
                                      "decontaminated": meta["decontamination"]["removed"]}))
                 s.commit()
+            written[(specialist, name)] = export_id
             pruned = prune(root, cfg.keep)
             exported += meta["rows"]
             ctx.count(f"exported.{specialist}", meta["rows"])
@@ -94,8 +108,8 @@ def run_export(ctx: JobContext, screen: Screen | None = None) -> RunResult:
                 note += f", pruned {len(pruned)}"
             notes.append(note)
     if not exported:
-        return RunResult("skipped", message="nothing to export: " + "; ".join(notes))
-    return RunResult("ok", message="; ".join(notes))
+        return ExportRun("skipped", message="nothing to export: " + "; ".join(notes), exports=written)
+    return ExportRun("ok", message="; ".join(notes), exports=written)
 
 
 def find_tokenizer(family: str, override: Any, train: Any) -> tuple[Any, str | None]:

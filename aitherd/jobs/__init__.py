@@ -2,6 +2,8 @@
 
 A job is a plain function `run_<job>(ctx) -> RunResult`, named here by import path and executed
 in a worker subprocess (`python -m aitherd.worker`) so the daemon never imports heavy libraries.
+Where a stage's domain code returns its own result type (train, export, benchmark, deploy,
+router_train), the function named here is the thin adapter in `aitherd.jobs.stages`.
 """
 
 from __future__ import annotations
@@ -27,20 +29,20 @@ JOBS: dict[str, JobSpec] = {
                 "harvest coding examples from repos, session logs, corpora and datasets"),
         JobSpec("harvest_reasoner", "aitherd.jobs.builtin:run_harvest_reasoner",
                 "harvest reasoning examples from traces, MCTS trees, teachers and datasets"),
-        JobSpec("export", "aitherd.jobs.builtin:run_export",
+        JobSpec("export", "aitherd.jobs.stages:run_export",
                 "export the training corpora for each specialist and base family",
                 then=("router_train",)),
         JobSpec("star", "aitherd.jobs.builtin:run_star",
                 "a STaR iteration: generate rationales, keep the correct ones"),
-        JobSpec("train", "aitherd.train.job:run_train",
+        JobSpec("train", "aitherd.jobs.stages:run_train",
                 "train the LoRA adapters from the latest exports", then=("benchmark",)),
         JobSpec("curate", "aitherd.jobs.builtin:run_curate",
                 "re-evaluate stored examples after a curation change", scheduled=False),
-        JobSpec("benchmark", "aitherd.jobs.builtin:run_benchmark",
+        JobSpec("benchmark", "aitherd.jobs.stages:run_benchmark",
                 "benchmark candidate adapters", scheduled=False, then=("deploy",)),
-        JobSpec("deploy", "aitherd.jobs.builtin:run_deploy",
+        JobSpec("deploy", "aitherd.jobs.stages:run_deploy",
                 "deploy adapters that pass the gate into the model server", scheduled=False),
-        JobSpec("router_train", "aitherd.serve.router_train:run_router_train",
+        JobSpec("router_train", "aitherd.jobs.stages:run_router_train",
                 "learn the `model: auto` router from the store's accepted examples", scheduled=False),
     )
 }

@@ -1,6 +1,6 @@
-"""The daemon's jobs. Harvests run their sources through curation into the store; the export
-is screened against the same decontamination index. A job with nothing to do in this configuration
-records `skipped: not configured` with what is missing."""
+"""The daemon's jobs. Harvests run their sources through curation into the store (the train,
+export, benchmark, deploy and router_train adapters are in aitherd.jobs.stages). A job with nothing
+to do in this configuration records `skipped: not configured` with what is missing."""
 
 from __future__ import annotations
 
@@ -48,20 +48,6 @@ def run_harvest_reasoner(ctx: JobContext) -> RunResult:
     return _harvest(ctx, "reasoner")
 
 
-def run_export(ctx: JobContext) -> RunResult:
-    from aitherd.curate import DecontamError, DecontamIndex, screen
-    from aitherd.export.job import run_export as export
-
-    decontam = ctx.loaded.config.curation.decontam
-    index = None
-    if decontam.enabled:
-        try:
-            index = DecontamIndex.from_config(decontam)
-        except DecontamError as err:
-            return RunResult("failed", error=f"the export screen cannot load its benchmarks: {err}")
-    return export(ctx, screen=(lambda texts: screen(texts, index)) if index is not None else None)
-
-
 def run_curate(ctx: JobContext) -> RunResult:
     """Re-evaluate stored examples after a threshold or benchmark change, without re-harvesting."""
     from aitherd.curate import Curator, DecontamError
@@ -84,15 +70,3 @@ def run_star(ctx: JobContext) -> RunResult:
     from aitherd.star.job import run_star as star  # star: rationales sampled, checked, curated
 
     return star(ctx)
-
-
-def run_benchmark(ctx: JobContext) -> RunResult:
-    from aitherd.evaluate.job import run_benchmark as benchmark  # evaluate: suites, sandbox, gate
-
-    return benchmark(ctx)
-
-
-def run_deploy(ctx: JobContext) -> RunResult:
-    from aitherd.serve.worker import run_deploy as deploy  # serve: through the daemon's deploy
-
-    return deploy(ctx)

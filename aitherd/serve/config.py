@@ -1,9 +1,10 @@
 """`[serve]`: the vLLM child, the alias proxy, adapter verification and the GPU hand-off.
 
 Every key is optional; serving is off until `enabled = true`. vLLM flags named here were checked
-against vLLM's own sources: `--enable-lora`, `--max-lora-rank` (one of 1, 8, 16, 32, 64, 128,
-256, 320, 512; default 16, too small for our r=32 adapters), `--max-loras` (adapters in one
-batch, default 1), `--max-cpu-loras` (must be >= max-loras), `--enable-sleep-mode`; the runtime
+against vLLM's own sources: `--enable-lora`, `--max-lora-rank` (from the `[lora]` section, see
+aitherd.lora: one of 1, 8, 16, 32, 64, 128, 256, 320, 512; vLLM's default 16 is too small for
+r=32 adapters), `--max-loras` (adapters in one batch, default 1), `--max-cpu-loras` (must be >=
+max-loras), `--enable-sleep-mode`; the runtime
 LoRA endpoints exist only with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, the sleep endpoints only
 with VLLM_SERVER_DEV_MODE=1.
 """
@@ -19,8 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from aitherd import specialists
 from aitherd.durations import Duration
 
-# vLLM's LoRAConfig.max_lora_rank is a Literal of these values.
-LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 ALIASES = (*specialists.NAMES, "orchestrator")
 
 DEFAULT_PROBES = [
@@ -121,7 +120,6 @@ class ServeConfig(_Section):
     allow_non_loopback: bool = False
     # 0: a free loopback port is picked at each start.
     port: int = Field(default=8001, ge=0, le=65535)
-    max_lora_rank: int = 32
     # Batch slots: coder and reasoner live, one candidate being verified, one old version draining.
     max_loras: int = Field(default=4, ge=1)
     # vLLM keeps an unloaded adapter's slot until LRU eviction: room for more than max_loras.
@@ -159,13 +157,6 @@ class ServeConfig(_Section):
             raise ValueError(f"cannot split the command: {err}") from None
         if not parts:
             raise ValueError("the command is empty")
-        return value
-
-    @field_validator("max_lora_rank")
-    @classmethod
-    def _rank(cls, value: int) -> int:
-        if value not in LORA_RANKS:
-            raise ValueError(f"vLLM accepts a max_lora_rank of {', '.join(map(str, LORA_RANKS))}")
         return value
 
     @model_validator(mode="after")

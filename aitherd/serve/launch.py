@@ -11,13 +11,15 @@ from collections import deque
 from pathlib import Path
 
 from aitherd.children import child_env
+from aitherd.lora import LoraSection
 from aitherd.serve.config import ServeConfig
 
 
-def vllm_args(cfg: ServeConfig, model: str, port: int) -> list[str]:
-    """The full command line: the configured command, then the flags aitherd manages."""
+def vllm_args(cfg: ServeConfig, model: str, port: int, lora: LoraSection) -> list[str]:
+    """The full command line: the configured command, then the flags aitherd manages
+    (`--max-lora-rank` from [lora]: r rounded up to a rank vLLM accepts, or its max_rank)."""
     args = [*cfg.argv(), "--model", model, "--host", cfg.host, "--port", str(port),
-            "--enable-lora", "--max-lora-rank", str(cfg.max_lora_rank),
+            "--enable-lora", "--max-lora-rank", str(lora.server_rank),
             "--max-loras", str(cfg.max_loras), "--max-cpu-loras", str(cfg.max_cpu_loras)]
     if cfg.served_model_name:
         args += ["--served-model-name", cfg.served_model_name]

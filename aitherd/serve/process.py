@@ -22,6 +22,7 @@ from typing import Any
 
 from aitherd import children
 from aitherd.logs import get_logger
+from aitherd.lora import LoraSection
 from aitherd.serve.config import ServeConfig
 from aitherd.serve.launch import RotatingLog, describe_exit, free_port, group_members, vllm_args, vllm_env
 from aitherd.serve.metrics import ServeMetrics
@@ -36,8 +37,9 @@ class Supervisor:
     """Keeps one vLLM process running while wanted; `on_ready` runs after each successful start."""
 
     def __init__(self, cfg: ServeConfig, model: str, log_path: Path, metrics: ServeMetrics,
-                 on_ready: Callable[[], Coroutine[Any, Any, None]]) -> None:
+                 on_ready: Callable[[], Coroutine[Any, Any, None]], *, lora: LoraSection) -> None:
         self.cfg = cfg
+        self.lora = lora  # [lora]: --max-lora-rank
         self.model = model
         self.metrics = metrics
         self.on_ready = on_ready
@@ -201,7 +203,7 @@ class Supervisor:
         """One process lifetime. None: stopped or restarted on request; else why it crashed."""
         self._set_state("starting")
         port = self.cfg.port or free_port(self.cfg.host)
-        argv = vllm_args(self.cfg, self.model, port)
+        argv = vllm_args(self.cfg, self.model, port, self.lora)
         self.log.note(f"starting: {' '.join(argv)}")
         try:
             proc = await children.start(

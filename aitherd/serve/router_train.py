@@ -28,6 +28,7 @@ import math
 import os
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from aitherd.export.sample import unit
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext, Status
 from aitherd.serve.classifier import LinearModel, features, model_json, route_of
 from aitherd.serve.config import RouterSection
 from aitherd.serve.effort import heuristic, prompt_text, route_for
@@ -233,7 +234,18 @@ def write_model(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def run_router_train(ctx: JobContext) -> RunResult:
+@dataclass
+class RouterTrainRun:
+    """What one router_train run did: its status and note, the model file written and its
+    validation accuracies."""
+
+    status: Status
+    message: str | None = None
+    model_file: str | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)  # route_accuracy, heuristic_route_accuracy
+
+
+def run_router_train(ctx: JobContext) -> RouterTrainRun:
     cfg = ctx.loaded.config.serve.router
     export = ctx.loaded.config.export
     ctx.progress("loading labelled examples", force=True)
@@ -241,7 +253,7 @@ def run_router_train(ctx: JobContext) -> RunResult:
         data = train(ctx.engine, cfg, export.seed, export.validation_fraction,
                      progress=lambda stage: ctx.progress(stage, force=True))
     except ValueError as err:
-        return RunResult("skipped", message=f"no router model trained: {err}")
+        return RouterTrainRun("skipped", message=f"no router model trained: {err}")
     data["run_id"] = ctx.run_id
     path = model_file(ctx.loaded.paths.state_dir, cfg)
     write_model(path, data)
@@ -251,7 +263,9 @@ def run_router_train(ctx: JobContext) -> RunResult:
     acc = (f"route accuracy {val['route_accuracy']:.3f} (heuristic {val['heuristic_route_accuracy']:.3f}), "
            f"label accuracy {val['label_accuracy']:.3f} on {val['examples']} validation examples"
            if val["examples"] else "no validation examples")
-    return RunResult("ok", counts={"router.route_accuracy": val["route_accuracy"],
-                                   "router.heuristic_route_accuracy": val["heuristic_route_accuracy"]},
-                     message=f"{data['learner']} on {data['examples']['train']} examples, {len(data['index'])} "
-                             f"weights -> {path}: {acc}; {'in use' if data['use'] else 'not used'}: {data['reason']}")
+    return RouterTrainRun("ok", model_file=str(path),
+                          accuracy={"route_accuracy": val["route_accuracy"],
+                                    "heuristic_route_accuracy": val["heuristic_route_accuracy"]},
+                          message=f"{data['learner']} on {data['examples']['train']} examples, "
+                                  f"{len(data['index'])} weights -> {path}: {acc}; "
+                                  f"{'in use' if data['use'] else 'not used'}: {data['reason']}")

@@ -81,7 +81,7 @@ class Serving:
             return
         self.metrics.state.labels(state="disabled").set(0)
         self.supervisor = Supervisor(self.cfg, base_model(self.loaded), log_path(self.loaded),
-                                     self.metrics, self._on_ready)
+                                     self.metrics, self._on_ready, lora=self.loaded.config.lora)
         self._adapters = Adapters(self.engine, self.supervisor, self.inflight, self.metrics,
                                   lambda: self.cfg, self.base_name)
         await self._start_proxy()
@@ -133,8 +133,8 @@ class Serving:
 
     async def reload(self, loaded: Loaded) -> list[str]:
         """Apply a new config; vLLM restarts only if its command line or environment changed."""
-        old, old_model = self.cfg, base_model(self.loaded)
-        new, new_model = loaded.config.serve, base_model(loaded)
+        old, old_model, old_lora = self.cfg, base_model(self.loaded), self.loaded.config.lora
+        new, new_model, new_lora = loaded.config.serve, base_model(loaded), loaded.config.lora
         self.loaded = loaded
         changes: list[str] = []
         if old.enabled != new.enabled:
@@ -161,8 +161,8 @@ class Serving:
             changes.append("serving proxy restarted")
         else:
             await self.sync_relay()  # keys, router and timeouts reach the running relay
-        self.supervisor.cfg = new
-        if (vllm_args(old, old_model, old.port) != vllm_args(new, new_model, new.port)
+        self.supervisor.cfg, self.supervisor.lora = new, new_lora
+        if (vllm_args(old, old_model, old.port, old_lora) != vllm_args(new, new_model, new.port, new_lora)
                 or old.env != new.env):
             self.supervisor.model = new_model
             if self._adapters is not None:

@@ -4,16 +4,18 @@
 on): acquire asks the daemon to free the GPU by the configured policy and returns its note for
 the run record; release hands it back and returns how vLLM came back. `run_deploy` is the
 `deploy` job: the versions named in its arguments, else per specialist the newest candidate that
-passed the benchmark gate, each through the daemon's deploy (load, verify, flip, unload).
+passed the benchmark gate, each through the daemon's deploy (load, verify, flip, unload); it
+returns a `DeployRun` that `aitherd.jobs.stages` turns into the run's result.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from aitherd.client import Client, ClientError
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext, Status
 from aitherd.serve import store
 from aitherd.train.gpu import set_gpu_arbiter
 
@@ -57,29 +59,41 @@ def install_arbiter(ctx: JobContext) -> None:
         set_gpu_arbiter(DaemonArbiter(ctx.loaded.paths.socket, ctx.run_id, wait))
 
 
-def run_deploy(ctx: JobContext) -> RunResult:
+@dataclass
+class DeployRun:
+    """What one deploy run did: its status and note, and the versions it made live."""
+
+    status: Status
+    message: str | None = None
+    error: str | None = None
+    live: dict[str, str] = field(default_factory=dict)  # specialist -> the version now live
+
+
+def run_deploy(ctx: JobContext) -> DeployRun:
     cfg = ctx.loaded.config.serve
     if not cfg.enabled:
         ctx.log.info("job_not_configured", detail="[serve] enabled = false")
-        return RunResult("skipped", message="not configured: [serve] enabled = false")
+        return DeployRun("skipped", message="not configured: [serve] enabled = false")
     spec, version = ctx.args.get("specialist"), ctx.args.get("version")
     if spec and version:
         targets = [(str(spec), str(version))]
     elif spec or version:
-        return RunResult("failed", error="deploy takes both specialist=NAME and version=VERSION")
+        return DeployRun("failed", error="deploy takes both specialist=NAME and version=VERSION")
     else:
         targets = [(r.specialist, r.version) for r in store.deployable(ctx.engine)]
     if not targets:
-        return RunResult("skipped", message="no candidate adapter has passed the benchmark gate")
+        return DeployRun("skipped", message="no candidate adapter has passed the benchmark gate")
     client = Client(ctx.loaded.paths.socket, timeout=cfg.verify.timeout * 4 + 60)
     done: list[str] = []
     failed: list[str] = []
+    live: dict[str, str] = {}
     try:
         for specialist, ver in targets:
             ctx.progress(f"deploy {specialist} {ver}", len(done) + len(failed), len(targets), force=True)
             try:
                 out = client.post(f"/v1/adapters/{specialist}/deploy", {"version": ver})
                 done.append(f"{out['name']} live ({out.get('message')}, {out.get('seconds')}s)")
+                live[specialist] = ver
                 ctx.count("deployed")
             except ClientError as err:
                 failed.append(f"{specialist} {ver}: {err}")
@@ -88,5 +102,5 @@ def run_deploy(ctx: JobContext) -> RunResult:
         client.close()
     message = "; ".join(done + failed)
     if failed:
-        return RunResult("failed", message=message, error="; ".join(failed))
-    return RunResult("ok", message=message)
+        return DeployRun("failed", message=message, error="; ".join(failed), live=live)
+    return DeployRun("ok", message=message, live=live)

@@ -16,7 +16,7 @@ from aitherd import errors
 from aitherd.store import models  # noqa: F401  (registers the tables)
 from aitherd.store.models import Meta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _v2_adapter_serving(conn: Any) -> None:
@@ -32,8 +32,16 @@ def _v2_adapter_serving(conn: Any) -> None:
                       "ON adapter (specialist) WHERE state = 'live'"))
 
 
+def _v3_run_outputs(conn: Any) -> None:
+    """What a run made or decided as text (an adapter version, a gate verdict), apart from its
+    counts, which are numbers only. Idempotent like v2."""
+    have = {row[1] for row in conn.execute(text("PRAGMA table_info(run)"))}
+    if "outputs" not in have:
+        conn.execute(text("ALTER TABLE run ADD COLUMN outputs JSON NOT NULL DEFAULT '{}'"))
+
+
 # Each migration takes the schema from version N-1 to N; index 0 is unused (v1 = create_all).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _v2_adapter_serving}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _v2_adapter_serving, 3: _v3_run_outputs}
 
 
 class StoreError(errors.StoreError):

@@ -74,10 +74,11 @@ class Run(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     duration_s: float | None = None
-    counts: dict[str, Any] = _json()
+    counts: dict[str, Any] = _json()  # numbers only
     message: str | None = None
     error: str | None = None
     progress: dict[str, Any] = _json()
+    outputs: dict[str, str] = _json()  # what the run made or decided: {"adapter.coder": "v0003"}
     pid: int | None = None
     parent_run_id: int | None = None
 

@@ -1,4 +1,6 @@
 """Training configuration: the `[train]` section of the daemon config, with per-specialist parts.
+The adapter's shape (rank, alpha, dropout, modules) is the `[lora]` section (aitherd.lora), which
+serving and evaluation read too.
 
 Light on purpose (pydantic only): the daemon validates it at start; the trainer subprocess gets
 the resolved values for one specialist in its spec.
@@ -11,23 +13,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd import specialists
+from aitherd.lora import ALL_PROJECTIONS  # noqa: F401 - re-exported for callers of the old home
 
 SPECIALISTS = specialists.NAMES
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# All attention and MLP projections of Qwen2 and Gemma decoders; PEFT's own default is only q,v.
-ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-class LoraSection(_Section):
-    r: int = Field(default=32, ge=1)
-    alpha: int = Field(default=64, ge=1)
-    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: list(ALL_PROJECTIONS))
 
 
 class SpecialistTrain(_Section):
@@ -85,7 +77,6 @@ class TrainConfig(_Section):
     # drift compounding over iterations), or the specialist's live adapter, trained further
     # ("live"; from the base when none is live). Recorded in the adapter's lineage.
     start_from: Literal["base", "live"] = "base"
-    lora: LoraSection = Field(default_factory=LoraSection)
     coder: CoderTrain = Field(default_factory=CoderTrain)
     reasoner: ReasonerTrain = Field(default_factory=ReasonerTrain)
 

@@ -1,7 +1,9 @@
 """The `train` job: one LoRA adapter per specialist from its latest export, one after the other,
 each in a trainer subprocess so the worker (and the daemon) never import torch.
 
-`run_train(ctx)` is what the daemon's worker calls; it only imports light modules.
+`run_train(ctx)` returns a `TrainRun` (per specialist: status, message, numbers, the adapter
+version published); `aitherd.jobs.stages` turns it into the worker's RunResult. Only light
+modules are imported here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aitherd.runs import JobContext, RunResult
+from aitherd.lora import lora_config_of
+from aitherd.runs import JobContext, Number, Status
 from aitherd.train.adapters import find_trained, live_adapter, publish
 from aitherd.train.config import SPECIALISTS, TrainConfig, train_config_of
 from aitherd.train.exports import ExportRef, latest_export
@@ -27,13 +30,48 @@ _LOG_GAUGES = (("train_loss", "loss"), ("train_learning_rate", "learning_rate"),
 @dataclass
 class SpecialistResult:
     specialist: str
-    status: str  # ok | skipped | failed | interrupted
+    status: Status
     message: str
-    counts: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Number] = field(default_factory=dict)  # numbers only
+    adapter: str | None = None  # the version published, when one was
+
+
+@dataclass
+class TrainRun:
+    """What one train run did: a result per specialist, the GPU hand-off's notes, or why it
+    could not start."""
+
+    specialists: list[SpecialistResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    refused: str | None = None  # the run did not start (an unknown specialist)
+
+    @property
+    def status(self) -> Status:
+        statuses = {r.status for r in self.specialists}
+        return ("failed" if self.refused or "failed" in statuses else "interrupted" if "interrupted" in statuses
+                else "ok" if "ok" in statuses else "skipped")
+
+    @property
+    def message(self) -> str | None:
+        return None if self.refused else "; ".join([r.message for r in self.specialists] + self.notes)
+
+    @property
+    def error(self) -> str | None:
+        return self.refused or "; ".join(r.message for r in self.specialists if r.status == "failed") or None
+
+    @property
+    def counts(self) -> dict[str, Number]:
+        # each specialist's status is in the message: counts are numbers only
+        return {k: v for r in self.specialists for k, v in r.counts.items()}
+
+    @property
+    def adapters(self) -> dict[str, str]:
+        """specialist -> the adapter version this run published."""
+        return {r.specialist: r.adapter for r in self.specialists if r.adapter}
 
 
 def run_train(ctx: JobContext, specialists: list[str] | None = None,
-              force: bool = False) -> RunResult:
+              force: bool = False) -> TrainRun:
     """Train every enabled specialist that has an export (or those named, as `aitherctl train
     SPECIALIST` asks through `ctx.args`); skip one already trained from the same export and
     spec unless `force`."""
@@ -44,8 +82,8 @@ def run_train(ctx: JobContext, specialists: list[str] | None = None,
     force = force or str(args.get("force", "")).lower() in ("1", "true", "yes")
     unknown = [n for n in names if n not in SPECIALISTS]
     if unknown:
-        return RunResult("failed", error=f"unknown specialist {unknown[0]!r}; "
-                                         f"expected one of {', '.join(SPECIALISTS)}")
+        return TrainRun(refused=f"unknown specialist {unknown[0]!r}; "
+                                f"expected one of {', '.join(SPECIALISTS)}")
     state_dir = ctx.loaded.paths.state_dir
     todo: list[tuple[str, ExportRef]] = []
     results: list[SpecialistResult] = []
@@ -81,7 +119,8 @@ def _train_one(ctx: JobContext, cfg: TrainConfig, name: str, export: ExportRef,
     files = RunFiles(state_dir / "train" / name / export.id)
     start = live_adapter(ctx.engine, name) if cfg.start_from == "live" else None
     spec = TrainSpec.build(cfg, name, export.id, export.path, files.root,
-                           init_adapter=(start.version, Path(start.path)) if start else None)
+                           init_adapter=(start.version, Path(start.path)) if start else None,
+                           lora=lora_config_of(ctx.loaded.config))
     sha = spec.sha256()
     done = find_trained(ctx.engine, name, export.id, sha)
     if done is not None and not force:
@@ -127,7 +166,8 @@ def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
     step = outcome.result.get("global_step")
     if outcome.interrupted:
         return SpecialistResult(name, "interrupted", f"{name}: stopped at step {step}; the next "
-                                "run resumes from its last checkpoint", {f"{name}_step": step})
+                                "run resumes from its last checkpoint",
+                                {f"{name}_step": step} if isinstance(step, int) else {})
     if not outcome.ok or not files.final.is_dir():
         return SpecialistResult(name, "failed", f"{name}: {outcome.error()}")
     meta = {
@@ -147,7 +187,7 @@ def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
         for checkpoint in files.checkpoints():
             shutil.rmtree(checkpoint, ignore_errors=True)
     eval_loss = outcome.result.get("metrics", {}).get("eval", {}).get("eval_loss")
-    counts: dict[str, Any] = {f"{name}_adapter": adapter.version, f"{name}_step": step}
+    counts: dict[str, Any] = {f"{name}_step": step} if isinstance(step, int) else {}
     if outcome.result.get("resumed_from"):
         counts[f"{name}_resumed_step"] = int(str(outcome.result["resumed_from"]).rsplit("-", 1)[1])
     if eval_loss is not None:
@@ -164,7 +204,7 @@ def _finish(ctx: JobContext, cfg: TrainConfig, spec: TrainSpec, files: RunFiles,
     note = f"{name}: trained {adapter.version} (candidate) {origin}, export {export.id}, {step} steps"
     if dropped:
         note += " (records dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) + ")"
-    return SpecialistResult(name, "ok", note, counts)
+    return SpecialistResult(name, "ok", note, counts, adapter=adapter.version)
 
 
 def _check_inputs(spec: TrainSpec) -> str | None:
@@ -199,14 +239,6 @@ def _prepare_run_dir(files: RunFiles, sha: str) -> str | None:
     return str(remaining[-1]) if remaining else None
 
 
-def _summarise(ctx: JobContext, results: list[SpecialistResult], notes: list[str]) -> RunResult:
-    counts: dict[str, Any] = {}
-    for r in results:  # each specialist's status is in the message: counts are numbers only
-        counts.update(r.counts)
-    statuses = {r.status for r in results}
-    status = ("failed" if "failed" in statuses else "interrupted" if "interrupted" in statuses
-              else "ok" if "ok" in statuses else "skipped")
-    message = "; ".join([r.message for r in results] + notes)
-    error = "; ".join(r.message for r in results if r.status == "failed") or None
+def _summarise(ctx: JobContext, results: list[SpecialistResult], notes: list[str]) -> TrainRun:
     ctx.progress("train done", len(results), len(results), force=True)
-    return RunResult(status, counts=counts, message=message, error=error)  # type: ignore[arg-type]
+    return TrainRun(results, notes)

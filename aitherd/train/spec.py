@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from aitherd.train.config import LoraSection, TrainConfig
+from aitherd.lora import LoraTraining
+from aitherd.train.config import TrainConfig
 
 # Exit codes of the trainer subprocess; result.json in the run directory says the same in words.
 EXIT_OK = 0
@@ -50,7 +51,7 @@ class TrainSpec(BaseModel):
     logging_steps: int
     eval_at_end: bool
     seed: int
-    lora: LoraSection
+    lora: LoraTraining  # from [lora]: r, alpha, dropout, target_modules
     # Continue from this adapter's weights instead of a fresh LoRA on the base (start_from =
     # "live"); None: from the base. The version is part of the spec's identity, the path not.
     init_adapter: str | None = None
@@ -58,9 +59,10 @@ class TrainSpec(BaseModel):
 
     @classmethod
     def build(cls, cfg: TrainConfig, specialist: str, export_id: str, export_path: Path,
-              output_dir: Path, init_adapter: tuple[str, Path] | None = None) -> TrainSpec:
-        """Resolve [train] and [train.<specialist>] into one flat spec; `init_adapter` is the
-        (version, path) of the adapter to continue from."""
+              output_dir: Path, init_adapter: tuple[str, Path] | None = None,
+              lora: LoraTraining | None = None) -> TrainSpec:
+        """Resolve [train], [train.<specialist>] and [lora] (`lora`; its defaults when None) into one
+        flat spec; `init_adapter` is the (version, path) of the adapter to continue from."""
         part = cfg.specialist(specialist)
         return cls(
             init_adapter=str(init_adapter[1]) if init_adapter else None,
@@ -78,7 +80,8 @@ class TrainSpec(BaseModel):
             assistant_only_loss=cfg.assistant_only_loss, quantization=cfg.quantization,
             attn_implementation=cfg.attn_implementation, save_steps=cfg.save_steps,
             save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps,
-            eval_at_end=cfg.eval_at_end, seed=cfg.seed, lora=cfg.lora,
+            eval_at_end=cfg.eval_at_end, seed=cfg.seed,
+            lora=LoraTraining(**(lora or LoraTraining()).model_dump(include=set(LoraTraining.model_fields))),
         )
 
     def sha256(self) -> str:
