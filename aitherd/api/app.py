@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from aitherd.api import corpus, exports, jobs, runs, status
 from aitherd.api.common import ApiError, control
 from aitherd.api.control import Control
+from aitherd.api.fastpath import FastPath, StatusCache
 from aitherd.api.middleware import Admission, CountRequests, LimitBody
 from aitherd.api.server import Limits, protocol_class
 from aitherd.api.snapshot import StoreSnapshot, read_view
@@ -51,7 +52,8 @@ async def server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
 
-def build_app(d: Control, limits: Limits | None = None) -> Api:
+def build_app(d: Control, limits: Limits | None = None, fast_path: bool = True) -> Api:
+    """The app and its protocol; `fast_path=False` sends every request through the ASGI stack."""
     limits = limits or Limits()
     v1 = [*status.routes, *jobs.routes, *runs.routes, *exports.routes, *corpus.routes,
           *serve_routes,  # /v1/serve..., /v1/adapters... (aitherd/serve/routes.py)
@@ -63,6 +65,7 @@ def build_app(d: Control, limits: Limits | None = None) -> Api:
     app.state.control = d
     app.state.executor = executor
     app.state.snapshot = snapshot
+    app.state.status_cache = cache = StatusCache()
 
     def count(method: str, code: str) -> None:
         d.metrics.api_requests.labels(method=method, code=code).inc()
@@ -77,4 +80,5 @@ def build_app(d: Control, limits: Limits | None = None) -> Api:
         snapshot.close()
         executor.shutdown(wait=False, cancel_futures=True)
 
-    return Api(app=guarded, http=protocol_class(limits, refused), close=close)
+    fast = FastPath(d, cache, count, lambda: status.status_body(d, snapshot, cache)) if fast_path else None
+    return Api(app=guarded, http=protocol_class(limits, refused, fast), close=close)

@@ -5,11 +5,16 @@ the first byte) and accepts connections without limit. Here a connection past `m
 is answered 503 and closed at once, and a request whose headers and body have not all arrived
 within `request_timeout` (counted from the connection, or from the end of the previous response)
 is answered 408 and closed. A handler that is working on a complete request is never cut off.
+
+With a `FastPath`, a connection that is between requests hands each complete chunk it receives
+to it first: `GET /v1/health` and a fresh `GET /v1/status` are answered right there, in one
+write; whatever it declines goes to h11 and the ASGI app as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +22,8 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from aitherd.api.fastpath import HEALTH, FastPath, frame
 
 MAX_BODY = 1 << 20  # 1 MiB: the API's bodies are a few hundred bytes
 
@@ -40,11 +47,14 @@ def raw_response(status: int, reason: str, message: str) -> bytes:
 _RECEIVING = (h11.IDLE, h11.SEND_BODY)
 
 
-def protocol_class(limits: Limits, refused: Callable[[str], None]) -> type[asyncio.Protocol]:
-    """An H11Protocol subclass bound to `limits`; `refused(reason)` counts each refusal."""
+def protocol_class(limits: Limits, refused: Callable[[str], None],
+                   fast: FastPath | None = None) -> type[asyncio.Protocol]:
+    """An H11Protocol subclass bound to `limits`; `refused(reason)` counts each refusal; `fast`
+    answers the requests it can before h11 sees them."""
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+        _queued = False  # a fast /v1/status answer is pending
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -58,6 +68,23 @@ def protocol_class(limits: Limits, refused: Callable[[str], None]) -> type[async
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if fast is not None and self._between_requests():
+                request = fast.request(data)
+                if request is not None:
+                    path, close = request
+                    self._unset_keepalive_if_required()
+                    if path == HEALTH:
+                        self._respond(*fast.health(), close)
+                        return
+                    # A complete request now: no deadline, and nothing more read until it is answered.
+                    self._disarm()
+                    self._queued = True
+                    self.flow.pause_reading()
+                    fast.later(functools.partial(self._answer_status, data, close))
+                    return
+            self._h11_received(data)
+
+        def _h11_received(self, data: bytes) -> None:
             super().data_received(data)
             if self.conn.their_state in _RECEIVING:
                 self._arm()
@@ -73,6 +100,52 @@ def protocol_class(limits: Limits, refused: Callable[[str], None]) -> type[async
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
+
+        def _between_requests(self) -> bool:
+            conn = self.conn
+            return (not self._queued and conn.our_state is h11.IDLE and conn.their_state is h11.IDLE
+                    and (self.cycle is None or self.cycle.response_complete)
+                    and not conn.trailing_data[0] and not self.transport.is_closing()
+                    and not self.transport.get_write_buffer_size())  # a reader that keeps up
+
+        def _answer_status(self, data: bytes, close: bool) -> None:
+            """Its turn has come: the cached body if fresh, else the body of the next render."""
+            assert fast is not None
+            if self.transport.is_closing():
+                self._queued = False
+                return
+            body = fast.status()
+            if body is None:
+                fast.render_then(functools.partial(self._answer_rendered, data, close))
+            else:
+                self._finish_status(data, close, body)
+
+        def _answer_rendered(self, data: bytes, close: bool, body: bytes | None) -> None:
+            if self.transport.is_closing():
+                self._queued = False
+                return
+            self._finish_status(data, close, body)
+
+        def _finish_status(self, data: bytes, close: bool, body: bytes | None) -> None:
+            self._queued = False
+            self.flow.resume_reading()
+            if body is None:  # the render failed: the ASGI route takes the request and says why
+                self._h11_received(data)
+            else:
+                self._respond(200, body, close)
+
+        def _respond(self, status: int, body: bytes, close: bool) -> None:
+            """Write an answer made here, then what `on_response_complete` does after an ASGI one."""
+            self.transport.write(frame(status, body, self.server_state.default_headers, close))
+            self.server_state.total_requests += 1
+            if close:
+                self._disarm()
+                self.transport.close()
+                return
+            self._disarm()  # the next request has its own deadline, as after any answer
+            self._arm()
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self.timeout_keep_alive_handler)
 
         def _arm(self) -> None:
             if self._deadline is None and not self.transport.is_closing():
