@@ -67,8 +67,13 @@ def build_app(d: Control, limits: Limits | None = None, fast_path: bool = True) 
     app.state.snapshot = snapshot
     app.state.status_cache = cache = StatusCache()
 
+    counters: dict[tuple[str, str], Any] = {}
+
     def count(method: str, code: str) -> None:
-        d.metrics.api_requests.labels(method=method, code=code).inc()
+        counter = counters.get((method, code))
+        if counter is None:
+            counter = counters[(method, code)] = d.metrics.api_requests.labels(method=method, code=code)
+        counter.inc()
 
     def refused(reason: str) -> None:
         d.metrics.errors.labels(component="api", reason=reason).inc()

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from aitherd.api.fastpath import HEALTH, FastPath, frame
 
 MAX_BODY = 1 << 20  # 1 MiB: the API's bodies are a few hundred bytes
+MAX_HELD = 1 << 16  # bytes kept from a client that sends while its fast answer is pending
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def protocol_class(limits: Limits, refused: Callable[[str], None],
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
         _queued = False  # a fast /v1/status answer is pending
+        _held = b""  # what arrived while it was pending
+        _answered_at = float("-inf")  # loop time of the last answer made here
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -68,19 +71,20 @@ def protocol_class(limits: Limits, refused: Callable[[str], None],
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._queued:  # a client that sends before its answer came: keep it for after
+                self._held += data
+                if len(self._held) > MAX_HELD:
+                    self.flow.pause_reading()
+                return
             if fast is not None and self._between_requests():
                 request = fast.request(data)
                 if request is not None:
                     path, close = request
-                    self._unset_keepalive_if_required()
                     if path == HEALTH:
                         self._respond(*fast.health(), close)
-                        return
-                    # A complete request now: no deadline, and nothing more read until it is answered.
-                    self._disarm()
-                    self._queued = True
-                    self.flow.pause_reading()
-                    fast.later(functools.partial(self._answer_status, data, close))
+                    else:
+                        self._queued = True  # a complete request: no deadline or keep-alive cut
+                        fast.later(functools.partial(self._answer_status, data, close))
                     return
             self._h11_received(data)
 
@@ -128,24 +132,39 @@ def protocol_class(limits: Limits, refused: Callable[[str], None],
 
         def _finish_status(self, data: bytes, close: bool, body: bytes | None) -> None:
             self._queued = False
-            self.flow.resume_reading()
             if body is None:  # the render failed: the ASGI route takes the request and says why
                 self._h11_received(data)
             else:
                 self._respond(200, body, close)
+            held, self._held = self._held, b""
+            if held and not self.transport.is_closing():
+                self.flow.resume_reading()
+                self.data_received(held)
 
         def _respond(self, status: int, body: bytes, close: bool) -> None:
-            """Write an answer made here, then what `on_response_complete` does after an ASGI one."""
+            """Write an answer made here. As after an ASGI answer, the next request's deadline and
+            the keep-alive timeout count from now; the timers already armed re-arm themselves
+            when they fire early (no timer work per answer)."""
             self.transport.write(frame(status, body, self.server_state.default_headers, close))
             self.server_state.total_requests += 1
             if close:
                 self._disarm()
                 self.transport.close()
                 return
-            self._disarm()  # the next request has its own deadline, as after any answer
+            self._answered_at = self.loop.time()
             self._arm()
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
-                                                                self.timeout_keep_alive_handler)
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                    self.timeout_keep_alive_handler)
+
+        def timeout_keep_alive_handler(self) -> None:
+            self.timeout_keep_alive_task = None
+            wait = self._answered_at + self.timeout_keep_alive - self.loop.time()
+            if self._queued or wait > 0:  # answered here since it was armed, or answering now
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    max(wait, 0.0) or self.timeout_keep_alive, self.timeout_keep_alive_handler)
+                return
+            super().timeout_keep_alive_handler()
 
         def _arm(self) -> None:
             if self._deadline is None and not self.transport.is_closing():
@@ -158,6 +177,12 @@ def protocol_class(limits: Limits, refused: Callable[[str], None],
 
         def _expire(self) -> None:
             self._deadline = None
+            wait = self._answered_at + limits.request_timeout - self.loop.time()
+            if self._queued or wait > 0:  # answered here since it was armed, or answering now
+                if not self.transport.is_closing():
+                    self._deadline = self.loop.call_later(max(wait, 0.0) or limits.request_timeout,
+                                                          self._expire)
+                return
             if self.transport.is_closing() or self.conn.their_state not in _RECEIVING:
                 return
             refused("request_timeout")
