@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,11 @@ from aitherd.client import Client, ClientError
 def aitherd_cmd() -> list[str]:
     script = Path(sys.executable).parent / "aitherd"
     return [str(script)] if script.exists() else [sys.executable, "-m", "aitherd"]
+
+
+def schedstat(path: str) -> tuple[int, int, int]:
+    run, wait, slices = (int(x) for x in Path(path).read_text().split())
+    return run, wait, slices
 
 
 class Instance:
@@ -90,6 +96,11 @@ class Instance:
         assert self.proc is not None
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def schedstat(self) -> tuple[int, int, int]:
+        """The daemon's event-loop thread: (ns on a CPU, ns waiting for one while runnable, slices)."""
+        assert self.proc is not None
+        return schedstat(f"/proc/{self.proc.pid}/schedstat")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -169,13 +180,18 @@ class Flood:
     seconds: float
     cpu_s: float  # the daemon's CPU-seconds over the flood
     failed: int  # health probes that failed or timed out
+    idle: list[float]  # health probe latencies in the 3 s before the flood
+    loop_wait: tuple[float, int]  # the daemon's loop thread: seconds runnable but off-CPU, slices
+    probe_wait: tuple[float, int]  # the same for this process's probing thread
     rss_mb: float = 0.0  # the daemon's RSS after the flood
 
 
 def hammer(inst: Instance, clients: int, procs: int, seconds: float, rate: float) -> Flood:
     """Health latencies measured here while `procs` other processes flood /v1/status."""
+    idle = latency(inst, "/v1/health", rate, 3.0)  # the same probe just before: this moment's floor
     share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     cpu0 = inst.cpu_s()
+    loop0, probe0 = inst.schedstat(), schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
     children = [subprocess.Popen([sys.executable, __file__, "--hammer-child", str(inst.sock), str(n),
                                   str(seconds)], stdout=subprocess.PIPE, text=True) for n in share if n]
     time.sleep(min(2.0, seconds / 4))  # let every client connect and get going
@@ -187,7 +203,11 @@ def hammer(inst: Instance, clients: int, procs: int, seconds: float, rate: float
         for code, n in json.loads(out).items():
             codes[code] = codes.get(code, 0) + n
     cpu = inst.cpu_s() - cpu0
-    return Flood(lat, codes, seconds, cpu, FAILED.get("/v1/health", 0) - failed_before)
+    loop1, probe1 = inst.schedstat(), schedstat(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    waits = (((loop1[1] - loop0[1]) / 1e9, max(loop1[2] - loop0[2], 1)),
+             ((probe1[1] - probe0[1]) / 1e9, max(probe1[2] - probe0[2], 1)))
+    return Flood(lat, codes, seconds, cpu, FAILED.get("/v1/health", 0) - failed_before, idle,
+                 *waits)
 
 
 PATHS = {"old path": {"AITHERD_API_FAST_PATH": "0"}, "fast path": {}}
@@ -216,6 +236,7 @@ def flood_rows(floods: dict[str, list[Flood]], clients: int, rate: float) -> lis
     pooled = {}
     for name, runs in floods.items():
         health = [x for f in runs for x in f.health]
+        idle = [x for f in runs for x in f.idle]
         codes: dict[str, int] = {}
         for f in runs:
             for code, n in f.codes.items():
@@ -223,12 +244,18 @@ def flood_rows(floods: dict[str, list[Flood]], clients: int, rate: float) -> lis
         served = codes.get("200", 0)
         cpu, secs = sum(f.cpu_s for f in runs), sum(f.seconds for f in runs)
         pooled[name] = [
+            ms(pct(idle, 0.5)), ms(pct(idle, 0.99)),
             ms(pct(health, 0.5)), ms(pct(health, 0.99)), ms(max(health)), str(sum(f.failed for f in runs)),
             f"{served / secs:,.0f}/s", str(sum(codes.values()) - served),
             f"{cpu / secs:.2f} s/s", f"{cpu / max(served, 1) * 1e6:.0f} us",
             f"{max(f.rss_mb for f in runs):.1f} MB",
+            f"{sum(f.loop_wait[0] for f in runs) / secs * 1000:.0f} ms/s",
+            f"{sum(f.loop_wait[0] for f in runs) / sum(f.loop_wait[1] for f in runs) * 1e6:.0f} us",
+            f"{sum(f.probe_wait[0] for f in runs) / sum(f.probe_wait[1] for f in runs) * 1e6:.0f} us",
         ]
     names = [
+        (f"GET /v1/health p50 @ {rate:g}/s, no flood (the 3 s before it)", ""),
+        (f"GET /v1/health p99 @ {rate:g}/s, no flood (the 3 s before it)", ""),
         (f"GET /v1/health p50 @ {rate:g}/s while {clients} clients hammer /v1/status", ""),
         (f"GET /v1/health p99 @ {rate:g}/s while {clients} clients hammer /v1/status", "< 10 ms"),
         ("GET /v1/health worst", ""),
@@ -238,6 +265,9 @@ def flood_rows(floods: dict[str, list[Flood]], clients: int, rate: float) -> lis
         ("daemon CPU-seconds per second of flood", ""),
         ("daemon CPU per /v1/status answered", ""),
         ("RSS after the hammer", "< 80 MB"),
+        ("daemon loop thread runnable but waiting for a CPU", ""),
+        ("  the same, per time it was scheduled", ""),
+        ("health prober waiting for a CPU, per time scheduled", ""),
     ]
     return [(n, [pooled[p][i] for p in floods], t) for i, (n, t) in enumerate(names)]
 
