@@ -190,14 +190,13 @@ def test_status_never_shows_a_run_older_than_the_last_finish(make_daemon):
     d = make_daemon()
     d.plan({"export": {"steps": 2, "sleep": 0.2}})
     d.start()
+    assert http(d.socket, "GET", "/v1/status")[1]["counts"]["runs"] == {}  # cached now
+    assert http(d.socket, "POST", "/v1/jobs/export/run")[0] == 202
+    d.wait_for(lambda: any(r["status"] == "ok" for r in d.runs(job="export")), 20, "the run to finish")
+    # /v1/runs reads the store; the daemon moves its generation as it records the finish.
+    d.wait_for(lambda: http(d.socket, "GET", "/v1/jobs/export")[1]["running"] is None, 20, "the finish")
     c = Conn(d.socket)
     try:
-        c.get("/v1/status")
-        assert json.loads(c.response()[2])["counts"]["runs"] == {}
-        assert http(d.socket, "POST", "/v1/jobs/export/run")[0] == 202
-        d.wait_for(lambda: any(r["status"] == "ok" for r in d.runs(job="export")), 20, "the run to finish")
-        # /v1/runs reads the store; the daemon moves its generation as it records the finish.
-        d.wait_for(lambda: http(d.socket, "GET", "/v1/jobs/export")[1]["running"] is None, 20, "the finish")
         for _ in range(3):  # the first may render; the next come from the cache: all show the run
             c.get("/v1/status")
             status = json.loads(c.response()[2])
@@ -210,9 +209,6 @@ def test_status_never_shows_a_run_older_than_the_last_finish(make_daemon):
 
 def test_health_answers_while_every_status_request_waits_on_the_store(make_daemon):
     d = make_daemon().start()
-    c = Conn(d.socket)  # a health checker's kept-alive connection
-    c.get("/v1/health")
-    assert c.response()[0] == 200
     answers: list[int] = []
     lock = threading.Lock()
 
@@ -224,6 +220,7 @@ def test_health_answers_while_every_status_request_waits_on_the_store(make_daemo
     fd = _stall_store(d.state / "aitherd.db")  # nothing rendered yet: every status waits
     waiting = [threading.Thread(target=status) for _ in range(100)]
     queued = Conn(d.socket)
+    c = Conn(d.socket)  # a health checker's kept-alive connection
     try:
         for t in waiting:
             t.start()
