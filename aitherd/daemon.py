@@ -203,7 +203,8 @@ class Daemon:
                         hint="raise LimitNOFILE= (systemd) or ulimit -n, or lower [daemon] max_connections")
         elif after != before:
             log.debug("fd_limit_raised", before=before, after=after)
-        self._api = build_app(self, limits)
+        # AITHERD_API_FAST_PATH=0: every request through the ASGI stack (bench/daemon.py's baseline).
+        self._api = build_app(self, limits, fast_path=os.environ.get("AITHERD_API_FAST_PATH", "1") != "0")
         config = uvicorn.Config(self._api.app, http=self._api.http, log_config=None, access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=5)
         server = self._server = _Server(config)

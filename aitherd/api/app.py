@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from aitherd.api import corpus, exports, jobs, runs, status
 from aitherd.api.common import ApiError, control
 from aitherd.api.control import Control
+from aitherd.api.fastpath import FastPath, StatusCache
 from aitherd.api.middleware import Admission, CountRequests, LimitBody
 from aitherd.api.server import Limits, protocol_class
 from aitherd.api.snapshot import StoreSnapshot, read_view
@@ -52,7 +53,8 @@ async def server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
 
-def build_app(d: Control, limits: Limits | None = None) -> Api:
+def build_app(d: Control, limits: Limits | None = None, fast_path: bool = True) -> Api:
+    """The app and its protocol; `fast_path=False` sends every request through the ASGI stack."""
     limits = limits or Limits()
     v1 = [*status.routes, *jobs.routes, *runs.routes, *exports.routes, *corpus.routes,
           *serve_routes,  # /v1/serve..., /v1/adapters... (aitherd/serve/routes.py)
@@ -65,9 +67,15 @@ def build_app(d: Control, limits: Limits | None = None) -> Api:
     app.state.control = d
     app.state.executor = executor
     app.state.snapshot = snapshot
+    app.state.status_cache = cache = StatusCache()
+
+    counters: dict[tuple[str, str], Any] = {}
 
     def count(method: str, code: str) -> None:
-        d.metrics.api_requests.labels(method=method, code=code).inc()
+        counter = counters.get((method, code))
+        if counter is None:
+            counter = counters[(method, code)] = d.metrics.api_requests.labels(method=method, code=code)
+        counter.inc()
 
     def refused(reason: str) -> None:
         d.metrics.errors.labels(component="api", reason=reason).inc()
@@ -79,4 +87,5 @@ def build_app(d: Control, limits: Limits | None = None) -> Api:
         snapshot.close()
         executor.shutdown(wait=False, cancel_futures=True)
 
-    return Api(app=guarded, http=protocol_class(limits, refused), close=close)
+    fast = FastPath(d, cache, count, lambda: status.status_body(d, snapshot, cache)) if fast_path else None
+    return Api(app=guarded, http=protocol_class(limits, refused, fast), close=close)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -12,36 +11,40 @@ from starlette.routing import Route
 
 from aitherd import __version__
 from aitherd.api.common import ApiError, control, iso
-from aitherd.api.jobs import job_dict, store_view
-from aitherd.api.snapshot import StoreView
+from aitherd.api.control import Control
+from aitherd.api.fastpath import StatusCache, health_answer
+from aitherd.api.jobs import job_dict
+from aitherd.api.snapshot import StoreSnapshot, StoreView
 from aitherd.jobs import JOBS
 from aitherd.store import SCHEMA_VERSION
 
-# A rendered /v1/status is served again for this long while its store view is current (a run
-# starting or finishing makes a new view): hundreds of clients asking at once cost one render.
-STATUS_BODY_TTL = 0.5
 
-
-async def health(request: Request) -> JSONResponse:
-    ok = control(request).scheduler_state().running
-    return JSONResponse({"status": "ok" if ok else "degraded"}, status_code=200 if ok else 503)
+async def health(request: Request) -> Response:
+    status, body = health_answer(control(request))  # the fast path gives the same answer
+    return Response(body, status_code=status, media_type="application/json")
 
 
 async def status(request: Request) -> Response:
-    view = await store_view(request)  # read off the loop, shared by concurrent requests
     state = request.app.state
-    cached: tuple[StoreView, float, bytes] | None = getattr(state, "status_body", None)
-    if cached is not None and cached[0] is view and time.monotonic() - cached[1] < STATUS_BODY_TTL:
-        return Response(cached[2], media_type="application/json")
-    response = render_status(request, view)
-    state.status_body = (view, time.monotonic(), response.body)
-    return response
+    body = await status_body(control(request), state.snapshot, state.status_cache)
+    return Response(body, media_type="application/json")
 
 
-def render_status(request: Request, view: StoreView) -> JSONResponse:
-    d = control(request)
+async def status_body(d: Control, snapshot: StoreSnapshot, cache: StatusCache) -> bytes:
+    """The /v1/status body: the cached one while fresh, else rendered now (and cached)."""
+    generation, started = d.generation, cache.clock()  # before any await: a newer render wins
+    body = cache.fresh(generation)
+    if body is None:
+        view = await snapshot.get(generation)  # read off the loop, shared by concurrent requests
+        body = render_status(d, view)
+        cache.store(generation, body, started)
+    return body
+
+
+def render_status(d: Control, view: StoreView) -> bytes:
+    """The /v1/status body, as JSON bytes."""
     sched = d.scheduler_state()
-    return JSONResponse({
+    return bytes(JSONResponse({
         "version": __version__, "pid": os.getpid(), "uptime_s": round(d.uptime, 3),
         "started_at": iso(datetime.fromtimestamp(d.started_at, UTC)),
         "config": str(d.loaded.source) if d.loaded.source else None,
@@ -52,7 +55,7 @@ def render_status(request: Request, view: StoreView) -> JSONResponse:
         "counts": {"examples": view.examples, "runs": view.runs},
         "watchers": d.watcher_states(),
         "reloads": d.reloads, "last_reload_error": d.last_reload_error,
-    })
+    }).body)
 
 
 async def reload(request: Request) -> JSONResponse:
