@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aitherd.sections import section_of
+
 # The values vLLM accepts for --max-lora-rank (vllm/config/lora.py, MaxLoRARanks).
 VLLM_MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 # All attention and MLP projections of Qwen2 and Gemma decoders; PEFT's own default is only q,v.
@@ -98,13 +100,7 @@ def unservable(path: str | Path, max_rank: int) -> str | None:
 
 def lora_config_of(config: object) -> LoraSection:
     """The `[lora]` section of a daemon Config, or the defaults where it has none."""
-    section = getattr(config, "lora", None)
-    if section is None:
-        return LoraSection()
-    if isinstance(section, LoraSection):
-        return section
-    data = section if isinstance(section, dict) else section.model_dump()
-    return LoraSection.model_validate(data)
+    return section_of(config, "lora", LoraSection)
 
 
 def migrate_legacy(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -7,7 +7,7 @@ The layering (README, "How it works"):
         |  (assemble and trigger; jobs import stages lazily, in the worker)
     stages         sources/ -> curate/ -> export/ -> train/ -> evaluate/ -> serve/ -> star/
         |  (each imports only stages to its left, never a face)
-    low            runs, store/, config, lora, candidate, specialists, errors, children, logs, llm, client,
+    low            runs, store/, config, sections, lora, candidate, specialists, errors, children, logs, llm, client,
                    answers, think, timing, benchmarks/, the redactor (curate/redact.py and its rules)
 """
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aitherd.evaluate.sandbox import DEFAULT_UID_BASE
+from aitherd.sections import section_of
 
 PUBLIC_SUITES = ("humaneval", "mbpp", "mbpp_sanitized", "gsm8k")
 KNOWN_SUITES = (*PUBLIC_SUITES, "heldout")
@@ -124,10 +125,4 @@ class EvaluateConfig(_Section):
 
 def evaluate_config_of(config: object) -> EvaluateConfig:
     """The `[evaluate]` section of a daemon Config, or the defaults where it has none."""
-    section = getattr(config, "evaluate", None)
-    if section is None:
-        return EvaluateConfig()
-    if isinstance(section, EvaluateConfig):
-        return section
-    data = section if isinstance(section, dict) else section.model_dump()
-    return EvaluateConfig.model_validate(data)
+    return section_of(config, "evaluate", EvaluateConfig)

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd.durations import Duration
+from aitherd.sections import section_of
 
 
 class _Section(BaseModel):
@@ -74,10 +75,4 @@ class StarConfig(_Section):
 
 def star_config_of(config: object) -> StarConfig:
     """The `[star]` section of a daemon Config, or the defaults where it has none."""
-    section = getattr(config, "star", None)
-    if section is None:
-        return StarConfig()
-    if isinstance(section, StarConfig):
-        return section
-    data = section if isinstance(section, dict) else section.model_dump()
-    return StarConfig.model_validate(data)
+    return section_of(config, "star", StarConfig)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aitherd import specialists
 from aitherd.lora import ALL_PROJECTIONS  # noqa: F401 - re-exported for callers of the old home
+from aitherd.sections import section_of
 
 SPECIALISTS = specialists.NAMES
 
@@ -90,10 +91,4 @@ class TrainConfig(_Section):
 
 def train_config_of(config: object) -> TrainConfig:
     """The `[train]` section of a daemon Config, or the defaults until the daemon mounts it."""
-    section = getattr(config, "train", None)
-    if section is None:
-        return TrainConfig()
-    if isinstance(section, TrainConfig):
-        return section
-    data = section if isinstance(section, dict) else section.model_dump()
-    return TrainConfig.model_validate(data)
+    return section_of(config, "train", TrainConfig)
