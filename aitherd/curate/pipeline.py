@@ -19,7 +19,7 @@ from aitherd.curate.config import CurationConfig
 from aitherd.curate.decontam import DecontamIndex
 from aitherd.curate.dedup import Deduper
 from aitherd.curate.judge import Judge
-from aitherd.curate.redact import Redactor, configure, scrub
+from aitherd.curate.redact import configure, scrub
 from aitherd.curate.reports import decontam_report, rejected  # noqa: F401 - re-exported
 from aitherd.store.models import Example
 
@@ -56,8 +56,9 @@ class Curator:
     ) -> None:
         self.config, self.engine = config, engine
         self.stats = Stats()
-        self.redactor = Redactor(config.redact) if config.redact.enabled else None
-        configure(config.redact)  # the store and the logs of this process redact the same way
+        # The store and the logs of this process redact the same way, with the same redactor.
+        shared = configure(config.redact)
+        self.redactor = shared if config.redact.enabled else None
         self.judge = Judge(config.judge) if config.judge.enabled else None
         self.index = index
         if self.index is None and config.decontam.enabled:

@@ -53,11 +53,23 @@ def _lower(text: str) -> str:
     return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
 
 
+# What a Redactor remembers (cleared when either is reached): strings, and their characters.
+_MEMO_STRINGS, _MEMO_CHARS = 16384, 8_000_000
+
+
 class Redactor:
-    """Finds and replaces secrets in one string at a time."""
+    """Finds and replaces secrets in one string at a time.
+
+    `redact` remembers its last few thousand results by input: a harvest redacts each candidate
+    in curation and again on its way into the store (the structural guarantee), and most
+    strings come out unchanged, so the store's pass finds them here; keys and values repeated on
+    every candidate ("content", a file path) are redacted once. The result is a function of the
+    string and the settings, so remembering it changes nothing."""
 
     def __init__(self, cfg: RedactConfig | None = None) -> None:
         self.cfg = cfg or RedactConfig()
+        self._memo: dict[str, tuple[str, Counter[str], int]] = {}
+        self._memo_chars = 0
         self._ds_plugins: list[object] | None = None
         if self.cfg.detect_secrets:
             try:
@@ -88,7 +100,16 @@ class Redactor:
 
     def redact(self, text: str) -> tuple[str, Counter[str], int]:
         """(redacted text, counts per type, characters removed)."""
-        return apply(text, self.find(text) if text else [])
+        known = self._memo.get(text)
+        if known is not None:
+            return known[0], Counter(known[1]), known[2]
+        out, counts, removed = apply(text, self.find(text) if text else [])
+        if len(self._memo) >= _MEMO_STRINGS or self._memo_chars >= _MEMO_CHARS:
+            self._memo.clear()
+            self._memo_chars = 0
+        self._memo[text] = (out, Counter(counts), removed)
+        self._memo_chars += len(text)
+        return out, counts, removed
 
     def _detect_secrets(self, text: str) -> Iterator[Span]:
         offset = 0
@@ -160,10 +181,12 @@ def _argv(items: list[str] | tuple[str, ...], r: Redactor, counts: Counter[str] 
 _default: Redactor | None = None
 
 
-def configure(cfg: RedactConfig) -> None:
-    """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker)."""
+def configure(cfg: RedactConfig) -> Redactor:
+    """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker);
+    returns the process's redactor, which curation shares with the store's write path."""
     global _default
     _default = Redactor(cfg)
+    return _default
 
 
 def default_redactor() -> Redactor:
