@@ -204,20 +204,18 @@ def main() -> None:
 
     cfg = CurationConfig()
     curator = Curator(cfg, None)
-    steps: dict[str, Callable[[list[Candidate]], object]] = {
-        "redact": lambda b: [curator.redact(c) for c in b], "judge": lambda b: [curator.judge_one(c) for c in b],
-        "decontam": curator.decontam, "dedup": lambda b: [curator.dedup(c) for c in b]}
     timings: dict[str, float] = {}
 
     def run_step(step: Callable[[list[Candidate]], object], batch: list[Candidate]) -> None:
         for i in range(0, len(batch), 256):
             step(batch[i:i + 256])
 
-    for name, step in steps.items():
+    for step in curator.steps:  # each on fresh copies of the source's candidates
         batch = [Candidate(c.specialist, c.category, [dict(m) for m in c.messages], c.source,
                            dict(c.provenance)) for c in cands]
-        timings[name] = _time(functools.partial(run_step, step, batch))
-        print(f"curation step {name:<15} {kept_mb / timings[name]:7.2f} MB/s of kept text ({timings[name]:.1f} s)")
+        timings[step.name] = _time(functools.partial(run_step, step, batch))
+        print(f"curation step {step.name:<15} {kept_mb / timings[step.name]:7.2f} MB/s of kept text "
+              f"({timings[step.name]:.1f} s)")
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_store(Path(tmp) / "s.db")
         t_insert = _time(lambda: [insert_candidates(engine, cands[i:i + 500]) for i in range(0, len(cands), 500)])
