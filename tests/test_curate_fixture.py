@@ -38,8 +38,9 @@ def _rows(engine: Any) -> list[dict[str, Any]]:
              "signature": hashlib.sha1(r[7]).hexdigest() if r[7] is not None else None} for r in rows]
 
 
-def curate_fixture(state: Path) -> dict[str, Any]:
-    """Harvest the fixture through curation into a fresh store, twice, then recheck it."""
+def curate_fixture(state: Path, **settings: Any) -> dict[str, Any]:
+    """Harvest the fixture through curation into a fresh store, twice, then recheck it (each
+    Curator with the `[curation]` settings given)."""
     from aitherd.config import Loaded, Paths, parse_config
     from aitherd.curate import CurationConfig, Curator
     from aitherd.logs import get_logger
@@ -55,19 +56,19 @@ def curate_fixture(state: Path) -> dict[str, Any]:
     for run in (1, 2):
         ctx = JobContext(job="harvest_coder", run_id=run, trigger="manual", loaded=loaded, engine=engine,
                          log=get_logger("test"))
-        curator = Curator(CurationConfig(), engine)
+        curator = Curator(CurationConfig(**settings), engine)
         harvest = Harvest(ctx, curator.process, 16, curator.save_signatures)
         harvest.run(FnSource("corpus", f"run{run}", lambda mark: harvest_file(src, mark)))
         out[f"run{run}"] = {"counts": dict(sorted(ctx.counts.items())), "steps": curator.stats.as_dict()}
     out["stored"] = _rows(engine)
-    stricter = Curator(CurationConfig(judge={"threshold": 0.75}), engine)
+    stricter = Curator(CurationConfig(**{**settings, "judge": {"threshold": 0.75}}), engine)
     out["recheck"] = stricter.recheck(chunk=50)
     out["after_recheck"] = [(r["hash"], r["status"], r["reason"]) for r in _rows(engine)]
     return out
 
 
-def test_curation_of_the_fixture_corpus_is_unchanged(tmp_path: Path) -> None:
-    got = json.loads(json.dumps(curate_fixture(tmp_path)))
+def _same_as_before(got: dict[str, Any]) -> None:
+    got = json.loads(json.dumps(got))
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
     assert got["run1"] == expected["run1"]
     assert got["run2"] == expected["run2"]
@@ -76,6 +77,27 @@ def test_curation_of_the_fixture_corpus_is_unchanged(tmp_path: Path) -> None:
         assert mine == theirs, mine["hash"]
     assert got["recheck"] == expected["recheck"]
     assert got["after_recheck"] == expected["after_recheck"]
+
+
+def test_curation_of_the_fixture_corpus_is_unchanged(tmp_path: Path) -> None:
+    _same_as_before(curate_fixture(tmp_path, workers=1))
+
+
+def test_curation_in_worker_processes_gives_the_same_results(tmp_path: Path, monkeypatch: Any) -> None:
+    """Redaction, the judge and the near-dup signatures in two forked workers, every batch."""
+    from aitherd.curate.parallel import Workers
+
+    started: list[int] = []
+    start = Workers._start
+
+    def counted_start(self: Workers) -> Any:
+        started.append(self.n)
+        return start(self)
+
+    monkeypatch.setattr(Workers, "min_batch", 2)
+    monkeypatch.setattr(Workers, "_start", counted_start)
+    _same_as_before(curate_fixture(tmp_path, workers=2))
+    assert started and set(started) == {2}
 
 
 if __name__ == "__main__":

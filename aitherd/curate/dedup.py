@@ -185,14 +185,16 @@ class Deduper:
             self.lsh.remove(h)
         self.sigs.pop(h, None)
 
-    def check(self, c: Candidate) -> None:
-        """Reject `c` as a duplicate, or keep it (possibly demoting a worse kept copy)."""
+    def check(self, c: Candidate, sig: np.ndarray | None = None) -> None:
+        """Reject `c` as a duplicate, or keep it (possibly demoting a worse kept copy); `sig` is
+        its signature when computed already (`self.hasher.signature(c.text())`)."""
         h = c.content_hash
         key = exact_key(c)
         if h in self.known or key in self.exact:
             c.reject("duplicate", of=self.exact.get(key, h), kind="exact")
             return
-        sig = self.hasher.signature(c.text()) if self.hasher is not None else None
+        if sig is None and self.hasher is not None:
+            sig = self.hasher.signature(c.text())
         q = c.quality if c.quality is not None else 0.0
         if sig is not None and self.lsh is not None:
             best, best_sim = None, 0.0

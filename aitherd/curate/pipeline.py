@@ -9,6 +9,7 @@ After a batch is stored, each step's after-store hook runs (dedup writes its sig
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, select, update
 from aitherd.candidate import Candidate
 from aitherd.curate.config import CurationConfig
 from aitherd.curate.decontam import DecontamIndex
+from aitherd.curate.parallel import Workers
 from aitherd.curate.redact import configure
 from aitherd.curate.reports import decontam_report, rejected  # noqa: F401 - re-exported
 from aitherd.curate.steps import Step, default_steps
@@ -36,7 +38,7 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {s.name: s.stats.as_dict() for s in sorted(self.steps, key=lambda s: s.name)
                                if s.stats.seen}
-        out["redactions"] = dict(sum((Counter(getattr(s, "redactions", {})) for s in self.steps), Counter()))
+        out["redactions"] = dict(sum((s.stats.extra for s in self.steps if s.name == "redact"), Counter()))
         return out
 
 
@@ -50,6 +52,7 @@ class Curator:
         redactor = configure(config.redact)
         self.steps = steps if steps is not None else default_steps(config, redactor, engine, index)
         self.stats = Stats(self.steps)
+        self.workers = Workers(config.workers or min(4, len(os.sched_getaffinity(0))), self.steps)
 
     def process(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
         """Curate a stream in batches; yields every input, accepted or rejected with a reason."""
@@ -63,10 +66,15 @@ class Curator:
             yield from self.run(batch)
 
     def run(self, batch: list[Candidate], steps: Iterable[Step] | None = None) -> list[Candidate]:
-        """Every step (or those given), in order, over one batch."""
-        for step in self.steps if steps is None else steps:
+        """Every step (or those given, in this process), in order, over one batch; the leading
+        steps that look at one candidate at a time run in the worker processes (parallel.py)."""
+        for step in self.workers.run(batch) if steps is None else steps:
             step(batch)
         return batch
+
+    def close(self) -> None:
+        """Stop the worker processes (also done when the Curator is collected, or at exit)."""
+        self.workers.close()
 
     def after_store(self) -> int:
         """After inserting this run's candidates: each step's hook (dedup persists its near-dup

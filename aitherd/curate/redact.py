@@ -104,12 +104,20 @@ class Redactor:
         if known is not None:
             return known[0], Counter(known[1]), known[2]
         out, counts, removed = apply(text, self.find(text) if text else [])
+        self._remember(text, (out, Counter(counts), removed))
+        return out, counts, removed
+
+    def remember(self, text: str) -> None:
+        """Note that `redact(text)` found nothing: only for a text this redactor (or a copy of it
+        with the same settings, in a worker process) returned unchanged with no counts."""
+        self._remember(text, (text, Counter(), 0))
+
+    def _remember(self, text: str, result: tuple[str, Counter[str], int]) -> None:
         if len(self._memo) >= _MEMO_STRINGS or self._memo_chars >= _MEMO_CHARS:
             self._memo.clear()
             self._memo_chars = 0
-        self._memo[text] = (out, Counter(counts), removed)
+        self._memo[text] = result
         self._memo_chars += len(text)
-        return out, counts, removed
 
     def _detect_secrets(self, text: str) -> Iterator[Span]:
         offset = 0

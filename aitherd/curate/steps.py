@@ -6,6 +6,9 @@ the candidates still accepted when it runs, except redaction, which redacts ever
 rejected one is stored too). Each counts, of the candidates accepted when it began, how many it
 kept and how many it dropped by reason. `rechecks` says whether re-curating stored examples runs
 the step again: its verdict depends on thresholds or test sets that may change, not on history.
+A step that sets `parallel` marks each candidate from its own fields alone, so `parallel.py` may
+run it in a worker process; a step that `prepares` computes something from a candidate's text
+there (`prepare`) and uses it here (`prepared`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ class StepStats:
     def __init__(self) -> None:
         self.kept = 0
         self.dropped: Counter[str] = Counter()
+        self.extra: Counter[str] = Counter()  # what else the step counts (redactions by type)
         self.seen = False
+
+    def merge(self, other: StepStats) -> None:
+        """Add the counts of the same step run elsewhere (a worker process)."""
+        self.kept += other.kept
+        self.dropped.update(other.dropped)
+        self.extra.update(other.extra)
+        self.seen = self.seen or other.seen
 
     def count(self, c: Candidate) -> None:
         self.seen = True
@@ -52,6 +63,8 @@ class Step:
 
     name = "step"
     rechecks = False
+    parallel = False
+    prepares = False
 
     def __init__(self) -> None:
         self.stats = StepStats()
@@ -68,6 +81,16 @@ class Step:
     def after_store(self) -> int:
         return 0
 
+    def worked(self, batch: list[Candidate]) -> None:
+        """After a worker ran this (parallel) step over `batch`: anything to note here."""
+
+    def prepare(self, c: Candidate) -> Any:
+        """What this step can compute from `c`'s text ahead of its turn, in a worker."""
+        return None
+
+    def prepared(self, batch: list[Candidate], values: list[Any]) -> None:
+        """The values `prepare` gave for `batch`, to use when this step's turn comes."""
+
 
 class Redact(Step):
     """Redact every field; reject `secret` when a message (or the reasoning, the answer) is
@@ -76,11 +99,11 @@ class Redact(Step):
     kept, redacted; a pasted key with a word or two is not. `redactions` counts what it replaced."""
 
     name = "redact"
+    parallel = True
 
     def __init__(self, redactor: Redactor, cfg: RedactConfig) -> None:
         super().__init__()
         self.redactor, self.cfg = redactor, cfg
-        self.redactions: Counter[str] = Counter()
 
     def __call__(self, batch: list[Candidate]) -> None:
         for c in batch:
@@ -102,9 +125,18 @@ class Redact(Step):
                 setattr(c, f.name, scrub(getattr(c, f.name), self.redactor, total))
         if total:
             c.curation["redactions"] = dict(total)
-            self.redactions.update(total)
+            self.stats.extra.update(total)
             if c.status == "accepted" and about:
                 c.reject("secret", share=round(max(about), 3), types=sorted(total))
+
+    def worked(self, batch: list[Candidate]) -> None:
+        """A candidate the worker found nothing in holds texts this redactor leaves as they are:
+        remembered, so the store's redaction pass in this process finds them at once."""
+        for c in batch:
+            if "redactions" not in c.curation:
+                for text in (*(m.get("content") for m in c.messages), c.reasoning, c.answer):
+                    if isinstance(text, str) and text:
+                        self.redactor.remember(text)
 
     def _text(self, value: str | None, total: Counter[str], about: list[float]) -> str | None:
         """One message redacted; its secret share goes to `about` when the message is the secret."""
@@ -129,6 +161,7 @@ class JudgeStep(Step):
     def __init__(self, judge: Judge) -> None:
         super().__init__()
         self.judge = judge
+        self.parallel = judge.cfg.llm.base_url is None  # an LLM judge's requests stay one at a time
 
     def one(self, c: Candidate) -> None:
         self.judge.judge(c)
@@ -159,13 +192,29 @@ class Dedup(Step):
     store, the kept candidates' near-dup signatures are written onto their rows."""
 
     name = "dedup"
+    prepares = True
 
     def __init__(self, deduper: Deduper) -> None:
         super().__init__()
         self.deduper = deduper
+        self._signed: dict[int, Any] = {}  # id(candidate) -> its signature, for this batch
 
-    def one(self, c: Candidate) -> None:
-        self.deduper.check(c)
+    def __call__(self, batch: list[Candidate]) -> None:
+        try:
+            for c in batch:
+                if c.status == "accepted":
+                    self.deduper.check(c, self._signed.pop(id(c), None))
+                    self.stats.count(c)
+        finally:
+            self._signed.clear()
+
+    def prepare(self, c: Candidate) -> Any:
+        """The near-dup signature (the costly part of a check), for a candidate still accepted."""
+        hasher = self.deduper.hasher
+        return hasher.signature(c.text()) if hasher is not None and c.status == "accepted" else None
+
+    def prepared(self, batch: list[Candidate], values: list[Any]) -> None:
+        self._signed.update((id(c), v) for c, v in zip(batch, values, strict=True) if v is not None)
 
     def after_store(self) -> int:
         return self.deduper.save_signatures()

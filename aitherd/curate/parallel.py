@@ -1,0 +1,89 @@
+"""Running the curation steps that look at one candidate at a time in worker processes.
+
+The leading steps of the list that set `parallel` (redaction, the heuristic judge) mark each
+candidate from its own fields alone; `Workers.run` sends a batch's candidates to forked worker
+processes in chunks, runs those steps there, and brings back the marked candidates in their
+order, each step's counts (added to the step's own), and what the later steps `prepare` from a
+candidate's text (dedup's near-dup signature). The later steps then run here, in order, exactly
+as they would have: the results are the same as running every step in this process.
+
+The workers are forked once, when the first big batch comes, with the steps as they are then;
+they are stopped by `close()`, when the Curator is collected, or at exit.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from aitherd.candidate import Candidate
+from aitherd.curate.steps import Step, StepStats
+
+_STEPS: list[Step] = []  # in a worker: its copy of the steps, as they were at the fork
+
+
+def _init(steps: list[Step]) -> None:
+    global _STEPS
+    _STEPS = steps
+
+
+def _work(job: tuple[int, list[Candidate]]) -> tuple[list[Candidate], list[StepStats], list[list[Any]]]:
+    """In a worker: the first `n` steps over a chunk, then the later steps' `prepare`."""
+    n, chunk = job
+    ran = _STEPS[:n]
+    for step in ran:
+        step.stats = StepStats()
+        step(chunk)
+    prepared = [[step.prepare(c) for c in chunk] for step in _STEPS[n:] if step.prepares]
+    return chunk, [step.stats for step in ran], prepared
+
+
+class Workers:
+    """A pool of `n` forked processes that runs the leading `parallel` steps of `steps`."""
+
+    min_batch = 64  # smaller batches run in this process: forking and pickling would cost more
+
+    def __init__(self, n: int, steps: Sequence[Step]) -> None:
+        self.n, self.steps = n, list(steps)
+        self.lead = 0
+        while self.lead < len(self.steps) and self.steps[self.lead].parallel:
+            self.lead += 1
+        self._pool: Any = None
+
+    def _start(self) -> Any:
+        if self._pool is None:
+            gc.freeze()  # the workers share the parent's objects; keep the collector off their pages
+            try:
+                self._pool = multiprocessing.get_context("fork").Pool(self.n, _init, (self.steps,))
+            finally:
+                gc.unfreeze()
+            weakref.finalize(self, self._pool.terminate)
+        return self._pool
+
+    def run(self, batch: list[Candidate]) -> list[Step]:
+        """Run the leading parallel steps over `batch` (in place) in the workers; returns the
+        steps still to run here. Small batches, or no parallel step, run nothing here."""
+        if self.n < 2 or self.lead == 0 or len(batch) < self.min_batch:
+            return self.steps
+        size = -(-len(batch) // (self.n * 2))
+        chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
+        out: list[Candidate] = []
+        preparers = [s for s in self.steps[self.lead:] if s.prepares]
+        for chunk, stats, prepared in self._start().map(_work, [(self.lead, c) for c in chunks]):
+            for step, counted in zip(self.steps[:self.lead], stats, strict=True):
+                step.stats.merge(counted)
+                step.worked(chunk)
+            for step, values in zip(preparers, prepared, strict=True):
+                step.prepared(chunk, values)
+            out += chunk
+        batch[:] = out
+        return self.steps[self.lead:]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
