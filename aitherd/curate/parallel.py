@@ -1,9 +1,9 @@
 """Running the curation steps that look at one candidate at a time in worker processes.
 
 The leading steps of the list that set `parallel` (redaction, the heuristic judge) mark each
-candidate from its own fields alone; `Workers.run` sends a batch's candidates to forked worker
-processes in chunks, runs those steps there, and brings back the marked candidates in their
-order, each step's counts (added to the step's own), and what the later steps `prepare` from a
+candidate from its own fields alone; `Workers.start` sends a batch's candidates to forked worker
+processes in chunks, runs those steps there, and `finish` brings back the marked candidates in
+their order, each step's counts (added to the step's own), and what the later steps `prepare` from a
 candidate's text (dedup's near-dup signature). The later steps then run here, in order, exactly
 as they would have: the results are the same as running every step in this process.
 
@@ -63,16 +63,22 @@ class Workers:
             weakref.finalize(self, self._pool.terminate)
         return self._pool
 
-    def run(self, batch: list[Candidate]) -> list[Step]:
-        """Run the leading parallel steps over `batch` (in place) in the workers; returns the
-        steps still to run here. Small batches, or no parallel step, run nothing here."""
+    def start(self, batch: list[Candidate]) -> Any:
+        """Send the leading parallel steps over `batch` to the workers; returns a handle for
+        `finish`, or None when the batch runs all here (small, or no parallel step)."""
         if self.n < 2 or self.lead == 0 or len(batch) < self.min_batch:
-            return self.steps
+            return None
         size = -(-len(batch) // (self.n * 2))
-        chunks = [batch[i:i + size] for i in range(0, len(batch), size)]
+        return self._start().map_async(_work, [(self.lead, batch[i:i + size]) for i in range(0, len(batch), size)])
+
+    def finish(self, batch: list[Candidate], handle: Any) -> list[Step]:
+        """Wait for the workers' part of `batch` (started with `start`), put the marked candidates
+        in its place, in order, and return the steps still to run here."""
+        if handle is None:
+            return self.steps
         out: list[Candidate] = []
         preparers = [s for s in self.steps[self.lead:] if s.prepares]
-        for chunk, stats, prepared in self._start().map(_work, [(self.lead, c) for c in chunks]):
+        for chunk, stats, prepared in handle.get():
             for step, counted in zip(self.steps[:self.lead], stats, strict=True):
                 step.stats.merge(counted)
                 step.worked(chunk)

@@ -55,20 +55,38 @@ class Curator:
         self.workers = Workers(config.workers or min(4, len(os.sched_getaffinity(0))), self.steps)
 
     def process(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
-        """Curate a stream in batches; yields every input, accepted or rejected with a reason."""
+        """Curate a stream in batches; yields every input, accepted or rejected with a reason.
+        While the steps that run here work on one batch, the workers work on the next."""
+        pending: tuple[list[Candidate], Any] | None = None
+        for batch in self._batches(candidates):
+            started = (batch, self.workers.start(batch))
+            if pending is not None:
+                yield from self._finish(*pending)
+            pending = started
+        if pending is not None:
+            yield from self._finish(*pending)
+
+    def _batches(self, candidates: Iterable[Candidate]) -> Iterator[list[Candidate]]:
         batch: list[Candidate] = []
         for c in candidates:
             batch.append(c)
             if len(batch) >= self.config.batch_size:
-                yield from self.run(batch)
+                yield batch
                 batch = []
         if batch:
-            yield from self.run(batch)
+            yield batch
+
+    def _finish(self, batch: list[Candidate], handle: Any) -> list[Candidate]:
+        for step in self.workers.finish(batch, handle):
+            step(batch)
+        return batch
 
     def run(self, batch: list[Candidate], steps: Iterable[Step] | None = None) -> list[Candidate]:
         """Every step (or those given, in this process), in order, over one batch; the leading
         steps that look at one candidate at a time run in the worker processes (parallel.py)."""
-        for step in self.workers.run(batch) if steps is None else steps:
+        if steps is None:
+            return self._finish(batch, self.workers.start(batch))
+        for step in steps:
             step(batch)
         return batch
 
