@@ -8,26 +8,36 @@ candidate's text (dedup's near-dup signature). The later steps then run here, in
 as they would have: the results are the same as running every step in this process.
 
 The workers are forked once, when the first big batch comes, with the steps as they are then;
-they are stopped by `close()`, when the Curator is collected, or at exit.
+they are stopped by `close()`, when the Curator is collected, or at exit (multiprocessing's own
+exit handler), and die with the harvest's process.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
+import signal
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from aitherd.candidate import Candidate
+from aitherd.children import die_with_parent
 from aitherd.curate.steps import Step, StepStats
 
 _STEPS: list[Step] = []  # in a worker: its copy of the steps, as they were at the fork
 
 
-def _init(steps: list[Step]) -> None:
+def _init(steps: list[Step], parent: int) -> None:
+    """A worker's start. A stop request (SIGTERM to the job's process group) is for the harvest,
+    which finishes the batch in hand, so the workers ignore it and serve that batch; they exit
+    when the pool closes, and are killed if the harvest's process dies."""
     global _STEPS
     _STEPS = steps
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent, signal.SIGKILL)
 
 
 def _work(job: tuple[int, list[Candidate]]) -> tuple[list[Candidate], list[StepStats], list[list[Any]]]:
@@ -57,7 +67,7 @@ class Workers:
         if self._pool is None:
             gc.freeze()  # the workers share the parent's objects; keep the collector off their pages
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(self.n, _init, (self.steps,))
+                self._pool = multiprocessing.get_context("fork").Pool(self.n, _init, (self.steps, os.getpid()))
             finally:
                 gc.unfreeze()
             weakref.finalize(self, self._pool.terminate)
