@@ -102,7 +102,7 @@ class Redactor:
         """(redacted text, counts per type, characters removed)."""
         known = self._memo.get(text)
         if known is not None:
-            return known[0], Counter(known[1]), known[2]
+            return known[0], Counter(known[1]) if known[1] else Counter(), known[2]
         out, counts, removed = apply(text, self.find(text) if text else [])
         self._remember(text, (out, Counter(counts), removed))
         return out, counts, removed
