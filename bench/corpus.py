@@ -5,7 +5,8 @@ a real SQLite store) for this checkout and, in the same run on the same corpus, 
 commit (default be1a729, the curation before issue 22's speed work), each in its own process:
 wall seconds, CPU seconds (its own and its worker processes'), MB/s, and whether both stored the
 same examples (content hash, status, reason, quality, near-dup signature). Goal (issue 22): 67 MB
-in under a minute. `--stages` adds each stage on its own (read + parse + code detector; each
+in under a minute. Without `--workers`, this checkout runs twice: with its default worker processes and with
+`--workers 1` (all in one process). `--stages` adds each stage on its own (read + parse + code detector; each
 curation step; the store insert) and the detector's precision and recall.
 
     PYTHONPATH=. python bench/corpus.py --make-corpus /tmp/mixed.jsonl --mb 67
@@ -233,7 +234,7 @@ def _report(name: str, r: dict[str, object], mb: float) -> None:
     assert isinstance(counts, dict)
     print(f"  {name:<22}{wall:8.1f} s{cpu:9.1f} s{mb / wall:9.2f}{mb / cpu:10.2f}   stored {r['stored']} "
           f"(accepted {counts.get('accepted', 0)}, rejected "
-          f"{sum(v for k, v in counts.items() if k.startswith('rejected.'))})")
+          f"{sum(v for k, v in counts.items() if k.startswith('rejected.'))}); {r['digest'][:12]}")
 
 
 def compare(a: argparse.Namespace) -> None:
@@ -243,7 +244,10 @@ def compare(a: argparse.Namespace) -> None:
           f"{os.cpu_count()} CPUs, load {load:.1f}")
     print(f"  {'':<22}{'wall':>10}{'CPU':>11}{'MB/s':>9}{'MB/CPU-s':>10}")
     ours = _child(a, None)
-    _report("this checkout", ours, mb)
+    _report(f"this checkout{f', workers={a.workers}' if a.workers is not None else ''}", ours, mb)
+    if a.workers is None:  # the default uses worker processes: one process alone, for comparison
+        single = _child(argparse.Namespace(**{**vars(a), "workers": 1}), None)
+        _report("this checkout, workers=1", single, mb)
     base = None
     if not a.no_baseline:
         with tempfile.TemporaryDirectory() as tmp:
@@ -254,7 +258,8 @@ def compare(a: argparse.Namespace) -> None:
     if base is None:
         print("  baseline (README, 2 shared cores at load 7-9): 160 s for 67 MB, 0.42 MB/s; issue 22: 0.7-0.85 MB/s")
     else:
-        same = ours["digest"] == base["digest"] and ours["counts"] == base["counts"]
+        same = ours["digest"] == base["digest"] and ours["counts"] == base["counts"] and (
+            a.workers is not None or (single["digest"], single["counts"]) == (base["digest"], base["counts"]))
         print(f"  same stored examples and counts as the baseline: {'yes' if same else 'NO'}")
         print(f"  speed-up: {float(base['wall']) / float(ours['wall']):.2f}x wall, "  # type: ignore[arg-type]
               f"{(float(base['cpu']) + float(base['cpu_workers'])) / (float(ours['cpu']) + float(ours['cpu_workers'])):.2f}x CPU")  # type: ignore[arg-type]

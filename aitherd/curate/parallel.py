@@ -8,8 +8,9 @@ candidate's text (dedup's near-dup signature). The later steps then run here, in
 as they would have: the results are the same as running every step in this process.
 
 The workers are forked once, when the first big batch comes, with the steps as they are then;
-they are stopped by `close()`, when the Curator is collected, or at exit (multiprocessing's own
-exit handler), and die with the harvest's process.
+they are stopped by `close()`, when the Curator is collected, or at exit, and die with the
+harvest's process. Should one die (a stop request to the job's process group, the OOM killer),
+the batch runs here whole and so does the rest of the run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import os
 import signal
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from aitherd.candidate import Candidate
@@ -30,12 +33,11 @@ _STEPS: list[Step] = []  # in a worker: its copy of the steps, as they were at t
 
 
 def _init(steps: list[Step], parent: int) -> None:
-    """A worker's start. A stop request (SIGTERM to the job's process group) is for the harvest,
-    which finishes the batch in hand, so the workers ignore it and serve that batch; they exit
-    when the pool closes, and are killed if the harvest's process dies."""
+    """A worker's start: SIGTERM ends it (a stop request to the job's process group ends the
+    workers, and the harvest finishes the batch in hand itself); it dies with the harvest."""
     global _STEPS
     _STEPS = steps
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent, signal.SIGKILL)
 
@@ -67,28 +69,42 @@ class Workers:
         if self._pool is None:
             gc.freeze()  # the workers share the parent's objects; keep the collector off their pages
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(self.n, _init, (self.steps, os.getpid()))
+                self._pool = ProcessPoolExecutor(self.n, multiprocessing.get_context("fork"), _init,
+                                                 (self.steps, os.getpid()))
+                self._pool.submit(int).result()  # the workers are forked now, while frozen
             finally:
                 gc.unfreeze()
-            weakref.finalize(self, self._pool.terminate)
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool
 
     def start(self, batch: list[Candidate]) -> Any:
         """Send the leading parallel steps over `batch` to the workers; returns a handle for
-        `finish`, or None when the batch runs all here (small, or no parallel step)."""
+        `finish`, or None when the batch runs all here (small, or no parallel step, or the
+        workers are gone)."""
         if self.n < 2 or self.lead == 0 or len(batch) < self.min_batch:
             return None
         size = -(-len(batch) // (self.n * 2))
-        return self._start().map_async(_work, [(self.lead, batch[i:i + size]) for i in range(0, len(batch), size)])
+        try:
+            pool = self._start()
+            return [pool.submit(_work, (self.lead, batch[i:i + size])) for i in range(0, len(batch), size)]
+        except (BrokenProcessPool, RuntimeError, OSError):
+            self._gone()
+            return None
 
     def finish(self, batch: list[Candidate], handle: Any) -> list[Step]:
         """Wait for the workers' part of `batch` (started with `start`), put the marked candidates
-        in its place, in order, and return the steps still to run here."""
+        in its place, in order, and return the steps still to run here. Should a worker die (a
+        stop request, the OOM killer), every step runs here on the batch as it was."""
         if handle is None:
+            return self.steps
+        try:
+            results = [future.result() for future in handle]
+        except BrokenProcessPool:
+            self._gone()
             return self.steps
         out: list[Candidate] = []
         preparers = [s for s in self.steps[self.lead:] if s.prepares]
-        for chunk, stats, prepared in handle.get():
+        for chunk, stats, prepared in results:
             for step, counted in zip(self.steps[:self.lead], stats, strict=True):
                 step.stats.merge(counted)
                 step.worked(chunk)
@@ -98,8 +114,12 @@ class Workers:
         batch[:] = out
         return self.steps[self.lead:]
 
+    def _gone(self) -> None:
+        """The workers are gone: the rest of this Curator's batches run in this process."""
+        self.n = 1
+        self.close()
+
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
