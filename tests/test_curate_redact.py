@@ -222,7 +222,7 @@ def test_a_remembered_redaction_is_the_same_as_a_fresh_one_and_its_counts_are_th
     from aitherd.curate.redact import Redactor
 
     text = 'db = connect(password="Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz")\n'
-    r = Redactor()
+    r = Redactor(memo=True)
     first = r.redact(text)
     first[1]["password"] += 10  # a caller changing its counts changes nothing remembered
     again = r.redact(text)

@@ -60,14 +60,16 @@ _MEMO_STRINGS, _MEMO_CHARS = 16384, 8_000_000
 class Redactor:
     """Finds and replaces secrets in one string at a time.
 
-    `redact` remembers its last few thousand results by input: a harvest redacts each candidate
-    in curation and again on its way into the store (the structural guarantee), and most
+    With `memo` (the harvest's redactor, see `configure`), `redact` remembers its last few
+    thousand results by input: a harvest redacts each candidate in curation and again on its
+    way into the store (the structural guarantee), and most
     strings come out unchanged, so the store's pass finds them here; keys and values repeated on
     every candidate ("content", a file path) are redacted once. The result is a function of the
     string and the settings, so remembering it changes nothing."""
 
-    def __init__(self, cfg: RedactConfig | None = None) -> None:
+    def __init__(self, cfg: RedactConfig | None = None, memo: bool = False) -> None:
         self.cfg = cfg or RedactConfig()
+        self._memo_on = memo
         self._memo: dict[str, tuple[str, Counter[str], int]] = {}
         self._memo_chars = 0
         self._ds_plugins: list[object] | None = None
@@ -113,6 +115,8 @@ class Redactor:
         self._remember(text, (text, Counter(), 0))
 
     def _remember(self, text: str, result: tuple[str, Counter[str], int]) -> None:
+        if not self._memo_on:
+            return
         if len(self._memo) >= _MEMO_STRINGS or self._memo_chars >= _MEMO_CHARS:
             self._memo.clear()
             self._memo_chars = 0
@@ -193,7 +197,7 @@ def configure(cfg: RedactConfig) -> Redactor:
     """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker);
     returns the process's redactor, which curation shares with the store's write path."""
     global _default
-    _default = Redactor(cfg)
+    _default = Redactor(cfg, memo=True)
     return _default
 
 
