@@ -2,6 +2,8 @@
 
 A source yields `Candidate`s; curation marks each accepted or rejected (with a reason, never
 dropped); `aitherd.store.examples.insert_candidates` stores them idempotently by content hash.
+Every field is a column of the store's `example` table of the same name: `to_row` and `from_row`
+are the one mapping between the two.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aitherd.specialists import CODER, REASONER, SPECIALISTS
@@ -48,6 +50,29 @@ class Candidate:
             raise ValueError(f"unknown specialist {self.specialist!r}")
         if self.category not in CATEGORIES[self.specialist]:
             raise ValueError(f"unknown {self.specialist} category {self.category!r}")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Candidate:
+        """The candidate a stored row (an `Example`, or any object with its columns) holds."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def to_row(self) -> dict[str, Any]:
+        """The `example` columns this candidate fills: every field, and the content hash."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["content_hash"] = self.content_hash
+        return row
+
+    def verdict(self) -> dict[str, Any]:
+        """The columns curation decides: status, reason, quality and the curation notes."""
+        return {"status": self.status, "reason": self.reason, "quality": self.quality,
+                "quality_reasons": self.quality_reasons, "curation": self.curation}
+
+    def reopened(self, notes: tuple[str, ...] = ()) -> Candidate:
+        """This candidate with its verdict cleared for curating again (accepted, no quality), its
+        curation notes kept except those named and the LLM judge's; returns itself."""
+        self.status, self.reason, self.quality, self.quality_reasons = "accepted", None, None, []
+        self.curation = {k: v for k, v in (self.curation or {}).items() if k not in notes and k != "llm_judge"}
+        return self
 
     def reject(self, reason: str, **detail: Any) -> None:
         self.status, self.reason = "rejected", reason

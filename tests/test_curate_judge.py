@@ -128,3 +128,18 @@ def test_an_edit_given_as_a_rewrite_of_the_code_is_an_edit():
                                              {"role": "assistant", "content": "```python\nx = 1\n```"}],
                         source="session")
     assert "edit_missing" in heuristic_reasons(no_code)
+
+
+def test_text_share_counts_exactly_what_isalnum_and_isspace_count() -> None:
+    """The share of letters, digits and spaces is one regex pass, and agrees with the per-character
+    definition on every code point (Unicode digits, combining marks, "_" and NBSP included)."""
+    from aitherd.curate.judge import texty_share
+
+    def by_chars(text: str) -> float:
+        return sum(ch.isalnum() or ch.isspace() for ch in text) / len(text)
+
+    every = [chr(i) for i in range(sys.maxunicode + 1)]
+    assert [hex(ord(ch)) for ch in every if texty_share(ch) != by_chars(ch)] == []
+    for one in ("_", "\u00a0", "\u0663", "\u00b2", "\u2167", "\u0301", "a_b c!", "{}();"):
+        assert texty_share(one) == by_chars(one), repr(one)
+    assert texty_share("") == 1.0

@@ -11,7 +11,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_curate_support import CLEAN_CODE, coder, config, reasoner
 
+from aitherd.candidate import Candidate
 from aitherd.curate import CurationConfig, Curator, rejected
+from aitherd.curate.redact import configure
+from aitherd.curate.steps import Step, default_steps
 from aitherd.store.db import open_store
 from aitherd.store.examples import insert_candidates
 from aitherd.store.models import Example
@@ -108,3 +111,50 @@ def test_harvest_batches_are_curated_stored_and_signed(tmp_path: Path) -> None:
         rows = conn.execute(select(Example.run_id, Example.near_dup_signature, Example.messages)).all()
     assert len(rows) == 2 and all(r.run_id == 7 and r.near_dup_signature for r in rows)
     assert not any("ghp_R4nd0m" in str(r.messages) for r in rows)
+
+
+def test_a_candidate_stored_and_read_back_is_the_same_candidate(tmp_path: Path) -> None:
+    engine = open_store(tmp_path / "s.db")
+    c = reasoner("What is 6 * 7?", "6 * 7 = 42", "42", provenance={"file": "q.jsonl", "line": 3},
+                 license="MIT", weight=0.5)
+    c.quality, c.quality_reasons = 0.7, ["too_short"]
+    c.reject("low_quality", score=0.7)
+    insert_candidates(engine, [c])
+    with engine.connect() as conn:
+        row = conn.execute(select(Example)).one()
+    back = Candidate.from_row(row)
+    assert back == c and back.content_hash == row.content_hash == c.to_row()["content_hash"]
+    assert back.reopened(("low_quality",)).verdict() == {
+        "status": "accepted", "reason": None, "quality": None, "quality_reasons": [], "curation": {}}
+
+
+class _Marks(Step):
+    """A step of the caller's own: rejects answers that mention `forbidden`."""
+
+    name = "marks"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored = 0
+
+    def one(self, c: Candidate) -> None:
+        if "forbidden" in c.text():
+            c.reject("marked")
+
+    def after_store(self) -> int:
+        self.stored += 1
+        return 5
+
+
+def test_the_curator_runs_a_list_of_steps_each_with_its_own_stats_and_after_store_hook() -> None:
+    cfg = config(decontam={"enabled": False})
+    steps = default_steps(cfg, configure(cfg.redact))
+    assert [s.name for s in steps] == ["redact", "judge", "dedup"]
+    mine = _Marks()
+    cur = Curator(cfg, None, steps=[steps[0], mine, *steps[1:]])
+    out = list(cur.process([coder(*CLEAN_CODE[0]), coder("Say forbidden things.", CLEAN_CODE[1][1])]))
+    assert [(c.status, c.reason) for c in out] == [("accepted", None), ("rejected", "marked")]
+    stats = cur.stats.as_dict()
+    assert stats["marks"] == {"kept": 1, "dropped": {"marked": 1}}
+    assert stats["judge"] == {"kept": 1, "dropped": {}} and stats["redact"]["kept"] == 2
+    assert cur.after_store() == 5 and mine.stored == 1  # dedup without a store writes nothing

@@ -216,3 +216,17 @@ def test_real_library_source_is_left_alone() -> None:
                 "numpy/distutils/mingw32ccompiler.py", "transformers/models/luke/tokenization_luke.py"):
         text = (site / rel).read_text(encoding="utf-8")
         assert r.find(text) == [], (rel, [text[s:e] for s, e, _ in r.find(text)][:5])
+
+
+def test_a_remembered_redaction_is_the_same_as_a_fresh_one_and_its_counts_are_the_callers() -> None:
+    from aitherd.curate.redact import Redactor
+
+    text = 'db = connect(password="Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz")\n'
+    r = Redactor(memo=True)
+    first = r.redact(text)
+    first[1]["password"] += 10  # a caller changing its counts changes nothing remembered
+    again = r.redact(text)
+    assert again == Redactor().redact(text) and again[1] == {"password": 1}
+    assert "Zx9Qw8" not in again[0]
+    clean = "def f(x):\n    return x + 1\n"
+    assert r.redact(clean) == (clean, Counter(), 0) == r.redact(clean)

@@ -13,7 +13,7 @@ _WHERE = {
     "BenchmarkPaths": "config", "CurationConfig": "config", "DecontamConfig": "config",
     "DedupConfig": "config", "JudgeConfig": "config", "LLMJudgeConfig": "config",
     "RedactConfig": "config", "DecontamError": "decontam", "DecontamIndex": "decontam",
-    "screen": "decontam", "Curator": "pipeline", "Stats": "pipeline",
+    "screen": "decontam", "Curator": "pipeline", "Stats": "pipeline", "Step": "steps",
     "decontam_report": "reports", "rejected": "reports",
 }
 

@@ -108,3 +108,7 @@ class CurationConfig(_Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     batch_size: int = Field(256, ge=1)
+    # Processes for the steps that look at one candidate at a time (redaction, the heuristic
+    # judge, near-dup signatures): 0 = one per CPU core this process may use, at most 4; 1 = none
+    # (all in the harvest's own process). The results are the same either way.
+    workers: int = Field(0, ge=0)

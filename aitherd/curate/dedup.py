@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, select, update
+from sqlalchemy import text as sql
 from sqlmodel import col
 
 from aitherd.candidate import Candidate, normalise
@@ -26,6 +27,8 @@ from aitherd.store.models import Example
 _WORDS = re.compile(rb"\w+")
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MASK32 = np.uint64(0xFFFFFFFF)
+# One statement, many parameter sets (executemany): a signature onto a stored row.
+_SET_SIG = sql("UPDATE example SET near_dup_signature = :s WHERE content_hash = :h")
 SIGNATURE_VERSION = 2  # 1: raw word shingles; 2: shingles of the canonical form
 
 
@@ -158,17 +161,18 @@ class Deduper:
 
     @staticmethod
     def _write_sigs(engine: Engine, rows: list[dict[str, Any]]) -> set[str]:
-        """Set signatures on stored rows; returns the hashes of the rows that exist."""
+        """Set signatures on stored rows, in one transaction and one statement per 500 rows;
+        returns the hashes of the rows that exist (the others are not written)."""
         done: set[str] = set()
         with engine.begin() as conn:
-            for r in rows:
-                res = conn.execute(
-                    update(Example)
-                    .where(Example.content_hash == r["h"])
-                    .values(near_dup_signature=r["s"])
-                )
-                if res.rowcount:
-                    done.add(r["h"])
+            for i in range(0, len(rows), 500):
+                chunk = rows[i:i + 500]
+                stored = set(conn.execute(select(Example.content_hash).where(
+                    col(Example.content_hash).in_([r["h"] for r in chunk]))).scalars())
+                found = [r for r in chunk if r["h"] in stored]
+                if found:
+                    conn.execute(_SET_SIG, found)
+                done |= stored
         return done
 
     def _add(self, h: str, sig: np.ndarray, q: float) -> None:
@@ -181,14 +185,16 @@ class Deduper:
             self.lsh.remove(h)
         self.sigs.pop(h, None)
 
-    def check(self, c: Candidate) -> None:
-        """Reject `c` as a duplicate, or keep it (possibly demoting a worse kept copy)."""
+    def check(self, c: Candidate, sig: np.ndarray | None = None) -> None:
+        """Reject `c` as a duplicate, or keep it (possibly demoting a worse kept copy); `sig` is
+        its signature when computed already (`self.hasher.signature(c.text())`)."""
         h = c.content_hash
         key = exact_key(c)
         if h in self.known or key in self.exact:
             c.reject("duplicate", of=self.exact.get(key, h), kind="exact")
             return
-        sig = self.hasher.signature(c.text()) if self.hasher is not None else None
+        if sig is None and self.hasher is not None:
+            sig = self.hasher.signature(c.text())
         q = c.quality if c.quality is not None else 0.0
         if sig is not None and self.lsh is not None:
             best, best_sim = None, 0.0

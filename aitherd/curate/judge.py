@@ -29,6 +29,9 @@ _BOILERPLATE = re.compile(
 )
 _SEARCH_REPLACE = ("<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE")
 _DIFF = re.compile(r"^(?:@@ .* @@|--- \S|\+\+\+ \S)", re.MULTILINE)
+# A character that is neither alphanumeric nor whitespace, exactly as str.isalnum/str.isspace say:
+# `re`'s \w is str.isalnum plus "_" and its \s is str.isspace, for every code point.
+_NOT_TEXTY = re.compile(r"[^\w\s]|_")
 
 PENALTIES = {
     "code_syntax": 0.6,
@@ -59,6 +62,11 @@ def _rewrites_code(c: Candidate) -> bool:
              for b in _ANY_BLOCK.findall(str(m.get("content") or "")) if b.strip()}
     answered = {" ".join(b.split()) for b in _ANY_BLOCK.findall(_assistant_text(c)) if b.strip()}
     return bool(asked) and bool(answered - asked)
+
+
+def texty_share(text: str) -> float:
+    """The share of `text`'s characters that are alphanumeric or whitespace (1.0 when empty)."""
+    return len(_NOT_TEXTY.sub("", text)) / len(text) if text else 1.0
 
 
 def heuristic_reasons(c: Candidate) -> list[str]:
@@ -94,7 +102,7 @@ def heuristic_reasons(c: Candidate) -> list[str]:
         reasons.append("boilerplate")
     if text:
         sample = text[:20000]
-        texty = sum(ch.isalnum() or ch.isspace() for ch in sample) / len(sample)
+        texty = texty_share(sample)
         if texty < 0.55:
             reasons.append("non_text")
     return reasons

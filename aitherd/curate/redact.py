@@ -53,11 +53,25 @@ def _lower(text: str) -> str:
     return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
 
 
-class Redactor:
-    """Finds and replaces secrets in one string at a time."""
+# What a Redactor remembers (cleared when either is reached): strings, and their characters.
+_MEMO_STRINGS, _MEMO_CHARS = 16384, 8_000_000
 
-    def __init__(self, cfg: RedactConfig | None = None) -> None:
+
+class Redactor:
+    """Finds and replaces secrets in one string at a time.
+
+    With `memo` (the harvest's redactor, see `configure`), `redact` remembers its last few
+    thousand results by input: a harvest redacts each candidate in curation and again on its
+    way into the store (the structural guarantee), and most
+    strings come out unchanged, so the store's pass finds them here; keys and values repeated on
+    every candidate ("content", a file path) are redacted once. The result is a function of the
+    string and the settings, so remembering it changes nothing."""
+
+    def __init__(self, cfg: RedactConfig | None = None, memo: bool = False) -> None:
         self.cfg = cfg or RedactConfig()
+        self._memo_on = memo
+        self._memo: dict[str, tuple[str, Counter[str], int]] = {}
+        self._memo_chars = 0
         self._ds_plugins: list[object] | None = None
         if self.cfg.detect_secrets:
             try:
@@ -88,7 +102,26 @@ class Redactor:
 
     def redact(self, text: str) -> tuple[str, Counter[str], int]:
         """(redacted text, counts per type, characters removed)."""
-        return apply(text, self.find(text) if text else [])
+        known = self._memo.get(text)
+        if known is not None:
+            return known[0], Counter(known[1]) if known[1] else Counter(), known[2]
+        out, counts, removed = apply(text, self.find(text) if text else [])
+        self._remember(text, (out, Counter(counts), removed))
+        return out, counts, removed
+
+    def remember(self, text: str) -> None:
+        """Note that `redact(text)` found nothing: only for a text this redactor (or a copy of it
+        with the same settings, in a worker process) returned unchanged with no counts."""
+        self._remember(text, (text, Counter(), 0))
+
+    def _remember(self, text: str, result: tuple[str, Counter[str], int]) -> None:
+        if not self._memo_on:
+            return
+        if len(self._memo) >= _MEMO_STRINGS or self._memo_chars >= _MEMO_CHARS:
+            self._memo.clear()
+            self._memo_chars = 0
+        self._memo[text] = result
+        self._memo_chars += len(text)
 
     def _detect_secrets(self, text: str) -> Iterator[Span]:
         offset = 0
@@ -160,10 +193,12 @@ def _argv(items: list[str] | tuple[str, ...], r: Redactor, counts: Counter[str] 
 _default: Redactor | None = None
 
 
-def configure(cfg: RedactConfig) -> None:
-    """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker)."""
+def configure(cfg: RedactConfig) -> Redactor:
+    """Make `cfg` the process's redaction settings (the curation step's, in a harvest worker);
+    returns the process's redactor, which curation shares with the store's write path."""
     global _default
-    _default = Redactor(cfg)
+    _default = Redactor(cfg, memo=True)
+    return _default
 
 
 def default_redactor() -> Redactor:

@@ -36,14 +36,7 @@ def insert_candidates(engine: Engine, candidates: Iterable[Candidate],
             seen = c.curation.setdefault("redactions", {})
             for kind, n in found.items():
                 seen[kind] = seen.get(kind, 0) + n
-    rows = [{
-        "specialist": c.specialist, "category": c.category, "status": c.status,
-        "reason": c.reason, "messages": c.messages, "reasoning": c.reasoning,
-        "answer": c.answer, "source": c.source, "provenance": c.provenance,
-        "license": c.license, "weight": c.weight, "quality": c.quality,
-        "quality_reasons": c.quality_reasons, "curation": c.curation,
-        "content_hash": c.content_hash, "run_id": run_id, "created_at": utcnow(),
-    } for c in candidates]
+    rows = [{**c.to_row(), "run_id": run_id, "created_at": utcnow()} for c in candidates]
     if not rows:
         return 0, 0
     stmt = insert(Example).on_conflict_do_nothing(index_elements=["content_hash"])
