@@ -22,7 +22,7 @@ from aitherd.curate.decontam import DecontamIndex
 from aitherd.curate.parallel import Workers
 from aitherd.curate.redact import configure
 from aitherd.curate.reports import decontam_report, rejected  # noqa: F401 - re-exported
-from aitherd.curate.steps import Step, default_steps
+from aitherd.curate.steps import Decontam, Step, default_steps
 from aitherd.store.models import Example
 
 # Reasons a recheck may revisit (the others, e.g. duplicate, depend on history, not thresholds).
@@ -53,6 +53,12 @@ class Curator:
         self.steps = steps if steps is not None else default_steps(config, redactor, engine, index)
         self.stats = Stats(self.steps)
         self.workers = Workers(config.workers or min(4, len(os.sched_getaffinity(0))), self.steps)
+
+    @property
+    def index(self) -> DecontamIndex | None:
+        """The decontamination index its decontam step screens with (None when that step is off):
+        STaR screens its problems with it before asking them."""
+        return next((step.index for step in self.steps if isinstance(step, Decontam)), None)
 
     def process(self, candidates: Iterable[Candidate]) -> Iterator[Candidate]:
         """Curate a stream in batches; yields every input, accepted or rejected with a reason.
