@@ -9,9 +9,10 @@ with no brackets around), `+ - * /`, `\\cdot`, `\\times`, `\\div`, implicit mult
 (`2\\sqrt{3}`, `(x-1)(x+1)`, `\\pi r^2`), unary minus, `( )`, `{ }`, `^` with a braced or
 one-character exponent, `\\frac`/`\\dfrac`/`\\tfrac` (braced or one-character arguments),
 `\\sqrt{}`, `\\sqrt[n]{}`, `\\pi`, `e`, `\\infty`, `n!` (n <= 100), `\\binom{n}{k}`, single-letter
-variables, `lhs = rhs`, tuples and intervals `(a, b)`, `[a, b)`, sets `\\{a, b\\}`, bare lists
-`a, b` (compared as sets, as math-verify does) and unions of intervals with `\\cup`. Anything else
-(words, `%`, `<`, subscripts, logs, trigonometry, matrices, `1/2x`, `x^10` without braces, ...)
+variables (two letters together are their product, `xy`, unless a word or unit: ln, cm, is, ...),
+`lhs = rhs`, tuples and intervals `(a, b)`, `[a, b)`, sets `\\{a, b\\}`, bare lists `a, b`
+(compared as sets, as math-verify does) and unions of intervals with `\\cup`. Anything else
+(longer words, `%`, `<`, subscripts, logs, trigonometry, matrices, `1/2x`, `x^10` without braces)
 raises `Unsure`, and the pair goes to math-verify.
 
 How values are compared (the rules of aitherd.answers' docstring, kept):
@@ -54,6 +55,9 @@ _TOKEN = re.compile(r"\s*(?:(?P<th>\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,]))|(?P<nu
                     r"|(?P<cmd>\\[A-Za-z]+|\\[{}])|(?P<word>[A-Za-z]{2,})|(?P<ch>[A-Za-z+\-*/^()\[\]{},=!]))")
 _COMMANDS = {"\\frac", "\\sqrt", "\\pi", "\\cdot", "\\times", "\\div", "\\infty", "\\cup", "\\binom", "\\dbinom",
              "\\tbinom", "\\{", "\\}"}
+# Two letters that are a word, a function or a unit rather than a product (ln x, 5 cm, x is 5).
+_TWO_LETTER_WORDS = {"ln", "lg", "tg", "sh", "ch", "th", "or", "of", "to", "is", "in", "by", "if", "at", "as", "an",
+                     "no", "on", "so", "be", "cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "pm", "am"}
 _POINTS = [Fraction(-7, 3), Fraction(5, 11), Fraction(13, 7), Fraction(-3, 17), Fraction(19, 5), Fraction(2, 9)]
 _ARITHMETIC = {"add", "mul", "div", "pow", "root", "fact", "binom"}
 _MAX_BITS = 4000  # exact powers larger than this many bits are left to math-verify (which guards them too)
@@ -70,6 +74,10 @@ def tokenize(text: str) -> tuple[list[tuple[str, str]], bool]:
             raise Unsure(f"unread character at {pos}")
         kind = m.lastgroup or ""
         value = m.group(kind)
+        if kind == "word" and len(value) == 2 and value.lower() not in _TWO_LETTER_WORDS:
+            tokens += [("ch", value[0]), ("ch", value[1])]  # xy, ab: a product of two variables
+            pos = m.end()
+            continue
         if kind == "word" or (kind == "cmd" and value not in _COMMANDS):
             raise Unsure(value)
         if kind == "th":
