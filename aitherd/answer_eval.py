@@ -53,6 +53,7 @@ class Unsure(Exception):
 
 _TOKEN = re.compile(r"\s*(?:(?P<th>\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,]))|(?P<num>\d+(?:\.\d+)?|\.\d+)"
                     r"|(?P<cmd>\\[A-Za-z]+|\\[{}])|(?P<word>[A-Za-z]{2,})|(?P<ch>[A-Za-z+\-*/^()\[\]{},=!]))")
+_GROUP_OF_THREE = re.compile(r"\d,\d{3}(?!\d)")
 _COMMANDS = {"\\frac", "\\sqrt", "\\pi", "\\cdot", "\\times", "\\div", "\\infty", "\\cup", "\\binom", "\\dbinom",
              "\\tbinom", "\\{", "\\}"}
 # Two letters that are a word, a function or a unit rather than a product (ln x, 5 cm, x is 5).
@@ -273,8 +274,8 @@ def parse(text: str) -> Node:
     tokens, thousands = tokenize(text)
     if not tokens:
         raise Unsure("empty")
-    if thousands and any(c in text for c in "([{"):
-        raise Unsure("a thousands separator inside brackets")  # (1,000, 2)
+    if _GROUP_OF_THREE.search(text) and (not thousands or any(c in text for c in "([{")):
+        raise Unsure("a comma before three digits in a list or brackets")  # 1,234,5 or (1,000, 2)
     node = _Parser(tokens).top()
     if thousands and node[0] not in ("num", "add", "mul", "div", "pow", "neg", "eq"):
         raise Unsure("a thousands separator in a list")
