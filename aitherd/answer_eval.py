@@ -9,7 +9,8 @@ with no brackets around), `+ - * /`, `\\cdot`, `\\times`, `\\div`, implicit mult
 (`2\\sqrt{3}`, `(x-1)(x+1)`, `\\pi r^2`), unary minus, `( )`, `{ }`, `^` with a braced or
 one-character exponent, `\\frac`/`\\dfrac`/`\\tfrac` (braced or one-character arguments),
 `\\sqrt{}`, `\\sqrt[n]{}`, `\\pi`, `e`, `\\infty`, `n!` (n <= 100), `\\binom{n}{k}`, single-letter
-variables (two letters together are their product, `xy`, unless a word or unit: ln, cm, is, ...),
+variables but `i` (complex answers go to math-verify; two letters together are their product,
+`xy`, unless a word or unit: ln, cm, is, ...),
 `lhs = rhs`, tuples and intervals `(a, b)`, `[a, b)`, sets `\\{a, b\\}`, bare lists `a, b`
 (compared as sets, as math-verify does) and unions of intervals with `\\cup`. Anything else
 (longer words, `%`, `<`, subscripts, logs, trigonometry, matrices, `1/2x`, `x^10` without braces)
@@ -25,7 +26,7 @@ How values are compared (the rules of aitherd.answers' docstring, kept):
   signs, different for each variable): equal when equal at all three, different when clearly
   different at one. A point where a side is undefined (x = 1 in 1/(x-1), sqrt of a negative)
   leaves the pair to math-verify, as do two sides whose variables differ (5 m vs 5: a unit),
-  except two bare different letters (x vs y, B vs C), which are different.
+  except two bare different letters (x vs y, B vs C; x vs X is left), which are different.
 - `x = 5` equals `5` (an equation with a lone variable on the left equals its right side); two
   equations are equal when both sides are.
 - Sets and bare lists ignore order; tuples and intervals compare in order and with their brackets
@@ -58,7 +59,8 @@ _COMMANDS = {"\\frac", "\\sqrt", "\\pi", "\\cdot", "\\times", "\\div", "\\infty"
              "\\tbinom", "\\{", "\\}"}
 # Two letters that are a word, a function or a unit rather than a product (ln x, 5 cm, x is 5).
 _TWO_LETTER_WORDS = {"ln", "lg", "tg", "sh", "ch", "th", "or", "of", "to", "is", "in", "by", "if", "at", "as", "an",
-                     "no", "on", "so", "be", "cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "pm", "am"}
+                     "no", "on", "so", "be", "cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "pm", "am",
+                     "lb", "oz", "st", "nd", "rd", "re", "im", "tr", "id"}
 _POINTS = [Fraction(-7, 3), Fraction(5, 11), Fraction(13, 7), Fraction(-3, 17), Fraction(19, 5), Fraction(2, 9)]
 _ARITHMETIC = {"add", "mul", "div", "pow", "root", "fact", "binom"}
 _MAX_BITS = 4000  # exact powers larger than this many bits are left to math-verify (which guards them too)
@@ -225,6 +227,8 @@ class _Parser:
             self.i += 1
             return ("num", Fraction(text), "." in text)
         if kind == "ch" and text.isalpha():
+            if text == "i":
+                raise Unsure("i: the imaginary unit to math-verify, a real variable here")  # (1+i)^2 = 2i
             self.i += 1
             return ("const", "e") if text == "e" else ("var", text)
         if text in ("\\pi", "\\infty"):
@@ -434,7 +438,8 @@ def _unordered(xs: list[Node], ys: list[Node]) -> bool | None:
 def _scalars(a: Node, b: Node) -> bool | None:
     va, vb = variables(a), variables(b)
     if va != vb:
-        return False if a[0] == b[0] == "var" else None  # x vs y; 5 m vs 5 is a unit
+        bare = a[0] == b[0] == "var" and a[1].lower() != b[1].lower()  # math-verify: x = X
+        return False if bare else None  # x vs y; 5 m vs 5 is a unit
     decimal = _has_decimal(a) or _has_decimal(b)
     names = sorted(va)
     points = [{n: _POINTS[(k + j) % len(_POINTS)] for j, n in enumerate(names)} for k in range(3 if names else 1)]
