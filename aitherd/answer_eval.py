@@ -471,7 +471,5 @@ def equal(predicted: str, reference: str) -> bool | None:
     """The verdict on two cleaned final answers, or None when either is outside this module."""
     try:
         return compare(parse(predicted), parse(reference))
-    except Unsure:
-        return None
-    except RecursionError:
+    except (Unsure, RecursionError, OverflowError):  # OverflowError: an exact value too large for a float
         return None

@@ -48,9 +48,9 @@ def test_unsure_shapes_are_left_to_math_verify(a, b):
 
 
 @pytest.mark.parametrize("big", ["(2^{99})^{99}", "101!", "\\binom{500}{250}", "(10^{300})\\cdot(10^{300})^{9}",
-                                 "\\sqrt[100]{2}", "(" * 2000 + "1" + ")" * 2000])
+                                 "\\sqrt[100]{2}", "2^{1500}", "(" * 2000 + "1" + ")" * 2000])
 def test_huge_or_deep_values_are_refused_not_computed(big):
-    assert answer_eval.equal(big, "1") is None
+    assert answer_eval.equal(big, "\\pi") is None
 
 
 def test_untrusted_text_is_only_tokenized():
