@@ -12,9 +12,9 @@ one-character exponent, `\\frac`/`\\dfrac`/`\\tfrac` (braced or one-character ar
 variables but `i` (complex answers go to math-verify; two letters together are their product,
 `xy`, unless a word or unit: ln, cm, is, ...),
 `lhs = rhs`, tuples and intervals `(a, b)`, `[a, b)`, sets `\\{a, b\\}`, bare lists `a, b`
-(compared as sets, as math-verify does) and unions of intervals with `\\cup`. Anything else
-(longer words, `%`, `<`, subscripts, logs, trigonometry, matrices, `1/2x`, `x^10` without braces)
-raises `Unsure`, and the pair goes to math-verify.
+(compared as sets, as math-verify does; two different values are not one value) and unions of
+intervals with `\\cup`. Anything else (longer words, `%`, `<`, subscripts, logs, trigonometry,
+matrices, `1/2x`, `x^10` without braces) raises `Unsure`, and the pair goes to math-verify.
 
 How values are compared (the rules of aitherd.answers' docstring, kept):
 - Values are exact Fractions while they can be (`\\sqrt{16}` = 4, `2^{10}` = 1024) and floats
@@ -411,6 +411,9 @@ def compare(a: Node, b: Node) -> bool | None:
         return None if all(differ) else False  # (0, oo) vs (0, oo]: sympy ignores an infinite end's bracket
     if ka == "union" and kb == "union":
         return True if len(a[1]) == len(b[1]) and _unordered(a[1], b[1]) else None
+    if {ka, kb} & {"list", "set"} and not {ka, kb} & {"seq", "union"}:
+        many = a[1] if ka in ("list", "set") else b[1]
+        return False if _distinct(many) else None  # 1,5 vs 1.5: two different values are not one
     if ka in ("list", "set", "seq", "union") or kb in ("list", "set", "seq", "union"):
         return None
     return _scalars(a, b)
@@ -418,6 +421,11 @@ def compare(a: Node, b: Node) -> bool | None:
 
 def _is_infinite(node: Node) -> bool:
     return node == ("const", "infty") or (node[0] == "neg" and _is_infinite(node[1]))
+
+
+def _distinct(items: list[Node]) -> bool:
+    """Do the items hold at least two surely different values?"""
+    return any(compare(x, y) is False for j, x in enumerate(items) for y in items[j + 1:])
 
 
 def _unordered(xs: list[Node], ys: list[Node]) -> bool | None:

@@ -31,7 +31,8 @@ def test_equal_shapes_are_decided_equal(a, b):
 @pytest.mark.parametrize(("a", "b"), [
     ("2\\sqrt{3}", "\\sqrt{6}"), ("\\sqrt{2}", "1.41"), ("\\pi", "3.14"), ("x^2", "2x"), ("-x^2", "(-x)^2"),
     ("\\sqrt{x^2}", "x"), ("(1,2)", "(2,1)"), ("[1,2)", "(1,2]"), ("(0,\\infty)", "[0,\\infty)"),
-    ("\\{1,2\\}", "\\{1,2,3\\}"), ("x = 5", "-5"), ("x", "y"), ("B", "C"), ("b", "C"), ("2^{10}", "20"), ("e^{1}", "1"),
+    ("\\{1,2\\}", "\\{1,2,3\\}"), ("1,5", "1.5"), ("2, 3, 4", "3"),
+    ("x = 5", "-5"), ("x", "y"), ("B", "C"), ("b", "C"), ("2^{10}", "20"), ("e^{1}", "1"),
 ])
 def test_different_shapes_are_decided_different(a, b):
     assert evaluated_equal(a, b) is False
@@ -40,7 +41,7 @@ def test_different_shapes_are_decided_different(a, b):
 @pytest.mark.parametrize(("a", "b"), [
     ("\\log_2 8", "3"), ("x > 2", "2 < x"), ("\\sin^2 x + \\cos^2 x", "1"), ("Monday", "Tuesday"), ("5 m", "5"),
     ("1/2x", "\\frac{1}{2x}"), ("x^10", "x^{10}"), ("1/0", "0"), ("\\sqrt{2}", "1.414214"), ("\\sqrt{x}", "x^{1/2}"),
-    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"), ("1,5", "1.5"), ("(1,000, 2)", "(1000,2)"),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"), ("2, 2", "2"), ("(1,000, 2)", "(1000,2)"),
     ("(0,2)\\cup(1,3)", "(0,3)"), ("\\ln x^2", "2\\ln x"), ("ln(x^2)", "2ln(x)"), ("x = 3", "x"), ("x", "X"), ("(1+i)^2", "2i"),
 ])
 def test_unsure_shapes_are_left_to_math_verify(a, b):
@@ -79,4 +80,4 @@ def test_most_symbolic_labelled_pairs_no_longer_need_math_verify():
     stats = dict(answers.STATS)
     answers.STATS.clear()
     assert stats["evaluated"] >= 150, stats
-    assert stats["math_verify"] <= 25, stats  # logs, inequalities, words, matrices, unmatched unions
+    assert stats["math_verify"] <= 20, stats  # logs, inequalities, words, matrices, unmatched unions
