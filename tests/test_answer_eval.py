@@ -81,3 +81,22 @@ def test_most_symbolic_labelled_pairs_no_longer_need_math_verify():
     answers.STATS.clear()
     assert stats["evaluated"] >= 150, stats
     assert stats["math_verify"] <= 20, stats  # logs, inequalities, words, matrices, unmatched unions
+
+
+CROSS = ["\\frac{1}{2}", "0.5", "\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2", "2\\sqrt{2}", "\\sqrt{8}", "\\frac{\\pi}{3}",
+         "\\pi", "3.14", "(x+1)^2", "x^2+2x+1", "2x+1", "x=2", "2", "-2", "(2,3)", "(3,2)", "[2,3)", "\\{2,3\\}",
+         "3, 2", "(-\\infty,2]", "(-\\infty,2)", "\\frac{1+\\sqrt{5}}{2}", "2^{10}", "1024", "\\binom{10}{3}", "120",
+         "ab", "b a", "\\frac{a}{b}", "a/b", "x^{-1}", "\\frac1x", "\\sqrt[3]{8}", "1,000,000", "10^6"]
+
+
+def test_the_middle_path_agrees_with_math_verify_wherever_it_decides():
+    decided, disagree = 0, []
+    for a in CROSS:
+        for b in CROSS:
+            verdict = evaluated_equal(a, b)
+            if verdict is not None:
+                decided += 1
+                if verdict != answers.symbolic_equal(a, b):
+                    disagree.append((a, b, verdict))
+    assert decided >= 500
+    assert not disagree
