@@ -11,6 +11,11 @@ How `kind="math"` decides, cheapest step first:
 2. Same text after LaTeX clean-up (`\\dfrac`, `\\left`, `\\text{}`, `$`): equal.
 3. Both plain numbers (integers, decimals, `a/b`, `\\frac{a}{b}`, thousands separators, `$`, `%`,
    trailing unit words): decided here, exactly, with no sympy.
+3b. Both answers in the common LaTeX/plain shapes (`\\frac`, `\\sqrt[n]{}`, `^`, `\\pi`, implicit
+   multiplication, tuples, sets, intervals, a few variables, ...): parsed by hand and
+   evaluated with exact Fractions where possible, floats otherwise, variables at three fixed
+   points (aitherd.answer_eval states its reading and tolerances); decided here only when both
+   sides parse completely and the numbers leave no doubt, with no sympy (STATS["evaluated"]).
 4. Anything else goes to math-verify (HuggingFace's `math_verify`: LaTeX to sympy, then numeric,
    symbolic, set, interval and equation comparison), imported on first use so the daemon never
    loads sympy. Plain-text forms its LaTeX parser misreads (`sqrt(8)`, `pi`, `√`, `π`, `**`) are
@@ -25,7 +30,8 @@ The rules (the labelled set in tests/data/answer_pairs.jsonl is written to them)
   not compared: 5 cm = 5. A percentage p% equals p/100 and also p (GSM8K gives percentages as
   bare numbers).
 - Sets ignore order; tuples and intervals do not: (1,2) != (2,1), [1,2) != (1,2].
-- Expressions are equal when sympy finds them equal; an equation `x = 5` equals its right side.
+- Expressions are equal when sympy finds them equal (step 3b: when equal at three fixed points,
+  which also catches identities math-verify misreads); an equation `x = 5` equals its right side.
 - Multiple-choice letters: `(B)`, `\\text{(B)}` and `B` are equal; `kind="choice"` reads the
   letter out of prose ("the answer is (C)").
 
@@ -50,7 +56,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any
 
-from aitherd import think
+from aitherd import answer_eval, think
 
 KINDS = ("math", "choice", "exact")
 STATS: Counter[str] = Counter()  # how each math check was decided: see _decide
@@ -263,10 +269,23 @@ def symbolic_equal(predicted: str, reference: str) -> bool | None:
     return _math_verify(_clean(predicted), _clean(reference))
 
 
+def evaluated_equal(predicted: str, reference: str) -> bool | None:
+    """Step 3b alone (aitherd.answer_eval: parsed and evaluated, no sympy): the verdict, or None
+    when either answer is outside what it reads confidently."""
+    a, b = _clean(predicted), _clean(reference)
+    if any(len(s) > _MAX_SYMBOLIC or _COSTLY.search(s) for s in (a, b)):
+        return None
+    return answer_eval.equal(_to_latex(a), _to_latex(b))
+
+
 def _decide(predicted: str, reference: str) -> bool:
     fast = fast_equal(predicted, reference)
     if fast is not None:
         return fast
+    evaluated = evaluated_equal(predicted, reference)
+    if evaluated is not None:
+        STATS["evaluated"] += 1
+        return evaluated
     verdict = symbolic_equal(predicted, reference)
     if verdict is None:
         STATS["too_costly"] += 1
