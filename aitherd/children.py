@@ -70,10 +70,14 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 async def start(*argv: str, env: Mapping[str, str] | None = None, stdin: int | None = None,
                 stdout: int | None = None, stderr: int | None = None,
-                new_session: bool = False) -> asyncio.subprocess.Process:
+                new_session: bool = False, dies_with_parent: bool = False) -> asyncio.subprocess.Process:
     """Start a child in its own process group (or its own session), with a 1 MiB line limit
-    on its pipes (asyncio's 64 KiB default breaks on long log lines)."""
+    on its pipes (asyncio's 64 KiB default breaks on long log lines). `dies_with_parent`: the
+    child gets SIGTERM when this process dies, even by SIGKILL (for a child that cannot ask for
+    it itself, such as vLLM: an orphan would keep the GPU from the next daemon's server)."""
     kwargs: dict[str, object] = {"start_new_session": True} if new_session else {"process_group": 0}
+    if dies_with_parent:
+        kwargs["preexec_fn"] = die_with_parent
     return await asyncio.create_subprocess_exec(
         *argv, env=dict(env) if env is not None else child_env(), stdin=stdin, stdout=stdout,
         stderr=stderr, limit=1 << 20, **kwargs)  # type: ignore[arg-type]

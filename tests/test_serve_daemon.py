@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -90,6 +91,19 @@ def test_operate_serving_with_aitherctl_and_stop_leaves_no_vllm_process(make_dae
     assert d.stop() == 0
     assert alive_in_group(pgid) == []
     engine.dispose()
+
+
+def test_a_daemon_killed_by_sigkill_takes_its_vllm_server_with_it(make_daemon):
+    # Outside systemd nothing else would stop it, and an orphan vLLM keeps the GPU from the next one.
+    d = make_daemon({"serve": serve_section()}).start()
+    st = wait_up(d)
+    server = st["pid"]
+    assert alive_in_group(server)
+    d.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while alive_in_group(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive_in_group(server) == [], "the vLLM server outlived its daemon"
 
 
 def test_restart_loads_what_was_live_and_reload_restarts_vllm_only_when_its_flags_change(make_daemon):

@@ -208,7 +208,8 @@ class Supervisor:
         try:
             proc = await children.start(
                 *argv, env=vllm_env(self.cfg), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, new_session=True)
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, new_session=True,
+                dies_with_parent=True)
         except OSError as err:
             return f"cannot start {argv[0]!r}: {err.strerror or err} (set [serve] command)"
         self.pid, self.port = proc.pid, port
