@@ -77,11 +77,15 @@ def test_the_stage_adapters_put_numbers_in_counts_and_versions_verdicts_and_expo
         benchmark_result,
         deploy_result,
         export_result,
+        harvest_result,
         router_train_result,
+        star_result,
         train_result,
     )
     from aitherd.serve.router_train import RouterTrainRun
     from aitherd.serve.worker import DeployRun
+    from aitherd.sources.harvest import HarvestRun
+    from aitherd.star.job import StarRun
     from aitherd.train.job import SpecialistResult, TrainRun
 
     train = train_result(TrainRun([
@@ -106,5 +110,11 @@ def test_the_stage_adapters_put_numbers_in_counts_and_versions_verdicts_and_expo
     assert (router.counts, router.outputs) == ({"router.route_accuracy": 0.9},
                                                {"router.model_file": "/s/router/model.json"})
     assert router_train_result(RouterTrainRun("skipped", message="too few")).outputs == {}
-    staged = ("train", "export", "benchmark", "deploy", "router_train")
+    harvest = harvest_result(HarvestRun("failed", message="m", error="teacher made no progress", sources=("teacher",)))
+    assert (harvest.status, harvest.message, harvest.error, harvest.counts) == (
+        "failed", "m", "teacher made no progress", {})
+    star = star_result(StarRun("interrupted", message="iteration 3", iteration=3, adapter="v0007"))
+    assert (star.status, star.counts, star.outputs) == ("interrupted", {}, {"star.adapter": "v0007"})
+    assert star_result(StarRun("skipped", message="not configured: x")).outputs == {}
+    staged = ("train", "export", "benchmark", "deploy", "router_train", "star")
     assert {JOBS[j].target for j in staged} == {f"aitherd.jobs.stages:run_{j}" for j in staged}

@@ -32,7 +32,7 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("export", "aitherd.jobs.stages:run_export",
                 "export the training corpora for each specialist and base family",
                 then=("router_train",)),
-        JobSpec("star", "aitherd.jobs.builtin:run_star",
+        JobSpec("star", "aitherd.jobs.stages:run_star",
                 "a STaR iteration: generate rationales, keep the correct ones"),
         JobSpec("train", "aitherd.jobs.stages:run_train",
                 "train the LoRA adapters from the latest exports", then=("benchmark",)),

@@ -1,11 +1,12 @@
 """The daemon's jobs. Harvests run their sources through curation into the store (the train,
-export, benchmark, deploy and router_train adapters are in aitherd.jobs.stages). A job with nothing
+export, benchmark, deploy, router_train and star adapters are in aitherd.jobs.stages). A job with nothing
 to do in this configuration records `skipped: not configured` with what is missing."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aitherd.jobs.stages import harvest_result
 from aitherd.runs import JobContext, RunResult
 
 
@@ -28,16 +29,19 @@ def _harvest(ctx: JobContext, specialist: str) -> RunResult:
         curator = Curator(cfg.curation, ctx.engine)
     except DecontamError as err:
         return RunResult("failed", error=f"curation cannot start: {err}")
-    if specialist == "coder":
-        from aitherd.sources.coder import harvest_coder
+    try:
+        if specialist == "coder":
+            from aitherd.sources.coder import harvest_coder
 
-        result = harvest_coder(ctx, cfg.sources.coder, curator.process, curator.save_signatures)
-    else:
-        from aitherd.sources.reasoner import harvest_reasoner
+            run = harvest_coder(ctx, cfg.sources.coder, curator.process, curator.save_signatures)
+        else:
+            from aitherd.sources.reasoner import harvest_reasoner
 
-        result = harvest_reasoner(ctx, cfg.sources.reasoner, curator.process, curator.save_signatures)
+            run = harvest_reasoner(ctx, cfg.sources.reasoner, curator.process, curator.save_signatures)
+    finally:
+        curator.close()  # its worker processes
     _curation_counts(ctx, curator.stats.as_dict())
-    return result
+    return harvest_result(run)
 
 
 def run_harvest_coder(ctx: JobContext) -> RunResult:
@@ -64,9 +68,3 @@ def run_curate(ctx: JobContext) -> RunResult:
     total = sum(n for n in changed.values() if isinstance(n, int))
     return RunResult("ok", message=f"rechecked; {total} example(s) changed status"
                      + (": " + ", ".join(f"{k} {v}" for k, v in changed.items()) if changed else ""))
-
-
-def run_star(ctx: JobContext) -> RunResult:
-    from aitherd.star.job import run_star as star  # star: rationales sampled, checked, curated
-
-    return star(ctx)

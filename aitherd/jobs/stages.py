@@ -1,7 +1,7 @@
-"""One thin adapter per stage job whose domain code returns its own result type: the train,
-export, benchmark, deploy and router_train runs become the RunResult the worker reports. Numbers
+"""One thin adapter per stage job whose domain code returns its own result type: the harvests,
+train, export, benchmark, deploy, router_train and star runs become the RunResult the worker reports. Numbers
 go to counts; what a run made or decided as text goes to outputs (`adapter.coder`,
-`export.coder.FAMILY`, `verdict.reasoner`, `live.coder`, `router.model_file`). The stages are
+`export.coder.FAMILY`, `verdict.reasoner`, `live.coder`, `router.model_file`, `star.adapter`). The stages are
 imported inside each function, in the worker only.
 """
 
@@ -16,7 +16,18 @@ if TYPE_CHECKING:
     from aitherd.export.job import ExportRun
     from aitherd.serve.router_train import RouterTrainRun
     from aitherd.serve.worker import DeployRun
+    from aitherd.sources.harvest import HarvestRun
+    from aitherd.star.job import StarRun
     from aitherd.train.job import TrainRun
+
+
+def harvest_result(run: HarvestRun) -> RunResult:
+    return RunResult(run.status, message=run.message, error=run.error)
+
+
+def star_result(run: StarRun) -> RunResult:
+    return RunResult(run.status, message=run.message, error=run.error,
+                     outputs={"star.adapter": run.adapter} if run.adapter else {})
 
 
 def train_result(run: TrainRun) -> RunResult:
@@ -83,3 +94,9 @@ def run_router_train(ctx: JobContext) -> RunResult:
     from aitherd.serve.router_train import run_router_train as router_train
 
     return router_train_result(router_train(ctx))
+
+
+def run_star(ctx: JobContext) -> RunResult:
+    from aitherd.star.job import run_star as star  # star: rationales sampled, checked, curated
+
+    return star_result(star(ctx))

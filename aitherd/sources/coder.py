@@ -7,11 +7,11 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext
 from aitherd.sources import codegraph, corpus, gitmine, sessions
 from aitherd.sources.coder_config import CoderSources
 from aitherd.sources.coder_datasets import harvest_coder_dataset
-from aitherd.sources.harvest import Curate, FnSource, Harvest, Source, log_files
+from aitherd.sources.harvest import Curate, FnSource, Harvest, HarvestRun, Source, log_files
 
 SESSION_KINDS = ("openai", "claude", "codex", "aider", "continue")
 
@@ -48,7 +48,7 @@ def coder_sources(ctx: JobContext, cfg: CoderSources) -> Iterator[Source]:
 
 
 def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
-                  after_store: Callable[[], Any] | None = None) -> RunResult:
+                  after_store: Callable[[], Any] | None = None) -> HarvestRun:
     h = Harvest(ctx, curate, cfg.batch_size, after_store)
     ran: list[str] = []
     for src in coder_sources(ctx, cfg):
@@ -57,11 +57,11 @@ def harvest_coder(ctx: JobContext, cfg: CoderSources, curate: Curate,
         ran.append(src.name)
         h.run(src)
     if h.stopped:
-        return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
+        return HarvestRun("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran:
-        return RunResult("skipped", message="not configured: no repos, session logs, corpora or "
+        return HarvestRun("skipped", message="not configured: no repos, session logs, corpora or "
                                             "datasets to harvest ([[repos]], [[logs]], [sources.coder])")
     note = f"sources: {', '.join(dict.fromkeys(ran))}"
     if h.errors:
         note += "; problems: " + "; ".join(h.errors[:5])
-    return RunResult("ok", message=note)
+    return HarvestRun("ok", message=note, sources=tuple(dict.fromkeys(ran)))

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from aitherd.candidate import Candidate
-from aitherd.runs import JobContext
+from aitherd.runs import JobContext, Status
 from aitherd.sources.items import BadInput, Checkpoint, FnSource, Item, Mark, Skip, Source
 from aitherd.store import Watermark, utcnow
 from aitherd.store.examples import insert_candidates
@@ -64,6 +65,17 @@ def set_mark(engine: Engine, source: str, key: str, value: Mark) -> None:
                                       set_={"value": value, "updated_at": utcnow()})
     with engine.begin() as conn:
         conn.execute(stmt)
+
+
+@dataclass(frozen=True)
+class HarvestRun:
+    """How one harvest ended: its status, a line for people, why it failed, and the sources it ran
+    (aitherd.jobs turns it into the worker's RunResult)."""
+
+    status: Status
+    message: str = ""
+    error: str | None = None
+    sources: tuple[str, ...] = ()
 
 
 class Harvest:

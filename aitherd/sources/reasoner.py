@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext
 from aitherd.sources import chronicle, mcts, non_reasoning
 from aitherd.sources.generate import AugmentConfig, Ledger, Outcome, TeacherConfig, augment, teacher
-from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, Item, Mark, log_files
+from aitherd.sources.harvest import BadInput, Checkpoint, Curate, FnSource, Harvest, HarvestRun, Item, Mark, log_files
 from aitherd.sources.reasoner_config import ReasonerSources
 from aitherd.sources.reasoner_datasets import harvest_dataset
 
@@ -60,7 +60,7 @@ def _mcts(path: Path, mark: Mark) -> Iterator[Item]:
 
 
 def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
-                     after_store: Callable[[], Any] | None = None) -> RunResult:
+                     after_store: Callable[[], Any] | None = None) -> HarvestRun:
     h = Harvest(ctx, curate, cfg.batch_size, after_store)
     logs = ctx.loaded.config.logs
     ran: list[str] = []
@@ -105,17 +105,17 @@ def harvest_reasoner(ctx: JobContext, cfg: ReasonerSources, curate: Curate,
     if not h.stopped:  # direct questions: configured files, then generated to reach the share
         non_reasoning.harvest(h, ctx.engine, cfg.non_reasoning)
     if h.stopped:
-        return RunResult("interrupted", message="stopped after a checkpoint; the next run continues")
+        return HarvestRun("interrupted", message="stopped after a checkpoint; the next run continues")
     if not ran and not cfg.non_reasoning.derive:
-        return RunResult("skipped", message="not configured: no reasoner source is configured")
+        return HarvestRun("skipped", message="not configured: no reasoner source is configured")
     note = f"sources: {', '.join(dict.fromkeys(ran)) or 'none configured'}"
     if stalled:
         note = "; ".join(stalled) + "; " + note
     if h.errors:
         note += "; problems: " + "; ".join(h.errors[:5])
     if stalled and not any(k.startswith("stored.") and v for k, v in ctx.counts.items()):
-        return RunResult("failed", message=note, error="; ".join(stalled))
-    return RunResult("ok", message=note)
+        return HarvestRun("failed", message=note, error="; ".join(stalled), sources=tuple(dict.fromkeys(ran)))
+    return HarvestRun("ok", message=note, sources=tuple(dict.fromkeys(ran)))
 
 
 def _count_generation(ctx: JobContext, name: str, outcome: Outcome) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from aitherd.errors import InputError, NotConfigured
 from aitherd.evaluate.generate import EndpointGenerator, GenerationError, Generator, LocalGenerator
 from aitherd.evaluate.results import live_adapter
 from aitherd.evaluate.sandbox import Execution, Limits, Sandbox, SandboxError
-from aitherd.runs import JobContext, RunResult
+from aitherd.runs import JobContext, Status
 from aitherd.sources.harvest import FnSource, Harvest, Mark, get_mark, set_mark
 from aitherd.star import ledger
 from aitherd.star.check import reference_program
@@ -139,16 +140,28 @@ def _todo(ctx: JobContext, cfg: StarConfig, problems: list[Problem], state: Iter
     return [p for key, p in keyed if key > state.after]
 
 
-def run_star(ctx: JobContext) -> RunResult:
+@dataclass(frozen=True)
+class StarRun:
+    """How one STaR run ended, and the iteration it worked on (None when it never opened one);
+    aitherd.jobs turns it into the worker's RunResult."""
+
+    status: Status
+    message: str = ""
+    error: str | None = None
+    iteration: int | None = None
+    adapter: str | None = None
+
+
+def run_star(ctx: JobContext) -> StarRun:
     cfg = star_config_of(ctx.loaded.config)
     if not cfg.enabled:
-        return RunResult("skipped", message="not configured: [star] enabled = false")
+        return StarRun("skipped", message="not configured: [star] enabled = false")
     try:
         generator, model, version = make_generator(ctx, cfg)
     except NotConfigured as err:
-        return RunResult("skipped", message=f"not configured: {err}")
+        return StarRun("skipped", message=f"not configured: {err}")
     except GenerationError as err:
-        return RunResult("failed", error=str(err))
+        return StarRun("failed", error=str(err))
     from aitherd.curate import Curator, DecontamError
 
     sandboxed = Sandboxed(ctx)
@@ -157,18 +170,18 @@ def run_star(ctx: JobContext) -> RunResult:
         problems = load_problems(cfg.sources, ctx.engine)
         return _iterate(ctx, cfg, generator, model, version, curator, sandboxed, problems)
     except (DecontamError, InputError) as err:
-        return RunResult("failed", error=f"STaR cannot start: {err}")
+        return StarRun("failed", error=f"STaR cannot start: {err}")
     except (GenerationError, SandboxError) as err:
-        return RunResult("failed", error=str(err))
+        return StarRun("failed", error=str(err))
     finally:
         sandboxed.close()
         generator.close()
 
 
 def _iterate(ctx: JobContext, cfg: StarConfig, generator: Generator, model: str, version: str, curator: Any,
-             sandboxed: Sandboxed, problems: list[Problem]) -> RunResult:
+             sandboxed: Sandboxed, problems: list[Problem]) -> StarRun:
     if not problems:
-        return RunResult("skipped", message="not configured: no STaR problems (see [star.sources])")
+        return StarRun("skipped", message="not configured: no STaR problems (see [star.sources])")
     state = _open_iteration(ctx, version, model)
     todo = _todo(ctx, cfg, problems, state)
     loop = Loop(cfg, generator, model, ctx.engine, sandboxed.run, ctx.should_stop, screen=_screen(curator, sandboxed),
@@ -188,11 +201,14 @@ def _iterate(ctx: JobContext, cfg: StarConfig, generator: Generator, model: str,
     if h.errors:
         line += "; problems: " + "; ".join(h.errors[:5])
     if loop.error:
-        return RunResult("failed", message=line, error=f"the reasoner could not answer ({model}): {loop.error}; "
-                                                       "the iteration stays open and the next run continues it")
+        return StarRun("failed", message=line, error=f"the reasoner could not answer ({model}): {loop.error}; "
+                                                     "the iteration stays open and the next run continues it",
+                       iteration=final.iteration, adapter=final.adapter)
     if not final.finished:
-        return RunResult("interrupted", message=f"{line}; stopped after a checkpoint, the next run continues")
-    return RunResult("ok", message=f"{line}; finished: {final.finished}")
+        return StarRun("interrupted", message=f"{line}; stopped after a checkpoint, the next run continues",
+                       iteration=final.iteration, adapter=final.adapter)
+    return StarRun("ok", message=f"{line}; finished: {final.finished}", iteration=final.iteration,
+                   adapter=final.adapter)
 
 
 def _record(ctx: JobContext, report: dict[str, Any]) -> None:
