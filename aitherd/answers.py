@@ -61,7 +61,7 @@ from aitherd import answer_eval, think
 KINDS = ("math", "choice", "exact")
 STATS: Counter[str] = Counter()  # how each math check was decided: see _decide
 
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")  # its end is where the boxed content starts
 _GSM = re.compile(r"####\s*(.+?)\s*$", re.MULTILINE)
 _ANSWER_IS = re.compile(r"(?:final answer|the answer|answer)(?:\s*\*\*)?\s*(?:is|:|=)(?:\s*\*\*)?\s*(.+?)"
                         r"(?:\.\s|\.$|\n|$)", re.IGNORECASE)
@@ -89,7 +89,9 @@ _COSTLY = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\(?-?\d+\s*\)?\s*\^|\*\*[^*]*\*\*|\^
 _TIMEOUT_S = 1
 
 
-def _braced(text: str, start: int) -> str | None:
+def braced(text: str, start: int) -> str | None:
+    """The text from `start` to the brace that closes the one just before it (nested braces
+    kept), or None when it never closes."""
     depth, i = 1, start
     while i < len(text) and depth:
         depth += {"{": 1, "}": -1}.get(text[i], 0)
@@ -98,8 +100,8 @@ def _braced(text: str, start: int) -> str | None:
 
 
 def _last_boxed(text: str) -> str | None:
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    return _braced(text, starts[-1]) if starts else None
+    starts = [m.end() for m in BOXED.finditer(text)]
+    return braced(text, starts[-1]) if starts else None
 
 
 def _answer_shaped(text: str) -> bool:
@@ -330,13 +332,13 @@ def _latex_to_plain(s: str) -> str:
     s = s.replace("\\left", "").replace("\\right", "").replace("\\!", "").replace("\\,", "")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     while (i := s.find("\\frac{")) != -1:
-        num = _braced(s, i + 6)
+        num = braced(s, i + 6)
         if num is None:
             break
         j = i + 6 + len(num) + 1
         if j >= len(s) or s[j] != "{":
             break
-        den = _braced(s, j + 1)
+        den = braced(s, j + 1)
         if den is None:
             break
         s = s[:i] + f"(({num})/({den}))" + s[j + 1 + len(den) + 1:]

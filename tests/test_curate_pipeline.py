@@ -14,7 +14,7 @@ from test_curate_support import CLEAN_CODE, coder, config, reasoner
 from aitherd.candidate import Candidate
 from aitherd.curate import CurationConfig, Curator, rejected
 from aitherd.curate.redact import configure
-from aitherd.curate.steps import Step, default_steps
+from aitherd.curate.steps import EachCandidate, default_steps
 from aitherd.store.db import open_store
 from aitherd.store.examples import insert_candidates
 from aitherd.store.models import Example
@@ -128,7 +128,7 @@ def test_a_candidate_stored_and_read_back_is_the_same_candidate(tmp_path: Path) 
         "status": "accepted", "reason": None, "quality": None, "quality_reasons": [], "curation": {}}
 
 
-class _Marks(Step):
+class _Marks(EachCandidate):
     """A step of the caller's own: rejects answers that mention `forbidden`."""
 
     name = "marks"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
 from typing import Any
 
@@ -57,7 +58,7 @@ class StepStats:
         return {"kept": self.kept, "dropped": dict(self.dropped)}
 
 
-class Step:
+class Step(ABC):
     """A curation step: `step(batch)` marks the batch's candidates in place; `after_store()` runs
     once the batch is stored and returns how many things it wrote (0 for most steps)."""
 
@@ -69,20 +70,16 @@ class Step:
     def __init__(self) -> None:
         self.stats = StepStats()
 
+    @abstractmethod
     def __call__(self, batch: list[Candidate]) -> None:
-        for c in batch:
-            if c.status == "accepted":
-                self.one(c)
-                self.stats.count(c)
-
-    def one(self, c: Candidate) -> None:
-        raise NotImplementedError(f"{type(self).__name__} marks a batch, not one candidate")
+        """Mark `batch`'s candidates in place, counting into `self.stats`."""
 
     def after_store(self) -> int:
         return 0
 
     def worked(self, batch: list[Candidate]) -> None:
         """After a worker ran this (parallel) step over `batch`: anything to note here."""
+        return None
 
     def prepare(self, c: Candidate) -> Any:
         """What this step can compute from `c`'s text ahead of its turn, in a worker."""
@@ -90,9 +87,24 @@ class Step:
 
     def prepared(self, batch: list[Candidate], values: list[Any]) -> None:
         """The values `prepare` gave for `batch`, to use when this step's turn comes."""
+        return None
 
 
-class Redact(Step):
+class EachCandidate(Step):
+    """A step that looks at one accepted candidate at a time: `one(c)` marks it."""
+
+    def __call__(self, batch: list[Candidate]) -> None:
+        for c in batch:
+            if c.status == "accepted":
+                self.one(c)
+                self.stats.count(c)
+
+    @abstractmethod
+    def one(self, c: Candidate) -> None:
+        """Mark one accepted candidate."""
+
+
+class Redact(EachCandidate):
     """Redact every field; reject `secret` when a message (or the reasoning, the answer) is
     little but secrets: more than `max_secret_fraction` of it, with fewer than `min_words_left`
     words beside them. A request like "fix my `OpenAI(api_key=...)` call" keeps its words and is
@@ -152,7 +164,7 @@ class Redact(Step):
         return out
 
 
-class JudgeStep(Step):
+class JudgeStep(EachCandidate):
     """Quality: a score and its reasons; `too_long` or `low_quality` where due (judge.py)."""
 
     name = "judge"

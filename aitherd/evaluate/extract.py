@@ -23,13 +23,12 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from aitherd.answers import to_number
+from aitherd.answers import BOXED, braced, to_number
 
 _CLOSERS = ("</think>", "<channel|>")
 _OPENERS = ("<think>", "<|channel>thought")
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 _OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*(?:python|py|python3)?[ \t]*\n(.*)\Z", re.DOTALL | re.MULTILINE)
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 _ANSWER_IS = re.compile(r"(?:final answer|answer)(?:\s+is)?\s*[:=]?\s*(?:\*\*|\$|\\\(|\s)*\s*(-?[\d,]*\.?\d+)",
@@ -76,19 +75,11 @@ def extract_code(text: str, entry_point: str | None = None) -> str | None:
     return answer if answer.strip() else None
 
 
-def _braced(text: str, start: int) -> str | None:
-    depth, i = 1, start
-    while i < len(text) and depth:
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-    return text[start:i - 1] if depth == 0 else None
-
-
 def boxed(text: str) -> str | None:
     """The content of the last \\boxed{...} (nested braces kept), or None."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
+    starts = [m.end() for m in BOXED.finditer(text)]
     for start in reversed(starts):
-        inner = _braced(text, start)
+        inner = braced(text, start)
         if inner is not None:
             return inner.strip()
     return None
