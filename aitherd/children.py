@@ -117,3 +117,15 @@ def stop_group_sync(pid: int, grace: float, *, poll: float = 0.05) -> None:
             os.waitpid(pid, os.WNOHANG)
         time.sleep(poll)
     signal_group(pid, signal.SIGKILL)
+
+
+def describe_exit(code: int | None) -> str:
+    """A child's exit status for people: `exit code 3`, `signal SIGKILL`, `no exit code`."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"

@@ -209,10 +209,10 @@ class Runner:
             elif active.stop_requested:
                 status, error = "interrupted", f"stopped by the daemon (exit {code})"
             elif code < 0:  # killed (the OOM killer, kill -9): resumed like a daemon crash
-                status, error = "interrupted", f"worker killed by {_describe_exit(code)}"
+                status, error = "interrupted", f"worker killed by {children.describe_exit(code)}"
                 resume = active.trigger != "resume"  # once; a second kill waits for a restart
             else:
-                error = f"worker exited with {_describe_exit(code)} before reporting a result"
+                error = f"worker exited with {children.describe_exit(code)} before reporting a result"
             if active.cancelled and status == "interrupted":
                 message = "cancelled: " + (message or "stopped at a checkpoint")
         except Exception as exc:
@@ -296,10 +296,3 @@ class Runner:
             await asyncio.wait(pending, timeout=5)
 
 
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"

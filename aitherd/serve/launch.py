@@ -4,7 +4,6 @@ process group (read from /proc, zombies excluded) and the rotating file its outp
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import time
 from collections import deque
@@ -109,12 +108,3 @@ class RotatingLog:
         self._fh.close()
 
 
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"

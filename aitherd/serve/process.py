@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from aitherd import children
+from aitherd.children import describe_exit
 from aitherd.logs import get_logger
 from aitherd.lora import LoraSection
 from aitherd.serve.config import ServeConfig
-from aitherd.serve.launch import RotatingLog, describe_exit, free_port, group_members, vllm_args, vllm_env
+from aitherd.serve.launch import RotatingLog, free_port, group_members, vllm_args, vllm_env
 from aitherd.serve.metrics import ServeMetrics
 from aitherd.serve.upstream import Upstream, UpstreamError
 
