@@ -7,7 +7,7 @@ The layering (README, "How it works"):
         |  (assemble and trigger; jobs import stages lazily, in the worker)
     stages         sources/ -> curate/ -> export/ -> train/ -> evaluate/ -> serve/ -> star/
         |  (each imports only stages to its left, never a face)
-    low            runs, store/, config, sections, lora, candidate, specialists, errors, children, logs, llm, client,
+    low            runs, store/, config, sections, lora, ctl_format, candidate, specialists, errors, children, logs, llm, client,
                    answers, think, timing, benchmarks/, the redactor (curate/redact.py and its rules)
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "aitherd"
 STAGES = ["sources", "curate", "export", "train", "evaluate", "serve", "star"]
-FACES = {"daemon", "api", "ctl", "ctl_completion", "ctl_format", "ctl_reports", "runner", "schedule", "watch",
+FACES = {"daemon", "api", "ctl", "ctl_completion", "ctl_reports", "runner", "schedule", "watch",
          "worker", "jobs", "metrics", "scrape", "sdnotify", "startup", "control_socket", "__main__"}
 # Modules that live in a stage's folder but sit on the low floor, with the reason.
 LOW_IN_STAGES = {

@@ -11,24 +11,11 @@ of running. `--suite`/`--limit` make a quick run that is stored and shown but ne
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                              for r in cells])
+from aitherd.ctl_format import EXIT_OK, EXIT_USAGE, print_json, table
 
 
 def cmd_bench(c: Any, args: argparse.Namespace) -> int:

@@ -8,25 +8,13 @@ subcommand with --json); each command takes (client, args) and returns an exit c
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aitherd.client import Client, ClientError
+from aitherd.ctl_format import print_json, table
 
 _LONG = 900.0  # deploys and restarts wait on vLLM: longer than the client's default
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
 
 
 def _long(c: Client) -> Client:
@@ -71,14 +59,14 @@ def cmd_serve(c: Client, args: argparse.Namespace) -> int:
     if action == "logs":
         data = c.get(f"/v1/serve/logs?lines={args.lines}")
         if args.json:
-            _print_json(data)
+            print_json(data)
         else:
             print(f"# {data['path']}")
             print("\n".join(data["lines"]) if data["lines"] else "(empty)")
         return 0
     data = c.get("/v1/serve") if action == "status" else _long(c).post(f"/v1/serve/{action}")
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         print(_server_line({"enabled": True, **data}) if action != "status" else _server_line(data))
     return 0
@@ -87,7 +75,7 @@ def cmd_serve(c: Client, args: argparse.Namespace) -> int:
 def cmd_adapters(c: Client, args: argparse.Namespace) -> int:
     data = c.get("/v1/adapters")
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     rows = []
     for a in data["adapters"]:
@@ -96,7 +84,7 @@ def cmd_adapters(c: Client, args: argparse.Namespace) -> int:
         flag = "serving" if a["serving"] else ("loaded" if a["loaded"] else "")
         rows.append([a["specialist"], a["version"], a["state"], flag, scores,
                      (a.get("deployed_at") or "")[:19] or "-", (a.get("note") or "")[:60]])
-    print(_table(["specialist", "version", "state", "", "scores", "deployed", "note"], rows)
+    print(table(["specialist", "version", "state", "", "scores", "deployed", "note"], rows)
           if rows else "no adapters yet (the train job publishes them)")
     return 0
 
@@ -114,7 +102,7 @@ def cmd_rollback(c: Client, args: argparse.Namespace) -> int:
 
 def _report(data: dict[str, Any], args: argparse.Namespace) -> int:
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     prev = f" (was {data['previous']})" if data.get("previous") else ""
     print(f"{data['specialist']} -> {data['name']}{prev} in {data.get('seconds')}s: {data.get('message')}")

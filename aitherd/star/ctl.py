@@ -11,9 +11,10 @@ failing. `--sources` adds a row per problem source under each iteration.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from typing import Any
+
+from aitherd.ctl_format import print_json
 
 HEADERS = ["iteration", "adapter", "tried", "solved", "rate", "rationalized", "kept", "accepted", "tokens",
            "ended"]
@@ -49,7 +50,7 @@ def curve_lines(report: dict[str, Any], *, sources: bool = False) -> list[str]:
 def cmd_star(c: Any, args: argparse.Namespace) -> int:
     report = c.get("/v1/star")
     if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True))
+        print_json(report)
         return 0
     print("\n".join(curve_lines(report, sources=args.sources)))
     return 0
