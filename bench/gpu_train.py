@@ -24,19 +24,22 @@ CPU proof (about 2 minutes; QLoRA is skipped with a note):
     PYTHONPATH=. .venv/bin/python bench/gpu_train.py --device cpu --tiny --check-adapter --check-resume
 
 On the GPU machine, which lacks trl, datasets, bitsandbytes (and their needs dill, multiprocess,
-and aitherd's pydantic): first, here, in the checkout the device tool sends (with this file in it),
-fetch the wheels (46 MB in all, bitsandbytes 43 MB of it; the versions are this venv's):
+and what aitherd.train.job imports: pydantic, sqlmodel, SQLAlchemy, APScheduler, tzlocal): first,
+here, in the checkout the device tool sends (with this file in it),
+fetch the wheels (51 MB in all, bitsandbytes 43 MB of it; the versions are this venv's):
     echo /.whl/ >> .git/info/exclude
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
       trl==1.16.0 datasets==5.2.0 bitsandbytes==0.50.2 dill==0.4.1 multiprocess==0.70.19 \
-      pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-    du -sh .whl   # 46M: within the 64 MiB a call carries, with the working tree
+      pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
+      sqlmodel==0.0.50 sqlalchemy==2.1.9 apscheduler==3.11.3 tzlocal==5.4.5
+    du -sh .whl   # 51M: within the 64 MiB a call carries, with the working tree
 then one device call (carry [".whl"], timeout_s 540; about 5 minutes at the default shape):
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; nvidia-smi -L; python3 -m pip show pyarrow fsspec transformers | grep -E '^(Name|Version)'; PYTHONUNBUFFERED=1 python3 bench/gpu_train.py --check-adapter --check-resume --oom --out $OUT 2>&1 | tee $OUT/log
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; nvidia-smi -L; python3 -m pip show pyarrow fsspec transformers | grep -E '^(Name|Version)'; PYTHONUNBUFFERED=1 python3 bench/gpu_train.py --check-adapter --check-resume --oom --out $OUT 2>&1 | tee $OUT/log
 The machine has transformers 5.17 (this venv 5.24; trl 1.16 needs >= 4.56.2); datasets 5.2 needs
-pyarrow >= 24 and fsspec <= 2026.9.0: if its import fails there, carry datasets 4.x instead.
+pyarrow >= 24 and fsspec <= 2026.9.0: it imported there on 2026-11-27 (H100); if it ever fails,
+carry datasets 4.x instead. Figures of that run: README, training section.
 (Check the versions above against `pip show` in this venv before fetching; a 1.5B shape:
 `--hidden 1536 --intermediate 8960 --layers 28 --heads 12`.)
 """
