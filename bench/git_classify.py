@@ -42,6 +42,7 @@ from aitherd.sources.git.classify import (
     CLASSES,
     Model,
     by_prior,
+    decide,
     features,
     model_features,
     recency,
@@ -93,13 +94,20 @@ def evaluate(data: list[Row], share: float, model: prior.Prior) -> tuple[dict[st
     for i, col in enumerate(COLS, start=1):
         four = [(r[0], top4 if i == 1 else r[i]) for r in rows]
         out[col] = (agreement([(r[0], r[i]) for r in rows], CLASSES), agreement(four, CORE))
-    sizes = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows)}
+    sizes = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {}}
+    for col, how, use in (("rules", None, False), ("prior", None, True), ("new", new, True)):  # as the miner does
+        t = time.process_time()
+        for _, _, message, c in test:
+            subject, _, body = message.partition("\n")
+            decide(subject, body, c.shape, how, use_prior=use)
+        sizes["us"][col] = (time.process_time() - t) / max(1, len(test)) * 1e6
     return out, rows, sizes
 
 
 def show(label: str, res: dict[str, tuple[float, float]], rows: list, n: dict, confusion: bool) -> None:
     print(f"{label[-40:]:40}{n['train']:>7}{n['test']:>9}" + "".join(f"{res[c][0]:>12.1%} /{res[c][1]:>4.0%}"
                                                                      for c in COLS), flush=True)
+    print(" " * 4 + "CPU per commit (decide): " + ", ".join(f"{k} {v:.0f} us" for k, v in n["us"].items()))
     if confusion:
         print("  held-out classes: " + ", ".join(f"{k} {v}" for k, v in n["classes"].most_common()))
         for col in (3, 5):

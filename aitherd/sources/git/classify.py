@@ -251,11 +251,10 @@ class Model:
 
     def scores(self, feats: list[str], prior_feats: set[str] | None = None) -> list[float]:
         """Per class in `classes`: the log-linear score (the higher, the likelier)."""
-        z = [b - len(feats) * d for b, d in zip(self.base, self.denom, strict=True)]
         get = self.table.get
-        for f in feats:
-            if (t := get(f)) is not None:
-                z = [a + b for a, b in zip(z, t, strict=True)]
+        hits = [t for f in feats if (t := get(f)) is not None]
+        cols = list(zip(*hits, strict=True)) if hits else [()] * len(self.base)  # per class, C-level sums
+        z = [b - len(feats) * d + sum(col) for b, d, col in zip(self.base, self.denom, cols, strict=True)]
         if self.prior is not None and prior_feats is not None:
             lp = self.prior.logp(prior_feats)
             z = [self.weight * v + lp[_INDEX[k]] for v, k in zip(z, self.classes, strict=True)]
@@ -280,8 +279,9 @@ def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
     seen = Shape(shape.paths, shape.statuses)  # what `history` gives training: no line counts
     rule = rules(message, seen)
     if model is not None:
-        return model.predict(model_features(message, seen, rule), prior.features(
-            message, seen.paths, seen.statuses, rule) if model.prior is not None else None)[0], "model"
+        pf = prior.features(message, seen.paths, seen.statuses, rule)
+        return model.predict(features(message, seen, rule) + sorted(pf), pf if model.prior is not None else None)[0], \
+            "model"
     if use_prior and (shipped := prior.load()) is not None:
         return by_prior(shipped, message, seen, rule), "prior"
     return rules(message, shape), "rules"

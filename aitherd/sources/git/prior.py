@@ -77,12 +77,10 @@ class Prior:
 
     def logp(self, feats: set[str] | list[str]) -> list[float]:
         """Log-probabilities of the six classes, in CLASSES order."""
-        z = list(self.bias)
         get = self.weights.get
-        for f in feats:
-            w = get(f)
-            if w is not None:
-                z = [a + b for a, b in zip(z, w, strict=True)]
+        hits = [w for f in feats if (w := get(f)) is not None]
+        cols = list(zip(*hits, strict=True)) if hits else [()] * len(self.bias)  # per class, C-level sums
+        z = [b + sum(col) for b, col in zip(self.bias, cols, strict=True)]
         top = max(z)
         norm = top + math.log(sum(math.exp(v - top) for v in z))
         return [v - norm for v in z]
