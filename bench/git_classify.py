@@ -32,6 +32,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -94,7 +95,7 @@ def evaluate(data: list[Row], share: float, model: prior.Prior) -> tuple[dict[st
     for i, col in enumerate(COLS, start=1):
         four = [(r[0], top4 if i == 1 else r[i]) for r in rows]
         out[col] = (agreement([(r[0], r[i]) for r in rows], CLASSES), agreement(four, CORE))
-    sizes = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {}}
+    sizes: dict[str, Any] = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {}}
     for col, how, use in (("rules", None, False), ("prior", None, True), ("new", new, True)):  # as the miner does
         t = time.process_time()
         for _, _, message, c in test:

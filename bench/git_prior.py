@@ -58,8 +58,8 @@ def train(repos: dict[str, tuple[list[Row], list[str]]], C: float = 0.3, cap: in
     """The prior's document from {name: (labelled rows, root commits)}; `meta.shas` (not saved
     by `main`) is every commit it learned from."""
     import numpy as np
-    import scipy.sparse as sp
-    from scipy.optimize import minimize
+    import scipy.sparse as sp  # type: ignore[import-untyped]
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
 
     rnd = random.Random(0)
     samples: list[tuple[set[str], int]] = []

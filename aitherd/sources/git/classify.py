@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -228,13 +228,13 @@ class Model:
     @classmethod
     def train(cls, samples: Iterable[tuple[list[str], str]], weights: Iterable[float] | None = None,
               min_per_class: int = 5, prior: Prior | None = None, weight: float = PRIOR_MIX) -> Model | None:
-        counts: dict[str, Counter[str]] = {}
-        docs: Counter[str] = Counter()
+        counts: dict[str, defaultdict[str, float]] = {}
+        docs: defaultdict[str, float] = defaultdict(float)
         seen: Counter[str] = Counter()
         ws = iter(weights) if weights is not None else None
         for feats, label in samples:
             w = next(ws) if ws is not None else 1.0
-            c = counts.setdefault(label, Counter())
+            c = counts.setdefault(label, defaultdict(float))
             for f in feats:
                 c[f] += w
             docs[label] += w
