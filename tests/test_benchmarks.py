@@ -118,3 +118,4 @@ def test_the_built_wheel_carries_the_benchmarks_and_their_notice(tmp_path):
         assert data + file in names, file
     assert "aitherd/benchmarks/__init__.py" in names
     assert "aitherd/sources/prompts/decomposition.txt" in names
+    assert "aitherd/sources/git/prior.json.gz" in names  # the commit-class prior

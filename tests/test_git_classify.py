@@ -66,7 +66,7 @@ def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path
     assert got[mended] == ("bugfix", "model") and got[tidied] == ("refactor", "model")
     assert counts["class_by.model"] == 2 and counts["class_by.prefix"] == 61
     _out, counts, _ = run(r, cfg=GitMiningConfig(classifier_min_commits=100, review_days=0))
-    assert counts["class_by.rules"] == 2  # too few prefixed commits: no model
+    assert counts["class_by.prior"] == 2  # too few prefixed commits: no repo model, the cross-repo prior
 
 
 def test_an_llm_labels_unprefixed_commits_once_per_sha(tmp_path: Path, standin) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +87,7 @@ def test_an_llm_labels_unprefixed_commits_once_per_sha(tmp_path: Path, standin) 
     assert len([q for q in standin.requests() if "Make a return two" in q["messages"][-1]["content"]]) == 1
     standin.script({"default": {"status": 500}})
     _out, counts, _ = run(r, cfg=cfg, state_dir=str(tmp_path))  # another cache, a failing endpoint
-    assert counts["llm_errors"] == 1 and counts["class_by.rules"] == 1
+    assert counts["llm_errors"] == 1 and counts["class_by.prior"] == 1  # falls back to the prior
 
 
 def test_the_classifier_sees_the_subject_apart_and_what_the_commit_touches_as_a_whole() -> None:

@@ -3,8 +3,8 @@
 Asked only for commits without a conventional prefix. The answer is kept in a SQLite file
 (`git-labels.sqlite` in the state dir) keyed by sha and model, so a commit is asked about once
 however often it is mined (a resume, a rewritten-history fallback, a second ref). An endpoint
-that fails is counted and the commit falls back to the repo's classifier or the rules; a spent
-token cap stops asking for the rest of the run.
+that fails is counted and the commit falls back to the repo's classifier, the cross-repo prior
+or the rules; a spent token cap stops asking for the rest of the run.
 """
 
 from __future__ import annotations

@@ -1,0 +1,107 @@
+"""A cross-repo prior for commit classes: what public conventional-commit histories teach.
+
+`prior.json.gz` (shipped beside this file) holds a multinomial logistic regression over
+`features` (subject words and bigrams, the first word, body words, what kinds of paths a
+commit touches, extensions, directory names, new or deleted files, the rules' guess), trained
+on the prefixed commits of public conventional-commit repositories with their prefixes
+stripped. `bench/git_prior.py` makes it (numpy and scipy there, never here); the file records
+which repositories, how many commits of each, and each repository's root commit, so a
+benchmark can prove it never scores a repository the prior learned from. Prediction is pure
+Python: one dict lookup per feature and six additions; the file is read once, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from aitherd.sources.git import files
+
+CLASSES = ("bugfix", "feature", "refactor", "test", "docs", "chore")  # classify.CLASSES, same order
+PATH = Path(__file__).with_name("prior.json.gz")
+_WORD = re.compile(r"[a-z][a-z0-9']*")
+_LOCK = re.compile(r"(^|/)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|uv\.lock|Cargo\.lock|go\.sum|"
+                   r"Pipfile\.lock|Gemfile\.lock|composer\.lock)$")
+_MANIFEST = re.compile(r"(^|/)(package\.json|pyproject\.toml|setup\.py|setup\.cfg|Cargo\.toml|go\.mod|"
+                       r"requirements[\w.-]*\.txt|Gemfile|composer\.json|pom\.xml|build\.gradle(\.kts)?)$")
+_CI = re.compile(r"(^|/)(\.github|\.gitlab|\.circleci|\.buildkite)/|\.gitlab-ci\.yml$|\.travis\.yml$|Jenkinsfile$")
+
+
+def _share(hits: int, n: int) -> str:
+    return "none" if not hits else "all" if hits == n else "some"
+
+
+def features(message: str, paths: list[str], statuses: list[str], rule: str) -> set[str]:
+    """The prior's features of a commit (message without its prefix; paths with A/M/D statuses)."""
+    subject = message.split("\n", 1)[0].lower()
+    words = _WORD.findall(subject)[:20]
+    out = {f"s:{w}" for w in words}
+    out.update(f"sb:{a}_{b}" for a, b in itertools.pairwise(words))
+    if words:
+        out.add(f"first:{words[0]}")
+    out.update(f"b:{w}" for w in _WORD.findall(message[len(subject):len(subject) + 1500].lower())[:80])
+    n = len(paths)
+    out.add(f"nfiles:{'0' if n == 0 else '1' if n == 1 else '2-3' if n <= 3 else '4-9' if n < 10 else '10+'}")
+    if n:
+        out.add(f"tests:{_share(sum(map(files.is_test, paths)), n)}")
+        out.add(f"prose:{_share(sum(map(files.is_docs, paths)), n)}")
+        out.add(f"build:{_share(sum(map(files.is_build, paths)), n)}")
+        out.add(f"lock:{_share(sum(1 for p in paths if _LOCK.search(p)), n)}")
+        out.add(f"manifest:{_share(sum(1 for p in paths if _MANIFEST.search(p)), n)}")
+        out.add(f"ci:{_share(sum(1 for p in paths if _CI.search(p)), n)}")
+        out.add(f"added:{_share(statuses.count('A'), n)}")
+        out.add(f"deleted:{_share(statuses.count('D'), n)}")
+        for p in paths[:40]:
+            name = p.rpartition("/")[2]
+            out.add(f"ext:{name.rpartition('.')[2].lower() if '.' in name else 'none'}")
+            out.update(f"seg:{seg}" for seg in p.lower().split("/")[:-1][:6])
+    out.add(f"rule:{rule}")
+    return out
+
+
+class Prior:
+    """Softmax regression: per class, a bias plus one weight per feature present."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        if list(doc["classes"]) != list(CLASSES):
+            raise ValueError(f"prior: classes {doc['classes']} are not {list(CLASSES)}")
+        self.bias: list[float] = [float(b) for b in doc["bias"]]
+        self.weights: dict[str, list[float]] = doc["weights"]
+        self.meta: dict[str, Any] = doc.get("meta", {})
+
+    def logp(self, feats: set[str] | list[str]) -> list[float]:
+        """Log-probabilities of the six classes, in CLASSES order."""
+        get = self.weights.get
+        hits = [w for f in feats if (w := get(f)) is not None]
+        cols = list(zip(*hits, strict=True)) if hits else [()] * len(self.bias)  # per class, C-level sums
+        z = [b + sum(col) for b, col in zip(self.bias, cols, strict=True)]
+        top = max(z)
+        norm = top + math.log(sum(math.exp(v - top) for v in z))
+        return [v - norm for v in z]
+
+    def predict(self, feats: set[str] | list[str]) -> str:
+        lp = self.logp(feats)
+        return CLASSES[lp.index(max(lp))]
+
+    def roots(self) -> set[str]:
+        """Root commits of the repositories it was trained on."""
+        return {r for repo in self.meta.get("repos", []) for r in repo.get("roots", [])}
+
+
+def save(doc: dict[str, Any], path: Path) -> None:
+    path.write_bytes(gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0))
+
+
+@functools.cache
+def load(path: str = str(PATH)) -> Prior | None:
+    """The shipped prior, read once; None (and rules instead) when the file is missing."""
+    try:
+        return Prior(json.loads(gzip.decompress(Path(path).read_bytes())))
+    except FileNotFoundError:
+        return None

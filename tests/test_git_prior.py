@@ -1,0 +1,103 @@
+"""The cross-repo prior of commit classes: shipped, loaded lazily, sensible on a real repo, and
+never scored by the benchmark on a repository it learned from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_sources_gitmine import commit, new_repo
+
+from aitherd.sources.git import prior
+from aitherd.sources.git.classify import decide, history, model_features, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import git_classify  # noqa: E402
+import git_prior  # noqa: E402
+
+
+def test_the_prior_is_read_on_first_use_not_on_import() -> None:
+    code = ("import aitherd.sources.git.classify, aitherd.sources.git.run\n"
+            "from aitherd.sources.git import prior\n"
+            "print(prior.load.cache_info().currsize)\n"
+            "p = prior.load()\n"
+            "print(prior.load.cache_info().currsize, len(p.weights), len(p.meta['repos']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after = out.stdout.split("\n")[:2]
+    assert before == "0"
+    loaded, weights, repos = after.split()
+    assert loaded == "1" and int(weights) > 1000 and int(repos) >= 10
+    assert prior.PATH.stat().st_size < 300_000
+
+
+def test_the_prior_labels_a_real_repo_without_prefixes_sensibly(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    expected = {}
+    commit(r, "Initial import", {"src/cli.py": "def main():\n    return 0\n", "README.md": "# tool\n"})
+    for message, files, kind in [
+        ("Fix crash when the config file is missing", {"src/cli.py": "def main():\n    return 1\n",
+                                                       "tests/test_cli.py": "def test_main():\n    pass\n"}, "bugfix"),
+        ("Add a --verbose option to the command line", {"src/verbose.py": "VERBOSE = True\n"}, "feature"),
+        ("Update the installation guide", {"docs/install.md": "Install with pip.\n"}, "docs"),
+        ("Add tests for the argument parser", {"tests/test_args.py": "def test_args():\n    pass\n"}, "test"),
+        ("Run the workflow on Python 3.13", {".github/workflows/ci.yml": "on: push\n"}, "chore"),
+        ("Rename helpers and simplify the main loop", {"src/cli.py": "def main():\n    return 2\n"}, "refactor"),
+    ]:
+        expected[commit(r, message, files)] = kind
+    got = {c.sha: decide(c.subject, c.body, c.shape) for c in history(str(r), "HEAD", 100) if c.sha in expected}
+    assert {sha: how for sha, (_, how) in got.items()} == dict.fromkeys(expected, "prior")
+    assert {sha: kind for sha, (kind, _) in got.items()} == expected
+    # Without the prior the same commits go to the rules.
+    c = history(str(r), "HEAD", 1)[0]
+    assert decide(c.subject, c.body, c.shape, use_prior=False)[1] == "rules"
+
+
+def test_the_repo_model_is_mixed_with_the_prior(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    for i in range(12):
+        commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"X = {i}\n"})
+        commit(r, f"feat: widget {i} colours", {f"w/c{i}.py": f"C = {i}\n"})
+    logged = history(str(r), "HEAD", 100)
+    mixed, alone = train_model(logged, 10), train_model(logged, 10, with_prior=False)
+    assert mixed is not None and mixed.prior is prior.load() and alone is not None and alone.prior is None
+    # The repo's word "mend" still wins, and the prior moves the scores of every commit.
+    shape = logged[0].shape
+    assert decide("mend gadget overflow", "", shape, mixed)[0] == "bugfix"
+    assert decide("gadget colours", "", shape, mixed)[0] == "feature"
+    feats = model_features("mend gadget overflow", shape, "feature")
+    assert mixed.scores(feats, prior.features("mend gadget overflow", shape.paths, shape.statuses, "feature")) != \
+        alone.scores(feats)
+
+
+def _small_repo(path: Path, word: str) -> Path:
+    r = new_repo(path)
+    for i in range(8):
+        commit(r, f"fix: {word} crash {i}", {f"{word}/m{i}.py": f"X = {i}\n"})
+        commit(r, f"feat: {word} option {i}", {f"{word}/o{i}.py": f"Y = {i}\n"})
+    return r
+
+
+def test_the_bench_never_scores_a_repo_with_a_prior_that_learned_from_it(tmp_path: Path) -> None:
+    a, b, c = (_small_repo(tmp_path / n, n) for n in ("alpha", "beta", "gamma"))
+    pool = {str(p): (git_prior.labelled(str(p)), git_prior.roots(str(p))) for p in (a, b, c)}
+    shas_a = {sha for sha, _, _, _ in pool[str(a)][0]}
+    others = git_prior.train({k: v for k, v in pool.items() if k != str(a)})
+    git_classify.check_unseen(shas_a, pool[str(a)][1], prior.Prior(others), others["meta"]["shas"])
+    assert not shas_a & others["meta"]["shas"] and len(others["meta"]["shas"]) == 32
+    leaky = git_prior.train(pool)
+    with pytest.raises(git_classify.LeakError, match="root commit"):
+        git_classify.check_unseen(shas_a, pool[str(a)][1], prior.Prior(leaky), leaky["meta"]["shas"])
+    # A copy of the history under another name is caught by its commits even if roots were not kept.
+    leaky["meta"]["repos"] = []
+    with pytest.raises(git_classify.LeakError, match="16 of the measured commits"):
+        git_classify.check_unseen(shas_a, pool[str(a)][1], prior.Prior(leaky), leaky["meta"]["shas"])
+    # End to end: each measured repo gets a prior from the two others only.
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "git_classify.py"), "--repo", str(a), "--repo", str(b),
+                          "--prior-repo", str(c)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("(prior: 2 others)") == 2, out.stdout
