@@ -34,7 +34,6 @@ from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Item, Skip
 
 BATCH = 1000  # commits whose review pairs are found together (one history read)
-CHUNK = 2000  # most commits of one git process in a worker (their results are handed on together)
 PIPE_SIZE = 1 << 20  # git's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default)
 
 
@@ -268,8 +267,7 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -
         finally:
             miner.close()
         return
-    rounds = -(-len(shas) // (jobs * CHUNK))  # every worker gets as many chunks: none waits on another's last
-    size = max(-(-parallel_min // 2), -(-len(shas) // (jobs * rounds)))
+    size = max(-(-parallel_min // 2), min(BATCH, -(-len(shas) // (jobs * 2))))
     chunks = iter([shas[i:i + size] for i in range(0, len(shas), size)])
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=_init_worker)
