@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import itertools
 import multiprocessing
 import os
 import signal
@@ -89,7 +90,10 @@ class Miner:
             return True
         first = fd.hunks[0] if fd.hunks else None
         if first is not None and (fd.status == "A" or first.new_start <= 1):
-            return files.generated_head("\n".join(ln[1:] for ln in first.lines if ln[:1] != "-"))
+            # generated_head reads the first HEAD_LINES lines only: join no more (a new file's
+            # hunk is the whole file).
+            head = itertools.islice((ln[1:] for ln in first.lines if ln[:1] != "-"), files.HEAD_LINES)
+            return files.generated_head("\n".join(head))
         return self.heads.generated(fd.path, fd.blob)
 
     def commit(self, header: str, patch: str | None) -> Result:
@@ -97,7 +101,7 @@ class Miner:
         if patch is None:
             commit = header_fields(header)
             return Result(commit.sha, [Skip("large_diff")], {"commits": 1})
-        commit = parse_commit(header, patch, self.skip_path)
+        commit = parse_commit(header, patch, self.skip_path, self.cfg.max_diff_bytes)
         res = Result(commit.sha, counts={"commits": 1})
         try:
             self._items(commit, res)
