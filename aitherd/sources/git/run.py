@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import gc
 import itertools
 import multiprocessing
 import os
@@ -215,6 +216,11 @@ def _init_worker() -> None:
     The worker dies with the job's worker (PR_SET_PDEATHSIG)."""
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A chunk builds many small objects that all live until it is handed on: the collector
+    # would walk them again and again (3% of a worker's CPU on a real history). Young
+    # collections come 70 times rarer, and the heap inherited from the parent is left out.
+    gc.freeze()
+    gc.set_threshold(50_000)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
