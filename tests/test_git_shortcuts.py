@@ -62,3 +62,13 @@ def test_a_commit_over_the_size_limit_keeps_its_counts_but_is_not_cut_into_hunks
     commit(r, "Add m", {"m.py": big})
     out, counts, _ = run(r, cfg=GitMiningConfig(max_diff_bytes=1_000))
     assert "skip:large_diff" in out and not cands(out) and counts["commits"] == 1
+
+
+def test_a_commit_skipped_for_what_it_is_still_counts_its_files(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the app", {"requirements.txt": "flask==1.0\n", "app.py": "import flask\n"})
+    commit(r, "Bump flask from 1.0 to 2.0", {"requirements.txt": "flask==2.0\n", "logo.png": b"\x89PNG\x00\x01",
+                                             "vendor/lib.py": "x = 1\n"})
+    out, counts, _ = run(r)
+    assert "skip:dependency_bump" in out and counts["commits"] == 2
+    assert counts["skipped_files.binary"] == 1 and counts["skipped_files.vendored_or_generated"] == 1

@@ -136,10 +136,16 @@ def _hunk_headers(body: str, pos: int = 0) -> list[re.Match[str]]:
 
 def parse_commit(header: str, patch: str, skip_path: Callable[[str], str | None],
                  max_bytes: int | None = None) -> Commit:
-    """One commit from its header fields and its patch text. When the patch of the files kept
-    is over `max_bytes` (the commit is then skipped as too large) its files come without hunks:
-    cutting them would be wasted (on real histories a tenth to a third of the patch text)."""
-    commit = header_fields(header)
+    """One commit from its header fields and its patch text (see `parse_files`)."""
+    return parse_files(header_fields(header), patch, skip_path, max_bytes)
+
+
+def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | None],
+                max_bytes: int | None = None) -> Commit:
+    """`commit` with the files of its patch text. When the patch of the files kept is over
+    `max_bytes` its files come without hunks: the miner skips such a commit as too large (and
+    passes 0 for a commit it skips for what it is), so cutting them would be wasted (on real
+    histories a tenth to a third of the patch text)."""
     cut: list[tuple[FileDiff, str, int]] = []
     for sec in patch.split("\ndiff --git ")[1:]:
         at = sec.find("\n@@ ")

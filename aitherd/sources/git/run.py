@@ -30,7 +30,7 @@ from aitherd.sources.git.classify import Shape, conventional, decide, skip_reaso
 from aitherd.sources.git.examples import Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted
 from aitherd.sources.git.labels import LLMLabels
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_commit, records
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_files, records
 from aitherd.sources.git.review import reviews
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Item, Skip
@@ -102,10 +102,14 @@ class Miner:
         if patch is None:
             commit = header_fields(header)
             return Result(commit.sha, [Skip("large_diff")], {"commits": 1})
-        commit = parse_commit(header, patch, self.skip_path, self.cfg.max_diff_bytes)
+        commit = header_fields(header)
+        reason = skip_reason(commit.subject, commit.author)
+        # A commit skipped for what it is (a dependency bump, a release, a revert) or for its
+        # size has its files counted but is not cut into hunks (0: none is small enough).
+        parse_files(commit, patch, self.skip_path, 0 if reason else self.cfg.max_diff_bytes)
         res = Result(commit.sha, counts={"commits": 1})
         try:
-            self._items(commit, res)
+            self._items(commit, res, reason)
         finally:
             for reason, n in commit.skipped.items():
                 kind, _, what = reason.partition(".")
@@ -113,9 +117,9 @@ class Miner:
                 res.counts[key] = res.counts.get(key, 0) + n
         return res
 
-    def _items(self, commit: Commit, res: Result) -> None:
+    def _items(self, commit: Commit, res: Result, reason: str | None) -> None:
         cfg = self.cfg
-        if reason := skip_reason(commit.subject, commit.author):
+        if reason:
             res.items.append(Skip(reason))
             return
         if commit.size > cfg.max_diff_bytes:
