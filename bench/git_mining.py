@@ -2,6 +2,7 @@
 
     python bench/git_mining.py --repo PATH [--ref HEAD] [--jobs N] [--runs 3]
     python bench/git_mining.py [--commits 2500]      # a synthetic repository, built here
+    python bench/git_mining.py --repo PATH --baseline REV   # also the miner as it was at REV
 
 Runs, side by side and alternating, `git log -p --no-merges` (the floor the goal names, git's
 default options), the same log with the miner's options (-U10, --no-renames), and aitherd's
@@ -10,11 +11,14 @@ classify, group, label fences, build examples; blame the fixes for review pairs)
 and CPU seconds (this process and its children, git included) of each, best of `--runs`, the
 ratio to the floor (goal: at most 1.5x wall), what was produced, and which repository it ran
 on. On a machine shared with other work the wall figures swing; the CPU seconds hold better.
+With `--baseline REV` (a commit of this repository) the miner of that commit runs too, without
+review pairs, in its own process and measured inside it, alternating with the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -76,6 +80,30 @@ def timed(fn: object) -> tuple[float, float, object]:
     return time.perf_counter() - t0, cpu() - c0, out
 
 
+_AT_REV = """
+import json, resource, sys, time
+sys.path.insert(0, ".")
+from aitherd.sources.git.config import GitMiningConfig
+from aitherd.sources.gitmine import mine
+repo, ref, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cfg = GitMiningConfig(first_run_commits=10**9, jobs=jobs, review_days=0)
+def cpu():
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+c0, t0 = cpu(), time.perf_counter()
+n = len(list(mine(repo, ref, {}, cfg, {})))
+print(json.dumps([time.perf_counter() - t0, cpu() - c0, n]))
+"""
+
+
+def at_rev(tree: Path, repo: Path, ref: str, jobs: int) -> tuple[float, float]:
+    """(wall, CPU seconds) of the miner of an older checkout, measured in its own process."""
+    out = subprocess.run([sys.executable, "-c", _AT_REV, str(repo), ref, str(jobs)], cwd=tree,
+                         capture_output=True, text=True, check=True)
+    wall, used, _n = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, used
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", help="a real repository (default: build a synthetic one)")
@@ -84,7 +112,14 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core, at most 4)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-reviews", action="store_true", help="only the miner without review pairs")
+    ap.add_argument("--baseline", metavar="REV", help="also run the miner of this commit (no review pairs)")
     args = ap.parse_args()
+    tree = None
+    if args.baseline:
+        tree = Path(tempfile.mkdtemp(prefix="aitherd-bench-base-"))
+        here = Path(__file__).resolve().parents[1]
+        archive = subprocess.run(["git", "-C", str(here), "archive", args.baseline], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     if args.repo:
         repo = Path(args.repo)
     else:
@@ -103,13 +138,19 @@ def main() -> int:
     runs = [("git log -p --no-merges (floor)", lambda: subprocess.run(plain, stdout=subprocess.DEVNULL, check=True)),
             ("same, with the miner's options", lambda: subprocess.run(ours, stdout=subprocess.DEVNULL, check=True)),
             ("miner, no review pairs", lambda: list(mine(str(repo), args.ref, {}, bare, {})))]
+    if tree is not None:
+        runs.append((f"miner at {args.baseline[:10]}, no reviews", lambda: at_rev(tree, repo, args.ref, args.jobs)))
     if not args.no_reviews:
         runs.append(("miner, with review pairs", lambda: list(mine(str(repo), args.ref, {}, cfg,
                                                                    counts.clear() or counts))))
     for _ in range(args.runs):
         for name, fn in runs:
-            wall, used, out = timed(fn)
-            if name.startswith("miner"):
+            if name.startswith("miner at "):
+                wall, used = fn()  # type: ignore[misc]
+                out = None
+            else:
+                wall, used, out = timed(fn)
+            if name.startswith("miner") and out is not None:
                 result = out  # type: ignore[assignment]
             if name not in best or wall < best[name][0]:
                 best[name] = (wall, used)

@@ -85,7 +85,13 @@ def _whitespace_only(hunk: Hunk) -> bool:
     rows = hunk.lines
     # Cheap and necessary: whitespace-only, the removed and the added lines hold the same words
     # (str.split() splits at more characters than ASCII whitespace: still necessary).
-    if _words(rows, "-") != _words(rows, "+"):
+    if not hunk.added or not hunk.removed:
+        # One side has no rows, hence no words: the other side's rows must all be blank. A third
+        # of real hunks only add or only remove lines; this answers them without sorting words.
+        mark = "-" if hunk.removed else "+"
+        if any(not ln[1:].isspace() and len(ln) > 1 for ln in rows if ln[0] == mark):
+            return False
+    elif _words(rows, "-") != _words(rows, "+"):
         return False
     return files.whitespace_only(*hunk.sides())
 
