@@ -26,19 +26,18 @@ from __future__ import annotations
 import heapq
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
-from aitherd.sources.git import files
+from aitherd.sources.git import files, history
 from aitherd.sources.git.examples import Part, intent
 from aitherd.sources.git.gitio import GitError, git
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, SEP, Commit, FileDiff, Hunk, parse_commit, split_log
+from aitherd.sources.git.history import SLACK, Group, Node
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, parse_commit, split_log
 from aitherd.sources.git.settings import Settings
 
 _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
 MAX_LINES = 40  # fixed lines blamed per fix
-SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
-_DIFF = ["-p", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
 
 
 @dataclass
@@ -49,24 +48,6 @@ class Request:
     path: str
     lines: dict[int, str]  # line number -> text
     hunks: dict[int, Hunk]  # line number -> the fix's hunk that changes it
-
-
-@dataclass
-class Node:
-    """A commit of the history walked: its (simplified) parents and its patch, parsed on use."""
-
-    sha: str
-    time: int
-    parents: list[str]
-    patch: str = ""  # against the first parent
-    side: dict[tuple[int, str], FileDiff | None] = field(default_factory=dict)  # merges: other parents
-    _files: dict[str, FileDiff] | None = None
-
-    def diff(self, path: str) -> FileDiff | None:
-        if self._files is None:
-            found = parse_commit("", self.patch, lambda _p: False).files if self.patch else []
-            self._files = {f.path: f for f in found}
-        return self._files.get(path)
 
 
 def _plain(line: str) -> str:
@@ -102,125 +83,128 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
     return out
 
 
-def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, list], dict[int, list]]:
-    """Split `lines` (numbered in the child) into those the diff adds and those it keeps,
+Owner = tuple[int, int]  # (request, line in the fix's parent)
+Lines = dict[int, list[Owner]]  # line number -> the requests' lines it is
+Packet = tuple[int, Lines]  # lines on their way, with the latest window start among their owners
+
+
+def _key(row: str) -> str:
+    return "".join(files.words(row[1:]))
+
+
+def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
+    """Split `lines` (numbered in the child) into those the changes add and those they keep,
     the kept ones renumbered as in the parent. An added line that a removed line of the same
-    hunk equals but for whitespace is kept (re-indenting writes nothing new: `git blame -w`)."""
-    if diff is None or not diff.hunks:
-        return {}, dict(lines)
-    added: dict[int, list] = {}
-    kept: dict[int, list] = {}
+    change equals but for whitespace is kept (re-indenting writes nothing new: `git blame -w`)."""
+    if not changes:
+        return {}, lines
+    added: Lines = {}
+    kept: Lines = {}
     todo = sorted(lines)
+    last = len(todo)
     i, delta = 0, 0
-    for h in diff.hunks:
-        rows = h.lines
-        old_len, new_len = len(rows) - h.added, len(rows) - h.removed
-        # A side of length 0 names the line before the change: the change starts after it.
-        old = h.old_start + (old_len == 0)
-        new = h.new_start + (new_len == 0)
-        while i < len(todo) and todo[i] < new:
+    for old, new, removed_rows, added_rows in changes:
+        if i == last:
+            break
+        while i < last and todo[i] < new:
             kept[todo[i] + delta] = lines[todo[i]]
             i += 1
-        removed: dict[str, list[int]] = {}
-        if h.removed and h.added:
-            at = old
-            for row in rows:
-                if row[0] == "-":
-                    removed.setdefault("".join(files.words(row[1:])), []).append(at)
-                if row[0] != "+":
-                    at += 1
-        for row in rows:
-            mark = row[0]
-            if mark == "+":
-                if new in lines:
-                    same = removed.get("".join(files.words(row[1:])))
-                    if same:
-                        kept[same.pop(0)] = lines[new]
-                    else:
-                        added[new] = lines[new]
-                new += 1
-            elif mark == "-":
-                old += 1
-            else:
-                if new in lines:
-                    kept[old] = lines[new]
-                old += 1
-                new += 1
-        while i < len(todo) and todo[i] < new:
-            i += 1
-        delta = old - new
+        end = new + len(added_rows)
+        if i < last and todo[i] < end:
+            removed: dict[str, list[int]] = {}
+            if removed_rows:
+                for j, row in enumerate(removed_rows):
+                    removed.setdefault(_key(row), []).append(old + j)
+            while i < last and todo[i] < end:
+                n = todo[i]
+                same = removed.get(_key(added_rows[n - new])) if removed else None
+                if same:
+                    kept[same.pop(0)] = lines[n]
+                else:
+                    added[n] = lines[n]
+                i += 1
+        delta = old + len(removed_rows) - end
     for n in todo[i:]:
         kept[n + delta] = lines[n]
     return added, kept
 
 
-def _graph(cfg: Settings, reqs: list[Request]) -> dict[str, Node]:
-    """The history of the requested files back to the window's start, as a graph of nodes
-    (merges with their diff against the first parent)."""
-    since = min(r.fix.time for r in reqs) - cfg.review_days * 86400 - SLACK
-    fixes = list(dict.fromkeys(r.fix.sha for r in reqs))
-    paths = list(dict.fromkeys(r.path for r in reqs))
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--parents", "--diff-merges=first-parent", *_DIFF,
-              f"--format={SEP}%H %P%x1f%at{SEP}", f"--since=@{max(since, 0)}", *fixes, "--",
-              *paths).decode("utf-8", "replace")
-    nodes: dict[str, Node] = {}
-    for header, patch in split_log(raw):
-        ids, _, when = header.partition("\x1f")
-        sha, *parents = ids.split()
-        nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents, patch)
-    return nodes
+def _merged(packets: list[Packet]) -> Packet:
+    """One packet of the lines of several (a line's owners put together)."""
+    if len(packets) == 1:
+        return packets[0]
+    out: Lines = {}
+    for _hi, lines in packets:
+        for n, owners in lines.items():
+            got = out.get(n)
+            if got is None:
+                out[n] = list(owners)
+            else:
+                got.extend(owners)
+    return max(hi for hi, _l in packets), out
 
 
-def _side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:
-    """Read merges' diffs against their later parents, for one file each, in one
-    `git diff-tree --stdin` (its --always output: one record per pair, in order)."""
-    pairs = list(dict.fromkeys((n.sha, n.parents[i]) for n, i, _p in wanted))
-    paths = list(dict.fromkeys(p for _n, _i, p in wanted))
-    raw = git(cfg.repo, *GIT_CONFIG, "diff-tree", "--stdin", "--always", *_DIFF, "--", *paths,
-              input="".join(f"{m} {p}\n" for m, p in pairs).encode()).decode("utf-8", "replace")
-    records = re.split(r"^[0-9a-f]{40}\n", raw, flags=re.M)[1:]
-    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, lambda _p: False).files}
-           for pair, rec in zip(pairs, records, strict=False)}
-    for node, i, path in wanted:
-        node.side[(i, path)] = got.get((node.sha, node.parents[i]), {}).get(path)
+def _within(packet: Packet, time: int, start: list[int]) -> Packet | None:
+    """The packet without the owners whose window a commit of this time is past."""
+    out: Lines = {}
+    top = -1 << 62
+    for n, owners in packet[1].items():
+        keep = []
+        for o in owners:
+            s = start[o[0]]
+            if s <= time:
+                keep.append(o)
+                if s > top:
+                    top = s
+        if keep:
+            out[n] = keep
+    return (top, out) if out else None
 
 
-def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
+def blame(cfg: Settings, reqs: list[Request],
+          mined: history.Mined | None = None) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
     """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
-    parent)}; and the history graph read. Lines are carried back newest commit first; at a
-    merge, those its first parent lacks wait for the merge's diffs against its other parents,
-    read together for every merge waiting once the rest of the walk is done."""
+    parent)}; and the history graph read. Lines are carried back newest commit first, a file's
+    pending lines together; at a merge, those its first parent lacks wait for the merge's diffs
+    against its other parents, read together for every merge waiting once the rest of the walk
+    is done. A commit that leaves a file alone hands its lines on untouched."""
     if not reqs:
         return {}, {}
-    nodes = _graph(cfg, reqs)
+    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)), mined)
     window = cfg.review_days * 86400 + SLACK
-    newest = max(r.fix.time for r in reqs)
-    pending: dict[str, dict[str, dict[int, list[tuple[int, int]]]]] = defaultdict(lambda: defaultdict(dict))
+    start = [r.fix.time - window for r in reqs]  # a line is nobody's past its fix's window
+    since = [r.fix.time - cfg.review_days * 86400 for r in reqs]  # culprits this recent count
+    pending: dict[str, dict[str, list[Packet]]] = {}
     heap: list[tuple[int, str]] = []
-    waiting: list[tuple[Node, int, str, dict[int, list[tuple[int, int]]]]] = []
+    waiting: list[tuple[Node, int, str, Packet]] = []
 
-    def push(sha: str, path: str, lines: dict[int, list[tuple[int, int]]]) -> None:
+    def push(sha: str, path: str, packet: Packet) -> None:
         node = nodes.get(sha)
-        if node is None or not lines:
+        if node is None or not packet[1]:
             return  # older than the window: nobody's
-        if node.time < newest - window:  # drop the lines whose fix's window this commit is past
-            lines = {n: kept for n, owners in lines.items()
-                     if (kept := [o for o in owners if node.time >= reqs[o[0]].fix.time - window])}
-            if not lines:
+        if node.time < packet[0]:  # drop the lines whose fix's window this commit is past
+            got = _within(packet, node.time, start)
+            if got is None:
                 return
-        if sha not in pending:
-            heapq.heappush(heap, (-nodes[sha].time, sha))
-        slot = pending[sha][path]
-        for n, owners in lines.items():
-            slot.setdefault(n, []).extend(owners)
+            packet = got
+        slots = pending.get(sha)
+        if slots is None:
+            slots = pending[sha] = {}
+            heapq.heappush(heap, (-node.time, sha))
+        slot = slots.get(path)
+        if slot is None:
+            slots[path] = [packet]
+        else:
+            slot.append(packet)
 
-    def through_merge(node: Node, start: int, path: str, left: dict[int, list[tuple[int, int]]]) -> None:
-        for i in range(start, len(node.parents)):
+    def through_merge(node: Node, first: int, path: str, packet: Packet) -> None:
+        hi, left = packet
+        for i in range(first, len(node.parents)):
             if i > 0 and (i, path) not in node.side:
-                waiting.append((node, i, path, left))
+                waiting.append((node, i, path, (hi, left)))
                 return
-            added, kept = _carry(node.diff(path) if i == 0 else node.side[(i, path)], left)
-            push(node.parents[i], path, kept)
+            added, kept = _carry(node.groups(path) if i == 0 else node.side[(i, path)], left)
+            push(node.parents[i], path, (hi, kept))
             left = added
             if not left:
                 return
@@ -229,44 +213,57 @@ def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[t
     for k, r in enumerate(reqs):
         node = nodes.get(r.fix.sha)
         if node is not None and node.parents:
-            push(node.parents[0], r.path, {n: [(k, n)] for n in r.lines})
+            push(node.parents[0], r.path, (start[k], {n: [(k, n)] for n in r.lines}))
     found: dict[int, dict[str, set[tuple[int, int]]]] = defaultdict(lambda: defaultdict(set))
     while heap or waiting:
         if not heap:
-            _side_diffs(cfg, [(n, i, p) for n, i, p, _l in waiting])
+            history.side_diffs(cfg, [(n, i, p) for n, i, p, _l in waiting])
             resumed, waiting[:] = list(waiting), []
-            for node, i, path, left in resumed:
-                through_merge(node, i, path, left)
+            for node, i, path, packet in resumed:
+                through_merge(node, i, path, packet)
             continue
         _t, sha = heapq.heappop(heap)
         node = nodes[sha]
-        for path, lines in pending.pop(sha).items():
-            if len(node.parents) > 1:
-                through_merge(node, 0, path, lines)
+        parents = node.parents
+        for path, packets in pending.pop(sha).items():
+            if len(parents) > 1:
+                through_merge(node, 0, path, _merged(packets))
                 continue
-            added, kept = _carry(node.diff(path), lines)
+            changes = node.groups(path)
+            if not changes:  # the file is left alone: its lines go on as they are
+                if parents:
+                    for packet in packets:
+                        push(parents[0], path, packet)
+                continue
+            hi, lines = _merged(packets)
+            added, kept = _carry(changes, lines)
             for n, owners in added.items():
                 for k, orig in owners:
-                    if node.time >= reqs[k].fix.time - cfg.review_days * 86400:
+                    if node.time >= since[k]:
                         found[k][sha].add((n, orig))
-            if node.parents:
-                push(node.parents[0], path, kept)
+            if parents:
+                push(parents[0], path, (hi, kept))
     return found, nodes
 
 
-def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, list[Candidate]]:
-    """Review examples for a batch of bugfixes (each with its code parts), by fix sha."""
+def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]],
+            mined: history.Mined | None = None) -> dict[str, list[Candidate]]:
+    """Review examples for a batch of bugfixes (each with its code parts), by fix sha. `mined`:
+    the diffs this process has mined (see `history`), left with what later batches may need."""
     if cfg.review_days <= 0:
         return {}
     reqs = [r for fix, code in fixes for r in requests(fix, code)]
     if not reqs:
         return {}
     try:
-        found, nodes = blame(cfg, reqs)
+        found, nodes = blame(cfg, reqs, mined)
         culprits = sorted({sha for k in found for sha in found[k] if len(nodes[sha].parents) <= 1})
         shown = _with_context(cfg, culprits, list(dict.fromkeys(r.path for r in reqs)))
     except GitError:
         return {}
+    finally:
+        if mined is not None:  # later batches' fixes are newer: their windows start later
+            mined.forget(max(r.fix.time for r in reqs) - cfg.review_days * 86400 - SLACK)
     out: dict[str, list[Candidate]] = defaultdict(list)
     for k in sorted(found):
         r = reqs[k]

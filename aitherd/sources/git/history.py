@@ -1,0 +1,208 @@
+"""The history a batch of bugfixes is blamed against: the commits of the fixed files back to the
+window's start, as a graph, with each commit's diff of those files (git's -U0 hunks).
+
+The graph is one `git log --parents --diff-merges=first-parent --since=... FIXES -- PATHS`: the
+commits that touch the files, and every merge in the window (with --diff-merges git walks the
+full history), parents rewritten to the nearest such commits. In the same process each merge
+prints its diff against its first parent with no context (`diff.context=0`; --diff-merges
+implies a patch for merges only, git 2.31 or later); other commits print none. A non-merge's diff
+comes from the miner's own parse of it when this process mined it (`Mined`): its hunks, printed
+with context, split at their context lines, are git's -U0 hunks, since git's edit script does not
+depend on the context asked for. The others come from one `git log --no-walk --stdin -p -U0`.
+Either way a node's diff of a file is parsed only when the walk first asks for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aitherd.sources.git.gitio import git
+from aitherd.sources.git.parse import GIT_CONFIG, SEP, Commit, FileDiff, parse_commit, split_log
+from aitherd.sources.git.settings import Settings
+
+SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
+_OPTIONS = ["--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
+_FORMAT = f"--format={SEP}%H %P%x1f%at{SEP}"
+
+# One change: (first old line, first new line, removed rows, added rows), rows with their mark.
+# A side of length 0 starts where the change goes in: the line after the one git's header names.
+Group = tuple[int, int, list[str], list[str]]
+
+
+def groups(fd: FileDiff | None) -> list[Group]:
+    """git's -U0 hunks of a file's diff, whatever context it was printed with: each run of
+    changed lines between context lines (two changes never touch: a kept line parts them)."""
+    if fd is None:
+        return []
+    out: list[Group] = []
+    for h in fd.hunks:
+        rows = h.lines
+        old = h.old_start + (len(rows) == h.added)
+        new = h.new_start + (len(rows) == h.removed)
+        if h.added + h.removed == len(rows):  # no context: one change, as -U0 prints it
+            cut = h.removed
+            if all(r[0] == "-" for r in rows[:cut]):
+                out.append((old, new, rows[:cut], rows[cut:]))
+                continue
+        removed: list[str] = []
+        added: list[str] = []
+        at_old = at_new = 0
+        for row in rows:
+            mark = row[0]
+            if mark == "-" or mark == "+":
+                if not removed and not added:
+                    at_old, at_new = old, new
+                if mark == "-":
+                    removed.append(row)
+                    old += 1
+                else:
+                    added.append(row)
+                    new += 1
+                continue
+            if removed or added:
+                out.append((at_old, at_new, removed, added))
+                removed, added = [], []
+            old += 1
+            new += 1
+        if removed or added:
+            out.append((at_old, at_new, removed, added))
+    return out
+
+
+def _keep_all(_path: str) -> str | None:
+    return None
+
+
+def _section_path(sec: str) -> str | None:
+    """The path of a `diff --git a/P b/P` section from its first line (no renames: both sides
+    name the same path), or None when that line is quoted or not of that shape."""
+    end = sec.find("\n")
+    first = sec if end < 0 else sec[:end]
+    n = (len(first) - 5) // 2
+    if n <= 0 or first[0] == '"' or first[2 + n:5 + n] != " b/" or first[2:2 + n] != first[5 + n:]:
+        return None
+    return first[2:2 + n]
+
+
+class Node:
+    """A commit of the walked history: its time, its (rewritten) parents and its diffs by path."""
+
+    __slots__ = ("_files", "_groups", "_patch", "parents", "sha", "side", "time")
+
+    def __init__(self, sha: str, time: int, parents: list[str]) -> None:
+        self.sha, self.time, self.parents = sha, time, parents
+        self.side: dict[tuple[int, str], list[Group]] = {}  # merges: diffs against later parents
+        self._files: dict[str, FileDiff] | None = None
+        self._patch = ""  # the -U0 patch (against the first parent), cut per file on first use
+        self._groups: dict[str, list[Group]] = {}
+
+    def use_files(self, found: list[FileDiff]) -> None:
+        self._files = {f.path: f for f in found}  # a path listed twice (a type change): the last
+
+    def use_patch(self, patch: str) -> None:
+        self._patch = patch
+
+    def groups(self, path: str) -> list[Group]:
+        """The changes of `path` in this commit (empty: it leaves the file alone)."""
+        got = self._groups.get(path)
+        if got is None:
+            if self._files is None:
+                self._files = _files_of(self._patch)
+                self._patch = ""
+            fd = self._files.get(path)
+            if isinstance(fd, str):  # a section not parsed yet
+                found = parse_commit("", "\ndiff --git " + fd, _keep_all).files
+                fd = found[-1] if found else None
+            got = self._groups[path] = groups(fd)
+        return got
+
+
+def _files_of(patch: str) -> dict[str, FileDiff]:
+    """A patch's sections by path, unparsed (str) where the path reads off the first line."""
+    out: dict = {}
+    for sec in patch.split("\ndiff --git ")[1:]:
+        path = _section_path(sec)
+        if path is not None:
+            out[path] = sec
+            continue
+        for fd in parse_commit("", "\ndiff --git " + sec, _keep_all).files:
+            out[fd.path] = fd
+    return out
+
+
+class Mined:
+    """Diffs of the commits this process has mined, by sha, for the blame walk to use instead of
+    asking git again. Bounded: commits over `max_commit` characters are not kept, the oldest
+    kept go first past `limit` characters, and `forget` drops those older than a time."""
+
+    def __init__(self, limit: int = 24 << 20, max_commit: int = 200_000) -> None:
+        self.limit, self.max_commit = limit, max_commit
+        self._kept: dict[str, tuple[int, int, list[FileDiff]]] = {}  # sha -> (time, size, files)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def keep(self, commit: Commit) -> None:
+        if len(commit.parents) > 1 or commit.size > self.max_commit or commit.sha in self._kept:
+            return
+        self._kept[commit.sha] = (commit.time, commit.size, commit.files)
+        self._size += commit.size
+        while self._size > self.limit and self._kept:
+            _t, size, _f = self._kept.pop(next(iter(self._kept)))
+            self._size -= size
+
+    def files(self, sha: str) -> list[FileDiff] | None:
+        got = self._kept.get(sha)
+        return None if got is None else got[2]
+
+    def forget(self, before: int) -> None:
+        for sha in [s for s, (t, _n, _f) in self._kept.items() if t < before]:
+            self._size -= self._kept.pop(sha)[1]
+
+
+def read(cfg: Settings, fixes: list[Commit], paths: list[str], mined: Mined | None = None) -> dict[str, Node]:
+    """The history of `paths` from the `fixes` back to the window's start (see the module doc)."""
+    since = min(c.time for c in fixes) - cfg.review_days * 86400 - SLACK
+    raw = git(cfg.repo, *GIT_CONFIG, "-c", "diff.context=0", "log", "--parents", "--diff-merges=first-parent",
+              *_OPTIONS, _FORMAT, f"--since=@{max(since, 0)}", *dict.fromkeys(c.sha for c in fixes), "--",
+              *paths).decode("utf-8", "replace")
+    nodes: dict[str, Node] = {}
+    missing: list[Node] = []
+    for header, patch in split_log(raw):
+        ids, _, when = header.partition("\x1f")
+        sha, *parents = ids.split()
+        node = nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents)
+        if patch.strip() or len(parents) > 1:  # a merge's diff against its first parent (maybe none)
+            node.use_patch(patch)
+        elif (found := mined.files(sha) if mined is not None else None) is not None:
+            node.use_files(found)
+        else:
+            missing.append(node)
+    if missing:
+        _fetch(cfg, missing, paths)
+    return nodes
+
+
+def _fetch(cfg: Settings, missing: list[Node], paths: list[str]) -> None:
+    """The -U0 diffs of commits this process did not mine, in one git process."""
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", "--diff-merges=first-parent", "-p",
+              "-U0", *_OPTIONS, _FORMAT, "--", *paths,
+              input="".join(f"{n.sha}\n" for n in missing).encode()).decode("utf-8", "replace")
+    patches = {header.partition("\x1f")[0].split(" ", 1)[0]: patch for header, patch in split_log(raw)}
+    for node in missing:
+        node.use_patch(patches.get(node.sha, ""))
+
+
+def side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:
+    """Read merges' diffs against their later parents, for one file each, in one
+    `git diff-tree --stdin` (its --always output: one record per pair, in order)."""
+    pairs = list(dict.fromkeys((n.sha, n.parents[i]) for n, i, _p in wanted))
+    paths = list(dict.fromkeys(p for _n, _i, p in wanted))
+    raw = git(cfg.repo, *GIT_CONFIG, "diff-tree", "--stdin", "--always", "-p", "-U0", *_OPTIONS, "--", *paths,
+              input="".join(f"{m} {p}\n" for m, p in pairs).encode()).decode("utf-8", "replace")
+    records = re.split(r"^[0-9a-f]{40}\n", raw, flags=re.M)[1:]
+    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, _keep_all).files}
+           for pair, rec in zip(pairs, records, strict=False)}
+    for node, i, path in wanted:
+        node.side[(i, path)] = groups(got.get((node.sha, node.parents[i]), {}).get(path))
