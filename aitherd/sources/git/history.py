@@ -92,24 +92,25 @@ class Node:
     def __init__(self, sha: str, time: int, parents: list[str]) -> None:
         self.sha, self.time, self.parents = sha, time, parents
         self.side: dict[tuple[int, str], list[Group]] = {}  # merges: diffs against later parents
-        self._files: dict[str, FileDiff] | None = None
+        self._files: dict[str, FileDiff | str] | None = None
         self._patch = ""  # the -U0 patch (against the first parent), cut per file on first use
         self._groups: dict[str, list[Group]] = {}
 
-    def use_files(self, found: list[FileDiff]) -> None:
-        self._files = {f.path: f for f in found}  # a path listed twice (a type change): the last
-
     def use_patch(self, patch: str) -> None:
         self._patch = patch
+
+    def files(self) -> dict[str, FileDiff | str]:
+        """The files this commit's patch has a section for (a section is parsed on first use)."""
+        if self._files is None:
+            self._files = _files_of(self._patch)
+            self._patch = ""
+        return self._files
 
     def groups(self, path: str) -> list[Group]:
         """The changes of `path` in this commit (empty: it leaves the file alone)."""
         got = self._groups.get(path)
         if got is None:
-            if self._files is None:
-                self._files = _files_of(self._patch)
-                self._patch = ""
-            fd = self._files.get(path)
+            fd = self.files().get(path)
             if isinstance(fd, str):  # a section not parsed yet
                 found = parse_commit("", "\ndiff --git " + fd, _keep_all).files
                 fd = found[-1] if found else None
@@ -117,9 +118,9 @@ class Node:
         return got
 
 
-def _files_of(patch: str) -> dict[str, FileDiff]:
+def _files_of(patch: str) -> dict[str, FileDiff | str]:
     """A patch's sections by path, unparsed (str) where the path reads off the first line."""
-    out: dict = {}
+    out: dict[str, FileDiff | str] = {}
     for sec in patch.split("\ndiff --git ")[1:]:
         path = _section_path(sec)
         if path is not None:
@@ -130,68 +131,19 @@ def _files_of(patch: str) -> dict[str, FileDiff]:
     return out
 
 
-class Mined:
-    """Diffs of the commits this process has mined, by sha, for the blame walk to use instead of
-    asking git again. Bounded: commits over `max_commit` characters are not kept, the oldest
-    kept go first past `limit` characters, and `forget` drops those older than a time."""
-
-    def __init__(self, limit: int = 24 << 20, max_commit: int = 200_000) -> None:
-        self.limit, self.max_commit = limit, max_commit
-        self._kept: dict[str, tuple[int, int, list[FileDiff]]] = {}  # sha -> (time, size, files)
-        self._size = 0
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def keep(self, commit: Commit) -> None:
-        if len(commit.parents) > 1 or commit.size > self.max_commit or commit.sha in self._kept:
-            return
-        self._kept[commit.sha] = (commit.time, commit.size, commit.files)
-        self._size += commit.size
-        while self._size > self.limit and self._kept:
-            _t, size, _f = self._kept.pop(next(iter(self._kept)))
-            self._size -= size
-
-    def files(self, sha: str) -> list[FileDiff] | None:
-        got = self._kept.get(sha)
-        return None if got is None else got[2]
-
-    def forget(self, before: int) -> None:
-        for sha in [s for s, (t, _n, _f) in self._kept.items() if t < before]:
-            self._size -= self._kept.pop(sha)[1]
-
-
-def read(cfg: Settings, fixes: list[Commit], paths: list[str], mined: Mined | None = None) -> dict[str, Node]:
+def read(cfg: Settings, fixes: list[Commit], paths: list[str]) -> dict[str, Node]:
     """The history of `paths` from the `fixes` back to the window's start (see the module doc)."""
     since = min(c.time for c in fixes) - cfg.review_days * 86400 - SLACK
-    raw = git(cfg.repo, *GIT_CONFIG, "-c", "diff.context=0", "log", "--parents", "--diff-merges=first-parent",
-              *_OPTIONS, _FORMAT, f"--since=@{max(since, 0)}", *dict.fromkeys(c.sha for c in fixes), "--",
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--parents", "--diff-merges=first-parent", "-p", "-U0", *_OPTIONS,
+              _FORMAT, f"--since=@{max(since, 0)}", *dict.fromkeys(c.sha for c in fixes), "--",
               *paths).decode("utf-8", "replace")
     nodes: dict[str, Node] = {}
-    missing: list[Node] = []
     for header, patch in split_log(raw):
         ids, _, when = header.partition("\x1f")
         sha, *parents = ids.split()
         node = nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents)
-        if patch.strip() or len(parents) > 1:  # a merge's diff against its first parent (maybe none)
-            node.use_patch(patch)
-        elif (found := mined.files(sha) if mined is not None else None) is not None:
-            node.use_files(found)
-        else:
-            missing.append(node)
-    if missing:
-        _fetch(cfg, missing, paths)
+        node.use_patch(patch)
     return nodes
-
-
-def _fetch(cfg: Settings, missing: list[Node], paths: list[str]) -> None:
-    """The -U0 diffs of commits this process did not mine, in one git process."""
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", "--diff-merges=first-parent", "-p",
-              "-U0", *_OPTIONS, _FORMAT, "--", *paths,
-              input="".join(f"{n.sha}\n" for n in missing).encode()).decode("utf-8", "replace")
-    patches = {header.partition("\x1f")[0].split(" ", 1)[0]: patch for header, patch in split_log(raw)}
-    for node in missing:
-        node.use_patch(patches.get(node.sha, ""))
 
 
 def side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:

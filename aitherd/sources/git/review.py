@@ -161,41 +161,77 @@ def _within(packet: Packet, time: int, start: list[int]) -> Packet | None:
     return (top, out) if out else None
 
 
-def blame(cfg: Settings, reqs: list[Request],
-          mined: history.Mined | None = None) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
+def _all_within(paths: dict[str, list[Packet]], time: int, start: list[int]) -> tuple[dict[str, list[Packet]], int]:
+    """`_within` for every packet of every file; and the latest window start left."""
+    out: dict[str, list[Packet]] = {}
+    top = -1 << 62
+    for path, packets in paths.items():
+        keep = []
+        for packet in packets:
+            got = packet if packet[0] <= time else _within(packet, time, start)
+            if got is not None:
+                keep.append(got)
+                if got[0] > top:
+                    top = got[0]
+        if keep:
+            out[path] = keep
+    return out, top
+
+
+class _Slot:
+    """The lines waiting at a commit, by file, and the latest window start among their owners."""
+
+    __slots__ = ("hi", "paths")
+
+    def __init__(self, hi: int, paths: dict[str, list[Packet]]) -> None:
+        self.hi, self.paths = hi, paths
+
+
+def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
     """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
-    parent)}; and the history graph read. Lines are carried back newest commit first, a file's
-    pending lines together; at a merge, those its first parent lacks wait for the merge's diffs
-    against its other parents, read together for every merge waiting once the rest of the walk
-    is done. A commit that leaves a file alone hands its lines on untouched."""
+    parent)}; and the history graph read. Lines are carried back newest commit first; at a
+    merge, those its first parent lacks wait for the merge's diffs against its other parents,
+    read together for every merge waiting once the rest of the walk is done. The lines of files
+    a commit leaves alone are handed on to its parent together, as they are."""
     if not reqs:
         return {}, {}
-    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)), mined)
+    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)))
     window = cfg.review_days * 86400 + SLACK
     start = [r.fix.time - window for r in reqs]  # a line is nobody's past its fix's window
     since = [r.fix.time - cfg.review_days * 86400 for r in reqs]  # culprits this recent count
-    pending: dict[str, dict[str, list[Packet]]] = {}
+    pending: dict[str, _Slot] = {}
     heap: list[tuple[int, str]] = []
     waiting: list[tuple[Node, int, str, Packet]] = []
 
-    def push(sha: str, path: str, packet: Packet) -> None:
+    def arrive(sha: str, paths: dict[str, list[Packet]], hi: int) -> None:
         node = nodes.get(sha)
-        if node is None or not packet[1]:
+        if node is None:
             return  # older than the window: nobody's
-        if node.time < packet[0]:  # drop the lines whose fix's window this commit is past
-            got = _within(packet, node.time, start)
-            if got is None:
+        if node.time < hi:  # drop the lines whose fix's window this commit is past
+            paths, hi = _all_within(paths, node.time, start)
+            if not paths:
                 return
-            packet = got
-        slots = pending.get(sha)
-        if slots is None:
-            slots = pending[sha] = {}
-            heapq.heappush(heap, (-node.time, sha))
-        slot = slots.get(path)
+        slot = pending.get(sha)
         if slot is None:
-            slots[path] = [packet]
-        else:
-            slot.append(packet)
+            pending[sha] = _Slot(hi, paths)
+            heapq.heappush(heap, (-node.time, sha))
+            return
+        into = slot.paths
+        if len(into) < len(paths):
+            into, paths = paths, into
+            slot.paths = into
+        for path, packets in paths.items():
+            got = into.get(path)
+            if got is None:
+                into[path] = packets
+            else:
+                got.extend(packets)
+        if hi > slot.hi:
+            slot.hi = hi
+
+    def push(sha: str, path: str, packet: Packet) -> None:
+        if packet[1]:
+            arrive(sha, {path: [packet]}, packet[0])
 
     def through_merge(node: Node, first: int, path: str, packet: Packet) -> None:
         hi, left = packet
@@ -225,17 +261,17 @@ def blame(cfg: Settings, reqs: list[Request],
         _t, sha = heapq.heappop(heap)
         node = nodes[sha]
         parents = node.parents
-        for path, packets in pending.pop(sha).items():
-            if len(parents) > 1:
+        slot = pending.pop(sha)
+        paths = slot.paths
+        if len(parents) > 1:
+            for path, packets in paths.items():
                 through_merge(node, 0, path, _merged(packets))
+            continue
+        changed = node.files()
+        for path in list(changed if len(changed) < len(paths) else paths):
+            if path not in paths or path not in changed or not (changes := node.groups(path)):
                 continue
-            changes = node.groups(path)
-            if not changes:  # the file is left alone: its lines go on as they are
-                if parents:
-                    for packet in packets:
-                        push(parents[0], path, packet)
-                continue
-            hi, lines = _merged(packets)
+            hi, lines = _merged(paths.pop(path))
             added, kept = _carry(changes, lines)
             for n, owners in added.items():
                 for k, orig in owners:
@@ -243,27 +279,24 @@ def blame(cfg: Settings, reqs: list[Request],
                         found[k][sha].add((n, orig))
             if parents:
                 push(parents[0], path, (hi, kept))
+        if parents and paths:  # the files this commit leaves alone: their lines go on as they are
+            arrive(parents[0], paths, slot.hi)
     return found, nodes
 
 
-def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]],
-            mined: history.Mined | None = None) -> dict[str, list[Candidate]]:
-    """Review examples for a batch of bugfixes (each with its code parts), by fix sha. `mined`:
-    the diffs this process has mined (see `history`), left with what later batches may need."""
+def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, list[Candidate]]:
+    """Review examples for a batch of bugfixes (each with its code parts), by fix sha."""
     if cfg.review_days <= 0:
         return {}
     reqs = [r for fix, code in fixes for r in requests(fix, code)]
     if not reqs:
         return {}
     try:
-        found, nodes = blame(cfg, reqs, mined)
+        found, nodes = blame(cfg, reqs)
         culprits = sorted({sha for k in found for sha in found[k] if len(nodes[sha].parents) <= 1})
         shown = _with_context(cfg, culprits, list(dict.fromkeys(r.path for r in reqs)))
     except GitError:
         return {}
-    finally:
-        if mined is not None:  # later batches' fixes are newer: their windows start later
-            mined.forget(max(r.fix.time for r in reqs) - cfg.review_days * 86400 - SLACK)
     out: dict[str, list[Candidate]] = defaultdict(list)
     for k in sorted(found):
         r = reqs[k]

@@ -26,7 +26,6 @@ from aitherd.sources.git import files
 from aitherd.sources.git.classify import Shape, conventional, decide, skip_reason
 from aitherd.sources.git.examples import Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted
-from aitherd.sources.git.history import Mined
 from aitherd.sources.git.labels import LLMLabels
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_commit, records
 from aitherd.sources.git.review import reviews
@@ -78,7 +77,6 @@ class Miner:
         self.heads = Heads(cfg.repo, cfg.tip)
         self.skip_path = _skipper(cfg)
         self.labels = LLMLabels(cfg.llm, cfg.label_cache) if cfg.llm else None
-        self.mined = Mined(max_commit=cfg.max_diff_bytes)  # diffs the review walk reuses
 
     def close(self) -> None:
         self.heads.close()
@@ -99,8 +97,6 @@ class Miner:
             commit = header_fields(header)
             return Result(commit.sha, [Skip("large_diff")], {"commits": 1})
         commit = parse_commit(header, patch, self.skip_path)
-        if self.cfg.review_days > 0:
-            self.mined.keep(commit)
         res = Result(commit.sha, counts={"commits": 1})
         try:
             self._items(commit, res)
@@ -139,7 +135,7 @@ class Miner:
 
     def _with_reviews(self, batch: list[Result]) -> list[Result]:
         """A batch's results with their review pairs first (one history read per batch)."""
-        found = reviews(self.cfg, [r.fix for r in batch if r.fix is not None], self.mined)
+        found = reviews(self.cfg, [r.fix for r in batch if r.fix is not None])
         for res in batch:
             if res.fix is not None and (more := found.get(res.sha)):
                 res.items[:0] = more
