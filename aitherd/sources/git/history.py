@@ -1,20 +1,22 @@
 """The history a batch of bugfixes is blamed against: the commits of the fixed files back to the
-window's start, as a graph, with each commit's diff of those files (git's -U0 hunks).
+window's start, as a graph, with each commit's diff of those files as git's -U0 hunks.
 
-The graph is one `git log --parents --diff-merges=first-parent --since=... FIXES -- PATHS`: the
-commits that touch the files, and every merge in the window (with --diff-merges git walks the
-full history), parents rewritten to the nearest such commits. In the same process each merge
-prints its diff against its first parent with no context (`diff.context=0`; --diff-merges
-implies a patch for merges only, git 2.31 or later); other commits print none. A non-merge's diff
-comes from the miner's own parse of it when this process mined it (`Mined`): its hunks, printed
-with context, split at their context lines, are git's -U0 hunks, since git's edit script does not
-depend on the context asked for. The others come from one `git log --no-walk --stdin -p -U0`.
-Either way a node's diff of a file is parsed only when the walk first asks for it.
+One `git log --parents --diff-merges=first-parent -p -U0 --since=... FIXES -- PATHS`: the
+commits that touch the files and, since --diff-merges makes git walk the full history, every
+merge in the window, parents rewritten to the nearest such commits; a merge's diff is against
+its first parent. A commit's patch is cut into file sections only when the walk first reaches
+it, and a section is parsed only when the walk needs that file's changes there.
+
+Why not reuse the miner's own diffs of the commits it mines: they are printed with context
+(-U10), and git diffs the files whole only then. With no context git first trims the common
+tail of the two files (xdiff-interface.c, trim_common_tail), which can move where a change is
+placed (on vuejs/core 41 of 21,157 file diffs differ); blame's -U0 hunks must be git's own.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from aitherd.sources.git.gitio import git
 from aitherd.sources.git.parse import GIT_CONFIG, SEP, Commit, FileDiff, parse_commit, split_log
@@ -84,6 +86,47 @@ def _section_path(sec: str) -> str | None:
     return first[2:2 + n]
 
 
+class Sections:
+    """A patch's file sections by path, each parsed when first asked for. A path with several
+    sections (a type change: one removes the file, one adds it) is the first or the last of
+    them that has hunks, as `parse_commit(...).files` would give it first or last."""
+
+    __slots__ = ("_by_path", "_parsed", "last")
+
+    def __init__(self, patch: str, last: bool) -> None:
+        self.last = last
+        self._by_path: dict[str, list[str]] = {}
+        self._parsed: dict[str, FileDiff | None] = {}
+        for sec in patch.split("\ndiff --git ")[1:]:
+            path = _section_path(sec)
+            if path is None:  # quoted, or of another shape: its own parse names it
+                found = parse_commit("", "\ndiff --git " + sec, _keep_all).files
+                path = found[0].path if found else None
+            if path is not None:
+                self._by_path.setdefault(path, []).append(sec)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._by_path
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_path)
+
+    def get(self, path: str) -> FileDiff | None:
+        if path in self._parsed:
+            return self._parsed[path]
+        got = None
+        for sec in reversed(self._by_path.get(path, [])) if self.last else self._by_path.get(path, []):
+            found = parse_commit("", "\ndiff --git " + sec, _keep_all).files
+            if found:
+                got = found[0]
+                break
+        self._parsed[path] = got
+        return got
+
+
 class Node:
     """A commit of the walked history: its time, its (rewritten) parents and its diffs by path."""
 
@@ -92,17 +135,17 @@ class Node:
     def __init__(self, sha: str, time: int, parents: list[str]) -> None:
         self.sha, self.time, self.parents = sha, time, parents
         self.side: dict[tuple[int, str], list[Group]] = {}  # merges: diffs against later parents
-        self._files: dict[str, FileDiff | str] | None = None
+        self._files: Sections | None = None
         self._patch = ""  # the -U0 patch (against the first parent), cut per file on first use
         self._groups: dict[str, list[Group]] = {}
 
     def use_patch(self, patch: str) -> None:
         self._patch = patch
 
-    def files(self) -> dict[str, FileDiff | str]:
+    def files(self) -> Sections:
         """The files this commit's patch has a section for (a section is parsed on first use)."""
         if self._files is None:
-            self._files = _files_of(self._patch)
+            self._files = Sections(self._patch, last=True)
             self._patch = ""
         return self._files
 
@@ -110,25 +153,8 @@ class Node:
         """The changes of `path` in this commit (empty: it leaves the file alone)."""
         got = self._groups.get(path)
         if got is None:
-            fd = self.files().get(path)
-            if isinstance(fd, str):  # a section not parsed yet
-                found = parse_commit("", "\ndiff --git " + fd, _keep_all).files
-                fd = found[-1] if found else None
-            got = self._groups[path] = groups(fd)
+            got = self._groups[path] = groups(self.files().get(path))
         return got
-
-
-def _files_of(patch: str) -> dict[str, FileDiff | str]:
-    """A patch's sections by path, unparsed (str) where the path reads off the first line."""
-    out: dict[str, FileDiff | str] = {}
-    for sec in patch.split("\ndiff --git ")[1:]:
-        path = _section_path(sec)
-        if path is not None:
-            out[path] = sec
-            continue
-        for fd in parse_commit("", "\ndiff --git " + sec, _keep_all).files:
-            out[fd.path] = fd
-    return out
 
 
 def read(cfg: Settings, fixes: list[Commit], paths: list[str]) -> dict[str, Node]:

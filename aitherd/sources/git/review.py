@@ -7,14 +7,17 @@ last wrote those lines, within `review_days` before the fix, is the change under
 as its hunks that hold them (with three lines of context); the fix is the finding.
 
 Blame is computed here the way `git blame -w` does, for a whole batch of fixes from one
-`git log -p -U0` of the files they touch, back to the window's start: `--parents` with git's
-default history simplification (a merge identical to one parent for those files is followed
-through that parent only), merges with their diff against the first parent. Lines are carried
-back commit by commit, newest first; a line a commit adds is that commit's, unless a line it
-removes equals it but for whitespace. At a merge, the lines its first parent lacks are carried
-into the other parents through the merge's diffs against them, read for all waiting merges in
-one `git diff-tree --stdin`. A line changed by a merge against every parent, or older than the
-window, is nobody's. So a batch costs a few git processes, not one `git blame` per fixed file.
+`git log -p -U0` of the files they touch, back to the window's start (`history`: `--parents`,
+and with --diff-merges git walks the full history: every merge in the window is a commit of
+the walk, its diff against its first parent). Lines are carried back commit by commit, newest
+(author date) first; a line a commit adds is that commit's, unless a line it removes in the
+same change equals it but for whitespace. The lines of the files a commit leaves alone go on
+to its parent together, untouched, so a commit costs what it changes, not what is pending. At
+a merge, the lines its first parent lacks are carried into the other parents through the
+merge's diffs against them, read for all waiting merges in one `git diff-tree --stdin`. A line
+changed by a merge against every parent, or older than the window (dropped at the first commit
+of the walk older than its fix's window), is nobody's. So a batch costs a few git processes,
+not one `git blame` per fixed file.
 
 No memory is kept between commits or runs: git's history is the memory. A fix mined in a later
 run, after a resume, or in another worker process finds the change it fixes all the same, and
@@ -33,7 +36,7 @@ from aitherd.sources.git import files, history
 from aitherd.sources.git.examples import Part, intent
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, parse_commit, split_log
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
 from aitherd.sources.git.settings import Settings
 
 _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
@@ -308,18 +311,24 @@ def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, 
     return out
 
 
-def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, Commit]:
-    """The culprits' diffs of these files with three lines of context, to show under review."""
+def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, tuple[Commit, history.Sections]]:
+    """The culprits' diffs of these files with three lines of context, to show under review
+    (each culprit's message, and its files parsed when asked for)."""
     if not shas:
         return {}
     raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "-w", "--",
               *paths, input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
-    commits = (parse_commit(header, patch, lambda _p: False) for header, patch in split_log(raw))
-    return {c.sha: c for c in commits}
+    out = {}
+    for header, patch in split_log(raw):
+        commit = header_fields(header)
+        out[commit.sha] = (commit, history.Sections(patch, last=False))
+    return out
 
 
-def _review(cfg: Settings, r: Request, intro: Commit, pairs: set[tuple[int, int]]) -> Candidate | None:
-    diff = next((f for f in intro.files if f.path == r.path), None)
+def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections],
+            pairs: set[tuple[int, int]]) -> Candidate | None:
+    intro, sections = shown_as
+    diff = sections.get(r.path)
     if diff is None:
         return None
     blamed = {n for n, _ in pairs}
