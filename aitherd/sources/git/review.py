@@ -190,34 +190,39 @@ class _Slot:
         self.hi, self.paths = hi, paths
 
 
-def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
-    """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
-    parent)}; and the history graph read. Lines are carried back newest commit first; at a
-    merge, those its first parent lacks wait for the merge's diffs against its other parents,
-    read together for every merge waiting once the rest of the walk is done. The lines of files
-    a commit leaves alone are handed on to its parent together, as they are."""
-    if not reqs:
-        return {}, {}
-    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)))
-    window = cfg.review_days * 86400 + SLACK
-    start = [r.fix.time - window for r in reqs]  # a line is nobody's past its fix's window
-    since = [r.fix.time - cfg.review_days * 86400 for r in reqs]  # culprits this recent count
-    pending: dict[str, _Slot] = {}
-    heap: list[tuple[int, str]] = []
-    waiting: list[tuple[Node, int, str, Packet]] = []
+Found = dict[int, dict[str, set[tuple[int, int]]]]  # request -> culprit sha -> {(its line, fixed line)}
 
-    def arrive(sha: str, paths: dict[str, list[Packet]], hi: int) -> None:
-        node = nodes.get(sha)
+
+class _Walk:
+    """One batch's lines carried back through its history (see `blame`)."""
+
+    def __init__(self, cfg: Settings, reqs: list[Request], nodes: dict[str, Node]) -> None:
+        self.cfg, self.nodes = cfg, nodes
+        window = cfg.review_days * 86400 + SLACK
+        self.start = [r.fix.time - window for r in reqs]  # a line is nobody's past its fix's window
+        self.since = [r.fix.time - cfg.review_days * 86400 for r in reqs]  # culprits this recent count
+        self.pending: dict[str, _Slot] = {}
+        self.heap: list[tuple[int, str]] = []
+        self.waiting: list[tuple[Node, int, str, Packet]] = []
+        self.found: Found = defaultdict(lambda: defaultdict(set))
+        for k, r in enumerate(reqs):
+            node = nodes.get(r.fix.sha)
+            if node is not None and node.parents:
+                self.push(node.parents[0], r.path, (self.start[k], {n: [(k, n)] for n in r.lines}))
+
+    def arrive(self, sha: str, paths: dict[str, list[Packet]], hi: int) -> None:
+        """Lines of some files handed to a commit (merged with those already waiting there)."""
+        node = self.nodes.get(sha)
         if node is None:
             return  # older than the window: nobody's
         if node.time < hi:  # drop the lines whose fix's window this commit is past
-            paths, hi = _all_within(paths, node.time, start)
+            paths, hi = _all_within(paths, node.time, self.start)
             if not paths:
                 return
-        slot = pending.get(sha)
+        slot = self.pending.get(sha)
         if slot is None:
-            pending[sha] = _Slot(hi, paths)
-            heapq.heappush(heap, (-node.time, sha))
+            self.pending[sha] = _Slot(hi, paths)
+            heapq.heappush(self.heap, (-node.time, sha))
             return
         into = slot.paths
         if len(into) < len(paths):
@@ -232,44 +237,44 @@ def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[t
         if hi > slot.hi:
             slot.hi = hi
 
-    def push(sha: str, path: str, packet: Packet) -> None:
+    def push(self, sha: str, path: str, packet: Packet) -> None:
         if packet[1]:
-            arrive(sha, {path: [packet]}, packet[0])
+            self.arrive(sha, {path: [packet]}, packet[0])
 
-    def through_merge(node: Node, first: int, path: str, packet: Packet) -> None:
+    def through_merge(self, node: Node, first: int, path: str, packet: Packet) -> None:
         hi, left = packet
         for i in range(first, len(node.parents)):
             if i > 0 and (i, path) not in node.side:
-                waiting.append((node, i, path, (hi, left)))
+                self.waiting.append((node, i, path, (hi, left)))
                 return
             added, kept = _carry(node.groups(path) if i == 0 else node.side[(i, path)], left)
-            push(node.parents[i], path, (hi, kept))
+            self.push(node.parents[i], path, (hi, kept))
             left = added
             if not left:
                 return
         # what is left was changed against every parent: an evil merge's, nobody's
 
-    for k, r in enumerate(reqs):
-        node = nodes.get(r.fix.sha)
-        if node is not None and node.parents:
-            push(node.parents[0], r.path, (start[k], {n: [(k, n)] for n in r.lines}))
-    found: dict[int, dict[str, set[tuple[int, int]]]] = defaultdict(lambda: defaultdict(set))
-    while heap or waiting:
-        if not heap:
-            history.side_diffs(cfg, [(n, i, p) for n, i, p, _l in waiting])
-            resumed, waiting[:] = list(waiting), []
-            for node, i, path, packet in resumed:
-                through_merge(node, i, path, packet)
-            continue
-        _t, sha = heapq.heappop(heap)
-        node = nodes[sha]
-        parents = node.parents
-        slot = pending.pop(sha)
-        paths = slot.paths
+    def run(self) -> Found:
+        heap, waiting = self.heap, self.waiting
+        while heap or waiting:
+            if not heap:
+                history.side_diffs(self.cfg, [(n, i, p) for n, i, p, _l in waiting])
+                resumed, waiting[:] = list(waiting), []
+                for node, i, path, packet in resumed:
+                    self.through_merge(node, i, path, packet)
+                continue
+            _t, sha = heapq.heappop(heap)
+            self.visit(self.nodes[sha], self.pending.pop(sha))
+        return self.found
+
+    def visit(self, node: Node, slot: _Slot) -> None:
+        """A commit's turn: the lines of the files it changes are carried through its diff
+        (those it adds are its own), the others go on to its parent as they are."""
+        parents, paths = node.parents, slot.paths
         if len(parents) > 1:
             for path, packets in paths.items():
-                through_merge(node, 0, path, _merged(packets))
-            continue
+                self.through_merge(node, 0, path, _merged(packets))
+            return
         changed = node.files()
         for path in list(changed if len(changed) < len(paths) else paths):
             if path not in paths or path not in changed or not (changes := node.groups(path)):
@@ -278,13 +283,24 @@ def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[t
             added, kept = _carry(changes, lines)
             for n, owners in added.items():
                 for k, orig in owners:
-                    if node.time >= since[k]:
-                        found[k][sha].add((n, orig))
+                    if node.time >= self.since[k]:
+                        self.found[k][node.sha].add((n, orig))
             if parents:
-                push(parents[0], path, (hi, kept))
+                self.push(parents[0], path, (hi, kept))
         if parents and paths:  # the files this commit leaves alone: their lines go on as they are
-            arrive(parents[0], paths, slot.hi)
-    return found, nodes
+            self.arrive(parents[0], paths, slot.hi)
+
+
+def blame(cfg: Settings, reqs: list[Request]) -> tuple[Found, dict[str, Node]]:
+    """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
+    parent)}; and the history graph read. Lines are carried back newest commit first; at a
+    merge, those its first parent lacks wait for the merge's diffs against its other parents,
+    read together for every merge waiting once the rest of the walk is done. The lines of files
+    a commit leaves alone are handed on to its parent together, as they are."""
+    if not reqs:
+        return {}, {}
+    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)))
+    return _Walk(cfg, reqs, nodes).run(), nodes
 
 
 def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, list[Candidate]]:
