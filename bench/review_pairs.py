@@ -67,7 +67,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=2)
     args = ap.parse_args()
     repo = str(Path(args.repo).resolve())
-    base = tempfile.mkdtemp(prefix="aitherd-bench-review-")
+    tmp = tempfile.TemporaryDirectory(prefix="aitherd-bench-review-")
+    base = tmp.name
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "aitherd"], capture_output=True,
                              check=True).stdout
     subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
@@ -98,6 +99,7 @@ def main() -> int:
             digests[(name, jobs)] = on["digest"]
             print(f"{name:22}{jobs:>5}{off['wall']:>9.2f}{off['cpu']:>9.2f}{on['wall']:>9.2f}{on['cpu']:>9.2f}"
                   f"{on['wall'] - off['wall']:>9.2f}{on['cpu'] - off['cpu']:>9.2f}{on['reviews']:>9}")
+    tmp.cleanup()
     same = len(set(digests.values())) == 1
     print(f"every item and count the same, baseline and ours, every jobs: {'yes' if same else 'NO'}")
     return 0 if same else 1
