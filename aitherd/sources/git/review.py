@@ -7,14 +7,17 @@ last wrote those lines, within `review_days` before the fix, is the change under
 as its hunks that hold them (with three lines of context); the fix is the finding.
 
 Blame is computed here the way `git blame -w` does, for a whole batch of fixes from one
-`git log -p -U0` of the files they touch, back to the window's start: `--parents` with git's
-default history simplification (a merge identical to one parent for those files is followed
-through that parent only), merges with their diff against the first parent. Lines are carried
-back commit by commit, newest first; a line a commit adds is that commit's, unless a line it
-removes equals it but for whitespace. At a merge, the lines its first parent lacks are carried
-into the other parents through the merge's diffs against them, read for all waiting merges in
-one `git diff-tree --stdin`. A line changed by a merge against every parent, or older than the
-window, is nobody's. So a batch costs a few git processes, not one `git blame` per fixed file.
+`git log -p -U0` of the files they touch, back to the window's start (`history`: `--parents`,
+and with --diff-merges git walks the full history: every merge in the window is a commit of
+the walk, its diff against its first parent). Lines are carried back commit by commit, newest
+(author date) first; a line a commit adds is that commit's, unless a line it removes in the
+same change equals it but for whitespace. The lines of the files a commit leaves alone go on
+to its parent together, untouched, so a commit costs what it changes, not what is pending. At
+a merge, the lines its first parent lacks are carried into the other parents through the
+merge's diffs against them, read for all waiting merges in one `git diff-tree --stdin`. A line
+changed by a merge against every parent, or older than the window (dropped at the first commit
+of the walk older than its fix's window), is nobody's. So a batch costs a few git processes,
+not one `git blame` per fixed file.
 
 No memory is kept between commits or runs: git's history is the memory. A fix mined in a later
 run, after a resume, or in another worker process finds the change it fixes all the same, and
@@ -26,19 +29,18 @@ from __future__ import annotations
 import heapq
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
-from aitherd.sources.git import files
+from aitherd.sources.git import files, history
 from aitherd.sources.git.examples import Part, intent
 from aitherd.sources.git.gitio import GitError, git
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, SEP, Commit, FileDiff, Hunk, parse_commit, split_log
+from aitherd.sources.git.history import SLACK, Group, Node
+from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
 from aitherd.sources.git.settings import Settings
 
 _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
 MAX_LINES = 40  # fixed lines blamed per fix
-SLACK = 30 * 86400  # walk this much further back than the window (commit dates can be skewed)
-_DIFF = ["-p", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
 
 
 @dataclass
@@ -49,24 +51,6 @@ class Request:
     path: str
     lines: dict[int, str]  # line number -> text
     hunks: dict[int, Hunk]  # line number -> the fix's hunk that changes it
-
-
-@dataclass
-class Node:
-    """A commit of the history walked: its (simplified) parents and its patch, parsed on use."""
-
-    sha: str
-    time: int
-    parents: list[str]
-    patch: str = ""  # against the first parent
-    side: dict[tuple[int, str], FileDiff | None] = field(default_factory=dict)  # merges: other parents
-    _files: dict[str, FileDiff] | None = None
-
-    def diff(self, path: str) -> FileDiff | None:
-        if self._files is None:
-            found = parse_commit("", self.patch, lambda _p: False).files if self.patch else []
-            self._files = {f.path: f for f in found}
-        return self._files.get(path)
 
 
 def _plain(line: str) -> str:
@@ -102,156 +86,221 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
     return out
 
 
-def _carry(diff: FileDiff | None, lines: dict[int, list]) -> tuple[dict[int, list], dict[int, list]]:
-    """Split `lines` (numbered in the child) into those the diff adds and those it keeps,
+Owner = tuple[int, int]  # (request, line in the fix's parent)
+Lines = dict[int, list[Owner]]  # line number -> the requests' lines it is
+Packet = tuple[int, Lines]  # lines on their way, with the latest window start among their owners
+
+
+def _key(row: str) -> str:
+    return "".join(files.words(row[1:]))
+
+
+def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
+    """Split `lines` (numbered in the child) into those the changes add and those they keep,
     the kept ones renumbered as in the parent. An added line that a removed line of the same
-    hunk equals but for whitespace is kept (re-indenting writes nothing new: `git blame -w`)."""
-    if diff is None or not diff.hunks:
-        return {}, dict(lines)
-    added: dict[int, list] = {}
-    kept: dict[int, list] = {}
+    change equals but for whitespace is kept (re-indenting writes nothing new: `git blame -w`)."""
+    if not changes:
+        return {}, lines
+    added: Lines = {}
+    kept: Lines = {}
     todo = sorted(lines)
+    last = len(todo)
     i, delta = 0, 0
-    for h in diff.hunks:
-        rows = h.lines
-        old_len, new_len = len(rows) - h.added, len(rows) - h.removed
-        # A side of length 0 names the line before the change: the change starts after it.
-        old = h.old_start + (old_len == 0)
-        new = h.new_start + (new_len == 0)
-        while i < len(todo) and todo[i] < new:
+    for old, new, removed_rows, added_rows in changes:
+        if i == last:
+            break
+        while i < last and todo[i] < new:
             kept[todo[i] + delta] = lines[todo[i]]
             i += 1
-        removed: dict[str, list[int]] = {}
-        if h.removed and h.added:
-            at = old
-            for row in rows:
-                if row[0] == "-":
-                    removed.setdefault("".join(files.words(row[1:])), []).append(at)
-                if row[0] != "+":
-                    at += 1
-        for row in rows:
-            mark = row[0]
-            if mark == "+":
-                if new in lines:
-                    same = removed.get("".join(files.words(row[1:])))
-                    if same:
-                        kept[same.pop(0)] = lines[new]
-                    else:
-                        added[new] = lines[new]
-                new += 1
-            elif mark == "-":
-                old += 1
-            else:
-                if new in lines:
-                    kept[old] = lines[new]
-                old += 1
-                new += 1
-        while i < len(todo) and todo[i] < new:
-            i += 1
-        delta = old - new
+        end = new + len(added_rows)
+        if i < last and todo[i] < end:
+            removed: dict[str, list[int]] = {}
+            if removed_rows:
+                for j, row in enumerate(removed_rows):
+                    removed.setdefault(_key(row), []).append(old + j)
+            while i < last and todo[i] < end:
+                n = todo[i]
+                same = removed.get(_key(added_rows[n - new])) if removed else None
+                if same:
+                    kept[same.pop(0)] = lines[n]
+                else:
+                    added[n] = lines[n]
+                i += 1
+        delta = old + len(removed_rows) - end
     for n in todo[i:]:
         kept[n + delta] = lines[n]
     return added, kept
 
 
-def _graph(cfg: Settings, reqs: list[Request]) -> dict[str, Node]:
-    """The history of the requested files back to the window's start, as a graph of nodes
-    (merges with their diff against the first parent)."""
-    since = min(r.fix.time for r in reqs) - cfg.review_days * 86400 - SLACK
-    fixes = list(dict.fromkeys(r.fix.sha for r in reqs))
-    paths = list(dict.fromkeys(r.path for r in reqs))
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--parents", "--diff-merges=first-parent", *_DIFF,
-              f"--format={SEP}%H %P%x1f%at{SEP}", f"--since=@{max(since, 0)}", *fixes, "--",
-              *paths).decode("utf-8", "replace")
-    nodes: dict[str, Node] = {}
-    for header, patch in split_log(raw):
-        ids, _, when = header.partition("\x1f")
-        sha, *parents = ids.split()
-        nodes[sha] = Node(sha, int(when) if when.isdigit() else 0, parents, patch)
-    return nodes
-
-
-def _side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:
-    """Read merges' diffs against their later parents, for one file each, in one
-    `git diff-tree --stdin` (its --always output: one record per pair, in order)."""
-    pairs = list(dict.fromkeys((n.sha, n.parents[i]) for n, i, _p in wanted))
-    paths = list(dict.fromkeys(p for _n, _i, p in wanted))
-    raw = git(cfg.repo, *GIT_CONFIG, "diff-tree", "--stdin", "--always", *_DIFF, "--", *paths,
-              input="".join(f"{m} {p}\n" for m, p in pairs).encode()).decode("utf-8", "replace")
-    records = re.split(r"^[0-9a-f]{40}\n", raw, flags=re.M)[1:]
-    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, lambda _p: False).files}
-           for pair, rec in zip(pairs, records, strict=False)}
-    for node, i, path in wanted:
-        node.side[(i, path)] = got.get((node.sha, node.parents[i]), {}).get(path)
-
-
-def blame(cfg: Settings, reqs: list[Request]) -> tuple[dict[int, dict[str, set[tuple[int, int]]]], dict[str, Node]]:
-    """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
-    parent)}; and the history graph read. Lines are carried back newest commit first; at a
-    merge, those its first parent lacks wait for the merge's diffs against its other parents,
-    read together for every merge waiting once the rest of the walk is done."""
-    if not reqs:
-        return {}, {}
-    nodes = _graph(cfg, reqs)
-    window = cfg.review_days * 86400 + SLACK
-    newest = max(r.fix.time for r in reqs)
-    pending: dict[str, dict[str, dict[int, list[tuple[int, int]]]]] = defaultdict(lambda: defaultdict(dict))
-    heap: list[tuple[int, str]] = []
-    waiting: list[tuple[Node, int, str, dict[int, list[tuple[int, int]]]]] = []
-
-    def push(sha: str, path: str, lines: dict[int, list[tuple[int, int]]]) -> None:
-        node = nodes.get(sha)
-        if node is None or not lines:
-            return  # older than the window: nobody's
-        if node.time < newest - window:  # drop the lines whose fix's window this commit is past
-            lines = {n: kept for n, owners in lines.items()
-                     if (kept := [o for o in owners if node.time >= reqs[o[0]].fix.time - window])}
-            if not lines:
-                return
-        if sha not in pending:
-            heapq.heappush(heap, (-nodes[sha].time, sha))
-        slot = pending[sha][path]
+def _merged(packets: list[Packet]) -> Packet:
+    """One packet of the lines of several (a line's owners put together)."""
+    if len(packets) == 1:
+        return packets[0]
+    out: Lines = {}
+    for _hi, lines in packets:
         for n, owners in lines.items():
-            slot.setdefault(n, []).extend(owners)
+            got = out.get(n)
+            if got is None:
+                out[n] = list(owners)
+            else:
+                got.extend(owners)
+    return max(hi for hi, _l in packets), out
 
-    def through_merge(node: Node, start: int, path: str, left: dict[int, list[tuple[int, int]]]) -> None:
-        for i in range(start, len(node.parents)):
-            if i > 0 and (i, path) not in node.side:
-                waiting.append((node, i, path, left))
+
+def _within(packet: Packet, time: int, start: list[int]) -> Packet | None:
+    """The packet without the owners whose window a commit of this time is past."""
+    out: Lines = {}
+    top = -1 << 62
+    for n, owners in packet[1].items():
+        keep = []
+        for o in owners:
+            s = start[o[0]]
+            if s <= time:
+                keep.append(o)
+                if s > top:
+                    top = s
+        if keep:
+            out[n] = keep
+    return (top, out) if out else None
+
+
+def _all_within(paths: dict[str, list[Packet]], time: int, start: list[int]) -> tuple[dict[str, list[Packet]], int]:
+    """`_within` for every packet of every file; and the latest window start left."""
+    out: dict[str, list[Packet]] = {}
+    top = -1 << 62
+    for path, packets in paths.items():
+        keep = []
+        for packet in packets:
+            got = packet if packet[0] <= time else _within(packet, time, start)
+            if got is not None:
+                keep.append(got)
+                if got[0] > top:
+                    top = got[0]
+        if keep:
+            out[path] = keep
+    return out, top
+
+
+class _Slot:
+    """The lines waiting at a commit, by file, and the latest window start among their owners."""
+
+    __slots__ = ("hi", "paths")
+
+    def __init__(self, hi: int, paths: dict[str, list[Packet]]) -> None:
+        self.hi, self.paths = hi, paths
+
+
+Found = dict[int, dict[str, set[tuple[int, int]]]]  # request -> culprit sha -> {(its line, fixed line)}
+
+
+class _Walk:
+    """One batch's lines carried back through its history (see `blame`)."""
+
+    def __init__(self, cfg: Settings, reqs: list[Request], nodes: dict[str, Node]) -> None:
+        self.cfg, self.nodes = cfg, nodes
+        window = cfg.review_days * 86400 + SLACK
+        self.start = [r.fix.time - window for r in reqs]  # a line is nobody's past its fix's window
+        self.since = [r.fix.time - cfg.review_days * 86400 for r in reqs]  # culprits this recent count
+        self.pending: dict[str, _Slot] = {}
+        self.heap: list[tuple[int, str]] = []
+        self.waiting: list[tuple[Node, int, str, Packet]] = []
+        self.found: Found = defaultdict(lambda: defaultdict(set))
+        for k, r in enumerate(reqs):
+            node = nodes.get(r.fix.sha)
+            if node is not None and node.parents:
+                self.push(node.parents[0], r.path, (self.start[k], {n: [(k, n)] for n in r.lines}))
+
+    def arrive(self, sha: str, paths: dict[str, list[Packet]], hi: int) -> None:
+        """Lines of some files handed to a commit (merged with those already waiting there)."""
+        node = self.nodes.get(sha)
+        if node is None:
+            return  # older than the window: nobody's
+        if node.time < hi:  # drop the lines whose fix's window this commit is past
+            paths, hi = _all_within(paths, node.time, self.start)
+            if not paths:
                 return
-            added, kept = _carry(node.diff(path) if i == 0 else node.side[(i, path)], left)
-            push(node.parents[i], path, kept)
+        slot = self.pending.get(sha)
+        if slot is None:
+            self.pending[sha] = _Slot(hi, paths)
+            heapq.heappush(self.heap, (-node.time, sha))
+            return
+        into = slot.paths
+        if len(into) < len(paths):
+            into, paths = paths, into
+            slot.paths = into
+        for path, packets in paths.items():
+            got = into.get(path)
+            if got is None:
+                into[path] = packets
+            else:
+                got.extend(packets)
+        if hi > slot.hi:
+            slot.hi = hi
+
+    def push(self, sha: str, path: str, packet: Packet) -> None:
+        if packet[1]:
+            self.arrive(sha, {path: [packet]}, packet[0])
+
+    def through_merge(self, node: Node, first: int, path: str, packet: Packet) -> None:
+        hi, left = packet
+        for i in range(first, len(node.parents)):
+            if i > 0 and (i, path) not in node.side:
+                self.waiting.append((node, i, path, (hi, left)))
+                return
+            added, kept = _carry(node.groups(path) if i == 0 else node.side[(i, path)], left)
+            self.push(node.parents[i], path, (hi, kept))
             left = added
             if not left:
                 return
         # what is left was changed against every parent: an evil merge's, nobody's
 
-    for k, r in enumerate(reqs):
-        node = nodes.get(r.fix.sha)
-        if node is not None and node.parents:
-            push(node.parents[0], r.path, {n: [(k, n)] for n in r.lines})
-    found: dict[int, dict[str, set[tuple[int, int]]]] = defaultdict(lambda: defaultdict(set))
-    while heap or waiting:
-        if not heap:
-            _side_diffs(cfg, [(n, i, p) for n, i, p, _l in waiting])
-            resumed, waiting[:] = list(waiting), []
-            for node, i, path, left in resumed:
-                through_merge(node, i, path, left)
-            continue
-        _t, sha = heapq.heappop(heap)
-        node = nodes[sha]
-        for path, lines in pending.pop(sha).items():
-            if len(node.parents) > 1:
-                through_merge(node, 0, path, lines)
+    def run(self) -> Found:
+        heap, waiting = self.heap, self.waiting
+        while heap or waiting:
+            if not heap:
+                history.side_diffs(self.cfg, [(n, i, p) for n, i, p, _l in waiting])
+                resumed, waiting[:] = list(waiting), []
+                for node, i, path, packet in resumed:
+                    self.through_merge(node, i, path, packet)
                 continue
-            added, kept = _carry(node.diff(path), lines)
+            _t, sha = heapq.heappop(heap)
+            self.visit(self.nodes[sha], self.pending.pop(sha))
+        return self.found
+
+    def visit(self, node: Node, slot: _Slot) -> None:
+        """A commit's turn: the lines of the files it changes are carried through its diff
+        (those it adds are its own), the others go on to its parent as they are."""
+        parents, paths = node.parents, slot.paths
+        if len(parents) > 1:
+            for path, packets in paths.items():
+                self.through_merge(node, 0, path, _merged(packets))
+            return
+        changed = node.files()
+        for path in list(changed if len(changed) < len(paths) else paths):
+            if path not in paths or path not in changed or not (changes := node.groups(path)):
+                continue
+            hi, lines = _merged(paths.pop(path))
+            added, kept = _carry(changes, lines)
             for n, owners in added.items():
                 for k, orig in owners:
-                    if node.time >= reqs[k].fix.time - cfg.review_days * 86400:
-                        found[k][sha].add((n, orig))
-            if node.parents:
-                push(node.parents[0], path, kept)
-    return found, nodes
+                    if node.time >= self.since[k]:
+                        self.found[k][node.sha].add((n, orig))
+            if parents:
+                self.push(parents[0], path, (hi, kept))
+        if parents and paths:  # the files this commit leaves alone: their lines go on as they are
+            self.arrive(parents[0], paths, slot.hi)
+
+
+def blame(cfg: Settings, reqs: list[Request]) -> tuple[Found, dict[str, Node]]:
+    """For each request (by index): culprit sha -> {(line in the culprit, line in the fix's
+    parent)}; and the history graph read. Lines are carried back newest commit first; at a
+    merge, those its first parent lacks wait for the merge's diffs against its other parents,
+    read together for every merge waiting once the rest of the walk is done. The lines of files
+    a commit leaves alone are handed on to its parent together, as they are."""
+    if not reqs:
+        return {}, {}
+    nodes = history.read(cfg, [r.fix for r in reqs], list(dict.fromkeys(r.path for r in reqs)))
+    return _Walk(cfg, reqs, nodes).run(), nodes
 
 
 def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, list[Candidate]]:
@@ -278,18 +327,24 @@ def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, 
     return out
 
 
-def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, Commit]:
-    """The culprits' diffs of these files with three lines of context, to show under review."""
+def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, tuple[Commit, history.Sections]]:
+    """The culprits' diffs of these files with three lines of context, to show under review
+    (each culprit's message, and its files parsed when asked for)."""
     if not shas:
         return {}
     raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "-w", "--",
               *paths, input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
-    commits = (parse_commit(header, patch, lambda _p: False) for header, patch in split_log(raw))
-    return {c.sha: c for c in commits}
+    out = {}
+    for header, patch in split_log(raw):
+        commit = header_fields(header)
+        out[commit.sha] = (commit, history.Sections(patch, last=False))
+    return out
 
 
-def _review(cfg: Settings, r: Request, intro: Commit, pairs: set[tuple[int, int]]) -> Candidate | None:
-    diff = next((f for f in intro.files if f.path == r.path), None)
+def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections],
+            pairs: set[tuple[int, int]]) -> Candidate | None:
+    intro, sections = shown_as
+    diff = sections.get(r.path)
     if diff is None:
         return None
     blamed = {n for n, _ in pairs}
