@@ -49,20 +49,30 @@ def features(message: str, paths: list[str], statuses: list[str], rule: str) -> 
     n = len(paths)
     out.add(f"nfiles:{'0' if n == 0 else '1' if n == 1 else '2-3' if n <= 3 else '4-9' if n < 10 else '10+'}")
     if n:
-        out.add(f"tests:{_share(sum(map(files.is_test, paths)), n)}")
-        out.add(f"prose:{_share(sum(map(files.is_docs, paths)), n)}")
-        out.add(f"build:{_share(sum(map(files.is_build, paths)), n)}")
-        out.add(f"lock:{_share(sum(1 for p in paths if _LOCK.search(p)), n)}")
-        out.add(f"manifest:{_share(sum(1 for p in paths if _MANIFEST.search(p)), n)}")
-        out.add(f"ci:{_share(sum(1 for p in paths if _CI.search(p)), n)}")
+        kinds = [_path_kinds(p) for p in paths]
+        for i, name in enumerate(_KINDS):
+            out.add(f"{name}:{_share(sum(k[0][i] for k in kinds), n)}")
         out.add(f"added:{_share(statuses.count('A'), n)}")
         out.add(f"deleted:{_share(statuses.count('D'), n)}")
-        for p in paths[:40]:
-            name = p.rpartition("/")[2]
-            out.add(f"ext:{name.rpartition('.')[2].lower() if '.' in name else 'none'}")
-            out.update(f"seg:{seg}" for seg in p.lower().split("/")[:-1][:6])
+        for k in kinds[:40]:
+            out.update(k[1])
     out.add(f"rule:{rule}")
     return out
+
+
+_KINDS = ("tests", "prose", "build", "lock", "manifest", "ci")
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
+def _path_kinds(path: str) -> tuple[tuple[bool, ...], tuple[str, ...]]:
+    """One path's part of the features: which kinds it is (in _KINDS order), its extension and
+    its directory names."""
+    kinds = (files.is_test(path), files.is_docs(path), files.is_build(path), _LOCK.search(path) is not None,
+             _MANIFEST.search(path) is not None, _CI.search(path) is not None)
+    name = path.rpartition("/")[2]
+    own = [f"ext:{name.rpartition('.')[2].lower() if '.' in name else 'none'}"]
+    own += [f"seg:{seg}" for seg in path.lower().split("/")[:-1][:6]]
+    return kinds, tuple(own)
 
 
 class Prior:
