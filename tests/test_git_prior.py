@@ -101,3 +101,17 @@ def test_the_bench_never_scores_a_repo_with_a_prior_that_learned_from_it(tmp_pat
                           "--prior-repo", str(c)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("(prior: 2 others)") == 2, out.stdout
+
+
+def test_the_prior_config_key_reaches_the_miner(tmp_path: Path) -> None:
+    """`[sources.coder.git] prior = false` mines with the rules alone; the default with the prior."""
+    from aitherd.sources.git.config import GitMiningConfig
+    from aitherd.sources.gitmine import mine
+
+    r = new_repo(tmp_path / "r")
+    commit(r, "Initial import", {"src/cli.py": "def main():\n    return 0\n"})
+    commit(r, "Fix crash when the config file is missing", {"src/cli.py": "def main():\n    return 1\n"})
+    for on, how in ((True, "prior"), (False, "rules")):
+        counts: dict = {}
+        list(mine(str(r), "HEAD", {}, GitMiningConfig(prior=on, review_days=0), counts))
+        assert {k for k in counts if k.startswith("class_by.")} == {f"class_by.{how}"}

@@ -105,7 +105,7 @@ def _repo_model(repo: str, target: str, cfg: GitMiningConfig) -> Any:
     prefixed = sum(1 for s in subjects.decode("utf-8", "replace").split("\n") if conventional(s)[0])
     if prefixed < cfg.classifier_min_commits:
         return None
-    return train_model(history(repo, target, cfg.classifier_commits), cfg.classifier_min_commits)
+    return train_model(history(repo, target, cfg.classifier_commits), cfg.classifier_min_commits, cfg.prior)
 
 
 def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state_dir: str | None = None) -> Settings:
@@ -115,7 +115,8 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
                     docs_keep=cfg.docs.keep, docs_weight=cfg.docs.weight, review_days=cfg.review_days,
                     skip_paths=tuple(cfg.skip_paths),
                     credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
-                    label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model)
+                    label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model,
+                    prior=cfg.prior)
 
 
 def _range(repo: str, ref: str, last: str | None, target: str, done: int, at: str | None, cfg: GitMiningConfig,

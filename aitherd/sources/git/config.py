@@ -38,6 +38,7 @@ class GitMiningConfig(BaseModel):
     docs: DocsConfig = Field(default_factory=DocsConfig)
     review_days: int = Field(default=365, ge=0)  # review pairs: blame no further back; 0: none
     classifier: bool = True  # learn the repo's own classes from its conventional-prefixed commits
+    prior: bool = True  # the shipped cross-repo prior (prior.json.gz); false: the repo model alone, else rules
     classifier_min_commits: int = Field(default=50, ge=2)
     classifier_commits: int = Field(default=5000, ge=10)  # newest commits read to train it
     llm: EndpointConfig | None = None  # when set, classify commits without a prefix with it

@@ -136,7 +136,7 @@ class Miner:
             llm = self.labels.label(commit, shape)
             if self.labels.last_error:
                 res.counts["llm_errors"] = 1
-        kind, how = decide(commit.subject, commit.body, shape, cfg.model, llm)
+        kind, how = decide(commit.subject, commit.body, shape, cfg.model, llm, cfg.prior)
         res.counts[f"class.{kind}"] = 1
         res.counts[f"class_by.{how}"] = 1
         if kind == "bugfix":

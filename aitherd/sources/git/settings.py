@@ -25,3 +25,4 @@ class Settings:
     llm: dict[str, Any] | None = None  # an EndpointConfig as a dict; None: no LLM labelling
     label_cache: str | None = None  # SQLite file of LLM labels by commit sha
     model: Any = None  # the per-repo classifier (classify.Model), or None
+    prior: bool = True  # classify with the shipped cross-repo prior
