@@ -151,7 +151,9 @@ def test_a_lease_whose_holder_died_is_handed_back_by_itself(tmp_path):
             assert s.supervisor.state == "asleep"
             holder.kill()
             holder.wait()
-            await until(lambda: s.gpu.lease is None and s.supervisor.state == "up", 30, "auto hand-back")
+            # the hand-back is recorded once vLLM is awake again: wait for the record, not only the state
+            await until(lambda: s.gpu.lease is None and s.supervisor.state == "up"
+                        and s.gpu.history[-1]["step"] == "release", 30, "auto hand-back")
             history = s.gpu.describe()["history"]
             assert "its holder (pid" in history[-1]["note"]
             status, _, _ = await chat(proxy(s), "orchestrator")
