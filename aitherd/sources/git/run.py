@@ -111,8 +111,8 @@ class Miner:
         try:
             self._items(commit, res, reason)
         finally:
-            for reason, n in commit.skipped.items():
-                kind, _, what = reason.partition(".")
+            for why, n in commit.skipped.items():
+                kind, _, what = why.partition(".")
                 key = f"skipped_{kind}.{what}"
                 res.counts[key] = res.counts.get(key, 0) + n
         return res
