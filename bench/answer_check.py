@@ -71,22 +71,22 @@ def math_verify_extracted(solution: str, reference: str) -> bool:
     return predicted is not None and bool(answers.symbolic_equal(predicted, answers.reference_answer(reference)))
 
 
-def evaluated(solution: str, reference: str) -> bool:
-    predicted = answers.extract_answer(solution)
-    if predicted is None:
-        return False
-    gold = answers.reference_answer(reference)
-    fast = answers.fast_equal(predicted, gold)
-    return bool(fast if fast is not None else answers.evaluated_equal(predicted, gold))
+def _numbers_then(fallback: Callable[[str, str], object]) -> Callable[[str, str], bool]:
+    """A checker: the plain-number comparison first, `fallback` where it cannot decide."""
+
+    def check(solution: str, reference: str) -> bool:
+        predicted = answers.extract_answer(solution)
+        if predicted is None:
+            return False
+        gold = answers.reference_answer(reference)
+        fast = answers.fast_equal(predicted, gold)
+        return bool(fast if fast is not None else fallback(predicted, gold))
+
+    return check
 
 
-def numbers_then_math_verify(solution: str, reference: str) -> bool:
-    predicted = answers.extract_answer(solution)
-    if predicted is None:
-        return False
-    gold = answers.reference_answer(reference)
-    fast = answers.fast_equal(predicted, gold)
-    return bool(fast if fast is not None else answers.symbolic_equal(predicted, gold))
+evaluated = _numbers_then(answers.evaluated_equal)
+numbers_then_math_verify = _numbers_then(answers.symbolic_equal)
 
 
 def combined(solution: str, reference: str) -> bool:
