@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from test_sources_gitmine import commit, new_repo
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git.config import GitMiningConfig
+from aitherd.sources.git.gitio import GitError
 from aitherd.sources.gitmine import mine
-from aitherd.sources.items import Checkpoint
+from aitherd.sources.items import BadInput, Checkpoint, Skip
 
 
 def history(path: Path) -> Path:
@@ -90,3 +92,71 @@ def test_a_git_killed_mid_stream_checkpoints_only_whole_commits(tmp_path: Path, 
     rest = list(mine(r, "main", marks[-1], cfg, {}))
     assert kept | {i.content_hash for i in rest if isinstance(i, Candidate)} == want
     assert outputs(rest) and rest[-1].mark == {"ref": "main", "last": git(Path(r), "rev-parse", "HEAD")}
+
+
+def _drop_blob(repo: Path, rev: str) -> str:
+    """Delete a blob from the repository's loose objects, as a partial or damaged clone lacks it."""
+    blob = git(repo, "rev-parse", rev)
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    return blob
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_commit_whose_blobs_are_missing_is_mined_without_them_and_mining_goes_on(tmp_path: Path,
+                                                                                   jobs: int) -> None:
+    r = history(tmp_path / "r")
+    commit(r, "Add a video and fix f1", {"demo.mp4": "not really a video\n",
+                                         "m.py": (r / "m.py").read_text().replace("x + 1", "x + 1.0")})
+    commit(r, "Replace the video", {"demo.mp4": "still not a video\n"})
+    commit(r, "Add k", {"k.py": "def k():\n    return 3\n"})
+    _drop_blob(r, "HEAD~2:demo.mp4")
+    assert subprocess.run(["git", "-C", str(r), "log", "-p"], capture_output=True).returncode != 0
+    cfg = GitMiningConfig(jobs=jobs, parallel_min_commits=6)
+    out = list(mine(str(r), "main", {}, cfg, counts := {}))
+    bad = [i for i in out if isinstance(i, BadInput)]
+    # Both commits touching the lost blob say so, with where; the rest of each is still mined.
+    assert len(bad) == 2 and all("demo.mp4" in b.why and b.where.startswith(f"{r}@") for b in bad)
+    assert counts["skipped_files.unreadable"] == 2 and counts["commits"] == 42
+    assert [c for c in out if isinstance(c, Candidate) and "Add a video and fix f1" in c.messages[0]["content"]]
+    assert [c for c in out if isinstance(c, Candidate) and "Add k" in c.messages[0]["content"]]
+    assert out[-1].mark == {"ref": "main", "last": git(r, "rev-parse", "HEAD")}
+    assert [i for i in mine(str(r), "main", out[-1].mark, cfg, {})] == []  # nothing is read again
+
+
+def test_a_commit_git_cannot_read_at_all_is_skipped_with_where_and_why(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add f", {"f.py": "def f():\n    return 1\n"})
+    commit(r, "Change f", {"f.py": "def f():\n    return 2\n"})
+    commit(r, "Add g", {"g.py": "def g():\n    return 1\n"})
+    commit(r, "Add h", {"h.py": "def h():\n    return 1\n"})
+    tree = git(r, "rev-parse", "HEAD~2^{tree}")  # a lost tree: no file list to leave out either
+    (r / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    out = list(mine(str(r), "main", {}, GitMiningConfig(jobs=1), counts := {}))
+    # The commit whose tree is lost, and its child (diffed against that tree), are skipped.
+    bad = [i for i in out if isinstance(i, BadInput)]
+    assert [b.where for b in bad] == [f"{r}@{git(r, 'rev-parse', rev)[:12]}" for rev in ("HEAD~2", "HEAD~1")]
+    assert all("cannot read" in b.why and tree in b.why for b in bad)
+    assert out.count(Skip("unreadable_commit")) == 2 and counts["commits"] == 4
+    assert [c for c in out if isinstance(c, Candidate) and "Add h" in c.messages[0]["content"]]
+    assert out[-1].mark["last"] == git(r, "rev-parse", "HEAD")
+
+
+def test_a_repository_gone_mid_range_is_an_error_not_a_skip(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    r = history(tmp_path / "r")
+    real = shutil.which("git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "git"
+    # The patch stream fails, and so does every later question: the repository is gone.
+    shim.write_text(f"""#!/bin/sh
+for a in "$@"; do [ "$a" = "--stdin" ] && walk=1; [ "$a" = "-e" ] && probe=1; done
+[ -n "$walk$probe" ] && {{ echo "fatal: not a git repository" >&2; exit 128; }}
+exec {real} "$@"
+""")
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    got: list = []
+    with pytest.raises(GitError, match="not a git repository"):
+        for item in mine(str(r), "main", {}, GitMiningConfig(jobs=1), {}):
+            got.append(item)
+    assert not [i for i in got if isinstance(i, (Candidate, BadInput))]

@@ -28,12 +28,12 @@ from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import Shape, conventional, decide, skip_reason
 from aitherd.sources.git.examples import Part, commit_examples, parts
-from aitherd.sources.git.gitio import GitError, Heads, Interrupted
+from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git
 from aitherd.sources.git.labels import LLMLabels
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_files, records
 from aitherd.sources.git.review import reviews
 from aitherd.sources.git.settings import Settings
-from aitherd.sources.items import Item, Skip
+from aitherd.sources.items import BadInput, Item, Skip
 
 BATCH = 1000  # commits whose review pairs are found together (one history read)
 PIPE_SIZE = 1 << 20  # git's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default)
@@ -156,36 +156,24 @@ class Miner:
     def mine(self, shas: list[str]) -> Iterator[Result]:
         """Each commit of `shas` (non-merges, in this order), streamed from one git process and
         handed on a batch at a time, once the batch's review pairs are found. When git is
-        killed (Interrupted), the commits before the batch's first bugfix are still handed on."""
-        cfg = self.cfg
-        cmd = ["git", "-C", cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS,
-               f"-U{cfg.context_lines}"]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        with contextlib.suppress(OSError, AttributeError):  # room for git to run ahead of the parsing
-            fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
-        expected = iter(shas)
+        killed (Interrupted), the commits before the batch's first bugfix are still handed on.
+        When git fails on a commit (an object it cannot read: a partial or damaged clone), that
+        commit is read by itself (see `_alone`) and a new stream goes on after it."""
         batch: list[Result] = []
+        done = 0
         try:
-            proc.stdin.write("".join(f"{s}\n" for s in shas).encode())
-            proc.stdin.close()
-            pending: tuple[str, str | None] | None = None
-            for rec in records(proc.stdout, max(16 << 20, 20 * cfg.max_diff_bytes)):
-                if pending is not None:
-                    batch.append(self._checked(pending, expected))
-                    if len(batch) >= BATCH:
-                        yield from self._with_reviews(batch)
-                        batch = []
-                pending = rec
-            code = proc.wait()
-            if code < 0:
-                raise Interrupted(f"git log killed by signal {-code}")
-            if code != 0:
-                raise GitError(f"{cfg.repo}: git log failed: {proc.stderr.read().decode('utf-8', 'replace')[:300]}")
-            if pending is not None:
-                batch.append(self._checked(pending, expected))
-            if next(expected, None) is not None:
-                raise GitError(f"{cfg.repo}: git log gave fewer commits than asked for")
+            while done < len(shas):
+                try:
+                    for res in self._log(shas[done:]):
+                        batch.append(res)
+                        done += 1
+                        if len(batch) >= BATCH:
+                            yield from self._with_reviews(batch)
+                            batch = []
+                except _Failed as exc:
+                    # Every commit before the one in hand came whole; the one in hand may be cut.
+                    batch.append(self._alone(shas[done], exc.message))
+                    done += 1
             yield from self._with_reviews(batch)
         except (Interrupted, BrokenPipeError) as exc:
             # Hand on what waits for no review pair: the batch up to its first bugfix.
@@ -194,6 +182,41 @@ class Miner:
                     break
                 yield res
             raise Interrupted(str(exc) or "git stopped") from None
+
+    def _log(self, shas: list[str], paths: tuple[str, ...] = ()) -> Iterator[Result]:
+        """The commits of `shas` from one `git log --stdin` stream, each once it is whole (the
+        last once git has exited cleanly). `_Failed` when git exits with an error: the commit
+        in hand is then not handed on. With `paths` (a pathspec) git leaves out commits that
+        touch none of them."""
+        cfg = self.cfg
+        cmd = ["git", "-C", cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS,
+               f"-U{cfg.context_lines}", *(("--", *paths) if paths else ())]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        with contextlib.suppress(OSError, AttributeError):  # room for git to run ahead of the parsing
+            fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+        expected = iter(shas)
+        try:
+            try:
+                proc.stdin.write("".join(f"{s}\n" for s in shas).encode())
+                proc.stdin.close()
+            except BrokenPipeError:  # git stopped before reading them all: its exit status says why
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            pending: tuple[str, str | None] | None = None
+            for rec in records(proc.stdout, max(16 << 20, 20 * cfg.max_diff_bytes)):
+                if pending is not None:
+                    yield self._checked(pending, expected, bool(paths))
+                pending = rec
+            code = proc.wait()
+            if code < 0:
+                raise Interrupted(f"git log killed by signal {-code}")
+            if code != 0:
+                raise _Failed(proc.stderr.read().decode("utf-8", "replace").strip()[:300] or f"exit {code}")
+            if pending is not None:
+                yield self._checked(pending, expected, bool(paths))
+            if not paths and next(expected, None) is not None:
+                raise GitError(f"{cfg.repo}: git log gave fewer commits than asked for")
         finally:
             for stream in (proc.stdout, proc.stderr):
                 stream.close()
@@ -201,12 +224,78 @@ class Miner:
                 proc.kill()
             proc.wait()
 
-    def _checked(self, rec: tuple[str, str | None], expected: Iterator[str]) -> Result:
-        want = next(expected, None)
+    def _checked(self, rec: tuple[str, str | None], expected: Iterator[str], filtered: bool = False) -> Result:
         got = rec[0].split("\x1f", 1)[0]
+        want = next(expected, None)
+        while filtered and want is not None and want != got:  # a pathspec left that commit out
+            want = next(expected, None)
         if got != want:
             raise GitError(f"{self.cfg.repo}: git log gave commit {got[:12]} where {str(want)[:12]} was expected")
         return self.commit(*rec)
+
+    def _alone(self, sha: str, message: str) -> Result:
+        """The commit git failed on in a stream, read by itself: as it is if that works (the
+        stream may have failed on the next one before showing it), else without the files
+        whose blobs the repository lacks (a partial clone, a damaged one: reported as
+        BadInput, those files counted as `skipped_files.unreadable`), else skipped as
+        `unreadable_commit` with git's message. A repository that cannot even read the
+        commit object (gone, or broken beyond one commit) is not skipped through: GitError,
+        and the next run starts again from this commit."""
+        cfg = self.cfg
+        with contextlib.suppress(_Failed):
+            got = list(self._log([sha]))
+            if got:
+                return got[0]
+        where = f"{cfg.repo}@{sha[:12]}"
+        try:
+            git(cfg.repo, "cat-file", "-e", f"{sha}^{{commit}}", timeout=60)
+        except GitError:
+            raise GitError(f"{cfg.repo}: git failed on commit {sha[:12]}: {message}") from None
+        try:
+            lost = missing_files(cfg.repo, sha)
+        except GitError:  # its trees cannot be read either
+            lost = []
+        if lost:
+            with contextlib.suppress(_Failed):
+                got = list(self._log([sha], (".", *(f":(exclude,literal){p}" for p in lost))))
+                res = got[0] if got else Result(sha, [Skip("no_usable_hunks")], {"commits": 1})
+                shown = ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else "")
+                res.items.insert(0, BadInput(where, f"the repository lacks the blobs of {len(lost)} file(s), "
+                                                    f"left out: {shown}"))
+                key = "skipped_files.unreadable"
+                res.counts[key] = res.counts.get(key, 0) + len(lost)
+                return res
+        return Result(sha, [BadInput(where, f"git cannot read this commit, skipped: {message}"),
+                            Skip("unreadable_commit")], {"commits": 1})
+
+
+class _Failed(Exception):
+    """git exited with an error (not a signal) in the middle of a stream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def missing_files(repo: str, sha: str) -> list[str]:
+    """Paths the commit changes (against its first parent) whose old or new blob the
+    repository does not have."""
+    raw = git(repo, "-c", "core.quotepath=off", "diff-tree", "-r", "--no-renames", "--root", "--no-commit-id", "-z",
+              sha, timeout=120).decode("utf-8", "surrogateescape").split("\0")
+    blobs: dict[str, list[str]] = {}
+    for meta, path in zip(raw[0::2], raw[1::2], strict=False):
+        fields_ = meta.split()
+        if len(fields_) < 5 or "160000" in fields_[:2]:  # a submodule's commit is not in this repository
+            continue
+        for blob in fields_[2:4]:
+            if set(blob) != {"0"}:
+                blobs.setdefault(blob, []).append(path)
+    if not blobs:
+        return []
+    out = git(repo, "cat-file", "--batch-check", input="".join(f"{b}\n" for b in blobs).encode(),
+              timeout=120).decode("utf-8", "replace")
+    gone = [ln.split()[0] for ln in out.splitlines() if ln.endswith(" missing")]
+    return list(dict.fromkeys(p for b in gone for p in blobs.get(b, [])))
 
 
 def _ignore(*_args: object) -> None:
