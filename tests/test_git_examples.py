@@ -106,6 +106,29 @@ def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_pat
     assert "total += 11  # last" in langs["python"]
 
 
+def test_removed_lines_are_shown_with_the_code_around_them(tmp_path: Path) -> None:
+    """Removing lines leaves the new side with only context: the window takes the block the
+    removed lines were in (a real history: aider's "cleanup" dropping three lines from main()),
+    and removed lines at the end of a file after an indented function show the hunk whole."""
+    r = new_repo(tmp_path / "r")
+    head = "    if ready:\n" + "".join(f"        x{i} = {i}\n" for i in range(6)) + "    x0 = 0\n"
+    gone = "    thread = start()\n    thread.daemon = True\n\n"
+    tail = "    while True:\n        step()\n        return x0\n"
+    main = "if __name__ == '__main__':\n    main()\n"
+    commit(r, "Add main", {"m.py": f"def main():\n{head}{gone}{tail}\n\n{main}"})
+    commit(r, "Cleanup", {"m.py": f"def main():\n{head}{tail}\n\n{main}"})
+    commit(r, "Drop the script entry", {"m.py": f"def main():\n{head}{tail}"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=4))
+    (clean,) = [c for c in cands(out) if "Cleanup" in c.messages[0]["content"]]
+    ((lang, code),) = fences(clean.messages[1]["content"])
+    assert lang == "python" and "while True:" in code and "thread" not in code
+    ast.parse(textwrap.dedent(code))
+    (drop,) = [c for c in cands(out) if "Drop the script entry" in c.messages[0]["content"]]
+    ((_lang, code),) = fences(drop.messages[1]["content"])
+    assert "return x0" in code and "__main__" not in code
+    assert "__main__" in drop.messages[0]["content"]
+
+
 def test_non_ascii_text_outside_strings_does_not_count_as_a_closing_bracket(tmp_path: Path) -> None:
     # A docstring's inner line holds "è" outside any one-line string: it once counted as a
     # closing bracket, and the snippet shrank to the changed line alone.

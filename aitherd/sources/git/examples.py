@@ -229,6 +229,9 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         if role == "docs" and not _keep_docs(commit.sha, cfg.docs_keep):
             out.append(Skip("docs_share"))
             continue
+        if all(not s.after.strip() for p in group for s in p.snippets):
+            out.append(Skip("empty_answer"))  # only removals with nothing around them to show
+            continue
         context = code if role == "test" else []
         cand = None
         if len(group) <= cfg.max_example_files:
@@ -237,6 +240,9 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             out.append(cand)
             continue
         for p in group:
+            if all(not s.after.strip() for s in p.snippets):
+                out.append(Skip("empty_answer"))
+                continue
             one = group_examples(commit, kind, [p], role, cfg, [], how, whole=len(ps) == 1)
             out.append(one if one is not None else Skip("too_large_file"))
     return out

@@ -212,6 +212,12 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
     indent = [len(t) - len(u) if (u := t.lstrip()) else 1 << 20 for t in texts]  # blank: no indentation
     depth, quotes = _depths(texts)
     floor = min(indent[first:last + 1])
+    if floor == 1 << 20:
+        # Only removals: their own indentation says which block the window belongs to (else
+        # every context row would be trimmed and the new side left empty: an answer that
+        # shows nothing of where the lines went).
+        floor = min((len(t) - len(t.lstrip()) for ln in lines[first:last + 1]
+                     if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
     starts = []
     for i in range(first + 1):
@@ -241,7 +247,9 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
         for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
             tried += 1
             code = "\n".join([texts[i][base:] for i in range(s, e) if marks[i] != "-"])
-            if parses(code):
+            # A window whose new side is blank shows nothing of where removed lines were: not
+            # taken while the hunk has code around them (the caller then shows it whole).
+            if (code.strip() or not any(map(str.strip, texts))) and parses(code):
                 return s, e
             if tried >= tries:
                 return None
