@@ -129,6 +129,24 @@ def test_removed_lines_are_shown_with_the_code_around_them(tmp_path: Path) -> No
     assert "__main__" in drop.messages[0]["content"]
 
 
+def test_added_lines_are_shown_with_the_code_around_them(tmp_path: Path) -> None:
+    """The mirror case (aider's "Fixed test to work with yield": `return []` added after a
+    string the hunk starts inside): no window parses but the added row alone, whose old side
+    is blank; the hunk is shown whole instead of an empty "before"."""
+    r = new_repo(tmp_path / "r")
+    top = "def test_send(coder):\n    def mock_send(*args):\n        coder.text = f\"\"\"\n" + \
+        "".join(f"line {i}\n" for i in range(8)) + "\"\"\"\n        coder.calls = dict()\n"
+    rest = "\n    coder.send = mock_send\n    coder.run()\n"
+    commit(r, "Add the test", {"tests/test_send.py": top + rest})
+    commit(r, "Make mock_send return a list", {"tests/test_send.py": top + "        return []\n" + rest})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=4))
+    (ex,) = [c for c in cands(out) if "Make mock_send return a list" in c.messages[0]["content"]]
+    ((_lang, before),) = fences(ex.messages[0]["content"])
+    assert "coder.calls = dict()" in before
+    ((_lang, after),) = fences(ex.messages[1]["content"])
+    assert "coder.calls = dict()\n        return []" in after
+
+
 def test_non_ascii_text_outside_strings_does_not_count_as_a_closing_bracket(tmp_path: Path) -> None:
     # A docstring's inner line holds "è" outside any one-line string: it once counted as a
     # closing bracket, and the snippet shrank to the changed line alone.

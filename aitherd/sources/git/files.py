@@ -196,6 +196,12 @@ def _balance(brackets: str) -> int:
     return n
 
 
+def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
+    """Do rows s..e, without those marked `other`, hold text, or does the whole hunk hold none?"""
+    return (any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or
+            not any(ln[1:].strip() for ln in lines if ln[0] != other))
+
+
 def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
@@ -247,9 +253,10 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
         for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
             tried += 1
             code = "\n".join([texts[i][base:] for i in range(s, e) if marks[i] != "-"])
-            # A window whose new side is blank shows nothing of where removed lines were: not
-            # taken while the hunk has code around them (the caller then shows it whole).
-            if (code.strip() or not any(map(str.strip, texts))) and parses(code):
+            # A window with a blank side (only removals, or only additions, and no code
+            # around them) shows nothing of where the change goes: not taken while the hunk
+            # has code on that side (the caller then shows the hunk whole).
+            if _shows(lines, s, e, "-") and _shows(lines, s, e, "+") and parses(code):
                 return s, e
             if tried >= tries:
                 return None
