@@ -11,6 +11,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
@@ -76,6 +77,23 @@ def test_one_example_holds_every_hunk_of_a_commit_and_the_intent_has_no_prefix(t
     assert answer.count("`run.py`") == 2 and "`util.py`" in answer  # both hunks of run.py, and util.py
     assert "import gc" in answer and "gc.collect()" in answer and "return 2" in answer
     assert ex.category == "debugging" and ex.provenance["paths"] == ["run.py", "util.py"]
+
+
+@pytest.mark.parametrize("header", ["# Aider chat conversation:\n\n", "# Context:\n"])
+def test_a_coding_assistants_chat_in_the_body_is_not_part_of_the_task(tmp_path: Path, header: str) -> None:
+    """aider commits for its user with the chat appended (its edit blocks, the answer, among
+    it), in the body of thousands of commits of aider's own history."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add greet", {"greet.py": "def greet(name):\n    return name\n"})
+    chat = ("USER: make greet say hello\nASSISTANT: Here is the change:\n\ngreet.py\n<<<<<<< ORIGINAL\n"
+            "    return name\n=======\n    return f'Hello, {name}!'\n>>>>>>> UPDATED\n")
+    commit(r, f"aider: Changed greet to say hello\n\nThe greeting is now polite.\n\n{header}{chat}",
+           {"greet.py": "def greet(name):\n    return f'Hello, {name}!'\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "greet to say hello" in c.messages[0]["content"]]
+    ask = ex.messages[0]["content"]
+    assert ask.startswith("Changed greet to say hello\n\nThe greeting is now polite.\n")
+    assert "USER:" not in ask and "ORIGINAL" not in ask and "Hello, {name}" not in ask
 
 
 def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: Path) -> None:

@@ -43,11 +43,20 @@ def intent(commit: Commit) -> tuple[str, str]:
     return _intent(commit.subject, commit.body)
 
 
+# Coding assistants that commit for the user append the chat that made the change: aider's
+# "# Aider chat conversation:" (earlier "# Context:") then USER:/ASSISTANT: turns, the
+# assistant's edit blocks among them. As the task's text it would hand the model the answer.
+_CHAT = re.compile(r"^#[ \t]*(?:Aider chat conversation|Context):?[ \t]*\n(?=(?:[ \t]*\n)*USER:)", re.M)
+_AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
+
+
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
     _kind, rest = conventional(subject)
-    rest = _PR_REF.sub("", rest).strip() or subject.strip()
+    rest = _PR_REF.sub("", _AUTHOR_MARK.sub("", rest)).strip() or subject.strip()
     rest = rest[:1].upper() + rest[1:]
+    if (chat := _CHAT.search(body)) is not None:
+        body = body[:chat.start()]
     body = _TRAILER.sub("", body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if len(body) > 1500:
