@@ -15,6 +15,7 @@ import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
+from aitherd.sources.git.examples import vague
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, records
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
@@ -96,6 +97,42 @@ def test_a_coding_assistants_chat_in_the_body_is_not_part_of_the_task(tmp_path: 
     assert "USER:" not in ask and "ORIGINAL" not in ask and "Hello, {name}" not in ask
 
 
+@pytest.mark.parametrize(("subject", "body", "paths", "want"), [
+    ("Copy", "", ["aider/website/index.md"], True),
+    ("WIP", "", ["app.py"], True),
+    ("Updated HISTORY", "", ["HISTORY.md"], True),
+    ("Update ctags.md", "", ["docs/ctags.md"], True),
+    ("cleanup", "", ["a.py", "b.py"], True),
+    ("Copy", "Reword the pricing page for teams.", ["index.md"], False),  # the body says what
+    ("Fix typo", "", ["docs/x.md"], False),  # a typo can be found in the text shown
+    ("Run the linter", "", ["a.py"], False),
+    ("Update README.md for the new install command", "", ["README.md"], False),
+    ("1.0 -> 0.11 in the docs", "", ["docs/a.rst"], False),  # versions are content
+    ("Rename helper to load_config", "", ["a.py"], False),
+    ("Count up", "", ["count.c"], False),  # a name and glue, but no vague word
+    ("...", "", ["a.py"], True),
+])
+def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
+    assert vague(subject, body, paths) is want
+
+
+def test_vague_intents_give_no_edit_but_a_fix_and_its_tests_still_teach(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add app", {"app.py": "def total(xs):\n    return sum(xs)\n", "site.md": "# Site\n\nHello.\n",
+                          "tests/test_app.py": "def test_total():\n    assert total([1]) == 1\n"})
+    commit(r, "copy", {"site.md": "# Site\n\nHello there.\n"})
+    commit(r, "wip", {"app.py": "def total(xs):\n    return sum(xs) if xs else 0\n"})
+    commit(r, "Fix typo", {"site.md": "# Site\n\nHello, there.\n"})
+    commit(r, "fix", {"app.py": "def total(xs):\n    return sum(xs or [])\n",
+                      "tests/test_app.py": "def test_total():\n    assert total(None) == 0\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    asks = {c.messages[0]["content"].split("\n")[0]: c.category for c in cands(out) if c.category != "review"}
+    assert "Copy" not in asks and "Wip" not in asks and out.count("skip:vague_intent") == 2
+    assert asks["Fix typo"] == "editing" and asks["Bug fix: Fix"] == "debugging" and "Fix" in asks  # tests
+    kept, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, skip_vague_intents=False))
+    assert {"Copy", "Wip"} <= {c.messages[0]["content"].split("\n")[0] for c in cands(kept)}
+
+
 def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     files = {f"m{i}.py": "".join(f"def f{j}(x):\n    return x + {j}\n\n\n" for j in range(8)) for i in range(3)}
@@ -134,10 +171,10 @@ def test_removed_lines_are_shown_with_the_code_around_them(tmp_path: Path) -> No
     tail = "    while True:\n        step()\n        return x0\n"
     main = "if __name__ == '__main__':\n    main()\n"
     commit(r, "Add main", {"m.py": f"def main():\n{head}{gone}{tail}\n\n{main}"})
-    commit(r, "Cleanup", {"m.py": f"def main():\n{head}{tail}\n\n{main}"})
+    commit(r, "Stop the thread", {"m.py": f"def main():\n{head}{tail}\n\n{main}"})
     commit(r, "Drop the script entry", {"m.py": f"def main():\n{head}{tail}"})
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=4))
-    (clean,) = [c for c in cands(out) if "Cleanup" in c.messages[0]["content"]]
+    (clean,) = [c for c in cands(out) if "Stop the thread" in c.messages[0]["content"]]
     ((lang, code),) = fences(clean.messages[1]["content"])
     assert lang == "python" and "while True:" in code and "thread" not in code
     ast.parse(textwrap.dedent(code))

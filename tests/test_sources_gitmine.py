@@ -57,7 +57,7 @@ def repo(tmp_path: Path) -> Path:
     commit(r, "chore(deps): bump requests from 2.31.0 to 2.32.0", {"poetry.lock": "x = 1\n" * 50,
                                                                    "logo.png": b"\x89PNG\x00\x01" * 40})
     git(r, "checkout", "-qb", "side")
-    commit(r, "feat: side work", {"shop/side.py": "def side():\n    return 1\n"})
+    commit(r, "feat: add a side price of one", {"shop/side.py": "def side():\n    return 1\n"})
     git(r, "checkout", "-q", "main")
     commit(r, "feat: main work", {"shop/main.py": "def main():\n    return 2\n"})
     git(r, "merge", "-q", "--no-edit", "side")
@@ -100,7 +100,7 @@ def test_commits_are_classified_and_mapped_to_categories(repo: Path) -> None:
     assert "skip:large_diff" in out
     merge = git(repo, "rev-parse", "HEAD~1")
     assert all(c.provenance["commit"] != merge for c in cands(out))  # the merge's own diff is not mined
-    assert by_commit(out, "Side work")  # but the commit it brought in is
+    assert by_commit(out, "Add a side price of one")  # but the commit it brought in is
     assert mark == {"ref": "main", "last": git(repo, "rev-parse", "HEAD")}
 
 
@@ -139,7 +139,7 @@ def test_a_merge_head_is_the_mark_and_a_second_run_mines_nothing(tmp_path: Path)
 
 def test_an_old_style_mark_on_a_merge_branch_is_continued_by_ancestry(repo: Path) -> None:
     # Marks written before: {"last": newest mined non-merge commit}. Continued, not restarted.
-    feat = git(repo, "rev-parse", "HEAD~1^2")  # "feat: side work", older by date than main's tip
+    feat = git(repo, "rev-parse", "HEAD~1^2")  # "feat: add a side price of one", older by date than main's tip
     _out, counts, mark = run(repo, {"last": git(repo, "rev-parse", "HEAD~1")})
     assert counts["commits"] == 1 and mark["last"] == git(repo, "rev-parse", "HEAD")
     _out, counts, _ = run(repo, {"last": feat})

@@ -37,6 +37,9 @@ class GitMiningConfig(BaseModel):
     credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
     docs: DocsConfig = Field(default_factory=DocsConfig)
     review_days: int = Field(default=365, ge=0)  # review pairs: blame no further back; 0: none
+    # An intent that says nothing a model could act on ('copy', 'wip', 'Update README.md' with no
+    # body) is no task for editing, docs or new-file examples: skipped as vague_intent.
+    skip_vague_intents: bool = True
     classifier: bool = True  # learn the repo's own classes from its conventional-prefixed commits
     prior: bool = True  # the shipped cross-repo prior (prior.json.gz); false: the repo model alone, else rules
     classifier_min_commits: int = Field(default=50, ge=2)

@@ -180,6 +180,36 @@ def _diff(ps: list[Part]) -> str:
     return "\n".join(h.diff() for p in ps for h in p.hunks)
 
 
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9']*")
+# Words that name no change by themselves ("copy": 2,019 commits of aider's history, "wip",
+# "cleanup", "updated"); and the glue between words.
+_VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "noop", "initial", "init", "works",
+    "working", "work", "refac", "refactor", "refactoring", "update", "updates", "updated", "change", "changes",
+    "changed", "misc", "tweak", "tweaks", "tweaked", "stuff", "tmp", "temp", "save", "sync", "fix", "fixes",
+    "fixed", "minor", "improvement", "improvements", "improve", "improved", "progress", "done", "commit", "edit",
+    "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout"})
+_GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
+    "on", "for", "it", "this", "that", "with", "from", "up", "final"})
+# ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
+_ACTIONABLE = frozenset({"typo", "typos", "spelling", "lint", "linter", "linting", "format", "formatting",
+    "formatted", "whitespace"})
+
+
+def vague(subject: str, body: str, paths: list[str]) -> bool:
+    """Does the intent (no body) name nothing but vague words and the files it touches
+    ("Copy", "WIP", "Updated HISTORY", "Update ctags.md", "...")? A model asked to make that
+    change cannot know what it is. Names alone are not vague ("Count up" in count.c)."""
+    if body.strip():
+        return False
+    words = _TOKEN.findall(subject.lower())
+    if not words:
+        return True
+    if any(w in _ACTIONABLE for w in words) or not any(w in _VAGUE for w in words):
+        return False
+    named = {w for p in paths for w in _TOKEN.findall(p.lower())}
+    return all(w in _VAGUE or w in _GLUE or w in named for w in words)
+
+
 def _keep_docs(sha: str, share: float) -> bool:
     if share >= 1:
         return True
@@ -242,6 +272,12 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             out.append(Skip("empty_answer"))  # only removals with nothing around them to show
             continue
         context = code if role == "test" else []
+        # A fix stands as "find the bug" and tests beside a code change as "test this change"
+        # whatever the intent says; an edit, a new file or a docs update needs the intent.
+        if cfg.skip_vague and not ((role == "code" and kind == "bugfix" and not all(p.new for p in group)) or
+                                   (role == "test" and code)) and vague(*intent(commit), [p.path for p in group]):
+            out.append(Skip("vague_intent"))
+            continue
         cand = None
         if len(group) <= cfg.max_example_files:
             cand = group_examples(commit, kind, group, role, cfg, context, how, whole=True)

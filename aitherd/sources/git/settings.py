@@ -19,6 +19,7 @@ class Settings:
     max_example_files: int = 5
     docs_keep: float = 1.0
     docs_weight: float = 0.5
+    skip_vague: bool = True  # skip examples whose intent names no change (see examples.vague)
     review_days: int = 365
     skip_paths: tuple[str, ...] = ()
     credential_files: tuple[str, ...] | None = None  # None: aitherd.sources.credfiles' defaults
