@@ -247,6 +247,19 @@ def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     assert retab.provenance["paths"] == ["g.py"] and counts["skipped_hunks.whitespace_only"] == 2
 
 
+def test_a_file_with_a_space_in_its_name_gone_at_the_tip_is_read_from_its_blob(tmp_path: Path) -> None:
+    """cat-file answers "TIP:docs/a b.py missing" for it: three fields, not a size (vite's history
+    stopped there with a ValueError)."""
+    r = new_repo(tmp_path / "r")
+    body = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(10))
+    commit(r, "Add the helpers", {"docs/a b.py": body})
+    commit(r, "Return nine and a half from f9", {"docs/a b.py": body.replace("return 9", "return 9.5")})
+    commit(r, "Remove the helpers", {"docs/a b.py": None})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "nine and a half" in c.messages[0]["content"]]
+    assert "return 9.5" in ex.messages[1]["content"]
+
+
 def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     pins = "".join(f"pkg{i}==1.{i}\n    # via app\n" for i in range(30))

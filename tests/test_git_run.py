@@ -160,3 +160,30 @@ exec {real} "$@"
         for item in mine(str(r), "main", {}, GitMiningConfig(jobs=1), {}):
             got.append(item)
     assert not [i for i in got if isinstance(i, (Candidate, BadInput))]
+
+
+def test_a_commit_the_miner_cannot_handle_is_reported_and_passed_but_many_stop_the_run(tmp_path: Path,
+                                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from aitherd.sources.git import run as run_mod
+
+    r = history(tmp_path / "r")
+    real = run_mod.Miner._items
+
+    def items(self, commit, res, reason):  # type: ignore[no-untyped-def]
+        if commit.subject.startswith(bad):
+            raise ValueError(f"cannot cope with {commit.subject}")
+        return real(self, commit, res, reason)
+
+    monkeypatch.setattr(run_mod.Miner, "_items", items)
+    bad = "Fix f7 "
+    out = list(mine(str(r), "main", {}, GitMiningConfig(jobs=1), counts := {}))
+    errors = [i for i in out if isinstance(i, BadInput)]
+    assert len(errors) == 1 and "ValueError: cannot cope with Fix f7 scaling" in errors[0].why
+    assert Skip("commit_error") in out and counts["commits"] == 39
+    assert out[-1].mark == {"ref": "main", "last": git(r, "rev-parse", "HEAD")}
+    bad = ""  # every commit: a bug, not a bad commit
+    got: list = []
+    with pytest.raises(ValueError):
+        for item in mine(str(r), "main", {}, GitMiningConfig(jobs=1), {}):
+            got.append(item)
+    assert len([i for i in got if isinstance(i, BadInput)]) <= run_mod.MAX_COMMIT_ERRORS

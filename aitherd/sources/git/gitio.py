@@ -58,8 +58,12 @@ class Heads:
             raise Interrupted(f"git cat-file stopped: {exc}") from None
         if not header:
             raise Interrupted("git cat-file stopped")
+        # "<name> missing" (or "ambiguous") echoes the name asked for, spaces and all: a path
+        # "a b.png" gone at the tip answers "TIP:a b.png missing", three fields.
+        if header.rstrip(b"\n").endswith((b" missing", b" ambiguous")):
+            return None
         parts = header.split()
-        if len(parts) != 3 or parts[1] == b"missing":
+        if len(parts) != 3 or not parts[2].isdigit():
             return None
         size = int(parts[2])
         data = stdout.read(size + 1)

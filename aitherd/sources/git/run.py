@@ -36,6 +36,7 @@ from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import BadInput, Item, Skip
 
 BATCH = 1000  # commits whose review pairs are found together (one history read)
+MAX_COMMIT_ERRORS = 20  # per worker process: more, and the run stops
 PIPE_SIZE = 1 << 20  # git's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default)
 
 
@@ -80,6 +81,7 @@ class Miner:
         self.heads = Heads(cfg.repo, cfg.tip)
         self.skip_path = _skipper(cfg)
         self.labels = LLMLabels(cfg.llm, cfg.label_cache) if cfg.llm else None
+        self.errors = 0  # commits that raised (see _checked)
 
     def close(self) -> None:
         self.heads.close()
@@ -231,7 +233,20 @@ class Miner:
             want = next(expected, None)
         if got != want:
             raise GitError(f"{self.cfg.repo}: git log gave commit {got[:12]} where {str(want)[:12]} was expected")
-        return self.commit(*rec)
+        try:
+            return self.commit(*rec)
+        except (Interrupted, GitError):
+            raise
+        except Exception as exc:
+            # One commit the miner cannot handle (a bug met on a real history) is reported and
+            # passed, not retried forever; more than MAX_COMMIT_ERRORS in one process is a bug
+            # that would pass everything: the run stops there.
+            self.errors += 1
+            if self.errors > MAX_COMMIT_ERRORS:
+                raise
+            return Result(got, [BadInput(f"{self.cfg.repo}@{got[:12]}",
+                                         f"cannot mine this commit, skipped: {type(exc).__name__}: {exc}"),
+                                Skip("commit_error")], {"commits": 1})
 
     def _alone(self, sha: str, message: str) -> Result:
         """The commit git failed on in a stream, read by itself: as it is if that works (the
