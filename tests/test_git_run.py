@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,15 @@ def test_a_commit_the_miner_cannot_handle_is_reported_and_passed_but_many_stop_t
         for item in mine(str(r), "main", {}, GitMiningConfig(jobs=1), {}):
             got.append(item)
     assert len([i for i in got if isinstance(i, BadInput)]) <= run_mod.MAX_COMMIT_ERRORS
+
+
+def test_the_sweep_bench_reports_unreadable_files_and_no_stop(tmp_path: Path) -> None:
+    r = history(tmp_path / "r")
+    commit(r, "Add a video", {"demo.mp4": "not really a video\n"})
+    _drop_blob(r, "HEAD:demo.mp4")
+    script = Path(__file__).resolve().parents[1] / "bench" / "git_sweep.py"
+    out = subprocess.run([sys.executable, str(script), str(r), "--commits", "100", "--jobs", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "1 BadInput, 40 commits; unreadable files 1" in out.stdout and "demo.mp4" in out.stdout
+    assert out.stdout.rstrip().endswith("1 repositories, 0 stopped by an exception")
