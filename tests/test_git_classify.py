@@ -41,6 +41,12 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("Release 2.3.1") == "release" and skip_reason("bump: version 3.1.0 → 3.2.0") == "release"
     assert skip_reason('Revert "Add caching"') == "revert"
     assert skip_reason("Fix a patch-level regression in bump detection") is None
+    # pnpm's release commits (200 files each): a pre-release suffix, a PR number, a release scope
+    for subject in ("chore(release): 11.0.0-rc.3", "chore(release): 11.13.1 (#13058)", "chore(release): publish",
+                    "1.2.3-beta.1", "3.0.0 (#123)"):
+        assert skip_reason(subject) == "release", subject
+    assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
+    assert skip_reason("feat: support node 18.x") is None
 
 
 def test_a_conventional_prefix_decides_and_is_stripped() -> None:

@@ -35,7 +35,10 @@ _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 _BUMP = re.compile(r"^(?:\[?[\w-]+\]?[:(]\s*)?(?:\w+\(deps(?:-dev)?\)[:!]|bump [\w@./-]+ from \S+ to \S+|"
                    r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps)", re.I)
 _RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the )?version|version bump|"
-                      r"bump: version|v?\d+\.\d+(?:\.\d+)?(?:[-.]?\w+)?$|(?:set|update) version to)", re.I)
+                      r"bump: version|v?\d+\.\d+(?:\.\d+)?(?:[-+.]?[\w.-]+)?(?:\s*\(#\d+\))?$|"
+                      r"(?:set|update) version to)", re.I)
+# "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
+_RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
 _REVERT = re.compile(r'^revert\b|^Revert "', re.I)
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
@@ -119,7 +122,7 @@ def skip_reason(subject: str, author: str = "") -> str | None:
     kind, rest = conventional(subject)
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
-    if kind == "release" or _RELEASE.match(rest):
+    if kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject):
         return "release"
     if kind == "revert" or _REVERT.match(subject):
         return "revert"
