@@ -144,6 +144,23 @@ def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: 
     assert all("part of a larger change" in c.messages[0]["content"] for c in parts)
 
 
+def test_a_sweep_over_many_files_gives_a_few_examples_not_one_per_file(tmp_path: Path) -> None:
+    """flask's "Happy New Year 2015" changed one line in 48 files: 48 near-copies of one change."""
+    r = new_repo(tmp_path / "r")
+    files = {f"pkg/m{i}.py": f'"""Module {i}. (c) 2014 by the team."""\n\n\ndef f{i}():\n    return {i}\n'
+             for i in range(20)}
+    commit(r, "Add the modules", files)
+    commit(r, "Happy New Year 2015", {k: v.replace("2014", "2015") for k, v in files.items()})
+    cfg = GitMiningConfig(context_lines=2, max_split_examples=4)
+    out, _, _ = run(r, cfg=cfg)
+    got = [c for c in cands(out) if "Happy New Year" in c.messages[0]["content"]]
+    assert len(got) == 4 and out.count("skip:split_cap") == 16 + 16  # and 4 of the 20 new files
+    assert all("part of a larger change" in c.messages[0]["content"] for c in got)
+    again, _, _ = run(r, cfg=cfg)  # the same four, run after run
+    assert sorted(c.provenance["path"] for c in got) == sorted(
+        c.provenance["path"] for c in cands(again) if "Happy New Year" in c.messages[0]["content"])
+
+
 def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     body = "".join(f"        total += {i}\n" for i in range(12))

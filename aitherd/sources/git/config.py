@@ -28,6 +28,9 @@ class GitMiningConfig(BaseModel):
     min_changed_lines: int = Field(default=1, ge=1)
     max_example_chars: int = Field(default=12_000, ge=500)  # a larger group splits per file
     max_example_files: int = Field(default=5, ge=1)
+    # a group split per file gives at most this many examples (a deterministic sample by path);
+    # a sweep over 50 files (a yearly copyright bump, pyupgrade) is not 50 examples
+    max_split_examples: int = Field(default=6, ge=1)
     skip_paths: list[str] = Field(default_factory=lambda: [
         "vendor/*", "*/vendor/*", "node_modules/*", "*/node_modules/*", "third_party/*",
         "*.lock", "package-lock.json", "*/package-lock.json", "yarn.lock", "pnpm-lock.yaml",

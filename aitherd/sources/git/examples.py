@@ -257,6 +257,18 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
                      source="git", weight=weight, provenance=prov)
 
 
+def _split_sample(sha: str, group: list[Part], cap: int, out: list[Candidate | Skip]) -> list[Part]:
+    """At most `cap` of a group's files, in their order, chosen by a hash of commit and path (a
+    re-run picks the same); the rest counted as skipped.split_cap. A sweep over 50 files (flask's
+    "Happy New Year 2015", "apply pyupgrade") would give 50 near-copies of one change."""
+    if len(group) <= cap:
+        return group
+    rank = sorted(range(len(group)), key=lambda i: hashlib.sha256(f"{sha}:{group[i].path}".encode()).digest())
+    keep = set(rank[:cap])
+    out.extend(Skip("split_cap") for i in range(len(group)) if i not in keep)
+    return [p for i, p in enumerate(group) if i in keep]
+
+
 def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, how: str) -> list[Candidate | Skip]:
     """The examples of one commit, a group at a time (see the module docstring)."""
     out: list[Candidate | Skip] = []
@@ -284,7 +296,7 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         if cand is not None:
             out.append(cand)
             continue
-        for p in group:
+        for p in _split_sample(commit.sha, group, cfg.max_split_examples, out):
             if all(not s.after.strip() for s in p.snippets):
                 out.append(Skip("empty_answer"))
                 continue

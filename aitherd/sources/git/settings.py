@@ -17,6 +17,7 @@ class Settings:
     min_changed_lines: int = 1
     max_example_chars: int = 12_000
     max_example_files: int = 5
+    max_split_examples: int = 6
     docs_keep: float = 1.0
     docs_weight: float = 0.5
     skip_vague: bool = True  # skip examples whose intent names no change (see examples.vague)
