@@ -4,8 +4,11 @@ A commit's kept files fall in three groups: code (and configuration), tests, doc
 Each group becomes one example holding all its files' changes, so the task is the commit's
 whole intent ("Eliminate some resource warnings" with every hunk it needed); a group over
 `max_example_chars` or `max_example_files` falls back to one example per file, told it is part
-of a larger change. The intent is the subject without its conventional prefix and PR number,
-with the body's prose (trailers dropped).
+of a larger change, at most `max_split_examples` of them (chosen by a hash of commit and path).
+The intent is the subject without its conventional prefix and PR number, with the body's prose
+(trailers and a coding assistant's appended chat dropped). An edit, a new file or a docs update
+whose intent names no change ("copy", "wip") is skipped as vague_intent; an answer with no code
+at all as empty_answer.
 
 Categories: code of a bugfix -> debugging, other code -> editing (instruction when it only adds
 files), tests -> test_generation (with the code change as context), documentation -> editing
