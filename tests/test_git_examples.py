@@ -246,7 +246,11 @@ def test_documentation_is_editing_at_a_lower_weight_never_debugging(tmp_path: Pa
     assert sorted((c.category, c.weight) for c in fix) == [("debugging", 1.0), ("editing", 0.5)]
     docs = next(c for c in fix if c.category == "editing")
     assert docs.provenance["paths"] == ["CHANGES.rst"] and "```rst" in docs.messages[1]["content"]
+    # the code change it documents is shown: "to match" says what to match
+    assert "The code changed like this:\n\n```diff\n" in docs.messages[0]["content"]
+    assert "+    return s.split() if s else []" in docs.messages[0]["content"]
     (typo,) = [c for c in cands(out) if "typo in the usage page" in c.messages[0]["content"]]
+    assert "The code changed like this" not in typo.messages[0]["content"]  # no code in that commit
     assert typo.category == "editing" and typo.weight == 0.5 and counts["class.docs"] == 1
     none, _, _ = run(r, cfg=GitMiningConfig(docs=DocsConfig(keep=0)))
     assert not [c for c in cands(none) if "rst" in "".join(c.provenance.get("paths", []))]

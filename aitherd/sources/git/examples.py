@@ -12,9 +12,10 @@ at all as empty_answer.
 
 Categories: code of a bugfix -> debugging, other code -> editing (instruction when it only adds
 files), tests -> test_generation (with the code change as context), documentation -> editing
-at `docs_weight`, a `docs_keep` share of them (sampled by commit, so re-runs agree), never
-debugging. Fences carry the file's language; a Python snippet is cut to whole statements and
-labelled python only when it parses (the judge parses python fences).
+(with the code change as context too) at `docs_weight`, a `docs_keep` share of them (sampled
+by commit, so re-runs agree), never debugging. Fences carry the file's language; a Python
+snippet is cut to whole statements and labelled python only when it parses (the judge parses
+python fences).
 """
 
 from __future__ import annotations
@@ -219,6 +220,13 @@ def _keep_docs(sha: str, share: float) -> bool:
     return int(hashlib.sha256(f"{sha}:docs".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
+def _shown(code_context: list[Part], after: str, cfg: Settings) -> str:
+    """The commit's code change, for tests or documentation written to match it (when it fits)."""
+    context = _diff(code_context) if code_context else ""
+    return (f"The code changed like this:\n\n```diff\n{context}\n```\n\n"
+            if context and len(context) + len(after) <= cfg.max_example_chars else "")
+
+
 def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg: Settings,
                    code_context: list[Part], how: str, whole: bool) -> Candidate | None:
     subject, body = intent(commit)
@@ -230,13 +238,12 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
     new_only = all(p.new for p in group)
     if role == "docs":
         category, weight = "editing", cfg.docs_weight
-        ask = (f"{task}\n\nWrite {_names(group)}." if new_only else
-               f"{task}\n\nUpdate this documentation to match.\n\n{before}")
+        shown = _shown(code_context, after, cfg)
+        ask = (f"{task}\n\n{shown}Write {_names(group)}." if new_only else
+               f"{task}\n\n{shown}Update this documentation to match.\n\n{before}")
     elif role == "test":
         category = "test_generation"
-        context = _diff(code_context) if code_context else ""
-        shown = (f"The code changed like this:\n\n```diff\n{context}\n```\n\n"
-                 if context and len(context) + len(after) <= cfg.max_example_chars else "")
+        shown = _shown(code_context, after, cfg)
         ask = (f"{task}\n\n{shown}Write the tests in {_names(group)}." if new_only else
                f"{task}\n\n{shown}Update these tests to match.\n\n{before}")
     elif new_only:
@@ -286,11 +293,11 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         if all(not s.after.strip() for p in group for s in p.snippets):
             out.append(Skip("empty_answer"))  # only removals with nothing around them to show
             continue
-        context = code if role == "test" else []
-        # A fix stands as "find the bug" and tests beside a code change as "test this change"
-        # whatever the intent says; an edit, a new file or a docs update needs the intent.
+        context = code if role in ("test", "docs") else []
+        # A fix stands as "find the bug", and tests or docs beside a code change as "match this
+        # change", whatever the intent says; an edit, a new file or docs alone need the intent.
         if cfg.skip_vague and not ((role == "code" and kind == "bugfix" and not all(p.new for p in group)) or
-                                   (role == "test" and code)) and vague(*intent(commit), [p.path for p in group]):
+                                   context) and vague(*intent(commit), [p.path for p in group]):
             out.append(Skip("vague_intent"))
             continue
         cand = None
