@@ -281,6 +281,29 @@ def test_a_file_with_a_space_in_its_name_gone_at_the_tip_is_read_from_its_blob(t
     assert "return 9.5" in ex.messages[1]["content"]
 
 
+def test_submodule_pointers_and_lfs_pointers_are_not_code(tmp_path: Path) -> None:
+    """`Subproject commit <sha>` and an LFS pointer's oid and size made examples of hashes."""
+    sub = new_repo(tmp_path / "sub")
+    commit(sub, "One", {"x.txt": "1\n"})
+    commit(sub, "Two", {"x.txt": "2\n"})
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add f", {"f.py": "def f():\n    return 1\n"})
+    subprocess.run(["git", "-C", str(r), "-c", "protocol.file.allow=always", "submodule", "add", "-q",
+                    str(sub), "vendor/sub"], check=True, capture_output=True)
+    commit(r, "Add the sub module", {})
+    subprocess.run(["git", "-C", str(r / "vendor" / "sub"), "checkout", "-q", "HEAD~1"], check=True)
+    commit(r, "Pin the sub module to its first commit", {})
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize {}\n"
+    commit(r, "Add the model weights", {"model.bin": pointer.format("4d" * 32, 12345)})
+    commit(r, "Retrain the model weights on more data", {"model.bin": pointer.format("5e" * 32, 12399)})
+    commit(r, "Document the LFS pointer format", {"docs/lfs.md": "# LFS\n\nA pointer reads:\n\n" + pointer})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2, skip_paths=[]))
+    shown = "".join(c.messages[1]["content"] for c in cands(out))
+    assert "Subproject commit" not in shown and "oid sha256:4d" not in shown and "oid sha256:5e" not in shown
+    assert counts["skipped_files.submodule"] == 2 and counts["skipped_files.lfs_pointer"] == 2
+    assert [c for c in cands(out) if "Document the LFS pointer format" in c.messages[0]["content"]]
+
+
 def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     pins = "".join(f"pkg{i}==1.{i}\n    # via app\n" for i in range(30))

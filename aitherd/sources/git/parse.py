@@ -151,8 +151,10 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         at = sec.find("\n@@ ")
         head = (sec if at < 0 else sec[:at]).split("\n")
         old = new = None
-        status, blob, binary = "M", "", False
+        status, blob, binary, gitlink = "M", "", False, False
         for ln in head[1:]:
+            if ln.endswith(" 160000"):  # "index a..b 160000", "new file mode 160000": a submodule's commit
+                gitlink = True
             if ln.startswith("--- "):
                 old = _side_path(ln[4:], "a/")
             elif ln.startswith("+++ "):
@@ -181,6 +183,12 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
             continue
         if at < 0:
             continue  # a mode change or an empty file: nothing to learn
+        if gitlink:  # "Subproject commit <sha>": which commit a submodule points at
+            commit.skip("files.submodule")
+            continue
+        if _lfs_pointer(sec, at + 1):
+            commit.skip("files.lfs_pointer")
+            continue
         fd = FileDiff(path=path, status=status, blob=blob, size=len(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
@@ -189,6 +197,18 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         for fd, sec, at in cut:
             fd.hunks = _hunks(fd.path, sec, at)
     return commit
+
+
+_LFS = "version https://git-lfs.github.com/spec/v1"
+
+
+def _lfs_pointer(sec: str, at: int) -> bool:
+    """Is the file a Git LFS pointer (its first line the spec's, the first hunk at line 1)? Its
+    diff says only that an object's hash and size changed."""
+    if not (sec.startswith("@@ -1,", at) or sec.startswith("@@ -1 ", at) or sec.startswith("@@ -0,0 +1", at)):
+        return False
+    first = sec.find("\n", at) + 1
+    return first > 0 and sec.startswith(_LFS, first + 1) and sec[first:first + 1] in "+- "
 
 
 def _hunks(path: str, sec: str, at: int) -> list[Hunk]:
