@@ -257,6 +257,22 @@ def test_documentation_is_editing_at_a_lower_weight_never_debugging(tmp_path: Pa
     assert none.count("skip:docs_share") == 3
 
 
+def test_tests_too_large_with_the_code_change_shown_come_whole_without_it(tmp_path: Path) -> None:
+    """The code diff fits beside the new tests under the limit, but not beside the old tests
+    too: the example drops the context, not the tests (nor splits them off as a part)."""
+    r = new_repo(tmp_path / "r")
+    code = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(20))
+    tests = "".join(f"def test_f{i}():\n    assert f{i}(0) == {i}\n" for i in range(20))
+    commit(r, "Add the functions", {"fs.py": code, "tests/test_fs.py": tests})
+    commit(r, "Offset every function by one", {"fs.py": code.replace("return x + ", "return x + 1 + "),
+                                               "tests/test_fs.py": tests.replace("(0) == ", "(0) == 1 + ")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=0, max_example_chars=3600))
+    (t,) = [c for c in cands(out) if c.category == "test_generation" and "Offset" in c.messages[0]["content"]]
+    ask = t.messages[0]["content"]
+    assert "The code changed like this" not in ask and "part of a larger change" not in ask
+    assert "assert f19(0) == 1 + 19" in t.messages[1]["content"]
+
+
 def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f(x):\n    return x+1\n"})

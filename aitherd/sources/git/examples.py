@@ -257,7 +257,8 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
         ask = f"{task}\n\nMake this change to the code below.\n\n{before}"
     answer = f"{body}\n\n{after}" if kind == "bugfix" and role == "code" and body and not new_only else after
     if len(ask) + len(answer) > cfg.max_example_chars:
-        return None
+        # the code change shown beside tests or docs is context: without it the example may fit
+        return group_examples(commit, kind, group, role, cfg, [], how, whole) if code_context else None
     paths = [p.path for p in group]
     prov = {"repo": cfg.repo, "commit": commit.sha, "paths": paths, "class": kind, "by": how}
     if len(paths) == 1:
@@ -310,6 +311,6 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             if all(not s.after.strip() for s in p.snippets):
                 out.append(Skip("empty_answer"))
                 continue
-            one = group_examples(commit, kind, [p], role, cfg, [], how, whole=len(ps) == 1)
+            one = group_examples(commit, kind, [p], role, cfg, context, how, whole=len(ps) == 1)
             out.append(one if one is not None else Skip("too_large_file"))
     return out
