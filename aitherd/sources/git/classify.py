@@ -283,7 +283,7 @@ def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
     rule = rules(message, seen)
     if model is not None:
         pf = prior.features(message, seen.paths, seen.statuses, rule)
-        return model.predict(features(message, seen, rule) + sorted(pf), pf if model.prior is not None else None)[0], \
+        return model.predict(model_features(message, seen, rule, pf), pf if model.prior is not None else None)[0], \
             "model"
     if use_prior and (shipped := prior.load()) is not None:
         return by_prior(shipped, message, seen, rule), "prior"
@@ -332,9 +332,12 @@ def history(repo: str, rev: str, limit: int) -> list[Logged]:
     return result
 
 
-def model_features(message: str, shape: Shape, rule: str) -> list[str]:
-    """The per-repo model's features: `features` and the prior's."""
-    return features(message, shape, rule) + sorted(prior.features(message, shape.paths, shape.statuses, rule))
+def model_features(message: str, shape: Shape, rule: str, prior_feats: set[str] | None = None) -> list[str]:
+    """The per-repo model's features: `features` and the prior's (`prior_feats` when the caller
+    has them already)."""
+    if prior_feats is None:
+        prior_feats = prior.features(message, shape.paths, shape.statuses, rule)
+    return features(message, shape, rule) + sorted(prior_feats)
 
 
 def recency(n: int) -> list[float]:

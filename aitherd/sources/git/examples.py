@@ -268,6 +268,11 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
                      source="git", weight=weight, provenance=prov)
 
 
+def _blank_answer(group: list[Part]) -> bool:
+    """Would the answer show no code at all (every snippet's new side blank)?"""
+    return all(not s.after.strip() for p in group for s in p.snippets)
+
+
 def _split_sample(sha: str, group: list[Part], cap: int, out: list[Candidate | Skip]) -> list[Part]:
     """At most `cap` of a group's files, in their order, chosen by a hash of commit and path (a
     re-run picks the same); the rest counted as skipped.split_cap. A sweep over 50 files (flask's
@@ -291,7 +296,7 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         if role == "docs" and not _keep_docs(commit.sha, cfg.docs_keep):
             out.append(Skip("docs_share"))
             continue
-        if all(not s.after.strip() for p in group for s in p.snippets):
+        if _blank_answer(group):
             out.append(Skip("empty_answer"))  # only removals with nothing around them to show
             continue
         context = code if role in ("test", "docs") else []
@@ -308,7 +313,7 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             out.append(cand)
             continue
         for p in _split_sample(commit.sha, group, cfg.max_split_examples, out):
-            if all(not s.after.strip() for s in p.snippets):
+            if _blank_answer([p]):
                 out.append(Skip("empty_answer"))
                 continue
             one = group_examples(commit, kind, [p], role, cfg, context, how, whole=len(ps) == 1)

@@ -205,7 +205,7 @@ _LFS = "version https://git-lfs.github.com/spec/v1"
 def _lfs_pointer(sec: str, at: int) -> bool:
     """Is the file a Git LFS pointer (its first line the spec's, the first hunk at line 1)? Its
     diff says only that an object's hash and size changed."""
-    if not (sec.startswith("@@ -1,", at) or sec.startswith("@@ -1 ", at) or sec.startswith("@@ -0,0 +1", at)):
+    if not sec.startswith(("@@ -1,", "@@ -1 ", "@@ -0,0 +1"), at):
         return False
     first = sec.find("\n", at) + 1
     return first > 0 and sec.startswith(_LFS, first + 1) and sec[first:first + 1] in "+- "

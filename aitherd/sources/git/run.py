@@ -174,7 +174,7 @@ class Miner:
                             batch = []
                 except _Failed as exc:
                     # Every commit before the one in hand came whole; the one in hand may be cut.
-                    batch.append(self._alone(shas[done], exc.message))
+                    batch.append(self._alone(shas[done], str(exc)))
                     done += 1
             yield from self._with_reviews(batch)
         except (Interrupted, BrokenPipeError) as exc:
@@ -285,11 +285,7 @@ class Miner:
 
 
 class _Failed(Exception):
-    """git exited with an error (not a signal) in the middle of a stream."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    """git exited with an error (not a signal) in the middle of a stream; its text is git's."""
 
 
 def missing_files(repo: str, sha: str) -> list[str]:
