@@ -161,6 +161,37 @@ def test_a_sweep_over_many_files_gives_a_few_examples_not_one_per_file(tmp_path:
         c.provenance["path"] for c in cands(again) if "Happy New Year" in c.messages[0]["content"])
 
 
+def test_only_the_files_an_example_shows_are_cut_into_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A split group's files left out by the cap, and a group too large for one example
+    whatever its windows, are never windowed (the parse check is the miner's largest cost)."""
+    from aitherd.sources.git import files as gitfiles
+
+    windowed: list[str] = []
+    real = gitfiles.python_window
+
+    def counting(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
+        windowed.append("".join(lines))
+        return real(lines, tries)
+
+    monkeypatch.setattr(gitfiles, "python_window", counting)
+    r = new_repo(tmp_path / "r")
+    sweep = {f"pkg/m{i}.py": f'"""Module {i}. (c) 2014 by the team."""\n\n\ndef f{i}():\n    return {i}\n'
+             for i in range(20)}
+    big = {f"m{i}.py": "".join(f"def f{j}(x):\n    return x + {j}\n\n\n" for j in range(8)) for i in range(3)}
+    commit(r, "Add the modules", {**sweep, **big})
+    commit(r, "Happy New Year 2015", {k: v.replace("2014", "2015") for k, v in sweep.items()})
+    commit(r, "Double every function", {k: v.replace("x + ", "2 * x + ") for k, v in big.items()})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_split_examples=4, max_example_chars=1_500))
+    happy = [c for c in cands(out) if "Happy New Year" in c.messages[0]["content"]]
+    double = [c for c in cands(out) if "Double every function" in c.messages[0]["content"]]
+    assert len(happy) == 4 and len(double) == 3 and all(len(c.provenance["paths"]) == 1 for c in happy + double)
+    assert all("```python" in c.messages[1]["content"] for c in happy + double)  # windows that parse
+    # one window per file shown: 4 of the sweep's 20 files, and the 3 modules once each (their
+    # changed rows alone are over max_example_chars together: no window is cut for the whole group)
+    assert sum("2015" in w for w in windowed) == 4 and sum("2 * x" in w for w in windowed) == 3
+    assert len(windowed) == 7
+
+
 def test_fences_carry_the_language_and_python_is_cut_to_whole_statements(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     body = "".join(f"        total += {i}\n" for i in range(12))

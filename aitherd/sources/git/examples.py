@@ -78,16 +78,41 @@ class Snippet:
 
 @dataclass
 class Part:
-    """One file's change, ready to render."""
+    """One file's change, ready to render: its kept hunks, cut into snippets only when an
+    example shows them (a file left out of a split group, or too large for any example, is
+    never windowed: a fifth of the snippet work on a real history)."""
 
     path: str
     role: str  # code | test | docs
-    snippets: list[Snippet]
     hunks: list[Hunk]  # the hunks kept, for review diffs
+    fd: FileDiff
+    lang: str
+    limit: int  # max_example_chars: a snippet longer is not parsed
+
+    @functools.cached_property
+    def snippets(self) -> list[Snippet]:
+        return [_snippet(self.fd, h, self.lang, self.limit) for h in self.hunks]
 
     @property
     def new(self) -> bool:
-        return all(s.before is None for s in self.snippets)
+        return self.fd.status == "A"  # every snippet's `before` is None
+
+    def blank(self) -> bool:
+        """Would its snippets' new side be blank? A window shows new-side text whenever the
+        hunk has any (files.python_window), so the hunks answer without cutting them."""
+        return all(not ln[1:].strip() for h in self.hunks for ln in h.lines if ln[0] != "-")
+
+    def least_chars(self) -> tuple[int, int]:
+        """Characters its rendered (before, after) hold at least: every changed row is in
+        any window, with its newline."""
+        removed = added = 0
+        for h in self.hunks:
+            for ln in h.lines:
+                if ln[0] == "-":
+                    removed += len(ln)
+                elif ln[0] == "+":
+                    added += len(ln)
+        return (0 if self.new else removed), added
 
 
 def _words(rows: list[str], mark: str) -> list[str]:
@@ -144,7 +169,7 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool]) 
             continue
         lang = files.language(fd.path)
         role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
-        kept, snippets = [], []
+        kept = []
         for hunk in fd.hunks:
             if not cfg.min_changed_lines <= hunk.changed <= cfg.max_hunk_lines:
                 commit.skip("hunks.size")
@@ -153,9 +178,8 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool]) 
                 commit.skip("hunks.whitespace_only")
                 continue
             kept.append(hunk)
-            snippets.append(_snippet(fd, hunk, lang, cfg.max_example_chars))
-        if snippets:
-            out.append(Part(fd.path, role, snippets, kept))
+        if kept:
+            out.append(Part(fd.path, role, kept, fd, lang, cfg.max_example_chars))
     return out
 
 
@@ -229,6 +253,8 @@ def _shown(code_context: list[Part], after: str, cfg: Settings) -> str:
 
 def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg: Settings,
                    code_context: list[Part], how: str, whole: bool) -> Candidate | None:
+    if sum(n for p in group for n in p.least_chars()) > cfg.max_example_chars:
+        return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
     task = subject if kind == "bugfix" or not body else f"{subject}\n\n{body}"
     if not whole:
@@ -270,7 +296,7 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
 
 def _blank_answer(group: list[Part]) -> bool:
     """Would the answer show no code at all (every snippet's new side blank)?"""
-    return all(not s.after.strip() for p in group for s in p.snippets)
+    return all(p.blank() for p in group)
 
 
 def _split_sample(sha: str, group: list[Part], cap: int, out: list[Candidate | Skip]) -> list[Part]:
