@@ -115,3 +115,22 @@ def test_the_prior_config_key_reaches_the_miner(tmp_path: Path) -> None:
         counts: dict = {}
         list(mine(str(r), "HEAD", {}, GitMiningConfig(prior=on, review_days=0), counts))
         assert {k for k in counts if k.startswith("class_by.")} == {f"class_by.{how}"}
+
+
+def test_scores_do_not_depend_on_the_order_of_the_features() -> None:
+    """A set of features iterates in an order that changes with the string hash seed from run
+    to run; summed in that order, floats can tip a near tie (on flask, "Added a docstring"
+    came out feature in one run and docs in the next). Sums are exact: one answer."""
+    from aitherd.sources.git.classify import CLASSES, Model
+
+    big, one = 1e16, 1.0  # (big + one) - big == 0.0 but (big - big) + one == 1.0
+    weights = {"a": [big] + [0.0] * 5, "b": [one] + [0.0] * 5, "c": [-big] + [0.0] * 5}
+    p = prior.Prior({"classes": list(CLASSES), "bias": [0.0] * 6, "weights": weights})
+    orders = [["a", "b", "c"], ["a", "c", "b"], ["c", "b", "a"], ["b", "a", "c"]]
+    assert len({tuple(p.logp(o)) for o in orders}) == 1
+    m = Model(classes=list(CLASSES), base=[0.0] * 6, table={f: w for f, w in weights.items()}, denom=[0.0] * 6)
+    assert len({tuple(m.scores(o)) for o in orders}) == 1
+    # a bugfix counts a: big + 1 (rounds to big), b: 1, c: 1, inserted in the sample's order
+    trained = [Model.train([(o, "bugfix"), (["a"], "bugfix"), (["x"], "feature")], weights=[one, big, one],
+                           min_per_class=1) for o in orders]
+    assert len({(tuple(t.base), tuple(t.denom)) for t in trained if t is not None}) == 1

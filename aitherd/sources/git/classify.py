@@ -245,11 +245,11 @@ class Model:
         labels = [k for k in CLASSES if seen[k] >= min_per_class]
         if len(labels) < 2:
             return None
-        total = sum(docs[k] for k in labels)
+        total = math.fsum(docs[k] for k in labels)  # exact sums: the same model whatever the order
         vocab = {f for k in labels for f in counts[k]}
         return cls(classes=labels, base=[math.log(docs[k] / total) for k in labels],
                    table={f: [math.log(counts[k].get(f, 0) + 1) for k in labels] for f in vocab},
-                   denom=[math.log(sum(counts[k].values()) + len(vocab) + 1) for k in labels],
+                   denom=[math.log(math.fsum(counts[k].values()) + len(vocab) + 1) for k in labels],
                    prior=prior, weight=weight)
 
     def scores(self, feats: list[str], prior_feats: set[str] | None = None) -> list[float]:
@@ -257,7 +257,7 @@ class Model:
         get = self.table.get
         hits = [t for f in feats if (t := get(f)) is not None]
         cols = list(zip(*hits, strict=True)) if hits else [()] * len(self.base)  # per class, C-level sums
-        z = [b - len(feats) * d + sum(col) for b, d, col in zip(self.base, self.denom, cols, strict=True)]
+        z = [b - len(feats) * d + math.fsum(col) for b, d, col in zip(self.base, self.denom, cols, strict=True)]
         if self.prior is not None and prior_feats is not None:
             lp = self.prior.logp(prior_feats)
             z = [self.weight * v + lp[_INDEX[k]] for v, k in zip(z, self.classes, strict=True)]

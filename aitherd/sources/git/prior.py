@@ -90,7 +90,9 @@ class Prior:
         get = self.weights.get
         hits = [w for f in feats if (w := get(f)) is not None]
         cols = list(zip(*hits, strict=True)) if hits else [()] * len(self.bias)  # per class, C-level sums
-        z = [b + sum(col) for b, col in zip(self.bias, cols, strict=True)]
+        # fsum: exact, so the order of a set of features (it varies with the string hash seed
+        # from run to run) cannot tip a near tie: a re-run labels every commit the same.
+        z = [b + math.fsum(col) for b, col in zip(self.bias, cols, strict=True)]
         top = max(z)
         norm = top + math.log(sum(math.exp(v - top) for v in z))
         return [v - norm for v in z]
