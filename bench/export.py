@@ -19,9 +19,11 @@ found verbatim in training text with a per-example split (50 of 140) against the
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -229,6 +231,7 @@ def main() -> int:
     args = ap.parse_args()
     corpus = Path(args.corpus).resolve() if args.corpus else None
     state = Path(tempfile.mkdtemp(prefix="aitherd-bench-export-"))
+    atexit.register(shutil.rmtree, state, True)  # however the run ends
     t0 = time.perf_counter()
     made = populate(state / "aitherd.db", args.examples, corpus)
     fill = time.perf_counter() - t0

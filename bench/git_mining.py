@@ -22,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,16 +115,27 @@ def main() -> int:
     ap.add_argument("--no-reviews", action="store_true", help="only the miner without review pairs")
     ap.add_argument("--baseline", metavar="REV", help="also run the miner of this commit (no review pairs)")
     args = ap.parse_args()
+    made: list[Path] = []  # temporary trees, removed however the run ends
+    try:
+        return bench(args, made)
+    finally:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, made: list[Path]) -> int:
     tree = None
     if args.baseline:
         tree = Path(tempfile.mkdtemp(prefix="aitherd-bench-base-"))
+        made.append(tree)
         here = Path(__file__).resolve().parents[1]
         archive = subprocess.run(["git", "-C", str(here), "archive", args.baseline], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     if args.repo:
         repo = Path(args.repo)
     else:
-        repo = Path(tempfile.mkdtemp(prefix="aitherd-bench-git-")) / "repo"
+        made.append(Path(tempfile.mkdtemp(prefix="aitherd-bench-git-")))
+        repo = made[-1] / "repo"
         build_repo(repo, args.commits)
     cfg = GitMiningConfig(first_run_commits=10**9, jobs=args.jobs, review_days=365)
     bare = cfg.model_copy(update={"review_days": 0})

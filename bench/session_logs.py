@@ -16,7 +16,9 @@ machine is shared: wall time varies with the load); the wall-clock figure is pri
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -136,6 +138,7 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, help="a folder of real session logs to parse instead")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="aitherd-bench-logs-"))
+    atexit.register(shutil.rmtree, tmp, True)  # however the run ends
     trees = [("this tree", ROOT)]
     if args.against:
         trees.append((args.against, checkout(args.against, tmp / "rev")))
