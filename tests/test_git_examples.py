@@ -97,6 +97,33 @@ def test_a_coding_assistants_chat_in_the_body_is_not_part_of_the_task(tmp_path: 
     assert "USER:" not in ask and "ORIGINAL" not in ask and "Hello, {name}" not in ask
 
 
+def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(tmp_path: Path) -> None:
+    """GitHub's squash merge (as on litestar, hono, python-bigquery): the branch's subjects as
+    bullet paragraphs, a line of nine dashes, the co-authors. As a fix's explanation it would
+    be "* add failing test * address review comments * poetry lock". Written in a browser, such a
+    body may end its lines with CRLF."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the stamp parser", {"stamp.py": "def parse(v):\n    return date.fromtimestamp(v)\n"})
+    squash = ("* add failing test\n\n* fix: parse as UTC\n\n* Update stamp.py\n\nCo-authored-by: A <a@example.com>\n\n"
+              "* address review comments\n\n---------\n\nCo-authored-by: A <a@example.com>\n")
+    commit(r, f"Fix inconsistent parsing of unix timestamps (#1234)\n\n{squash}",
+           {"stamp.py": "def parse(v):\n    return datetime.fromtimestamp(v, tz=timezone.utc).date()\n"})
+    (r / "stamp.py").write_text("def parse(v):\n    return EPOCH + timedelta(seconds=v)\n")
+    subprocess.run(["git", "-C", str(r), "commit", "-qa", "--cleanup=verbatim", "-m", "Support negative stamps "
+                    "(#1240)\n\nA stamp before 1970 is read too.\r\n\r\n* support negative\r\n\r\n* lint\r\n"], check=True)
+    commit(r, "Explain the stamp format", {"stamp.py": "def parse(v):\n    # seconds since 1970, UTC\n"
+                                           "    return EPOCH + timedelta(seconds=v)\n"},)
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (fix,) = [c for c in cands(out) if "unix timestamps" in c.messages[0]["content"]]
+    assert fix.category == "debugging" and fix.messages[0]["content"].startswith(
+        "Bug fix: Fix inconsistent parsing of unix timestamps\n\n`stamp.py`")
+    assert fix.messages[1]["content"].startswith("`stamp.py`")  # no list standing as the explanation
+    (edit,) = [c for c in cands(out) if "negative stamps" in c.messages[0]["content"]]
+    assert edit.messages[0]["content"].startswith("Support negative stamps\n\nA stamp before 1970 is read too.\n\nMake")
+    text = "".join(m["content"] for c in cands(out) for m in c.messages)
+    assert "review comments" not in text and "---------" not in text and "* lint" not in text and "\r" not in text
+
+
 @pytest.mark.parametrize(("subject", "body", "paths", "want"), [
     ("Copy", "", ["aider/website/index.md"], True),
     ("WIP", "", ["app.py"], True),
@@ -131,6 +158,27 @@ def test_vague_intents_give_no_edit_but_a_fix_and_its_tests_still_teach(tmp_path
     assert asks["Fix typo"] == "editing" and asks["Bug fix: Fix"] == "debugging" and "Fix" in asks  # tests
     kept, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, skip_vague_intents=False))
     assert {"Copy", "Wip"} <= {c.messages[0]["content"].split("\n")[0] for c in cands(kept)}
+
+
+def test_tests_or_docs_under_a_vague_intent_stand_only_with_the_code_change_shown(tmp_path: Path) -> None:
+    """aider's "copy" commits: the website's docs beside a large code and data change; with the
+    change too large to show, "Copy. Update this documentation to match." says nothing."""
+    r = new_repo(tmp_path / "r")
+    table = "".join(f"ROW_{i} = {i}  # the row of the table that says {i}\n" for i in range(40))
+    commit(r, "Add the app", {"app.py": "def total(xs):\n    return sum(xs)\n", "table.py": table,
+                              "guide.md": "# Guide\n\nCall total.\n"})
+    commit(r, "copy", {"app.py": "def total(xs):\n    return sum(xs or [])\n",
+                       "guide.md": "# Guide\n\nCall total, with a list or None.\n"})
+    commit(r, "copy", {"table.py": table.replace(" = ", " = 10 * "),
+                       "guide.md": "# Guide\n\nCall total, with a list or None. Rows are tens.\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_example_chars=3_000))
+    (docs,) = [c for c in cands(out) if c.provenance.get("paths") == ["guide.md"] and "Copy" in c.messages[0]["content"]]
+    assert "The code changed like this" in docs.messages[0]["content"] and "sum(xs or [])" in docs.messages[0]["content"]
+    assert "Rows are tens" not in "".join(m["content"] for c in cands(out) for m in c.messages)
+    # the table's change alone is over max_example_chars: the docs beside it cannot show it
+    assert out.count("skip:too_large_file") == 1 and out.count("skip:vague_intent") == 1
+    kept, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_example_chars=3_000, skip_vague_intents=False))
+    assert any("Rows are tens" in c.messages[1]["content"] for c in cands(kept))
 
 
 def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: Path) -> None:
