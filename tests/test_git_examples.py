@@ -124,6 +124,25 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
     assert "review comments" not in text and "---------" not in text and "* lint" not in text and "\r" not in text
 
 
+def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_path: Path) -> None:
+    """python-bigquery's bodies carry its PR template: an intro line, a checklist, HTML comments."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add table references", {"ref.py": "class TableReference:\n    pass\n"})
+    body = ("This is the natural inverse of the `TableReference.from_string` method.\n\n"
+            "<!--\nThanks for sending a pull request!\n\nName your Pull Request with one of the following prefixes\n"
+            "  - feat: (new feature for the user)\n-->\n"
+            "Thank you for opening a Pull Request! Before submitting your PR, there are a few things you can do"
+            " to make sure it goes smoothly:\n- [x] Ensure the tests and linter pass\n"
+            "- [ ] Appropriate docs were updated (if necessary)\n\n"
+            "![image](https://user-images.githubusercontent.com/1/2.png)\n\nFixes #354 🦕\n")
+    commit(r, f"feat: add TableReference.__str__\n\n{body}", {"ref.py": "class TableReference:\n    def __str__(self):\n"
+                                                                  "        return 'p.d.t'\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "__str__" in c.messages[0]["content"]]
+    assert ex.messages[0]["content"].startswith("Add TableReference.__str__\n\nThis is the natural inverse of the "
+                                                "`TableReference.from_string` method.\n\nMake this change")
+
+
 @pytest.mark.parametrize(("subject", "body", "paths", "want"), [
     ("Copy", "", ["aider/website/index.md"], True),
     ("WIP", "", ["app.py"], True),
