@@ -104,7 +104,9 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
     body may end its lines with CRLF."""
     r = new_repo(tmp_path / "r")
     commit(r, "Add the stamp parser", {"stamp.py": "def parse(v):\n    return date.fromtimestamp(v)\n"})
-    squash = ("* add failing test\n\n* fix: parse as UTC\n\n* Update stamp.py\n\nCo-authored-by: A <a@example.com>\n\n"
+    squash = ("* add failing test\n\n* fix: parse as UTC\n\nPydantic reads a stamp as a UTC date, cattrs as a local\n"
+              "one: the two disagreed near midnight.\n\nfix lint\n\nSource-Link: https://example.com/synth/1\n"
+              "Post-Processor: gcr.io/owlbot-python:latest\n\n* Update stamp.py\n\nCo-authored-by: A <a@example.com>\n\n"
               "* address review comments\n\n---------\n\nCo-authored-by: A <a@example.com>\n")
     commit(r, f"Fix inconsistent parsing of unix timestamps (#1234)\n\n{squash}",
            {"stamp.py": "def parse(v):\n    return datetime.fromtimestamp(v, tz=timezone.utc).date()\n"})
@@ -117,15 +119,19 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
     (fix,) = [c for c in cands(out) if "unix timestamps" in c.messages[0]["content"]]
     assert fix.category == "debugging" and fix.messages[0]["content"].startswith(
         "Bug fix: Fix inconsistent parsing of unix timestamps\n\n`stamp.py`")
-    assert fix.messages[1]["content"].startswith("`stamp.py`")  # no list standing as the explanation
+    # what a branch commit's body explained stays (the answer's explanation); its list does not
+    assert fix.messages[1]["content"].startswith("Pydantic reads a stamp as a UTC date, cattrs as a local\n"
+                                                 "one: the two disagreed near midnight.\n\n`stamp.py`")
     (edit,) = [c for c in cands(out) if "negative stamps" in c.messages[0]["content"]]
     assert edit.messages[0]["content"].startswith("Support negative stamps\n\nA stamp before 1970 is read too.\n\nMake")
     text = "".join(m["content"] for c in cands(out) for m in c.messages)
     assert "review comments" not in text and "---------" not in text and "* lint" not in text and "\r" not in text
+    assert "fix lint" not in text and "Source-Link" not in text
 
 
 def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_path: Path) -> None:
-    """python-bigquery's bodies carry its PR template: an intro line, a checklist, HTML comments."""
+    """python-bigquery's and BentoML's bodies carry their PR templates: an intro line, checklists
+    (items wrapped onto several lines), HTML comments, headings left with nothing under them."""
     r = new_repo(tmp_path / "r")
     commit(r, "Add table references", {"ref.py": "class TableReference:\n    pass\n"})
     body = ("This is the natural inverse of the `TableReference.from_string` method.\n\n"
@@ -133,7 +139,10 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
             "  - feat: (new feature for the user)\n-->\n"
             "Thank you for opening a Pull Request! Before submitting your PR, there are a few things you can do"
             " to make sure it goes smoothly:\n- [x] Ensure the tests and linter pass\n"
-            "- [ ] Appropriate docs were updated (if necessary)\n\n"
+            "- [ ] Appropriate docs were updated (if necessary)\n\n## Before submitting:\n\n"
+            "- [ ] Does the Pull Request follow [Conventional Commits\n"  # an item GitHub wrapped
+            "specification](https://www.conventionalcommits.org/en/v1.0.0/#summary)\nnaming?\n\n"
+            "## Who can help review?\n\n"
             "![image](https://user-images.githubusercontent.com/1/2.png)\n\nFixes #354 🦕\n")
     commit(r, f"feat: add TableReference.__str__\n\n{body}", {"ref.py": "class TableReference:\n    def __str__(self):\n"
                                                                   "        return 'p.d.t'\n"})

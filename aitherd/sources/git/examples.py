@@ -56,14 +56,17 @@ _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote 
 # each ("* add failing test\n\n* address review comments\n\n* Update x.py"), and a line of nine
 # dashes before the co-authors: the branch's history, not what the change does (in a fix, it
 # would stand as the answer's explanation). 5% to 15% of the commits of litestar, hono,
-# python-bigquery and BentoML. Cut from the first bullet paragraph.
+# python-bigquery and BentoML. From the first bullet paragraph on, only prose a branch commit's
+# body wrote is kept.
 _SQUASH_RULE = re.compile(r"^-{9}[ \t]*$", re.M)
 # A pull request template left in the body: its HTML comments (the template's instructions), its
 # checklists ("- [x] Ensure the tests and linter pass", with the line that introduces them:
 # "Thank you for opening a Pull Request! Before submitting your PR, ...:") and screenshots.
 # About 5% of python-bigquery's and release-please's commits, 1% of BentoML's.
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_CHECKLIST = re.compile(r"(?:^[^\n]*:[ \t]*\n)?(?:^[ \t]*[-*] \[[ xX]\][^\n]*(?:\n|\Z))+", re.M)
+_CHECKLIST = re.compile(r"(?:^[^\n]*:[ \t]*\n(?:[ \t]*\n)*)?"  # the line that introduces it
+                        # each item, with the lines it wraps onto (not blank, not a new item)
+                        r"(?:^[ \t]*[-*] \[[ xX]\][^\n]*(?:\n(?![ \t]*(?:[-*] |\n|\Z))[^\n]*)*(?:\n|\Z))+", re.M)
 _IMAGE_LINE = re.compile(r"^[ \t]*!\[[^\]\n]*\]\([^)\n]*\)[ \t]*$", re.M)
 _BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 
@@ -80,10 +83,48 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if "<!--" in body or "[" in body:
         body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
     body = _TRAILER.sub("", body)
+    if "#" in body:
+        body = _empty_headings(body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if len(body) > 1500:
         body = body[:1500].rsplit("\n", 1)[0].strip()
     return rest, body
+
+
+def _empty_headings(body: str) -> str:
+    """Without the markdown headings left with nothing under them ("## Who can help review?")."""
+    lines = body.split("\n")
+    keep = []
+    for i, line in enumerate(lines):
+        if line.startswith("#") and _HEADING.match(line):
+            after = next((ln for ln in lines[i + 1:] if ln.strip()), None)
+            if after is None or _HEADING.match(after):
+                continue
+        keep.append(line)
+    return "\n".join(keep)
+
+
+_HEADING = re.compile(r"#{1,6} \S")
+
+
+def _squash_prose(listing: str) -> list[str]:
+    """What of a squash list describes the change: the paragraphs a branch commit's body wrote
+    (BentoML's "## Root cause" under its first bullet), not the bullets' subjects ("* address
+    review comments"), one-line notes ("typo", "Update x.py") or trailer blocks ("Source-Link: ...")."""
+    kept = []
+    for para in re.split(r"\n[ \t]*\n", listing):
+        lines = [ln for ln in para.strip("\n").split("\n") if ln.strip()]
+        if lines and lines[0].lstrip().startswith("* "):
+            lines = lines[1:]
+        if not lines or all(_TRAILER_LINE.match(ln) for ln in lines):
+            continue
+        if len(lines) == 1 and len(lines[0]) < 80 and not _HEADING.match(lines[0]):
+            continue
+        kept.append("\n".join(lines))
+    return kept
+
+
+_TRAILER_LINE = re.compile(r"[ \t]*[A-Za-z][\w-]*: \S")
 
 
 def _squash_cut(body: str) -> str:
@@ -92,7 +133,8 @@ def _squash_cut(body: str) -> str:
     head = body[:rule.start()] if rule is not None else body
     bullets = list(_BULLET.finditer(head))
     if len(bullets) >= (1 if rule is not None else 2):
-        return head[:bullets[0].start()]
+        start = bullets[0].start()
+        return "\n\n".join([head[:start].strip(), *_squash_prose(head[start:])]).strip()
     if rule is not None and not _TRAILER.sub("", body[rule.end():]).strip():
         return head  # the rule before the co-authors, after a description
     return body
