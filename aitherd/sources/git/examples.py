@@ -174,9 +174,15 @@ class Part:
         hunk has any (files.python_window), so the hunks answer without cutting them."""
         return all(not ln[1:].strip() for h in self.hunks for ln in h.lines if ln[0] != "-")
 
-    def least_chars(self) -> tuple[int, int]:
-        """Characters its rendered (before, after) hold at least: every changed row is in
-        any window, with its newline."""
+    @functools.cached_property
+    def rows_chars(self) -> int:
+        """Characters of its hunks' rows, marks included: at least `least_chars`' sum."""
+        return sum(sum(map(len, h.lines)) for h in self.hunks)
+
+    @functools.cached_property
+    def least_chars(self) -> int:
+        """Characters its rendered before and after hold at least: every changed row is in
+        any window, with its newline (the removed ones only when it is no new file)."""
         removed = added = 0
         for h in self.hunks:
             for ln in h.lines:
@@ -184,7 +190,7 @@ class Part:
                     removed += len(ln)
                 elif ln[0] == "+":
                     added += len(ln)
-        return (0 if self.new else removed), added
+        return (0 if self.new else removed) + added
 
 
 def _words(rows: list[str], mark: str) -> list[str]:
@@ -328,7 +334,8 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
                    needs_context: bool = False) -> Candidate | Skip | None:
     """The group's example; None when it is too large. `needs_context`: the intent is vague, so
     tests or docs stand only with the code change shown (else skipped as vague_intent)."""
-    if sum(n for p in group for n in p.least_chars()) > cfg.max_example_chars:
+    limit = cfg.max_example_chars
+    if sum(p.rows_chars for p in group) > limit and sum(p.least_chars for p in group) > limit:
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
     task = subject if kind == "bugfix" or not body else f"{subject}\n\n{body}"
