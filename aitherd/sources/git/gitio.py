@@ -6,6 +6,7 @@ raises `Interrupted`: the commit in hand is then incomplete and must not be chec
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import IO
 
@@ -21,10 +22,21 @@ class GitError(errors.ServiceError, RuntimeError):
     """git failed for a reason other than a signal."""
 
 
+def git_env() -> dict[str, str]:
+    """The environment of the miner's git processes: glibc's malloc keeps up to 32 MiB of freed
+    heap instead of handing it back at once (its default trims at 128 KiB). `git log -p` frees
+    and grows its heap file after file; each chunk's fresh process paid that in page faults:
+    on pola-rs/polars 4.0 of its 21 CPU seconds were system time, 1.0 with this. An
+    environment that sets GLIBC_TUNABLES itself is left as it is; other C libraries ignore it."""
+    env = dict(os.environ)
+    env.setdefault("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=33554432")
+    return env
+
+
 def git(repo: str, *args: str, input: bytes | None = None, timeout: float = 600) -> bytes:
     """Output of `git -C repo ARGS`; Interrupted when killed by a signal, GitError on failure."""
     proc = subprocess.run(["git", "-C", repo, *args], input=input, capture_output=True, timeout=timeout,
-                          check=False)
+                          check=False, env=git_env())
     if proc.returncode < 0:
         raise Interrupted(f"git {args[0] if args else ''} killed by signal {-proc.returncode}")
     if proc.returncode != 0:

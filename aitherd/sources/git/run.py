@@ -28,7 +28,7 @@ from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import Shape, conventional, decide, skip_reason
 from aitherd.sources.git.examples import Part, commit_examples, parts
-from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git
+from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_files, records
 from aitherd.sources.git.review import reviews
@@ -193,7 +193,8 @@ class Miner:
         cfg = self.cfg
         cmd = ["git", "-C", cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS,
                f"-U{cfg.context_lines}", *(("--", *paths) if paths else ())]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=git_env())
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         with contextlib.suppress(OSError, AttributeError):  # room for git to run ahead of the parsing
             fcntl.fcntl(proc.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
