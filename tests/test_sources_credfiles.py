@@ -84,3 +84,17 @@ def test_code_patterns_skip_credential_files_too(tmp_path: Path, monkeypatch: py
                             "index.php": "<?php echo 1;\n"})
     items = outputs(codegraph.harvest_repo(str(repo), CodeGraphConfig(), {}))
     assert read == ["index.php"] and "skip:credential_file" in items
+
+
+@pytest.mark.parametrize(("path", "patterns", "want"), [
+    ("config/secrets.json", CREDENTIAL_FILES, True),  # a file name pattern: in any folder
+    ("secrets.json/README.md", CREDENTIAL_FILES, False),  # ... but not a folder of that name
+    ("docs/.env.example", (".env.*", "!.env.example"), False),  # a later `!` keeps it
+    ("ops/prod/.aws/credentials", CREDENTIAL_FILES, True),  # a pattern with `/`: the path's end
+    ("ops/x.aws/credentials", (".aws/credentials",), False),
+    ("keys/id_rsa.pub", ("id_rsa*", "!*.pub"), False),
+    ("a/b/top.txt", ("/top.txt",), True),  # a leading `/` is dropped, as before
+])
+def test_name_patterns_never_match_a_folder_and_a_later_bang_keeps_a_file(path: str, patterns: tuple[str, ...],
+                                                                    want: bool) -> None:
+    assert is_credential_file(path, patterns) is want
