@@ -209,6 +209,32 @@ def test_tests_or_docs_under_a_vague_intent_stand_only_with_the_code_change_show
     assert any("Rows are tens" in c.messages[1]["content"] for c in cands(kept))
 
 
+def test_a_file_holding_code_fences_comes_in_a_longer_fence_the_judge_and_fim_read_whole(tmp_path: Path) -> None:
+    """fastify's docs (17% of its examples) hold ```js examples: in a ``` fence the first one
+    ended the block, and the judge or the FIM cut read a truncated snippet."""
+    from aitherd.curate.judge import heuristic_reasons
+    from aitherd.export.fim import fim_source
+
+    r = new_repo(tmp_path / "r")
+    guide = "# Logging\n\nEnable it:\n\n```js\nconst app = fastify({ logger: true })\n```\n\nThat is all.\n"
+    tool = ('def render(text):\n    """Render markdown.\n\n    ```\n    render("*a*")\n    ```\n    """\n'
+            '    return text.upper()\n')
+    commit(r, "Add the guide and the renderer", {"docs/logging.md": guide, "tool.py": tool})
+    commit(r, "Explain the logger levels", {"docs/logging.md": guide.replace("That is all.", "Levels: info, debug.")})
+    commit(r, "Render markdown in lower case", {"tool.py": tool.replace("text.upper()", "text.lower()")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=20))
+    (docs,) = [c for c in cands(out) if "logger levels" in c.messages[0]["content"]]
+    answer = docs.messages[1]["content"]
+    assert answer.startswith("`docs/logging.md`:\n````markdown\n# Logging") and answer.endswith("Levels: info, debug.\n````")
+    (edit,) = [c for c in cands(out) if "lower case" in c.messages[0]["content"]]
+    code = edit.messages[1]["content"]
+    assert code.startswith("`tool.py`:\n````python\ndef render(text):") and code.endswith("text.lower()\n````")
+    assert "code_syntax" not in heuristic_reasons(edit)  # the whole function parses
+    got = fim_source({"specialist": "coder", "category": edit.category, "messages": edit.messages,
+                      "provenance": edit.provenance})
+    assert got is not None and got[0].endswith("    return text.lower()\n") and got[1] == "python"
+
+
 def test_a_group_too_large_for_one_example_falls_back_to_one_per_file(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     files = {f"m{i}.py": "".join(f"def f{j}(x):\n    return x + {j}\n\n\n" for j in range(8)) for i in range(3)}

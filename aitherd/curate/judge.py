@@ -16,7 +16,9 @@ from typing import Any
 from aitherd.candidate import Candidate
 from aitherd.curate.config import JudgeConfig, LLMJudgeConfig
 
-_PY_BLOCK = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+# A fence of N backticks ends at the next N: a block holding ``` lines (markdown in a docstring)
+# comes in a longer fence. Groups: the fence, the code.
+_PY_BLOCK = re.compile(r"(`{3,})(?:python|py|python3)[ \t]*\n(.*?)\1", re.DOTALL | re.IGNORECASE)
 _REFUSAL = re.compile(
     r"I'm sorry, but I (?:can't|cannot)|I am sorry, but I (?:can't|cannot)|As an AI language model|"
     r"I (?:can't|cannot) (?:help|assist) with (?:that|this)|I'm unable to (?:help|assist)",
@@ -53,14 +55,14 @@ def _assistant_text(c: Candidate) -> str:
     )
 
 
-_ANY_BLOCK = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+_ANY_BLOCK = re.compile(r"(`{3,})[^\n`]*\n(.*?)\1", re.DOTALL)  # groups: the fence, the code
 
 
 def _rewrites_code(c: Candidate) -> bool:
     """An edit given as a rewrite: the request carries code and the answer returns changed code."""
     asked = {" ".join(b.split()) for m in c.messages if m.get("role") == "user"
-             for b in _ANY_BLOCK.findall(str(m.get("content") or "")) if b.strip()}
-    answered = {" ".join(b.split()) for b in _ANY_BLOCK.findall(_assistant_text(c)) if b.strip()}
+             for _f, b in _ANY_BLOCK.findall(str(m.get("content") or "")) if b.strip()}
+    answered = {" ".join(b.split()) for _f, b in _ANY_BLOCK.findall(_assistant_text(c)) if b.strip()}
     return bool(asked) and bool(answered - asked)
 
 
@@ -77,7 +79,7 @@ def heuristic_reasons(c: Candidate) -> list[str]:
         reasons.append("empty_response")
     elif len(reply.strip()) + len((c.answer or "").strip()) < 2:
         reasons.append("too_short")
-    for block in _PY_BLOCK.findall(reply):
+    for _fence, block in _PY_BLOCK.findall(reply):
         try:
             ast.parse(textwrap.dedent(block))
         except SyntaxError:

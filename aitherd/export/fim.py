@@ -56,7 +56,9 @@ _ALIASES = {"python": {"python", "py", "python3"}, "javascript": {"javascript", 
             "go": {"go", "golang"}, "rust": {"rust", "rs"}, "ruby": {"ruby", "rb"}}
 _NOT_CODE_FENCES = {"diff", "patch", "text", "txt", "console", "output", "log", "markdown", "md",
                     "rst", "json", "yaml", "yml", "toml", "ini", "xml", "html", "csv"}
-_FENCE = re.compile(r"^```[ \t]*([^\n`]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+# A fence of N backticks ends at a line starting with N (a block holding ``` lines, as markdown
+# in a docstring, comes in a longer fence). Groups: the fence, its label, the code.
+_FENCE = re.compile(r"^(`{3,})[ \t]*([^\n`]*)\n(.*?)^\1", re.DOTALL | re.MULTILINE)
 _NEWLINE = re.compile(r"\n")
 _PATH_IN_TEXT = re.compile(r"`([\w./\\-]+\.[A-Za-z0-9+]+)`")
 _DIFF_MARKS = re.compile(r"^(@@ |diff --git |\+\+\+ |--- a/|<<<<<<< SEARCH|>>>>>>> REPLACE|\*\*\* Begin Patch)",
@@ -129,7 +131,7 @@ def fim_source(ex: dict[str, Any]) -> tuple[str, str] | None:
     language = language_of(ex)
     best: tuple[str, str] | None = None
     for match in _FENCE.finditer(answer):
-        label, code = match.group(1), match.group(2)
+        label, code = match.group(2), match.group(3)
         lang = language
         if lang is None:  # a file path right before the fence (a session's write of a file)
             before = answer[:match.start()].rstrip().rsplit("\n", 1)[-1].strip().strip("`:")

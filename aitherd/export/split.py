@@ -25,7 +25,7 @@ from aitherd.export.sample import unit
 
 MIN_WORDS = 8  # shorter answers ("42", "Done.") match by chance; they are not checked
 _WS = re.compile(r"\s+")
-_FENCE_MARK = re.compile(r"```[\w+#-]*")
+_FENCE_MARK = re.compile(r"`{3,}[\w+#-]*")
 
 
 def _norm(text: str) -> str:
