@@ -269,7 +269,7 @@ def _block(part: Part, side: str) -> str:
         if text is None:
             continue
         where = " (new file)" if s.before is None else f" (line {s.line})" if many else ""
-        fence = _fence(text)
+        fence = fence_for(text)
         chunks.append(f"`{part.path}`{where}:\n{fence}{s.lang}\n{text}{fence}")
     return "\n\n".join(chunks)
 
@@ -277,7 +277,7 @@ def _block(part: Part, side: str) -> str:
 _BACKTICKS = re.compile(r"`{3,}")
 
 
-def _fence(text: str) -> str:
+def fence_for(text: str) -> str:
     """A code fence the text cannot close: longer than any run of three or more backticks in it
     (CommonMark closes a fence only with one at least as long; a reader that looks for the next
     ``` anywhere, indented in a docstring too, finds none either). Documentation holds fenced
@@ -340,7 +340,8 @@ def _keep_docs(sha: str, share: float) -> bool:
 def _shown(code_context: list[Part], after: str, cfg: Settings) -> str:
     """The commit's code change, for tests or documentation written to match it (when it fits)."""
     context = _diff(code_context) if code_context else ""
-    return (f"The code changed like this:\n\n```diff\n{context}\n```\n\n"
+    fence = fence_for(context)
+    return (f"The code changed like this:\n\n{fence}diff\n{context}\n{fence}\n\n"
             if context and len(context) + len(after) <= cfg.max_example_chars else "")
 
 

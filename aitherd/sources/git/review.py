@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, history
-from aitherd.sources.git.examples import Part, intent
+from aitherd.sources.git.examples import Part, fence_for, intent
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
@@ -357,13 +357,14 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     by_id = {id(h): h for h in r.hunks.values()}
     intro_subject, _ = intent(intro)
     fix_subject, fix_body = intent(r.fix)
-    ask = "Review this change ({}):\n\n```diff\n{}\n```".format(
-        intro_subject, "\n".join(h.diff() for h in shown))
+    change = "\n".join(h.diff() for h in shown)
+    fix = "\n".join(by_id[i].diff() for i in fix_hunks)
+    ask = f"Review this change ({intro_subject}):\n\n{fence_for(change)}diff\n{change}\n{fence_for(change)}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
              "These lines are at fault:\n" + "\n".join(f"- `{t}`" for t in faulty[:8]))
     reply = (f"There is a problem: {fix_subject[:1].lower() + fix_subject[1:]}. {where}" +
              (f"\n\n{fix_body}" if fix_body else "") +
-             "\n\nSuggested fix:\n\n```diff\n" + "\n".join(by_id[i].diff() for i in fix_hunks) + "\n```")
+             f"\n\nSuggested fix:\n\n{fence_for(fix)}diff\n{fix}\n{fence_for(fix)}")
     if len(ask) + len(reply) > cfg.max_example_chars:
         return None
     return Candidate("coder", "review", [{"role": "user", "content": ask}, {"role": "assistant", "content": reply}],
