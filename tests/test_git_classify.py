@@ -40,6 +40,11 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("chore(deps): update dependency eslint to v9") == "dependency_bump"
     assert skip_reason("Release 2.3.1") == "release" and skip_reason("bump: version 3.1.0 → 3.2.0") == "release"
     assert skip_reason('Revert "Add caching"') == "revert"
+    # behind a prefix (hono, vite, polars, vue core): "undo that" is no task the commit can say
+    for subject in ("fix(factory): revert PR #3498 (#3515)", 'fix: Revert "fix(reactivity): refresh"',
+                    "style(runner): revert b14919db(factor out batching) (#2549)", "fix(unrefElement): revert #1657"):
+        assert skip_reason(subject) == "revert", subject
+    assert skip_reason("fix: revert to the old parser when the new one fails") is None  # a fix that says what
     assert skip_reason("Fix a patch-level regression in bump detection") is None
     # pnpm's release commits (200 files each): a pre-release suffix, a PR number, a release scope
     for subject in ("chore(release): 11.0.0-rc.3", "chore(release): 11.13.1 (#13058)", "chore(release): publish",

@@ -40,6 +40,11 @@ _RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the 
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
 _REVERT = re.compile(r'^revert\b|^Revert "', re.I)
+# ... and behind a prefix: 'fix: Revert "feat: ..."', "fix(factory): revert PR #3498", "revert
+# b14919db": the task would be "undo that", which the commit alone cannot say (65 commits over
+# 30 public histories, 34 of them vite's).
+_REVERT_OF = re.compile(r'^revert(?:s|ed)?\s+(?:(?:pr|pull request)\s*#?\d+|#\d+|(?:commit\s+)?[0-9a-f]{7,40}\b|")',
+                        re.I)
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
 _DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
@@ -124,7 +129,7 @@ def skip_reason(subject: str, author: str = "") -> str | None:
         return "dependency_bump"
     if kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject):
         return "release"
-    if kind == "revert" or _REVERT.match(subject):
+    if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"
     return None
 
