@@ -131,7 +131,8 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
 
 def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_path: Path) -> None:
     """python-bigquery's and BentoML's bodies carry their PR templates: an intro line, checklists
-    (items wrapped onto several lines), HTML comments, headings left with nothing under them."""
+    (items wrapped onto several lines), HTML comments, headings left with nothing under them; and
+    a directive to CI in the subject ("[ci skip]": 190 of vite's examples) is no part of the task."""
     r = new_repo(tmp_path / "r")
     commit(r, "Add table references", {"ref.py": "class TableReference:\n    pass\n"})
     body = ("This is the natural inverse of the `TableReference.from_string` method.\n\n"
@@ -144,7 +145,7 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
             "specification](https://www.conventionalcommits.org/en/v1.0.0/#summary)\nnaming?\n\n"
             "## Who can help review?\n\n"
             "![image](https://user-images.githubusercontent.com/1/2.png)\n\nFixes #354 🦕\n")
-    commit(r, f"feat: add TableReference.__str__\n\n{body}", {"ref.py": "class TableReference:\n    def __str__(self):\n"
+    commit(r, f"feat: add TableReference.__str__ [ci skip]\n\n{body}", {"ref.py": "class TableReference:\n    def __str__(self):\n"
                                                                   "        return 'p.d.t'\n"})
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     (ex,) = [c for c in cands(out) if "__str__" in c.messages[0]["content"]]

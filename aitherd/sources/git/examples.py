@@ -52,6 +52,9 @@ def intent(commit: Commit) -> tuple[str, str]:
 # assistant's edit blocks among them. As the task's text it would hand the model the answer.
 _CHAT = re.compile(r"^#[ \t]*(?:Aider chat conversation|Context):?[ \t]*\n(?=(?:[ \t]*\n)*USER:)", re.M)
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
+# A directive to CI, not part of the task ("docs: fix typo [ci skip]": 190 of vite's examples).
+_CI_DIRECTIVE = re.compile(r"[ \t]*\[(?:skip ci|ci skip|no ci|skip actions|actions skip|skip travis|travis skip|"
+                           r"skip netlify|netlify skip|skip azurepipelines|skip azp|azp skip)\]", re.I)
 # GitHub's squash merge writes the branch's commit subjects into the body, a bulleted paragraph
 # each ("* add failing test\n\n* address review comments\n\n* Update x.py"), and a line of nine
 # dashes before the co-authors: the branch's history, not what the change does (in a fix, it
@@ -74,9 +77,11 @@ _BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
     _kind, rest = conventional(subject)
-    rest = _PR_REF.sub("", _AUTHOR_MARK.sub("", rest)).strip() or subject.strip()
+    rest = _PR_REF.sub("", _CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     rest = rest[:1].upper() + rest[1:]
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
+    if "[" in body:
+        body = _CI_DIRECTIVE.sub("", body)
     if (chat := _CHAT.search(body)) is not None:
         body = body[:chat.start()]
     body = _squash_cut(body)
