@@ -474,6 +474,21 @@ def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Pa
     assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path
 
 
+def test_build_output_beside_its_source_is_not_mined_twice(tmp_path: Path) -> None:
+    """hono commits deno_dist/ (its src/ built for Deno) with every change: a fifth of its
+    examples were the same change again, most not near-duplicates to the curator."""
+    r = new_repo(tmp_path / "r")
+    src = "export const add = (a: number, b: number) => a + b\n"
+    commit(r, "Add add", {"src/math.ts": src, "deno_dist/math.ts": src, "packages/ui/dist/ui.js": "x()\n",
+                          "examples/iso/isolation-dist/index.js": "y()\n", "distance/metric.ts": src})
+    commit(r, "Add sub", {p: src + "export const sub = (a: number, b: number) => a - b\n"
+                          for p in ("src/math.ts", "deno_dist/math.ts", "distance/metric.ts")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
+    assert paths == {"src/math.ts", "distance/metric.ts"}  # a folder named dist*, not one holding it
+    assert counts["skipped_files.vendored_or_generated"] == 4
+
+
 class _Trickle(io.RawIOBase):
     """git's output as a pipe may hand it over: `step` bytes per read."""
 
