@@ -113,6 +113,8 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
     (r / "stamp.py").write_text("def parse(v):\n    return EPOCH + timedelta(seconds=v)\n")
     subprocess.run(["git", "-C", str(r), "commit", "-qa", "--cleanup=verbatim", "-m", "Support negative stamps "
                     "(#1240)\n\nA stamp before 1970 is read too.\r\n\r\n* support negative\r\n\r\n* lint\r\n"], check=True)
+    commit(r, "perf: Parse stamps without a regex (#1250)\n\n* perf: parse stamps without a regex\n",  # a squash of one
+           {"stamp.py": "def parse(v):\n    return EPOCH + timedelta(seconds=int(v))\n"})
     commit(r, "Explain the stamp format", {"stamp.py": "def parse(v):\n    # seconds since 1970, UTC\n"
                                            "    return EPOCH + timedelta(seconds=v)\n"},)
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
@@ -124,6 +126,8 @@ def test_a_squash_merges_list_of_branch_commits_is_neither_task_nor_explanation(
                                                  "one: the two disagreed near midnight.\n\n`stamp.py`")
     (edit,) = [c for c in cands(out) if "negative stamps" in c.messages[0]["content"]]
     assert edit.messages[0]["content"].startswith("Support negative stamps\n\nA stamp before 1970 is read too.\n\nMake")
+    (perf,) = [c for c in cands(out) if "without a regex" in c.messages[0]["content"]]
+    assert perf.messages[0]["content"].startswith("Parse stamps without a regex\n\nMake this change")
     text = "".join(m["content"] for c in cands(out) for m in c.messages)
     assert "review comments" not in text and "---------" not in text and "* lint" not in text and "\r" not in text
     assert "fix lint" not in text and "Source-Link" not in text

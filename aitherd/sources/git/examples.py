@@ -85,6 +85,8 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if (chat := _CHAT.search(body)) is not None:
         body = body[:chat.start()]
     body = _squash_cut(body)
+    if body.lstrip().startswith("* "):
+        body = _without_repeat(body, rest)
     if "<!--" in body or "[" in body:
         body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
     body = _TRAILER.sub("", body)
@@ -130,6 +132,16 @@ def _squash_prose(listing: str) -> list[str]:
 
 
 _TRAILER_LINE = re.compile(r"[ \t]*[A-Za-z][\w-]*: \S")
+
+
+def _without_repeat(body: str, subject: str) -> str:
+    """The body without a bullet that only repeats the subject (a squash of one commit:
+    "Speed up content-length" over "* perf: Speed up content-length")."""
+    def plain(text: str) -> str:
+        return _PR_REF.sub("", conventional(text.strip().removeprefix("* "))[1]).strip().rstrip(".").lower()
+
+    want = plain(subject)
+    return "\n\n".join(p for p in re.split(r"\n[ \t]*\n", body) if plain(p) != want)
 
 
 def _squash_cut(body: str) -> str:
