@@ -50,6 +50,11 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     for subject in ("chore(release): 11.0.0-rc.3", "chore(release): 11.13.1 (#13058)", "chore(release): publish",
                     "1.2.3-beta.1", "3.0.0 (#123)"):
         assert skip_reason(subject) == "release", subject
+    # a version bump said with "bump": fastify's 292 "Bumped v6.0.0-alpha.2", hono's "Bump to v0.3.6"
+    for subject in ("Bumped v6.0.0-alpha.2", "Bump to v0.3.6", "chore(express-engine): bump 0.15.0",
+                    "chore(legacy-naming-strategies): bump to 1.0.0-beta.3 (#12430)"):
+        assert skip_reason(subject) == "release", subject
+    assert skip_reason("Bump to Node 18") is None and skip_reason("bump timeout to 2.5 seconds") is None
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None
 

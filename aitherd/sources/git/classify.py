@@ -34,8 +34,11 @@ CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix"
 _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 _BUMP = re.compile(r"^(?:\[?[\w-]+\]?[:(]\s*)?(?:\w+\(deps(?:-dev)?\)[:!]|bump [\w@./-]+ from \S+ to \S+|"
                    r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps)", re.I)
+# "Bumped v6.0.0-alpha.2" (fastify: 292 commits), "Bump to v0.3.6" (hono, nuxt, angular-cli's
+# "chore(express-engine): bump 0.15.0"): a release too.
 _RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the )?version|version bump|"
-                      r"bump: version|v?\d+\.\d+(?:\.\d+)?(?:[-+.]?[\w.-]+)?(?:\s*\(#\d+\))?$|"
+                      r"bump: version|(?:bump(?:ed)?\s+(?:to\s+)?)?"
+                      r"v?\d+\.\d+(?:\.\d+)?(?:[-+.]?[\w.-]+)?(?:\s*\(#\d+\))?$|"
                       r"(?:set|update) version to)", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
