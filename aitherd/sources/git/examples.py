@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
+from aitherd.sources.git.message import CI_DIRECTIVE, clean_body
 from aitherd.sources.git.parse import Commit, FileDiff, Hunk
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
@@ -36,10 +37,6 @@ from aitherd.sources.items import Skip
 CATEGORY = {"bugfix": "debugging", "refactor": "editing", "feature": "editing", "test": "test_generation",
             "docs": "editing", "chore": "editing"}
 _PR_REF = re.compile(r"\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\)\s*$")
-_TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
-                      r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)\b.*$|"
-                      r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$",
-                      re.I | re.M)
 
 
 def intent(commit: Commit) -> tuple[str, str]:
@@ -47,91 +44,20 @@ def intent(commit: Commit) -> tuple[str, str]:
     return _intent(commit.subject, commit.body)
 
 
-# Coding assistants that commit for the user append the chat that made the change: aider's
-# "# Aider chat conversation:" (earlier "# Context:") then USER:/ASSISTANT: turns, the
-# assistant's edit blocks among them. As the task's text it would hand the model the answer.
-_CHAT = re.compile(r"^#[ \t]*(?:Aider chat conversation|Context):?[ \t]*\n(?=(?:[ \t]*\n)*USER:)", re.M)
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
-# A directive to CI, not part of the task ("docs: fix typo [ci skip]": 190 of vite's examples).
-_CI_DIRECTIVE = re.compile(r"[ \t]*\[(?:skip ci|ci skip|no ci|skip actions|actions skip|skip travis|travis skip|"
-                           r"skip netlify|netlify skip|skip azurepipelines|skip azp|azp skip)\]", re.I)
-# GitHub's squash merge writes the branch's commit subjects into the body, a bulleted paragraph
-# each ("* add failing test\n\n* address review comments\n\n* Update x.py"), and a line of nine
-# dashes before the co-authors: the branch's history, not what the change does (in a fix, it
-# would stand as the answer's explanation). 5% to 15% of the commits of litestar, hono,
-# python-bigquery and BentoML. From the first bullet paragraph on, only prose a branch commit's
-# body wrote is kept.
-_SQUASH_RULE = re.compile(r"^-{9}[ \t]*$", re.M)
-# A pull request template left in the body: its HTML comments (the template's instructions), its
-# checklists ("- [x] Ensure the tests and linter pass", with the line that introduces them:
-# "Thank you for opening a Pull Request! Before submitting your PR, ...:") and screenshots.
-# About 5% of python-bigquery's and release-please's commits, 1% of BentoML's.
-_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_CHECKLIST = re.compile(r"(?:^[^\n]*:[ \t]*\n(?:[ \t]*\n)*)?"  # the line that introduces it
-                        # each item, with the lines it wraps onto (not blank, not a new item)
-                        r"(?:^[ \t]*[-*] \[[ xX]\][^\n]*(?:\n(?![ \t]*(?:[-*] |\n|\Z))[^\n]*)*(?:\n|\Z))+", re.M)
-_IMAGE_LINE = re.compile(r"^[ \t]*!\[[^\]\n]*\]\([^)\n]*\)[ \t]*$", re.M)
-_BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 
 
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
     _kind, rest = conventional(subject)
-    rest = _PR_REF.sub("", _CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
+    rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     rest = rest[:1].upper() + rest[1:]
-    body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
-    if "[" in body:
-        body = _CI_DIRECTIVE.sub("", body)
-    if (chat := _CHAT.search(body)) is not None:
-        body = body[:chat.start()]
-    body = _squash_cut(body)
-    if body.lstrip().startswith("* "):
+    body = clean_body(body)
+    if body.startswith("* "):
         body = _without_repeat(body, rest)
-    if "<!--" in body or "[" in body:
-        body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
-    body = _TRAILER.sub("", body)
-    if "#" in body:
-        body = _empty_headings(body)
-    body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if len(body) > 1500:
         body = body[:1500].rsplit("\n", 1)[0].strip()
     return rest, body
-
-
-def _empty_headings(body: str) -> str:
-    """Without the markdown headings left with nothing under them ("## Who can help review?")."""
-    lines = body.split("\n")
-    keep = []
-    for i, line in enumerate(lines):
-        if line.startswith("#") and _HEADING.match(line):
-            after = next((ln for ln in lines[i + 1:] if ln.strip()), None)
-            if after is None or _HEADING.match(after):
-                continue
-        keep.append(line)
-    return "\n".join(keep)
-
-
-_HEADING = re.compile(r"#{1,6} \S")
-
-
-def _squash_prose(listing: str) -> list[str]:
-    """What of a squash list describes the change: the paragraphs a branch commit's body wrote
-    (BentoML's "## Root cause" under its first bullet), not the bullets' subjects ("* address
-    review comments"), one-line notes ("typo", "Update x.py") or trailer blocks ("Source-Link: ...")."""
-    kept = []
-    for para in re.split(r"\n[ \t]*\n", listing):
-        lines = [ln for ln in para.strip("\n").split("\n") if ln.strip()]
-        if lines and lines[0].lstrip().startswith("* "):
-            lines = lines[1:]
-        if not lines or all(_TRAILER_LINE.match(ln) for ln in lines):
-            continue
-        if len(lines) == 1 and len(lines[0]) < 80 and not _HEADING.match(lines[0]):
-            continue
-        kept.append("\n".join(lines))
-    return kept
-
-
-_TRAILER_LINE = re.compile(r"[ \t]*[A-Za-z][\w-]*: \S")
 
 
 def _without_repeat(body: str, subject: str) -> str:
@@ -142,19 +68,6 @@ def _without_repeat(body: str, subject: str) -> str:
 
     want = plain(subject)
     return "\n\n".join(p for p in re.split(r"\n[ \t]*\n", body) if plain(p) != want)
-
-
-def _squash_cut(body: str) -> str:
-    """The body without a squash merge's list of the branch's commits (and what follows it)."""
-    rule = _SQUASH_RULE.search(body)
-    head = body[:rule.start()] if rule is not None else body
-    bullets = list(_BULLET.finditer(head))
-    if len(bullets) >= (1 if rule is not None else 2):
-        start = bullets[0].start()
-        return "\n\n".join([head[:start].strip(), *_squash_prose(head[start:])]).strip()
-    if rule is not None and not _TRAILER.sub("", body[rule.end():]).strip():
-        return head  # the rule before the co-authors, after a description
-    return body
 
 
 @dataclass
