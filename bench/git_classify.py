@@ -1,11 +1,13 @@
 """Commit classification without conventional prefixes, on real conventional-commit repositories.
 
     python bench/git_classify.py --repo PATH [--repo PATH ...] [--prior-repo PATH ...] [--fresh PATH ...]
-                                 [--ref HEAD] [--train-share 0.7] [--confusion]
+                                 [--ref HEAD] [--train-share 0.7] [--confusion] [--keep-body-prefixes]
 
 Per repository: every commit whose conventional prefix names a class (fix, feat, refactor/perf/
-style, test, docs, build/ci/chore) is labelled by that prefix; the prefix is then stripped and
-the commit classified as a repo without prefixes would be. Held-out protocol, split by time:
+style, test, docs, build/ci/chore) is labelled by that prefix; the prefix is then stripped, from
+the subject and from the body's lines (a squash merge's list repeats the subject's prefix there:
+"* fix(etag): ..."; `--keep-body-prefixes` leaves them, as measured before 2026-11-28), and the
+commit classified as a repo without prefixes would be. Held-out protocol, split by time:
 the oldest `--train-share` of those commits train the per-repo classifier, the newest rest is
 the held-out set (the classifier never saw a commit of it; commits are not shuffled, so a
 convention that drifts over time counts against the figure).
@@ -127,11 +129,14 @@ def main() -> int:
     ap.add_argument("--train-share", type=float, default=0.7)
     ap.add_argument("--min-weight", type=float, default=MIN_WEIGHT, help="the priors' pruning, as shipped")
     ap.add_argument("--confusion", action="store_true", help="print the confusion matrices")
+    ap.add_argument("--keep-body-prefixes", action="store_true",
+                    help="leave conventional prefixes in body lines (a squash list repeats the subject's: a leak)")
     args = ap.parse_args()
     if not args.repo and not args.fresh:
         ap.error("give --repo and/or --fresh")
     t0 = time.time()
-    pool = {name_of(p): (labelled(p, args.ref), roots(p, args.ref)) for p in args.repo + args.prior_repo}
+    bodies = args.keep_body_prefixes
+    pool = {name_of(p): (labelled(p, args.ref, bodies), roots(p, args.ref)) for p in args.repo + args.prior_repo}
     print(f"held-out agreement with the stripped prefix, split by time (oldest {args.train_share:.0%} train); "
           "6 classes / fix-feat-refactor-test only")
     print(f"{'repository':40}{'train':>7}{'held out':>9}" + "".join(f"{c:>18}" for c in COLS))
@@ -147,7 +152,7 @@ def main() -> int:
     for path in args.fresh:
         if shipped is None:
             raise SystemExit(f"no shipped prior at {prior.PATH}")
-        data, root = labelled(path, args.ref), roots(path, args.ref)
+        data, root = labelled(path, args.ref, bodies), roots(path, args.ref)
         check_unseen({sha for sha, _, _, _ in data}, root, shipped, None)
         show(f"{name_of(path)} (fresh, shipped prior)", *evaluate(data, args.train_share, shipped), args.confusion)
     print(f"{time.time() - t0:.0f} s; prior repos: {', '.join(sorted(pool)) or '(shipped only)'}")

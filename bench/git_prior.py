@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import subprocess
 import sys
 import time
@@ -33,13 +34,22 @@ MIN_WEIGHT = 0.25  # features whose largest weight is smaller are not shipped
 Row = tuple[str, str, str, Logged]  # (sha, true class, message without the prefix, commit)
 
 
-def labelled(repo: str, ref: str = "HEAD") -> list[Row]:
-    """The repository's prefixed commits, oldest first."""
+# A conventional prefix at the start of a body line: a squash merge lists the branch's commits
+# there ("* fix(etag): fallback ..."), most often the subject's own prefix again.
+_BODY_PREFIX = re.compile(r"^([ \t]*(?:[-*][ \t]+)?)(?:feat|fix|docs|style|refactor|perf|test|tests|build|ci|chore|revert)"
+                          r"(?:\([^)\n]*\))?!?:[ \t]*", re.I | re.M)
+
+
+def labelled(repo: str, ref: str = "HEAD", body_prefixes: bool = True) -> list[Row]:
+    """The repository's prefixed commits, oldest first. `body_prefixes=False`: conventional
+    prefixes are stripped from the body's lines too, as a repository without prefixes would
+    have none there either (a squash list repeats the subject's: the label, leaked)."""
     out = []
     for c in reversed(history(repo, ref, 10**7)):
         kind, rest = conventional(c.subject)
         if kind in CLASSES and not skip_reason(c.subject, c.author):
-            out.append((c.sha, kind, (rest + "\n\n" + c.body.strip()).strip(), c))
+            body = c.body if body_prefixes else _BODY_PREFIX.sub(r"\1", c.body)
+            out.append((c.sha, kind, (rest + "\n\n" + body.strip()).strip(), c))
     return out
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import git
 from test_sources_gitmine import commit, new_repo
 
 from aitherd.sources.git import prior
@@ -134,3 +135,17 @@ def test_scores_do_not_depend_on_the_order_of_the_features() -> None:
     trained = [Model.train([(o, "bugfix"), (["a"], "bugfix"), (["x"], "feature")], weights=[one, big, one],
                            min_per_class=1) for o in orders]
     assert len({(tuple(t.base), tuple(t.denom)) for t in trained if t is not None}) == 1
+
+
+def test_the_held_out_protocol_strips_the_prefixes_a_squash_list_repeats_in_the_body(tmp_path: Path) -> None:
+    """hono's squash merges list "* fix(etag): ..." under "fix(etag): ...": left in the body, the
+    label the bench strips from the subject stayed in the text (hono measured 75.9%, 71.7% without)."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "fix(etag): fall back when clone fails (#4198)", {"etag.ts": "export const etag = 1\n"})
+    git(r, "commit", "-q", "--amend", "-m", "fix(etag): fall back when clone fails (#4198)\n\n"
+        "* fix(etag): fall back when clone fails\n\n* chore: update the comments\n\nKeeps the fix: simple.\n")
+    (kept,) = git_prior.labelled(str(r))
+    (stripped,) = git_prior.labelled(str(r), body_prefixes=False)
+    assert "* fix(etag): fall back" in kept[2] and "* chore: update" in kept[2]
+    assert stripped[1] == "bugfix" and "fix(" not in stripped[2] and "chore:" not in stripped[2]
+    assert "* fall back when clone fails" in stripped[2] and "Keeps the fix: simple." in stripped[2]
