@@ -102,7 +102,7 @@ class Part:
     def blank(self) -> bool:
         """Would its snippets' new side be blank? A window shows new-side text whenever the
         hunk has any (files.python_window), so the hunks answer without cutting them."""
-        return all(not ln[1:].strip() for h in self.hunks for ln in h.lines if ln[0] != "-")
+        return all(files.blank_side(h.lines, "-") for h in self.hunks)
 
     @functools.cached_property
     def rows_chars(self) -> int:
@@ -365,9 +365,10 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         if unclear and not ((role == "code" and kind == "bugfix" and not all(p.new for p in group)) or context):
             out.append(Skip("vague_intent"))
             continue
+        needs_context = bool(unclear and context)
         cand = None
         if len(group) <= cfg.max_example_files:
-            cand = group_examples(commit, kind, group, role, cfg, context, how, True, bool(unclear and context))
+            cand = group_examples(commit, kind, group, role, cfg, context, how, True, needs_context)
         if cand is not None:
             out.append(cand)
             continue
@@ -375,6 +376,6 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             if _blank_answer([p]):
                 out.append(Skip("empty_answer"))
                 continue
-            one = group_examples(commit, kind, [p], role, cfg, context, how, len(ps) == 1, bool(unclear and context))
+            one = group_examples(commit, kind, [p], role, cfg, context, how, len(ps) == 1, needs_context)
             out.append(one if one is not None else Skip("too_large_file"))
     return out

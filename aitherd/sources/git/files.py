@@ -196,10 +196,15 @@ def _balance(brackets: str) -> int:
     return n
 
 
+def blank_side(lines: list[str], other: str) -> bool:
+    """Do a hunk's rows (prefixed ' ', '+', '-'), without those marked `other`, hold no text?
+    (`other` "-": its new side; "+": its old side.)"""
+    return not any(ln[1:].strip() for ln in lines if ln[0] != other)
+
+
 def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
     """Do rows s..e, without those marked `other`, hold text, or does the whole hunk hold none?"""
-    return (any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or
-            not any(ln[1:].strip() for ln in lines if ln[0] != other))
+    return any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or blank_side(lines, other)
 
 
 def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:

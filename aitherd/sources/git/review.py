@@ -359,12 +359,13 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     fix_subject, fix_body = intent(r.fix)
     change = "\n".join(h.diff() for h in shown)
     fix = "\n".join(by_id[i].diff() for i in fix_hunks)
-    ask = f"Review this change ({intro_subject}):\n\n{fence_for(change)}diff\n{change}\n{fence_for(change)}"
+    change_fence, fix_fence = fence_for(change), fence_for(fix)
+    ask = f"Review this change ({intro_subject}):\n\n{change_fence}diff\n{change}\n{change_fence}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
              "These lines are at fault:\n" + "\n".join(f"- `{t}`" for t in faulty[:8]))
     reply = (f"There is a problem: {fix_subject[:1].lower() + fix_subject[1:]}. {where}" +
              (f"\n\n{fix_body}" if fix_body else "") +
-             f"\n\nSuggested fix:\n\n{fence_for(fix)}diff\n{fix}\n{fence_for(fix)}")
+             f"\n\nSuggested fix:\n\n{fix_fence}diff\n{fix}\n{fix_fence}")
     if len(ask) + len(reply) > cfg.max_example_chars:
         return None
     return Candidate("coder", "review", [{"role": "user", "content": ask}, {"role": "assistant", "content": reply}],
