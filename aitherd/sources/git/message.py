@@ -1,13 +1,11 @@
-"""A commit message's body as prose: what a task or a classifier should read of it.
-
-Shared by the examples (the task's text, a fix's explanation) and the commit classifier (its
-features), so both read the same text: without a coding assistant's appended chat, a squash
-merge's list of branch commits, a pull request template, directives to CI and trailers.
+"""A commit message's body as prose: what an example's task (or a fix's explanation) reads of it,
+without a coding assistant's appended chat, a squash merge's list of branch commits, a pull
+request template, directives to CI and trailers. The commit classifier reads the raw body: a
+trailer such as `Fixes #12` says bugfix (reading this text instead was 0.2 to 2.9 points worse).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 
 _TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
@@ -41,7 +39,6 @@ _IMAGE_LINE = re.compile(r"^[ \t]*!\[[^\]\n]*\]\([^)\n]*\)[ \t]*$", re.M)
 _BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 
 
-@functools.lru_cache(maxsize=64)  # read by the classifier and by each example group of a commit
 def clean_body(body: str) -> str:
     """The body's prose (see the module docstring), blank runs of lines made one."""
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
