@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aitherd.sources.git import prior
-from aitherd.sources.git.classify import CLASSES, Logged, conventional, history, rules, skip_reason
+from aitherd.sources.git.classify import CLASSES, CONVENTIONAL, Logged, conventional, history, rules, skip_reason
 
 MIN_WEIGHT = 0.25  # features whose largest weight is smaller are not shipped
 Row = tuple[str, str, str, Logged]  # (sha, true class, message without the prefix, commit)
@@ -36,8 +36,9 @@ Row = tuple[str, str, str, Logged]  # (sha, true class, message without the pref
 
 # A conventional prefix at the start of a body line: a squash merge lists the branch's commits
 # there ("* fix(etag): fallback ..."), most often the subject's own prefix again.
-_BODY_PREFIX = re.compile(r"^([ \t]*(?:[-*][ \t]+)?)(?:feat|fix|docs|style|refactor|perf|test|tests|build|ci|chore|revert)"
-                          r"(?:\([^)\n]*\))?!?:[ \t]*", re.I | re.M)
+# The words are those a subject's prefix is read by (classify.CONVENTIONAL).
+_BODY_PREFIX = re.compile(r"^([ \t]*(?:[-*][ \t]+)?)(?:" + "|".join(sorted(CONVENTIONAL, key=len, reverse=True)) +
+                          r")(?:\([^)\n]*\))?!?:[ \t]*", re.I | re.M)
 
 
 def labelled(repo: str, ref: str = "HEAD", body_prefixes: bool = True) -> list[Row]:
