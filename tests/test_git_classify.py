@@ -85,6 +85,23 @@ def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path
     assert counts["class_by.prior"] == 2  # too few prefixed commits: no repo model, the cross-repo prior
 
 
+def test_a_repo_where_few_commits_carry_a_prefix_gets_the_prior_not_a_model_of_them(tmp_path: Path) -> None:
+    # jq (5% of its commits prefixed) and cobra (11%): the prefixed ones are the kinds some
+    # contributors prefix, a class-biased sample; a model of them did worse than the prior.
+    r = new_repo(tmp_path / "r")
+    commit(r, "Start widgets", {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(20)})
+    for i in range(6):
+        commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"def w():\n    return {i} + 1\n"})
+        commit(r, f"refactor: tidy widget {i} layout", {f"w/w{i}.py": f"def w():\n    return {i} + 1 + 0\n"})
+    for i in range(36):
+        commit(r, f"Widget {i % 20} returns {i}", {f"w/w{i % 20}.py": f"def w():\n    return {i} * 2\n"})
+    # 12 of 49 commits prefixed: 24%, under the default share of 25%
+    _out, counts, _ = run(r, cfg=GitMiningConfig(classifier_min_commits=10, review_days=0))
+    assert counts["class_by.prefix"] == 12 and counts["class_by.prior"] == 37 and "class_by.model" not in counts
+    _out, counts, _ = run(r, cfg=GitMiningConfig(classifier_min_commits=10, classifier_min_share=0.2, review_days=0))
+    assert counts["class_by.model"] == 37
+
+
 def test_an_llm_labels_unprefixed_commits_once_per_sha(tmp_path: Path, standin) -> None:  # type: ignore[no-untyped-def]
     r = new_repo(tmp_path / "r")
     commit(r, "feat: start", {"a.py": "def a():\n    return 1\n"})

@@ -3,6 +3,8 @@ never scored by the benchmark on a repository it learned from."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ from support import git
 from test_sources_gitmine import commit, new_repo
 
 from aitherd.sources.git import prior
-from aitherd.sources.git.classify import decide, history, model_features, train_model
+from aitherd.sources.git.classify import conventional, decide, history, model_features, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -149,3 +151,13 @@ def test_the_held_out_protocol_strips_the_prefixes_a_squash_list_repeats_in_the_
     assert "* fix(etag): fall back" in kept[2] and "* chore: update" in kept[2]
     assert stripped[1] == "bugfix" and "fix(" not in stripped[2] and "chore:" not in stripped[2]
     assert "* fall back when clone fails" in stripped[2] and "Keeps the fix: simple." in stripped[2]
+
+
+def test_the_hand_labels_the_bench_reads_are_well_formed() -> None:
+    doc = json.loads((ROOT / "bench" / "data" / "git_hand_labels.json").read_text())
+    for repo in doc["repos"]:
+        assert re.fullmatch(r"[0-9a-f]{40}", repo["root"])
+        shas = [lab["sha"] for lab in repo["labels"]]
+        assert len(set(shas)) == len(shas) >= 40 and all(re.fullmatch(r"[0-9a-f]{40}", s) for s in shas)
+        assert {lab["class"] for lab in repo["labels"]} <= set(prior.CLASSES)
+        assert all(conventional(lab["subject"])[0] is None for lab in repo["labels"])  # none carries a prefix

@@ -99,11 +99,13 @@ def plan(repo: str, base: str | None, target: str, first_run: int) -> list[tuple
 
 
 def _repo_model(repo: str, target: str, cfg: GitMiningConfig) -> Any:
-    """The repo's own classifier, or None when too few of its commits carry a prefix."""
-    subjects = subprocess.run(["git", "-C", repo, "log", "--no-merges", "--format=%s", f"-n{cfg.classifier_commits}",
-                               target, "--"], capture_output=True, timeout=600, check=False).stdout
-    prefixed = sum(1 for s in subjects.decode("utf-8", "replace").split("\n") if conventional(s)[0])
-    if prefixed < cfg.classifier_min_commits:
+    """The repo's own classifier, or None when too few of its commits carry a prefix: fewer than
+    `classifier_min_commits`, or under `classifier_min_share` of the newest `classifier_commits`."""
+    out = subprocess.run(["git", "-C", repo, "log", "--no-merges", "--format=%s", f"-n{cfg.classifier_commits}",
+                          target, "--"], capture_output=True, timeout=600, check=False).stdout
+    subjects = out.decode("utf-8", "replace").split("\n")[:-1]
+    prefixed = sum(1 for s in subjects if conventional(s)[0])
+    if prefixed < cfg.classifier_min_commits or prefixed < cfg.classifier_min_share * len(subjects):
         return None
     return train_model(history(repo, target, cfg.classifier_commits), cfg.classifier_min_commits, cfg.prior)
 

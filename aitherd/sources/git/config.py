@@ -49,6 +49,11 @@ class GitMiningConfig(BaseModel):
     classifier: bool = True  # learn the repo's own classes from its conventional-prefixed commits
     prior: bool = True  # the shipped cross-repo prior (prior.json.gz); false: the repo model alone, else rules
     classifier_min_commits: int = Field(default=50, ge=2)
+    # ... and only where prefixes are the repo's practice: this share or more of the commits read.
+    # Where a few contributors prefix some kinds of change (jq: 5%, cobra: 11%), those commits
+    # are a class-biased sample and the repo model does worse than the prior (bench/git_classify.py
+    # --sparse); a repo that adopted the convention (typeorm, fastify: 40% of 5,000) keeps it.
+    classifier_min_share: float = Field(default=0.25, ge=0, le=1)
     classifier_commits: int = Field(default=5000, ge=10)  # newest commits read to train it
     llm: EndpointConfig | None = None  # when set, classify commits without a prefix with it
     jobs: int = Field(default=0, ge=0)  # worker processes for a large range; 0: one per core (<= 4)
