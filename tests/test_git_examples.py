@@ -478,6 +478,54 @@ def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Pa
     assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path
 
 
+def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path) -> None:
+    """jq commits PGP signatures of its release binaries (sig/*.asc: 50 "Write
+    sig/v1.3/jq-osx-x86.asc" examples of base64) and a man page ronn generated (jq.1.prebuilt)."""
+    r = new_repo(tmp_path / "r")
+    sig = "-----BEGIN PGP SIGNATURE-----\nVersion: GnuPG v1\n\n{}\n-----END PGP SIGNATURE-----\n"
+    man = '.\\" generated with Ronn/v0.7.3\n.\\" http://github.com/rtomayko/ronn/tree/0.7.3\n.\n.TH "JQ" "1" "{}"\n'
+    notes = "# Keys\n\nOur release key:\n\n" + sig.format("b" * 64)
+    commit(r, "Add the parser", {"src/parse.c": "int parse(void) {\n  return 0;\n}\n", "jq.1.prebuilt": man.format("May"),
+                                 "docs/keys.md": notes})
+    commit(r, "PGP signatures for release binaries", {"sig/v1.3/jq-linux64.asc": sig.format("a" * 64),
+                                                      "sig/jq-release.pub": sig.format("c" * 64).replace("SIGNATURE", "PUBLIC KEY BLOCK")})
+    commit(r, "Parse nothing as one and regenerate the manual", {
+        "src/parse.c": "int parse(void) {\n  return 1;\n}\n", "jq.1.prebuilt": man.format("June")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    shown = "".join(c.messages[1]["content"] for c in cands(out))
+    paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
+    assert "a" * 64 not in shown and "c" * 64 not in shown and counts["skipped_files.armored"] == 2
+    assert "jq.1.prebuilt" not in paths and counts["skipped_files.generated"] == 2
+    assert {"src/parse.c", "docs/keys.md"} <= paths  # a key quoted in prose is not a file of base64
+
+
+def test_more_file_types_are_labelled_and_mdx_pages_are_docs(tmp_path: Path) -> None:
+    """Met unlabelled in real histories: jq's grammar and autotools files, continue's .mdx
+    documentation pages (88 of them came out as debugging examples)."""
+    r = new_repo(tmp_path / "r")
+    grammar = "%%\nexp: term { $$ = $1; }\n  ;\n%%\n"
+    page = "---\ntitle: Setup\n---\n\n# Setup\n\nRun the installer.\n"
+    script = "#!/bin/sh\n" + "".join(f"check {i}\n" for i in range(12))
+    commit(r, "Add the grammar", {"src/parser.y": grammar, "Makefile.am": "bin_PROGRAMS = jq\n",
+                                  "docs/setup.mdx": page, "Pipfile": "[packages]\nrequests = \"*\"\n",
+                                  "src/main.c": "int main(void) {\n  return 0;\n}\n", "tests/shtest": script})
+    commit(r, "Fix the broken rule, the install step and the exit code", {
+        "src/parser.y": grammar.replace("$1", "$1 + 0"), "Makefile.am": "bin_PROGRAMS = jq\nman_MANS = jq.1\n",
+        "docs/setup.mdx": page.replace("installer", "installer twice"), "Pipfile": "[packages]\nrequests = \">=2\"\n",
+        "src/main.c": "int main(void) {\n  return 1;\n}\n"})
+    commit(r, "Check eleven twice in the shell tests", {"tests/shtest": script.replace("check 11", "check 11\ncheck 11")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    fixed = [c for c in cands(out) if "Fix the broken rule" in c.messages[0]["content"]]
+    langs = {lang for c in fixed for lang, _ in fences(c.messages[1]["content"])}
+    assert {"yacc", "makefile", "toml", "c", "mdx"} <= langs
+    # a script without an extension, by its #! line: read in the diff (a new file), else at the tip
+    for subject in ("Add the grammar", "Check eleven twice"):
+        (sh,) = [c for c in cands(out) if subject in c.messages[0]["content"] and "tests/shtest" in c.provenance.get("paths", [])]
+        assert [lang for lang, _ in fences(sh.messages[1]["content"])] == ["bash"], subject
+    (docs,) = [c for c in fixed if c.provenance.get("paths") == ["docs/setup.mdx"]]
+    assert docs.category == "editing" and docs.weight == 0.5  # a docs edit, never a debugging example
+
+
 def test_build_output_beside_its_source_is_not_mined_twice(tmp_path: Path) -> None:
     """hono commits deno_dist/ (its src/ built for Deno) with every change: a fifth of its
     examples were the same change again, most not near-duplicates to the curator."""

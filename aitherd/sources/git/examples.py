@@ -165,8 +165,10 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
     return Snippet(hunk.new_start + offset, before, after, lang)
 
 
-def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool]) -> list[Part]:
-    """The files worth an example, each with its snippets; what is left out is counted."""
+def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
+          script_language: Callable[[FileDiff], str] | None = None) -> list[Part]:
+    """The files worth an example, each with its snippets; what is left out is counted.
+    `script_language`: the language of a file without an extension, by its `#!` line."""
     out = []
     for fd in commit.files:
         if fd.status == "D":
@@ -176,6 +178,8 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool]) 
             commit.skip("files.generated")
             continue
         lang = files.language(fd.path)
+        if not lang and script_language is not None and not files.has_extension(fd.path):
+            lang = script_language(fd)  # tests/shtest, scripts/version, .husky/pre-commit
         role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
         kept = []
         for hunk in fd.hunks:

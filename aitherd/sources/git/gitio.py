@@ -11,7 +11,7 @@ import subprocess
 from typing import IO
 
 from aitherd import errors
-from aitherd.sources.git.files import generated_head
+from aitherd.sources.git.files import generated_head, shebang_language
 
 
 class Interrupted(Exception):
@@ -53,7 +53,7 @@ class Heads:
     def __init__(self, repo: str, tip: str) -> None:
         self.repo, self.tip = repo, tip
         self._proc: subprocess.Popen[bytes] | None = None
-        self._seen: dict[str, bool] = {}
+        self._seen: dict[str, tuple[bool, str]] = {}
 
     def _read(self, name: str) -> bytes | None:
         if self._proc is None:
@@ -83,15 +83,27 @@ class Heads:
             raise Interrupted("git cat-file stopped mid-object")
         return data[:size] if parts[1] == b"blob" else None
 
+    def _facts(self, path: str, blob: str) -> tuple[bool, str]:
+        """(generated?, the language its `#!` line names) from the file's first 4 KiB at the
+        tip, or in `blob` where it is gone there; cached per path (the answers, not the text)."""
+        facts = self._seen.get(path)
+        if facts is None:
+            data = None
+            if "\n" not in path and "\n" not in self.tip:
+                data = self._read(f"{self.tip}:{path}")
+                if data is None and blob and set(blob) != {"0"}:
+                    data = self._read(blob)
+            head = "" if data is None else data[:4096].decode("utf-8", "replace")
+            facts = self._seen[path] = (bool(head) and generated_head(head),
+                                        shebang_language(head.split("\n", 1)[0]))
+        return facts
+
     def generated(self, path: str, blob: str) -> bool:
-        if "\n" in path or "\n" in self.tip:
-            return False
-        if path not in self._seen:
-            data = self._read(f"{self.tip}:{path}")
-            if data is None and blob and set(blob) != {"0"}:
-                data = self._read(blob)
-            self._seen[path] = data is not None and generated_head(data[:4096].decode("utf-8", "replace"))
-        return self._seen[path]
+        return self._facts(path, blob)[0]
+
+    def script_language(self, path: str, blob: str) -> str:
+        """The language a file's `#!` line names ('' without one)."""
+        return self._facts(path, blob)[1]
 
     def close(self) -> None:
         if self._proc is not None:

@@ -189,6 +189,9 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         if _lfs_pointer(sec, at + 1):
             commit.skip("files.lfs_pointer")
             continue
+        if _armored(sec, at + 1):
+            commit.skip("files.armored")
+            continue
         fd = FileDiff(path=path, status=status, blob=blob, size=len(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
@@ -209,6 +212,16 @@ def _lfs_pointer(sec: str, at: int) -> bool:
         return False
     first = sec.find("\n", at) + 1
     return first > 0 and sec.startswith(_LFS, first + 1) and sec[first:first + 1] in "+- "
+
+
+def _armored(sec: str, at: int) -> bool:
+    """Is the file an ASCII-armored block from its first line: a PGP signature or key, a PEM
+    certificate or key (`-----BEGIN PGP SIGNATURE-----`)? Base64 no model can write: jq's
+    sig/*.asc, 50 "Write sig/v1.3/jq-osx-x86.asc" examples."""
+    if not sec.startswith(("@@ -1,", "@@ -1 ", "@@ -0,0 +1"), at):
+        return False
+    first = sec.find("\n", at) + 1
+    return first > 0 and sec.startswith("-----BEGIN ", first + 1) and sec[first:first + 1] in "+- "
 
 
 def _hunks(path: str, sec: str, at: int) -> list[Hunk]:

@@ -99,6 +99,12 @@ class Miner:
             return files.generated_head("\n".join(head))
         return self.heads.generated(fd.path, fd.blob)
 
+    def _script_language(self, fd: FileDiff) -> str:
+        first = fd.hunks[0] if fd.hunks else None
+        if first is not None and (fd.status == "A" or first.new_start <= 1):
+            return files.shebang_language(next((ln[1:] for ln in first.lines if ln[:1] != "-"), ""))
+        return self.heads.script_language(fd.path, fd.blob)
+
     def commit(self, header: str, patch: str | None) -> Result:
         """One commit's items, but for review pairs (see `mine`), and its counts."""
         if patch is None:
@@ -127,7 +133,7 @@ class Miner:
         if commit.size > cfg.max_diff_bytes:
             res.items.append(Skip("large_diff"))
             return
-        ps = parts(commit, cfg, self._generated)
+        ps = parts(commit, cfg, self._generated, self._script_language)
         if not ps:
             res.items.append(Skip("no_usable_hunks"))
             return
