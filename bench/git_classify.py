@@ -54,12 +54,15 @@ from aitherd.sources.git.classify import (
     CLASSES,
     Model,
     by_prior,
+    by_prior_scored,
     decide,
     features,
     model_features,
     recency,
     rules,
+    says_fix,
 )
+from aitherd.sources.git.config import GitMiningConfig
 
 CORE = ("bugfix", "feature", "refactor", "test")
 COLS = ("majority class", "rules", "classifier before", "prior alone", "new classifier")
@@ -106,7 +109,8 @@ def evaluate(data: list[Row], share: float, model: prior.Prior) -> tuple[dict[st
     for i, col in enumerate(COLS, start=1):
         four = [(r[0], top4 if i == 1 else r[i]) for r in rows]
         out[col] = (agreement([(r[0], r[i]) for r in rows], CLASSES), agreement(four, CORE))
-    sizes: dict[str, Any] = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {}}
+    sizes: dict[str, Any] = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {},
+                             "fixes": fixes(test, model, new)}
     for col, how, use in (("rules", None, False), ("prior", None, True), ("new", new, True)):  # as the miner does
         t = time.process_time()
         for _, _, message, c in test:
@@ -151,10 +155,35 @@ def sparse(data: list[Row], share: float, model: prior.Prior) -> str:
     return "; ".join(out)
 
 
+def fixes(test: list[Row], model: prior.Prior, new: Model | None) -> str:
+    """Of the held-out commits the prior alone and the new classifier call a bugfix, how many
+    are fixes: all of them, and those the miner frames as fixes (share of the probability at
+    `fix_confidence` or more, or a subject that says "fix", "bug" ...)."""
+    counts = {"prior": [0, 0, 0, 0], "new": [0, 0, 0, 0]}
+    threshold = GitMiningConfig().fix_confidence
+    for _, truth, message, c in test:
+        rule = rules(message, c.shape)
+        pf = prior.features(message, c.shape.paths, c.shape.statuses, rule)
+        scored = {"prior": by_prior_scored(model, message, c.shape, rule)}
+        if new is not None:
+            scored["new"] = new.predict(model_features(message, c.shape, rule, pf), pf)
+        for col, (kind, share) in scored.items():
+            if kind == "bugfix":
+                n = counts[col]
+                n[0] += 1
+                n[1] += truth == "bugfix"
+                if share >= threshold or says_fix(message.split("\n", 1)[0]):
+                    n[2] += 1
+                    n[3] += truth == "bugfix"
+    return "; ".join(f"{col}: {n[1]}/{n[0]} ({n[1] / max(1, n[0]):.0%}), framed as fixes {n[3]}/{n[2]} "
+                     f"({n[3] / max(1, n[2]):.0%})" for col, n in counts.items() if n[0])
+
+
 def show(label: str, res: dict[str, tuple[float, float]], rows: list, n: dict, confusion: bool) -> None:
     print(f"{label[-40:]:40}{n['train']:>7}{n['test']:>9}" + "".join(f"{res[c][0]:>12.1%} /{res[c][1]:>4.0%}"
                                                                      for c in COLS), flush=True)
     print(" " * 4 + "CPU per commit (decide): " + ", ".join(f"{k} {v:.0f} us" for k, v in n["us"].items()))
+    print(" " * 4 + "held-out commits called bugfix that are fixes, " + n["fixes"])
     if confusion:
         print("  held-out classes: " + ", ".join(f"{k} {v}" for k, v in n["classes"].most_common()))
         for col in (3, 5):

@@ -8,7 +8,11 @@ classifier (jq and cobra: 5% and 11% of their commits are prefixed). Per reposit
 agreement with those labels of: the repo model trained on its few prefixed commits (mixed with
 the prior, as the miner used it before `classifier_min_share`), the prior alone (nudged towards
 the rules' class), and what the miner decides now with the default config, and lists the
-commits where they differ from the hand label.
+commits where they differ from the hand label. Then, of the commits the miner now calls a
+bugfix, how many the hand calls one, all of them and those it frames as fixes ("Bug fix: ...
+find the bug", review pairs): the repo model's or the prior's share of the probability at
+`fix_confidence` (0.7) or more, or a subject that says "fix", "bug", "crash" ...; the rest are
+framed as the change they are.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aitherd.sources import gitmine
-from aitherd.sources.git.classify import Logged, decide, history, train_model
+from aitherd.sources.git.classify import Logged, decide, decide_scored, history, says_fix, train_model
 from aitherd.sources.git.config import GitMiningConfig
 
 LABELS = Path(__file__).with_name("data") / "git_hand_labels.json"
@@ -52,16 +56,21 @@ def main() -> int:
             c: Logged | None = logged.get(lab["sha"])
             if c is None:
                 raise SystemExit(f"{path}: commit {lab['sha'][:12]} not among the newest {cfg.classifier_commits}")
+            kind, _, confidence = decide_scored(c.subject, c.body, c.shape, now)
+            framed = kind == "bugfix" and (confidence >= cfg.fix_confidence or says_fix(c.subject))
             rows.append((lab["class"], decide(c.subject, c.body, c.shape, forced)[0],
-                         decide(c.subject, c.body, c.shape, None)[0],
-                         decide(c.subject, c.body, c.shape, now)[0], c.subject))
+                         decide(c.subject, c.body, c.shape, None)[0], kind, c.subject, framed))
         n = len(rows)
         print(f"{entry['name']} @ {tip[:12]}: {n} hand-labelled commits; repo model "
               f"{sum(r[0] == r[1] for r in rows) / n:.0%}, prior alone {sum(r[0] == r[2] for r in rows) / n:.0%}, "
               f"the miner now ({'repo model' if now is not None else 'prior alone'}) "
               f"{sum(r[0] == r[3] for r in rows) / n:.0%}")
+        fixes = [r for r in rows if r[3] == "bugfix"]
+        framed = [r for r in fixes if r[5]]
+        print(f"    called bugfix now: {sum(r[0] == 'bugfix' for r in fixes)} of {len(fixes)} are fixes by hand; "
+              f"framed as fixes: {sum(r[0] == 'bugfix' for r in framed)} of {len(framed)}")
         if not args.quiet:
-            for hand, model, alone, _, subject in rows:
+            for hand, model, alone, _, subject, _ in rows:
                 if hand != model or hand != alone:
                     print(f"    hand {hand:9} model {model:9} prior {alone:9} {subject[:80]}")
     return 0

@@ -8,7 +8,7 @@ import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.llm import EndpointConfig
-from aitherd.sources.git.classify import Shape, conventional, decide, features, rules, skip_reason
+from aitherd.sources.git.classify import Shape, conventional, decide, decide_scored, features, rules, says_fix, skip_reason
 from aitherd.sources.git.config import GitMiningConfig
 
 CODE = Shape(paths=["src/app.py"], statuses=["M"], added=3, removed=2)
@@ -130,3 +130,31 @@ def test_the_classifier_sees_the_subject_apart_and_what_the_commit_touches_as_a_
     assert {"tests:some", "prose:some", "added:some"} <= set(feats)
     only_tests = features("Cover it", Shape(["tests/test_a.py", "tests/test_b.py"], ["A", "A"]), "test")
     assert {"tests:all", "prose:none", "added:all"} <= set(only_tests)
+
+
+def test_a_fix_the_prior_is_unsure_of_is_framed_as_the_change_it_is(tmp_path: Path) -> None:
+    # "Bug fix: ... find the bug" and a review pair's "There is a problem" claim a bug. On jq's
+    # and cobra's hand-labelled commits a third and a quarter of the prior's fixes were none.
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the total", {"app.py": "def total(xs):\n    return sum(xs)\n\n\ndef mean(xs):\n    return 0\n"})
+    unsure = commit(r, "Total of nothing is zero", {"app.py": "def total(xs):\n    return sum(xs or [])\n\n\n"
+                                                              "def mean(xs):\n    return 0\n"})
+    sure = commit(r, "Handle None in mean", {"app.py": "def total(xs):\n    return sum(xs or [])\n\n\n"
+                                                       "def mean(xs):\n    return 0 if not xs else sum(xs) / len(xs)\n"})
+    assert decide_scored("Total of nothing is zero", "", CODE)[::2] == ("bugfix", pytest.approx(0.45, abs=0.05))
+    out, counts, _ = run(r)
+    by = {c.provenance["commit"]: c for c in cands(out) if c.category != "review"}
+    assert by[unsure].category == "editing" and by[unsure].messages[0]["content"].startswith("Total of nothing is zero")
+    assert by[unsure].provenance["class"] == "bugfix" and by[unsure].provenance["confidence"] < 0.7
+    assert by[sure].category == "debugging" and by[sure].provenance["confidence"] >= 0.7
+    reviewed = {c.provenance["fixed_by"] for c in cands(out) if c.category == "review"}
+    assert reviewed == {sure} and counts["unsure_fixes"] == 1
+    out, counts, _ = run(r, cfg=GitMiningConfig(fix_confidence=0))
+    assert {c.provenance["commit"] for c in cands(out) if c.category == "debugging"} == {unsure, sure}
+    assert "unsure_fixes" not in counts
+
+
+def test_a_subject_that_says_fix_keeps_the_fix_framing() -> None:
+    assert says_fix("fix(core): crash on empty input") and says_fix("Fixes the broken link")
+    assert says_fix("Parser raises ValueError on blank lines")
+    assert not says_fix("Total of nothing is zero") and not says_fix("Prefix the names with the module")

@@ -120,7 +120,7 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
                     skip_paths=tuple(cfg.skip_paths),
                     credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
                     label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model,
-                    prior=cfg.prior)
+                    prior=cfg.prior, fix_confidence=cfg.fix_confidence)
 
 
 def _range(repo: str, ref: str, last: str | None, target: str, done: int, at: str | None, cfg: GitMiningConfig,

@@ -51,7 +51,8 @@ _REVERT_OF = re.compile(r'^revert(?:s|ed)?\s+(?:(?:pr|pull request)\s*#?\d+|#\d+
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
 _DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
-_DOCS_LANGS = {"", "markdown", "rst", "text", "xml", "html", "css", "yaml", "json", "jinja", "asciidoc"}
+_DOCS_LANGS = {"", "markdown", "rst", "text", "xml", "html", "css", "yaml", "json", "jinja", "asciidoc", "mdx",
+               "liquid", "handlebars", "mustache", "ejs", "erb", "twig", "csv"}  # a docs site's templates and data
 
 
 def _words(*pattern: str) -> re.Pattern[str]:
@@ -103,6 +104,14 @@ _RULES: list[tuple[str, float, re.Pattern[str]]] = [
                           r"pyproject(?:\.toml)?", r"makefile", r"docker\w*", r"build", r"builds",
                           r"config(?:uration)?", r"python \d\.\d+", r"py3\d+")),
 ]
+_FIX_WORDS = _RULES[0][2]  # fix, bug, crash, regression, broken, wrong, leak, segfault, ...Error
+
+
+def says_fix(subject: str) -> bool:
+    """Does the subject (its prefix aside) say in so many words that it fixes something?"""
+    return _FIX_WORDS.search(conventional(subject)[1]) is not None
+
+
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".
 _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "feature", "allow": "feature",
           "implement": "feature", "introduce": "feature", "enable": "feature", "expose": "feature",
@@ -281,28 +290,43 @@ class Model:
 def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
            llm_label: str | None = None, use_prior: bool = True) -> tuple[str, str]:
     """(class, how it was decided: prefix | llm | model | prior | rules)."""
+    kind, how, _ = decide_scored(subject, body, shape, model, llm_label, use_prior)
+    return kind, how
+
+
+def decide_scored(subject: str, body: str, shape: Shape, model: Model | None = None,
+                  llm_label: str | None = None, use_prior: bool = True) -> tuple[str, str, float]:
+    """`decide`, and how sure: the class's share of the probability where the repo model or
+    the prior decides, 1.0 for a prefix, the LLM's answer or the rules."""
     kind, rest = conventional(subject)
     if kind in CLASSES:
-        return kind, "prefix"
+        return kind, "prefix", 1.0
     if llm_label in CLASSES:
-        return llm_label, "llm"
+        return llm_label, "llm", 1.0
     message = (rest + "\n\n" + body.strip()).strip()
     seen = Shape(shape.paths, shape.statuses)  # what `history` gives training: no line counts
     rule = rules(message, seen)
     if model is not None:
         pf = prior.features(message, seen.paths, seen.statuses, rule)
-        return model.predict(model_features(message, seen, rule, pf), pf if model.prior is not None else None)[0], \
-            "model"
+        kind, share = model.predict(model_features(message, seen, rule, pf), pf if model.prior is not None else None)
+        return kind, "model", share
     if use_prior and (shipped := prior.load()) is not None:
-        return by_prior(shipped, message, seen, rule), "prior"
-    return rules(message, shape), "rules"
+        kind, share = by_prior_scored(shipped, message, seen, rule)
+        return kind, "prior", share
+    return rules(message, shape), "rules", 1.0
 
 
 def by_prior(model: Prior, message: str, shape: Shape, rule: str) -> str:
     """The prior's class with a nudge towards the rules' (a repo without prefixed commits)."""
+    return by_prior_scored(model, message, shape, rule)[0]
+
+
+def by_prior_scored(model: Prior, message: str, shape: Shape, rule: str) -> tuple[str, float]:
+    """`by_prior`, and the class's share of the probability (after the nudge)."""
     lp = model.logp(prior.features(message, shape.paths, shape.statuses, rule))
     lp[_INDEX[rule]] += RULE_BONUS
-    return CLASSES[lp.index(max(lp))]
+    top = max(lp)
+    return CLASSES[lp.index(top)], 1.0 / math.fsum(math.exp(v - top) for v in lp)
 
 
 @dataclass

@@ -25,6 +25,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
@@ -279,16 +280,30 @@ def _shown(code_context: list[Part], after: str, cfg: Settings) -> str:
             if context and len(context) + len(after) <= cfg.max_example_chars else "")
 
 
-def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg: Settings,
-                   code_context: list[Part], how: str, whole: bool,
-                   needs_context: bool = False) -> Candidate | Skip | None:
+class Label(NamedTuple):
+    """A commit's class, how it was decided (prefix | llm | model | prior | rules), how sure
+    that decision is (the class's share of the probability for model and prior, else 1.0),
+    and whether its examples are framed as a fix: a bugfix the model or the prior is unsure
+    of (under `fix_confidence`, and its subject does not say "fix", "crash", "bug" ...) is
+    framed as the change it is, with no review pairs ("Bug fix: ... find the bug" and "There
+    is a problem" claim what may not be so)."""
+
+    kind: str
+    how: str
+    confidence: float = 1.0
+    fix: bool = False
+
+
+def group_examples(commit: Commit, label: Label, group: list[Part], role: str, cfg: Settings,
+                   code_context: list[Part], whole: bool, needs_context: bool = False) -> Candidate | Skip | None:
     """The group's example; None when it is too large. `needs_context`: the intent is vague, so
     tests or docs stand only with the code change shown (else skipped as vague_intent)."""
     limit = cfg.max_example_chars
     if sum(p.rows_chars for p in group) > limit and sum(p.least_chars for p in group) > limit:
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
-    task = subject if kind == "bugfix" or not body else f"{subject}\n\n{body}"
+    fix = label.fix
+    task = subject if fix or not body else f"{subject}\n\n{body}"
     if not whole:
         task += f"\n\n(This is the part of a larger change that concerns {_names(group)}.)"
     before, after = _render(group, "before"), _render(group, "after")
@@ -311,18 +326,21 @@ def group_examples(commit: Commit, kind: str, group: list[Part], role: str, cfg:
     elif new_only:
         category = "instruction"
         ask = f"{task}\n\nWrite {_names(group)}."
-    elif kind == "bugfix":
+    elif fix:
         category = "debugging"
         ask = f"Bug fix: {task}\n\n{before}\n\nFind the bug in this code and show the corrected code."
     else:
         category = "editing"
         ask = f"{task}\n\nMake this change to the code below.\n\n{before}"
-    answer = f"{body}\n\n{after}" if kind == "bugfix" and role == "code" and body and not new_only else after
+    answer = f"{body}\n\n{after}" if fix and role == "code" and body and not new_only else after
     if len(ask) + len(answer) > cfg.max_example_chars:
         # the code change shown beside tests or docs is context: without it the example may fit
-        return group_examples(commit, kind, group, role, cfg, [], how, whole, needs_context) if code_context else None
+        return group_examples(commit, label, group, role, cfg, [], whole, needs_context) if code_context else None
     paths = [p.path for p in group]
-    prov = {"repo": cfg.repo, "commit": commit.sha, "paths": paths, "class": kind, "by": how}
+    prov: dict[str, Any] = {"repo": cfg.repo, "commit": commit.sha, "paths": paths, "class": label.kind,
+                            "by": label.how}
+    if label.how in ("model", "prior"):
+        prov["confidence"] = round(label.confidence, 2)
     if len(paths) == 1:
         prov["path"] = paths[0]
     return Candidate("coder", category, [{"role": "user", "content": ask},
@@ -347,7 +365,7 @@ def _split_sample(sha: str, group: list[Part], cap: int, out: list[Candidate | S
     return [p for i, p in enumerate(group) if i in keep]
 
 
-def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, how: str) -> list[Candidate | Skip]:
+def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings) -> list[Candidate | Skip]:
     """The examples of one commit, a group at a time (see the module docstring)."""
     out: list[Candidate | Skip] = []
     code = [p for p in ps if p.role == "code"]
@@ -366,13 +384,13 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
         # change" (when the change is shown), whatever the intent says; an edit, a new file or
         # docs alone need the intent.
         unclear = cfg.skip_vague and vague(*intent(commit), [p.path for p in group])
-        if unclear and not ((role == "code" and kind == "bugfix" and not all(p.new for p in group)) or context):
+        if unclear and not ((role == "code" and label.fix and not all(p.new for p in group)) or context):
             out.append(Skip("vague_intent"))
             continue
         needs_context = bool(unclear and context)
         cand = None
         if len(group) <= cfg.max_example_files:
-            cand = group_examples(commit, kind, group, role, cfg, context, how, True, needs_context)
+            cand = group_examples(commit, label, group, role, cfg, context, True, needs_context)
         if cand is not None:
             out.append(cand)
             continue
@@ -380,6 +398,6 @@ def commit_examples(commit: Commit, kind: str, ps: list[Part], cfg: Settings, ho
             if _blank_answer([p]):
                 out.append(Skip("empty_answer"))
                 continue
-            one = group_examples(commit, kind, [p], role, cfg, context, how, len(ps) == 1, needs_context)
+            one = group_examples(commit, label, [p], role, cfg, context, len(ps) == 1, needs_context)
             out.append(one if one is not None else Skip("too_large_file"))
     return out

@@ -26,8 +26,8 @@ from typing import Any
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
-from aitherd.sources.git.classify import Shape, conventional, decide, skip_reason
-from aitherd.sources.git.examples import Part, commit_examples, parts
+from aitherd.sources.git.classify import Shape, conventional, decide_scored, says_fix, skip_reason
+from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_files, records
@@ -144,12 +144,15 @@ class Miner:
             llm = self.labels.label(commit, shape)
             if self.labels.last_error:
                 res.counts["llm_errors"] = 1
-        kind, how = decide(commit.subject, commit.body, shape, cfg.model, llm, cfg.prior)
+        kind, how, confidence = decide_scored(commit.subject, commit.body, shape, cfg.model, llm, cfg.prior)
         res.counts[f"class.{kind}"] = 1
         res.counts[f"class_by.{how}"] = 1
-        if kind == "bugfix":
+        fix = kind == "bugfix" and (confidence >= cfg.fix_confidence or says_fix(commit.subject))
+        if fix:
             res.fix = (commit, [p for p in ps if p.role == "code"])
-        res.items.extend(commit_examples(commit, kind, ps, cfg, how))
+        elif kind == "bugfix":
+            res.counts["unsure_fixes"] = 1  # framed as the change it is: no "find the bug", no review pairs
+        res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
 
     def _with_reviews(self, batch: list[Result]) -> list[Result]:
         """A batch's results with their review pairs first (one history read per batch)."""

@@ -28,3 +28,4 @@ class Settings:
     label_cache: str | None = None  # SQLite file of LLM labels by commit sha
     model: Any = None  # the per-repo classifier (classify.Model), or None
     prior: bool = True  # classify with the shipped cross-repo prior
+    fix_confidence: float = 0.7  # a bugfix the model or prior is less sure of is framed as an edit
