@@ -8,7 +8,16 @@ import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.llm import EndpointConfig
-from aitherd.sources.git.classify import Shape, conventional, decide, decide_scored, features, rules, says_fix, skip_reason
+from aitherd.sources.git.classify import (
+    Shape,
+    conventional,
+    decide,
+    decide_scored,
+    features,
+    rules,
+    says_fix,
+    skip_reason,
+)
 from aitherd.sources.git.config import GitMiningConfig
 
 CODE = Shape(paths=["src/app.py"], statuses=["M"], added=3, removed=2)

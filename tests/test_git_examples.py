@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
+from aitherd.sources.git import files
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
 from aitherd.sources.git.examples import vague
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, records
@@ -571,3 +572,13 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
         assert len(whole) == 6 and (cap > 300 or 0 < sum(p is None for _, p in whole) < 6)
         for step in (1, 7, 64, 1000):
             assert list(records(_Trickle(raw, step), cap)) == whole
+
+
+@pytest.mark.parametrize(("path", "lang"), [
+    ("src/parser.y", "yacc"), ("configure.ac", "m4"), ("Makefile.am", "makefile"), ("BUILD.bazel", "starlark"),
+    ("docs/setup.mdx", "mdx"), ("CHANGES", "text"), ("Pipfile", "toml"), (".prettierignore", "gitignore"),
+    ("cobra/cmd/testdata/root.go.golden", "go"), ("config.yaml.example", "yaml"), ("setup.cfg.in", "ini"),
+    ("tests/shtest", ""), ("notes.golden", ""),  # no extension: the #! line decides (the miner reads it)
+])
+def test_fence_languages_by_name(path: str, lang: str) -> None:
+    assert files.language(path) == lang
