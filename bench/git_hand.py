@@ -61,8 +61,9 @@ def main() -> int:
             rows.append((lab["class"], decide(c.subject, c.body, c.shape, forced)[0],
                          decide(c.subject, c.body, c.shape, None)[0], kind, c.subject, framed))
         n = len(rows)
-        print(f"{entry['name']} @ {tip[:12]}: {n} hand-labelled commits; repo model "
-              f"{sum(r[0] == r[1] for r in rows) / n:.0%}, prior alone {sum(r[0] == r[2] for r in rows) / n:.0%}, "
+        model = (f"{sum(r[0] == r[1] for r in rows) / n:.0%}" if forced is not None else
+                 f"none (under {cfg.classifier_min_commits} prefixed commits)")
+        print(f"{entry['name']} @ {tip[:12]}: {n} hand-labelled commits; repo model {model}, prior alone {sum(r[0] == r[2] for r in rows) / n:.0%}, "
               f"the miner now ({'repo model' if now is not None else 'prior alone'}) "
               f"{sum(r[0] == r[3] for r in rows) / n:.0%}")
         fixes = [r for r in rows if r[3] == "bugfix"]
