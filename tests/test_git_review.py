@@ -53,10 +53,11 @@ def test_a_short_line_is_blamed_for_its_content_not_its_length(tmp_path: Path) -
     r = new_repo(tmp_path / "r")
     added = commit(r, "Add the counter", {"c.py": "def count(xs):\n    n=1\n    for x in xs:\n        n+=x\n    return n\n"},
                    when=T0)
-    commit(r, "Fix the counter starting at one", {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n"
-                                                         "        n+=x\n    return n\n"}, when=T0 + DAY)
+    commit(r, "Fix the counter starting at one.", {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n"
+                                                          "        n+=x\n    return n\n"}, when=T0 + DAY)
     (rev,) = reviews_of(run(r)[0])
     assert rev.provenance["commit"] == added and "The line `n=1` is at fault" in rev.messages[1]["content"]
+    assert rev.messages[1]["content"].startswith("There is a problem: fix the counter starting at one. The line")
 
 
 def _one(repo: Path, rev: str) -> tuple[str, str]:

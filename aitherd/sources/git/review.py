@@ -360,6 +360,7 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     change = "\n".join(h.diff() for h in shown)
     fix = "\n".join(by_id[i].diff() for i in fix_hunks)
     change_fence, fix_fence = fence_for(change), fence_for(fix)
+    intro_subject, fix_subject = intro_subject.rstrip(" ."), fix_subject.rstrip(" .")  # "... (#12)." then ". "
     ask = f"Review this change ({intro_subject}):\n\n{change_fence}diff\n{change}\n{change_fence}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
              "These lines are at fault:\n" + "\n".join(f"- `{t}`" for t in faulty[:8]))
