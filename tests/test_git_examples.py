@@ -17,6 +17,7 @@ from test_sources_gitmine import cands, commit, new_repo, run
 from aitherd.sources.git import files
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
 from aitherd.sources.git.examples import vague
+from aitherd.sources.git.message import clean_body
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, records
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
@@ -578,7 +579,30 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/parser.y", "yacc"), ("configure.ac", "m4"), ("Makefile.am", "makefile"), ("BUILD.bazel", "starlark"),
     ("docs/setup.mdx", "mdx"), ("CHANGES", "text"), ("Pipfile", "toml"), (".prettierignore", "gitignore"),
     ("cobra/cmd/testdata/root.go.golden", "go"), ("config.yaml.example", "yaml"), ("setup.cfg.in", "ini"),
+    ("sinatra.gemspec", "ruby"), ("RakeFile", "ruby"), ("phpstan.neon", "neon"), (".php_cs.dist", "php"),
     ("tests/shtest", ""), ("notes.golden", ""),  # no extension: the #! line decides (the miner reads it)
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
+
+
+def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp_path: Path) -> None:
+    """git joins a message's first paragraph into its subject: guzzle's and gson's ran on for
+    several sentences (170 and 168 subjects over 100 characters)."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the client", {"client.php": "<?php\nfunction send($opts) {\n    return curl($opts);\n}\n"})
+    commit(r, "Add a check to see if CURLOPT_PROTOCOLS is defined before using it.\nThe constant is not "
+              "available on hhvm at this time.\n\nSee the hhvm issue tracker.",
+           {"client.php": "<?php\nfunction send($opts) {\n    if (defined('CURLOPT_PROTOCOLS')) {\n"
+                          "        $opts[] = CURLOPT_PROTOCOLS;\n    }\n    return curl($opts);\n}\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "CURLOPT" in c.messages[0]["content"]]
+    ask = ex.messages[0]["content"]
+    assert ask.startswith("Add a check to see if CURLOPT_PROTOCOLS is defined before using it.\n\nThe constant is not")
+    assert "See the hhvm issue tracker." in ask
+
+
+def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> None:
+    body = ("Issue was that the loop ran twice.\nSee the hhvm issue tracker.\n\nFixes #12\nSee https://x.org/1\n"
+            "Closes org/repo#3\nBug: 1234\nSigned-off-by: A <a@example.com>")
+    assert clean_body(body) == "Issue was that the loop ran twice.\nSee the hhvm issue tracker."

@@ -45,6 +45,8 @@ def intent(commit: Commit) -> tuple[str, str]:
     return _intent(commit.subject, commit.body)
 
 
+_LONG_SUBJECT = 100
+_SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
 
 
@@ -54,6 +56,11 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     rest = rest[:1].upper() + rest[1:]
     body = clean_body(body)
+    if len(rest) > _LONG_SUBJECT and (m := _SENTENCE_END.search(rest, 15)):
+        # git joins the message's first paragraph into the subject: guzzle's and gson's run on
+        # for sentences (170 and 168 of their subjects). The first sentence is the task.
+        rest, more = rest[:m.start()], rest[m.end():]
+        body = f"{more}\n\n{body}" if body else more
     if body.startswith("* "):
         body = _without_repeat(body, rest)
     if len(body) > 1500:

@@ -56,6 +56,9 @@ LANG = {
     ".liquid": "liquid", ".hbs": "handlebars", ".handlebars": "handlebars", ".mustache": "mustache",
     ".ejs": "ejs", ".erb": "erb", ".twig": "twig", ".properties": "properties", ".nsi": "nsis", ".nsh": "nsis",
     ".plist": "xml", ".iml": "xml", ".wxs": "xml", ".csproj": "xml", ".csv": "csv", ".scm": "scheme",
+    # Ruby's and PHP's (sinatra: 321 gemspec snippets; guzzle: PHPStan's .neon)
+    ".gemspec": "ruby", ".rake": "ruby", ".ru": "ruby", ".builder": "ruby", ".haml": "haml", ".slim": "slim",
+    ".erubis": "erb", ".neon": "neon",
     **_PROSE_EXT,
 }
 _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile",
@@ -65,7 +68,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".flake8": "ini", "setup.cfg": "ini", "tox.ini": "ini", "Pipfile": "toml", ".npmrc": "ini",
           ".npmignore": "gitignore", ".prettierignore": "gitignore", ".eslintignore": "gitignore",
           ".dockerignore": "gitignore", ".gitattributes": "gitattributes", ".all-contributorsrc": "json",
-          "Makefile.in": "makefile"}
+          "Makefile.in": "makefile", ".gitmodules": "ini", ".php_cs": "php", "Guardfile": "ruby",
+          "Capfile": "ruby", "Podfile": "ruby", "Brewfile": "ruby", "Justfile": "just"}
+_NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 # A suffix that keeps the file's own language before it: a template, a test's expected output, an
 # example to copy.
 _WRAPPERS = frozenset({".golden", ".tmpl", ".tpl", ".in", ".template", ".dist", ".example", ".sample", ".orig",
@@ -106,7 +111,7 @@ def _ext(path: str) -> tuple[str, str]:
 def language(path: str) -> str:
     """The fence language for a file, '' when it cannot be told."""
     name, ext = _ext(path)
-    lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower(), "")
+    lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
     if not lang and not ext and _PROSE_NAMES.match(name):  # CHANGES, LICENSE, AUTHORS, README
         return "text"
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 
+# A trailer is a key and a colon ("Signed-off-by: ...", "Bug: 1234"), or a reference after the
+# key ("Fixes #12", "See https://...", "Closes org/repo#3"): a prose line that starts with the
+# word ("See the hhvm issue tracker.", "Issue was that ...") is no trailer.
 _TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
-                      r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)\b.*$|"
+                      r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)"
+                      r"(?::|\s+(?:#\d|GH-\d|[\w.-]+/[\w.-]+#\d|https?://)).*$|"
                       r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$",
                       re.I | re.M)
 
