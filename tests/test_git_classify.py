@@ -76,13 +76,19 @@ def test_a_conventional_prefix_decides_and_is_stripped() -> None:
     assert decide("ci: run on 3.13", "", CODE) == ("chore", "prefix")
 
 
-def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path: Path) -> None:
-    # The team's word for a fix is "mend"; its refactors say "tidy". Rules know neither word.
-    r = new_repo(tmp_path / "r")
-    commit(r, "feat: widgets", {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(30)})
-    for i in range(30):
+def widgets(path: Path, first: str, files: int, pairs: int) -> Path:
+    """A repo of `files` widgets whose team says "mend" for a fix and "tidy" for a refactor
+    (rules know neither word), with `pairs` prefixed commits of each."""
+    r = new_repo(path)
+    commit(r, first, {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(files)})
+    for i in range(pairs):
         commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"def w():\n    return {i} + 1\n"})
         commit(r, f"refactor: tidy widget {i} layout", {f"w/w{i}.py": f"def w():\n    return {i} + 1 + 0\n"})
+    return r
+
+
+def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path: Path) -> None:
+    r = widgets(tmp_path / "r", "feat: widgets", 30, 30)
     mended = commit(r, "mend gadget overflow", {"w/w3.py": "def w():\n    return 3 + 1\n"})
     tidied = commit(r, "tidy gadget layout", {"w/w4.py": "def w():\n    return 4\n"})
     assert rules("mend gadget overflow", CODE) == "feature"  # what the rules alone would say
@@ -97,11 +103,7 @@ def test_the_repos_own_prefixed_commits_train_a_classifier_for_the_rest(tmp_path
 def test_a_repo_where_few_commits_carry_a_prefix_gets_the_prior_not_a_model_of_them(tmp_path: Path) -> None:
     # jq (5% of its commits prefixed) and cobra (11%): the prefixed ones are the kinds some
     # contributors prefix, a class-biased sample; a model of them did worse than the prior.
-    r = new_repo(tmp_path / "r")
-    commit(r, "Start widgets", {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(20)})
-    for i in range(6):
-        commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"def w():\n    return {i} + 1\n"})
-        commit(r, f"refactor: tidy widget {i} layout", {f"w/w{i}.py": f"def w():\n    return {i} + 1 + 0\n"})
+    r = widgets(tmp_path / "r", "Start widgets", 20, 6)
     for i in range(36):
         commit(r, f"Widget {i % 20} returns {i}", {f"w/w{i % 20}.py": f"def w():\n    return {i} * 2\n"})
     # 12 of 49 commits prefixed: 24%, under the default share of 25%
