@@ -545,6 +545,22 @@ def test_build_output_beside_its_source_is_not_mined_twice(tmp_path: Path) -> No
     assert counts["skipped_files.vendored_or_generated"] == 4
 
 
+def test_files_an_ide_writes_are_not_mined(tmp_path: Path) -> None:
+    """Alamofire's project.pbxproj (object ids and build phases) and its schemes: in 241 examples."""
+    r = new_repo(tmp_path / "r")
+    pbx = "".join(f"\t\t4C{i:06X} /* F{i}.swift in Sources */ = {{isa = PBXBuildFile; }};\n" for i in range(8))
+    scheme = '<?xml version="1.0"?>\n<Scheme LastUpgradeVersion = "1500">\n</Scheme>\n'
+    swift = "func add(_ a: Int, _ b: Int) -> Int {\n    return a + b\n}\n"
+    commit(r, "Add add", {"Sources/Add.swift": swift, "App.xcodeproj/project.pbxproj": pbx,
+                          "App.xcodeproj/xcshareddata/xcschemes/App.xcscheme": scheme})
+    commit(r, "Add sub", {"Sources/Add.swift": swift + "func sub(_ a: Int, _ b: Int) -> Int {\n    return a - b\n}\n",
+                          "App.xcodeproj/project.pbxproj": pbx + "\t\t4CFFFFFF /* Sub.swift */ = {isa = PBXBuildFile; };\n",
+                          "App.xcodeproj/xcshareddata/xcschemes/App.xcscheme": scheme.replace("1500", "1510")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    assert {p for c in cands(out) for p in c.provenance.get("paths", [])} == {"Sources/Add.swift"}
+    assert counts["skipped_files.vendored_or_generated"] == 4
+
+
 class _Trickle(io.RawIOBase):
     """git's output as a pipe may hand it over: `step` bytes per read."""
 

@@ -38,7 +38,10 @@ class GitMiningConfig(BaseModel):
         # build output committed beside its source: hono's deno_dist/ mirrors src/ (1,029 examples,
         # a fifth of its history's, most of them not near-duplicates to the curator: 0.77 median)
         "*/dist/*", "*_dist/*", "*-dist/*",
-        "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*"])
+        "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*",
+        # what Xcode and IntelliJ write for the user: Alamofire's project.pbxproj (object ids)
+        # and schemes were in 241 of its 2,606 examples
+        "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml"])
     # never mined, counted as skipped (files.credential_file): aitherd/sources/credfiles.py
     credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
     docs: DocsConfig = Field(default_factory=DocsConfig)

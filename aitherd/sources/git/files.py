@@ -58,7 +58,7 @@ LANG = {
     ".plist": "xml", ".iml": "xml", ".wxs": "xml", ".csproj": "xml", ".csv": "csv", ".scm": "scheme",
     # Ruby's and PHP's (sinatra: 321 gemspec snippets; guzzle: PHPStan's .neon)
     ".gemspec": "ruby", ".rake": "ruby", ".ru": "ruby", ".builder": "ruby", ".haml": "haml", ".slim": "slim",
-    ".erubis": "erb", ".neon": "neon",
+    ".erubis": "erb", ".neon": "neon", ".podspec": "ruby", ".xcconfig": "ini", ".xctestplan": "json",
     **_PROSE_EXT,
 }
 _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile",
