@@ -46,9 +46,10 @@ def git(repo: str, *args: str, input: bytes | None = None, timeout: float = 600)
 
 
 class Heads:
-    """Is a file generated? Read from the file's head at the mined range's tip (the same answer
-    for every commit, so a resumed run agrees with a clean one), or from the commit's own blob
-    where the file is gone at the tip. One `git cat-file --batch` per worker, cached per path."""
+    """Is a file generated, and what language does its `#!` line name? Read from the file's head
+    at the mined range's tip (the same answer for every commit, so a resumed run agrees with a
+    clean one), or from the commit's own blob where the file is gone at the tip. One `git
+    cat-file --batch` per worker, the answers cached per path."""
 
     def __init__(self, repo: str, tip: str) -> None:
         self.repo, self.tip = repo, tip
