@@ -4,8 +4,9 @@
 
 Every commit of each repository whose conventional prefix names a class (see
 `classify.conventional`; dependency bumps, releases and reverts left out) becomes one sample:
-the prefix stripped, `prior.features` of the rest and of its paths, the prefix's class as
-the label. At most `--cap` commits per repository (a random sample, seed 0) so that no large
+the prefix stripped (from the subject and from the body's lines, where a squash merge repeats
+it; `--keep-body-prefixes` leaves the body's), `prior.features` of the rest and of its paths,
+the prefix's class as the label. At most `--cap` commits per repository (a random sample, seed 0) so that no large
 monorepo outweighs the rest. A multinomial logistic regression with L2 penalty (`--C`) is fit
 with scipy's L-BFGS; features seen in fewer than `--min-df` commits are dropped, and so are
 those whose largest weight stays under `--min-weight`, to keep the shipped file small (weights
@@ -117,13 +118,15 @@ def main() -> int:
     ap.add_argument("--cap", type=int, default=3000)
     ap.add_argument("--min-df", type=int, default=3)
     ap.add_argument("--min-weight", type=float, default=MIN_WEIGHT)
+    ap.add_argument("--keep-body-prefixes", action="store_true",
+                    help="learn from bodies with their lines' conventional prefixes (a squash list's) left in")
     args = ap.parse_args()
     t0 = time.time()
     repos = {}
     for path in args.repo:
         p = Path(path).resolve()
         name = p.parent.name if p.name == "repo" else p.name  # /work/.mirror/owner+name/repo
-        repos[name.replace("+", "/")] = (labelled(str(p)), roots(str(p)))
+        repos[name.replace("+", "/")] = (labelled(str(p), body_prefixes=args.keep_body_prefixes), roots(str(p)))
         print(f"{name}: {len(repos[name.replace('+', '/')][0])} prefixed commits", flush=True)
     doc = train(repos, C=args.C, cap=args.cap, min_df=args.min_df, min_weight=args.min_weight)
     doc["meta"].pop("shas")

@@ -152,7 +152,8 @@ def test_a_fix_the_prior_is_unsure_of_is_framed_as_the_change_it_is(tmp_path: Pa
                                                               "def mean(xs):\n    return 0\n"})
     sure = commit(r, "Handle None in mean", {"app.py": "def total(xs):\n    return sum(xs or [])\n\n\n"
                                                        "def mean(xs):\n    return 0 if not xs else sum(xs) / len(xs)\n"})
-    assert decide_scored("Total of nothing is zero", "", CODE)[::2] == ("bugfix", pytest.approx(0.45, abs=0.05))
+    kind, _, share = decide_scored("Total of nothing is zero", "", CODE)
+    assert kind == "bugfix" and 0.3 < share < 0.7  # the shipped prior leans to a fix, unsure
     out, counts, _ = run(r)
     by = {c.provenance["commit"]: c for c in cands(out) if c.category != "review"}
     assert by[unsure].category == "editing" and by[unsure].messages[0]["content"].startswith("Total of nothing is zero")
