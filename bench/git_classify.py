@@ -57,10 +57,10 @@ from aitherd.sources.git.classify import (
     by_prior_scored,
     decide,
     features,
+    framed_as_fix,
     model_features,
     recency,
     rules,
-    says_fix,
 )
 from aitherd.sources.git.config import GitMiningConfig
 
@@ -172,7 +172,7 @@ def fixes(test: list[Row], model: prior.Prior, new: Model | None) -> str:
                 n = counts[col]
                 n[0] += 1
                 n[1] += truth == "bugfix"
-                if share >= threshold or says_fix(message.split("\n", 1)[0]):
+                if framed_as_fix(kind, share, message.split("\n", 1)[0], threshold):
                     n[2] += 1
                     n[3] += truth == "bugfix"
     return "; ".join(f"{col}: {n[1]}/{n[0]} ({n[1] / max(1, n[0]):.0%}), framed as fixes {n[3]}/{n[2]} "

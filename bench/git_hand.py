@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aitherd.sources import gitmine
-from aitherd.sources.git.classify import Logged, decide, decide_scored, history, says_fix, train_model
+from aitherd.sources.git.classify import Logged, decide, decide_scored, framed_as_fix, history, train_model
 from aitherd.sources.git.config import GitMiningConfig
 
 LABELS = Path(__file__).with_name("data") / "git_hand_labels.json"
@@ -57,7 +57,7 @@ def main() -> int:
             if c is None:
                 raise SystemExit(f"{path}: commit {lab['sha'][:12]} not among the newest {cfg.classifier_commits}")
             kind, _, confidence = decide_scored(c.subject, c.body, c.shape, now)
-            framed = kind == "bugfix" and (confidence >= cfg.fix_confidence or says_fix(c.subject))
+            framed = framed_as_fix(kind, confidence, c.subject, cfg.fix_confidence)
             rows.append((lab["class"], decide(c.subject, c.body, c.shape, forced)[0],
                          decide(c.subject, c.body, c.shape, None)[0], kind, c.subject, framed))
         n = len(rows)

@@ -112,6 +112,12 @@ def says_fix(subject: str) -> bool:
     return _FIX_WORDS.search(conventional(subject)[1]) is not None
 
 
+def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) -> bool:
+    """Are a commit's examples framed as a fix ("Bug fix: ... find the bug", review pairs)? A
+    bugfix decided with `threshold` or more of the probability, or whose subject says so."""
+    return kind == "bugfix" and (confidence >= threshold or says_fix(subject))
+
+
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".
 _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "feature", "allow": "feature",
           "implement": "feature", "introduce": "feature", "enable": "feature", "expose": "feature",

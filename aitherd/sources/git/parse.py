@@ -208,20 +208,22 @@ _LFS = "version https://git-lfs.github.com/spec/v1"
 def _lfs_pointer(sec: str, at: int) -> bool:
     """Is the file a Git LFS pointer (its first line the spec's, the first hunk at line 1)? Its
     diff says only that an object's hash and size changed."""
-    if not sec.startswith(("@@ -1,", "@@ -1 ", "@@ -0,0 +1"), at):
-        return False
-    first = sec.find("\n", at) + 1
-    return first > 0 and sec.startswith(_LFS, first + 1) and sec[first:first + 1] in "+- "
+    return _starts_with(sec, at, _LFS)
 
 
 def _armored(sec: str, at: int) -> bool:
     """Is the file an ASCII-armored block from its first line: a PGP signature or key, a PEM
     certificate or key (`-----BEGIN PGP SIGNATURE-----`)? Base64 no model can write: jq's
     sig/*.asc, 50 "Write sig/v1.3/jq-osx-x86.asc" examples."""
+    return _starts_with(sec, at, "-----BEGIN ")
+
+
+def _starts_with(sec: str, at: int, text: str) -> bool:
+    """Does the file's first line (its first hunk, at `at`, starting at line 1) start with `text`?"""
     if not sec.startswith(("@@ -1,", "@@ -1 ", "@@ -0,0 +1"), at):
         return False
     first = sec.find("\n", at) + 1
-    return first > 0 and sec.startswith("-----BEGIN ", first + 1) and sec[first:first + 1] in "+- "
+    return first > 0 and sec.startswith(text, first + 1) and sec[first:first + 1] in "+- "
 
 
 def _hunks(path: str, sec: str, at: int) -> list[Hunk]:

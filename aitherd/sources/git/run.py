@@ -26,7 +26,7 @@ from typing import Any
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
-from aitherd.sources.git.classify import Shape, conventional, decide_scored, says_fix, skip_reason
+from aitherd.sources.git.classify import Shape, conventional, decide_scored, framed_as_fix, skip_reason
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
@@ -73,6 +73,15 @@ def _skipper(cfg: Settings) -> Any:
     return why
 
 
+def _head_in_diff(fd: FileDiff) -> Iterator[str] | None:
+    """The file's first lines on the new side, where its diff shows them (a new file, or a first
+    hunk from line 1); None where only the file itself can tell (see `Heads`)."""
+    first = fd.hunks[0] if fd.hunks else None
+    if first is None or not (fd.status == "A" or first.new_start <= 1):
+        return None
+    return (ln[1:] for ln in first.lines if ln[:1] != "-")
+
+
 class Miner:
     """Turns commits of one range into items; one per process (it holds a cat-file reader)."""
 
@@ -91,18 +100,15 @@ class Miner:
     def _generated(self, fd: FileDiff) -> bool:
         if fd.path.endswith((".txt", ".in")) and any(files.pip_compiled("\n".join(h.lines)) for h in fd.hunks):
             return True
-        first = fd.hunks[0] if fd.hunks else None
-        if first is not None and (fd.status == "A" or first.new_start <= 1):
+        if (head := _head_in_diff(fd)) is not None:
             # generated_head reads the first HEAD_LINES lines only: join no more (a new file's
             # hunk is the whole file).
-            head = itertools.islice((ln[1:] for ln in first.lines if ln[:1] != "-"), files.HEAD_LINES)
-            return files.generated_head("\n".join(head))
+            return files.generated_head("\n".join(itertools.islice(head, files.HEAD_LINES)))
         return self.heads.generated(fd.path, fd.blob)
 
     def _script_language(self, fd: FileDiff) -> str:
-        first = fd.hunks[0] if fd.hunks else None
-        if first is not None and (fd.status == "A" or first.new_start <= 1):
-            return files.shebang_language(next((ln[1:] for ln in first.lines if ln[:1] != "-"), ""))
+        if (head := _head_in_diff(fd)) is not None:
+            return files.shebang_language(next(head, ""))
         return self.heads.script_language(fd.path, fd.blob)
 
     def commit(self, header: str, patch: str | None) -> Result:
@@ -147,7 +153,7 @@ class Miner:
         kind, how, confidence = decide_scored(commit.subject, commit.body, shape, cfg.model, llm, cfg.prior)
         res.counts[f"class.{kind}"] = 1
         res.counts[f"class_by.{how}"] = 1
-        fix = kind == "bugfix" and (confidence >= cfg.fix_confidence or says_fix(commit.subject))
+        fix = framed_as_fix(kind, confidence, commit.subject, cfg.fix_confidence)
         if fix:
             res.fix = (commit, [p for p in ps if p.role == "code"])
         elif kind == "bugfix":
