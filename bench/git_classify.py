@@ -43,7 +43,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,7 +53,7 @@ from aitherd.sources.git import prior
 from aitherd.sources.git.classify import (
     CLASSES,
     Model,
-    by_prior,
+    Shape,
     by_prior_scored,
     decide,
     features,
@@ -98,19 +98,16 @@ def evaluate(data: list[Row], share: float, model: prior.Prior) -> tuple[dict[st
     new = Model.train([(model_features(m, c.shape, rules(m, c.shape)), k) for _, k, m, c in train_rows],
                       recency(len(train_rows)), prior=model)
     top6 = Counter(k for _, k, _, _ in train_rows).most_common(1)[0][0]
-    rows = []
-    for _, truth, message, c in test:
-        rule = rules(message, c.shape)
-        pf = prior.features(message, c.shape.paths, c.shape.statuses, rule)
-        rows.append((truth, top6, rule, before.predict(features(message, c.shape, rule))[0] if before else rule,
-                     by_prior(model, message, c.shape, rule), new.predict(model_features(message, c.shape, rule), pf)[0] if new else rule))
+    held = held_out(test, model)
+    rows = [(h.truth, top6, h.rule, before.predict(features(h.message, h.shape, h.rule))[0] if before else h.rule,
+             h.by_prior[0], new.predict(h.feats, h.pf)[0] if new else h.rule) for h in held]
     top4 = Counter(k for _, k, _, _ in train_rows if k in CORE).most_common(1)[0][0]
     out = {}
     for i, col in enumerate(COLS, start=1):
         four = [(r[0], top4 if i == 1 else r[i]) for r in rows]
         out[col] = (agreement([(r[0], r[i]) for r in rows], CLASSES), agreement(four, CORE))
     sizes: dict[str, Any] = {"train": len(train_rows), "test": len(test), "classes": Counter(r[0] for r in rows), "us": {},
-                             "fixes": fixes(test, model, new)}
+                             "fixes": fixes(held, new)}
     for col, how, use in (("rules", None, False), ("prior", None, True), ("new", new, True)):  # as the miner does
         t = time.process_time()
         for _, _, message, c in test:
@@ -127,17 +124,35 @@ SPARSE_SHARES = (0.05, 0.1, 0.3)
 BIASED = {"docs": 1.0, "chore": 1.0, "bugfix": 0.3, "test": 0.3, "refactor": 0.05, "feature": 0.05}
 
 
+class Held(NamedTuple):
+    """A held-out commit as the classifiers read it, computed once for every column."""
+
+    truth: str
+    message: str
+    shape: Shape
+    rule: str
+    pf: set[str]  # the prior's features
+    feats: list[str]  # the repo model's
+    by_prior: tuple[str, float]  # the prior alone: class and its share of the probability
+
+
+def held_out(test: list[Row], model: prior.Prior) -> list[Held]:
+    out = []
+    for _, truth, message, c in test:
+        rule = rules(message, c.shape)
+        pf = prior.features(message, c.shape.paths, c.shape.statuses, rule)
+        out.append(Held(truth, message, c.shape, rule, pf, model_features(message, c.shape, rule, pf),
+                        by_prior_scored(model, message, c.shape, rule)))
+    return out
+
+
 def sparse(data: list[Row], share: float, model: prior.Prior) -> str:
     """Held-out agreement (6 classes) of the prior alone, then of the repo model trained on a
     sparse sample of the training commits, per way of drawing it and share."""
     cut = int(len(data) * share)
-    train_rows, test = data[:cut], data[cut:]
-    held = []
-    for _, truth, message, c in test:
-        rule = rules(message, c.shape)
-        pf = prior.features(message, c.shape.paths, c.shape.statuses, rule)
-        held.append((truth, model_features(message, c.shape, rule, pf), pf, by_prior(model, message, c.shape, rule)))
-    out = [f"prior alone {sum(h[0] == h[3] for h in held) / len(held):.1%}"]
+    train_rows = data[:cut]
+    held = held_out(data[cut:], model)
+    out = [f"prior alone {sum(h.truth == h.by_prior[0] for h in held) / len(held):.1%}"]
     for how, rel in (("uniform", dict.fromkeys(CLASSES, 1.0)), ("biased", BIASED)):
         cells = []
         for kept in SPARSE_SHARES:
@@ -149,32 +164,30 @@ def sparse(data: list[Row], share: float, model: prior.Prior) -> str:
                 new = Model.train([(model_features(m, c.shape, rules(m, c.shape)), k) for _, k, m, c in sub],
                                   recency(len(sub)), prior=model) if len(sub) >= 50 else None
                 if new is not None:
-                    accs.append(sum(new.predict(f, pf)[0] == t for t, f, pf, _ in held) / len(held))
+                    accs.append(sum(new.predict(h.feats, h.pf)[0] == h.truth for h in held) / len(held))
             cells.append(f"{kept:.0%} " + (f"{sum(accs) / len(accs):.1%}" if accs else "(under 50)"))
         out.append(f"{how}: " + ", ".join(cells))
     return "; ".join(out)
 
 
-def fixes(test: list[Row], model: prior.Prior, new: Model | None) -> str:
+def fixes(held: list[Held], new: Model | None) -> str:
     """Of the held-out commits the prior alone and the new classifier call a bugfix, how many
     are fixes: all of them, and those the miner frames as fixes (share of the probability at
     `fix_confidence` or more, or a subject that says "fix", "bug" ...)."""
     counts = {"prior": [0, 0, 0, 0], "new": [0, 0, 0, 0]}
     threshold = GitMiningConfig().fix_confidence
-    for _, truth, message, c in test:
-        rule = rules(message, c.shape)
-        pf = prior.features(message, c.shape.paths, c.shape.statuses, rule)
-        scored = {"prior": by_prior_scored(model, message, c.shape, rule)}
+    for h in held:
+        scored = {"prior": h.by_prior}
         if new is not None:
-            scored["new"] = new.predict(model_features(message, c.shape, rule, pf), pf)
+            scored["new"] = new.predict(h.feats, h.pf)
         for col, (kind, share) in scored.items():
             if kind == "bugfix":
                 n = counts[col]
                 n[0] += 1
-                n[1] += truth == "bugfix"
-                if framed_as_fix(kind, share, message.split("\n", 1)[0], threshold):
+                n[1] += h.truth == "bugfix"
+                if framed_as_fix(kind, share, h.message.split("\n", 1)[0], threshold):
                     n[2] += 1
-                    n[3] += truth == "bugfix"
+                    n[3] += h.truth == "bugfix"
     return "; ".join(f"{col}: {n[1]}/{n[0]} ({n[1] / max(1, n[0]):.0%}), framed as fixes {n[3]}/{n[2]} "
                      f"({n[3] / max(1, n[2]):.0%})" for col, n in counts.items() if n[0])
 
