@@ -63,6 +63,15 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     for subject in ("Bumped v6.0.0-alpha.2", "Bump to v0.3.6", "chore(express-engine): bump 0.15.0",
                     "chore(legacy-naming-strategies): bump to 1.0.0-beta.3 (#12430)"):
         assert skip_reason(subject) == "release", subject
+    # httpx's 80 "Version 0.28.1 (#3445)", gson's "version 2.8.3": releases too
+    for subject in ("Version 0.28.1 (#3445)", "Version 0.28.0. (#3419)", "version 2.8.3", "Version 0.12"):
+        assert skip_reason(subject) == "release", subject
+    assert skip_reason("Version 0.21 release notes (#1938)") is None and skip_reason("Version 2 of the API") is None
+    # ripgrep's 199 "deps: bump to grep 0.4.1", "deps: update everything"
+    for subject in ("deps: bump to grep 0.4.1", "deps: update everything", "deps(vite): update vite to `3.1.x`",
+                    "deps: upgrade the lower bound for termcolor from 1.1.0 to 1.4.0"):
+        assert skip_reason(subject) == "dependency_bump", subject
+    assert skip_reason("deps: drop regex for memchr") is None  # a change a model can make
     assert skip_reason("Bump to Node 18") is None and skip_reason("bump timeout to 2.5 seconds") is None
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None

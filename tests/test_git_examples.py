@@ -622,3 +622,26 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     body = ("Issue was that the loop ran twice.\nSee the hhvm issue tracker.\n\nFixes #12\nSee https://x.org/1\n"
             "Closes org/repo#3\nBug: 1234\nSigned-off-by: A <a@example.com>")
     assert clean_body(body) == "Issue was that the loop ran twice.\nSee the hhvm issue tracker."
+
+
+def test_a_change_that_only_sets_versions_or_checksums_the_task_does_not_give_is_skipped(tmp_path: Path) -> None:
+    """Phoenix's "Update elixir dep" (mix.exs 0.12.4 -> 0.13.0), ripgrep's "Update brew formula"
+    (a new sha256), Newtonsoft.Json's AssemblyInfo.cs bumped inside larger commits: 114, 208 and
+    249 examples whose answer the model could only guess."""
+    r = new_repo(tmp_path / "r")
+    mix = 'defp deps do\n  [{:plug, "~> 0.4.1"},\n   {:cowboy, "~> 1.0"}]\nend\n'
+    formula = 'class Rg < Formula\n  version "0.1.15"\n  sha256 "' + "ab" * 32 + '"\nend\n'
+    commit(r, "Add the app", {"mix.exs": mix, "rg.rb": formula, "lib/app.ex": "def run, do: :ok\n",
+                              "Cargo.toml": '[dependencies]\nclap = "2.26.0"\n'})
+    commit(r, "Update elixir dep", {"mix.exs": mix.replace("0.4.1", "0.4.2")})
+    commit(r, "Update brew formula", {"rg.rb": formula.replace("0.1.15", "0.1.17").replace("ab" * 32, "cd" * 32)})
+    commit(r, "Argv: update clap to 2.29.4", {"Cargo.toml": '[dependencies]\nclap = "2.29.4"\n'})  # given
+    commit(r, "Depend on jason", {"mix.exs": mix.replace('   {:cowboy', '   {:jason, "~> 1.2.0"},\n   {:cowboy')})
+    commit(r, "Run twice and bump plug", {"mix.exs": mix.replace("0.4.1", "0.5.0"),
+                                          "lib/app.ex": "def run, do: run_twice()\n"})
+    commit(r, "Raise the timeout", {"lib/app.ex": "def run, do: run_twice()\n@timeout 0.5\n"})
+    commit(r, "Wait longer", {"lib/app.ex": "def run, do: run_twice()\n@timeout 1.5\n"})  # a number, not a pin
+    out, counts, _ = run(r)
+    asks = {c.messages[0]["content"].split("\n")[0] for c in cands(out) if c.category != "review"}
+    assert "Update elixir dep" not in asks and "Update brew formula" not in asks and out.count("skip:version_only") == 2
+    assert {"Argv: update clap to 2.29.4", "Depend on jason", "Run twice and bump plug", "Wait longer"} <= asks

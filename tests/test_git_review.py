@@ -124,3 +124,30 @@ def test_blame_through_merges_agrees_with_git_blame(tmp_path: Path) -> None:
     assert ours == truth and set(ours.values()) == {on_topic, on_main, added} and len(ours) == 3
     out, _, _ = run(r)
     assert {c.provenance["commit"] for c in reviews_of(out)} == {on_topic, on_main, added}
+
+
+def test_a_line_that_comes_back_with_another_version_is_not_blamed(tmp_path: Path) -> None:
+    """Phoenix: "There is a problem: update Phoenix to Plug 0.8.3 ... The line `{:plug, "~> 0.8.2"},`
+    is at fault" blamed the change that had pinned 0.8.2. An upgrade is no fault of it."""
+    r = new_repo(tmp_path / "r")
+    mix = 'defp deps do\n  [{:plug, "~> 0.8.2"},\n   {:cowboy, "~> 1.0"}]\nend\n'
+    commit(r, "Add deps", {"mix.exs": mix, "app.py": "def f(x):\n    return x + 1\n"}, when=T0)
+    commit(r, "Fix f adding one and plug's error handling",
+           {"mix.exs": mix.replace("0.8.2", "0.8.3"), "app.py": "def f(x):\n    return x + 2\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.provenance["path"] == "app.py" and "The line `return x + 1` is at fault" in rev.messages[1]["content"]
+    mix_fix = parse_commit(*_one(r, "HEAD"), lambda p: p != "mix.exs")
+    assert [f.path for f in mix_fix.files] == ["mix.exs"] and mix_fix.hunks
+    assert [ln for h in mix_fix.hunks for n, ln in review.fixed_lines(h)] == []
+
+
+def test_a_commit_without_a_message_is_reviewed_without_empty_brackets(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    (r / "m.py").write_text("def f(x):\n    return x * 2\n")
+    subprocess.run(["git", "-C", str(r), "add", "-A"], check=True)
+    env = {"GIT_AUTHOR_DATE": f"{T0} +0000", "GIT_COMMITTER_DATE": f"{T0} +0000"}
+    subprocess.run(["git", "-C", str(r), "commit", "-q", "--allow-empty-message", "-m", ""], check=True,
+                   env={**__import__("os").environ, **env})
+    commit(r, "Fix f doubling instead of tripling", {"m.py": "def f(x):\n    return x * 3\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.messages[0]["content"].startswith("Review this change:\n") and "()" not in rev.messages[0]["content"]

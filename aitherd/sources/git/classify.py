@@ -32,12 +32,14 @@ CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix"
                 "build": "chore", "ci": "chore", "chore": "chore", "deps": "chore", "revert": "revert",
                 "release": "release", "bump": "release"}
 _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
+# ... and ripgrep's "deps: bump to grep 0.4.1", "deps: update everything" (227 commits).
 _BUMP = re.compile(r"^(?:\[?[\w-]+\]?[:(]\s*)?(?:\w+\(deps(?:-dev)?\)[:!]|bump [\w@./-]+ from \S+ to \S+|"
-                   r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps)", re.I)
+                   r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps|"
+                   r"deps(?:\([^)]*\))?!?:\s*(?:bump|updat|upgrad))", re.I)
 # "Bumped v6.0.0-alpha.2" (fastify: 292 commits), "Bump to v0.3.6" (hono, nuxt, angular-cli's
-# "chore(express-engine): bump 0.15.0"): a release too.
+# "chore(express-engine): bump 0.15.0"), "Version 0.28.1 (#3445)" (httpx: 80): a release too.
 _RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the )?version|version bump|"
-                      r"bump: version|(?:bump(?:ed)?\s+(?:to\s+)?)?"
+                      r"bump: version|(?:bump(?:ed)?\s+(?:to\s+)?|version\s+)?"
                       r"v?\d+\.\d+(?:\.\d+)?(?:[-+.]?[\w.-]+)?(?:\s*\(#\d+\))?$|"
                       r"(?:set|update) version to)", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each

@@ -8,7 +8,8 @@ of a larger change, at most `max_split_examples` of them (chosen by a hash of co
 The intent is the subject without its conventional prefix and PR number, with the body's prose
 (trailers and a coding assistant's appended chat dropped). An edit, a new file or a docs update
 whose intent names no change ("copy", "wip") is skipped as vague_intent; an answer with no code
-at all as empty_answer.
+at all as empty_answer; a change that only sets version numbers or checksums the task does not
+give ("Update Plug dep", a brew formula's new sha256) as version_only.
 
 Categories: code of a bugfix -> debugging, other code -> editing (instruction when it only adds
 files), tests -> test_generation (with the code change as context), documentation -> editing
@@ -273,6 +274,52 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
     return all(w in _VAGUE or w in _GLUE or w in named for w in words)
 
 
+# A token: words and numbers joined by dots ("0.1.4", "foo.bar"), so a version is one token.
+_PIN_TOKEN = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
+# A version number (two parts or more) or a checksum; a sure one has three parts, a "v", or is
+# a checksum ("0.10" alone may be a float a test compares with).
+_PIN = re.compile(r"[vV]?\d+(?:\.\d+)+(?:[-+][\w.-]+)?|[0-9a-fA-F]{32,}")
+_SURE_PIN = re.compile(r"[vV]\d+(?:\.\d+)+.*|\d+\.\d+\.\d+.*|[0-9a-fA-F]{32,}")
+_ZEROS = re.compile(r"(?:\.0)+$")
+_DIGIT = re.compile(r"\d")
+
+
+def _pin_key(token: str) -> str:
+    """A version as the task may write it: "v0.12.0" and "0.12" are one version."""
+    return _ZEROS.sub("", token.lstrip("vV"))
+
+
+def masked_pins(line: str, sure: bool = False) -> str:
+    """The line with each version number or checksum in it replaced by a NUL (`sure`: only
+    those of three parts, with a "v", or checksums; not "0.5", which may be a timeout)."""
+    pin = _SURE_PIN if sure else _PIN
+    return _PIN_TOKEN.sub(lambda m: "\0" if pin.fullmatch(m.group()) else m.group(), line).rstrip()
+
+
+def version_only(group: list[Part], ask: str) -> bool:
+    """Does the change only set version numbers or checksums that `ask` does not give? Each
+    hunk's added lines are its removed lines with other versions or checksums in them ("Update
+    elixir dep": 0.13.0 for 0.12.4, "Update brew formula": a new sha256, an AssemblyInfo.cs
+    bump inside a larger change): the model can only guess them. A version the task names
+    ("update clap to 2.29.4") is given; a line added or restructured (a new dependency) is a
+    change a model can make."""
+    hunks = [h for p in group for h in p.hunks]
+    if any(h.added != h.removed for h in hunks):  # most groups: answered from the counts
+        return False
+    pins = []
+    for h in hunks:
+        plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
+        minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
+        # An added line that is not a removed one (trailing blanks aside, as masked_pins
+        # leaves them) holds a pin, hence a digit: most hunks fail that at once, unmasked.
+        if (not all(map(_DIGIT.search, set(map(str.rstrip, plus)).difference(map(str.rstrip, minus))))
+                or sorted(map(masked_pins, plus)) != sorted(map(masked_pins, minus))):
+            return False
+        pins += [t for ln in plus for t in _PIN_TOKEN.findall(ln) if _SURE_PIN.fullmatch(t)]
+    given = {_pin_key(t) for t in _PIN_TOKEN.findall(ask)} if pins else set()
+    return any(_pin_key(t) not in given for t in pins)
+
+
 def _keep_docs(sha: str, share: float) -> bool:
     if share >= 1:
         return True
@@ -339,6 +386,8 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     else:
         category = "editing"
         ask = f"{task}\n\nMake this change to the code below.\n\n{before}"
+    if version_only(group, ask):
+        return Skip("version_only")
     answer = f"{body}\n\n{after}" if fix and role == "code" and body and not new_only else after
     if len(ask) + len(answer) > cfg.max_example_chars:
         # the code change shown beside tests or docs is context: without it the example may fit

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, history
-from aitherd.sources.git.examples import Part, fence_for, intent
+from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
@@ -59,13 +59,17 @@ def _plain(line: str) -> str:
 
 
 def fixed_lines(hunk: Hunk) -> list[tuple[int, str]]:
-    """(line number in the parent, text) of the lines this hunk really changes."""
+    """(line number in the parent, text) of the lines this hunk really changes: not a line
+    that comes back with only another version number or checksum in it (`{:plug, "~> 0.8.2"}`
+    for 0.8.1 is an upgrade, not the fault of the change that wrote it)."""
     added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"}
+    pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
     out, old = [], hunk.old_start
     for ln in hunk.lines:
         if ln[0] == "+":
             continue
-        if ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added:
+        if (ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
+                and _plain(masked_pins(ln[1:], sure=True)) not in pinned):
             out.append((old, ln[1:]))
         old += 1
     return out
@@ -361,10 +365,12 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     fix = "\n".join(by_id[i].diff() for i in fix_hunks)
     change_fence, fix_fence = fence_for(change), fence_for(fix)
     intro_subject, fix_subject = intro_subject.rstrip(" ."), fix_subject.rstrip(" .")  # "... (#12)." then ". "
-    ask = f"Review this change ({intro_subject}):\n\n{change_fence}diff\n{change}\n{change_fence}"
+    named = f" ({intro_subject})" if intro_subject else ""  # a commit may have no message at all
+    ask = f"Review this change{named}:\n\n{change_fence}diff\n{change}\n{change_fence}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
              "These lines are at fault:\n" + "\n".join(f"- `{t}`" for t in faulty[:8]))
-    reply = (f"There is a problem: {fix_subject[:1].lower() + fix_subject[1:]}. {where}" +
+    problem = f": {fix_subject[:1].lower() + fix_subject[1:]}" if fix_subject else ""
+    reply = (f"There is a problem{problem}. {where}" +
              (f"\n\n{fix_body}" if fix_body else "") +
              f"\n\nSuggested fix:\n\n{fix_fence}diff\n{fix}\n{fix_fence}")
     if len(ask) + len(reply) > cfg.max_example_chars:
