@@ -597,9 +597,25 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("cobra/cmd/testdata/root.go.golden", "go"), ("config.yaml.example", "yaml"), ("setup.cfg.in", "ini"),
     ("sinatra.gemspec", "ruby"), ("RakeFile", "ruby"), ("phpstan.neon", "neon"), (".php_cs.dist", "php"),
     ("tests/shtest", ""), ("notes.golden", ""),  # no extension: the #! line decides (the miner reads it)
+    # phoenix's templates and catalogs, ripgrep's packaging and man page, Newtonsoft.Json's .NET XML
+    ("lib/app_web/components/layouts/root.html.heex", "heex"), ("priv/templates/index.html.eex", "eex"),
+    ("priv/gettext/errors.pot", "po"), ("assets/app.coffee", "coffeescript"), (".babelrc", "json"),
+    ("pkg/archlinux/PKGBUILD", "bash"), ("doc/rg.1", "roff"), ("UNLICENSE", "text"),
+    ("Src/Newtonsoft.Json.nuspec", "xml"), ("Src/Newtonsoft.Json.sln.DotSettings", "xml"),
+    ("Src/packages.config", "xml"), ("Build/Newtonsoft.Json.props", "xml"), ("Doc/SerializationGuide.aml", "xml"),
+    ("installer/templates/phx_single/gitignore", "gitignore"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
+
+
+def test_sandcastle_topics_are_documentation() -> None:
+    assert files.is_docs("Doc/SerializationGuide.aml") and not files.is_docs("Src/Newtonsoft.Json.nuspec")
+
+
+def test_a_zsh_completion_function_is_zsh_by_its_first_line() -> None:
+    assert files.shebang_language("#compdef rg") == "zsh" and files.shebang_language("#!/bin/sh") == "bash"
+    assert files.shebang_language("# compdef is a word here") == ""
 
 
 def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp_path: Path) -> None:

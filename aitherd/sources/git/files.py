@@ -26,9 +26,10 @@ _BUILD_PATH = re.compile(
     r"(requirements|constraints)[\w.-]*\.(txt|in))$|(^|/)requirements/")
 _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".adoc": "asciidoc",
               ".asciidoc": "asciidoc", ".rdoc": "rdoc", ".textile": "textile", ".org": "org", ".pod": "pod",
-              ".mdx": "mdx"}  # continue's docs: 1,455 of its newest 3,000 commits' paths, 88 of them "debugging"
+              ".mdx": "mdx",  # continue's docs: 1,455 of its newest 3,000 commits' paths, 88 of them "debugging"
+              ".aml": "xml"}  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|"
-                          r"CONTRIBUTING|LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
+                          r"CONTRIBUTING|(UN)?LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
 _NOT_PROSE = re.compile(r"(^|/)((requirements|constraints)[\w.-]*|CMakeLists|robots|LICENSE[\w.-]*\.py)\.txt$")
 LANG = {
@@ -59,6 +60,16 @@ LANG = {
     # Ruby's and PHP's (sinatra: 321 gemspec snippets; guzzle: PHPStan's .neon)
     ".gemspec": "ruby", ".rake": "ruby", ".ru": "ruby", ".builder": "ruby", ".haml": "haml", ".slim": "slim",
     ".erubis": "erb", ".neon": "neon", ".podspec": "ruby", ".xcconfig": "ini", ".xctestplan": "json",
+    # Elixir's templates and gettext catalogs (phoenix: 410 unlabelled .eex/.heex/.leex snippets),
+    # CoffeeScript, man pages (roff), and the XML of .NET's build and project files
+    # (Newtonsoft.Json: .nuspec, .props, .shfbproj, .DotSettings ...)
+    ".eex": "eex", ".leex": "eex", ".heex": "heex", ".po": "po", ".pot": "po", ".coffee": "coffeescript",
+    ".cson": "coffeescript", ".roff": "roff", ".man": "roff",
+    **{f".{n}": "roff" for n in range(1, 10)},
+    **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
+                     ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
+                     ".vssettings", ".vsixmanifest", ".appxmanifest", ".ruleset", ".edmx", ".dbml", ".sitemap"),
+                    "xml"),
     **_PROSE_EXT,
 }
 _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile",
@@ -69,7 +80,10 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".npmignore": "gitignore", ".prettierignore": "gitignore", ".eslintignore": "gitignore",
           ".dockerignore": "gitignore", ".gitattributes": "gitattributes", ".all-contributorsrc": "json",
           "Makefile.in": "makefile", ".gitmodules": "ini", ".php_cs": "php", "Guardfile": "ruby",
-          "Capfile": "ruby", "Podfile": "ruby", "Brewfile": "ruby", "Justfile": "just"}
+          "Capfile": "ruby", "Podfile": "ruby", "Brewfile": "ruby", "Justfile": "just", "PKGBUILD": "bash",
+          "APKBUILD": "bash", "Earthfile": "earthfile", ".babelrc": "json", ".swcrc": "json", ".jshintrc": "json",
+          "App.config": "xml", "Web.config": "xml", "NuGet.config": "xml", "packages.config": "xml",
+          "gitignore": "gitignore", "babelrc": "json"}  # phoenix's project templates drop the dot
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 # A suffix that keeps the file's own language before it: a template, a test's expected output, an
 # example to copy.
@@ -129,6 +143,8 @@ _INTERPRETERS = {"sh": "bash", "bash": "bash", "dash": "bash", "ksh": "bash", "a
 
 def shebang_language(first_line: str) -> str:
     """The language of a script by its `#!` line ("#!/usr/bin/env python3", "#!/bin/sh"), '' else."""
+    if first_line.startswith("#compdef"):
+        return "zsh"  # a zsh completion function (ripgrep's complete/_rg)
     if not first_line.startswith("#!"):
         return ""
     m = _SHEBANG.match(first_line)
