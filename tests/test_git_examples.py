@@ -661,3 +661,16 @@ def test_a_change_that_only_sets_versions_or_checksums_the_task_does_not_give_is
     asks = {c.messages[0]["content"].split("\n")[0] for c in cands(out) if c.category != "review"}
     assert "Update elixir dep" not in asks and "Update brew formula" not in asks and out.count("skip:version_only") == 2
     assert {"Argv: update clap to 2.29.4", "Depend on jason", "Run twice and bump plug", "Wait longer"} <= asks
+
+
+def test_a_first_paragraph_that_is_a_list_gives_its_items_as_the_task(tmp_path: Path) -> None:
+    """Newtonsoft.Json writes 1,285 of its 1,746 messages as "-Changed X\\n-Added Y\\n-Fixed Z";
+    git joins the lines into the subject, and the task read "-Changed X -Added Y -Fixed Z"."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the reader", {"reader.cs": "class Reader {\n  int Read() { return 0; }\n}\n"})
+    commit(r, "-Changed Read to return one\n-Added a comment\n-Fixed tests",
+           {"reader.cs": "class Reader {\n  // reads one\n  int Read() { return 1; }\n}\n"})
+    commit(r, "--raw-input reads the whole file", {"reader.cs": "class Reader {\n  int Read() { return 2; }\n}\n"})
+    asks = [c.messages[0]["content"].split("\n")[0] for c in cands(run(r)[0]) if c.category != "review"]
+    assert any(a.endswith("Changed Read to return one; Added a comment; Fixed tests") for a in asks), asks
+    assert "--raw-input reads the whole file" in asks  # a flag, not a list
