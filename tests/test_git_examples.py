@@ -674,3 +674,12 @@ def test_a_first_paragraph_that_is_a_list_gives_its_items_as_the_task(tmp_path: 
     asks = [c.messages[0]["content"].split("\n")[0] for c in cands(run(r)[0]) if c.category != "review"]
     assert any(a.endswith("Changed Read to return one; Added a comment; Fixed tests") for a in asks), asks
     assert "--raw-input reads the whole file" in asks  # a flag, not a list
+
+
+def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
+    from aitherd.sources.git.examples import _intent
+
+    # phoenix's backports: "Do not encode in v1 websocket messages (#2582) (#2583)"
+    assert _intent("Do not encode in v1 websocket messages (#2582) (#2583)", "")[0] == \
+        "Do not encode in v1 websocket messages"
+    assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"

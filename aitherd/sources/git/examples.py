@@ -38,7 +38,8 @@ from aitherd.sources.items import Skip
 
 CATEGORY = {"bugfix": "debugging", "refactor": "editing", "feature": "editing", "test": "test_generation",
             "docs": "editing", "chore": "editing"}
-_PR_REF = re.compile(r"\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\)\s*$")
+# "(#12)", "(org/repo#12)", "(#12, #13)"; a backport's "(#2582) (#2583)" too
+_PR_REF = re.compile(r"(?:\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\))+\s*$")
 
 
 def intent(commit: Commit) -> tuple[str, str]:
