@@ -179,3 +179,19 @@ def test_a_subject_that_says_fix_keeps_the_fix_framing() -> None:
     assert says_fix("fix(core): crash on empty input") and says_fix("Fixes the broken link")
     assert says_fix("Parser raises ValueError on blank lines")
     assert not says_fix("Total of nothing is zero") and not says_fix("Prefix the names with the module")
+
+
+def test_chinese_and_japanese_subjects_are_read_by_their_words() -> None:
+    """xxl-job's 137 prefixed Chinese commits, prefixes stripped: the rules agreed with 25.5% and
+    the prior with 29.9% (neither read a word of them); with the words, the rules 71.5%."""
+    code = Shape(["src/main/java/JobScheduler.java"], ["M"])
+    assert decide_scored("修复任务调度偶发空指针异常", "", code) == ("bugfix", "rules", 1.0)
+    assert decide("新增任务超时配置", "", code) == ("feature", "rules")
+    assert decide("重构注册类型枚举并优化代码结构", "", code) == ("refactor", "rules")
+    assert decide("更新官方文档", "", Shape(["doc/guide.md"], ["M"]))[0] == "docs"
+    assert decide("不具合を修正", "", code)[0] == "bugfix"
+    assert says_fix("修复登录失败的问题") and says_fix("fix(core): 修正日志路径") and not says_fix("优化日志输出")
+    assert decide("Fix the scheduler", "", code)[1] == "prior"  # English: the prior, as before
+    # "code changed with its tests" alone makes a bugfix the rules are not sure of: not framed as a fix
+    with_tests = Shape(["src/Job.java", "src/test/java/JobTest.java"], ["M", "M"])
+    assert decide_scored("调度中心迁移到 springboot", "", with_tests) == ("bugfix", "rules", 0.5)

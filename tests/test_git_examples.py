@@ -173,6 +173,15 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Rename helper to load_config", "", ["a.py"], False),
     ("Count up", "", ["count.c"], False),  # a name and glue, but no vague word
     ("...", "", ["a.py"], True),
+    # xxl-job: a subject with no Latin letter was no word at all, hence vague (332 of 1,988)
+    ("重构枚举类和返回类型以提升代码一致性", "", ["src/JobEnum.java"], False),
+    ("调度信息迁移至DB中", "", ["src/Scheduler.java"], False),
+    ("Исправлена ошибка в парсере", "", ["parser.py"], False),
+    ("更新RM", "", ["README.md"], True),  # "update README"
+    ("代码优化", "", ["src/Job.java"], True),  # "code optimization"
+    ("Update doc", "", ["doc/XXL-JOB官方文档.md"], True),
+    ("Coding", "", ["src/Job.java"], True),
+    ("Document RuntimeTypeAdapter", "", ["extras/RuntimeTypeAdapter.java"], False),  # a verb: write its docs
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want
@@ -674,6 +683,10 @@ def test_a_first_paragraph_that_is_a_list_gives_its_items_as_the_task(tmp_path: 
     asks = [c.messages[0]["content"].split("\n")[0] for c in cands(run(r)[0]) if c.category != "review"]
     assert any(a.endswith("Changed Read to return one; Added a comment; Fixed tests") for a in asks), asks
     assert "--raw-input reads the whole file" in asks  # a flag, not a list
+    from aitherd.sources.git.examples import _intent
+
+    assert _intent("- 1、调度中心迁移到 springboot； - 2、底层通讯组件迁移至 xxl-rpc；", "")[0] == \
+        "1、调度中心迁移到 springboot; 2、底层通讯组件迁移至 xxl-rpc"  # numbered items, their own stops dropped
 
 
 def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
@@ -683,3 +696,15 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
     assert _intent("Do not encode in v1 websocket messages (#2582) (#2583)", "")[0] == \
         "Do not encode in v1 websocket messages"
     assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"
+
+
+def test_a_team_that_writes_in_chinese_gets_its_examples(tmp_path: Path) -> None:
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the scheduler", {"Job.java": "class Job {\n  int run() { return 0; }\n}\n", "README.md": "# Jobs\n"})
+    commit(r, "修复任务执行返回值错误", {"Job.java": "class Job {\n  int run() { return 1; }\n}\n"})
+    commit(r, "更新RM", {"README.md": "# Jobs\n\nRun them.\n"})
+    out, counts, _ = run(r)
+    asks = {c.messages[0]["content"].split("\n")[0]: c.category for c in cands(out) if c.category != "review"}
+    assert asks.get("Bug fix: 修复任务执行返回值错误") == "debugging", asks  # a fix, framed as one
+    assert "更新RM" not in asks and out.count("skip:vague_intent") == 1  # "update README": no task
+    assert counts["class_by.rules"] == 2

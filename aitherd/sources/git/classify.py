@@ -106,12 +106,29 @@ _RULES: list[tuple[str, float, re.Pattern[str]]] = [
                           r"pyproject(?:\.toml)?", r"makefile", r"docker\w*", r"build", r"builds",
                           r"config(?:uration)?", r"python \d\.\d+", r"py3\d+")),
 ]
+# Chinese and Japanese subjects carry no spaces, so no word boundaries: the common verbs and
+# nouns of each class (修复 fix, 新增 add, 重构 refactor, 优化 optimize, 测试 test, 文档 docs, 依赖
+# dependency, 追加 add, 削除 delete, 不具合 defect). Written once from the vocabulary, then
+# measured on xxl-job's 137 prefixed Chinese commits (see the README), not tuned there.
+_CJK_TEXT = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
+_RULES_CJK: list[tuple[str, float, re.Pattern[str]]] = [
+    ("bugfix", 3.0, re.compile("修复|修正|修改bug|解决|漏洞|崩溃|不具合|バグ|异常|错误|报错|失效|问题")),
+    ("feature", 2.0, re.compile("新增|增加|添加|支持|实现|新功能|引入|追加|対応|機能")),
+    ("refactor", 2.0, re.compile("重构|优化|精简|简化|移除|删除|调整|整理|规范|提升|改进|リファクタ|削除|整理|改善")),
+    ("test", 3.0, re.compile("测试|单测|テスト")),
+    ("docs", 3.0, re.compile("文档|注释|说明|手册|ドキュメント|コメント")),
+    ("chore", 2.5, re.compile("依赖|升级|版本|发布|构建|打包|依存|リリース")),
+]
 _FIX_WORDS = _RULES[0][2]  # fix, bug, crash, regression, broken, wrong, leak, segfault, ...Error
+
+
+_FIX_WORDS_CJK = re.compile("修复|修正|解决|不具合|バグ")
 
 
 def says_fix(subject: str) -> bool:
     """Does the subject (its prefix aside) say in so many words that it fixes something?"""
-    return _FIX_WORDS.search(conventional(subject)[1]) is not None
+    rest = conventional(subject)[1]
+    return _FIX_WORDS.search(rest) is not None or _FIX_WORDS_CJK.search(rest) is not None
 
 
 def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) -> bool:
@@ -194,7 +211,7 @@ def rules(message: str, shape: Shape) -> str:
         score[_FIRST[first]] += 2.5
     subject = message.split("\n", 1)[0]
     body = message[len(subject):len(subject) + 600]
-    for kind, weight, pattern in _RULES:
+    for kind, weight, pattern in _RULES + _RULES_CJK if _CJK_TEXT.search(subject) else _RULES:
         hits = len(pattern.findall(subject)) + (0.3 * len(pattern.findall(body)) if body else 0)
         if hits:
             score[kind] += weight * min(hits, 2.0)
@@ -318,9 +335,18 @@ def decide_scored(subject: str, body: str, shape: Shape, model: Model | None = N
         pf = prior.features(message, seen.paths, seen.statuses, rule)
         kind, share = model.predict(model_features(message, seen, rule, pf), pf if model.prior is not None else None)
         return kind, "model", share
-    if use_prior and (shipped := prior.load()) is not None:
+    if use_prior and _CJK_TEXT.search(rest) is None and (shipped := prior.load()) is not None:
         kind, share = by_prior_scored(shipped, message, seen, rule)
         return kind, "prior", share
+    if use_prior and model is None:
+        # The prior learned English words only: a Chinese or Japanese subject gives it the paths
+        # alone, and the rules read its words (xxl-job: rules 71.5%, prior 58.4%). Sure (1.0)
+        # only when the subject itself holds a word of the class: "code changed with its tests"
+        # alone makes a bugfix the rules are not sure of (0.5), framed as the change it is.
+        kind = rules(message, shape)
+        subject = message.split("\n", 1)[0]
+        said = any(k == kind and p.search(subject) for k, _, p in _RULES + _RULES_CJK)
+        return kind, "rules", 1.0 if said else 0.5
     return rules(message, shape), "rules", 1.0
 
 

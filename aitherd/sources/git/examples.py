@@ -60,9 +60,11 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if (start := _LIST_START.match(rest)) is not None:
         # A first paragraph that is a list, joined by git into one subject: Newtonsoft.Json's
         # "-Changed X -Added Y -Fixed Z" (1,285 of its 1,746 commits), sinatra's "- Add a - Remove b".
-        # Its items are cut where the same mark starts another before a word.
-        split = re.compile(r"[ \t]+" + re.escape(start.group(1)) + r"(?![-*])[ \t]*(?=[A-Za-z])")
-        rest = "; ".join(i for i in split.split(rest[start.end():]) if i.strip()) or subject.strip()
+        # Its items are cut where the same mark starts another before a word or a number
+        # ("- 1、调度中心迁移到 springboot； - 2、...").
+        split = re.compile(r"[ \t]+" + re.escape(start.group(1)) + r"(?![-*])[ \t]*(?=[^\W\d_]|\d+[、.)])")
+        items = [i.rstrip(" \t;；,，。.") for i in split.split(rest[start.end():])]
+        rest = "; ".join(i for i in items if i.strip()) or subject.strip()
     rest = rest[:1].upper() + rest[1:]
     body = clean_body(body)
     if len(rest) > _LONG_SUBJECT and (m := _SENTENCE_END.search(rest, 15)):
@@ -252,14 +254,26 @@ def _diff(ps: list[Part]) -> str:
     return "\n".join(h.diff() for p in ps for h in p.hunks)
 
 
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9']*")
+# A word: letters and digits of any script, CJK runs apart (they carry no spaces: "更新RM" is
+# "更新" and "rm"). An ASCII-only pattern read "调度信息迁移至DB中" as "db" and a subject with no
+# Latin letter at all (332 of xxl-job's 1,988: "重构枚举类和返回类型以提升代码一致性") as no word,
+# hence vague: every example of a team that writes in Chinese or Russian was left out.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*")
+# A CJK run made only of words that name no change: "更新" (update), "优化" (optimize), "修改"
+# (modify), "文档" (docs), "代码" (code) ... (xxl-job's 339 "更新RM": update the README).
+_VAGUE_CJK = re.compile("(?:更新|修改|优化|调整|完善|提交|修复|代码|文档|文案|重构|整理|初始化|其他|一些|部分|细节|"
+                        "升级|版本|说明|内容|若干|小|的|和|及)+")
 # Words that name no change by themselves ("copy": 2,019 commits of aider's history, "wip",
-# "cleanup", "updated"); and the glue between words.
+# "cleanup", "updated"; xxl-job's "Update doc", "Coding", "Update rm"; not "document", a verb:
+# "Document RuntimeTypeAdapter"); and the glue.
 _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "noop", "initial", "init", "works",
     "working", "work", "refac", "refactor", "refactoring", "update", "updates", "updated", "change", "changes",
     "changed", "misc", "tweak", "tweaks", "tweaked", "stuff", "tmp", "temp", "save", "sync", "fix", "fixes",
     "fixed", "minor", "improvement", "improvements", "improve", "improved", "progress", "done", "commit", "edit",
-    "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout"})
+    "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout", "doc", "docs",
+    "documentation", "readme", "rm", "md", "code", "coding", "optimize", "optimized",
+    "optimise", "optimised", "optimization", "upgrade", "upgraded"})
 _GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
     "on", "for", "it", "this", "that", "with", "from", "up", "final"})
 # ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
@@ -276,10 +290,11 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
     words = _TOKEN.findall(subject.lower())
     if not words:
         return True
-    if any(w in _ACTIONABLE for w in words) or not any(w in _VAGUE for w in words):
+    empty = [w in _VAGUE or _VAGUE_CJK.fullmatch(w) is not None for w in words]
+    if any(w in _ACTIONABLE for w in words) or not any(empty):
         return False
     named = {w for p in paths for w in _TOKEN.findall(p.lower())}
-    return all(w in _VAGUE or w in _GLUE or w in named for w in words)
+    return all(e or w in _GLUE or w in named for e, w in zip(empty, words, strict=True))
 
 
 # A token: words and numbers joined by dots ("0.1.4", "foo.bar"), so a version is one token.
@@ -403,7 +418,7 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     paths = [p.path for p in group]
     prov: dict[str, Any] = {"repo": cfg.repo, "commit": commit.sha, "paths": paths, "class": label.kind,
                             "by": label.how}
-    if label.how in ("model", "prior"):
+    if label.how in ("model", "prior") or label.confidence < 1.0:
         prov["confidence"] = round(label.confidence, 2)
     if len(paths) == 1:
         prov["path"] = paths[0]
