@@ -72,6 +72,10 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
                     "deps: upgrade the lower bound for termcolor from 1.1.0 to 1.4.0"):
         assert skip_reason(subject) == "dependency_bump", subject
     assert skip_reason("deps: drop regex for memchr") is None  # a change a model can make
+    # hugo's 159 "Squashed 'docs/' changes from 9be494de3..ac2c4a487" (git subtree)
+    assert skip_reason("Squashed 'docs/' changes from 9be494de3..ac2c4a487") == "subtree"
+    assert skip_reason("Squashed 'vendor/lib/' content from commit 4b825dc") == "subtree"  # the first pull
+    assert skip_reason("Squashed 'the old tests' into one file") is None
     assert skip_reason("Bump to Node 18") is None and skip_reason("bump timeout to 2.5 seconds") is None
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None

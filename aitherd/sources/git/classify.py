@@ -50,6 +50,10 @@ _REVERT = re.compile(r'^revert\b|^Revert "', re.I)
 # 30 public histories, 34 of them vite's).
 _REVERT_OF = re.compile(r'^revert(?:s|ed)?\s+(?:(?:pr|pull request)\s*#?\d+|#\d+|(?:commit\s+)?[0-9a-f]{7,40}\b|")',
                         re.I)
+# `git subtree` pulling another repository's history in as one commit: "Squashed 'docs/' changes
+# from 9be494de3..ac2c4a487" (159 of hugo's commits, 74 files each), and the first pull's
+# "Squashed 'docs/' content from commit 4b825dc": no intent of their own.
+_SUBTREE = re.compile(r"^Squashed '[^']+' (?:changes from|content from commit) [0-9a-f]{7,}")
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
 _DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
@@ -160,7 +164,7 @@ def conventional(subject: str) -> tuple[str | None, str]:
 
 
 def skip_reason(subject: str, author: str = "") -> str | None:
-    """Commits that teach no coding: dependency bumps, releases, reverts."""
+    """Commits that teach no coding: dependency bumps, releases, reverts, subtree squashes."""
     kind, rest = conventional(subject)
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
@@ -168,6 +172,8 @@ def skip_reason(subject: str, author: str = "") -> str | None:
         return "release"
     if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"
+    if _SUBTREE.match(subject):
+        return "subtree"
     return None
 
 
