@@ -118,7 +118,7 @@ _CJK_TEXT = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
 _RULES_CJK: list[tuple[str, float, re.Pattern[str]]] = [
     ("bugfix", 3.0, re.compile("修复|修正|修改bug|解决|漏洞|崩溃|不具合|バグ|异常|错误|报错|失效|问题")),
     ("feature", 2.0, re.compile("新增|增加|添加|支持|实现|新功能|引入|追加|対応|機能")),
-    ("refactor", 2.0, re.compile("重构|优化|精简|简化|移除|删除|调整|整理|规范|提升|改进|リファクタ|削除|整理|改善")),
+    ("refactor", 2.0, re.compile("重构|优化|精简|简化|移除|删除|调整|整理|规范|提升|改进|リファクタ|削除|改善")),
     ("test", 3.0, re.compile("测试|单测|テスト")),
     ("docs", 3.0, re.compile("文档|注释|说明|手册|ドキュメント|コメント")),
     ("chore", 2.5, re.compile("依赖|升级|版本|发布|构建|打包|依存|リリース")),
@@ -341,10 +341,11 @@ def decide_scored(subject: str, body: str, shape: Shape, model: Model | None = N
         pf = prior.features(message, seen.paths, seen.statuses, rule)
         kind, share = model.predict(model_features(message, seen, rule, pf), pf if model.prior is not None else None)
         return kind, "model", share
-    if use_prior and _CJK_TEXT.search(rest) is None and (shipped := prior.load()) is not None:
+    cjk = _CJK_TEXT.search(rest) is not None
+    if use_prior and not cjk and (shipped := prior.load()) is not None:
         kind, share = by_prior_scored(shipped, message, seen, rule)
         return kind, "prior", share
-    if use_prior and model is None:
+    if use_prior and cjk:
         # The prior learned English words only: a Chinese or Japanese subject gives it the paths
         # alone, and the rules read its words (xxl-job: rules 71.5%, prior 58.4%). Sure (1.0)
         # only when the subject itself holds a word of the class: "code changed with its tests"
