@@ -328,7 +328,8 @@ def decide(subject: str, body: str, shape: Shape, model: Model | None = None,
 def decide_scored(subject: str, body: str, shape: Shape, model: Model | None = None,
                   llm_label: str | None = None, use_prior: bool = True) -> tuple[str, str, float]:
     """`decide`, and how sure: the class's share of the probability where the repo model or
-    the prior decides, 1.0 for a prefix, the LLM's answer or the rules."""
+    the prior decides, 1.0 for a prefix, the LLM's answer or the rules (0.5 for the rules on a
+    Chinese or Japanese subject that names no word of the class)."""
     kind, rest = conventional(subject)
     if kind in CLASSES:
         return kind, "prefix", 1.0
@@ -345,16 +346,15 @@ def decide_scored(subject: str, body: str, shape: Shape, model: Model | None = N
     if use_prior and not cjk and (shipped := prior.load()) is not None:
         kind, share = by_prior_scored(shipped, message, seen, rule)
         return kind, "prior", share
+    kind = rules(message, shape)
     if use_prior and cjk:
         # The prior learned English words only: a Chinese or Japanese subject gives it the paths
         # alone, and the rules read its words (xxl-job: rules 71.5%, prior 58.4%). Sure (1.0)
         # only when the subject itself holds a word of the class: "code changed with its tests"
         # alone makes a bugfix the rules are not sure of (0.5), framed as the change it is.
-        kind = rules(message, shape)
-        subject = message.split("\n", 1)[0]
-        said = any(k == kind and p.search(subject) for k, _, p in _RULES + _RULES_CJK)
+        said = any(k == kind and p.search(rest) for k, _, p in _RULES + _RULES_CJK)
         return kind, "rules", 1.0 if said else 0.5
-    return rules(message, shape), "rules", 1.0
+    return kind, "rules", 1.0
 
 
 def by_prior(model: Prior, message: str, shape: Shape, rule: str) -> str:
