@@ -74,8 +74,8 @@ def train(repos: dict[str, tuple[list[Row], list[str]]], C: float = 0.3, cap: in
     """The prior's document from {name: (labelled rows, root commits)}; `meta.shas` (not saved
     by `main`) is every commit it learned from."""
     import numpy as np
-    import scipy.sparse as sp  # type: ignore[import-untyped]
-    from scipy.optimize import minimize  # type: ignore[import-untyped]
+
+    from aitherd.sources.git.softmax import fit
 
     samples: list[tuple[set[str], int]] = []
     meta: dict[str, Any] = {"repos": [], "C": C, "cap": cap, "min_df": min_df, "shas": set()}
@@ -90,29 +90,8 @@ def train(repos: dict[str, tuple[list[Row], list[str]]], C: float = 0.3, cap: in
         meta["repos"].append({"name": name, "samples": len(picked), "roots": root})
     df = Counter(f for feats, _ in samples for f in feats)
     vocab = {f: i for i, f in enumerate(sorted(f for f, n in df.items() if n >= min_df))}
-    ri, ci = [], []
-    for i, (feats, _) in enumerate(samples):
-        for f in feats:
-            if (j := vocab.get(f)) is not None:
-                ri.append(i)
-                ci.append(j)
-    X = sp.csr_matrix((np.ones(len(ri)), (ri, ci)), shape=(len(samples), len(vocab)))
-    y = np.array([k for _, k in samples])
-    Y = np.eye(len(CLASSES))[y]
-    V, K, lam = len(vocab), len(CLASSES), 1.0 / C
-
-    def loss(wb: Any) -> tuple[float, Any]:
-        W, b = wb[:V * K].reshape(V, K), wb[V * K:]
-        Z = X @ W + b
-        Z -= Z.max(1, keepdims=True)
-        P = np.exp(Z)
-        P /= P.sum(1, keepdims=True)
-        G = P - Y
-        value = -np.log(P[np.arange(len(y)), y] + 1e-12).sum() + 0.5 * lam * (W * W).sum()
-        return value, np.concatenate([(X.T @ G + lam * W).ravel(), G.sum(0)])
-
-    fit = minimize(loss, np.zeros(V * K + K), jac=True, method="L-BFGS-B", options={"maxiter": 300})
-    W, b = fit.x[:V * K].reshape(V, K), fit.x[V * K:]
+    rows_ = [sorted(j for f in feats if (j := vocab.get(f)) is not None) for feats, _ in samples]
+    W, b = fit(rows_, [k for _, k in samples], len(vocab), len(CLASSES), l2=1.0 / C)
     weights = {f: [round(float(v), 2) for v in W[j]] for f, j in vocab.items() if np.abs(W[j]).max() >= min_weight}
     return {"classes": list(CLASSES), "bias": [round(float(v), 3) for v in b], "weights": weights, "meta": meta}
 

@@ -3,6 +3,7 @@ never scored by the benchmark on a repository it learned from."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -75,6 +76,58 @@ def test_the_repo_model_is_mixed_with_the_prior(tmp_path: Path) -> None:
     feats = model_features("mend gadget overflow", shape, "feature")
     assert mixed.scores(feats, prior.features("mend gadget overflow", shape.paths, shape.statuses, "feature")) != \
         alone.scores(feats)
+
+
+def test_the_prior_tuned_to_a_repo_learns_its_convention_and_keeps_the_rest() -> None:
+    """Tuning starts at the prior and is pulled back to it: a word the repository uses its own
+    way ("polish" for its fixes) is learnt from many commits, barely from a few, and every
+    feature the repository never shows keeps the prior's weights."""
+    from aitherd.sources.git.classify import CLASSES
+
+    zero = [0.0] * 6
+    base = prior.Prior({"classes": list(CLASSES), "bias": zero,
+                        "weights": {"s:polish": [0, 0, 2.0, 0, 0, 0], "s:crash": [2.0, 0, 0, 0, 0, 0],
+                                    "s:docs": [0, 0, 0, 0, 2.0, 0]}})
+    polish = {"s:polish", "s:widget"}
+
+    def repo(n: int) -> list[tuple[set[str], str]]:
+        return [(polish, "bugfix")] * n + [({"s:add", "s:widget"}, "feature")] * n
+
+    assert base.predict(polish) == "refactor"
+    few, many = prior.tuned(base, repo(2)), prior.tuned(base, repo(200))
+    assert few.predict(polish) == "refactor" and many.predict(polish) == "bugfix"
+    assert many.weights["s:crash"] == [2.0, 0, 0, 0, 0, 0] and many.weights["s:docs"] == base.weights["s:docs"]
+    assert "s:add" in many.weights and many.predict({"s:add"}) == "feature"
+    assert base.weights["s:polish"] == [0, 0, 2.0, 0, 0, 0]  # the prior itself is left as it was
+    # The same commits in the same order: the same weights, to the bit (a re-run labels alike).
+    again = prior.tuned(base, repo(200))
+    assert again == many and again.bias == many.bias
+
+
+def test_the_repo_model_mixes_in_the_prior_tuned_to_the_repo(tmp_path: Path) -> None:
+    """`train_model` (what the miner trains) tunes the shipped prior to the repo's prefixed
+    commits; a copy of the model, as a worker process receives it, compares equal, so the
+    worker keeps its miner from chunk to chunk."""
+    import pickle
+
+    r = new_repo(tmp_path / "r")
+    for i in range(30):
+        commit(r, f"fix: tidy parser state {i}", {f"src/p{i}.py": f"X = {i}\n"})
+        commit(r, f"feat: parser option {i}", {f"src/o{i}.py": f"Y = {i}\n"})
+    logged = history(str(r), "HEAD", 100)
+    model = train_model(logged, 10)
+    assert model is not None and model.tuned is not None and model.tuned.meta["tuned"] == 60
+    assert train_model(logged, 10, with_prior=False).tuned is None  # type: ignore[union-attr]
+    shape = logged[0].shape
+    assert decide("tidy lexer state", "", shape, model) == ("bugfix", "model")
+    # The tuned prior is part of the answer: without it the scores differ.
+    message = "tidy lexer state"
+    pf = prior.features(message, shape.paths, shape.statuses, "refactor")
+    feats = model_features(message, shape, "refactor", pf)
+    assert model.scores(feats, pf) != dataclasses.replace(model, tuned=None).scores(feats, pf)
+    copy = pickle.loads(pickle.dumps(model))
+    assert copy == model and copy.tuned is not model.tuned and copy.prior is not model.prior
+    assert dataclasses.replace(model, tuned=prior.tuned(prior.load(), [({"s:x"}, "docs")] * 3)) != model
 
 
 def _small_repo(path: Path, word: str) -> Path:

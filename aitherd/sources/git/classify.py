@@ -2,7 +2,8 @@
 
 In order: a conventional-commit prefix (`fix(scope)!: ...`) decides; else a cached answer of the
 configured LLM; else the repo's own classifier (naive Bayes trained on the repo's prefixed
-commits, recency-weighted, mixed with the cross-repo prior, see `Model`); else the cross-repo
+commits, recency-weighted, mixed with the cross-repo prior and with that prior tuned to the same
+commits, see `Model` and `repo_model`); else the cross-repo
 prior alone (`prior.py`: a model shipped with the package, learnt from public conventional-commit
 histories, nudged towards the rules' class); else (no prior file) rules over the message words
 (whole words with their inflections: "crashed" is a crash, "semver-patch" is not a patch), the
@@ -25,6 +26,7 @@ from aitherd.sources.git.prior import Prior
 CLASSES = prior.CLASSES  # ("bugfix", "feature", "refactor", "test", "docs", "chore")
 _INDEX = {k: i for i, k in enumerate(CLASSES)}
 PRIOR_MIX = 0.3  # weight of the repo's own naive Bayes against the cross-repo prior (measured, bench/)
+TUNE_MIX = 0.7  # share of the tuned prior in the repo model's answer (measured, bench/git_classify.py)
 RULE_BONUS = 1.0  # the prior alone: added to the log-probability of the rules' class (measured, bench/)
 CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix": "bugfix", "bug": "bugfix",
                 "feat": "feature", "feature": "feature", "refactor": "refactor", "perf": "refactor",
@@ -267,7 +269,10 @@ def features(message: str, shape: Shape, rule: str) -> list[str]:
 class Model:
     """Multinomial naive Bayes over a repo's own prefixed commits (`features` and the prior's
     features), each commit weighted by recency, combined log-linearly with the cross-repo prior:
-    score = `weight` * log p_repo + log p_prior. Without a prior it is plain naive Bayes."""
+    score = `weight` * log p_repo + log p_prior. Without a prior it is plain naive Bayes. With
+    `tuned` (the prior tuned to the same commits, `prior.tuned`) the answer mixes both:
+    `TUNE_MIX` * log p_tuned + (1 - `TUNE_MIX`) * log p_(naive Bayes and prior), over the
+    classes the repo labels."""
 
     classes: list[str]
     base: list[float]  # per class: log of its share of the training commits
@@ -275,6 +280,7 @@ class Model:
     denom: list[float]  # per class: log(its weighted feature count + vocabulary + 1)
     prior: Prior | None = None
     weight: float = PRIOR_MIX
+    tuned: Prior | None = None
 
     @classmethod
     def train(cls, samples: Iterable[tuple[list[str], str]], weights: Iterable[float] | None = None,
@@ -309,6 +315,12 @@ class Model:
         if self.prior is not None and prior_feats is not None:
             lp = self.prior.logp(prior_feats)
             z = [self.weight * v + lp[_INDEX[k]] for v, k in zip(z, self.classes, strict=True)]
+            if self.tuned is not None:
+                top = max(z)
+                norm = top + math.log(math.fsum(math.exp(v - top) for v in z))
+                lt = self.tuned.logp(prior_feats)
+                z = [TUNE_MIX * lt[_INDEX[k]] + (1 - TUNE_MIX) * (v - norm)
+                     for v, k in zip(z, self.classes, strict=True)]
         return z
 
     def predict(self, feats: list[str], prior_feats: set[str] | None = None) -> tuple[str, float]:
@@ -423,14 +435,29 @@ def train_model(logged: Iterable[Logged], min_commits: int, with_prior: bool = T
     """A per-repo model from the commits that carry a conventional prefix (`logged` newest
     first, as `history` gives them), combined with the shipped prior when it loads; None when
     the repo has fewer than `min_commits` of them."""
-    samples = []
+    rows = []
     for c in logged:
         kind, rest = conventional(c.subject)
         if kind not in CLASSES or skip_reason(c.subject, c.author):
             continue
-        message = (rest + "\n\n" + c.body.strip()).strip()
-        samples.append((model_features(message, c.shape, rules(message, c.shape)), kind))
-    if len(samples) < min_commits:
+        rows.append(((rest + "\n\n" + c.body.strip()).strip(), c.shape, kind))
+    if len(rows) < min_commits:
         return None
-    samples.reverse()  # oldest first, as `recency` weighs them
-    return Model.train(samples, recency(len(samples)), prior=prior.load() if with_prior else None)
+    rows.reverse()  # oldest first, as `recency` weighs them
+    return repo_model(rows, prior.load() if with_prior else None)
+
+
+def repo_model(rows: list[tuple[str, Shape, str]], base: Prior | None, min_per_class: int = 5) -> Model | None:
+    """The repo model of its prefixed commits (message without the prefix, shape, class; oldest
+    first): naive Bayes mixed with `base`, and `base` tuned to the same commits; naive Bayes
+    alone without a prior. None when fewer than two classes have `min_per_class` commits."""
+    weights = recency(len(rows))
+    samples = []
+    for message, shape, kind in rows:
+        rule = rules(message, shape)
+        pf = prior.features(message, shape.paths, shape.statuses, rule)
+        samples.append((model_features(message, shape, rule, pf), pf, kind))
+    model = Model.train([(f, k) for f, _, k in samples], weights, min_per_class, prior=base)
+    if model is not None and base is not None:
+        model.tuned = prior.tuned(base, [(pf, k) for _, pf, k in samples], weights)
+    return model
