@@ -94,8 +94,13 @@ def test_the_prior_tuned_to_a_repo_learns_its_convention_and_keeps_the_rest() ->
         return [(polish, "bugfix")] * n + [({"s:add", "s:widget"}, "feature")] * n
 
     assert base.predict(polish) == "refactor"
-    few, many = prior.tuned(base, repo(2)), prior.tuned(base, repo(200))
+    few, many = prior.tuned(base, repo(4)), prior.tuned(base, repo(200))
     assert few.predict(polish) == "refactor" and many.predict(polish) == "bugfix"
+    assert few.weights["s:polish"] != base.weights["s:polish"]  # moved, not enough to turn
+    # A feature in fewer than TUNE_MIN_COMMITS commits is not tuned: no weight of its own, or the
+    # prior's as it was.
+    rare = prior.tuned(base, repo(200) + [({"s:once", "s:crash"}, "docs")] * (prior.TUNE_MIN_COMMITS - 1))
+    assert "s:once" not in rare.weights and rare.weights["s:crash"] == base.weights["s:crash"]
     assert many.weights["s:crash"] == [2.0, 0, 0, 0, 0, 0] and many.weights["s:docs"] == base.weights["s:docs"]
     assert "s:add" in many.weights and many.predict({"s:add"}) == "feature"
     assert base.weights["s:polish"] == [0, 0, 2.0, 0, 0, 0]  # the prior itself is left as it was
