@@ -539,6 +539,46 @@ def test_more_file_types_are_labelled_and_mdx_pages_are_docs(tmp_path: Path) -> 
     assert docs.category == "editing" and docs.weight == 0.5  # a docs edit, never a debugging example
 
 
+def test_a_header_is_fenced_in_the_language_it_is_written_in(tmp_path: Path) -> None:
+    """fmt's headers are C++ (9,476 of its fences said `c`). A `.h` file is C++ or Objective-C
+    where its changed lines show it, else where its commit's other files are, else where its
+    first lines (at the tip) show it; else C, as jq's headers stay."""
+    r = new_repo(tmp_path / "r")
+    lines = "".join(f"#define LIMIT_{i} {i}\n" for i in range(30))
+    cpp_head = "#include <vector>\n\n" + lines
+    commit(r, "Add the headers", {"include/fmt/core.h": cpp_head, "src/jv.h": "#include <stdio.h>\n\n" + lines,
+                                  "ui/View.h": "#import <Foundation/Foundation.h>\n\n" + lines})
+    commit(r, "Raise the last limits", {p: body.replace("LIMIT_29 29", "LIMIT_29 290")
+                                        for p, body in (("include/fmt/core.h", cpp_head),
+                                                        ("src/jv.h", "#include <stdio.h>\n\n" + lines),
+                                                        ("ui/View.h", "#import <Foundation/Foundation.h>\n\n" + lines))})
+    commit(r, "Add a formatter and its test", {
+        "include/fmt/core.h": cpp_head.replace("LIMIT_29 290", "LIMIT_29 291"),
+        "src/jv.h": "#include <stdio.h>\n\n" + lines.replace("LIMIT_29 29", "LIMIT_29 2"),
+        "test/core-test.cc": "int main() { return 0; }\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+
+    def lang_of(subject: str, path: str) -> list[str]:
+        (c,) = [c for c in cands(out) if subject in c.messages[0]["content"] and path in c.provenance["paths"]]
+        return re.findall(rf"`{re.escape(path)}`[^\n]*:\n`{{3,}}(\S*)\n", c.messages[1]["content"])
+
+    # the changed lines (a #define) say nothing: the file's first lines at the tip do
+    assert lang_of("Raise the last limits", "include/fmt/core.h") == ["cpp"]
+    assert lang_of("Raise the last limits", "ui/View.h") == ["objectivec"]
+    assert lang_of("Raise the last limits", "src/jv.h") == ["c"]
+    assert lang_of("Add the headers", "src/jv.h") == ["c"]  # a new file: its own lines
+    # beside a .cc file, a header is C++ whatever its lines: a C header beside C++ code is rare
+    assert lang_of("Add a formatter", "src/jv.h") == ["cpp"]
+    assert files.header_language("+  std::vector<int> v;", set()) == "cpp"
+    assert files.header_language("+template <typename T> T id(T x);", set()) == "cpp"
+    assert files.header_language("+class Writer : public Base {", set()) == "cpp"
+    # English words in a C comment are not C++: "the class", "namespace", "operator", "virtual"
+    comment = "+/* Use the virtual class of the operator in this namespace: see jv.c */\n+int jv_free(jv);"
+    assert files.header_language(comment, set()) == "c"
+    assert files.header_language(comment, {"c", "objectivec"}) == "objectivec"
+    assert files.header_language(comment, set(), lambda: "cpp") == "cpp"
+
+
 def test_build_output_beside_its_source_is_not_mined_twice(tmp_path: Path) -> None:
     """hono commits deno_dist/ (its src/ built for Deno) with every change: a fifth of its
     examples were the same change again, most not near-duplicates to the curator."""

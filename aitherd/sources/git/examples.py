@@ -185,10 +185,13 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
 
 
 def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
-          script_language: Callable[[FileDiff], str] | None = None) -> list[Part]:
+          script_language: Callable[[FileDiff], str] | None = None,
+          header_head: Callable[[FileDiff], str] | None = None) -> list[Part]:
     """The files worth an example, each with its snippets; what is left out is counted.
-    `script_language`: the language of a file without an extension, by its `#!` line."""
+    `script_language`: the language of a file without an extension, by its `#!` line;
+    `header_head`: what a `.h` file's first lines say it is (see files.header_language)."""
     out = []
+    siblings: set[str] | None = None  # the languages of the commit's files, for a .h file's
     for fd in commit.files:
         if fd.status == "D":
             commit.skip("files.deleted")
@@ -199,6 +202,11 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
         lang = files.language(fd.path)
         if not lang and script_language is not None and not files.has_extension(fd.path):
             lang = script_language(fd)  # tests/shtest, scripts/version, .husky/pre-commit
+        elif lang == "c" and fd.path.endswith(".h"):
+            if siblings is None:
+                siblings = {files.language(f.path) for f in commit.files}
+            lang = files.header_language("\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,
+                                         None if header_head is None else functools.partial(header_head, fd))
         role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
         kept = []
         for hunk in fd.hunks:

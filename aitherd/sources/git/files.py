@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from collections.abc import Callable
 from itertools import accumulate
 
 TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
@@ -64,7 +65,8 @@ LANG = {
     # CoffeeScript, man pages (roff), and the XML of .NET's build and project files
     # (Newtonsoft.Json: .nuspec, .props, .shfbproj, .DotSettings ...)
     ".eex": "eex", ".leex": "eex", ".heex": "heex", ".po": "po", ".pot": "po", ".coffee": "coffeescript",
-    ".cson": "coffeescript", ".roff": "roff", ".man": "roff",
+    ".cson": "coffeescript", ".roff": "roff", ".man": "roff", ".cu": "cuda", ".cuh": "cuda", ".pro": "qmake",
+    ".pri": "qmake",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -83,7 +85,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "Capfile": "ruby", "Podfile": "ruby", "Brewfile": "ruby", "Justfile": "just", "PKGBUILD": "bash",
           "APKBUILD": "bash", "Earthfile": "earthfile", ".babelrc": "json", ".swcrc": "json", ".jshintrc": "json",
           "App.config": "xml", "Web.config": "xml", "NuGet.config": "xml", "packages.config": "xml",
-          "gitignore": "gitignore", "babelrc": "json"}  # phoenix's project templates drop the dot
+          "gitignore": "gitignore", "babelrc": "json",  # phoenix's project templates drop the dot
+          ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml"}  # fmt
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 # A suffix that keeps the file's own language before it: a template, a test's expected output, an
 # example to copy.
@@ -131,6 +134,31 @@ def language(path: str) -> str:
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
         return language(name[:-len(ext)])  # cobra's root.go.golden, config.yaml.example, setup.cfg.in
     return lang
+
+
+# A header's lines that only C++ or Objective-C has (fmt's headers are C++: 9,476 of its fences
+# were `c`): a scope operator between names, a namespace block, a template, C++'s keywords (none
+# an English word a C comment would use), an operator overload, an access label, a class, a
+# standard header without `.h` (<vector>).
+_CPP_TEXT = re.compile(r"\w::~?\w|\b(?:namespace\s+\w+\s*\{|using\s+namespace\b|template\s*<|typename\b|"
+                       r"constexpr\b|nullptr\b|decltype\b|noexcept\b|"
+                       r"operator\s*(?:==|!=|<=|>=|\(\)|\[\]|<<|>>|[-+*/%^&|~!=<>]))|"
+                       r"^[+ -]?\s*(?:public|private|protected)\s*:|\bclass\s+\w+(?:\s+final)?\s*[:{]|"
+                       r"^[+ -]?\s*#\s*include\s*<[a-z_]+>", re.M)
+_OBJC_TEXT = re.compile(r"^[+ -]?\s*(?:@interface|@implementation|@protocol|@property|@end\b|#import\b)", re.M)
+
+
+def header_says(text: str) -> str:
+    """'objectivec' or 'cpp' where a `.h` file's lines show that language, else ''."""
+    return "objectivec" if _OBJC_TEXT.search(text) else "cpp" if _CPP_TEXT.search(text) else ""
+
+
+def header_language(text: str, siblings: set[str], head: Callable[[], str] | None = None) -> str:
+    """A `.h` file's fence language: what its changed lines say (Objective-C, C++), else what the
+    other files of its commit are written in (a C++ header beside .cc files), else what the
+    file's head says (`head`: its first lines, as `Heads` reads them), else C."""
+    return (header_says(text) or ("objectivec" if "objectivec" in siblings else "cpp" if "cpp" in siblings else "")
+            or (head() if head is not None else "") or "c")
 
 
 _SHEBANG = re.compile(r"#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([A-Za-z][\w+-]*?)(?:[\d.]*)(?:\s|$)")

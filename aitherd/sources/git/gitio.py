@@ -11,7 +11,7 @@ import subprocess
 from typing import IO
 
 from aitherd import errors
-from aitherd.sources.git.files import generated_head, shebang_language
+from aitherd.sources.git.files import generated_head, header_says, shebang_language
 
 
 class Interrupted(Exception):
@@ -84,9 +84,10 @@ class Heads:
             raise Interrupted("git cat-file stopped mid-object")
         return data[:size] if parts[1] == b"blob" else None
 
-    def _facts(self, path: str, blob: str) -> tuple[bool, str]:
-        """(generated?, the language its `#!` line names) from the file's first 4 KiB at the
-        tip, or in `blob` where it is gone there; cached per path (the answers, not the text)."""
+    def _facts(self, path: str, blob: str) -> tuple[bool, str, str]:
+        """(generated?, the language its `#!` line names, what a `.h` file's lines say it is)
+        from the file's first 4 KiB at the tip, or in `blob` where it is gone there; cached per
+        path (the answers, not the text)."""
         facts = self._seen.get(path)
         if facts is None:
             data = None
@@ -96,7 +97,8 @@ class Heads:
                     data = self._read(blob)
             head = "" if data is None else data[:4096].decode("utf-8", "replace")
             facts = self._seen[path] = (bool(head) and generated_head(head),
-                                        shebang_language(head.split("\n", 1)[0]))
+                                        shebang_language(head.split("\n", 1)[0]),
+                                        header_says(head) if path.endswith(".h") else "")
         return facts
 
     def generated(self, path: str, blob: str) -> bool:
@@ -105,6 +107,10 @@ class Heads:
     def script_language(self, path: str, blob: str) -> str:
         """The language a file's `#!` line names ('' without one)."""
         return self._facts(path, blob)[1]
+
+    def header_language(self, path: str, blob: str) -> str:
+        """'cpp' or 'objectivec' where a `.h` file's first lines show that language, else ''."""
+        return self._facts(path, blob)[2]
 
     def close(self) -> None:
         if self._proc is not None:

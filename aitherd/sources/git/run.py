@@ -111,6 +111,11 @@ class Miner:
             return files.shebang_language(next(head, ""))
         return self.heads.script_language(fd.path, fd.blob)
 
+    def _header_head(self, fd: FileDiff) -> str:
+        """What a `.h` file's first lines say it is ('cpp', 'objectivec' or ''): '' where its
+        diff shows them (they were read with its changed lines)."""
+        return "" if _head_in_diff(fd) is not None else self.heads.header_language(fd.path, fd.blob)
+
     def commit(self, header: str, patch: str | None) -> Result:
         """One commit's items, but for review pairs (see `mine`), and its counts."""
         if patch is None:
@@ -139,7 +144,7 @@ class Miner:
         if commit.size > cfg.max_diff_bytes:
             res.items.append(Skip("large_diff"))
             return
-        ps = parts(commit, cfg, self._generated, self._script_language)
+        ps = parts(commit, cfg, self._generated, self._script_language, self._header_head)
         if not ps:
             res.items.append(Skip("no_usable_hunks"))
             return
