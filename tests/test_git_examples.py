@@ -569,14 +569,38 @@ def test_a_header_is_fenced_in_the_language_it_is_written_in(tmp_path: Path) -> 
     assert lang_of("Add the headers", "src/jv.h") == ["c"]  # a new file: its own lines
     # beside a .cc file, a header is C++ whatever its lines: a C header beside C++ code is rare
     assert lang_of("Add a formatter", "src/jv.h") == ["cpp"]
-    assert files.header_language("+  std::vector<int> v;", set()) == "cpp"
-    assert files.header_language("+template <typename T> T id(T x);", set()) == "cpp"
-    assert files.header_language("+class Writer : public Base {", set()) == "cpp"
+    h = "include/x.h"
+    assert files.shared_language(h, "+  std::vector<int> v;", set()) == "cpp"
+    assert files.shared_language(h, "+template <typename T> T id(T x);", set()) == "cpp"
+    assert files.shared_language(h, "+class Writer : public Base {", set()) == "cpp"
+    assert files.shared_language(h, "+- (void)viewDidLoad:(NSString *)name;", set()) == "objectivec"
+    assert files.shared_language(h, "-  (void)std::fflush(f);", set()) == "cpp"  # a removed cast, not a method
     # English words in a C comment are not C++: "the class", "namespace", "operator", "virtual"
     comment = "+/* Use the virtual class of the operator in this namespace: see jv.c */\n+int jv_free(jv);"
-    assert files.header_language(comment, set()) == "c"
-    assert files.header_language(comment, {"c", "objectivec"}) == "objectivec"
-    assert files.header_language(comment, set(), lambda: "cpp") == "cpp"
+    assert files.shared_language(h, comment, set()) == "c"
+    assert files.shared_language(h, comment, {"c", "objectivec"}) == "objectivec"
+    assert files.shared_language(h, comment, set(), lambda: "cpp") == "cpp"
+
+
+def test_a_dot_m_file_is_objective_c_or_matlab_by_its_lines(tmp_path: Path) -> None:
+    """export_fig's MATLAB .m files were fenced objectivec (601 fences)."""
+    m = "src/export_fig.m"
+    assert files.shared_language(m, "+function fh = export_fig(varargin)\n+  fh = gcf;", set()) == "matlab"
+    assert files.shared_language(m, " % Crop the image\n+    A = A(t:b, l:r, :);", set()) == "matlab"
+    assert files.shared_language(m, "+#import \"View.h\"\n+@implementation View", set()) == "objectivec"
+    assert files.shared_language(m, "+- (void)viewDidLoad {\n+  [super viewDidLoad];", set()) == ""
+    assert files.shared_language(m, "+  NSString *name = @\"view\";", set()) == "objectivec"
+    assert files.shared_language(m, "+    x = y;", set()) == ""  # neither: unlabelled, not guessed
+    assert files.shared_language(m, "+    x = y;", {"objectivec"}) == "objectivec"  # beside a .mm file
+    # a MATLAB repository's C MEX file beside it says nothing of the .m file
+    assert files.shared_language(m, "+    x = y;", {"c", "cpp"}, lambda: "matlab") == "matlab"
+    r = new_repo(tmp_path / "r")
+    body = "function out = crop(A)\n% CROP trims the borders\n" + "".join(f"A = A + {i};\n" for i in range(30)) + "out = A;\nend\n"
+    commit(r, "Add crop", {"crop.m": body, "mex/fast.c": "int f(void) { return 0; }\n"})
+    commit(r, "Trim one more row", {"crop.m": body.replace("A = A + 28;", "A = A + 29;")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (c,) = [c for c in cands(out) if "Trim one more row" in c.messages[0]["content"]]
+    assert re.findall(r"`crop\.m`[^\n]*:\n`{3,}(\S*)\n", c.messages[1]["content"]) == ["matlab"]  # by its head
 
 
 def test_build_output_beside_its_source_is_not_mined_twice(tmp_path: Path) -> None:

@@ -186,12 +186,12 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
 
 def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
           script_language: Callable[[FileDiff], str] | None = None,
-          header_head: Callable[[FileDiff], str] | None = None) -> list[Part]:
+          head_says: Callable[[FileDiff], str] | None = None) -> list[Part]:
     """The files worth an example, each with its snippets; what is left out is counted.
     `script_language`: the language of a file without an extension, by its `#!` line;
-    `header_head`: what a `.h` file's first lines say it is (see files.header_language)."""
+    `head_says`: what a `.h` or `.m` file's first lines say it is (see files.shared_language)."""
     out = []
-    siblings: set[str] | None = None  # the languages of the commit's files, for a .h file's
+    siblings: set[str] | None = None  # the languages of the commit's files, for a .h or .m file's
     for fd in commit.files:
         if fd.status == "D":
             commit.skip("files.deleted")
@@ -202,11 +202,11 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
         lang = files.language(fd.path)
         if not lang and script_language is not None and not files.has_extension(fd.path):
             lang = script_language(fd)  # tests/shtest, scripts/version, .husky/pre-commit
-        elif lang == "c" and fd.path.endswith(".h"):
+        elif files.shared_extension(fd.path):
             if siblings is None:
-                siblings = {files.language(f.path) for f in commit.files}
-            lang = files.header_language("\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,
-                                         None if header_head is None else functools.partial(header_head, fd))
+                siblings = {files.language(f.path) for f in commit.files if not files.shared_extension(f.path)}
+            lang = files.shared_language(fd.path, "\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,
+                                         None if head_says is None else functools.partial(head_says, fd))
         role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
         kept = []
         for hunk in fd.hunks:

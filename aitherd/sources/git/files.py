@@ -145,20 +145,42 @@ _CPP_TEXT = re.compile(r"\w::~?\w|\b(?:namespace\s+\w+\s*\{|using\s+namespace\b|
                        r"operator\s*(?:==|!=|<=|>=|\(\)|\[\]|<<|>>|[-+*/%^&|~!=<>]))|"
                        r"^[+ -]?\s*(?:public|private|protected)\s*:|\bclass\s+\w+(?:\s+final)?\s*[:{]|"
                        r"^[+ -]?\s*#\s*include\s*<[a-z_]+>", re.M)
-_OBJC_TEXT = re.compile(r"^[+ -]?\s*(?:@interface|@implementation|@protocol|@property|@end\b|#import\b)", re.M)
+# Objective-C's own lines: its directives, #import, a selector, Foundation's types. (Not a
+# method's `- (void)name`: in a diff, a removed line that starts with a cast reads the same.)
+_OBJC_TEXT = re.compile(r"^[+ -]?\s*(?:@interface|@implementation|@protocol|@property|@synthesize|@end\b|#import\b)|"
+                        r"@selector\(|\bNS[A-Z][a-z]\w+\b", re.M)
+# MATLAB's (export_fig's .m files were fenced objectivec: 601 fences): a function line, a `%`
+# comment line, a block's bare `end`.
+_MATLAB_TEXT = re.compile(r"^[+ -]?\s*(?:function\b|%|end\s*;?\s*(?:%.*)?$)", re.M)
+# Extensions two languages share: what the lines say decides, and without a word from them the
+# default (a `.m` file that shows neither stays unlabelled).
+_SHARED_EXT = {".h": "c", ".m": ""}
 
 
-def header_says(text: str) -> str:
-    """'objectivec' or 'cpp' where a `.h` file's lines show that language, else ''."""
-    return "objectivec" if _OBJC_TEXT.search(text) else "cpp" if _CPP_TEXT.search(text) else ""
+def shared_extension(path: str) -> bool:
+    """Is the file's language told by its lines (`.h`: C, C++ or Objective-C; `.m`: Objective-C
+    or MATLAB), not by its extension alone?"""
+    return path.endswith((".h", ".m"))
 
 
-def header_language(text: str, siblings: set[str], head: Callable[[], str] | None = None) -> str:
-    """A `.h` file's fence language: what its changed lines say (Objective-C, C++), else what the
-    other files of its commit are written in (a C++ header beside .cc files), else what the
-    file's head says (`head`: its first lines, as `Heads` reads them), else C."""
-    return (header_says(text) or ("objectivec" if "objectivec" in siblings else "cpp" if "cpp" in siblings else "")
-            or (head() if head is not None else "") or "c")
+def lines_say(path: str, text: str) -> str:
+    """The language a `.h` or `.m` file's lines show ('' when they show none)."""
+    if _OBJC_TEXT.search(text):
+        return "objectivec"
+    if path.endswith(".h"):
+        return "cpp" if _CPP_TEXT.search(text) else ""
+    return "matlab" if _MATLAB_TEXT.search(text) else ""
+
+
+def shared_language(path: str, text: str, siblings: set[str], head: Callable[[], str] | None = None) -> str:
+    """A `.h` or `.m` file's fence language: what its changed lines say, else what the other files
+    of its commit are written in (`siblings`, the languages of those without a shared extension:
+    a C++ header beside .cc files, Objective-C beside .mm), else what the file's first lines say
+    (`head`: as `Heads` reads them at the tip), else C for `.h`, none for `.m`."""
+    by_siblings = ("objectivec" if "objectivec" in siblings else
+                   "cpp" if "cpp" in siblings and path.endswith(".h") else "")
+    return (lines_say(path, text) or by_siblings or (head() if head is not None else "")
+            or _SHARED_EXT[path[path.rfind("."):]])
 
 
 _SHEBANG = re.compile(r"#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([A-Za-z][\w+-]*?)(?:[\d.]*)(?:\s|$)")

@@ -11,7 +11,7 @@ import subprocess
 from typing import IO
 
 from aitherd import errors
-from aitherd.sources.git.files import generated_head, header_says, shebang_language
+from aitherd.sources.git.files import generated_head, lines_say, shared_extension, shebang_language
 
 
 class Interrupted(Exception):
@@ -85,7 +85,7 @@ class Heads:
         return data[:size] if parts[1] == b"blob" else None
 
     def _facts(self, path: str, blob: str) -> tuple[bool, str, str]:
-        """(generated?, the language its `#!` line names, what a `.h` file's lines say it is)
+        """(generated?, the language its `#!` line names, what a `.h` or `.m` file's lines say)
         from the file's first 4 KiB at the tip, or in `blob` where it is gone there; cached per
         path (the answers, not the text)."""
         facts = self._seen.get(path)
@@ -98,7 +98,7 @@ class Heads:
             head = "" if data is None else data[:4096].decode("utf-8", "replace")
             facts = self._seen[path] = (bool(head) and generated_head(head),
                                         shebang_language(head.split("\n", 1)[0]),
-                                        header_says(head) if path.endswith(".h") else "")
+                                        lines_say(path, head) if shared_extension(path) else "")
         return facts
 
     def generated(self, path: str, blob: str) -> bool:
@@ -108,8 +108,8 @@ class Heads:
         """The language a file's `#!` line names ('' without one)."""
         return self._facts(path, blob)[1]
 
-    def header_language(self, path: str, blob: str) -> str:
-        """'cpp' or 'objectivec' where a `.h` file's first lines show that language, else ''."""
+    def shared_language(self, path: str, blob: str) -> str:
+        """What a `.h` or `.m` file's first lines show it is (files.lines_say), else ''."""
         return self._facts(path, blob)[2]
 
     def close(self) -> None:

@@ -111,10 +111,11 @@ class Miner:
             return files.shebang_language(next(head, ""))
         return self.heads.script_language(fd.path, fd.blob)
 
-    def _header_head(self, fd: FileDiff) -> str:
-        """What a `.h` file's first lines say it is ('cpp', 'objectivec' or ''): '' where its
-        diff shows them (they were read with its changed lines)."""
-        return "" if _head_in_diff(fd) is not None else self.heads.header_language(fd.path, fd.blob)
+    def _head_says(self, fd: FileDiff) -> str:
+        """What a `.h` or `.m` file's first lines say it is (files.lines_say): '' for a new file
+        (its diff, read with its changed lines, is the whole file). A first hunk from line 1
+        shows a dozen lines, often only a license: the file's head is read all the same."""
+        return "" if fd.status == "A" else self.heads.shared_language(fd.path, fd.blob)
 
     def commit(self, header: str, patch: str | None) -> Result:
         """One commit's items, but for review pairs (see `mine`), and its counts."""
@@ -144,7 +145,7 @@ class Miner:
         if commit.size > cfg.max_diff_bytes:
             res.items.append(Skip("large_diff"))
             return
-        ps = parts(commit, cfg, self._generated, self._script_language, self._header_head)
+        ps = parts(commit, cfg, self._generated, self._script_language, self._head_says)
         if not ps:
             res.items.append(Skip("no_usable_hunks"))
             return
