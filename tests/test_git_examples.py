@@ -582,6 +582,16 @@ def test_a_header_is_fenced_in_the_language_it_is_written_in(tmp_path: Path) -> 
     assert files.shared_language(h, comment, set(), lambda: "cpp") == "cpp"
 
 
+def test_a_qt_translation_catalog_is_xml_not_typescript() -> None:
+    """flameshot's translations/*.ts are Qt Linguist's XML (567 fences said typescript); TypeScript
+    stays TypeScript, whatever the commit beside it."""
+    catalog = ("   <message>\n+        <location filename=\"../src/main.cpp\" line=\"12\"/>\n"
+               "         <source>Capture</source>\n")
+    assert files.shared_language("translations/Internationalization_de_DE.ts", catalog, {"cpp"}) == "xml"
+    code = "+export const source = (message: string): Message => ({ message })"
+    assert files.shared_language("src/message.ts", code, {"cpp"}, lambda: "cpp") == "typescript"
+
+
 def test_a_dot_m_file_is_objective_c_or_matlab_by_its_lines(tmp_path: Path) -> None:
     """export_fig's MATLAB .m files were fenced objectivec (601 fences)."""
     m = "src/export_fig.m"
@@ -677,6 +687,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("Src/Newtonsoft.Json.nuspec", "xml"), ("Src/Newtonsoft.Json.sln.DotSettings", "xml"),
     ("Src/packages.config", "xml"), ("Build/Newtonsoft.Json.props", "xml"), ("Doc/SerializationGuide.aml", "xml"),
     ("installer/templates/phx_single/gitignore", "gitignore"),
+    # fmt's and flameshot's C++ and Qt projects
+    (".clang-format", "yaml"), ("src/kernel.cu", "cuda"), ("flameshot.pro", "qmake"), ("src/graphics.qrc", "xml"),
+    ("src/widgets/dialog.ui", "xml"), ("data/flameshot.desktop", "ini"), ("packaging/rpm/flameshot.spec", "spec"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -66,7 +66,8 @@ LANG = {
     # (Newtonsoft.Json: .nuspec, .props, .shfbproj, .DotSettings ...)
     ".eex": "eex", ".leex": "eex", ".heex": "heex", ".po": "po", ".pot": "po", ".coffee": "coffeescript",
     ".cson": "coffeescript", ".roff": "roff", ".man": "roff", ".cu": "cuda", ".cuh": "cuda", ".pro": "qmake",
-    ".pri": "qmake",
+    # Qt's and Linux packaging's (flameshot): resources, Designer forms, desktop entries, RPM specs
+    ".pri": "qmake", ".qrc": "xml", ".ui": "xml", ".desktop": "ini", ".service": "ini", ".spec": "spec",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -152,19 +153,24 @@ _OBJC_TEXT = re.compile(r"^[+ -]?\s*(?:@interface|@implementation|@protocol|@pro
 # MATLAB's (export_fig's .m files were fenced objectivec: 601 fences): a function line, a `%`
 # comment line, a block's bare `end`.
 _MATLAB_TEXT = re.compile(r"^[+ -]?\s*(?:function\b|%|end\s*;?\s*(?:%.*)?$)", re.M)
+# Qt Linguist's translation catalogs are XML named .ts (flameshot: 567 fences said typescript).
+_QT_TS = re.compile(r"<!DOCTYPE TS>|<TS\s+version=|</?(?:message|translation|source|context|location)\b")
 # Extensions two languages share: what the lines say decides, and without a word from them the
-# default (a `.m` file that shows neither stays unlabelled).
-_SHARED_EXT = {".h": "c", ".m": ""}
+# default (a `.m` file that shows neither stays unlabelled). A `.ts` hunk of a catalog always
+# shows its tags: its commit's other files and the file's head are asked for `.h` and `.m` only.
+_SHARED_EXT = {".h": "c", ".m": "", ".ts": "typescript"}
 
 
 def shared_extension(path: str) -> bool:
     """Is the file's language told by its lines (`.h`: C, C++ or Objective-C; `.m`: Objective-C
-    or MATLAB), not by its extension alone?"""
-    return path.endswith((".h", ".m"))
+    or MATLAB; `.ts`: TypeScript or a Qt catalog), not by its extension alone?"""
+    return path.endswith((".h", ".m", ".ts"))
 
 
 def lines_say(path: str, text: str) -> str:
-    """The language a `.h` or `.m` file's lines show ('' when they show none)."""
+    """The language a `.h`, `.m` or `.ts` file's lines show ('' when they show none)."""
+    if path.endswith(".ts"):
+        return "xml" if _QT_TS.search(text) else ""
     if _OBJC_TEXT.search(text):
         return "objectivec"
     if path.endswith(".h"):
@@ -173,14 +179,18 @@ def lines_say(path: str, text: str) -> str:
 
 
 def shared_language(path: str, text: str, siblings: set[str], head: Callable[[], str] | None = None) -> str:
-    """A `.h` or `.m` file's fence language: what its changed lines say, else what the other files
-    of its commit are written in (`siblings`, the languages of those without a shared extension:
-    a C++ header beside .cc files, Objective-C beside .mm), else what the file's first lines say
-    (`head`: as `Heads` reads them at the tip), else C for `.h`, none for `.m`."""
-    by_siblings = ("objectivec" if "objectivec" in siblings else
-                   "cpp" if "cpp" in siblings and path.endswith(".h") else "")
-    return (lines_say(path, text) or by_siblings or (head() if head is not None else "")
-            or _SHARED_EXT[path[path.rfind("."):]])
+    """A `.h`, `.m` or `.ts` file's fence language: what its changed lines say, else (`.h`, `.m`)
+    what the other files of its commit are written in (`siblings`, the languages of those
+    without a shared extension: a C++ header beside .cc files, Objective-C beside .mm), else
+    what the file's first lines say (`head`: as `Heads` reads them at the tip), else C for `.h`,
+    none for `.m`, TypeScript for `.ts`."""
+    ext = path[path.rfind("."):]
+    if said := lines_say(path, text):
+        return said
+    if ext == ".ts":
+        return _SHARED_EXT[ext]
+    by_siblings = ("objectivec" if "objectivec" in siblings else "cpp" if "cpp" in siblings and ext == ".h" else "")
+    return by_siblings or (head() if head is not None else "") or _SHARED_EXT[ext]
 
 
 _SHEBANG = re.compile(r"#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([A-Za-z][\w+-]*?)(?:[\d.]*)(?:\s|$)")
