@@ -182,6 +182,16 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Update doc", "", ["doc/XXL-JOB官方文档.md"], True),
     ("Coding", "", ["src/Job.java"], True),
     ("Document RuntimeTypeAdapter", "", ["extras/RuntimeTypeAdapter.java"], False),  # a verb: write its docs
+    # what a review asked for is not what changed (flameshot, phoenix, flask); a lone letter
+    ("Made changes after review of merge", "", ["external/QHotkey/QHotkey"], True),
+    ("Minor tweaks after code review", "", ["lib/phoenix/router.ex"], True),
+    ("Address review comments", "", ["src/a.c"], True),
+    ("Updates per PR review", "", ["src/a.c"], True),
+    ("A", "", ["debian/patches/0001-build-patch.patch"], True),
+    ("Fix typo after review", "", ["src/a.c"], False),
+    ("Add comments to the parser", "", ["src/parser.c"], False),
+    ("Review URL percent escaping sets", "", ["src/url.rb"], False),
+    ("Merge BasicArgFormatter and ArgFormatter", "", ["fmt/format.h"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

@@ -281,9 +281,13 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "fixed", "minor", "improvement", "improvements", "improve", "improved", "progress", "done", "commit", "edit",
     "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout", "doc", "docs",
     "documentation", "readme", "rm", "md", "code", "coding", "optimize", "optimized",
-    "optimise", "optimised", "optimization", "upgrade", "upgraded"})
+    "optimise", "optimised", "optimization", "upgrade", "upgraded",
+    # what a review asked for, not what it is (flameshot's "Made changes after review of merge",
+    # phoenix's "Minor tweaks after code review", "Address review comments", "Updates per PR review")
+    "review", "reviews", "reviewed", "feedback", "comments", "suggestions", "suggested", "address", "addressed",
+    "made", "pr", "merge", "merged", "tidy", "tidied"})
 _GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
-    "on", "for", "it", "this", "that", "with", "from", "up", "final"})
+    "on", "for", "it", "this", "that", "with", "from", "up", "final", "after", "per", "based", "by"})
 # ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
 _ACTIONABLE = frozenset({"typo", "typos", "spelling", "lint", "linter", "linting", "format", "formatting",
     "formatted", "whitespace"})
@@ -296,8 +300,8 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
     if body.strip():
         return False
     words = _TOKEN.findall(subject.lower())
-    if not words:
-        return True
+    if all(w in _GLUE or (len(w) == 1 and w.isascii()) for w in words):
+        return True  # no word, or only glue and single letters: flameshot's subject "A"
     empty = [w in _VAGUE or _VAGUE_CJK.fullmatch(w) is not None for w in words]
     if any(w in _ACTIONABLE for w in words) or not any(empty):
         return False
