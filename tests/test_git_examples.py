@@ -700,6 +700,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # fmt's and flameshot's C++ and Qt projects
     (".clang-format", "yaml"), ("src/kernel.cu", "cuda"), ("flameshot.pro", "qmake"), ("src/graphics.qrc", "xml"),
     ("src/widgets/dialog.ui", "xml"), ("data/flameshot.desktop", "ini"), ("packaging/rpm/flameshot.spec", "spec"),
+    ("packaging/debian/control", "debcontrol"), ("debian/rules", "makefile"), ("debian/copyright", "text"),
+    ("src/control", ""), ("tools/rules", ""),  # only in a debian/ folder
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

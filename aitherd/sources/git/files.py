@@ -88,7 +88,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "App.config": "xml", "Web.config": "xml", "NuGet.config": "xml", "packages.config": "xml",
           "gitignore": "gitignore", "babelrc": "json",  # phoenix's project templates drop the dot
           ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml"}  # fmt
-_NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
+_NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}
+_DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
+           "series": "text"}  # sinatra's "RakeFile", "makefile"
 # A suffix that keeps the file's own language before it: a template, a test's expected output, an
 # example to copy.
 _WRAPPERS = frozenset({".golden", ".tmpl", ".tpl", ".in", ".template", ".dist", ".example", ".sample", ".orig",
@@ -129,6 +131,8 @@ def _ext(path: str) -> tuple[str, str]:
 def language(path: str) -> str:
     """The fence language for a file, '' when it cannot be told."""
     name, ext = _ext(path)
+    if (path.startswith("debian/") or "/debian/" in path) and (lang := _DEBIAN.get(name, "")):
+        return lang  # a Debian package's files (flameshot)
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
     if not lang and not ext and _PROSE_NAMES.match(name):  # CHANGES, LICENSE, AUTHORS, README
         return "text"

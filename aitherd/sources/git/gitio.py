@@ -54,7 +54,7 @@ class Heads:
     def __init__(self, repo: str, tip: str) -> None:
         self.repo, self.tip = repo, tip
         self._proc: subprocess.Popen[bytes] | None = None
-        self._seen: dict[str, tuple[bool, str]] = {}
+        self._seen: dict[str, tuple[bool, str, str]] = {}
 
     def _read(self, name: str) -> bytes | None:
         if self._proc is None:
