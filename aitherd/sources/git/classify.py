@@ -213,25 +213,25 @@ def rules(message: str, shape: Shape) -> str:
     by_path = _path_class(shape.paths)
     if by_path is not None:
         return by_path
-    score: Counter[str] = Counter()
+    score: dict[str, float] = {}  # a class is in it once a word or a path counted for it
     first = (_WORD.findall(message.lower()[:40]) or [""])[0]
     if first in _FIRST:
-        score[_FIRST[first]] += 2.5
+        score[_FIRST[first]] = 2.5
     subject = message.split("\n", 1)[0]
     body = message[len(subject):len(subject) + 600]
     for kind, weight, pattern in _RULES + _RULES_CJK if _CJK_TEXT.search(subject) else _RULES:
         hits = len(pattern.findall(subject)) + (0.3 * len(pattern.findall(body)) if body else 0)
         if hits:
-            score[kind] += weight * min(hits, 2.0)
+            score[kind] = score.get(kind, 0.0) + weight * min(hits, 2.0)
     code = [p for p in shape.paths if not files.is_docs(p) and not files.is_build(p)]
     if code and any(files.is_test(p) for p in code) and not all(files.is_test(p) for p in code):
-        score["bugfix"] += 0.5  # code changed with its tests: most often a fix
-    if score["docs"] and code and not all(files.is_docs(p) for p in shape.paths):
+        score["bugfix"] = score.get("bugfix", 0.0) + 0.5  # code changed with its tests: most often a fix
+    if score.get("docs") and code and not all(files.is_docs(p) for p in shape.paths):
         score["docs"] *= 0.4  # "update docs for the new option" beside code is not a docs commit
-    if score["test"] and code and not all(files.is_test(p) for p in code):
+    if score.get("test") and code and not all(files.is_test(p) for p in code):
         score["test"] *= 0.5
     if score:
-        return max(CLASSES, key=lambda k: score[k])  # ties go to the earlier class
+        return max(CLASSES, key=lambda k: score.get(k, 0.0))  # ties go to the earlier class
     if shape.statuses and all(s == "A" for s in shape.statuses):
         return "feature"
     if shape.added and shape.removed and 0.8 <= shape.added / shape.removed <= 1.25:

@@ -309,7 +309,7 @@ def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
     # The translation keeps brackets and non-ASCII characters; a line's brackets are mostly one
     # of a few strings ("", "()", "(", ")" ...), so each line's balance is looked up, not counted.
     depth = [0]
-    depth += accumulate([_BALANCE.get(b) if b in _BALANCE else _balance(b)
+    depth += accumulate([_BALANCE[b] if b in _BALANCE else _balance(b)
                          for b in joined.translate(_BRACKETS_LINES).split("\n")])
     return depth, quotes
 

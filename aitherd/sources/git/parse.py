@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO
 
 SEP = "\x1e"  # record separator: opens and closes each commit header
 FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
@@ -255,7 +255,7 @@ def split_log(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def records(stream: BinaryIO, hard_cap: int) -> Iterator[tuple[str, str | None]]:
+def records(stream: IO[bytes], hard_cap: int) -> Iterator[tuple[str, str | None]]:
     """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order: a
     record starts with the separator at the start of a line (a file's text may hold the byte
     elsewhere). The last commit comes only after the stream ends; the caller keeps it only if

@@ -416,8 +416,9 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -
                 break
         while queue:
             packed, stopped = queue.popleft().result()
-            if (chunk := next(chunks, None)) is not None:
-                queue.append(pool.submit(_chunk, cfg, chunk))
+            more: list[str] | None = next(chunks, None)
+            if more is not None:
+                queue.append(pool.submit(_chunk, cfg, more))
             yield from _unpack(packed)
             if stopped is not None:
                 raise Interrupted(stopped)
