@@ -199,10 +199,10 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
         if generated(fd):
             commit.skip("files.generated")
             continue
-        lang = files.language(fd.path)
+        lang = fd.lang or files.language(fd.path)
         if not lang and script_language is not None and not files.has_extension(fd.path):
             lang = script_language(fd)  # tests/shtest, scripts/version, .husky/pre-commit
-        elif files.shared_extension(fd.path):
+        elif not fd.lang and files.shared_extension(fd.path):
             if siblings is None:
                 siblings = {files.language(f.path) for f in commit.files if not files.shared_extension(f.path)}
             lang = files.shared_language(fd.path, "\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,

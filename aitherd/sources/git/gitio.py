@@ -84,6 +84,10 @@ class Heads:
             raise Interrupted("git cat-file stopped mid-object")
         return data[:size] if parts[1] == b"blob" else None
 
+    def blob(self, blob: str) -> bytes | None:
+        """A blob's content by its (abbreviated) id; None when the repository lacks it."""
+        return self._read(blob) if blob and set(blob) != {"0"} and "\n" not in blob else None
+
     def _facts(self, path: str, blob: str) -> tuple[bool, str, str]:
         """(generated?, the language its `#!` line names, what a `.h` or `.m` file's lines say)
         from the file's first 4 KiB at the tip, or in `blob` where it is gone there; cached per

@@ -60,6 +60,8 @@ class FileDiff:
     path: str
     status: str  # A (added), M (modified), D (deleted)
     blob: str = ""  # the new blob's (abbreviated) id, from the index line
+    old_blob: str = ""  # and the old one's
+    lang: str = ""  # the fence language where the path does not tell it (a notebook's kernel)
     hunks: list[Hunk] = field(default_factory=list)
     size: int = 0  # characters of patch text
 
@@ -151,7 +153,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         at = sec.find("\n@@ ")
         head = (sec if at < 0 else sec[:at]).split("\n")
         old = new = None
-        status, blob, binary, gitlink = "M", "", False, False
+        status, blob, old_blob, binary, gitlink = "M", "", "", False, False
         for ln in head[1:]:
             if ln.endswith(" 160000"):  # "index a..b 160000", "new file mode 160000": a submodule's commit
                 gitlink = True
@@ -165,7 +167,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
                 status = "D"
             elif ln.startswith("index "):
                 ids = ln[6:].split(" ", 1)[0]
-                blob = ids.rpartition("..")[2]
+                old_blob, _, blob = ids.rpartition("..")
             elif ln.startswith("Binary files "):
                 binary = True
         path = new or old
@@ -192,13 +194,13 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         if _armored(sec, at + 1):
             commit.skip("files.armored")
             continue
-        fd = FileDiff(path=path, status=status, blob=blob, size=len(sec))
+        fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
         commit.size += fd.size
     if max_bytes is None or commit.size <= max_bytes:
         for fd, sec, at in cut:
-            fd.hunks = _hunks(fd.path, sec, at)
+            fd.hunks = hunks(fd.path, sec, at)
     return commit
 
 
@@ -226,7 +228,7 @@ def _starts_with(sec: str, at: int, text: str) -> bool:
     return first > 0 and sec.startswith(text, first + 1) and sec[first:first + 1] in "+- "
 
 
-def _hunks(path: str, sec: str, at: int) -> list[Hunk]:
+def hunks(path: str, sec: str, at: int) -> list[Hunk]:
     """The hunks of a file's patch `sec`, the first header at `at`. Each hunk's text is
     sec[start:end], starting with the newline that ends its header; it is searched and counted
     in place (no copy of it but its lines)."""

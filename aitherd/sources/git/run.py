@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aitherd.candidate import Candidate
-from aitherd.sources.git import files
+from aitherd.sources.git import files, notebook
 from aitherd.sources.git.classify import Shape, conventional, decide_scored, framed_as_fix, skip_reason
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
@@ -142,6 +142,8 @@ class Miner:
         if reason:
             res.items.append(Skip(reason))
             return
+        if any(fd.path.endswith(".ipynb") for fd in commit.files):
+            self._notebooks(commit)
         if commit.size > cfg.max_diff_bytes:
             res.items.append(Skip("large_diff"))
             return
@@ -161,10 +163,36 @@ class Miner:
         res.counts[f"class_by.{how}"] = 1
         fix = framed_as_fix(kind, confidence, commit.subject, cfg.fix_confidence)
         if fix:
-            res.fix = (commit, [p for p in ps if p.role == "code"])
+            # a notebook's hunks are its cells', which blame (of the JSON) cannot follow
+            res.fix = (commit, [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb")])
         elif kind == "bugfix":
             res.counts["unsure_fixes"] = 1  # framed as the change it is: no "find the bug", no review pairs
         res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
+
+    def _notebooks(self, commit: Commit) -> None:
+        """A notebook's hunks as its cells' (notebook.py: both sides read whole, as scripts). One
+        whose cells did not change (outputs, counts, metadata) is left out as
+        `files.notebook_outputs`, one that cannot be read as `files.notebook_unreadable`."""
+        kept = []
+        for fd in commit.files:
+            if not fd.path.endswith(".ipynb") or fd.status == "D" or not fd.hunks:
+                kept.append(fd)
+                continue
+            new = self.heads.blob(fd.blob)
+            old = b'{"cells": []}' if fd.status == "A" else self.heads.blob(fd.old_blob)
+            before, after = (None if raw is None else notebook.script(raw) for raw in (old, new))
+            if before is None or after is None:
+                commit.skip("files.notebook_unreadable")
+            elif not (cut := notebook.diff(fd.path, before[0], after[0], self.cfg.context_lines)):
+                commit.skip("files.notebook_outputs")
+            else:
+                size = sum(len(ln) + 1 for h in cut for ln in h.lines)
+                commit.size += size - fd.size
+                fd.hunks, fd.lang, fd.size = cut, after[1], size
+                kept.append(fd)
+                continue
+            commit.size -= fd.size
+        commit.files = kept
 
     def _with_reviews(self, batch: list[Result]) -> list[Result]:
         """A batch's results with their review pairs first (one history read per batch)."""
