@@ -702,6 +702,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/widgets/dialog.ui", "xml"), ("data/flameshot.desktop", "ini"), ("packaging/rpm/flameshot.spec", "spec"),
     ("packaging/debian/control", "debcontrol"), ("debian/rules", "makefile"), ("debian/copyright", "text"),
     ("src/control", ""), ("tools/rules", ""),  # only in a debian/ folder
+    # R's (usethis)
+    ("vignettes/usethis-setup.Rmd", "rmd"), ("DESCRIPTION", "debcontrol"), ("NAMESPACE", "r"), ("man/use_git.Rd", "rd"),
+    ("usethis.Rproj", "debcontrol"), ("inst/WORDLIST", "text"), ("src/Makevars.win", "makefile"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -797,3 +800,9 @@ def test_a_team_that_writes_in_chinese_gets_its_examples(tmp_path: Path) -> None
     assert asks.get("Bug fix: 修复任务执行返回值错误") == "debugging", asks  # a fix, framed as one
     assert "更新RM" not in asks and out.count("skip:vague_intent") == 1  # "update README": no task
     assert counts["class_by.rules"] == 2
+
+
+def test_r_markdown_and_quarto_are_prose() -> None:
+    """usethis' README.Rmd and vignettes are its documentation: docs edits, never debugging."""
+    assert files.is_docs("README.Rmd") and files.is_docs("vignettes/articles/setup.Rmd") and files.is_docs("x.qmd")
+    assert not files.is_docs("R/use_git.R") and not files.is_docs("DESCRIPTION")

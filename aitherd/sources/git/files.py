@@ -28,7 +28,8 @@ _BUILD_PATH = re.compile(
 _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt": "text", ".adoc": "asciidoc",
               ".asciidoc": "asciidoc", ".rdoc": "rdoc", ".textile": "textile", ".org": "org", ".pod": "pod",
               ".mdx": "mdx",  # continue's docs: 1,455 of its newest 3,000 commits' paths, 88 of them "debugging"
-              ".aml": "xml"}  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
+              ".aml": "xml",  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
+              ".rmd": "rmd", ".qmd": "markdown"}  # R Markdown and Quarto: usethis' README.Rmd and vignettes
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|"
                           r"CONTRIBUTING|(UN)?LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
@@ -68,6 +69,9 @@ LANG = {
     ".cson": "coffeescript", ".roff": "roff", ".man": "roff", ".cu": "cuda", ".cuh": "cuda", ".pro": "qmake",
     # Qt's and Linux packaging's (flameshot): resources, Designer forms, desktop entries, RPM specs
     ".pri": "qmake", ".qrc": "xml", ".ui": "xml", ".desktop": "ini", ".service": "ini", ".spec": "spec",
+    # R's packages (usethis: 137 .Rmd, 223 DESCRIPTION snippets unlabelled; R Markdown and Quarto
+    # are prose, above): Rd manual pages, RStudio projects (Debian's control format, as DESCRIPTION is)
+    ".rd": "rd", ".rproj": "debcontrol", ".dcf": "debcontrol",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -87,7 +91,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "APKBUILD": "bash", "Earthfile": "earthfile", ".babelrc": "json", ".swcrc": "json", ".jshintrc": "json",
           "App.config": "xml", "Web.config": "xml", "NuGet.config": "xml", "packages.config": "xml",
           "gitignore": "gitignore", "babelrc": "json",  # phoenix's project templates drop the dot
-          ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml"}  # fmt
+          ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml",  # fmt
+          "DESCRIPTION": "debcontrol", "NAMESPACE": "r", "WORDLIST": "text", ".Rbuildignore": "text",
+          "Makevars": "makefile", "Makevars.win": "makefile"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # sinatra's "RakeFile", "makefile"
