@@ -169,3 +169,25 @@ def test_a_line_only_moved_by_a_rename_is_not_blamed_on_the_rename(tmp_path: Pat
     revs = reviews_of(run(r)[0])
     assert [(rev.messages[0]["content"].split("\n")[0], rev.provenance["path"]) for rev in revs] == [
         ("Review this change (Add h):", "helpers.py")]  # not "Move the helpers" for `return x * 2`
+
+
+def test_a_line_only_rewrapped_by_a_formatter_is_blamed_on_the_change_before(tmp_path: Path) -> None:
+    """fmt's "Format the code using clang-format" was blamed in 26 review pairs: it joined and
+    split lines, it wrote no character. A change that only moves line breaks and whitespace
+    passes each line to the row its first character came from, and blame goes on from there."""
+    r = new_repo(tmp_path / "r")
+    head = "def total(items, scale):\n"
+    added = commit(r, "Add total", {"t.py": head + "    out = compute(items, scale, rounding=False, strict=True)\n"
+                                    "    return out\n"}, when=T0)
+    wrapped = head + "    out = compute(\n        items,\n        scale,\n        rounding=False,\n" \
+                     "        strict=True,\n    )\n    return out\n"
+    commit(r, "Format with black", {"t.py": wrapped.replace("strict=True,\n", "strict=True\n")}, when=T0 + DAY)
+    commit(r, "Fix total rounding half the time", {"t.py": wrapped.replace("rounding=False", "rounding=True").replace(
+        "strict=True,\n", "strict=True\n")}, when=T0 + 2 * DAY)
+    out, _, _ = run(r)
+    (rev,) = reviews_of(out)
+    assert rev.provenance["commit"] == added and "Review this change (Add total)" in rev.messages[0]["content"]
+    assert "`rounding=False,`" in rev.messages[1]["content"]
+    assert review._reflow(["-a = f(x, y)"], ["+a = f(", "+    x,", "+    y)"]) == [0, 0, 0]
+    assert review._reflow(["-a = f(", "-  x)", "-b = 2"], ["+a = f(x)", "+b = 2"]) == [0, 2]
+    assert review._reflow(["-a = f(x)"], ["+a = f(y)"]) is None  # a character changed

@@ -26,6 +26,7 @@ the answer for a fix does not depend on which batch it was mined in.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import re
 from collections import defaultdict
@@ -117,7 +118,16 @@ def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
             kept[todo[i] + delta] = lines[todo[i]]
             i += 1
         end = new + len(added_rows)
-        if i < last and todo[i] < end:
+        if i < last and todo[i] < end and removed_rows and (reflow := _reflow(removed_rows, added_rows)) is not None:
+            # Lines joined or split, not one changed character (clang-format, black, prettier):
+            # each added line goes back to the removed row its first character came from, so
+            # blame looks past "Format the code" (fmt: 26 review pairs blamed that commit).
+            while i < last and todo[i] < end:
+                n = todo[i]
+                row = old + reflow[n - new]
+                kept[row] = kept[row] + lines[n] if row in kept else lines[n]
+                i += 1
+        elif i < last and todo[i] < end:
             removed: dict[str, list[int]] = {}
             if removed_rows:
                 for j, row in enumerate(removed_rows):
@@ -134,6 +144,25 @@ def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
     for n in todo[i:]:
         kept[n + delta] = lines[n]
     return added, kept
+
+
+def _reflow(removed_rows: list[str], added_rows: list[str]) -> list[int] | None:
+    """Where the rows of a change that only moves line breaks and whitespace come from: for each
+    added row, the index of the removed row that holds its first character (a blank one: the
+    row of the next character); None when the change alters any character."""
+    removed = [_key(row) for row in removed_rows]
+    added = [_key(row) for row in added_rows]
+    if "".join(removed) != "".join(added):
+        return None
+    starts, at = [], 0
+    for key in removed:
+        starts.append(at)
+        at += len(key)
+    out, at = [], 0
+    for key in added:
+        out.append(max(0, bisect.bisect_right(starts, at) - 1))
+        at += len(key)
+    return out
 
 
 def _merged(packets: list[Packet]) -> Packet:
