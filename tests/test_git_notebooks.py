@@ -109,3 +109,19 @@ def test_a_notebook_that_is_not_json_is_left_out_and_counted(tmp_path: Path) -> 
     assert counts["skipped_files.notebook_unreadable"] == 2
     assert all("bad.ipynb" not in c.provenance.get("paths", []) for c in cands(out))
     assert any("ok.py" in c.provenance.get("paths", []) for c in cands(out))
+
+
+def test_a_notebook_counts_as_its_cells_not_its_outputs_against_the_size_limit(tmp_path: Path) -> None:
+    """Plots in the outputs made a notebook commit too large to mine (33 of
+    PythonDataScienceHandbook's commits): the limit reads the cells' diff."""
+    r = new_repo(tmp_path / "r")
+    plot = "iVBORw0KGgo" + "B" * 60_000
+    big = nb(CELLS).replace("iVBORw0KGgo" + "A" * 400, plot)
+    commit(r, "Add the fitting notebook", {"fit.ipynb": big})
+    commit(r, "Fit a quadratic", {"fit.ipynb": big.replace("np.polyfit(x, y, 1)", "np.polyfit(x, y, 2)").replace(
+        plot, plot.replace("B" * 10, "C" * 10))})
+    commit(r, "Add a large module", {"big.py": "".join(f"X_{i} = {i}\n" for i in range(3000))})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_diff_bytes=20_000))
+    (fit,) = [c for c in cands(out) if "Fit a quadratic" in c.messages[0]["content"]]
+    assert "np.polyfit(x, y, 2)" in fit.messages[1]["content"] and "CCCC" not in fit.messages[1]["content"]
+    assert "skip:large_diff" in out  # the limit still holds for code

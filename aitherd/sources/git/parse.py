@@ -197,7 +197,8 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
-        commit.size += fd.size
+        if not path.endswith(".ipynb"):  # a notebook counts as its cells, once read (run.Miner._notebooks)
+            commit.size += fd.size
     if max_bytes is None or commit.size <= max_bytes:
         for fd, sec, at in cut:
             fd.hunks = hunks(fd.path, sec, at)

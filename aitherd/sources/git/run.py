@@ -186,12 +186,12 @@ class Miner:
             elif not (cut := notebook.diff(fd.path, before[0], after[0], self.cfg.context_lines)):
                 commit.skip("files.notebook_outputs")
             else:
-                size = sum(len(ln) + 1 for h in cut for ln in h.lines)
-                commit.size += size - fd.size
-                fd.hunks, fd.lang, fd.size = cut, after[1], size
+                # Its size counts now, as the cells' (parse_files left its JSON out of the sum:
+                # outputs and plots made a notebook commit too large to mine, 33 of
+                # PythonDataScienceHandbook's commits).
+                fd.hunks, fd.lang, fd.size = cut, after[1], sum(len(ln) + 1 for h in cut for ln in h.lines)
+                commit.size += fd.size
                 kept.append(fd)
-                continue
-            commit.size -= fd.size
         commit.files = kept
 
     def _with_reviews(self, batch: list[Result]) -> list[Result]:
