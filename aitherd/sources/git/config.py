@@ -41,7 +41,9 @@ class GitMiningConfig(BaseModel):
         "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*",
         # what Xcode and IntelliJ write for the user: Alamofire's project.pbxproj (object ids)
         # and schemes were in 241 of its 2,606 examples
-        "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml"])
+        "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml",
+        # Dart's build_runner output, whatever header its generator version wrote
+        "*.g.dart", "*.freezed.dart"])
     # never mined, counted as skipped (files.credential_file): aitherd/sources/credfiles.py
     credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
     docs: DocsConfig = Field(default_factory=DocsConfig)
