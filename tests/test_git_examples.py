@@ -501,6 +501,25 @@ def test_generated_files_are_recognised_by_their_generators_headers(tmp_path: Pa
     assert counts["skipped_files.vendored_or_generated"] == 1  # api_pb2.py, by path
 
 
+def test_a_symbolic_link_is_not_a_file_to_write(tmp_path: Path) -> None:
+    """drift's web/sqlite3.wasm links gave "Write examples/app/web/sqlite3.wasm" answered by
+    the path the link points at."""
+    import os
+
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the asset", {"assets/sqlite3.wasm.txt": "binary stand-in\n", "app.py": "X = 1\n"})
+    (r / "web").mkdir()
+    os.symlink("../assets/sqlite3.wasm.txt", r / "web" / "sqlite3.wasm")
+    commit(r, "Link the asset into the web app", {"app.py": "X = 2\n"})
+    (r / "web" / "sqlite3.wasm").unlink()
+    os.symlink("../assets/other.txt", r / "web" / "sqlite3.wasm")
+    commit(r, "Point the link elsewhere", {})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    shown = "".join(m["content"] for c in cands(out) for m in c.messages)
+    assert "web/sqlite3.wasm" not in shown and counts["skipped_files.symlink"] == 2
+    assert any("app.py" in c.provenance.get("paths", []) for c in cands(out))
+
+
 def test_dart_build_runner_output_is_generated() -> None:
     """drift commits json_serializable's and drift's .g.dart files: 651 of its examples."""
     assert files.generated_head("// GENERATED CODE - DO NOT MODIFY BY HAND\n\npart of 'main.dart';\n")

@@ -73,6 +73,7 @@ LANG = {
     # are prose, above): Rd manual pages, RStudio projects (Debian's control format, as DESCRIPTION is)
     ".rd": "rd", ".rproj": "debcontrol", ".dcf": "debcontrol",
     ".drift": "sql", ".moor": "sql",  # drift's SQL files (Dart)
+    ".entitlements": "xml", ".xcsettings": "xml",  # Apple's property lists
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -94,7 +95,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "gitignore": "gitignore", "babelrc": "json",  # phoenix's project templates drop the dot
           ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml",  # fmt
           "DESCRIPTION": "debcontrol", "NAMESPACE": "r", "WORDLIST": "text", ".Rbuildignore": "text",
-          "Makevars": "makefile", "Makevars.win": "makefile"}
+          "Makevars": "makefile", "Makevars.win": "makefile",
+          ".metadata": "yaml", ".pubignore": "gitignore"}  # Flutter's (drift)
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # sinatra's "RakeFile", "makefile"

@@ -153,10 +153,12 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         at = sec.find("\n@@ ")
         head = (sec if at < 0 else sec[:at]).split("\n")
         old = new = None
-        status, blob, old_blob, binary, gitlink = "M", "", "", False, False
+        status, blob, old_blob, binary, gitlink, link = "M", "", "", False, False, False
         for ln in head[1:]:
             if ln.endswith(" 160000"):  # "index a..b 160000", "new file mode 160000": a submodule's commit
                 gitlink = True
+            elif ln.endswith(" 120000"):  # a symbolic link: its "content" is the path it points at
+                link = True
             if ln.startswith("--- "):
                 old = _side_path(ln[4:], "a/")
             elif ln.startswith("+++ "):
@@ -187,6 +189,9 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
             continue  # a mode change or an empty file: nothing to learn
         if gitlink:  # "Subproject commit <sha>": which commit a submodule points at
             commit.skip("files.submodule")
+            continue
+        if link:  # drift's web/sqlite3.wasm -> ../../extras/assets/sqlite3.wasm: "Write" a path
+            commit.skip("files.symlink")
             continue
         if _lfs_pointer(sec, at + 1):
             commit.skip("files.lfs_pointer")
