@@ -101,6 +101,9 @@ def test_the_prior_tuned_to_a_repo_learns_its_convention_and_keeps_the_rest() ->
     # prior's as it was.
     rare = prior.tuned(base, repo(200) + [({"s:once", "s:crash"}, "docs")] * (prior.TUNE_MIN_COMMITS - 1))
     assert "s:once" not in rare.weights and rare.weights["s:crash"] == base.weights["s:crash"]
+    # no feature in enough commits: only the biases are tuned, the weights are the prior's
+    only_rare = prior.tuned(base, [({"s:x"}, "bugfix"), ({"s:y"}, "feature")])
+    assert only_rare.weights == base.weights and len(only_rare.bias) == 6
     assert many.weights["s:crash"] == [2.0, 0, 0, 0, 0, 0] and many.weights["s:docs"] == base.weights["s:docs"]
     assert "s:add" in many.weights and many.predict({"s:add"}) == "feature"
     assert base.weights["s:polish"] == [0, 0, 2.0, 0, 0, 0]  # the prior itself is left as it was

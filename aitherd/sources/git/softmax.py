@@ -30,8 +30,8 @@ def fit(rows: Sequence[Sequence[int]], labels: Sequence[int], n_features: int, n
     y = np.asarray(labels, dtype=np.int64)
     Y = np.eye(K)[y]
     sw = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    W0, b0 = (np.zeros((V, K)), np.zeros(K)) if start is None else (np.asarray(start[0], dtype=float),
-                                                                      np.asarray(start[1], dtype=float))
+    W0, b0 = (np.zeros((V, K)), np.zeros(K)) if start is None else (
+        np.asarray(start[0], dtype=float).reshape(V, K), np.asarray(start[1], dtype=float))  # V may be 0
     lam = np.asarray(l2, dtype=float).reshape(-1, 1) if np.ndim(l2) else float(l2)
 
     def loss(wb: Any) -> tuple[float, Any]:
