@@ -97,9 +97,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "DESCRIPTION": "debcontrol", "NAMESPACE": "r", "WORDLIST": "text", ".Rbuildignore": "text",
           "Makevars": "makefile", "Makevars.win": "makefile",
           ".metadata": "yaml", ".pubignore": "gitignore"}  # Flutter's (drift)
-_NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}
+_NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
-           "series": "text"}  # sinatra's "RakeFile", "makefile"
+           "series": "text"}  # in a debian/ folder only (language)
 # A suffix that keeps the file's own language before it: a template, a test's expected output, an
 # example to copy.
 _WRAPPERS = frozenset({".golden", ".tmpl", ".tpl", ".in", ".template", ".dist", ".example", ".sample", ".orig",
