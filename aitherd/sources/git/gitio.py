@@ -11,7 +11,7 @@ import subprocess
 from typing import IO
 
 from aitherd import errors
-from aitherd.sources.git.files import generated_head, lines_say, shared_extension, shebang_language
+from aitherd.sources.git.files import generated_head, lines_say, shebang_language
 
 
 class Interrupted(Exception):
@@ -102,7 +102,8 @@ class Heads:
             head = "" if data is None else data[:4096].decode("utf-8", "replace")
             facts = self._seen[path] = (bool(head) and generated_head(head),
                                         shebang_language(head.split("\n", 1)[0]),
-                                        lines_say(path, head) if shared_extension(path) else "")
+                                        # asked of a .h or .m file only (files.shared_language)
+                                        lines_say(path, head) if path.endswith((".h", ".m")) else "")
         return facts
 
     def generated(self, path: str, blob: str) -> bool:
