@@ -733,6 +733,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # R's (usethis)
     ("vignettes/usethis-setup.Rmd", "rmd"), ("DESCRIPTION", "debcontrol"), ("NAMESPACE", "r"), ("man/use_git.Rd", "rd"),
     ("usethis.Rproj", "debcontrol"), ("inst/WORDLIST", "text"), ("src/Makevars.win", "makefile"),
+    # Oh My Zsh's, tmux's and shellcheck's
+    ("themes/robbyrussell.zsh-theme", "zsh"), ("templates/zshrc.zsh-template", "zsh"), (".zshrc", "zsh"),
+    ("tools/tmux.vim", "vim"), ("ShellCheck.cabal", "cabal"), ("FAQ", "text"), ("NOTES", "text"),
+    ("scripts/install", ""), ("notes", ""),  # in lowercase, maybe a script: its #! line decides
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -740,6 +744,64 @@ def test_fence_languages_by_name(path: str, lang: str) -> None:
 
 def test_sandcastle_topics_are_documentation() -> None:
     assert files.is_docs("Doc/SerializationGuide.aml") and not files.is_docs("Src/Newtonsoft.Json.nuspec")
+
+
+def test_plain_text_documents_in_capitals_are_documentation() -> None:
+    """tmux's FAQ and NOTES edits were 56 "debugging" and "editing" examples at full weight."""
+    assert files.is_docs("FAQ") and files.is_docs("NOTES") and files.is_docs("INSTALL") and files.is_docs("HACKING")
+    assert not files.is_docs("install") and not files.is_docs("tools/notes") and not files.is_docs("BUILD")
+
+
+@pytest.mark.parametrize(("path", "want"), [
+    # ShareX's .resx catalogs (Czech's is .cs.resx), flameshot's Qt catalogs, xxl-job's bundles
+    ("ShareX/Properties/Resources.fr.resx", True), ("ShareX/Properties/Resources.zh-CN.resx", True),
+    ("ShareX/Forms/MainForm.cs.resx", True), ("ShareX/Properties/Resources.resx", False),
+    ("data/translations/Internationalization_pt_BR.ts", True), ("data/translations/Internationalization_en.ts", False),
+    ("src/Internationalization_fr.ts", False),  # TypeScript or not: no i18n folder says so
+    ("admin/src/main/resources/i18n/message_zh_CN.properties", True), ("i18n/message.properties", False),
+    ("i18n/message_en.properties", False), ("src/main/resources/de/acme/app.properties", False),
+    ("tests/it/config.properties", False),  # Java's de/ package, Rust's tests/it/: names, not languages
+    # gettext: a .po is a translation whether its locale shows or not; English is kept, .pot is the template
+    ("priv/gettext/fr/LC_MESSAGES/default.po", True), ("po/de.po", True), ("locale/django.po", True),
+    ("installer/templates/phx_gettext/en/LC_MESSAGES/errors.po", False), ("po/messages.pot", False),
+    ("app/src/main/res/values-fr/strings.xml", True), ("res/values-zh-rCN/strings.xml", True),
+    ("res/values-b+sr+Latn/strings.xml", True), ("res/values/strings.xml", False), ("res/values-v21/styles.xml", False),
+    ("res/values-night/colors.xml", False),
+    ("App/fr.lproj/Localizable.strings", True), ("App/en.lproj/Localizable.strings", False),
+    ("App/Base.lproj/Main.strings", False),
+    ("config/locales/fr.yml", True), ("config/locales/en.yml", False), ("src/locales/fr/common.json", True),
+    ("lang/de/validation.php", True), ("static/select2/js/i18n/zh-TW.js", True), ("src-tauri/locales/pt-BR.wxl", True),
+    ("lib/l10n/app_fr.arb", True), ("lib/l10n/app_en.arb", False), ("src/messages.fr.xlf", True),
+    ("src/locale/locale.ts", False), ("src/i18n/index.ts", False), ("config/fr.json", False),
+    ("docs/it/index.md", False),  # translated documentation is documentation
+])
+def test_translation_catalogs_are_told_by_format_and_locale(path: str, want: bool) -> None:
+    assert files.is_translation(path) is want
+
+
+def test_translations_and_windows_forms_designer_files_are_not_mined(tmp_path: Path) -> None:
+    """ShareX: 1,374 of 13,592 examples translated its .resx strings ("Update french translation"),
+    835 were Visual Studio's designer code (InitializeComponent), which no header marks."""
+    r = new_repo(tmp_path / "r")
+    resx = '<?xml version="1.0" encoding="utf-8"?>\n<root>\n  <data name="Hello">\n    <value>{}</value>\n  </data>\n</root>\n'
+    commit(r, "Add the form", {"Forms/Main.cs": "class Main {\n  void Load() { Show(); }\n}\n",
+                               "Forms/Main.Designer.cs": "partial class Main {\n  void InitializeComponent() { }\n}\n",
+                               "Properties/Resources.resx": resx.format("Hello"),
+                               "Properties/Resources.fr.resx": resx.format("Bonjour")})
+    commit(r, "Greet the user by name when the form loads",
+           {"Forms/Main.cs": "class Main {\n  void Load() { Show(Greeting(user)); }\n}\n",
+            "Forms/Main.Designer.cs": "partial class Main {\n  void InitializeComponent() { this.Text = \"x\"; }\n}\n",
+            "Properties/Resources.resx": resx.format("Hello, {0}"),
+            "Properties/Resources.fr.resx": resx.format("Bonjour, {0}")})
+    commit(r, "Update french translation", {"Properties/Resources.fr.resx": resx.format("Salut, {0}")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
+    assert paths == {"Forms/Main.cs", "Properties/Resources.resx"}
+    assert counts["skipped_files.translation"] == 3 and counts["skipped_files.vendored_or_generated"] == 2
+    assert not any("translation" in c.messages[0]["content"] for c in cands(out))
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2, translations=True))
+    assert "Properties/Resources.fr.resx" in {p for c in cands(out) for p in c.provenance.get("paths", [])}
+    assert "skipped_files.translation" not in counts
 
 
 def test_a_zsh_completion_function_is_zsh_by_its_first_line() -> None:

@@ -117,7 +117,7 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
                     max_split_examples=cfg.max_split_examples,
                     docs_keep=cfg.docs.keep, docs_weight=cfg.docs.weight, skip_vague=cfg.skip_vague_intents,
                     review_days=cfg.review_days,
-                    skip_paths=tuple(cfg.skip_paths),
+                    skip_paths=tuple(cfg.skip_paths), translations=cfg.translations,
                     credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
                     label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model,
                     prior=cfg.prior, fix_confidence=cfg.fix_confidence)

@@ -43,7 +43,14 @@ class GitMiningConfig(BaseModel):
         # and schemes were in 241 of its 2,606 examples
         "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml",
         # Dart's build_runner output, whatever header its generator version wrote
-        "*.g.dart", "*.freezed.dart"])
+        "*.g.dart", "*.freezed.dart",
+        # what Visual Studio's Windows Forms designer writes (InitializeComponent): no header says
+        # so, its name does (as GitHub's linguist reads it); ShareX: 835 examples
+        "*.Designer.cs", "*.designer.cs", "*.Designer.vb", "*.designer.vb"])
+    # Translation catalogs into other languages than English (files.is_translation: .po, a
+    # culture's .resx, XLIFF, values-fr/strings.xml, locales/fr.json ...) teach translating, not
+    # code: skipped and counted (files.translation) unless this is true.
+    translations: bool = False
     # never mined, counted as skipped (files.credential_file): aitherd/sources/credfiles.py
     credential_files: list[str] = Field(default_factory=lambda: list(CREDENTIAL_FILES))
     docs: DocsConfig = Field(default_factory=DocsConfig)

@@ -33,6 +33,11 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|"
                           r"CONTRIBUTING|(UN)?LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
+# ... and, only as written in capitals (a lowercase `install` or `notes` may be a script), the
+# plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
+# "editing" examples at full weight)
+_PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE)"
+                         r"([-_.][\w.-]*)?$")
 _NOT_PROSE = re.compile(r"(^|/)((requirements|constraints)[\w.-]*|CMakeLists|robots|LICENSE[\w.-]*\.py)\.txt$")
 LANG = {
     ".py": "python", ".pyi": "python", ".pyx": "cython", ".js": "javascript", ".mjs": "javascript",
@@ -74,6 +79,9 @@ LANG = {
     ".rd": "rd", ".rproj": "debcontrol", ".dcf": "debcontrol",
     ".drift": "sql", ".moor": "sql",  # drift's SQL files (Dart)
     ".entitlements": "xml", ".xcsettings": "xml",  # Apple's property lists
+    # Oh My Zsh's themes and templates (763 unlabelled snippets); Vim script (tmux: 51); Haskell's
+    # package descriptions (shellcheck: 110)
+    ".zsh-theme": "zsh", ".zsh-template": "zsh", ".vim": "vim", ".cabal": "cabal",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -96,7 +104,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".clang-format": "yaml", "_clang-format": "yaml", ".clang-tidy": "yaml", ".clangd": "yaml",  # fmt
           "DESCRIPTION": "debcontrol", "NAMESPACE": "r", "WORDLIST": "text", ".Rbuildignore": "text",
           "Makevars": "makefile", "Makevars.win": "makefile",
-          ".metadata": "yaml", ".pubignore": "gitignore"}  # Flutter's (drift)
+          ".metadata": "yaml", ".pubignore": "gitignore",  # Flutter's (drift)
+          "zshrc": "zsh", ".zshrc": "zsh", ".zshenv": "zsh", ".zprofile": "zsh", "vimrc": "vim", ".vimrc": "vim",
+          "cabal.project": "cabal"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -145,7 +155,7 @@ def language(path: str) -> str:
     if (path.startswith("debian/") or "/debian/" in path) and (lang := _DEBIAN.get(name, "")):
         return lang  # a Debian package's files (flameshot)
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
-    if not lang and not ext and _PROSE_NAMES.match(name):  # CHANGES, LICENSE, AUTHORS, README
+    if not lang and not ext and (_PROSE_NAMES.match(name) or _PROSE_CAPS.match(name)):  # CHANGES, README, FAQ
         return "text"
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
         return language(name[:-len(ext)])  # cobra's root.go.golden, config.yaml.example, setup.cfg.in
@@ -236,7 +246,75 @@ def is_docs(path: str) -> bool:
     name, ext = _ext(path)
     if ext.lower() in _PROSE_EXT:
         return not _NOT_PROSE.search(path)
-    return not ext and bool(_PROSE_NAMES.match(name))
+    return not ext and bool(_PROSE_NAMES.match(name) or _PROSE_CAPS.match(name))
+
+
+# Translation catalogs: what a change to one teaches is a translation, not code (ShareX: 1,374 of
+# its 13,592 examples were its .resx catalogs, "Update french translation"; flameshot's Qt .ts
+# catalogs; xxl-job's message_zh_CN.properties). A catalog is told by its format and a locale
+# in its name or folder; English is the language most projects write their source strings in
+# (ShareX's Resources.resx, a Rails app's en.yml beside the feature that adds the key): kept.
+_ISO_639_1_CODES = (
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz "
+    "ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik "
+    "io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml "
+    "mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd "
+    "se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi "
+    "vo wa wo xh yi yo za zh zu")
+_ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+# a name that ends in a locale: fr, pt-BR, pt_br, zh_Hans_CN, es-419 (after a start, `.`, `_` or `-`)
+_LOCALE_END = re.compile(r"(?:^|[._-])([a-z]{2})((?:[-_](?:[A-Z][a-z]{3}|[A-Za-z]{2}|\d{3}))*)$")
+_ANDROID_VALUES = re.compile(r"values-([a-z]{2})(?:-r[A-Z]{2})?$|values-b\+([a-z]{2})(?:\+\w+)*$")
+_APPLE_LPROJ = re.compile(r"([a-z]{2})(?:[-_][A-Za-z]+)*\.lproj$")
+# formats that hold translations whatever folder they are in, given a locale ...
+_CATALOGS = frozenset((".resx", ".resw", ".xlf", ".xliff", ".arb", ".wxl", ".strings", ".stringsdict", ".properties"))
+# ... and formats that do only in a folder named for them (cspell's locale/locale.ts is code)
+_CATALOGS_IN_I18N = frozenset((".json", ".yml", ".yaml", ".toml", ".ini", ".ts", ".js", ".php", ".lang", ".xml"))
+_I18N_DIRS = frozenset(("locale", "locales", "i18n", "l10n", "lang", "langs", "language", "languages",
+                        "translation", "translations", "intl"))
+
+
+def _locale(text: str) -> str | None:
+    """The language a name (without its extension) ends in, by its ISO 639-1 code."""
+    m = _LOCALE_END.search(text)
+    return m.group(1) if m is not None and m.group(1) in _ISO_639_1 else None
+
+
+def _folder_locale(dirs: list[str]) -> str | None:
+    """The language of a locale's own folder: Apple's fr.lproj, Android's values-fr, or a folder
+    named for a locale inside an i18n folder or above gettext's LC_MESSAGES (locales/fr/,
+    locale/pt_BR/LC_MESSAGES/). Elsewhere a folder named like a language is a name (Java's
+    de/ and io/ packages, Rust's tests/it/)."""
+    for i, d in enumerate(dirs):
+        if (m := _ANDROID_VALUES.match(d) or _APPLE_LPROJ.match(d)) is not None:
+            return next(g for g in m.groups() if g)
+        if ((i and dirs[i - 1].lower() in _I18N_DIRS) or dirs[i + 1:i + 2] == ["LC_MESSAGES"]) and \
+                (m := _LOCALE_END.match(d)) is not None:
+            return m.group(1)
+    return None
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
+def is_translation(path: str) -> bool:
+    """A translation catalog into a language other than English: gettext's .po, a culture's
+    .resx (Resources.fr.resx), XLIFF, Flutter's .arb, Java's messages_fr.properties, Apple's
+    fr.lproj/*.strings, Android's values-fr/strings.xml, or a locale's file in an i18n folder
+    (locales/fr.json, translations/app_pt_BR.ts, lang/de/validation.php)."""
+    name, ext = _ext(path)
+    ext = ext.lower()
+    dirs = path.split("/")[:-1]
+    lang = _locale(name[:-len(ext)] if ext else name) or _folder_locale(dirs)
+    if lang is not None and lang not in _ISO_639_1:
+        lang = None
+    if ext == ".po":  # gettext: a translation of its .pot template, whether its locale shows or not
+        return lang != "en"
+    if lang is None or lang == "en":
+        return False
+    if ext in _CATALOGS:
+        return True
+    if ext == ".xml" and dirs and _ANDROID_VALUES.match(dirs[-1]) is not None:
+        return True  # res/values-fr/strings.xml
+    return ext in _CATALOGS_IN_I18N and any(d.lower() in _I18N_DIRS for d in dirs)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit

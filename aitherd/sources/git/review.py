@@ -130,8 +130,8 @@ def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
         elif i < last and todo[i] < end:
             removed: dict[str, list[int]] = {}
             if removed_rows:
-                for j, row in enumerate(removed_rows):
-                    removed.setdefault(_key(row), []).append(old + j)
+                for j, text in enumerate(removed_rows):
+                    removed.setdefault(_key(text), []).append(old + j)
             while i < last and todo[i] < end:
                 n = todo[i]
                 same = removed.get(_key(added_rows[n - new])) if removed else None

@@ -51,7 +51,8 @@ class Result:
 
 
 def _skipper(cfg: Settings) -> Any:
-    """Why a path is not mined ('files.credential_file', 'files.vendored_or_generated'), or None."""
+    """Why a path is not mined ('files.credential_file', 'files.translation',
+    'files.vendored_or_generated'), or None."""
     from aitherd.sources.credfiles import CREDENTIAL_FILES, is_credential_file
     from aitherd.sources.gitmine import _skip_path
 
@@ -64,6 +65,8 @@ def _skipper(cfg: Settings) -> Any:
             return seen[path]
         if is_credential_file(path, credentials):
             reason: str | None = "files.credential_file"
+        elif not cfg.translations and files.is_translation(path):
+            reason = "files.translation"
         else:
             reason = "files.vendored_or_generated" if _skip_path(path, patterns) else None
         if len(seen) < 200_000:

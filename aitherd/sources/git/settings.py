@@ -23,6 +23,7 @@ class Settings:
     skip_vague: bool = True  # skip examples whose intent names no change (see examples.vague)
     review_days: int = 365
     skip_paths: tuple[str, ...] = ()
+    translations: bool = False  # mine translation catalogs (files.is_translation) too
     credential_files: tuple[str, ...] | None = None  # None: aitherd.sources.credfiles' defaults
     llm: dict[str, Any] | None = None  # an EndpointConfig as a dict; None: no LLM labelling
     label_cache: str | None = None  # SQLite file of LLM labels by commit sha
