@@ -434,6 +434,24 @@ def test_tests_too_large_with_the_code_change_shown_come_whole_without_it(tmp_pa
     assert "assert f19(0) == 1 + 19" in t.messages[1]["content"]
 
 
+def test_windows_line_endings_do_not_reach_the_examples(tmp_path: Path) -> None:
+    """ShareX commits some C# files with CRLF: 34 examples held carriage returns. Rows lose
+    theirs; a commit that only converts the line endings is whitespace only."""
+    r = new_repo(tmp_path / "r")
+    body = ["using System;", "class Upload {", "  int Retries() {", "    return 1;", "  }", "}"]
+    commit(r, "Add the uploader", {"Upload.cs": b"\r\n".join(x.encode() for x in body) + b"\r\n"})
+    body[3] = "    return 3;"
+    commit(r, "Retry an upload three times", {"Upload.cs": b"\r\n".join(x.encode() for x in body) + b"\r\n"})
+    commit(r, "Use Unix line endings", {"Upload.cs": "\n".join(body) + "\n"})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    texts = [m["content"] for c in cands(out) for m in c.messages]
+    assert len(cands(out)) == 2 and not any("\r" in t for t in texts)
+    edit = next(c for c in cands(out) if "three times" in c.messages[0]["content"])
+    assert "  int Retries() {\n    return 1;\n  }\n" in edit.messages[0]["content"]
+    assert "    return 3;\n" in edit.messages[1]["content"]
+    assert counts["skipped_hunks.whitespace_only"] == 1
+
+
 def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f(x):\n    return x+1\n"})

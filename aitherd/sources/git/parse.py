@@ -247,6 +247,11 @@ def hunks(path: str, sec: str, at: int) -> list[Hunk]:
             lines.pop()
         if sec.find("\n\\", start, end) >= 0 or sec.find("\n\n", start, end) >= 0:
             lines = [ln if ln else " " for ln in lines if ln[:1] != "\\"]
+        if sec.find("\r\n", start, end) >= 0:
+            # A file committed with Windows line endings: its rows end in a carriage return,
+            # which no example should carry (ShareX: 34 examples held them). A change of line
+            # endings only is then a whitespace-only hunk, as it was before.
+            lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in lines]
         out.append(Hunk(path=path, header=m.group(0), lines=lines, old_start=int(m.group(1)),
                         new_start=int(m.group(3)), added=sec.count("\n+", start, end),
                         removed=sec.count("\n-", start, end)))
