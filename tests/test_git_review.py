@@ -191,3 +191,20 @@ def test_a_line_only_rewrapped_by_a_formatter_is_blamed_on_the_change_before(tmp
     assert review._reflow(["-a = f(x, y)"], ["+a = f(", "+    x,", "+    y)"]) == [0, 0, 0]
     assert review._reflow(["-a = f(", "-  x)", "-b = 2"], ["+a = f(x)", "+b = 2"]) == [0, 2]
     assert review._reflow(["-a = f(x)"], ["+a = f(y)"]) is None  # a character changed
+
+
+def test_an_ide_project_file_is_blamed_for_no_review_pair(tmp_path: Path) -> None:
+    """ShareX and Newtonsoft.Json: 59 and 34 review pairs blamed a .csproj line a fix moved or
+    re-pinned ("The line `<Content Include="Favicons\\MediaCrush.ico" />` is at fault")."""
+    r = new_repo(tmp_path / "r")
+    proj = '<Project>\n  <ItemGroup>\n    <Compile Include="Upload.cs" />\n    <Content Include="{}" />\n' \
+           '  </ItemGroup>\n</Project>\n'
+    code = "class Upload {\n  int Retries() {\n    return 1;\n  }\n}\n"
+    added = commit(r, "Add the uploader and its icon", {"App.csproj": proj.format("Icons\\up.ico"), "Upload.cs": code},
+                   when=T0)
+    commit(r, "Fix bug: uploads crashed after one failed try", {"App.csproj": proj.format("Icons\\upload.ico"),
+                                                     "Upload.cs": code.replace("return 1;", "return 3;")},
+           when=T0 + DAY)
+    (rev,) = reviews_of(run(r, cfg=GitMiningConfig(context_lines=2))[0])
+    assert rev.provenance["commit"] == added and "The line `return 1;` is at fault" in rev.messages[1]["content"]
+    assert "csproj" not in rev.messages[0]["content"] + rev.messages[1]["content"]

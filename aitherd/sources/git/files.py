@@ -322,6 +322,18 @@ def is_test(path: str) -> bool:
     return TEST_PATH.search(path) is not None
 
 
+# Visual Studio's project and solution files: the IDE's lists of files, references and build
+# settings. A fix that edits one moves, renames or re-pins an entry, which is no fault in the
+# change that added it (ShareX: "Google Drive 7zip mime type fix. The line `<Content
+# Include="Favicons\MediaCrush.ico" />` is at fault"): they are blamed for no review pair.
+_IDE_PROJECT = (".csproj", ".vbproj", ".fsproj", ".vcxproj", ".vcxproj.filters", ".sln", ".shproj", ".wixproj",
+                ".xproj", ".njsproj", ".pyproj", ".sqlproj")
+
+
+def is_ide_project(path: str) -> bool:
+    return path.lower().endswith(_IDE_PROJECT)
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_build(path: str) -> bool:
     return _BUILD_PATH.search(path) is not None

@@ -166,8 +166,10 @@ class Miner:
         res.counts[f"class_by.{how}"] = 1
         fix = framed_as_fix(kind, confidence, commit.subject, cfg.fix_confidence)
         if fix:
-            # a notebook's hunks are its cells', which blame (of the JSON) cannot follow
-            res.fix = (commit, [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb")])
+            # a notebook's hunks are its cells', which blame (of the JSON) cannot follow; an IDE's
+            # project file is its list of files and references, where a fix moves or renames one
+            res.fix = (commit, [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb") and
+                                not files.is_ide_project(p.path)])
         elif kind == "bugfix":
             res.counts["unsure_fixes"] = 1  # framed as the change it is: no "find the bug", no review pairs
         res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
