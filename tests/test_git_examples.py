@@ -755,6 +755,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("themes/robbyrussell.zsh-theme", "zsh"), ("templates/zshrc.zsh-template", "zsh"), (".zshrc", "zsh"),
     ("tools/tmux.vim", "vim"), ("ShellCheck.cabal", "cabal"), ("FAQ", "text"), ("NOTES", "text"),
     ("scripts/install", ""), ("notes", ""),  # in lowercase, maybe a script: its #! line decides
+    # AntennaPod's Eclipse files, koel's
+    ("app/.classpath", "xml"), ("public/.htaccess", "apacheconf"), ("resources/css/app.pcss", "postcss"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

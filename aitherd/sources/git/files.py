@@ -82,6 +82,7 @@ LANG = {
     # Oh My Zsh's themes and templates (763 unlabelled snippets); Vim script (tmux: 51); Haskell's
     # package descriptions (shellcheck: 110)
     ".zsh-theme": "zsh", ".zsh-template": "zsh", ".vim": "vim", ".cabal": "cabal",
+    ".pcss": "postcss", ".postcss": "postcss",  # koel's stylesheets
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -106,7 +107,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "Makevars": "makefile", "Makevars.win": "makefile",
           ".metadata": "yaml", ".pubignore": "gitignore",  # Flutter's (drift)
           "zshrc": "zsh", ".zshrc": "zsh", ".zshenv": "zsh", ".zprofile": "zsh", "vimrc": "vim", ".vimrc": "vim",
-          "cabal.project": "cabal"}
+          "cabal.project": "cabal",
+          ".classpath": "xml", ".project": "xml", ".htaccess": "apacheconf"}  # Eclipse's (AntennaPod), Apache's (koel)
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
