@@ -770,6 +770,8 @@ def test_plain_text_documents_in_capitals_are_documentation() -> None:
     """tmux's FAQ and NOTES edits were 56 "debugging" and "editing" examples at full weight."""
     assert files.is_docs("FAQ") and files.is_docs("NOTES") and files.is_docs("INSTALL") and files.is_docs("HACKING")
     assert not files.is_docs("install") and not files.is_docs("tools/notes") and not files.is_docs("BUILD")
+    assert files.is_docs("app/src/main/play/en-US/listing/shortdescription")  # a store listing: prose
+    assert not files.is_docs("app/src/main/play/build.gradle")
 
 
 @pytest.mark.parametrize(("path", "want"), [
@@ -794,6 +796,12 @@ def test_plain_text_documents_in_capitals_are_documentation() -> None:
     ("lib/l10n/app_fr.arb", True), ("lib/l10n/app_en.arb", False), ("src/messages.fr.xlf", True),
     ("src/locale/locale.ts", False), ("src/i18n/index.ts", False), ("config/fr.json", False),
     ("docs/it/index.md", False),  # translated documentation is documentation
+    # store listings (AntennaPod's Gradle Play Publisher folders, fastlane's): English is documentation
+    ("app/src/main/play/et/listing/shortdescription", True), ("app/src/main/play/listings/de-DE/title.txt", True),
+    ("app/src/main/play/release-notes/fr-FR/default.txt", True), ("app/src/main/play/listings/en-US/title.txt", False),
+    ("fastlane/metadata/android/pt-BR/full_description.txt", True), ("fastlane/metadata/ja/keywords.txt", True),
+    ("fastlane/metadata/android/en-US/changelogs/120.txt", False), ("app/src/main/play/contact-email.txt", False),
+    ("play/de/routes", False),  # a folder named play elsewhere
 ])
 def test_translation_catalogs_are_told_by_format_and_locale(path: str, want: bool) -> None:
     assert files.is_translation(path) is want

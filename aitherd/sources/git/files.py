@@ -244,8 +244,11 @@ def has_extension(path: str) -> bool:
 
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_docs(path: str) -> bool:
-    """Prose: documentation pages, READMEs, changelogs (not the Python or config under docs/)."""
+    """Prose: documentation pages, READMEs, changelogs, app store listings (not the Python or
+    config under docs/)."""
     name, ext = _ext(path)
+    if _store_text(path, ext.lower()):
+        return True
     if ext.lower() in _PROSE_EXT:
         return not _NOT_PROSE.search(path)
     return not ext and bool(_PROSE_NAMES.match(name) or _PROSE_CAPS.match(name))
@@ -274,6 +277,16 @@ _CATALOGS = frozenset((".resx", ".resw", ".xlf", ".xliff", ".arb", ".wxl", ".str
 _CATALOGS_IN_I18N = frozenset((".json", ".yml", ".yaml", ".toml", ".ini", ".ts", ".js", ".php", ".lang", ".xml"))
 _I18N_DIRS = frozenset(("locale", "locales", "i18n", "l10n", "lang", "langs", "language", "languages",
                         "translation", "translations", "intl"))
+# App store listings kept beside an app's code (Gradle Play Publisher's play/listings/<locale>/,
+# fastlane's metadata/<locale>/): marketing prose in a folder per language (AntennaPod: "Write
+# app/src/main/play/et/listing/shortdescription", English filler for Estonian). Documentation
+# in English, a translation in any other language.
+_STORE_TEXT = re.compile(r"(^|/)(src/[^/]+/play|fastlane/metadata)/")  # a variant's play/, beside its java/
+_STORE_DIRS = frozenset(("play", "listings", "listing", "release-notes", "metadata", "android", "ios"))
+
+
+def _store_text(path: str, ext: str) -> bool:
+    return ext in ("", ".txt") and _STORE_TEXT.search(path) is not None
 
 
 def _locale(text: str) -> str | None:
@@ -282,15 +295,17 @@ def _locale(text: str) -> str | None:
     return m.group(1) if m is not None and m.group(1) in _ISO_639_1 else None
 
 
-def _folder_locale(dirs: list[str]) -> str | None:
+def _folder_locale(dirs: list[str], store: bool = False) -> str | None:
     """The language of a locale's own folder: Apple's fr.lproj, Android's values-fr, or a folder
     named for a locale inside an i18n folder or above gettext's LC_MESSAGES (locales/fr/,
-    locale/pt_BR/LC_MESSAGES/). Elsewhere a folder named like a language is a name (Java's
-    de/ and io/ packages, Rust's tests/it/)."""
+    locale/pt_BR/LC_MESSAGES/), or in a store listing's (`store`: play/listings/de-DE/).
+    Elsewhere a folder named like a language is a name (Java's de/ and io/ packages, Rust's
+    tests/it/)."""
     for i, d in enumerate(dirs):
         if (m := _ANDROID_VALUES.match(d) or _APPLE_LPROJ.match(d)) is not None:
             return next(g for g in m.groups() if g)
-        if ((i and dirs[i - 1].lower() in _I18N_DIRS) or dirs[i + 1:i + 2] == ["LC_MESSAGES"]) and \
+        parent = dirs[i - 1].lower() if i else ""
+        if (parent in _I18N_DIRS or (store and parent in _STORE_DIRS) or dirs[i + 1:i + 2] == ["LC_MESSAGES"]) and \
                 (m := _LOCALE_END.match(d)) is not None:
             return m.group(1)
     return None
@@ -305,9 +320,12 @@ def is_translation(path: str) -> bool:
     name, ext = _ext(path)
     ext = ext.lower()
     dirs = path.split("/")[:-1]
-    lang = _locale(name[:-len(ext)] if ext else name) or _folder_locale(dirs)
+    store = _store_text(path, ext)
+    lang = _locale(name[:-len(ext)] if ext else name) or _folder_locale(dirs, store)
     if lang is not None and lang not in _ISO_639_1:
         lang = None
+    if store:
+        return lang is not None and lang != "en"
     if ext == ".po":  # gettext: a translation of its .pot template, whether its locale shows or not
         return lang != "en"
     if lang is None or lang == "en":
