@@ -452,6 +452,23 @@ def test_windows_line_endings_do_not_reach_the_examples(tmp_path: Path) -> None:
     assert counts["skipped_hunks.whitespace_only"] == 1
 
 
+def test_a_file_that_is_not_utf8_is_left_out_not_garbled(tmp_path: Path) -> None:
+    """ShareX's isxdl/french2.ini is Latin-1 ("T\ufffdl\ufffdchargement" reached 20 of its examples),
+    xxl-job's jboot.properties GBK. Such a file is counted (files.not_utf8) and left out; the
+    commit's other files, and a UTF-8 file that holds U+FFFD itself, are mined."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the strings", {"french.ini": "[strings]\n100=Fichier reçu\n".encode("latin-1"),
+                                  "app.py": "X = 1\n", "bad.py": 'BAD = "\ufffd"\n'})
+    commit(r, "Translate the download message and count from two",
+           {"french.ini": "[strings]\n100=Téléchargement de fichier\n".encode("latin-1"),
+            "app.py": "X = 2\n", "bad.py": 'BAD = "\ufffd\ufffd"\n'})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    texts = "".join(m["content"] for c in cands(out) for m in c.messages)
+    assert "french.ini" not in texts and counts["skipped_files.not_utf8"] == 2
+    assert "X = 2" in texts and 'BAD = "\ufffd\ufffd"' in texts
+    assert not any("\udc80" <= ch <= "\udcff" for ch in texts)
+
+
 def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f(x):\n    return x+1\n"})

@@ -177,10 +177,16 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
             first = head[0]
             n = (len(first) - 5) // 2
             path = unquote(first[2:2 + n]) if n > 0 else first
+        garbled = _not_utf8(sec)
+        if garbled:  # its text, or its name, is not UTF-8 (see _patch_text)
+            path = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         commit.paths.append(path)
         commit.statuses.append(status)
         if why := skip_path(path):  # a credential file, a vendored or generated one
             commit.skip(why)
+            continue
+        if garbled:
+            commit.skip("files.not_utf8")
             continue
         if binary:
             commit.skip("files.binary")
@@ -268,6 +274,26 @@ def split_log(raw: str) -> list[tuple[str, str]]:
     return out
 
 
+def _patch_text(raw: bytes | bytearray) -> str:
+    """A commit's patch as text. Bytes that are not UTF-8 (a Latin-1 or GBK file) become lone
+    surrogates, not U+FFFD: parse_files leaves such a file out (files.not_utf8) rather than
+    teach "T\ufffdl\ufffdchargement", and a surrogate can reach no example (it cannot be stored)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape")
+
+
+def _not_utf8(sec: str) -> bool:
+    if sec.isascii():
+        return False
+    try:
+        sec.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def records(stream: IO[bytes], hard_cap: int) -> Iterator[tuple[str, str | None]]:
     """(header, patch) per commit of a `git log --format=FMT -p` byte stream, in order: a
     record starts with the separator at the start of a line (a file's text may hold the byte
@@ -304,7 +330,7 @@ def records(stream: IO[bytes], hard_cap: int) -> Iterator[tuple[str, str | None]
             # Over the cap whether or not it came in one read: the answer never depends on how
             # git's output was cut into reads (a resumed run agrees with a clean one).
             dropping = dropping or nxt - h_end > hard_cap
-            yield header, None if dropping else buf[h_end + 1:nxt + 1].decode("utf-8", "replace")
+            yield header, None if dropping else _patch_text(buf[h_end + 1:nxt + 1])
             dropping = False
             start = scan = nxt + 1
         if not data:
@@ -313,4 +339,4 @@ def records(stream: IO[bytes], hard_cap: int) -> Iterator[tuple[str, str | None]
     if h_end > 0:
         dropping = dropping or len(buf) - h_end - 1 > hard_cap
         yield (buf[start + 1:h_end].decode("utf-8", "replace"),
-               None if dropping else buf[h_end + 1:].decode("utf-8", "replace"))
+               None if dropping else _patch_text(buf[h_end + 1:]))

@@ -329,7 +329,8 @@ class Miner:
             with contextlib.suppress(_Failed):
                 got = list(self._log([sha], (".", *(f":(exclude,literal){p}" for p in lost))))
                 res = got[0] if got else Result(sha, [Skip("no_usable_hunks")], {"commits": 1})
-                shown = ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else "")
+                shown = ", ".join(p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a name not UTF-8
+                                  for p in lost[:5]) + (" ..." if len(lost) > 5 else "")
                 res.items.insert(0, BadInput(where, f"the repository lacks the blobs of {len(lost)} file(s), "
                                                     f"left out: {shown}"))
                 key = "skipped_files.unreadable"
