@@ -152,6 +152,23 @@ def test_generic_credentials_are_removed_whole() -> None:
         assert not any(part in out for part in re.split(r"[/#@]", secret) if len(part) >= 3), (what, out)
 
 
+def test_a_long_token_is_redacted_whole() -> None:
+    """koel's cypress/fixtures/token.json holds a 356-character token: the named-value rule
+    matched quoted values of 300 characters at most and left it whole, and cut a bare one at
+    300, its tail left in the text."""
+    import random
+
+    rnd = random.Random(7)
+    token = "".join(rnd.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(356))
+    long_bare = "".join(rnd.choice("abcdef0123456789") for _ in range(900))
+    r = Redactor(RedactConfig())
+    for text in ['{\n  "token": "' + token + '"\n}\n', f"API_TOKEN={long_bare}\nDEBUG=1\n",
+                 f"const secret = '{token}';"]:
+        out, _, _ = r.redact(text)
+        assert token[:40] not in out and token[-40:] not in out and long_bare[-40:] not in out, out
+        assert "<REDACTED:generic_secret>" in out
+
+
 def test_secret_words_inside_identifiers_are_not_secret_names() -> None:
     r = Redactor(RedactConfig())
     code = ('"tokenization_utils_fast": "tokenization_utils_tokenizers",\n'

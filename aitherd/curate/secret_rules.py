@@ -107,10 +107,13 @@ def password_ok(value: str, quoted: bool) -> bool:
     return any(c.isdigit() for c in v) or any(c in "!@#$%^&*+=?~/|" for c in v)
 
 
+MAX_TOKEN = 4096  # a named value this long is still a token (a JWT with many claims, a license token)
+
+
 def token_ok(value: str, min_len: int = 8, min_entropy: float = 3.0) -> bool:
     """A machine-made secret: long enough, letters and digits, no spaces, not a placeholder."""
     v = value
-    if not min_len <= len(v) <= 512 or any(c.isspace() for c in v) or is_placeholder(v):
+    if not min_len <= len(v) <= MAX_TOKEN or any(c.isspace() for c in v) or is_placeholder(v):
         return False
     if "://" in v or v[:1] in "/~." or v.isdigit() or (looks_like_code(v) and not any(c.isdigit() for c in v)):
         return False
