@@ -169,6 +169,17 @@ def test_a_long_token_is_redacted_whole() -> None:
         assert "<REDACTED:generic_secret>" in out
 
 
+def test_a_key_of_letters_only_is_redacted_but_a_camel_case_name_is_not() -> None:
+    """xxl-job's `dify.api-key=app-OUVgNUOQRIMokfmuJvBJoUTN` holds no digit: a token had to."""
+    r = Redactor(RedactConfig())
+    for text in ["dify.api-key=app-OUVgNUOQRIMokfmuJvBJoUTN\n", '{"apiKey": "app-OUVgNUOQRIMokfmuJvBJoUTN"}']:
+        out, _, _ = r.redact(text)
+        assert "OUVgNUOQRIMokfmuJvBJoUTN" not in out, out
+    for text in ['token_class = "PreTrainedTokenizerFastWithPadding"\n', 'api_key_header = "XMLHttpRequestEventTarget"\n',
+                 'SECRET_KEY_SETTING = "DJANGO_SECRET_KEY_FROM_ENVIRONMENT"\n']:
+        assert r.redact(text)[0] == text, text
+
+
 def test_secret_words_inside_identifiers_are_not_secret_names() -> None:
     r = Redactor(RedactConfig())
     code = ('"tokenization_utils_fast": "tokenization_utils_tokenizers",\n'

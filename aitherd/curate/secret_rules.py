@@ -108,6 +108,20 @@ def password_ok(value: str, quoted: bool) -> bool:
 
 
 MAX_TOKEN = 4096  # a named value this long is still a token (a JWT with many claims, a license token)
+_UPPER_PAIR = re.compile(r"[A-Z](?=[A-Z])")
+_LOWER_UPPER = re.compile(r"[a-z](?=[A-Z])")
+
+
+def _random_letters(value: str) -> bool:
+    """Letters only, in a random mix of cases, after a prefix (`app-`, `sk_`): a key that happens
+    to hold no digit (xxl-job's `dify.api-key=app-OUVgNUOQRIMokfmuJvBJoUTN`). A name in
+    camelCase or capitals has its capitals one at a time, or all of them, not both often."""
+    body = re.split(r"[-_]", value)[-1]
+    if len(body) < 20 or not body.isascii() or not body.isalpha():
+        return False
+    upper = sum(c.isupper() for c in body)
+    return (0.3 <= upper / len(body) <= 0.7 and len(_UPPER_PAIR.findall(body)) >= 4
+            and len(_LOWER_UPPER.findall(body)) >= 4)
 
 
 def token_ok(value: str, min_len: int = 8, min_entropy: float = 3.0) -> bool:
@@ -115,6 +129,8 @@ def token_ok(value: str, min_len: int = 8, min_entropy: float = 3.0) -> bool:
     v = value
     if not min_len <= len(v) <= MAX_TOKEN or any(c.isspace() for c in v) or is_placeholder(v):
         return False
+    if _random_letters(v):
+        return entropy(v) >= min_entropy
     if "://" in v or v[:1] in "/~." or v.isdigit() or (looks_like_code(v) and not any(c.isdigit() for c in v)):
         return False
     if not (any(c.isdigit() for c in v) and any(c.isalpha() for c in v)):
