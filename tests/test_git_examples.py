@@ -564,6 +564,23 @@ def test_dart_build_runner_output_is_generated() -> None:
     assert files.language("lib/src/tables.drift") == "sql"
 
 
+def test_lock_files_are_skipped_at_any_depth_and_the_shipped_config_says_the_same() -> None:
+    """cobra's cobra/go.sum, BentoML's grpc-client/go/go.sum and ShareX's */packages.lock.json
+    were mined: "go.sum" matched the root only."""
+    import tomllib
+
+    from aitherd.sources.gitmine import _skip_path
+
+    skip = GitMiningConfig().skip_paths
+    for path in ["cobra/go.sum", "grpc-client/go/go.sum", "ShareX.HelpersLib/packages.lock.json", "go.work.sum",
+                 "infra/.terraform.lock.hcl", "App.xcodeproj/project.xcworkspace/xcshareddata/swiftpm/Package.resolved",
+                 "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json"]:
+        assert _skip_path(path, skip), path
+    assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
+    shipped = tomllib.loads((Path(__file__).resolve().parents[1] / "etc" / "aitherd.toml").read_text())
+    assert set(shipped["sources"]["coder"]["git"]["skip_paths"]) == set(skip)
+
+
 def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path) -> None:
     """jq commits PGP signatures of its release binaries (sig/*.asc: 50 "Write
     sig/v1.3/jq-osx-x86.asc" examples of base64) and a man page ronn generated (jq.1.prebuilt)."""
