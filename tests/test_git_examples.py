@@ -469,6 +469,21 @@ def test_a_file_that_is_not_utf8_is_left_out_not_garbled(tmp_path: Path) -> None
     assert not any("\udc80" <= ch <= "\udcff" for ch in texts)
 
 
+def test_recorded_terminal_output_is_not_code(tmp_path: Path) -> None:
+    """bat's tests/syntax-tests/highlighted/ hold its colored output: 168 examples asked for
+    ANSI escape codes."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the CSV test", {"tests/highlighted/sample.csv": "\x1b[38;5;208mname\x1b[0m,age\n",
+                                   "src/csv.rs": "fn sep() -> char {\n    ','\n}\n"})
+    commit(r, "Highlight the header of a CSV file in bold",
+           {"tests/highlighted/sample.csv": "\x1b[1;38;5;208mname\x1b[0m,age\n",
+            "src/csv.rs": "fn sep() -> char {\n    ';'\n}\n"})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    texts = "".join(m["content"] for c in cands(out) for m in c.messages)
+    assert "\x1b" not in texts and "sample.csv" not in texts and "';'" in texts
+    assert counts["skipped_files.escape_codes"] == 2
+
+
 def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f(x):\n    return x+1\n"})
@@ -788,6 +803,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("scripts/install", ""), ("notes", ""),  # in lowercase, maybe a script: its #! line decides
     # AntennaPod's Eclipse files, koel's
     ("app/.classpath", "xml"), ("public/.htaccess", "apacheconf"), ("resources/css/app.pcss", "postcss"),
+    ("assets/syntaxes/02_Extra/Nim.sublime-syntax", "yaml"), ("assets/themes/ansi.tmTheme", "xml"),  # bat's
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -83,6 +83,9 @@ LANG = {
     # package descriptions (shellcheck: 110)
     ".zsh-theme": "zsh", ".zsh-template": "zsh", ".vim": "vim", ".cabal": "cabal",
     ".pcss": "postcss", ".postcss": "postcss",  # koel's stylesheets
+    # editors' syntax definitions and themes (bat: 113 unlabelled .sublime-syntax snippets)
+    ".sublime-syntax": "yaml", ".tmtheme": "xml", ".tmlanguage": "xml", ".tmpreferences": "xml",
+    ".sublime-settings": "json", ".sublime-keymap": "json", ".sublime-commands": "json",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",

@@ -188,6 +188,9 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         if garbled:
             commit.skip("files.not_utf8")
             continue
+        if "\x1b" in sec:  # a terminal's escape codes: recorded output (bat's highlighted test files)
+            commit.skip("files.escape_codes")
+            continue
         if binary:
             commit.skip("files.binary")
             continue
