@@ -579,18 +579,21 @@ def test_dart_build_runner_output_is_generated() -> None:
     assert files.language("lib/src/tables.drift") == "sql"
 
 
-def test_lock_files_are_skipped_at_any_depth() -> None:
+def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
     """cobra's cobra/go.sum, BentoML's grpc-client/go/go.sum and ShareX's */packages.lock.json
     were mined: "go.sum" matched the root only (etc/aitherd.toml says the same:
     test_config_store)."""
     from aitherd.sources.gitmine import _skip_path
 
     skip = GitMiningConfig().skip_paths
-    for path in ["cobra/go.sum", "grpc-client/go/go.sum", "ShareX.HelpersLib/packages.lock.json", "go.work.sum",
+    for path in ["EditorExtension/SwiftFormat for Xcode.app/Contents/Info.plist",
+                 "EditorExtension/SwiftFormat for Xcode.app/Contents/_CodeSignature/CodeResources",
+                 "Carthage/Build/iOS/Alamofire.framework/Headers/Alamofire.h", "cobra/go.sum", "grpc-client/go/go.sum", "ShareX.HelpersLib/packages.lock.json", "go.work.sum",
                  "infra/.terraform.lock.hcl", "App.xcodeproj/project.xcworkspace/xcshareddata/swiftpm/Package.resolved",
                  "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json"]:
         assert _skip_path(path, skip), path
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
+    assert not _skip_path("EditorExtension/Application/Info.plist", skip)
 
 
 def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path) -> None:
@@ -804,6 +807,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # AntennaPod's Eclipse files, koel's
     ("app/.classpath", "xml"), ("public/.htaccess", "apacheconf"), ("resources/css/app.pcss", "postcss"),
     ("assets/syntaxes/02_Extra/Nim.sublime-syntax", "yaml"), ("assets/themes/ansi.tmTheme", "xml"),  # bat's
+    (".clj-kondo/config.edn", "clojure"), ("src/clj_kondo/impl/utils.cljc", "clojure"), ("clj-kondo.el", "elisp"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -48,6 +48,10 @@ class GitMiningConfig(BaseModel):
         # what Xcode and IntelliJ write for the user: Alamofire's project.pbxproj (object ids)
         # and schemes were in 241 of its 2,606 examples
         "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml",
+        "*.xcbaseline/*",
+        # a built Apple bundle or framework committed beside its source (SwiftFormat's "SwiftFormat
+        # for Xcode.app": 311 examples of its Info.plist files and _CodeSignature hashes)
+        "*.app/Contents/*", "*.appex/Contents/*", "*/_CodeSignature/*", "*.framework/*", "*.xcframework/*",
         # Dart's build_runner output, whatever header its generator version wrote
         "*.g.dart", "*.freezed.dart",
         # what Visual Studio's Windows Forms designer writes (InitializeComponent): no header says

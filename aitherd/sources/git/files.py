@@ -86,6 +86,8 @@ LANG = {
     # editors' syntax definitions and themes (bat: 113 unlabelled .sublime-syntax snippets)
     ".sublime-syntax": "yaml", ".tmtheme": "xml", ".tmlanguage": "xml", ".tmpreferences": "xml",
     ".sublime-settings": "json", ".sublime-keymap": "json", ".sublime-commands": "json",
+    # Clojure's data and cross-platform sources (clj-kondo: 262 unlabelled), Emacs Lisp
+    ".edn": "clojure", ".cljc": "clojure", ".cljd": "clojure", ".el": "elisp",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
