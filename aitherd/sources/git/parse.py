@@ -179,7 +179,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
             path = unquote(first[2:2 + n]) if n > 0 else first
         garbled = _not_utf8(sec)
         if garbled:  # its text, or its name, is not UTF-8 (see _patch_text)
-            path = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            path = readable(path)
         commit.paths.append(path)
         commit.statuses.append(status)
         if why := skip_path(path):  # a credential file, a vendored or generated one
@@ -285,6 +285,12 @@ def _patch_text(raw: bytes | bytearray) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("utf-8", "surrogateescape")
+
+
+def readable(text: str) -> str:
+    """Text read with surrogateescape (bytes that are not UTF-8 as lone surrogates), with U+FFFD
+    for each such byte: fit to show and to store."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _not_utf8(sec: str) -> bool:

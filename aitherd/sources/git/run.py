@@ -30,7 +30,16 @@ from aitherd.sources.git.classify import Shape, conventional, decide_scored, fra
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, FileDiff, header_fields, parse_files, records
+from aitherd.sources.git.parse import (
+    GIT_CONFIG,
+    LOG_OPTIONS,
+    Commit,
+    FileDiff,
+    header_fields,
+    parse_files,
+    readable,
+    records,
+)
 from aitherd.sources.git.review import reviews
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import BadInput, Item, Skip
@@ -329,8 +338,7 @@ class Miner:
             with contextlib.suppress(_Failed):
                 got = list(self._log([sha], (".", *(f":(exclude,literal){p}" for p in lost))))
                 res = got[0] if got else Result(sha, [Skip("no_usable_hunks")], {"commits": 1})
-                shown = ", ".join(p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a name not UTF-8
-                                  for p in lost[:5]) + (" ..." if len(lost) > 5 else "")
+                shown = ", ".join(map(readable, lost[:5])) + (" ..." if len(lost) > 5 else "")
                 res.items.insert(0, BadInput(where, f"the repository lacks the blobs of {len(lost)} file(s), "
                                                     f"left out: {shown}"))
                 key = "skipped_files.unreadable"
