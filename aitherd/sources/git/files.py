@@ -38,6 +38,13 @@ _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AU
 # "editing" examples at full weight)
 _PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE)"
                          r"([-_.][\w.-]*)?$")
+
+
+def _prose_name(name: str) -> bool:
+    """A file without an extension that is prose by its name (CHANGES, README, FAQ)."""
+    return _PROSE_NAMES.match(name) is not None or _PROSE_CAPS.match(name) is not None
+
+
 _NOT_PROSE = re.compile(r"(^|/)((requirements|constraints)[\w.-]*|CMakeLists|robots|LICENSE[\w.-]*\.py)\.txt$")
 LANG = {
     ".py": "python", ".pyi": "python", ".pyx": "cython", ".js": "javascript", ".mjs": "javascript",
@@ -162,7 +169,7 @@ def language(path: str) -> str:
     if (path.startswith("debian/") or "/debian/" in path) and (lang := _DEBIAN.get(name, "")):
         return lang  # a Debian package's files (flameshot)
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
-    if not lang and not ext and (_PROSE_NAMES.match(name) or _PROSE_CAPS.match(name)):  # CHANGES, README, FAQ
+    if not lang and not ext and _prose_name(name):
         return "text"
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
         return language(name[:-len(ext)])  # cobra's root.go.golden, config.yaml.example, setup.cfg.in
@@ -256,7 +263,7 @@ def is_docs(path: str) -> bool:
         return True
     if ext.lower() in _PROSE_EXT:
         return not _NOT_PROSE.search(path)
-    return not ext and bool(_PROSE_NAMES.match(name) or _PROSE_CAPS.match(name))
+    return not ext and _prose_name(name)
 
 
 # Translation catalogs: what a change to one teaches is a translation, not code (ShareX: 1,374 of
@@ -294,25 +301,29 @@ def _store_text(path: str, ext: str) -> bool:
     return ext in ("", ".txt") and _STORE_TEXT.search(path) is not None
 
 
+def _iso(code: str) -> str | None:
+    return code if code in _ISO_639_1 else None
+
+
 def _locale(text: str) -> str | None:
     """The language a name (without its extension) ends in, by its ISO 639-1 code."""
     m = _LOCALE_END.search(text)
-    return m.group(1) if m is not None and m.group(1) in _ISO_639_1 else None
+    return None if m is None else _iso(m.group(1))
 
 
 def _folder_locale(dirs: list[str], store: bool = False) -> str | None:
-    """The language of a locale's own folder: Apple's fr.lproj, Android's values-fr, or a folder
+    """The language (ISO 639-1) of a locale's own folder: Apple's fr.lproj, Android's values-fr, or a folder
     named for a locale inside an i18n folder or above gettext's LC_MESSAGES (locales/fr/,
     locale/pt_BR/LC_MESSAGES/), or in a store listing's (`store`: play/listings/de-DE/).
     Elsewhere a folder named like a language is a name (Java's de/ and io/ packages, Rust's
     tests/it/)."""
     for i, d in enumerate(dirs):
         if (m := _ANDROID_VALUES.match(d) or _APPLE_LPROJ.match(d)) is not None:
-            return next(g for g in m.groups() if g)
+            return _iso(next(g for g in m.groups() if g))
         parent = dirs[i - 1].lower() if i else ""
         if (parent in _I18N_DIRS or (store and parent in _STORE_DIRS) or dirs[i + 1:i + 2] == ["LC_MESSAGES"]) and \
                 (m := _LOCALE_END.match(d)) is not None:
-            return m.group(1)
+            return _iso(m.group(1))
     return None
 
 
@@ -327,8 +338,6 @@ def is_translation(path: str) -> bool:
     dirs = path.split("/")[:-1]
     store = _store_text(path, ext)
     lang = _locale(name[:-len(ext)] if ext else name) or _folder_locale(dirs, store)
-    if lang is not None and lang not in _ISO_639_1:
-        lang = None
     if store:
         return lang is not None and lang != "en"
     if ext == ".po":  # gettext: a translation of its .pot template, whether its locale shows or not
