@@ -59,12 +59,20 @@ def classify(commit: Commit) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _skip_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns) or r"(?!)")
+def _skip_regex(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(file-name patterns, path patterns). A pattern without `/` names a file in any folder, as
+    in .gitignore and `credential_files` ("go.sum" is cobra's cobra/go.sum too); one with `/`
+    matches the path from the repository's root, where `*` crosses folders ("build/*" is the
+    root's build folder, "*/dist/*" a dist folder at any depth)."""
+    def one(ps: list[str]) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in ps) or r"(?!)")
+
+    return one([p for p in patterns if "/" not in p]), one([p for p in patterns if "/" in p])
 
 
 def _skip_path(path: str, patterns: list[str]) -> bool:
-    return _skip_regex(tuple(patterns)).match(path) is not None
+    names, paths = _skip_regex(tuple(patterns))
+    return names.match(path[path.rfind("/") + 1:]) is not None or paths.match(path) is not None
 
 
 def resolve(repo: str, ref: str) -> str:

@@ -31,16 +31,16 @@ class GitMiningConfig(BaseModel):
     # a group split per file gives at most this many examples (a deterministic sample by path);
     # a sweep over 50 files (a yearly copyright bump, pyupgrade) is not 50 examples
     max_split_examples: int = Field(default=6, ge=1)
+    # A pattern without "/" names a file in any folder (as in .gitignore); one with "/" matches
+    # the path from the root, `*` crossing folders.
     skip_paths: list[str] = Field(default_factory=lambda: [
         "vendor/*", "*/vendor/*", "node_modules/*", "*/node_modules/*", "third_party/*",
-        "*.lock", "package-lock.json", "*/package-lock.json", "yarn.lock", "pnpm-lock.yaml",
-        "go.sum", "*/go.sum", "*/pnpm-lock.yaml", "*.min.js", "*.min.css", "*_pb2.py", "*_pb2_grpc.py", "*.pb.go",
-        "*.generated.*", "dist/*",
-        # more lock files, at any depth: Go workspaces, npm's shrinkwrap, NuGet (ShareX: 5 examples),
-        # SwiftPM, Terraform's provider checksums, Gradle's locks and dependency verification
-        "go.work.sum", "*/go.work.sum", "npm-shrinkwrap.json", "*/npm-shrinkwrap.json", "packages.lock.json",
-        "*/packages.lock.json", "Package.resolved", "*/Package.resolved", ".terraform.lock.hcl",
-        "*/.terraform.lock.hcl", "gradle.lockfile", "*/gradle.lockfile", "*/verification-metadata.xml",
+        "*.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.sum",
+        "*.min.js", "*.min.css", "*_pb2.py", "*_pb2_grpc.py", "*.pb.go", "*.generated.*", "dist/*",
+        # more lock files: Go workspaces, npm's shrinkwrap, NuGet (ShareX: 5 examples), SwiftPM,
+        # Terraform's provider checksums, Gradle's locks and dependency verification
+        "go.work.sum", "npm-shrinkwrap.json", "packages.lock.json", "Package.resolved", ".terraform.lock.hcl",
+        "gradle.lockfile", "verification-metadata.xml",
         # build output committed beside its source: hono's deno_dist/ mirrors src/ (1,029 examples,
         # a fifth of its history's, most of them not near-duplicates to the curator: 0.77 median)
         "*/dist/*", "*_dist/*", "*-dist/*",
