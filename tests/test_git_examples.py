@@ -975,3 +975,20 @@ def test_r_markdown_and_quarto_are_prose() -> None:
     """usethis' README.Rmd and vignettes are its documentation: docs edits, never debugging."""
     assert files.is_docs("README.Rmd") and files.is_docs("vignettes/articles/setup.Rmd") and files.is_docs("x.qmd")
     assert not files.is_docs("R/use_git.R") and not files.is_docs("DESCRIPTION")
+
+
+def test_skip_path_patterns_name_files_in_any_folder_as_gitignore_does() -> None:
+    """A user's "CHANGELOG.md" or "schema.json" in skip_paths: before, a pattern without "/"
+    matched at the root only (fnmatch over the whole path), so each default needed a "*/"
+    twin and a user's own pattern silently missed every subfolder."""
+    from aitherd.sources.gitmine import _skip_path
+
+    mine = ["schema.json", "gen/*", "*/fixtures/*"]
+    assert _skip_path("schema.json", mine) and _skip_path("api/v2/schema.json", mine)
+    assert not _skip_path("api/schema.json.py", mine) and not _skip_path("api/my-schema.json", mine)
+    assert _skip_path("gen/a/b.py", mine) and not _skip_path("src/gen/b.py", mine)  # with "/": from the root
+    assert _skip_path("tests/fixtures/x.txt", mine) and not _skip_path("fixtures/x.txt", mine)
+    skip = GitMiningConfig().skip_paths
+    assert _skip_path("build/lib/x.py", skip) and not _skip_path("tools/build/x.py", skip)
+    assert _skip_path("web/yarn.lock", skip) and _skip_path("docs/package-lock.json", skip)
+    assert not any(p.startswith("*/") and "/" not in p[2:] for p in skip), "a name needs no */ twin"
