@@ -138,6 +138,10 @@ _GENERATED_HEADER = re.compile(
     # a man page's roff comment: ronn's ".\" generated with Ronn/v0.7.3" (jq.1.prebuilt), pandoc's
     r"^[.']\\\".{0,40}\b(auto-?generated|automatically generated|generated (by|with))\b",
     re.I | re.M)
+# ... but a marker around one generated section of a file written by hand is no header:
+# github-markdown-toc's "<!--This table of contents is automatically generated. Any manual
+# changes between the ts and te tags will be overridden!-->" (dbt-utils' README: 165 edits).
+_SECTION_ONLY = re.compile(r"table of contents|\btoc\b|\bsection\b|\bbetween\b", re.I)
 _VIA = re.compile(r"^[ +-]\s+#\s+via\b", re.M)  # pip-compile's annotation under each pin
 HEAD_LINES = 15  # a generator header sits within a file's first lines
 _BAD_START = re.compile(r"\s*([)\]}.,]|else\b|elif\b|except\b|finally\b|and\b|or\b|if\b.*\belse\b$)")
@@ -379,7 +383,13 @@ def generated_head(text: str) -> bool:
     low = head.lower()
     if "generat" not in low and "do not edit" not in low:
         return False
-    return _GENERATED_HEADER.search(head) is not None
+    return any(_SECTION_ONLY.search(_line_of(head, m)) is None for m in _GENERATED_HEADER.finditer(head))
+
+
+def _line_of(text: str, m: re.Match[str]) -> str:
+    """The whole line(s) of `text` a match lies on."""
+    end = text.find("\n", m.end())
+    return text[text.rfind("\n", 0, m.start()) + 1:end if end >= 0 else len(text)]
 
 
 def pip_compiled(hunk_text: str) -> bool:
