@@ -495,6 +495,42 @@ def test_whitespace_only_changes_are_dropped(tmp_path: Path) -> None:
     assert retab.provenance["paths"] == ["g.py"] and counts["skipped_hunks.whitespace_only"] == 2
 
 
+def test_spaces_between_tokens_are_a_whitespace_only_change(tmp_path: Path) -> None:
+    """OpenZeppelin's "Solium errors - whitespace related" changed `returns(bool){` to
+    `returns(bool) {` and was a "Bug fix: ... Find the bug" example: the same words only when
+    split at the spaces that moved."""
+    r = new_repo(tmp_path / "r")
+    sol = "contract T {\n  function ok() public returns(bool){\n    return a+b;\n  }\n}\n"
+    commit(r, "Add T", {"T.sol": sol})
+    commit(r, "Fix Solium errors - whitespace related", {
+        "T.sol": sol.replace("returns(bool){", "returns (bool) {").replace("a+b", "a + b")})
+    commit(r, "Fix the sum", {"T.sol": sol.replace("returns(bool){", "returns (bool) {").replace("a+b", "a - b")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    assert counts["skipped_hunks.whitespace_only"] == 1
+    assert not [c for c in cands(out) if "Solium" in c.messages[0]["content"]]
+    (fix,) = [c for c in cands(out) if "sum" in c.messages[0]["content"]]
+    assert "a - b" in fix.messages[1]["content"] and "```solidity" in fix.messages[1]["content"]
+
+
+@pytest.mark.parametrize(("before", "after", "same"), [
+    ("returns(bool){", "returns(bool) {", True), ("x = (\n    a\n)", "x = (a)", True),  # black
+    ("include_package_data = True,", "include_package_data=True,", True), ("(int, )", "(int,)", True),
+    ("a  b", "a\nb", True), ("def f(x):\n    return x", "def f(x):\n\treturn x", True),
+    # flask's typo fixes join or split words: text, not spacing
+    ("functionc ode", "function code", False), ("file system", "filesystem", False), ("a\x1fb", "a b", False),
+])
+def test_whitespace_only_is_spacing_beside_brackets_and_operators_not_between_words(
+        before: str, after: str, same: bool) -> None:
+    assert files.whitespace_only(before, after) is same
+
+
+def test_in_prose_a_space_beside_markup_is_text() -> None:
+    """flask's "Fix backstick not rendering": reStructuredText needs the space before ``."""
+    assert not files.whitespace_only("the``SERVER_NAME`` config", "the ``SERVER_NAME`` config", prose=True)
+    assert files.whitespace_only("the``SERVER_NAME`` config", "the ``SERVER_NAME`` config")
+    assert files.whitespace_only("a long\nline", "a long line", prose=True)
+
+
 def test_a_file_with_a_space_in_its_name_gone_at_the_tip_is_read_from_its_blob(tmp_path: Path) -> None:
     """cat-file answers "TIP:docs/a b.py missing" for it: three fields, not a size (vite's history
     stopped there with a ValueError)."""
@@ -829,6 +865,11 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("app/.classpath", "xml"), ("public/.htaccess", "apacheconf"), ("resources/css/app.pcss", "postcss"),
     ("assets/syntaxes/02_Extra/Nim.sublime-syntax", "yaml"), ("assets/themes/ansi.tmTheme", "xml"),  # bat's
     (".clj-kondo/config.edn", "clojure"), ("src/clj_kondo/impl/utils.cljc", "clojure"), ("clj-kondo.el", "elisp"),
+    # OpenZeppelin's Solidity, posh-git's PowerShell modules, cowboy's Erlang terms
+    ("contracts/token/ERC20/ERC20.sol", "solidity"), ("src/posh-git.psm1", "powershell"),
+    ("src/posh-git.psd1", "powershell"), ("include/cowboy.hrl", "erlang"), ("ebin/cowboy.app", "erlang"),
+    ("src/cowboy.app.src", "erlang"), ("rebar.config", "erlang"), ("config/sys.config", "erlang"),
+    ("app/settings.config", ""), ("src/index.src", ""),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

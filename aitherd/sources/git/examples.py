@@ -142,23 +142,24 @@ class Part:
         return (0 if self.new else removed) + added
 
 
-def _words(rows: list[str], mark: str) -> list[str]:
-    return sorted(" ".join([ln[1:] for ln in rows if ln[0] == mark]).split())
+def _squashed(rows: list[str], mark: str) -> str:
+    return "".join("".join([ln[1:] for ln in rows if ln[0] == mark]).split())
 
 
-def _whitespace_only(hunk: Hunk) -> bool:
+def _whitespace_only(hunk: Hunk, prose: bool) -> bool:
     rows = hunk.lines
-    # Cheap and necessary: whitespace-only, the removed and the added lines hold the same words
-    # (str.split() splits at more characters than ASCII whitespace: still necessary).
+    # Cheap and necessary: whitespace-only, the removed and the added lines hold the same text
+    # once whitespace is taken out (str.split() splits at more characters than ASCII
+    # whitespace: still necessary).
     if not hunk.added or not hunk.removed:
         # One side has no rows, hence no words: the other side's rows must all be blank. A third
         # of real hunks only add or only remove lines; this answers them without sorting words.
         mark = "-" if hunk.removed else "+"
         if any(not ln[1:].isspace() and len(ln) > 1 for ln in rows if ln[0] == mark):
             return False
-    elif _words(rows, "-") != _words(rows, "+"):
+    elif _squashed(rows, "-") != _squashed(rows, "+"):
         return False
-    return files.whitespace_only(*hunk.sides())
+    return files.whitespace_only(*hunk.sides(), prose=prose)
 
 
 def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
@@ -213,7 +214,7 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             if not cfg.min_changed_lines <= hunk.changed <= cfg.max_hunk_lines:
                 commit.skip("hunks.size")
                 continue
-            if _whitespace_only(hunk):
+            if _whitespace_only(hunk, role == "docs"):
                 commit.skip("hunks.whitespace_only")
                 continue
             kept.append(hunk)

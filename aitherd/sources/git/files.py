@@ -95,6 +95,10 @@ LANG = {
     ".sublime-settings": "json", ".sublime-keymap": "json", ".sublime-commands": "json",
     # Clojure's data and cross-platform sources (clj-kondo: 262 unlabelled), Emacs Lisp
     ".edn": "clojure", ".cljc": "clojure", ".cljd": "clojure", ".el": "elisp",
+    # Solidity (OpenZeppelin: 5,102 unlabelled snippets), PowerShell's modules and manifests
+    # (posh-git: 206), Erlang's headers and application resource files (cowboy: ebin/cowboy.app;
+    # src/cowboy.app.src in `language`); a macOS .app bundle is a folder, skipped by skip_paths
+    ".sol": "solidity", ".psm1": "powershell", ".psd1": "powershell", ".hrl": "erlang", ".app": "erlang",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -120,7 +124,10 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".metadata": "yaml", ".pubignore": "gitignore",  # Flutter's (drift)
           "zshrc": "zsh", ".zshrc": "zsh", ".zshenv": "zsh", ".zprofile": "zsh", "vimrc": "vim", ".vimrc": "vim",
           "cabal.project": "cabal",
-          ".classpath": "xml", ".project": "xml", ".htaccess": "apacheconf"}  # Eclipse's (AntennaPod), Apache's (koel)
+          ".classpath": "xml", ".project": "xml", ".htaccess": "apacheconf",  # Eclipse's (AntennaPod), Apache's (koel)
+          # Erlang terms (cowboy: 95 rebar.config snippets)
+          "rebar.config": "erlang", "rebar.tests.config": "erlang", "sys.config": "erlang", "relx.config": "erlang",
+          "elvis.config": "erlang"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -173,6 +180,8 @@ def language(path: str) -> str:
     if (path.startswith("debian/") or "/debian/" in path) and (lang := _DEBIAN.get(name, "")):
         return lang  # a Debian package's files (flameshot)
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
+    if not lang and name.endswith(".app.src"):
+        return "erlang"  # an Erlang application's resource file before the build
     if not lang and not ext and _prose_name(name):
         return "text"
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
@@ -401,8 +410,24 @@ def words(text: str) -> list[str]:
     return [w for w in _ASCII_WS.split(text) if w]
 
 
-def whitespace_only(before: str, after: str) -> bool:
-    return words(before) == words(after)
+def whitespace_only(before: str, after: str, prose: bool = False) -> bool:
+    """The same text but for ASCII whitespace: indentation, line breaks, and in code the spaces
+    beside a bracket or an operator ("returns(bool){" -> "returns(bool) {" in OpenZeppelin's
+    "Solium errors - whitespace related", "x = (\n    a\n)" -> "x = (a)" by black). A space
+    between two words stays one ("functionc ode" -> "function code" is a typo fixed). In
+    `prose` every space between words and marks counts: reStructuredText's "the``SERVER_NAME``"
+    renders only as "the ``SERVER_NAME``" (flask's docs)."""
+    if prose:
+        return words(before) == words(after)
+    return _spacing(before) == _spacing(after)
+
+
+_ASIDE = re.compile(r" (?!\w)|(?<!\w) ")  # a space not between two word characters
+
+
+def _spacing(text: str) -> str:
+    """`text` with each run of whitespace made one space, and then none beside a non-word character."""
+    return _ASIDE.sub("", _ASCII_WS.sub(" ", text))
 
 
 def trivial(line: str) -> bool:
