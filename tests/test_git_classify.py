@@ -77,6 +77,14 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("Squashed 'vendor/lib/' content from commit 4b825dc") == "subtree"  # the first pull
     assert skip_reason("Squashed 'the old tests' into one file") is None
     assert skip_reason("Bump to Node 18") is None and skip_reason("bump timeout to 2.5 seconds") is None
+    # behind any scope, or with a bump (48 commits over 70 histories: AFNetworking's 27, posh-git's)
+    for subject in ("Bumping version to 2.5.3", "cargo: bump to 0.7.1", "snapcraft: Bump version to 0.20-DEV",
+                    "version: Bump to v2.2.0", "Bump to 1.4.7 :tada:", "Bumped v0.1.0 \U0001f389",
+                    "Finalize bump to v1.0.0-beta3", "Bump to 0.18 release version"):
+        assert skip_reason(subject) == "release", subject
+    for subject in ("bump to 4.9.2 okhttp", "Various improvements in regards to the itsdangerous usage, bumped to 0.17",
+                    "feat: lockfile version bumped to v5.4", "fix(pkg): include pillow runtime dependency and bump to 0.1.1"):
+        assert skip_reason(subject) is None, subject
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None
 

@@ -44,6 +44,13 @@ _RELEASE = re.compile(r"^(?:release|prepare (?:for )?release|bump(?:ed)? (?:the 
                       r"bump: version|(?:bump(?:ed)?\s+(?:to\s+)?|version\s+)?"
                       r"v?\d+\.\d+(?:\.\d+)?(?:[-+.]?[\w.-]+)?(?:\s*\(#\d+\))?$|"
                       r"(?:set|update) version to)", re.I)
+# ... and said with a bump, behind any scope: "Bumping version to 2.5.3" (AFNetworking: 27
+# commits), "cargo: bump to 0.7.1", "snapcraft: Bump version to 0.20-DEV", "Bump to 1.4.7 :tada:",
+# "Finalize bump to v1.0.0-beta3" (48 commits over 70 histories; "bump to 4.9.2 okhttp" and
+# "..., bumped to 0.17" say more, and are mined)
+_BUMPED_TO = re.compile(r"^(?:[\w./-]+:\s+)?(?:finali[sz]e\s+)?bump(?:ed|ing)?\s+(?:the\s+)?(?:version\s+)?(?:to\s+)?"
+                        r"v?\d+\.\d+(?:[-+.]?[\w.-]+)?(?:\s+release(?:\s+version)?)?\s*(?:\(#\d+\))?\s*"
+                        r"(?::\w+:|[^\w\s]+)?\s*$", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
 _REVERT = re.compile(r'^revert\b|^Revert "', re.I)
@@ -170,7 +177,7 @@ def skip_reason(subject: str, author: str = "") -> str | None:
     kind, rest = conventional(subject)
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
-    if kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject):
+    if kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject):
         return "release"
     if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"
