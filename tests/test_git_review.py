@@ -208,3 +208,21 @@ def test_an_ide_project_file_is_blamed_for_no_review_pair(tmp_path: Path) -> Non
     (rev,) = reviews_of(run(r, cfg=GitMiningConfig(context_lines=2))[0])
     assert rev.provenance["commit"] == added and "The line `return 1;` is at fault" in rev.messages[1]["content"]
     assert "csproj" not in rev.messages[0]["content"] + rev.messages[1]["content"]
+
+
+def test_lines_a_fix_moves_are_not_blamed(tmp_path: Path) -> None:
+    """OpenZeppelin's "fix: solium errors - function-order only" moved whole functions down the
+    file (removed in one hunk, added again in another): the review blamed every moved line on
+    the change that wrote it ("These lines are at fault: function addRole(...)")."""
+    r = new_repo(tmp_path / "r")
+    helper = "".join(f"def helper_{i}(x):\n    value_{i} = x + {i}\n    return value_{i}\n\n\n" for i in range(3))
+    middle = "".join(f"def middle_{i}():\n    return {i}\n\n\n" for i in range(12))
+    main = "def main(x):\n    result = helper_0(x) * 2\n    return result\n"
+    commit(r, "Add the module", {"m.py": helper + middle + main}, when=T0)
+    commit(r, "Fix errors - function order only", {"m.py": middle + helper + main}, when=T0 + DAY)
+    out, _, _ = run(r)
+    assert reviews_of(out) == []
+    commit(r, "Fix main doubling the helper instead of tripling it",
+           {"m.py": helper + middle + main.replace("* 2", "* 3")}, when=T0 + 2 * DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert "The line `result = helper_0(x) * 2` is at fault" in rev.messages[1]["content"]

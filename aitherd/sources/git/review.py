@@ -59,11 +59,12 @@ def _plain(line: str) -> str:
     return _NOISE.sub("", line)
 
 
-def fixed_lines(hunk: Hunk) -> list[tuple[int, str]]:
+def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
     """(line number in the parent, text) of the lines this hunk really changes: not a line
     that comes back with only another version number or checksum in it (`{:plug, "~> 0.8.2"}`
-    for 0.8.1 is an upgrade, not the fault of the change that wrote it)."""
-    added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"}
+    for 0.8.1 is an upgrade, not the fault of the change that wrote it), nor one that comes
+    back elsewhere in the commit (`moved`: the `_plain` lines it adds)."""
+    added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"} | moved
     pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
     out, old = [], hunk.old_start
     for ln in hunk.lines:
@@ -78,12 +79,19 @@ def fixed_lines(hunk: Hunk) -> list[tuple[int, str]]:
 
 def requests(fix: Commit, code: list[Part]) -> list[Request]:
     out = []
+    moved: frozenset[str] | None = None
     for part in code:
         if part.new:
             continue
+        if moved is None:
+            # A line the fix removes and adds again elsewhere, in any of its files, was moved: no
+            # fault of the change that wrote it (OpenZeppelin's "fix: solium errors -
+            # function-order only" moved whole functions down, and blamed their lines).
+            moved = frozenset(_plain(ln[1:]) for fd in fix.files for h in fd.hunks for ln in h.lines
+                              if ln[0] == "+" and not files.trivial(ln[1:]))
         req = Request(fix, part.path, {}, {})
         for h in part.hunks:
-            for n, text in fixed_lines(h):
+            for n, text in fixed_lines(h, moved):
                 if len(req.lines) < MAX_LINES:
                     req.lines[n], req.hunks[n] = text, h
         if req.lines:
