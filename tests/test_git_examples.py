@@ -900,6 +900,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/posh-git.psd1", "powershell"), ("include/cowboy.hrl", "erlang"), ("ebin/cowboy.app", "erlang"),
     ("src/cowboy.app.src", "erlang"), ("rebar.config", "erlang"), ("config/sys.config", "erlang"),
     ("app/settings.config", ""), ("src/index.src", ""),
+    # mojo's Perl tests and templates, jekyll's Cucumber features, os-lib's Scala builds, Ansible's linters
+    ("t/mojo/url.t", "perl"), ("lib/Mojolicious/resources/templates/mojo/debug.html.ep", "html"),
+    ("features/create_sites.feature", "gherkin"), ("build.sc", "scala"), ("build.mill", "scala"),
+    (".yamllint", "yaml"), (".ansible-lint", "yaml"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1084,3 +1088,19 @@ def test_skip_path_patterns_name_files_in_any_folder_as_gitignore_does() -> None
     assert _skip_path("build/lib/x.py", skip) and not _skip_path("tools/build/x.py", skip)
     assert _skip_path("web/yarn.lock", skip) and _skip_path("docs/package-lock.json", skip)
     assert not any(p.startswith("*/") and "/" not in p[2:] for p in skip), "a name needs no */ twin"
+
+
+def test_perl_t_files_and_cucumber_features_are_tests(tmp_path: Path) -> None:
+    """mojo's t/*.t were mined as code (9 test examples of 25,546, and 8,681 unlabelled fences);
+    jekyll's features/*.feature likewise."""
+    assert files.is_test("t/mojo/url.t") and files.is_test("features/create_sites.feature")
+    assert not files.is_test("src/a.t") and not files.is_test("lib/Mojo/t.pm")
+    r = new_repo(tmp_path / "r")
+    pm = "package Foo;\nuse strict;\n\nsub double {\n  my $x = shift;\n  return $x * 2;\n}\n\n1;\n"
+    t = "use Test::More;\nuse Foo;\n\nis Foo::double(2), 4, 'doubles';\n\ndone_testing();\n"
+    commit(r, "Add Foo", {"lib/Foo.pm": pm, "t/foo.t": t})
+    commit(r, "Make Foo triple its input", {"lib/Foo.pm": pm.replace("* 2", "* 3"),
+                                            "t/foo.t": t.replace("2), 4, 'doubles'", "2), 6, 'triples'")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (tg,) = [c for c in cands(out) if c.category == "test_generation" and "triple" in c.messages[0]["content"]]
+    assert tg.provenance["paths"] == ["t/foo.t"] and "```perl" in tg.messages[1]["content"]
