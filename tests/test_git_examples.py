@@ -904,6 +904,11 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("t/mojo/url.t", "perl"), ("lib/Mojolicious/resources/templates/mojo/debug.html.ep", "html"),
     ("features/create_sites.feature", "gherkin"), ("build.sc", "scala"), ("build.mill", "scala"),
     (".yamllint", "yaml"), (".ansible-lint", "yaml"),
+    # stdlib's Fortran and fypp templates, picorv32's assembly and FPGA constraints
+    ("src/stdlib_math.f90", "fortran"), ("src/stdlib_io.F90", "fortran"), ("src/stdlib_linalg.fypp", "fortran"),
+    ("firmware/start.S", "asm"), ("scripts/vivado/synth_area.tcl", "tcl"), ("scripts/vivado/synth_area.xdc", "tcl"),
+    ("rtl/core.sv", "systemverilog"), ("tests/modules/kitty/example-settings-expected.conf.expected", "ini"),
+    ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1104,3 +1109,19 @@ def test_perl_t_files_and_cucumber_features_are_tests(tmp_path: Path) -> None:
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     (tg,) = [c for c in cands(out) if c.category == "test_generation" and "triple" in c.messages[0]["content"]]
     assert tg.provenance["paths"] == ["t/foo.t"] and "```perl" in tg.messages[1]["content"]
+
+
+def test_a_v_file_is_verilog_or_coq_by_its_lines() -> None:
+    """picorv32's 517 unlabelled `.v` snippets are Verilog; Coq's proofs are named `.v` too."""
+    verilog = "module picorv32 #(\n  parameter ENABLE_COUNTERS = 1\n) (\n  input clk, resetn,\n"
+    coq = "Require Import Arith.\n\nLemma plus_comm : forall n m, n + m = m + n.\nProof. lia. Qed.\n"
+    assert files.lines_say("picorv32.v", verilog) == "verilog" and files.lines_say("theories/Nat.v", coq) == "coq"
+    assert files.lines_say("x.v", "+  x <= y;\n") == ""
+    # a Verilog attribute is no Coq comment: picorv32's "(* parallel_case *)" gave 11 `coq` fences
+    assert files.lines_say("picorv32.v", "\t\t\t\t(* parallel_case *)\n\t\t\t\tcase (1'b1)\n") == "verilog"
+    assert files.lines_say("picorv32.v", "\t\t\tcpu_state_trap: begin\n\t\t\t\ttrap <= 1;\n") == "verilog"
+    assert files.lines_say("x.v", "+  reg_op1 <= 'bx;\n+  mask <= 32'hffff_0000;\n") == "verilog"
+    assert files.lines_say("field_of_fractions.v", "+  ('den x) * y\n") == ""  # math-classes: not a literal
+    assert files.shared_language("x.v", "+  x <= y;\n", {"verilog"}) == "verilog"  # beside .vh or .sv files
+    assert files.shared_language("x.v", "+  x <= y;\n", set(), lambda: "coq") == "coq"  # its head at the tip
+    assert files.shared_language("x.v", "+  x <= y;\n", set()) == ""

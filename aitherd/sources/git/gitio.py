@@ -103,7 +103,7 @@ class Heads:
             facts = self._seen[path] = (bool(head) and generated_head(head),
                                         shebang_language(head.split("\n", 1)[0]),
                                         # asked of a .h or .m file only (files.shared_language)
-                                        lines_say(path, head) if path.endswith((".h", ".m")) else "")
+                                        lines_say(path, head) if path.endswith((".h", ".m", ".v")) else "")
         return facts
 
     def generated(self, path: str, blob: str) -> bool:
