@@ -110,6 +110,9 @@ LANG = {
     **dict.fromkeys((".f90", ".f95", ".f03", ".f08", ".f", ".for", ".f77", ".fypp"), "fortran"),
     ".sv": "systemverilog", ".svh": "systemverilog", ".vh": "verilog", ".vhd": "vhdl", ".vhdl": "vhdl",
     ".s": "asm", ".asm": "asm", ".tcl": "tcl", ".xdc": "tcl", ".sdc": "tcl",
+    # express's Jade (Pug) views and Stylus sheets (195 unlabelled); a test's expected compiler or
+    # program output (axum's trybuild tests/fail/*.stderr: 170)
+    ".jade": "pug", ".pug": "pug", ".styl": "stylus", ".stderr": "text", ".stdout": "text",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -139,7 +142,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           # Erlang terms (cowboy: 95 rebar.config snippets)
           "rebar.config": "erlang", "rebar.tests.config": "erlang", "sys.config": "erlang", "relx.config": "erlang",
           "elvis.config": "erlang",
-          ".yamllint": "yaml", ".ansible-lint": "yaml", ".perltidyrc": "ini"}  # ansible-role-docker's, mojo's
+          ".yamllint": "yaml", ".ansible-lint": "yaml", ".perltidyrc": "ini",  # ansible-role-docker's, mojo's
+          "rust-toolchain": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
