@@ -1010,6 +1010,10 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     body = ("Issue was that the loop ran twice.\nSee the hhvm issue tracker.\n\nFixes #12\nSee https://x.org/1\n"
             "Closes org/repo#3\nBug: 1234\nSigned-off-by: A <a@example.com>")
     assert clean_body(body) == "Issue was that the loop ran twice.\nSee the hhvm issue tracker."
+    # gin's "fix #1560 changes are breaking in App Engine.\ncc @giulianobr @philippgille", jekyll's "/cc #5136"
+    body = "Writes to os.Stderr: App Engine breaks on stdout.\ncc @giulianobr @philippgille\n/cc #5136\ncc: @thoas"
+    assert clean_body(body) == "Writes to os.Stderr: App Engine breaks on stdout."
+    assert clean_body("CC the list when the mail fails.") == "CC the list when the mail fails."  # prose
 
 
 def test_a_change_that_only_sets_versions_or_checksums_the_task_does_not_give_is_skipped(tmp_path: Path) -> None:

@@ -14,7 +14,10 @@ import re
 _TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
                       r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)"
                       r"(?::|\s+(?:#\d|GH-\d|[\w.-]+/[\w.-]+#\d|https?://)).*$|"
-                      r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$",
+                      r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|"
+                      # ... and a line that only copies people or points at threads: gin's "cc
+                      # @giulianobr @philippgille" stood as a fix's explanation; jekyll's "/cc #5136"
+                      r"^\s*/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+[ \t]*$",
                       re.I | re.M)
 
 # Coding assistants that commit for the user append the chat that made the change: aider's
