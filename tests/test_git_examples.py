@@ -1130,3 +1130,22 @@ def test_a_v_file_is_verilog_or_coq_by_its_lines() -> None:
     assert files.shared_language("x.v", "+  x <= y;\n", {"verilog"}) == "verilog"  # beside .vh or .sv files
     assert files.shared_language("x.v", "+  x <= y;\n", set(), lambda: "coq") == "coq"  # its head at the tip
     assert files.shared_language("x.v", "+  x <= y;\n", set()) == ""
+
+
+def test_a_fix_that_only_touches_comments_is_an_edit_not_a_bug_to_find(tmp_path: Path) -> None:
+    """axum's "Fix typos in service docs" (`///` lines) was "Bug fix: ... Find the bug in this
+    code": 73 of its 343 debugging examples, OpenZeppelin's 69 of 439. A `#include` is no comment."""
+    assert files.comment_line("rust", "    /// Returns the body.") and files.comment_line("python", "  # note")
+    assert not files.comment_line("c", "#include <stdio.h>") and files.comment_line("c", " * the size")
+    assert not files.comment_line("", "# heading") and not files.comment_line("rust", "let x = 1; // one")
+    r = new_repo(tmp_path / "r")
+    src = "/// Retruns the body.\npub fn body(x: u32) -> u32 {\n    x + 1\n}\n"
+    commit(r, "Add body", {"src/lib.rs": src})
+    commit(r, "Fix typos in service docs", {"src/lib.rs": src.replace("Retruns", "Returns")})
+    commit(r, "Fix body returning one too many", {"src/lib.rs": src.replace("Retruns", "Returns").replace("x + 1", "x")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (typo,) = [c for c in cands(out) if "typos" in c.messages[0]["content"]]
+    assert typo.category == "editing" and "Find the bug" not in typo.messages[0]["content"]
+    assert "Make this change to the code below." in typo.messages[0]["content"]
+    (bug,) = [c for c in cands(out) if "too many" in c.messages[0]["content"]]
+    assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"]

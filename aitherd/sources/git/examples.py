@@ -392,7 +392,7 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     if sum(p.rows_chars for p in group) > limit and sum(p.least_chars for p in group) > limit:
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
-    fix = label.fix
+    fix = label.fix and not (role == "code" and _comments_only(group))
     task = subject if fix or not body else f"{subject}\n\n{body}"
     if not whole:
         task += f"\n\n(This is the part of a larger change that concerns {_names(group)}.)"
@@ -440,6 +440,15 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
                      source="git", weight=weight, provenance=prov)
 
 
+def _comments_only(group: list[Part]) -> bool:
+    """Does the change touch comments only (in languages whose comments `files.comment_line`
+    tells)? A fix of a comment is no bug to find: axum's "Fix typos in service docs" (`///`
+    lines) was "Find the bug in this code", 73 of its 343 debugging examples; OpenZeppelin 69 of
+    439. It is framed as the edit it is."""
+    return all(files.comment_line(p.lang, ln[1:]) for p in group for h in p.hunks for ln in h.lines
+               if ln[0] != " " and ln[1:].strip())
+
+
 def _blank_answer(group: list[Part]) -> bool:
     """Would the answer show no code at all (every snippet's new side blank)?"""
     return all(p.blank() for p in group)
@@ -476,7 +485,8 @@ def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings)
         # change" (when the change is shown), whatever the intent says; an edit, a new file or
         # docs alone need the intent.
         unclear = cfg.skip_vague and vague(*intent(commit), [p.path for p in group])
-        if unclear and not ((role == "code" and label.fix and not all(p.new for p in group)) or context):
+        if unclear and not ((role == "code" and label.fix and not all(p.new for p in group)
+                             and not _comments_only(group)) or context):
             out.append(Skip("vague_intent"))
             continue
         needs_context = bool(unclear and context)

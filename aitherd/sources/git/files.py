@@ -479,6 +479,31 @@ def _spacing(text: str) -> str:
     return _ASIDE.sub("", _ASCII_WS.sub(" ", text))
 
 
+# What starts a comment line, by language family ("#" is no comment in C: #include, #define).
+_HASH_COMMENT = frozenset({"python", "cython", "ruby", "bash", "zsh", "fish", "perl", "r", "yaml", "toml", "elixir",
+                           "powershell", "makefile", "cmake", "nix", "dockerfile", "julia", "tcl", "coffeescript",
+                           "starlark", "nim", "crystal", "gitignore", "ini", "hcl", "graphql", "jq"})
+_SLASH_COMMENT = frozenset({"c", "cpp", "objectivec", "java", "kotlin", "scala", "groovy", "csharp", "fsharp", "go",
+                            "rust", "swift", "dart", "javascript", "typescript", "jsx", "tsx", "php", "solidity",
+                            "verilog", "systemverilog", "protobuf", "zig", "cuda", "less", "scss", "css", "hcl"})
+_DASH_COMMENT = frozenset({"sql", "lua", "haskell", "elm", "vhdl"})
+_SEMI_COMMENT = frozenset({"clojure", "elisp", "scheme", "asm"})
+_PERCENT_COMMENT = frozenset({"erlang", "matlab", "latex"})
+
+
+def comment_line(lang: str, text: str) -> bool:
+    """Is this line (no diff mark) a comment in `lang`? False where the language is not known:
+    a line of `/* ... */` or a Python docstring that does not start so is code to this test."""
+    s = text.lstrip()
+    if not s:
+        return False
+    if lang in _SLASH_COMMENT and s.startswith(("//", "/*", "*")):
+        return True
+    return ((lang in _HASH_COMMENT and s.startswith("#")) or (lang in _DASH_COMMENT and s.startswith("--")) or
+            (lang in _SEMI_COMMENT and s.startswith(";")) or (lang in _PERCENT_COMMENT and s.startswith("%")) or
+            (lang in ("html", "xml", "vue", "svelte", "markdown") and s.startswith("<!--")))
+
+
 def trivial(line: str) -> bool:
     """A line whose blame says nothing: brackets, `else:`, `try:`, `return`, a comment."""
     s = line.strip()
