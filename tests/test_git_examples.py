@@ -1149,3 +1149,22 @@ def test_a_fix_that_only_touches_comments_is_an_edit_not_a_bug_to_find(tmp_path:
     assert "Make this change to the code below." in typo.messages[0]["content"]
     (bug,) = [c for c in cands(out) if "too many" in c.messages[0]["content"]]
     assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"]
+
+
+def test_a_python_fix_of_a_docstring_is_an_edit(tmp_path: Path) -> None:
+    """flask's "Fixed typo" ("Worksl ike" in has_app_context's docstring) and "Documented some
+    changes in config handling": 27 of its 424 Python debugging examples changed docstrings only."""
+    assert files.docstring_lines('def f():\n    """Worksl ike g.\n\n    More.\n    """\n    return 1\n') == {2, 3, 4, 5}
+    assert files.docstring_lines("def f(:\n") is None
+    r = new_repo(tmp_path / "r")
+    src = ('def has_app_context():\n    """Worksl ike has_request_context but for the app.\n\n'
+           '    .. versionadded:: 0.9\n    """\n    return _app_ctx_stack.top is not None\n')
+    commit(r, "Add has_app_context", {"ctx.py": src})
+    fixed = src.replace("Worksl ike", "Works like")
+    commit(r, "Fixed typo", {"ctx.py": fixed})
+    commit(r, "Fix has_app_context inverted", {"ctx.py": fixed.replace("is not None", "is None")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (typo,) = [c for c in cands(out) if c.messages[0]["content"].startswith(("Fixed typo", "Bug fix: Fixed typo"))]
+    assert typo.category == "editing" and "Works like" in typo.messages[1]["content"]
+    (bug,) = [c for c in cands(out) if "inverted" in c.messages[0]["content"]]
+    assert bug.category == "debugging"

@@ -21,6 +21,7 @@ python fences).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import re
@@ -442,11 +443,52 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
 
 def _comments_only(group: list[Part]) -> bool:
     """Does the change touch comments only (in languages whose comments `files.comment_line`
-    tells)? A fix of a comment is no bug to find: axum's "Fix typos in service docs" (`///`
-    lines) was "Find the bug in this code", 73 of its 343 debugging examples; OpenZeppelin 69 of
-    439. It is framed as the edit it is."""
-    return all(files.comment_line(p.lang, ln[1:]) for p in group for h in p.hunks for ln in h.lines
-               if ln[0] != " " and ln[1:].strip())
+    tells), or in Python comments and docstrings? A fix of a comment is no bug to find: axum's
+    "Fix typos in service docs" (`///` lines) was "Find the bug in this code", 57 of its 343
+    debugging examples; OpenZeppelin 69 of 439; flask's "Fixed typo" in a docstring. It is
+    framed as the edit it is."""
+    return all(_comments_only_in(p) for p in group)
+
+
+def _in_quotes(hunk: Hunk) -> bool:
+    """Cheap and necessary (for a hunk that starts outside a string): each changed row is a
+    comment, or holds triple quotes, or lies between triple quotes by their count from the
+    hunk's first row on its side. Most fixes fail it at their first changed row."""
+    counts = {"-": 0, "+": 0}
+    for ln in hunk.lines:
+        mark, text = ln[0], ln[1:]
+        quotes = text.count('"""') + text.count("'''")
+        if mark != " " and text.strip() and not quotes and not counts[mark] % 2 and not text.lstrip().startswith("#"):
+            return False
+        for side in ("-", "+"):
+            if mark in (" ", side):
+                counts[side] += quotes
+    return True
+
+
+def _comments_only_in(part: Part) -> bool:
+    changed = [ln for h in part.hunks for ln in h.lines if ln[0] != " " and ln[1:].strip()]
+    if all(files.comment_line(part.lang, ln[1:]) for ln in changed):
+        return True
+    if part.lang != "python" or part.new or not all(map(_in_quotes, part.hunks)):
+        return False
+    # A docstring's lines are told by parsing the snippets shown (a window that parses): each
+    # changed line, on its side, is a comment or in a docstring.
+    for sn in part.snippets:
+        if sn.before is None or sn.lang != "python":
+            return False
+        old, new = sn.before.split("\n"), sn.after.split("\n")
+        docs_old, docs_new = files.docstring_lines(sn.before), files.docstring_lines(sn.after)
+        if docs_old is None or docs_new is None:
+            return False
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+            if tag != "equal" and not (
+                    all(i + 1 in docs_old or not old[i].strip() or files.comment_line("python", old[i])
+                        for i in range(i1, i2)) and
+                    all(j + 1 in docs_new or not new[j].strip() or files.comment_line("python", new[j])
+                        for j in range(j1, j2))):
+                return False
+    return True
 
 
 def _blank_answer(group: list[Part]) -> bool:

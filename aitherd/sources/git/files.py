@@ -504,6 +504,19 @@ def comment_line(lang: str, text: str) -> bool:
             (lang in ("html", "xml", "vue", "svelte", "markdown") and s.startswith("<!--")))
 
 
+def docstring_lines(code: str) -> set[int] | None:
+    """The lines (1-based) of `code`, a Python snippet, that lie in a string standing as a
+    statement (a docstring); None when it does not parse as it is or dedented."""
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return {n for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
+
+
 def trivial(line: str) -> bool:
     """A line whose blame says nothing: brackets, `else:`, `try:`, `return`, a comment."""
     s = line.strip()
