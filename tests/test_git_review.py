@@ -226,3 +226,20 @@ def test_lines_a_fix_moves_are_not_blamed(tmp_path: Path) -> None:
            {"m.py": helper + middle + main.replace("* 2", "* 3")}, when=T0 + 2 * DAY)
     (rev,) = reviews_of(run(r)[0])
     assert "The line `result = helper_0(x) * 2` is at fault" in rev.messages[1]["content"]
+
+
+def test_a_fix_of_a_docstring_blames_nothing(tmp_path: Path) -> None:
+    """flask's "Bug fix: Fixed typo" in a docstring gave "There is a problem: fixed typo. The line
+    `\"\"\"Wroks like ...` is at fault": a typo is no fault of the change under review."""
+    r = new_repo(tmp_path / "r")
+    src = ('def has_app_context():\n    """Wroks like has_request_context but for the app.\n\n'
+           '    .. versionadded:: 0.9\n    """\n    return _app_ctx_stack.top is not None\n')
+    commit(r, "Add has_app_context", {"ctx.py": src}, when=T0)
+    commit(r, "Fix wrong has_app_context", {"ctx.py": src.replace("Wroks like", "Works like")},
+           when=T0 + DAY)
+    out, _, _ = run(r)
+    assert reviews_of(out) == []
+    commit(r, "Fix has_app_context inverted", {"ctx.py": src.replace("Wroks like", "Works like").replace(
+        "is not None", "is None")}, when=T0 + 2 * DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert "The line `return _app_ctx_stack.top is not None` is at fault" in rev.messages[1]["content"]

@@ -447,7 +447,7 @@ def _comments_only(group: list[Part]) -> bool:
     "Fix typos in service docs" (`///` lines) was "Find the bug in this code", 57 of its 343
     debugging examples; OpenZeppelin 69 of 439; flask's "Fixed typo" in a docstring. It is
     framed as the edit it is."""
-    return all(_comments_only_in(p) for p in group)
+    return all(comments_only_in(p) for p in group)
 
 
 def _in_quotes(hunk: Hunk) -> bool:
@@ -466,7 +466,7 @@ def _in_quotes(hunk: Hunk) -> bool:
     return True
 
 
-def _comments_only_in(part: Part) -> bool:
+def comments_only_in(part: Part) -> bool:
     changed = [ln for h in part.hunks for ln in h.lines if ln[0] != " " and ln[1:].strip()]
     if all(files.comment_line(part.lang, ln[1:]) for ln in changed):
         return True
