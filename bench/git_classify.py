@@ -2,7 +2,7 @@
 
     python bench/git_classify.py --repo PATH [--repo PATH ...] [--prior-repo PATH ...] [--fresh PATH ...]
                                  [--ref HEAD] [--train-share 0.7] [--confusion] [--keep-body-prefixes]
-                                 [--sparse]
+                                 [--sparse] [--split time|random]
 
 Per repository: every commit whose conventional prefix names a class (fix, feat, refactor/perf/
 style, test, docs, build/ci/chore) is labelled by that prefix; the prefix is then stripped, from
@@ -28,6 +28,12 @@ features) mixed with the prior ("repo + prior", the classifier before 2026-11-28
 new classifier (`classify.repo_model`, as the miner trains it: that mix, mixed again with the
 prior tuned to the repo's training commits), over all six classes and over
 fix/feat/refactor/test. Goal: >= 80% on each.
+
+`--split random` shuffles each measured repository's commits (seeded) before the split: the
+same classifiers with no drift between training and held-out commits, which bounds what a
+classifier of these messages and paths can reach on that repository (fresh repositories,
+2026-11-28: 72.5% to 79.1%, against 68.2% to 78.1% split by time). Leave-one-out priors
+still learn from the other repositories only.
 
 `--sparse` asks what a repository where only some commits carry a prefix gets (jq: 5% of its
 commits, cobra: 11%). Per repository, the repo model is trained on a sample of the training
@@ -208,6 +214,15 @@ def show(label: str, res: dict[str, tuple[float, float]], rows: list, n: dict, c
                 print(f"  {t:10}" + "".join(f"{sum(1 for r in rows if r[0] == t and r[col] == p):>9}" for p in CLASSES))
 
 
+def ordered(data: list[Row], split: str) -> list[Row]:
+    """The rows in the order the split cuts: oldest first (time), or shuffled with a fixed seed."""
+    if split == "time":
+        return data
+    out = list(data)
+    random.Random(0).shuffle(out)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", action="append", default=[], help="measured leave-one-out (repeatable)")
@@ -215,6 +230,8 @@ def main() -> int:
     ap.add_argument("--fresh", action="append", default=[], help="measured with the shipped prior (never seen)")
     ap.add_argument("--ref", default="HEAD")
     ap.add_argument("--train-share", type=float, default=0.7)
+    ap.add_argument("--split", choices=("time", "random"), default="time",
+                    help="held out: the newest commits (time), or a seeded random share (random: no drift)")
     ap.add_argument("--min-weight", type=float, default=MIN_WEIGHT, help="the priors' pruning, as shipped")
     ap.add_argument("--confusion", action="store_true", help="print the confusion matrices")
     ap.add_argument("--sparse", action="store_true",
@@ -227,12 +244,14 @@ def main() -> int:
     t0 = time.time()
     bodies = args.keep_body_prefixes
     pool = {name_of(p): (labelled(p, args.ref, bodies), roots(p, args.ref)) for p in args.repo + args.prior_repo}
-    print(f"held-out agreement with the stripped prefix, split by time (oldest {args.train_share:.0%} train); "
-          "6 classes / fix-feat-refactor-test only")
+    how = (f"split by time (oldest {args.train_share:.0%} train)" if args.split == "time" else
+           f"split at random, seeded ({args.train_share:.0%} train, no drift)")
+    print(f"held-out agreement with the stripped prefix, {how}; 6 classes / fix-feat-refactor-test only")
     print(f"{'repository':40}{'train':>7}{'held out':>9}" + "".join(f"{c:>18}" for c in COLS))
     for path in args.repo:
         name = name_of(path)
         data, root = pool[name]
+        data = ordered(data, args.split)
         doc = train({k: v for k, v in pool.items() if k != name}, min_weight=args.min_weight)
         model = prior.Prior(doc)
         check_unseen({sha for sha, _, _, _ in data}, root, model, doc["meta"]["shas"])
@@ -244,7 +263,7 @@ def main() -> int:
     for path in args.fresh:
         if shipped is None:
             raise SystemExit(f"no shipped prior at {prior.PATH}")
-        data, root = labelled(path, args.ref, bodies), roots(path, args.ref)
+        data, root = ordered(labelled(path, args.ref, bodies), args.split), roots(path, args.ref)
         check_unseen({sha for sha, _, _, _ in data}, root, shipped, None)
         show(f"{name_of(path)} (fresh, shipped prior)", *evaluate(data, args.train_share, shipped), args.confusion)
         if args.sparse:
