@@ -1168,3 +1168,22 @@ def test_a_python_fix_of_a_docstring_is_an_edit(tmp_path: Path) -> None:
     assert typo.category == "editing" and "Works like" in typo.messages[1]["content"]
     (bug,) = [c for c in cands(out) if "inverted" in c.messages[0]["content"]]
     assert bug.category == "debugging"
+
+
+def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:
+    """mojo's "Fixed pod" commits (419 of its 2,804 debugging examples changed POD only)."""
+    assert files.pod_lines("sub x { 1 }\n\n=head2 foo\n\nDoes foo.\n\n=cut\n\nsub y {}\n") == {3, 4, 5, 6, 7}
+    assert files.pod_lines("Does foo.\n\n=cut\n\nsub y {}\n") == {1, 2, 3}  # a window that starts inside
+    r = new_repo(tmp_path / "r")
+    pm = ("package Foo;\nuse strict;\n\nsub double {\n  my $x = shift;\n  return $x * 2;\n}\n\n1;\n__END__\n\n"
+          "=head1 NAME\n\nFoo - doubles\n\n=head2 double\n\n  my $y = Foo::double(2);\n\nRetruns twice its input.\n\n"
+          "=cut\n")
+    commit(r, "Add Foo", {"lib/Foo.pm": pm})
+    commit(r, "Fixed pod", {"lib/Foo.pm": pm.replace("Retruns", "Returns")})
+    commit(r, "Fixed double returning the wrong value", {"lib/Foo.pm": pm.replace("Retruns", "Returns").replace(
+        "$x * 2", "$x * 3")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (pod,) = [c for c in cands(out) if "pod" in c.messages[0]["content"].split("\n")[0]]
+    assert pod.category == "editing" and "Find the bug" not in pod.messages[0]["content"]
+    (bug,) = [c for c in cands(out) if "wrong value" in c.messages[0]["content"]]
+    assert bug.category == "debugging"

@@ -517,6 +517,26 @@ def docstring_lines(code: str) -> set[int] | None:
             and isinstance(node.value.value, str) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
 
 
+_POD_START = re.compile(r"=(?!cut\b)[a-z]\w*")
+_POD_END = re.compile(r"=cut\b")
+
+
+def pod_lines(code: str) -> set[int]:
+    """The lines (1-based) of `code`, a Perl snippet, in POD: from a command line (`=head1`,
+    `=item`, `=pod` ...) to the next `=cut`; a snippet whose first command is `=cut` starts
+    inside POD."""
+    lines = code.split("\n")
+    first = next((ln for ln in lines if _POD_START.match(ln) or _POD_END.match(ln)), "")
+    out, inside = set(), _POD_END.match(first) is not None
+    for n, line in enumerate(lines, start=1):
+        if not inside and _POD_START.match(line):
+            inside = True
+        if inside:
+            out.add(n)
+            inside = _POD_END.match(line) is None
+    return out
+
+
 def trivial(line: str) -> bool:
     """A line whose blame says nothing: brackets, `else:`, `try:`, `return`, a comment."""
     s = line.strip()
