@@ -1187,3 +1187,21 @@ def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:
     assert pod.category == "editing" and "Find the bug" not in pod.messages[0]["content"]
     (bug,) = [c for c in cands(out) if "wrong value" in c.messages[0]["content"]]
     assert bug.category == "debugging"
+
+
+def test_an_elixir_fix_of_its_doc_heredoc_is_an_edit(tmp_path: Path) -> None:
+    """phoenix's "Fix broken link in generated comments" and the like: @doc heredocs only."""
+    doc = '  @doc """\n  Renders a tmeplate.\n  """\n  def render(conn), do: conn\n'
+    assert files.elixir_doc_lines(doc) == {1, 2, 3}
+    assert files.elixir_doc_lines('  Renders it.\n  """\n  def render(conn), do: conn\n') == {1, 2}  # from inside
+    r = new_repo(tmp_path / "r")
+    ex = "defmodule Web do\n" + doc + "  def status, do: 200\nend\n"
+    commit(r, "Add Web", {"lib/web.ex": ex})
+    commit(r, "Fix typo in render's doc", {"lib/web.ex": ex.replace("tmeplate", "template")})
+    commit(r, "Fix status returning the wrong code", {"lib/web.ex": ex.replace("tmeplate", "template").replace(
+        "do: 200", "do: 201")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (typo,) = [c for c in cands(out) if "render's doc" in c.messages[0]["content"]]
+    assert typo.category == "editing"
+    (bug,) = [c for c in cands(out) if "wrong code" in c.messages[0]["content"]]
+    assert bug.category == "debugging"

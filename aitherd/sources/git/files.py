@@ -537,6 +537,26 @@ def pod_lines(code: str) -> set[int]:
     return out
 
 
+_EX_DOC = re.compile(r'\s*@(?:moduledoc|doc|typedoc|shortdoc)\s+(?:~[sS])?"""')
+
+
+def elixir_doc_lines(code: str) -> set[int]:
+    """The lines (1-based) of `code`, an Elixir snippet, in a documentation heredoc (`@doc \"\"\"`,
+    `@moduledoc \"\"\"` ... `\"\"\"`); a snippet whose first triple quote stands alone on its line
+    starts inside one."""
+    lines = code.split("\n")
+    first = next((ln for ln in lines if '"""' in ln), "")
+    out, inside = set(), first.strip() == '"""'
+    for n, line in enumerate(lines, start=1):
+        if not inside and _EX_DOC.match(line):
+            out.add(n)
+            inside = line.count('"""') < 2
+        elif inside:
+            out.add(n)
+            inside = '"""' not in line
+    return out
+
+
 def trivial(line: str) -> bool:
     """A line whose blame says nothing: brackets, `else:`, `try:`, `return`, a comment."""
     s = line.strip()
