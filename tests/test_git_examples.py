@@ -1205,3 +1205,22 @@ def test_an_elixir_fix_of_its_doc_heredoc_is_an_edit(tmp_path: Path) -> None:
     assert typo.category == "editing"
     (bug,) = [c for c in cands(out) if "wrong code" in c.messages[0]["content"]]
     assert bug.category == "debugging"
+
+
+def test_a_file_the_commit_moves_or_splits_off_is_no_file_to_write(tmp_path: Path) -> None:
+    """express's "Refactored blog example" gave "Write examples/blog/blog/index.js" for
+    examples/blog/blog.js moved there, flask's "Breaking docs up into smaller pieces" one per
+    piece of docs/patterns.rst: mined with --no-renames, a move is a deletion and an addition,
+    and no intent gives the moved text. Checked against `git log -M` renames on flask, express
+    and axum: every rename found (45, 156, 117), and the splits git does not call renames."""
+    r = new_repo(tmp_path / "r")
+    blog = "".join(f"def post_{i}(db):\n    return db.fetch('post', {i})\n\n\n" for i in range(8))
+    util = "import os\nimport sys\n\n\ndef home():\n    return os.environ['HOME']\n"
+    commit(r, "Add the blog", {"blog.py": blog, "util.py": util})
+    commit(r, "Refactored blog example", {"blog.py": None, "blog/index.py": blog.replace("post_7", "last_post"),
+                                          "blog/helpers.py": "import os\nimport sys\n\n\ndef slug(t):\n"
+                                                             "    return t.lower().replace(' ', '-')\n"})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    written = [c for c in cands(out) if "Refactored" in c.messages[0]["content"]]
+    assert counts["skipped_files.moved"] == 1  # blog/index.py: 7 of its 8 returns were blog.py's
+    assert [c.provenance["paths"] for c in written] == [["blog/helpers.py"]]  # new: shares only imports

@@ -25,6 +25,7 @@ import difflib
 import functools
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -186,6 +187,41 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int) -> Snippet:
     return Snippet(hunk.new_start + offset, before, after, lang)
 
 
+MOVED_SHARE = 0.5  # of a new file's telling lines found in one file the commit deletes: moved there
+
+
+def _moved(commit: Commit) -> set[str]:
+    """The files this commit adds that are files it deletes, moved (mined with --no-renames, a
+    move is a deletion and an addition): the same blob, or half or more of the new file's lines
+    that are not trivial (brackets, keywords, comments) found in one deleted file. "Write
+    examples/blog/blog/index.js" under express's "Refactored blog example" asked for a file the
+    commit only moved from examples/blog/blog.js: no intent can give its text."""
+    deleted = [fd for fd in commit.files if fd.status == "D"]
+    if not deleted or not any(fd.status == "A" for fd in commit.files):
+        return set()
+    blobs = {fd.old_blob for fd in deleted if fd.old_blob and set(fd.old_blob) != {"0"}}
+    where: dict[str, set[int]] = {}  # a deleted file's telling line -> the deleted files holding it
+    for i, fd in enumerate(deleted):
+        for h in fd.hunks:
+            for ln in h.lines:
+                if ln[0] == "-" and not files.trivial(text := ln[1:].strip()):
+                    where.setdefault(text, set()).add(i)
+    out = set()
+    for fd in commit.files:
+        if fd.status != "A":
+            continue
+        if fd.blob and fd.blob in blobs:
+            out.add(fd.path)
+            continue
+        lines = {t for h in fd.hunks for ln in h.lines if ln[0] == "+" and not files.trivial(t := ln[1:].strip())}
+        if not lines:
+            continue
+        hits: Counter[int] = Counter(i for t in lines for i in where.get(t, ()))
+        if hits and hits.most_common(1)[0][1] >= MOVED_SHARE * len(lines):
+            out.add(fd.path)
+    return out
+
+
 def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
           script_language: Callable[[FileDiff], str] | None = None,
           head_says: Callable[[FileDiff], str] | None = None) -> list[Part]:
@@ -194,9 +230,13 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
     `head_says`: what a `.h` or `.m` file's first lines say it is (see files.shared_language)."""
     out = []
     siblings: set[str] | None = None  # the languages of the commit's files, for a .h or .m file's
+    moved = _moved(commit)
     for fd in commit.files:
         if fd.status == "D":
             commit.skip("files.deleted")
+            continue
+        if fd.path in moved:
+            commit.skip("files.moved")
             continue
         if generated(fd):
             commit.skip("files.generated")
