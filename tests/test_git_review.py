@@ -243,3 +243,21 @@ def test_a_fix_of_a_docstring_blames_nothing(tmp_path: Path) -> None:
         "is not None", "is None")}, when=T0 + 2 * DAY)
     (rev,) = reviews_of(run(r)[0])
     assert "The line `return _app_ctx_stack.top is not None` is at fault" in rev.messages[1]["content"]
+
+
+def test_a_fixs_documentation_hunk_blames_nothing_beside_its_code_hunk(tmp_path: Path) -> None:
+    """mojo's "fixed tag helper documentation" changed the helper and its POD in one file: the
+    POD lines it rewrote were blamed on the commit that wrote them ("The line `<%= input_tag
+    'country' ... %>` is at fault")."""
+    r = new_repo(tmp_path / "r")
+    body = "".join(f"sub helper_{i} {{ return {i}; }}\n\n" for i in range(12))
+    pm = ("package Tags;\n\nsub input_tag {\n  my $name = shift;\n  return qq{<input name=\"$name\">};\n}\n\n"
+          + body + "1;\n__END__\n\n=head2 input_tag\n\n  <%= input_tag 'country', type => 'radio' %>\n\n"
+          "Generate form input element.\n\n=cut\n")
+    commit(r, "Add input_tag", {"Tags.pm": pm}, when=T0)
+    fixed = pm.replace('<input name="$name">', '<input name="$name" />').replace(
+        "  <%= input_tag 'country', type => 'radio' %>\n\n", "")
+    commit(r, "Fixed input_tag not closing its tag", {"Tags.pm": fixed}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert "The line `return qq{<input name=\"$name\">};` is at fault" in rev.messages[1]["content"]
+    assert "country" not in rev.messages[1]["content"].split("Suggested fix")[0]

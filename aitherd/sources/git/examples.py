@@ -507,37 +507,43 @@ def _in_quotes(hunk: Hunk) -> bool:
 
 
 def comments_only_in(part: Part) -> bool:
-    changed = [ln for h in part.hunks for ln in h.lines if ln[0] != " " and ln[1:].strip()]
-    if all(files.comment_line(part.lang, ln[1:]) for ln in changed):
+    """Does the file's change touch its comments or documentation only (see `_comments_only`)?"""
+    return all(docs_only(part, i) for i in range(len(part.hunks)))
+
+
+def docs_only(part: Part, i: int) -> bool:
+    """Does the part's `i`th hunk change comments or documentation only? Each changed line, on
+    its side, is a comment (`files.comment_line`), blank, or documentation inside the code:
+    Python's docstrings (told by parsing the snippet shown, a window that parses), Perl's POD
+    (`=head1` ... `=cut`: mojo's "Fixed pod", 414 of its 2,900 debugging examples) and Elixir's
+    `@doc` heredocs."""
+    h = part.hunks[i]
+    if all(files.comment_line(part.lang, ln[1:]) for ln in h.lines if ln[0] != " " and ln[1:].strip()):
         return True
     if part.new:
         return False
-    # Documentation inside the code: Python's docstrings (told by parsing the snippets shown, a
-    # window that parses), Perl's POD (`=head1` ... `=cut`: mojo's "Fixed pod", 414 of its
-    # 2,900 debugging examples) and Elixir's `@doc` heredocs. Each changed line, on its side, is
-    # in it, a comment or blank.
-    if part.lang == "python" and all(map(_in_quotes, part.hunks)):
+    if part.lang == "python" and _in_quotes(h):
         documented = files.docstring_lines
-    elif part.lang == "perl" and all(any(_POD_ROW.match(ln) for ln in h.lines) for h in part.hunks):
+    elif part.lang == "perl" and any(_POD_ROW.match(ln) for ln in h.lines):
         documented = files.pod_lines
-    elif part.lang == "elixir" and all(any('"""' in ln for ln in h.lines) for h in part.hunks):
+    elif part.lang == "elixir" and any('"""' in ln for ln in h.lines):
         documented = files.elixir_doc_lines  # phoenix: @doc heredocs
     else:
         return False
-    for sn in part.snippets:
-        if sn.before is None or sn.lang != part.lang:
+    sn = part.snippets[i]
+    if sn.before is None or sn.lang != part.lang:
+        return False
+    old, new = sn.before.split("\n"), sn.after.split("\n")
+    docs_old, docs_new = documented(sn.before), documented(sn.after)
+    if docs_old is None or docs_new is None:
+        return False
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag != "equal" and not (
+                all(k + 1 in docs_old or not old[k].strip() or files.comment_line(part.lang, old[k])
+                    for k in range(i1, i2)) and
+                all(k + 1 in docs_new or not new[k].strip() or files.comment_line(part.lang, new[k])
+                    for k in range(j1, j2))):
             return False
-        old, new = sn.before.split("\n"), sn.after.split("\n")
-        docs_old, docs_new = documented(sn.before), documented(sn.after)
-        if docs_old is None or docs_new is None:
-            return False
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-            if tag != "equal" and not (
-                    all(i + 1 in docs_old or not old[i].strip() or files.comment_line(part.lang, old[i])
-                        for i in range(i1, i2)) and
-                    all(j + 1 in docs_new or not new[j].strip() or files.comment_line(part.lang, new[j])
-                        for j in range(j1, j2))):
-                return False
     return True
 
 

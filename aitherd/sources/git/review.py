@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, history
-from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins
+from aitherd.sources.git.examples import Part, docs_only, fence_for, intent, masked_pins
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
@@ -90,7 +90,9 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
             moved = frozenset(_plain(ln[1:]) for fd in fix.files for h in fd.hunks for ln in h.lines
                               if ln[0] == "+" and not files.trivial(ln[1:]))
         req = Request(fix, part.path, {}, {})
-        for h in part.hunks:
+        for i, h in enumerate(part.hunks):
+            if docs_only(part, i):
+                continue  # a hunk of comments, a docstring, POD: no fault of the code under review
             for n, text in fixed_lines(h, moved):
                 if len(req.lines) < MAX_LINES:
                     req.lines[n], req.hunks[n] = text, h
