@@ -155,11 +155,12 @@ def main() -> None:
     print(f"real code: {'site-packages: ' if any(d.is_relative_to(site) for d in dirs) else ''}"
           f"{', '.join(names)}: {len(files)} files, {mb:.1f} MB")
     ds_texts, size = [], 0.0
-    for t in texts[:: max(1, int(mb / a.ds_mb))]:
+    for t in texts[:: max(1, int(mb / a.ds_mb))] if a.ds_mb > 0 else []:  # --ds-mb 0: not run on real code
         ds_texts.append(t)
         size += len(t.encode()) / 1e6
         if size >= a.ds_mb:
             break
+    ds = ds if ds_texts else None
     if ds:
         ds_spans, ds_wall, _ = timed(ds, ds_texts)
         ds_lines = sum(len(changed_lines(t, s)) for t, s in zip(ds_texts, ds_spans, strict=True) if s)

@@ -258,3 +258,15 @@ def test_a_remembered_redaction_is_the_same_as_a_fresh_one_and_its_counts_are_th
     assert "Zx9Qw8" not in again[0]
     clean = "def f(x):\n    return x + 1\n"
     assert r.redact(clean) == (clean, Counter(), 0) == r.redact(clean)
+
+
+def test_a_quoted_password_that_holds_a_secret_word_is_still_a_password() -> None:
+    """home-manager's test config `password = "verysecurepassword"` and the like were left whole:
+    a value holding "secret" or "password" read as the name of another secret."""
+    from aitherd.curate.redact import redact_text
+
+    for line in ('password = "verysecurepassword"', 'password: "mysecretpassword123"', "password = 'supersecret'"):
+        assert "<REDACTED:password>" in redact_text(line), line
+    for line in ('token = "entity_token_2"', 'password_env = "DB_PASSWORD"', 'secret = "secret_key_base"',
+                 "password = db_password", 'tokenName = "authToken"'):
+        assert redact_text(line) == line, line

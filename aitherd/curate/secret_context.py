@@ -109,7 +109,7 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
             j -= 1
         if not quoted or j < 0 or text[j] != "(":
             return None
-    if _names_a_variable(value):
+    if _names_a_variable(value) and (not quoted or _NAME_SHAPE.search(value)):
         return None
     if not quoted:
         j = ns - 1
@@ -119,6 +119,13 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
         if kwarg or name.lower().startswith(("self.", "this.")) or looks_like_code(value):
             return None
     return (vs, ve, _KIND[kind]) if value_ok(kind, value, quoted, min_entropy) else None
+
+
+# A quoted value names a variable or a setting when it is shaped like one: words joined by `_`,
+# `.` or `-`, or in camelCase (`"entity_token_2"`, `"DB_PASSWORD"`, `"authToken"`). A word of
+# lowercase letters and digits is the value itself: `password: "mysecretpassword123"`,
+# `password = "supersecret"` were left whole for holding the secret word "secret" or "password".
+_NAME_SHAPE = re.compile(r"[_.\-]|[a-z][A-Z]")
 
 
 def _names_a_variable(value: str) -> bool:
