@@ -270,3 +270,18 @@ def test_a_quoted_password_that_holds_a_secret_word_is_still_a_password() -> Non
     for line in ('token = "entity_token_2"', 'password_env = "DB_PASSWORD"', 'secret = "secret_key_base"',
                  "password = db_password", 'tokenName = "authToken"'):
         assert redact_text(line) == line, line
+
+
+def test_a_bare_word_on_a_settings_own_line_is_its_value() -> None:
+    """`password: supersecret` (YAML) and `PASSWORD=supersecret` (.env, shell, properties) were
+    left whole: a bare word was taken for a variable. In code it still is one."""
+    from aitherd.curate.redact import redact_text
+
+    for line in ("password: supersecret", "db_password: correcthorse", "PASSWORD=supersecret",
+                 "export PASSWORD=supersecret", "spring.datasource.password=supersecret", "- password: swordfish  # dev",
+                 "  password: hunter2pass"):
+        assert "<REDACTED:password>" in redact_text(line), line
+    for line in ("password = supersecret", "login(password=secretword)", "  password: hashed,", "password: string",
+                 "password: str", "password: default_password", "password: ${DB_PASS}", "x = 1; password=supersecret",
+                 "password: password", "become_pass: yes"):
+        assert redact_text(line) == line, line

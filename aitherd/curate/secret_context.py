@@ -109,6 +109,8 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
             j -= 1
         if not quoted or j < 0 or text[j] != "(":
             return None
+    if not quoted and _BARE_WORD.fullmatch(value) and value not in _TYPE_WORDS and _config_line(text, ns, m, ve):
+        quoted = True  # a setting's line: the word is its value, as if quoted
     if _names_a_variable(value) and (not quoted or _NAME_SHAPE.search(value)):
         return None
     if not quoted:
@@ -119,6 +121,29 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
         if kwarg or name.lower().startswith(("self.", "this.")) or looks_like_code(value):
             return None
     return (vs, ve, _KIND[kind]) if value_ok(kind, value, quoted, min_entropy) else None
+
+
+# A setting on a line of its own, where a bare word is text, not code: `PASSWORD=supersecret`
+# (shell, .env, properties: the name first on its line, no space around "=") and `password:
+# supersecret` (YAML: nothing but a comment after the value). Such a word of lowercase letters
+# and digits was taken for a variable and left whole. Not a type in an annotation
+# (`password: string`).
+_BARE_WORD = re.compile(r"[a-z][a-z0-9]*")
+_TYPE_WORDS = frozenset({"string", "str", "number", "int", "float", "bool", "boolean", "bytes", "any", "unknown",
+                         "never", "void", "object", "symbol", "bigint", "none", "null", "nil", "undefined", "true",
+                         "false", "yes", "no", "on", "off"})
+
+
+def _config_line(text: str, ns: int, m: re.Match[str], ve: int) -> bool:
+    start = text.rfind("\n", 0, ns) + 1
+    if text[start:ns].strip() not in ("", "export", "-"):
+        return False
+    end = text.find("\n", ve)
+    tail = text[ve:end if end >= 0 else len(text)].strip()
+    op = m.group("op")
+    if op == "=":
+        return text[m.end("op"):m.start("v")] == "" and (not tail or tail.startswith("#"))
+    return op.strip() == ":" and (not tail or tail.startswith("#"))
 
 
 # A quoted value names a variable or a setting when it is shaped like one: words joined by `_`,
