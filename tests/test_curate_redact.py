@@ -279,9 +279,10 @@ def test_a_bare_word_on_a_settings_own_line_is_its_value() -> None:
 
     for line in ("password: supersecret", "db_password: correcthorse", "PASSWORD=supersecret",
                  "export PASSWORD=supersecret", "spring.datasource.password=supersecret", "- password: swordfish  # dev",
-                 "  password: hunter2pass"):
+                 "  password: hunter2pass", "xxl.job.db.password=root_pwd", "MYSQL_ROOT_PASSWORD: root_pwd",
+                 "password: default_password"):
         assert "<REDACTED:password>" in redact_text(line), line
     for line in ("password = supersecret", "login(password=secretword)", "  password: hashed,", "password: string",
-                 "password: str", "password: default_password", "password: ${DB_PASS}", "x = 1; password=supersecret",
-                 "password: password", "become_pass: yes"):
+                 "password: str", "password = default_password", "password: ${DB_PASS}", "x = 1; password=supersecret",
+                 "password: password", "become_pass: yes", "password: SecretStr", "PASSWORD: DB_PASSWORD"):
         assert redact_text(line) == line, line

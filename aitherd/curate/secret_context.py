@@ -109,9 +109,11 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
             j -= 1
         if not quoted or j < 0 or text[j] != "(":
             return None
-    if not quoted and _BARE_WORD.fullmatch(value) and value not in _TYPE_WORDS and _config_line(text, ns, m, ve):
+    setting = (not quoted and _BARE_WORD.fullmatch(value) is not None and value not in _TYPE_WORDS
+               and _config_line(text, ns, m, ve))
+    if setting:
         quoted = True  # a setting's line: the word is its value, as if quoted
-    if _names_a_variable(value) and (not quoted or _NAME_SHAPE.search(value)):
+    elif _names_a_variable(value) and (not quoted or _NAME_SHAPE.search(value)):
         return None
     if not quoted:
         j = ns - 1
@@ -125,10 +127,10 @@ def _named(text: str, ns: int, m: re.Match[str], min_entropy: float) -> Span | N
 
 # A setting on a line of its own, where a bare word is text, not code: `PASSWORD=supersecret`
 # (shell, .env, properties: the name first on its line, no space around "=") and `password:
-# supersecret` (YAML: nothing but a comment after the value). Such a word of lowercase letters
-# and digits was taken for a variable and left whole. Not a type in an annotation
-# (`password: string`).
-_BARE_WORD = re.compile(r"[a-z][a-z0-9]*")
+# supersecret` (YAML: nothing but a comment after the value). Such a word, starting in lowercase
+# or a digit, was taken for a variable and left whole. Not a type in an annotation (`password:
+# string`, `password: SecretStr`).
+_BARE_WORD = re.compile(r"[a-z0-9][\w.\-]*")  # xxl-job's `spring.datasource.password=root_pwd` too
 _TYPE_WORDS = frozenset({"string", "str", "number", "int", "float", "bool", "boolean", "bytes", "any", "unknown",
                          "never", "void", "object", "symbol", "bigint", "none", "null", "nil", "undefined", "true",
                          "false", "yes", "no", "on", "off"})
