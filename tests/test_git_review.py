@@ -261,3 +261,19 @@ def test_a_fixs_documentation_hunk_blames_nothing_beside_its_code_hunk(tmp_path:
     (rev,) = reviews_of(run(r)[0])
     assert "The line `return qq{<input name=\"$name\">};` is at fault" in rev.messages[1]["content"]
     assert "country" not in rev.messages[1]["content"].split("Suggested fix")[0]
+
+
+def test_a_line_moved_into_a_new_file_is_not_the_new_files_fault(tmp_path: Path) -> None:
+    """gin's "Moves errorMsg to errors.go" was reviewed for `if msg.Type&typ > 0 {`, a line it
+    only moved out of gin.go into the file it added: git's rename detection sees no rename
+    there (gin.go stays), and blame stops at the commit that added errors.go."""
+    r = new_repo(tmp_path / "r")
+    others = "".join(f"def other_{i}(x):\n    return x - {i}\n\n\n" for i in range(10))
+    by_type = "def by_type(msgs, typ):\n    return [m for m in msgs if m.type & typ > 1]\n"
+    commit(r, "Add the app", {"app.py": others + by_type}, when=T0)
+    commit(r, "Moves by_type to errors.py", {"app.py": others, "errors.py": "import os\n\n\n" + by_type},
+           when=T0 + DAY)
+    commit(r, "Fix by_type dropping the first flag", {"app.py": others, "errors.py": "import os\n\n\n" + by_type.replace(
+        "> 1", "> 0")}, when=T0 + 2 * DAY)
+    out, _, _ = run(r)
+    assert [rev.provenance["commit"] for rev in reviews_of(out)] == []

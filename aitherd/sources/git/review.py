@@ -360,13 +360,16 @@ def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, 
         added = sorted({sha for k in found for sha in found[k] if sha in shown
                         and (fd := shown[sha][1].get(reqs[k].path)) is not None and fd.status == "A"})
         moved = _renamed(cfg, added)
+        carried = _removed_lines(cfg, added)
     except GitError:
         return {}
     out: dict[str, list[Candidate]] = defaultdict(list)
     for k in sorted(found):
         r = reqs[k]
         for sha, pairs in sorted(found[k].items()):
-            if sha in shown and (sha, r.path) not in moved:
+            if sha in carried:  # lines the culprit moved into the file it added: not written there
+                pairs = {(n, o) for n, o in pairs if _plain(r.lines[o]) not in carried[sha]}
+            if pairs and sha in shown and (sha, r.path) not in moved:
                 cand = _review(cfg, r, shown[sha], pairs)
                 if cand is not None:
                     out[r.fix.sha].append(cand)
@@ -394,6 +397,23 @@ def _renamed(cfg: Settings, shas: list[str]) -> set[tuple[str, str]]:
         else:
             i += 2 if tok else 1  # a status and its path, or the empty string at the end
     return moved
+
+
+def _removed_lines(cfg: Settings, shas: list[str]) -> dict[str, set[str]]:
+    """Per commit that added a blamed file, the lines (`_plain`) it removed anywhere: a line it
+    removed in one file and wrote in the new one was moved there (gin's "Moves errorMsg to
+    errors.go" was reviewed for `if msg.Type&typ > 0 {`, written long before in gin.go; git's
+    rename detection does not see a part of a file moved). One `git log --no-walk -U0`."""
+    if not shas:
+        return {}
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "-p", "-U0",
+              "--format=%x1e%H", input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
+    out: dict[str, set[str]] = {}
+    for rec in raw.split("\x1e")[1:]:
+        sha, _, patch = rec.partition("\n")
+        out[sha.strip()] = {_plain(ln[1:]) for ln in patch.split("\n")
+                            if ln[:1] == "-" and not ln.startswith("--- ") and ln[1:].strip()}
+    return out
 
 
 def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, tuple[Commit, history.Sections]]:
