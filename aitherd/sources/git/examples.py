@@ -9,13 +9,15 @@ The intent is the subject without its conventional prefix and PR number, with th
 (trailers and a coding assistant's appended chat dropped). An edit, a new file or a docs update
 whose intent names no change ("copy", "wip") is skipped as vague_intent; an answer with no code
 at all as empty_answer; a change that only sets version numbers or checksums the task does not
-give ("Update Plug dep", a brew formula's new sha256) as version_only.
+give ("Update Plug dep", a brew formula's new sha256) as version_only; a file the commit
+moves or splits off another as files.moved.
 
-Categories: code of a bugfix -> debugging, other code -> editing (instruction when it only adds
-files), tests -> test_generation (with the code change as context), documentation -> editing
-(with the code change as context too) at `docs_weight`, a `docs_keep` share of them (sampled
-by commit, so re-runs agree), never debugging. Fences carry the file's language; a Python
-snippet is cut to whole statements and labelled python only when it parses (the judge parses
+Categories: code of a bugfix -> debugging (but editing when it changes comments or
+documentation only), other code -> editing (instruction when it only adds files), tests ->
+test_generation (with the code change as context), documentation -> editing (with the code
+change as context too) at `docs_weight`, a `docs_keep` share of them (sampled by commit, so
+re-runs agree), never debugging. Fences carry the file's language; a Python snippet is cut to
+whole statements and labelled python only when it parses (the judge parses
 python fences).
 """
 
