@@ -1,10 +1,12 @@
 """Review pairs: a bugfix's fixed lines, blamed against its parent, name the change under review.
 
 For each code file a bugfix modifies, the lines it removes or rewrites are blamed (not trivial
-lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a comma:
-they come back among the added lines once whitespace and commas are set aside). The commit that
+lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a comma,
+or moved: they come back among the commit's added lines once whitespace and commas are set
+aside; not a hunk of comments or documentation only, `examples.docs_only`). The commit that
 last wrote those lines, within `review_days` before the fix, is the change under review, shown
-as its hunks that hold them (with three lines of context); the fix is the finding.
+as its hunks that hold them (with three lines of context); the fix is the finding. A line the
+culprit only moved into a file it added (or renamed) is not its fault: no pair.
 
 Blame is computed here the way `git blame -w` does, for a whole batch of fixes from one
 `git log -p -U0` of the files they touch, back to the window's start (`history`: `--parents`,
