@@ -909,6 +909,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("firmware/start.S", "asm"), ("scripts/vivado/synth_area.tcl", "tcl"), ("scripts/vivado/synth_area.xdc", "tcl"),
     ("rtl/core.sv", "systemverilog"), ("tests/modules/kitty/example-settings-expected.conf.expected", "ini"),
     ("examples/views/index.jade", "pug"), ("axum-macros/tests/debug_handler/fail/not_async.stderr", "text"),
+    ("test/driver/ppx_flags.t", ""), ("test/expect/run.t", ""), ("xt/author/pod.t", "perl"),  # dune's cram tests
+    ("src/lexer.mll", "ocaml"), ("docs/tutorial.fsx", "fsharp"), ("src/Json.fsi", "fsharp"),
+    ("app/proguard-rules.pro", ""), ("core/consumer-rules.pro", ""), ("benchmarks/benchmark-rules.pro", ""),
+    ("flameshot.pro", "qmake"),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:

@@ -19,7 +19,7 @@ from itertools import accumulate
 # Cucumber's features (jekyll)
 TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
                        r"(^|/)conftest\.py$|\.(test|spec)\.[cm]?[jt]sx?$|Tests?\.(java|kt|cs|swift)$|"
-                       r"(^|/)t/(?:[^/]+/)*[^/]+\.t$|\.feature$")
+                       r"(^|/)x?t/(?:[^/]+/)*[^/]+\.t$|\.feature$")
 _BUILD_PATH = re.compile(
     r"(^|/)(\.github|\.gitlab|\.circleci|\.azure-pipelines|\.buildkite|\.devcontainer)/|"
     r"(^|/)(\.travis\.yml|\.gitlab-ci\.yml|appveyor\.yml|azure-pipelines\.yml|Jenkinsfile|tox\.ini|"
@@ -104,7 +104,9 @@ LANG = {
     ".sol": "solidity", ".psm1": "powershell", ".psd1": "powershell", ".hrl": "erlang", ".app": "erlang",
     # Perl's tests (mojo: 8,681 unlabelled snippets of its t/*.t), Cucumber's features (jekyll: 391),
     # Scala scripts and Mill builds (os-lib's build.sc, build.mill)
-    ".t": "perl", ".feature": "gherkin", ".sc": "scala", ".mill": "scala",
+    ".feature": "gherkin", ".sc": "scala", ".mill": "scala",  # Perl's .t: in `language`
+    # OCaml's lexer and parser sources, F# scripts and signatures (FSharp.Data: 892 unlabelled)
+    ".mll": "ocaml", ".mly": "ocaml", ".fsx": "fsharp", ".fsi": "fsharp",
     # Fortran, and fypp's templates of it (stdlib: 3,977 unlabelled); hardware description, assembly
     # and the Tcl of FPGA tools (picorv32; its Verilog `.v` is told from Coq's by its lines)
     **dict.fromkeys((".f90", ".f95", ".f03", ".f08", ".f", ".for", ".f77", ".fypp"), "fortran"),
@@ -217,6 +219,12 @@ def language(path: str) -> str:
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
     if not lang and name.endswith(".app.src"):
         return "erlang"  # an Erlang application's resource file before the build
+    if ext == ".t":
+        # Perl's tests live in t/ (mojo: 8,681 snippets); a dune cram test elsewhere is a shell
+        # session with its output (ppxlib's test/*.t: 162 were fenced perl)
+        return "perl" if re.search(r"(^|/)x?t/", path) else ""
+    if lang == "qmake" and ("proguard" in name.lower() or name.endswith("-rules.pro")):
+        return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
         return "text"
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
