@@ -128,6 +128,12 @@ class Part:
         return all(files.blank_side(h.lines, "-") for h in self.hunks)
 
     @functools.cached_property
+    def docs(self) -> list[bool]:
+        """Per hunk: does it change comments or documentation only (`docs_only`)? Asked by the
+        example's framing and again by the review pairs' blame: told once."""
+        return [docs_only(self, i) for i in range(len(self.hunks))]
+
+    @functools.cached_property
     def rows_chars(self) -> int:
         """Characters of its hunks' rows, marks included: at least `least_chars`' sum."""
         return sum(sum(map(len, h.lines)) for h in self.hunks)
@@ -484,12 +490,11 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
 
 
 def _comments_only(group: list[Part]) -> bool:
-    """Does the change touch comments only (in languages whose comments `files.comment_line`
-    tells), or in Python comments and docstrings? A fix of a comment is no bug to find: axum's
-    "Fix typos in service docs" (`///` lines) was "Find the bug in this code", 57 of its 343
-    debugging examples; OpenZeppelin 69 of 439; flask's "Fixed typo" in a docstring. It is
-    framed as the edit it is."""
-    return all(comments_only_in(p) for p in group)
+    """Does the change touch comments or documentation only, in every hunk (`Part.docs`)? A fix
+    of a comment is no bug to find: axum's "Fix typos in service docs" (`///` lines) was "Find
+    the bug in this code", 57 of its 343 debugging examples; OpenZeppelin 69 of 439; flask's
+    "Fixed typo" in a docstring. It is framed as the edit it is."""
+    return all(all(p.docs) for p in group)
 
 
 def _in_quotes(hunk: Hunk) -> bool:
@@ -506,11 +511,6 @@ def _in_quotes(hunk: Hunk) -> bool:
             if mark in (" ", side):
                 counts[side] += quotes
     return True
-
-
-def comments_only_in(part: Part) -> bool:
-    """Does the file's change touch its comments or documentation only (see `_comments_only`)?"""
-    return all(docs_only(part, i) for i in range(len(part.hunks)))
 
 
 def docs_only(part: Part, i: int) -> bool:

@@ -3,7 +3,7 @@
 For each code file a bugfix modifies, the lines it removes or rewrites are blamed (not trivial
 lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a comma,
 or moved: they come back among the commit's added lines once whitespace and commas are set
-aside; not a hunk of comments or documentation only, `examples.docs_only`). The commit that
+aside; not a hunk of comments or documentation only, `Part.docs`). The commit that
 last wrote those lines, within `review_days` before the fix, is the change under review, shown
 as its hunks that hold them (with three lines of context); the fix is the finding. A line the
 culprit only moved into a file it added (or renamed) is not its fault: no pair.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, history
-from aitherd.sources.git.examples import Part, docs_only, fence_for, intent, masked_pins
+from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
@@ -93,7 +93,7 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
                               if ln[0] == "+" and not files.trivial(ln[1:]))
         req = Request(fix, part.path, {}, {})
         for i, h in enumerate(part.hunks):
-            if docs_only(part, i):
+            if part.docs[i]:
                 continue  # a hunk of comments, a docstring, POD: no fault of the code under review
             for n, text in fixed_lines(h, moved):
                 if len(req.lines) < MAX_LINES:

@@ -27,7 +27,7 @@ from typing import Any
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, notebook
 from aitherd.sources.git.classify import Shape, conventional, decide_scored, framed_as_fix, skip_reason
-from aitherd.sources.git.examples import Label, Part, comments_only_in, commit_examples, parts
+from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
 from aitherd.sources.git.parse import (
@@ -177,9 +177,9 @@ class Miner:
         if fix:
             # a notebook's hunks are its cells', which blame (of the JSON) cannot follow; an IDE's
             # project file is its list of files and references, where a fix moves or renames one
-            # ... and a file whose comments or docstrings alone changed holds no fault to blame
+            # (hunks of comments or documentation only: review.requests leaves them out)
             res.fix = (commit, [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb") and
-                                not files.is_ide_project(p.path) and not comments_only_in(p)])
+                                not files.is_ide_project(p.path)])
         elif kind == "bugfix":
             res.counts["unsure_fixes"] = 1  # framed as the change it is: no "find the bug", no review pairs
         res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
