@@ -265,10 +265,15 @@ _COQ_TEXT = re.compile(r"^[+ -]?\s*(?:Theorem|Lemma|Corollary|Proof|Qed|Defined|
                        r"Inductive|Record|Require|Hypothesis|Variable|Notation|Ltac|Section|Instance)\b", re.M)
 
 
+# The shared extensions whose file head at the tip is read too, where the lines and the commit's
+# other files say nothing (shared_language; a `.ts` hunk of a catalog always shows its tags)
+HEAD_TELLS = (".h", ".m", ".v")
+
+
 def shared_extension(path: str) -> bool:
     """Is the file's language told by its lines (`.h`: C, C++ or Objective-C; `.m`: Objective-C
     or MATLAB; `.ts`: TypeScript or a Qt catalog; `.v`: Verilog or Coq), not by its extension alone?"""
-    return path.endswith((".h", ".m", ".ts", ".v"))
+    return path.endswith((*HEAD_TELLS, ".ts"))
 
 
 def lines_say(path: str, text: str) -> str:

@@ -11,7 +11,7 @@ import subprocess
 from typing import IO
 
 from aitherd import errors
-from aitherd.sources.git.files import generated_head, lines_say, shebang_language
+from aitherd.sources.git.files import HEAD_TELLS, generated_head, lines_say, shebang_language
 
 
 class Interrupted(Exception):
@@ -102,8 +102,8 @@ class Heads:
             head = "" if data is None else data[:4096].decode("utf-8", "replace")
             facts = self._seen[path] = (bool(head) and generated_head(head),
                                         shebang_language(head.split("\n", 1)[0]),
-                                        # asked of a .h or .m file only (files.shared_language)
-                                        lines_say(path, head) if path.endswith((".h", ".m", ".v")) else "")
+                                        # asked of those files.shared_language asks (HEAD_TELLS)
+                                        lines_say(path, head) if path.endswith(HEAD_TELLS) else "")
         return facts
 
     def generated(self, path: str, blob: str) -> bool:
