@@ -85,6 +85,11 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     for subject in ("bump to 4.9.2 okhttp", "Various improvements in regards to the itsdangerous usage, bumped to 0.17",
                     "feat: lockfile version bumped to v5.4", "fix(pkg): include pillow runtime dependency and bump to 0.1.1"):
         assert skip_reason(subject) is None, subject
+    # Mercurial's tag commits in a converted history (aeson: 42, each "Write .hgtags")
+    assert skip_reason("Added tag 0.2.0.0 for changeset f4cf6abd5a81") == "release"
+    assert skip_reason("Removed tag 0.1.0.0") == "release"
+    assert skip_reason("Added tag support for changesets in the UI") is None
+    assert skip_reason("Remove some incorrect hashes from .hgtags.") is None
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None
 

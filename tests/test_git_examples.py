@@ -731,6 +731,25 @@ def test_more_file_types_are_labelled_and_mdx_pages_are_docs(tmp_path: Path) -> 
     assert docs.category == "editing" and docs.weight == 0.5  # a docs edit, never a debugging example
 
 
+def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
+    """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
+    should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of
+    nvm's fences had no language."""
+    assert not files.has_extension('test/fast/Running "nvm use 0.x" should work')
+    assert not files.has_extension("test/fast/Running nvm current should display the environment.")
+    assert not files.has_extension("test/sourcing/Sourcing nvm.sh with --install should install the default")
+    assert files.has_extension("src/nvm.sh") and files.has_extension("docs/v1.2.md")
+    r = new_repo(tmp_path / "r")
+    name = 'test/fast/Running "nvm current" should display current nvm environment.'
+    script = "#!/bin/sh\n\ndie () { echo \"$@\" ; exit 1; }\n\n" + "".join(f"check {i}\n" for i in range(8))
+    commit(r, "Add the current test", {name: script})
+    commit(r, "Check the environment twice in the current test", {name: script.replace("check 5", "check 5\ncheck 5")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    for subject in ("Add the current test", "Check the environment twice"):
+        (ex,) = [c for c in cands(out) if subject in c.messages[0]["content"]]
+        assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["bash"], subject
+
+
 def test_a_header_is_fenced_in_the_language_it_is_written_in(tmp_path: Path) -> None:
     """fmt's headers are C++ (9,476 of its fences said `c`). A `.h` file is C++ or Objective-C
     where its changed lines show it, else where its commit's other files are, else where its
@@ -1018,6 +1037,23 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     body = "Writes to os.Stderr: App Engine breaks on stdout.\ncc @giulianobr @philippgille\n/cc #5136\ncc: @thoas"
     assert clean_body(body) == "Writes to os.Stderr: App Engine breaks on stdout."
     assert clean_body("CC the list when the mail fails.") == "CC the list when the mail fails."  # prose
+    # vim-fugitive's 105 "References https://..." (a fix's whole explanation), more keys, several references
+    body = ("Don't repeatedly trigger FocusGained.\n\nReferences https://github.com/tpope/vim-fugitive/issues/1209\n"
+            "Relates to #5\nPart of #9\nFollow-up to #5502\nFixes issues #232 and #244.\nCloses #1, #2 & #3\n"
+            "Partially addresses #162.\nFixes #4494. Fixes #4660.\nFixes #5823, fixes #5859")
+    assert clean_body(body) == "Don't repeatedly trigger FocusGained."
+    # a sentence after the references is kept without them; a line that goes on after them is prose
+    assert clean_body("Fixes #2420. When using `nvm install` with an installed\nversion, it fails.") == (
+        "When using `nvm install` with an installed\nversion, it fails.")
+    assert clean_body("Resolve #1000: Drop the dependency on base-compat") == "Drop the dependency on base-compat"
+    assert clean_body("Fixes #620 - nvm install v1 did not work.") == "nvm install v1 did not work."
+    assert clean_body("Fixes #6348. Closes #5184. Make it work.") == "Make it work."
+    assert clean_body("Fixes #2612. cc @krlmlr") == "" and clean_body("Fixes #2352, CC @kevinushey @jay") == ""
+    for prose in ("Fixes #1146 by grouping the commands.", "Issue #873 says this class is not needed."):
+        assert clean_body(prose) == prose
+    # a pointer says no more than where to look (flask's "See https://.../issues/1837 for context.")
+    for pointer in ("See https://github.com/pallets/flask/issues/1837 for context.", "See #2989, #3054, and others"):
+        assert clean_body(f"Mention the handler.\n\n{pointer}") == "Mention the handler."
 
 
 def test_a_change_that_only_sets_versions_or_checksums_the_task_does_not_give_is_skipped(tmp_path: Path) -> None:

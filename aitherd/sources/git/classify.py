@@ -53,6 +53,9 @@ _BUMPED_TO = re.compile(r"^(?:[\w./-]+:\s+)?(?:finali[sz]e\s+)?bump(?:ed|ing)?\s
                         r"(?::\w+:|[^\w\s]+)?\s*$", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
+# Mercurial's own tag commits, kept by a history converted to git: "Added tag 0.2.0.0 for
+# changeset f4cf6abd5a81" (aeson: 42, each "Write .hgtags" or a line added to it), "Removed tag 1.0"
+_HG_TAG = re.compile(r"^(?:Added tag \S.* for changeset [0-9a-f]{12,40}|Removed tag \S+)\s*$")
 _REVERT = re.compile(r'^revert\b|^Revert "', re.I)
 # ... and behind a prefix: 'fix: Revert "feat: ..."', "fix(factory): revert PR #3498", "revert
 # b14919db": the task would be "undo that", which the commit alone cannot say (65 commits over
@@ -177,7 +180,8 @@ def skip_reason(subject: str, author: str = "") -> str | None:
     kind, rest = conventional(subject)
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
-    if kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject):
+    if (kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject)
+            or _HG_TAG.match(subject)):
         return "release"
     if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"

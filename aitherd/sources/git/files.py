@@ -205,9 +205,15 @@ _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
 
 def _ext(path: str) -> tuple[str, str]:
+    """(file name, extension): '' for none. A name that is a sentence has none: nvm's urchin
+    tests are shell scripts named 'Running "nvm use 0.x" should work' or '... environment.'
+    (".x\" should work", "."), told by their `#!` line."""
     name = path.rpartition("/")[2]
     dot = name.rfind(".")
-    return name, (name[dot:] if dot > 0 else "")
+    ext = name[dot:] if dot > 0 else ""
+    if len(ext) < 2 or " " in ext or '"' in ext or "'" in ext:
+        ext = ""
+    return name, ext
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit

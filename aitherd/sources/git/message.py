@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import re
 
-# A trailer is a key and a colon ("Signed-off-by: ...", "Bug: 1234"), or a reference after the
-# key ("Fixes #12", "See https://...", "Closes org/repo#3"): a prose line that starts with the
-# word ("See the hhvm issue tracker.", "Issue was that ...") is no trailer.
-_TRAILER = re.compile(r"^\s*([A-Z][\w-]+-by|Co-authored-by|Change-Id|Fixes|Closes|Resolves|Refs?|See|"
-                      r"Bug|Issue|Reviewed-on|Cherry-picked from|PiperOrigin-RevId|BREAKING[ -]CHANGE)"
-                      r"(?::|\s+(?:#\d|GH-\d|[\w.-]+/[\w.-]+#\d|https?://)).*$|"
-                      r"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|"
-                      # ... and a line that only copies people or points at threads: gin's "cc
-                      # @giulianobr @philippgille" stood as a fix's explanation; jekyll's "/cc #5136"
-                      r"^\s*/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+[ \t]*$",
+# A trailer is a key and a colon ("Signed-off-by: ...", "Bug: 1234"), or references after the
+# key ("Fixes #12", "Closes org/repo#3", "Fixes issues #232 and #244.", "Fixes #354 🦕": what
+# follows them is no word). A prose line that starts with the word is no trailer ("See the hhvm
+# issue tracker.", "Issue was that ..."), nor is a fix's line that goes on after its references
+# ("Fixes #1146 by grouping the commands ..."); where a sentence follows them ("Fixes #2420.
+# When using `nvm install` ...", "Resolve #1000: Drop the dependency on base-compat"), only the
+# key and references are cut. A pointer's line is cut whole ("See https://... for context.").
+_ACTIONS = r"Fixes|Close[sd]?|Resolve[sd]?|Bug|Issue|Partially (?:addresses|fixes|resolves)"
+# vim-fugitive's 105 "References https://github.com/.../issues/1209" (the whole body of some
+# fixes), "Relates to #5", "Part of #9", "Follow-up to #5502"
+_POINTERS = r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|for)|Reviewed-on|Cherry-picked from"
+_KEYS = rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|{_ACTIONS}|{_POINTERS}"
+_REF = r"(?:issues?\s+)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)"
+_REFS = rf"{_REF}(?:(?:[ \t]*[,;/&][ \t]*|[ \t]+(?:and|or)[ \t]+|[ \t]+){_REF})*"
+_ONE = rf"(?:{_ACTIONS}|{_POINTERS})[ \t]+{_REFS}"  # dplyr's "Fixes #4494. Fixes #4660.": several on a line
+# a line that only copies people or points at threads: gin's "cc @giulianobr @philippgille"
+# stood as a fix's explanation; jekyll's "/cc #5136"; dplyr's "Fixes #2352, CC @kevinushey"
+_CC = r"/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+"
+_TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:{_POINTERS})[ \t]+{_REFS}.*|"
+                      rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)$|"
+                      rf"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|^\s*{_CC}[ \t]*$",
                       re.I | re.M)
+# (cut before the trailers: dplyr's "Fixes #2612. cc @krlmlr" leaves a cc line)
+_LEADING_REFS = re.compile(rf"^([ \t]*){_ONE}(?:[^\w\n]+{_ONE})*[ \t]*(?:[.:;]|[ \t]-)[ \t]+(?=\S)", re.I | re.M)
 
 # Coding assistants that commit for the user append the chat that made the change: aider's
 # "# Aider chat conversation:" (earlier "# Context:") then USER:/ASSISTANT: turns, the
@@ -56,7 +69,7 @@ def clean_body(body: str) -> str:
     body = _squash_cut(body)
     if "<!--" in body or "[" in body:
         body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
-    body = _TRAILER.sub("", body)
+    body = _TRAILER.sub("", _LEADING_REFS.sub(r"\1", body))
     if "#" in body:
         body = _empty_headings(body)
     return re.sub(r"\n{3,}", "\n\n", body).strip()
