@@ -1105,6 +1105,29 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
     assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"
 
 
+def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
+    """900 of 34,000 subjects over 90 histories name the issue they close: guzzle's "Fixing
+    cookie header. Closes #166", fmt's "... move, Fix #4487" and "Fix #2682: Cancel all
+    requests ...". The number says nothing to a model; the words around it are the task."""
+    from aitherd.sources.git.examples import _intent
+
+    for subject, task in [("Fixing cookie header. Closes #166", "Fixing cookie header."),
+                          ("Support for lists in context macro (fixes #56)", "Support for lists in context macro"),
+                          ("Handle allocator propagation in move, Fix #4487", "Handle allocator propagation in move"),
+                          ("Fix #2682: Cancel all requests on invalidation. (#2728)", "Cancel all requests on invalidation."),
+                          ("fix #3105 - Compile-time error when mixing", "Compile-time error when mixing"),
+                          ("Add the tests, closes #12 and #13", "Add the tests"),
+                          ("Added TESTING flag.  This fixes #58.", "Added TESTING flag."),  # flask: 21
+                          ("Don't cache handlers closes #2267, closes #1433", "Don't cache handlers"),
+                          # a name stays as it is written, capitals and all
+                          ("Fixed #1288: app.add_url_rule() should look for OPTIONS", "app.add_url_rule() should look for OPTIONS"),
+                          ("fix: make_test_environ_builder into a class", "make_test_environ_builder into a class"),
+                          ("fix: handle empty input", "Handle empty input"),
+                          ("Fix #1232.", "Fix #1232."),  # nothing else: the subject as it is
+                          ("Fix the #1 bug", "Fix the #1 bug"), ("Use the #ifdef guard", "Use the #ifdef guard")]:
+        assert _intent(subject, "")[0] == task, subject
+
+
 def test_a_team_that_writes_in_chinese_gets_its_examples(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add the scheduler", {"Job.java": "class Job {\n  int run() { return 0; }\n}\n", "README.md": "# Jobs\n"})

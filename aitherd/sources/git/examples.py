@@ -44,6 +44,15 @@ CATEGORY = {"bugfix": "debugging", "refactor": "editing", "feature": "editing", 
             "docs": "editing", "chore": "editing"}
 # "(#12)", "(org/repo#12)", "(#12, #13)"; a backport's "(#2582) (#2583)" too
 _PR_REF = re.compile(r"(?:\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\))+\s*$")
+# An issue the subject closes, said at its end or its start: "Fixing cookie header. Closes #166",
+# "Support for lists in context macro (fixes #56)", "... move, Fix #4487" (900 of 34,000 subjects
+# over 90 histories), "Fix #2682: Cancel all requests on session invalidation" (fmt, Alamofire).
+# The number says nothing to a model; the words around it are the task.
+_ISSUE_ONE = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s+(?:issues?\s+)?#\d+(?:(?:\s*,\s*|\s+and\s+)#\d+)*"
+_ISSUE_WORD = rf"{_ISSUE_ONE}(?:[\s,;]+(?:and\s+)?{_ISSUE_ONE})*"  # flask's "closes #2267, closes #1433"
+_ISSUE_TAIL = re.compile(rf"(?:[\s,;.:-]*\(\s*{_ISSUE_WORD}\s*\)|[\s,;:-]+(?:this\s+(?:commit\s+|change\s+)?)?"
+                         rf"{_ISSUE_WORD})\s*\.?\s*$", re.I)  # flask's 21 "...  This fixes #58."
+_ISSUE_HEAD = re.compile(rf"^{_ISSUE_WORD}\s*(?::|\s-|,)\s*(?=\S)", re.I)
 
 
 def intent(commit: Commit) -> tuple[str, str]:
@@ -54,6 +63,7 @@ def intent(commit: Commit) -> tuple[str, str]:
 _LONG_SUBJECT = 100
 _LIST_START = re.compile(r"[ \t]*(-(?!-)|\*(?!\*)|•)[ \t]*(?=\S)")  # "-Fixed", "- Add", "* Use", not "--raw-input"
 _SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
+_WORD_FIRST = re.compile(r"[^\W\d_A-Z]+\b(?![.(\[])")  # a subject whose first word is a plain word
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
 
 
@@ -61,6 +71,8 @@ _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote 
 def _intent(subject: str, body: str) -> tuple[str, str]:
     _kind, rest = conventional(subject)
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
+    if "#" in rest:
+        rest = _ISSUE_HEAD.sub("", _ISSUE_TAIL.sub("", rest)).strip() or rest
     if (start := _LIST_START.match(rest)) is not None:
         # A first paragraph that is a list, joined by git into one subject: Newtonsoft.Json's
         # "-Changed X -Added Y -Fixed Z" (1,285 of its 1,746 commits), sinatra's "- Add a - Remove b".
@@ -69,7 +81,8 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
         split = re.compile(r"[ \t]+" + re.escape(start.group(1)) + r"(?![-*])[ \t]*(?=[^\W\d_]|\d+[、.)])")
         items = [i.rstrip(" \t;；,，。.") for i in split.split(rest[start.end():])]
         rest = "; ".join(i for i in items if i.strip()) or subject.strip()
-    rest = rest[:1].upper() + rest[1:]
+    if _WORD_FIRST.match(rest):  # not a name: "app.add_url_rule() should look ...", "make_test_environ_builder"
+        rest = rest[:1].upper() + rest[1:]
     body = clean_body(body)
     if len(rest) > _LONG_SUBJECT and (m := _SENTENCE_END.search(rest, 15)):
         # git joins the message's first paragraph into the subject: guzzle's and gson's run on
