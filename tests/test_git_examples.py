@@ -677,7 +677,8 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "EditorExtension/SwiftFormat for Xcode.app/Contents/_CodeSignature/CodeResources",
                  "Carthage/Build/iOS/Alamofire.framework/Headers/Alamofire.h", "cobra/go.sum", "grpc-client/go/go.sum", "ShareX.HelpersLib/packages.lock.json", "go.work.sum",
                  "infra/.terraform.lock.hcl", "App.xcodeproj/project.xcworkspace/xcshareddata/swiftpm/Package.resolved",
-                 "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json"]:
+                 "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json",
+                 ".mailmap"]:  # contributors' names and emails (magit: 102 snippets)
         assert _skip_path(path, skip), path
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
@@ -932,6 +933,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/lexer.mll", "ocaml"), ("docs/tutorial.fsx", "fsharp"), ("src/Json.fsi", "fsharp"),
     ("app/proguard-rules.pro", ""), ("core/consumer-rules.pro", ""), ("benchmarks/benchmark-rules.pro", ""),
     ("flameshot.pro", "qmake"),
+    ("src/kemal/route.cr", "crystal"), ("src/kemal/views/index.ecr", "ecr"), ("build.zig.zon", "zig"),
+    ("docs/magit.texi", "texinfo"), ("docs/src/pages/index.astro", "astro"), ("Dockerfile-linux.template", "dockerfile"),
+    ("Dockerfile.alpine", "dockerfile"), ("prod.dockerfile", "dockerfile"), ("Containerfile", "dockerfile"),
+    ("Dockerfile.md", "markdown"),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:

@@ -56,7 +56,9 @@ class GitMiningConfig(BaseModel):
         "*.g.dart", "*.freezed.dart",
         # what Visual Studio's Windows Forms designer writes (InitializeComponent): no header says
         # so, its name does (as GitHub's linguist reads it); ShareX: 835 examples
-        "*.Designer.cs", "*.designer.cs", "*.Designer.vb", "*.designer.vb"])
+        "*.Designer.cs", "*.designer.cs", "*.Designer.vb", "*.designer.vb",
+        # git's map of contributors' names and emails: no code, and personal data (magit: 102 snippets)
+        ".mailmap"])
     # Translation catalogs into other languages than English (files.is_translation: .po, a
     # culture's .resx, XLIFF, values-fr/strings.xml, locales/fr.json ...) teach translating, not
     # code: skipped and counted (files.translation) unless this is true.

@@ -32,7 +32,8 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
               ".asciidoc": "asciidoc", ".rdoc": "rdoc", ".textile": "textile", ".org": "org", ".pod": "pod",
               ".mdx": "mdx",  # continue's docs: 1,455 of its newest 3,000 commits' paths, 88 of them "debugging"
               ".aml": "xml",  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
-              ".rmd": "rmd", ".qmd": "markdown"}  # R Markdown and Quarto: usethis' README.Rmd and vignettes
+              ".rmd": "rmd", ".qmd": "markdown",  # R Markdown and Quarto: usethis' README.Rmd and vignettes
+              ".texi": "texinfo", ".texinfo": "texinfo"}  # GNU manuals: magit's (3,570 unlabelled snippets)
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|"
                           r"CONTRIBUTING|(UN)?LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
@@ -115,6 +116,9 @@ LANG = {
     # express's Jade (Pug) views and Stylus sheets (195 unlabelled); a test's expected compiler or
     # program output (axum's trybuild tests/fail/*.stderr: 170)
     ".jade": "pug", ".pug": "pug", ".styl": "stylus", ".stderr": "text", ".stdout": "text",
+    # Crystal and its templates (kemal: 2,730 unlabelled), Zig's build.zig.zon (zls: 263), Astro
+    # pages (bloc's docs site: 76), named Dockerfiles (`prod.dockerfile`)
+    ".cr": "crystal", ".ecr": "ecr", ".zon": "zig", ".astro": "astro", ".dockerfile": "dockerfile",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -122,7 +126,7 @@ LANG = {
                     "xml"),
     **_PROSE_EXT,
 }
-_NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile",
+_NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile", "Containerfile": "dockerfile",
           "CMakeLists.txt": "cmake", "Jenkinsfile": "groovy", "Vagrantfile": "ruby", "Gemfile": "ruby",
           "Rakefile": "ruby", "BUILD": "starlark", "WORKSPACE": "starlark", ".gitignore": "gitignore",
           ".editorconfig": "ini", "MANIFEST.in": "text", "go.mod": "go", ".coveragerc": "ini",
@@ -204,6 +208,9 @@ _ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
 
+_DOCKERFILE_NAME = re.compile(r"(?:Docker|Container)file[.-]\w")
+
+
 def _ext(path: str) -> tuple[str, str]:
     """(file name, extension): '' for none. A name that is a sentence has none: nvm's urchin
     tests are shell scripts named 'Running "nvm use 0.x" should work' or '... environment.'
@@ -229,6 +236,8 @@ def language(path: str) -> str:
         # Perl's tests live in t/ (mojo: 8,681 snippets); a dune cram test elsewhere is a shell
         # session with its output (ppxlib's test/*.t: 162 were fenced perl)
         return "perl" if re.search(r"(^|/)x?t/", path) else ""
+    if not lang and _DOCKERFILE_NAME.match(name):
+        return "dockerfile"  # docker-library's Dockerfile-linux.template (477 unlabelled), Dockerfile.alpine
     if lang == "qmake" and ("proguard" in name.lower() or name.endswith("-rules.pro")):
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
