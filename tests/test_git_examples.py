@@ -1053,6 +1053,10 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     assert clean_body("Resolve #1000: Drop the dependency on base-compat") == "Drop the dependency on base-compat"
     assert clean_body("Fixes #620 - nvm install v1 did not work.") == "nvm install v1 did not work."
     assert clean_body("Fixes #6348. Closes #5184. Make it work.") == "Make it work."
+    # git's list of the files a cherry-pick had conflicts in (magit: 14)
+    assert clean_body("Declare it first.\n\nConflicts:\n\n\tmagit.el\n\tmagit-wip.el\n\nSigned-off-by: P <p@x.org>") == (
+        "Declare it first.")
+    assert clean_body("Conflicts:\n#\tlib/a.rb\n") == "" and clean_body("Conflicts: none left") == "Conflicts: none left"
     assert clean_body("Fixes #2612. cc @krlmlr") == "" and clean_body("Fixes #2352, CC @kevinushey @jay") == ""
     for prose in ("Fixes #1146 by grouping the commands.", "Issue #873 says this class is not needed."):
         assert clean_body(prose) == prose
@@ -1128,6 +1132,8 @@ def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
                           ("Fixed #1288: app.add_url_rule() should look for OPTIONS", "app.add_url_rule() should look for OPTIONS"),
                           ("fix: make_test_environ_builder into a class", "make_test_environ_builder into a class"),
                           ("fix: handle empty input", "Handle empty input"),
+                          ("magit-log-wash-rev: Set the type upfront", "magit-log-wash-rev: Set the type upfront"),
+                          ("re-enable the tests", "Re-enable the tests"),
                           ("Fix #1232.", "Fix #1232."),  # nothing else: the subject as it is
                           ("Fix the #1 bug", "Fix the #1 bug"), ("Use the #ifdef guard", "Use the #ifdef guard")]:
         assert _intent(subject, "")[0] == task, subject

@@ -63,7 +63,9 @@ def intent(commit: Commit) -> tuple[str, str]:
 _LONG_SUBJECT = 100
 _LIST_START = re.compile(r"[ \t]*(-(?!-)|\*(?!\*)|•)[ \t]*(?=\S)")  # "-Fixed", "- Add", "* Use", not "--raw-input"
 _SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
-_WORD_FIRST = re.compile(r"[^\W\d_A-Z]+\b(?![.(\[])")  # a subject whose first word is a plain word
+# A subject whose first word is a plain word ("re-enable" too), not a name: "app.add_url_rule()",
+# "rename_at()", magit's "magit-log-wash-rev: Set ...", a scope's "cli: ..."
+_WORD_FIRST = re.compile(r"[^\W\d_A-Z]+(?:-[^\W\d_A-Z]+)?\b(?![-.(\[:_])")
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
 
 
