@@ -678,10 +678,16 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "Carthage/Build/iOS/Alamofire.framework/Headers/Alamofire.h", "cobra/go.sum", "grpc-client/go/go.sum", "ShareX.HelpersLib/packages.lock.json", "go.work.sum",
                  "infra/.terraform.lock.hcl", "App.xcodeproj/project.xcworkspace/xcshareddata/swiftpm/Package.resolved",
                  "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json",
-                 ".mailmap"]:  # contributors' names and emails (magit: 102 snippets)
+                 ".mailmap",  # contributors' names and emails (magit: 102 snippets)
+                 # what Xcode and Eclipse write (bloc's Flutter examples)
+                 "example/ios/Runner.xcworkspace/xcshareddata/IDEWorkspaceChecks.plist",
+                 "example/ios/Runner.xcworkspace/xcshareddata/WorkspaceSettings.xcsettings",
+                 "example/android/.project", "example/android/app/.classpath",
+                 "example/android/.settings/org.eclipse.buildship.core.prefs"]:
         assert _skip_path(path, skip), path
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
+    assert not _skip_path("cabal.project", skip) and not _skip_path("docs/project.md", skip)
 
 
 def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path) -> None:

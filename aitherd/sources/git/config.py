@@ -49,6 +49,9 @@ class GitMiningConfig(BaseModel):
         # and schemes were in 241 of its 2,606 examples
         "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml",
         "*.xcbaseline/*",
+        # ... and Xcode's workspace settings, Eclipse's project files and preferences (bloc's Flutter
+        # examples: 18 "Write .../IDEWorkspaceChecks.plist", WorkspaceSettings.xcsettings, .project)
+        "IDEWorkspaceChecks.plist", "*.xcsettings", ".project", ".classpath", "org.eclipse.*.prefs",
         # a built Apple bundle or framework committed beside its source (SwiftFormat's "SwiftFormat
         # for Xcode.app": 311 examples of its Info.plist files and _CodeSignature hashes)
         "*.app/Contents/*", "*.appex/Contents/*", "*/_CodeSignature/*", "*.framework/*", "*.xcframework/*",
