@@ -683,7 +683,7 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "example/ios/Runner.xcworkspace/xcshareddata/IDEWorkspaceChecks.plist",
                  "example/ios/Runner.xcworkspace/xcshareddata/WorkspaceSettings.xcsettings",
                  "example/android/.project", "example/android/app/.classpath",
-                 "example/android/.settings/org.eclipse.buildship.core.prefs"]:
+                 "example/android/.settings/org.eclipse.buildship.core.prefs", ".settings/.jsdtscope", ".springBeans"]:
         assert _skip_path(path, skip), path
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
@@ -942,7 +942,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/kemal/route.cr", "crystal"), ("src/kemal/views/index.ecr", "ecr"), ("build.zig.zon", "zig"),
     ("docs/magit.texi", "texinfo"), ("docs/src/pages/index.astro", "astro"), ("Dockerfile-linux.template", "dockerfile"),
     ("Dockerfile.alpine", "dockerfile"), ("prod.dockerfile", "dockerfile"), ("Containerfile", "dockerfile"),
-    ("Dockerfile.md", "markdown"),
+    ("Dockerfile.md", "markdown"), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),
+    ("src/test/jmeter/petclinic_test_plan.jmx", "xml"), ("CITATION.cff", "yaml"), ("meson.build", "meson"),
+    ("docs/examples/meta.output", "text"), ("src/json.hpp.re2c", "cpp"), ("src/lexer.re2c", ""),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:

@@ -51,7 +51,8 @@ class GitMiningConfig(BaseModel):
         "*.xcbaseline/*",
         # ... and Xcode's workspace settings, Eclipse's project files and preferences (bloc's Flutter
         # examples: 18 "Write .../IDEWorkspaceChecks.plist", WorkspaceSettings.xcsettings, .project)
-        "IDEWorkspaceChecks.plist", "*.xcsettings", ".project", ".classpath", "org.eclipse.*.prefs",
+        "IDEWorkspaceChecks.plist", "*.xcsettings", ".project", ".classpath", ".settings/*", "*/.settings/*",
+        ".springBeans",
         # a built Apple bundle or framework committed beside its source (SwiftFormat's "SwiftFormat
         # for Xcode.app": 311 examples of its Info.plist files and _CodeSignature hashes)
         "*.app/Contents/*", "*.appex/Contents/*", "*/_CodeSignature/*", "*.framework/*", "*.xcframework/*",
