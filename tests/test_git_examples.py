@@ -1142,6 +1142,10 @@ def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
                           ("fix: handle empty input", "Handle empty input"),
                           ("magit-log-wash-rev: Set the type upfront", "magit-log-wash-rev: Set the type upfront"),
                           ("re-enable the tests", "Re-enable the tests"),
+                          # a bare number at the end: the pull request's, unless a word names it
+                          ("fix(flow): resolve the binary before npx fallback #4431", "Resolve the binary before npx fallback"),
+                          ("avoiding Armor. #1088", "Avoiding Armor."), ("Adding failing test for #169", "Adding failing test for #169"),
+                          ("Fix #597", "Fix #597"),
                           ("Fix #1232.", "Fix #1232."),  # nothing else: the subject as it is
                           ("Fix the #1 bug", "Fix the #1 bug"), ("Use the #ifdef guard", "Use the #ifdef guard")]:
         assert _intent(subject, "")[0] == task, subject

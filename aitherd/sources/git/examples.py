@@ -52,6 +52,14 @@ _ISSUE_ONE = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s+(?:issues?\
 _ISSUE_WORD = rf"{_ISSUE_ONE}(?:[\s,;]+(?:and\s+)?{_ISSUE_ONE})*"  # flask's "closes #2267, closes #1433"
 _ISSUE_TAIL = re.compile(rf"(?:[\s,;.:-]*\(\s*{_ISSUE_WORD}\s*\)|[\s,;:-]+(?:this\s+(?:commit\s+|change\s+)?)?"
                          rf"{_ISSUE_WORD})\s*\.?\s*$", re.I)  # flask's 21 "...  This fixes #58."
+# A bare number at the end, the pull request's without brackets: nvim-lspconfig's "fix(flow):
+# resolve project-local binary before npx fallback #4431" (2,400 of 71,000 subjects over 100
+# histories); not where the number is what a word names ("Adding failing test for #169").
+_BARE_REF = re.compile(r"(\w+)[\s.:;,]*\s#\d+\s*$")
+_NAMES_THE_REF = frozenset({"for", "of", "in", "to", "on", "at", "by", "from", "with", "into", "about", "after",
+                            "since", "per", "re", "and", "or", "vs", "than", "issue", "issues", "pr", "bug", "ticket",
+                            "fix", "fixes", "fixed", "close", "closes", "closed", "resolve", "resolves", "resolved",
+                            "see", "ref", "refs", "address", "addresses", "revert", "reverts"})
 _ISSUE_HEAD = re.compile(rf"^{_ISSUE_WORD}\s*(?::|\s-|,)\s*(?=\S)", re.I)
 
 
@@ -75,6 +83,8 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "#" in rest:
         rest = _ISSUE_HEAD.sub("", _ISSUE_TAIL.sub("", rest)).strip() or rest
+        if (bare := _BARE_REF.search(rest)) is not None and bare.group(1).lower() not in _NAMES_THE_REF:
+            rest = rest[:bare.start()] + bare.group(0).split("#")[0].rstrip()
     if (start := _LIST_START.match(rest)) is not None:
         # A first paragraph that is a list, joined by git into one subject: Newtonsoft.Json's
         # "-Changed X -Added Y -Fixed Z" (1,285 of its 1,746 commits), sinatra's "- Add a - Remove b".
