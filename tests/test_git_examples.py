@@ -1146,6 +1146,7 @@ def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
                           ("fix(flow): resolve the binary before npx fallback #4431", "Resolve the binary before npx fallback"),
                           ("avoiding Armor. #1088", "Avoiding Armor."), ("Adding failing test for #169", "Adding failing test for #169"),
                           ("Fix #597", "Fix #597"),
+                          ("fix(fetch): optimize signals composing logic; (#6582)", "Optimize signals composing logic"),
                           ("Fix #1232.", "Fix #1232."),  # nothing else: the subject as it is
                           ("Fix the #1 bug", "Fix the #1 bug"), ("Use the #ifdef guard", "Use the #ifdef guard")]:
         assert _intent(subject, "")[0] == task, subject

@@ -93,6 +93,7 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
         split = re.compile(r"[ \t]+" + re.escape(start.group(1)) + r"(?![-*])[ \t]*(?=[^\W\d_]|\d+[、.)])")
         items = [i.rstrip(" \t;；,，。.") for i in split.split(rest[start.end():])]
         rest = "; ".join(i for i in items if i.strip()) or subject.strip()
+    rest = rest.rstrip(" \t;,") or rest  # axios' "fix(fetch): optimize signals composing logic; (#6582)"
     if _WORD_FIRST.match(rest):  # not a name: "app.add_url_rule() should look ...", "make_test_environ_builder"
         rest = rest[:1].upper() + rest[1:]
     body = clean_body(body)
