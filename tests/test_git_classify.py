@@ -94,6 +94,25 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("feat: support node 18.x") is None
 
 
+def test_a_gitmoji_decides_like_a_prefix_and_is_stripped() -> None:
+    """nlohmann/json starts 1,641 of its 3,724 subjects with a gitmoji (":memo:", ":bug:",
+    ":white_check_mark: improved test coverage"); others with the emoji itself."""
+    assert conventional(":bug: fix crash on empty input") == ("bugfix", "fix crash on empty input")
+    assert conventional(":white_check_mark: improved test coverage") == ("test", "improved test coverage")
+    assert conventional("\u2728 Feature: First-Class Optional Types") == ("feature", "First-Class Optional Types")
+    assert conventional("\U0001f41bFix the README example (#2189)") == ("bugfix", "Fix the README example (#2189)")
+    assert conventional("\U0001f4dd  add CPM.Cmake example") == ("docs", "add CPM.Cmake example")
+    assert conventional(":sparkles: fix(parser): handle tabs") == ("bugfix", "handle tabs")  # the prefix decides
+    # an emoji that names no kind decides nothing, and is no part of the task
+    assert conventional(":construction: support high-precision numbers") == (None, "support high-precision numbers")
+    assert conventional("\U0001f410\U0001f410 goats") == (None, "\U0001f410\U0001f410 goats")
+    assert conventional("Fix :bug: in the middle") == (None, "Fix :bug: in the middle")
+    assert decide(":recycle: split the parser", "", CODE) == ("refactor", "prefix")
+    for subject in (":arrow_up: updated to Catch 2.13.7", "\u2b06\ufe0f Bump rexml from 3.2.6 to 3.2.8 (#3871)"):
+        assert skip_reason(subject) == "dependency_bump", subject
+    assert skip_reason(":bookmark: set version to 3.9.0") == "release" and skip_reason(":rewind: undo it") == "revert"
+
+
 def test_a_conventional_prefix_decides_and_is_stripped() -> None:
     assert conventional("fix(parser)!: handle empty input") == ("bugfix", "handle empty input")
     assert conventional("docs: explain marks") == ("docs", "explain marks")

@@ -34,6 +34,46 @@ CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix"
                 "build": "chore", "ci": "chore", "chore": "chore", "deps": "chore", "revert": "revert",
                 "release": "release", "bump": "release"}
 _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
+# gitmoji (gitmoji.dev): an emoji, by its shortcode or itself, that says what kind of change a
+# commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
+# so (":bug: fix ...", ":memo: ...", ":white_check_mark: improved test coverage"), bloc and
+# awesome lists some. Emoji that say no kind (":construction:", ":alembic:", ":boom:") are cut
+# from the subject and decide nothing. Bumps (":arrow_up:") are dependency bumps.
+_GITMOJI = {
+    **dict.fromkeys(("bug", "ambulance", "adhesive_bandage", "lock", "goal_net", "green_apple"), "bugfix"),
+    **dict.fromkeys(("sparkles", "tada", "globe_with_meridians", "children_crossing", "iphone", "egg",
+                     "chart_with_upwards_trend", "necktie"), "feature"),
+    **dict.fromkeys(("recycle", "art", "zap", "fire", "truck", "coffin", "wastebasket", "building_construction",
+                     "label", "rotating_light", "heavy_minus_sign"), "refactor"),
+    **dict.fromkeys(("white_check_mark", "test_tube", "camera_flash", "heavy_check_mark"), "test"),
+    **dict.fromkeys(("memo", "bulb", "pencil2", "pencil", "page_facing_up", "books"), "docs"),
+    **dict.fromkeys(("construction_worker", "green_heart", "wrench", "hammer", "hammer_and_wrench", "package",
+                     "see_no_evil", "bricks", "technologist", "busts_in_silhouette", "rocket", "heavy_plus_sign",
+                     "arrow_up", "arrow_down", "pushpin"), "chore"),
+    "bookmark": "release", "rewind": "revert",
+}
+_GITMOJI_BUMPS = frozenset({"arrow_up", "arrow_down", "pushpin"})
+_EMOJI = {"🐛": "bug", "🚑": "ambulance", "🩹": "adhesive_bandage", "🔒": "lock", "🥅": "goal_net",
+          "✨": "sparkles", "🎉": "tada", "🌐": "globe_with_meridians", "🚸": "children_crossing",
+          "♻": "recycle", "🎨": "art", "⚡": "zap", "🔥": "fire", "🚚": "truck", "⚰": "coffin", "🗑": "wastebasket",
+          "🏗": "building_construction", "🏷": "label", "🚨": "rotating_light", "➖": "heavy_minus_sign",
+          "✅": "white_check_mark", "🧪": "test_tube", "📸": "camera_flash", "✔": "heavy_check_mark",
+          "📝": "memo", "💡": "bulb", "✏": "pencil2", "📄": "page_facing_up", "📚": "books",
+          "👷": "construction_worker", "💚": "green_heart", "🔧": "wrench", "🔨": "hammer", "🛠": "hammer_and_wrench",
+          "📦": "package", "🙈": "see_no_evil", "🧱": "bricks", "🧑‍💻": "technologist", "👥": "busts_in_silhouette",
+          "🚀": "rocket", "➕": "heavy_plus_sign", "⬆": "arrow_up", "⬇": "arrow_down", "📌": "pushpin",
+          "🔖": "bookmark", "⏪": "rewind", "🚧": "construction", "⚗": "alembic", "💥": "boom", "👌": "ok_hand",
+          "💄": "lipstick", "🏁": "checkered_flag"}
+_EMOJI_ALT = "|".join(sorted(map(re.escape, _EMOJI), key=len, reverse=True))
+_GITMOJI_LEAD = re.compile(rf"^\s*(?::([a-z0-9_+-]+):|({_EMOJI_ALT}))\ufe0f?[ \t]*")
+
+
+def gitmoji(subject: str) -> tuple[str | None, str]:
+    """(the gitmoji a subject starts with, by its shortcode, or None; the subject after it)."""
+    m = _GITMOJI_LEAD.match(subject)
+    if m is None:
+        return None, subject
+    return m.group(1) or _EMOJI[m.group(2)], subject[m.end():]
 # ... and ripgrep's "deps: bump to grep 0.4.1", "deps: update everything" (227 commits).
 _BUMP = re.compile(r"^(?:\[?[\w-]+\]?[:(]\s*)?(?:\w+\(deps(?:-dev)?\)[:!]|bump [\w@./-]+ from \S+ to \S+|"
                    r"update dependency [\w@./-]+ to v?\d|(?:chore|build)\(deps|"
@@ -168,16 +208,26 @@ _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "f
 
 
 def conventional(subject: str) -> tuple[str | None, str]:
-    """(the class a conventional prefix names, or None; the subject without that prefix)."""
+    """(the class a conventional prefix or a gitmoji names, or None; the subject without them)."""
+    if subject[:1] not in _ASCII_START:
+        code, after = gitmoji(subject)
+        if code is not None:
+            kind, rest = conventional(after)  # "✨ feat: ..." says it twice: the prefix decides
+            return kind or _GITMOJI.get(code), rest
     m = _PREFIX.match(subject)
     if m is None or (kind := CONVENTIONAL.get(m.group(1).lower())) is None:
         return None, subject.strip()
     return kind, subject[m.end():].strip()
 
 
+_ASCII_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789[(\"'#`*-_.")
+
+
 def skip_reason(subject: str, author: str = "") -> str | None:
     """Commits that teach no coding: dependency bumps, releases, reverts, subtree squashes."""
     kind, rest = conventional(subject)
+    if gitmoji(subject)[0] in _GITMOJI_BUMPS:
+        return "dependency_bump"  # ":arrow_up: updated to Catch 2.13.7", "⬆️ Bump rexml from 3.2.6 to 3.2.8"
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
     if (kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject)
