@@ -36,8 +36,6 @@ LONG_FUNCTIONS: dict[str, str] = {
                                    "(model, data, trainer, save), as litgpt's finetune scripts do",
     "aitherd.sources.docstrings.render": "one pass over a docstring's lines with its small state "
                                          "machine (fields, directives, literal blocks)",
-    "aitherd.sources.git.files.python_window": "one walk over a file's AST choosing the enclosing "
-                                               "statement window; split when a second language lands",
 }
 MAX_FUNCTION_LINES = 80
 

@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 from itertools import accumulate
+from typing import NamedTuple
 
 # ... and Perl's t/*.t (mojo: 5,498 snippets of them were code, 9 test examples of 25,546),
 # Cucumber's features (jekyll)
@@ -671,7 +672,9 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
     of the changes' indentation, stay inside the block they start in, and do not end on a
     block opener or a decorator; each is checked by parsing. None when none of the first
-    `tries` parses."""
+    `tries` parses. A change inside a bracket that opens in the hunk (an argument of a call
+    written over several lines: a fifth of flask's failed windows) is then looked for again
+    from the statement that opens the bracket, with `tries` more parses."""
     marks = [ln[0] for ln in lines]
     changed = [i for i, m in enumerate(marks) if m in "+-"]
     if not changed:
@@ -688,13 +691,40 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
         floor = min((len(t) - len(t.lstrip()) for ln in lines[first:last + 1]
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
+    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor)
+    found = _window_at(rows, low, tries)
+    if found is None:
+        # The bracket around the change opens at the last row before it of a lower depth; the
+        # statement that opens it is at that depth (not below it since: the bracket is whole).
+        opener = next((i for i in range(first - 1, -1, -1) if depth[i] < low), None)
+        if opener is not None and min(depth[opener:first + 1]) == depth[opener]:
+            found = _window_at(rows, depth[opener], tries, own=False)
+    return found
+
+
+class _Rows(NamedTuple):
+    lines: list[str]
+    marks: list[str]
+    texts: list[str]
+    indent: list[int]
+    depth: list[int]
+    quotes: list[int]
+    first: int
+    last: int
+    floor: int
+
+
+def _window_at(r: _Rows, low: int, tries: int, own: bool = True) -> tuple[int, int] | None:
+    """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
+    changes' own depth, where the first changed row is a start too)."""
+    lines, marks, texts, indent, depth, quotes, first, last, floor = r
     starts = []
     for i in range(first + 1):
         if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]):
             starts.append(i)
             if len(starts) == tries:
                 break
-    if first not in starts:
+    if own and first not in starts:
         starts.append(first)
     tried = 0
     for s in starts:
@@ -723,4 +753,5 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
                 return s, e
             if tried >= tries:
                 return None
+    return None
     return None
