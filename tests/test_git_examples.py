@@ -963,7 +963,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/kemal/route.cr", "crystal"), ("src/kemal/views/index.ecr", "ecr"), ("build.zig.zon", "zig"),
     ("docs/magit.texi", "texinfo"), ("docs/src/pages/index.astro", "astro"), ("Dockerfile-linux.template", "dockerfile"),
     ("Dockerfile.alpine", "dockerfile"), ("prod.dockerfile", "dockerfile"), ("Containerfile", "dockerfile"),
-    ("Dockerfile.md", "markdown"), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),
+    ("Dockerfile.md", "markdown"), ("test/fzf.vader", "vim"), ("shell/key-bindings.nu", "nu"),
+    ("Tests/Fixtures/command.phpt", "php"), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),
     ("src/test/jmeter/petclinic_test_plan.jmx", "xml"), ("CITATION.cff", "yaml"), ("meson.build", "meson"),
     ("docs/examples/meta.output", "text"), ("src/json.hpp.re2c", "cpp"), ("src/lexer.re2c", ""),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
@@ -1045,6 +1046,7 @@ def test_translations_and_windows_forms_designer_files_are_not_mined(tmp_path: P
 def test_a_zsh_completion_function_is_zsh_by_its_first_line() -> None:
     assert files.shebang_language("#compdef rg") == "zsh" and files.shebang_language("#!/bin/sh") == "bash"
     assert files.shebang_language("# compdef is a word here") == ""
+    assert files.shebang_language("<?php") == "php"  # laravel's early artisan: no #! line
 
 
 def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp_path: Path) -> None:

@@ -123,6 +123,9 @@ LANG = {
     # Java's server pages (spring-petclinic: 300 unlabelled), JMeter's test plans, a citation file,
     # an example program's expected output (nlohmann/json's docs/examples/*.output: 204)
     ".jsp": "jsp", ".jspf": "jsp", ".jmx": "xml", ".cff": "yaml", ".output": "text",
+    # Vim plugins' Vader tests (fzf: 31 unlabelled), Nushell scripts, PHP's own test format
+    # (symfony/console: 11)
+    ".vader": "vim", ".nu": "nu", ".phpt": "php",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -337,9 +340,12 @@ _INTERPRETERS = {"sh": "bash", "bash": "bash", "dash": "bash", "ksh": "bash", "a
 
 
 def shebang_language(first_line: str) -> str:
-    """The language of a script by its `#!` line ("#!/usr/bin/env python3", "#!/bin/sh"), '' else."""
+    """The language of a script by its `#!` line ("#!/usr/bin/env python3", "#!/bin/sh") or its
+    opening tag (`<?php`), '' else."""
     if first_line.startswith("#compdef"):
         return "zsh"  # a zsh completion function (ripgrep's complete/_rg)
+    if first_line.startswith("<?php"):
+        return "php"  # a PHP script without an extension or a `#!` line (laravel's early `artisan`)
     if not first_line.startswith("#!"):
         return ""
     m = _SHEBANG.match(first_line)
