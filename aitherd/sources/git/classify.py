@@ -37,11 +37,12 @@ _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 # gitmoji (gitmoji.dev): an emoji, by its shortcode or itself, that says what kind of change a
 # commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
 # so (":bug: fix ...", ":memo: ...", ":white_check_mark: improved test coverage"), bloc and
-# awesome lists some. Emoji that say no kind (":construction:", ":alembic:", ":boom:") are cut
+# awesome lists some. Emoji that say no kind (":construction:", ":alembic:", ":boom:", i18n's
+# ":globe_with_meridians:", fastapi's docs translations) are cut
 # from the subject and decide nothing. Bumps (":arrow_up:") are dependency bumps.
 _GITMOJI = {
     **dict.fromkeys(("bug", "ambulance", "adhesive_bandage", "lock", "goal_net", "green_apple"), "bugfix"),
-    **dict.fromkeys(("sparkles", "tada", "globe_with_meridians", "children_crossing", "iphone", "egg",
+    **dict.fromkeys(("sparkles", "tada", "children_crossing", "iphone", "egg",
                      "chart_with_upwards_trend", "necktie"), "feature"),
     **dict.fromkeys(("recycle", "art", "zap", "fire", "truck", "coffin", "wastebasket", "building_construction",
                      "label", "rotating_light", "heavy_minus_sign"), "refactor"),

@@ -429,6 +429,25 @@ def _folder_locale(dirs: list[str], store: bool = False) -> str | None:
     return None
 
 
+# Documentation translated into other languages, a folder per language under the docs' folder:
+# fastapi's docs/de/docs/..., docs/zh-hant/... (1,000 of its commits "🌐 Add German translation
+# for ..."), vite's docs/zh/. Only codes of languages docs are translated into: docs/ml/ (machine
+# learning), docs/go/, docs/ts/ are topics.
+_DOCS_PARENTS = frozenset(("docs", "doc", "documentation", "website", "site", "content", "pages"))
+_DOCS_LOCALE = re.compile(r"([a-z]{2})(?:[-_](?:[A-Za-z]{2}|[A-Z]?[a-z]{3}|Han[st]|han[st]))?$")
+_DOCS_LANGS = frozenset(("de", "es", "fr", "pt", "zh", "ja", "ko", "ru", "uk", "tr", "it", "pl", "fa", "vi", "ar",
+                         "he", "nl", "sv", "cs", "hu", "bn", "hi", "th", "el", "ro", "da", "fi", "az", "ur", "uz",
+                         "ca", "bg", "sr", "hr", "sk", "sl", "lt", "lv", "et", "nb", "ms", "tl", "sw", "en"))
+
+
+def _docs_locale(dirs: list[str]) -> str | None:
+    """The language of a documentation page's folder (see _DOCS_LANGS), or None."""
+    for i in range(1, len(dirs)):
+        if dirs[i - 1].lower() in _DOCS_PARENTS and (m := _DOCS_LOCALE.match(dirs[i])) and m.group(1) in _DOCS_LANGS:
+            return m.group(1)
+    return None
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_translation(path: str) -> bool:
     """A translation catalog into a language other than English: gettext's .po, a culture's
@@ -444,8 +463,12 @@ def is_translation(path: str) -> bool:
         return lang is not None and lang != "en"
     if ext == ".po":  # gettext: a translation of its .pot template, whether its locale shows or not
         return lang != "en"
+    if lang is None and ext in _PROSE_EXT:
+        lang = _docs_locale(dirs)
     if lang is None or lang == "en":
         return False
+    if ext in _PROSE_EXT:
+        return True  # documentation translated: a locale's folder of pages (see _docs_locale)
     if ext in _CATALOGS:
         return True
     if ext == ".xml" and dirs and _ANDROID_VALUES.match(dirs[-1]) is not None:
