@@ -126,6 +126,9 @@ LANG = {
     # Vim plugins' Vader tests (fzf: 31 unlabelled), Nushell scripts, PHP's own test format
     # (symfony/console: 11)
     ".vader": "vim", ".nu": "nu", ".phpt": "php",
+    # github/gitignore's templates (Python.gitignore: 3,562 unlabelled), VS Code's extension
+    # ignore files and workspaces, Replit's config
+    ".gitignore": "gitignore", ".code-workspace": "json",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -135,6 +138,7 @@ LANG = {
 }
 _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dockerfile", "Containerfile": "dockerfile",
           "meson.build": "meson", "meson_options.txt": "meson", "meson.options": "meson",
+          ".vscodeignore": "gitignore", ".replit": "toml",
           "CMakeLists.txt": "cmake", "Jenkinsfile": "groovy", "Vagrantfile": "ruby", "Gemfile": "ruby",
           "Rakefile": "ruby", "BUILD": "starlark", "WORKSPACE": "starlark", ".gitignore": "gitignore",
           ".editorconfig": "ini", "MANIFEST.in": "text", "go.mod": "go", ".coveragerc": "ini",
