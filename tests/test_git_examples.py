@@ -966,7 +966,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("Dockerfile.md", "markdown"), ("test/fzf.vader", "vim"), ("shell/key-bindings.nu", "nu"),
     ("Tests/Fixtures/command.phpt", "php"),
     ("Global/macOS.gitignore", "gitignore"), ("helloworld-sample/.vscodeignore", "gitignore"),
-    ("sample.code-workspace", "json"), (".gitignore", "gitignore"), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),
+    ("sample.code-workspace", "json"), (".gitignore", "gitignore"),
+    ("build.sbt", "scala"), ("project/plugins.sbt", "scala"), ("guides/cheatsheets/crud.cheatmd", "markdown"),
+    ("app/views/devise/mailer/confirmation_instructions.markerb", "erb"), ("MIT-LICENSE", "text"),
+    ("gemfiles/Gemfile-rails-7-0", "ruby"), ("gemfiles/Gemfile.rails-4.2-stable", "ruby"), ("Gemfile.lock", ""), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),
     ("src/test/jmeter/petclinic_test_plan.jmx", "xml"), ("CITATION.cff", "yaml"), ("meson.build", "meson"),
     ("docs/examples/meta.output", "text"), ("src/json.hpp.re2c", "cpp"), ("src/lexer.re2c", ""),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)

@@ -34,9 +34,11 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
               ".mdx": "mdx",  # continue's docs: 1,455 of its newest 3,000 commits' paths, 88 of them "debugging"
               ".aml": "xml",  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
               ".rmd": "rmd", ".qmd": "markdown",  # R Markdown and Quarto: usethis' README.Rmd and vignettes
-              ".texi": "texinfo", ".texinfo": "texinfo"}  # GNU manuals: magit's (3,570 unlabelled snippets)
-_PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|"
-                          r"CONTRIBUTING|(UN)?LICEN[CS]E|COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
+              ".texi": "texinfo", ".texinfo": "texinfo",  # GNU manuals: magit's (3,570 unlabelled snippets)
+              ".cheatmd": "markdown"}  # ExDoc's cheatsheets (ecto: 38 unlabelled)
+_PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|CONTRIBUTING|"
+                          r"(?:(?:MIT|BSD|APACHE|GPL|LGPL|ISC|MPL)[-_])?(UN)?LICEN[CS]E|"  # devise's MIT-LICENSE
+                          r"COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
 # ... and, only as written in capitals (a lowercase `install` or `notes` may be a script), the
 # plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
@@ -129,6 +131,8 @@ LANG = {
     # github/gitignore's templates (Python.gitignore: 3,562 unlabelled), VS Code's extension
     # ignore files and workspaces, Replit's config
     ".gitignore": "gitignore", ".code-workspace": "json",
+    # sbt builds (cats: 2,503 unlabelled), Rails mailers' markdown templates (devise)
+    ".sbt": "scala", ".markerb": "erb",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -222,6 +226,7 @@ _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
 
 _DOCKERFILE_NAME = re.compile(r"(?:Docker|Container)file[.-]\w")
+_GEMFILE_NAME = re.compile(r"Gemfile[.-]\w")
 
 
 def _ext(path: str) -> tuple[str, str]:
@@ -251,6 +256,8 @@ def language(path: str) -> str:
         return "perl" if re.search(r"(^|/)x?t/", path) else ""
     if not lang and _DOCKERFILE_NAME.match(name):
         return "dockerfile"  # docker-library's Dockerfile-linux.template (477 unlabelled), Dockerfile.alpine
+    if not lang and _GEMFILE_NAME.match(name) and ext != ".lock":
+        return "ruby"  # a gemfile per Rails version: devise's gemfiles/Gemfile-rails-7-0 (190 unlabelled)
     if lang == "qmake" and ("proguard" in name.lower() or name.endswith("-rules.pro")):
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
