@@ -215,6 +215,12 @@ def test_a_subject_that_says_fix_keeps_the_fix_framing() -> None:
     assert says_fix("fix(core): crash on empty input") and says_fix("Fixes the broken link")
     assert says_fix("Parser raises ValueError on blank lines")
     assert not says_fix("Total of nothing is zero") and not says_fix("Prefix the names with the module")
+    # a subject git joined from sentences says it in its first, the task: ecto's new feature
+    # "... Also fixed typos." was "Bug fix: ... find the bug"
+    assert not says_fix("adding validate_confirmation to ecto changeset validations. Changing the requirements "
+                        "based on Jose comments. Also fixed typos.")
+    assert says_fix("Fixed the crash when the changeset has no params at all and the repo is not started. "
+                    "Also added a test.")
 
 
 def test_chinese_and_japanese_subjects_are_read_by_their_words() -> None:

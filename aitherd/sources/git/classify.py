@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aitherd.sources.git import files, prior
+from aitherd.sources.git.message import split_subject
 from aitherd.sources.git.prior import Prior
 
 CLASSES = prior.CLASSES  # ("bugfix", "feature", "refactor", "test", "docs", "chore")
@@ -183,8 +184,10 @@ _FIX_WORDS_CJK = re.compile("修复|修正|解决|不具合|バグ")
 
 
 def says_fix(subject: str) -> bool:
-    """Does the subject (its prefix aside) say in so many words that it fixes something?"""
-    rest = conventional(subject)[1]
+    """Does the subject (its prefix aside; its first sentence, the task) say in so many words
+    that it fixes something? ecto's "adding validate_confirmation to ecto changeset validations.
+    Changing the requirements ... Also fixed typos." asked to find a bug in a new feature."""
+    rest = split_subject(conventional(subject)[1])[0]
     return _FIX_WORDS.search(rest) is not None or _FIX_WORDS_CJK.search(rest) is not None
 
 

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
-from aitherd.sources.git.message import CI_DIRECTIVE, clean_body
+from aitherd.sources.git.message import CI_DIRECTIVE, clean_body, split_subject
 from aitherd.sources.git.parse import Commit, FileDiff, Hunk
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
@@ -68,9 +68,7 @@ def intent(commit: Commit) -> tuple[str, str]:
     return _intent(commit.subject, commit.body)
 
 
-_LONG_SUBJECT = 100
 _LIST_START = re.compile(r"[ \t]*(-(?!-)|\*(?!\*)|•)[ \t]*(?=\S)")  # "-Fixed", "- Add", "* Use", not "--raw-input"
-_SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
 # A subject whose first word is a plain word ("re-enable" too), not a name: "app.add_url_rule()",
 # "rename_at()", magit's "magit-log-wash-rev: Set ...", a scope's "cli: ..."
 _WORD_FIRST = re.compile(r"[^\W\d_A-Z]+(?:-[^\W\d_A-Z]+)?\b(?![-.(\[:_])")
@@ -97,10 +95,8 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if _WORD_FIRST.match(rest):  # not a name: "app.add_url_rule() should look ...", "make_test_environ_builder"
         rest = rest[:1].upper() + rest[1:]
     body = clean_body(body)
-    if len(rest) > _LONG_SUBJECT and (m := _SENTENCE_END.search(rest, 15)):
-        # git joins the message's first paragraph into the subject: guzzle's and gson's run on
-        # for sentences (170 and 168 of their subjects). The first sentence is the task.
-        rest, more = rest[:m.start()], rest[m.end():]
+    rest, more = split_subject(rest)  # git joined a first paragraph of sentences: the first is the task
+    if more:
         body = f"{more}\n\n{body}" if body else more
     if body.startswith("* "):
         body = _without_repeat(body, rest)

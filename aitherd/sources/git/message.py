@@ -62,6 +62,19 @@ _IMAGE_LINE = re.compile(r"^[ \t]*!\[[^\]\n]*\]\([^)\n]*\)[ \t]*$", re.M)
 _BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 
 
+LONG_SUBJECT = 100
+_SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
+
+
+def split_subject(subject: str) -> tuple[str, str]:
+    """(the first sentence, the rest) of a subject over LONG_SUBJECT characters that git joined
+    from a first paragraph of several sentences (guzzle's and gson's: 170 and 168 subjects);
+    (subject, "") else."""
+    if len(subject) > LONG_SUBJECT and (m := _SENTENCE_END.search(subject, 15)):
+        return subject[:m.start()], subject[m.end():]
+    return subject, ""
+
+
 def clean_body(body: str) -> str:
     """The body's prose (see the module docstring), blank runs of lines made one."""
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
