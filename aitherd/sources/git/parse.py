@@ -261,8 +261,14 @@ def hunks(path: str, sec: str, at: int) -> list[Hunk]:
             # which no example should carry (ShareX: 34 examples held them). A change of line
             # endings only is then a whitespace-only hunk, as it was before.
             lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in lines]
-        out.append(Hunk(path=path, header=m.group(0), lines=lines, old_start=int(m.group(1)),
-                        new_start=int(m.group(3)), added=sec.count("\n+", start, end),
+        old_start, new_start = int(m.group(1)), int(m.group(3))
+        if min(old_start, new_start) <= 1 and sec.find("\ufeff", start, end) >= 0:
+            # A byte order mark opens the file (Visual Studio writes one into C# sources: 983 of
+            # AutoMapper's 7,459 examples showed it): no text of the file. A change that only
+            # adds or drops it is then whitespace-only.
+            lines = [ln[0] + ln[1:].lstrip("\ufeff") if ln[1:2] == "\ufeff" else ln for ln in lines]  # one or two
+        out.append(Hunk(path=path, header=m.group(0), lines=lines, old_start=old_start,
+                        new_start=new_start, added=sec.count("\n+", start, end),
                         removed=sec.count("\n-", start, end)))
     return out
 
