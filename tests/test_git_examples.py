@@ -723,11 +723,15 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "example/ios/Runner.xcworkspace/xcshareddata/IDEWorkspaceChecks.plist",
                  "example/ios/Runner.xcworkspace/xcshareddata/WorkspaceSettings.xcsettings",
                  "example/android/.project", "example/android/app/.classpath",
-                 "example/android/.settings/org.eclipse.buildship.core.prefs", ".settings/.jsdtscope", ".springBeans"]:
+                 "example/android/.settings/org.eclipse.buildship.core.prefs", ".settings/.jsdtscope", ".springBeans",
+                 # what Godot's and Unity's editors write
+                 "2d/platformer/player/player.tscn", "2d/platformer/icon.png.import", "misc/ui/theme.tres",
+                 "Assets/Scripts/Player.cs.meta", "Assets/Scenes/Main.unity", "Assets/Prefabs/Enemy.prefab"]:
         assert _skip_path(path, skip), path
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
     assert not _skip_path("cabal.project", skip) and not _skip_path("docs/project.md", skip)
+    assert not _skip_path("2d/platformer/player/player.gd", skip) and not _skip_path("Assets/Scripts/Player.cs", skip)
 
 
 def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path) -> None:
@@ -986,6 +990,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("Tests/Fixtures/command.phpt", "php"),
     ("Global/macOS.gitignore", "gitignore"), ("helloworld-sample/.vscodeignore", "gitignore"),
     ("sample.code-workspace", "json"), (".gitignore", "gitignore"),
+    ("2d/platformer/player/player.gd", "gdscript"), ("shaders/water.gdshader", "glsl"), ("project.godot", "ini"),
+    ("shaders/blur.glsl", "glsl"), ("src/shader.frag", "glsl"), ("src/shader.wgsl", "wgsl"),
     ("build.sbt", "scala"), ("project/plugins.sbt", "scala"), ("guides/cheatsheets/crud.cheatmd", "markdown"),
     ("app/views/devise/mailer/confirmation_instructions.markerb", "erb"), ("MIT-LICENSE", "text"),
     ("gemfiles/Gemfile-rails-7-0", "ruby"), ("gemfiles/Gemfile.rails-4.2-stable", "ruby"), ("Gemfile.lock", ""), ("src/main/webapp/WEB-INF/jsp/owners/ownersList.jsp", "jsp"),

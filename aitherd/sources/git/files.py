@@ -133,6 +133,9 @@ LANG = {
     ".gitignore": "gitignore", ".code-workspace": "json",
     # sbt builds (cats: 2,503 unlabelled), Rails mailers' markdown templates (devise)
     ".sbt": "scala", ".markerb": "erb",
+    # GDScript and Godot's shaders and project file (godot-demo-projects: 2,145 .gd unlabelled)
+    ".gd": "gdscript", ".gdshader": "glsl", ".godot": "ini",
+    ".glsl": "glsl", ".vert": "glsl", ".frag": "glsl", ".comp": "glsl", ".hlsl": "hlsl", ".wgsl": "wgsl",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
