@@ -39,8 +39,8 @@ _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 # commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
 # so (":bug: fix ...", ":memo: ...", ":white_check_mark: improved test coverage"), bloc and
 # awesome lists some. Emoji that say no kind (":construction:", ":alembic:", ":boom:", i18n's
-# ":globe_with_meridians:", fastapi's docs translations) are cut
-# from the subject and decide nothing. Bumps (":arrow_up:") are dependency bumps.
+# ":globe_with_meridians:", fastapi's docs translations) are cut from the subject and decide
+# nothing. Bumps (":arrow_up:") are dependency bumps.
 _GITMOJI = {
     **dict.fromkeys(("bug", "ambulance", "adhesive_bandage", "lock", "goal_net", "green_apple"), "bugfix"),
     **dict.fromkeys(("sparkles", "tada", "children_crossing", "iphone", "egg",
@@ -70,8 +70,14 @@ _EMOJI_ALT = "|".join(sorted(map(re.escape, _EMOJI), key=len, reverse=True))
 _GITMOJI_LEAD = re.compile(rf"^\s*(?::([a-z0-9_+-]+):|({_EMOJI_ALT}))\ufe0f?[ \t]*")
 
 
+# What most subjects start with, and no gitmoji does: the regex is not asked.
+_ASCII_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789[(\"'#`*-_.")
+
+
 def gitmoji(subject: str) -> tuple[str | None, str]:
     """(the gitmoji a subject starts with, by its shortcode, or None; the subject after it)."""
+    if subject[:1] in _ASCII_START:
+        return None, subject
     m = _GITMOJI_LEAD.match(subject)
     if m is None:
         return None, subject
@@ -213,18 +219,14 @@ _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "f
 
 def conventional(subject: str) -> tuple[str | None, str]:
     """(the class a conventional prefix or a gitmoji names, or None; the subject without them)."""
-    if subject[:1] not in _ASCII_START:
-        code, after = gitmoji(subject)
-        if code is not None:
-            kind, rest = conventional(after)  # "✨ feat: ..." says it twice: the prefix decides
-            return kind or _GITMOJI.get(code), rest
+    code, after = gitmoji(subject)
+    if code is not None:
+        kind, rest = conventional(after)  # "✨ feat: ..." says it twice: the prefix decides
+        return kind or _GITMOJI.get(code), rest
     m = _PREFIX.match(subject)
     if m is None or (kind := CONVENTIONAL.get(m.group(1).lower())) is None:
         return None, subject.strip()
     return kind, subject[m.end():].strip()
-
-
-_ASCII_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789[(\"'#`*-_.")
 
 
 def skip_reason(subject: str, author: str = "") -> str | None:

@@ -228,8 +228,10 @@ _ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 
 
-_DOCKERFILE_NAME = re.compile(r"(?:Docker|Container)file[.-]\w")
-_GEMFILE_NAME = re.compile(r"Gemfile[.-]\w")
+# A variant of a file known by its name, named after it: docker-library's Dockerfile-linux.template
+# (477 unlabelled), Dockerfile.alpine, devise's gemfiles/Gemfile-rails-7-0 (190); in that name's
+# language (_NAMES), but for a Gemfile.lock
+_NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile)[.-]\w")
 
 
 def _ext(path: str) -> tuple[str, str]:
@@ -257,10 +259,8 @@ def language(path: str) -> str:
         # Perl's tests live in t/ (mojo: 8,681 snippets); a dune cram test elsewhere is a shell
         # session with its output (ppxlib's test/*.t: 162 were fenced perl)
         return "perl" if re.search(r"(^|/)x?t/", path) else ""
-    if not lang and _DOCKERFILE_NAME.match(name):
-        return "dockerfile"  # docker-library's Dockerfile-linux.template (477 unlabelled), Dockerfile.alpine
-    if not lang and _GEMFILE_NAME.match(name) and ext != ".lock":
-        return "ruby"  # a gemfile per Rails version: devise's gemfiles/Gemfile-rails-7-0 (190 unlabelled)
+    if not lang and ext != ".lock" and (variant := _NAMED_VARIANT.match(name)) is not None:
+        return _NAMES[variant.group(1)]
     if lang == "qmake" and ("proguard" in name.lower() or name.endswith("-rules.pro")):
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
@@ -796,5 +796,4 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True) -> tuple[int, i
                 return s, e
             if tried >= tries:
                 return None
-    return None
     return None
