@@ -71,7 +71,8 @@ def groups(fd: FileDiff | None) -> list[Group]:
     return out
 
 
-def _keep_all(_path: str) -> str | None:
+# skip_path for parse_commit where every file counts
+def keep_all(_path: str) -> str | None:
     return None
 
 
@@ -100,7 +101,7 @@ class Sections:
         for sec in patch.split("\ndiff --git ")[1:]:
             path = _section_path(sec)
             if path is None:  # quoted, or of another shape: its own parse names it
-                found = parse_commit("", "\ndiff --git " + sec, _keep_all).files
+                found = parse_commit("", "\ndiff --git " + sec, keep_all).files
                 path = found[0].path if found else None
             if path is not None:
                 self._by_path.setdefault(path, []).append(sec)
@@ -119,7 +120,7 @@ class Sections:
             return self._parsed[path]
         got = None
         for sec in reversed(self._by_path.get(path, [])) if self.last else self._by_path.get(path, []):
-            found = parse_commit("", "\ndiff --git " + sec, _keep_all).files
+            found = parse_commit("", "\ndiff --git " + sec, keep_all).files
             if found:
                 got = found[0]
                 break
@@ -180,7 +181,7 @@ def side_diffs(cfg: Settings, wanted: list[tuple[Node, int, str]]) -> None:
     raw = git(cfg.repo, *GIT_CONFIG, "diff-tree", "--stdin", "--always", "-p", "-U0", *_OPTIONS, "--", *paths,
               input="".join(f"{m} {p}\n" for m, p in pairs).encode()).decode("utf-8", "replace")
     records = re.split(r"^[0-9a-f]{40}\n", raw, flags=re.M)[1:]
-    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, _keep_all).files}
+    got = {pair: {f.path: f for f in parse_commit("", "\n" + rec, keep_all).files}
            for pair, rec in zip(pairs, records, strict=False)}
     for node, i, path in wanted:
         node.side[(i, path)] = groups(got.get((node.sha, node.parents[i]), {}).get(path))

@@ -39,7 +39,15 @@ from aitherd.sources.git import files, history
 from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
-from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, Commit, Hunk, header_fields, split_log
+from aitherd.sources.git.parse import (
+    GIT_CONFIG,
+    LOG_OPTIONS,
+    Commit,
+    Hunk,
+    header_fields,
+    parse_commit,
+    split_log,
+)
 from aitherd.sources.git.settings import Settings
 
 _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
@@ -408,13 +416,13 @@ def _removed_lines(cfg: Settings, shas: list[str]) -> dict[str, set[str]]:
     rename detection does not see a part of a file moved). One `git log --no-walk -U0`."""
     if not shas:
         return {}
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", "--no-renames", "-p", "-U0",
-              "--format=%x1e%H", input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U0",
+              input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
     out: dict[str, set[str]] = {}
-    for rec in raw.split("\x1e")[1:]:
-        sha, _, patch = rec.partition("\n")
-        out[sha.strip()] = {_plain(ln[1:]) for ln in patch.split("\n")
-                            if ln[:1] == "-" and not ln.startswith("--- ") and ln[1:].strip()}
+    for header, patch in split_log(raw):
+        commit = parse_commit(header, patch, history.keep_all)
+        out[commit.sha] = {_plain(ln[1:]) for fd in commit.files for h in fd.hunks for ln in h.lines
+                           if ln[0] == "-" and ln[1:].strip()}
     return out
 
 
