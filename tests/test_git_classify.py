@@ -76,6 +76,19 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("Squashed 'docs/' changes from 9be494de3..ac2c4a487") == "subtree"
     assert skip_reason("Squashed 'vendor/lib/' content from commit 4b825dc") == "subtree"  # the first pull
     assert skip_reason("Squashed 'the old tests' into one file") is None
+    # what automation accounts commit: cspell's 1,472 examples, svelte.dev's 147; not a coding
+    # agent's work for a person's task, nor a person whose handle says bot
+    for author in ("street-side-software-automation[bot]", "github-actions[bot]", "home-manager-bot",
+                   "semantic-release-bot", "pre-commit-ci[bot]", "allcontributors[bot]"):
+        for subject in ("fix: Workflow Bot -- Update Dictionaries (main) (#8123)",
+                        "[pre-commit.ci] auto fixes from pre-commit.com hooks"):
+            # a bump bot's "update" stays a dependency bump (below)
+            want = "dependency_bump" if "pre-commit-ci" in author and "Update" in subject else "bot_commit"
+            assert skip_reason(subject, author) == want, (author, subject)
+    for author in ("copilot-swe-agent[bot]", "devin-ai-integration[bot]", "claude[bot]", "Bot_wxt1221", "Botato",
+                   "Abbott", "Talbot"):
+        assert skip_reason("swaync: fix eval problem (#6411)", author) is None, author
+    assert skip_reason("Bump rexml from 3.2.6 to 3.2.8", "dependabot[bot]") == "dependency_bump"  # counted as a bump
     assert skip_reason("Bump to Node 18") is None and skip_reason("bump timeout to 2.5 seconds") is None
     # behind any scope, or with a bump (48 commits over 70 histories: AFNetworking's 27, posh-git's)
     for subject in ("Bumping version to 2.5.3", "cargo: bump to 0.7.1", "snapcraft: Bump version to 0.20-DEV",

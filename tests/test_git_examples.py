@@ -192,6 +192,11 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Add comments to the parser", "", ["src/parser.c"], False),
     ("Review URL percent escaping sets", "", ["src/url.rb"], False),
     ("Merge BasicArgFormatter and ArgFormatter", "", ["fmt/format.h"], False),
+    # typed-racket's "Simplify" (a window of requires, two removed: which, the subject cannot say)
+    ("Simplify", "", ["collects/typed-scheme/utils/tc-utils.rkt"], True),
+    ("polish", "", ["src/a.c"], True),
+    ("Simplify tc-utils", "", ["collects/typed-scheme/utils/tc-utils.rkt"], True),
+    ("Simplify the retry loop", "", ["src/a.c"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want
@@ -719,6 +724,14 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "infra/.terraform.lock.hcl", "App.xcodeproj/project.xcworkspace/xcshareddata/swiftpm/Package.resolved",
                  "gradle/verification-metadata.xml", "app/gradle.lockfile", "web/npm-shrinkwrap.json",
                  ".mailmap",  # contributors' names and emails (magit: 102 snippets)
+                 # owners of paths (home-manager: 201 snippets), blame's ignore list, Julia's and
+                 # opam's resolved dependencies (Flux.jl), Visual Studio's solutions (FSharpPlus)
+                 ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".git-blame-ignore-revs", "Manifest.toml",
+                 "docs/Manifest.toml", "Manifest-v1.11.toml", "JuliaManifest.toml", "jsonrpc.opam.locked",
+                 "FSharpPlus.sln",
+                 # a folder named generated (svelte.dev's registry a bot refreshes), Relay's __generated__
+                 "apps/svelte.dev/src/lib/server/generated/registry/amplify-adapter.json", "generated/api.ts",
+                 "src/components/__generated__/UserQuery.graphql.ts",
                  # what Xcode and Eclipse write (bloc's Flutter examples)
                  "example/ios/Runner.xcworkspace/xcshareddata/IDEWorkspaceChecks.plist",
                  "example/ios/Runner.xcworkspace/xcshareddata/WorkspaceSettings.xcsettings",
@@ -731,6 +744,9 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
     assert not _skip_path("cabal.project", skip) and not _skip_path("docs/project.md", skip)
+    assert not _skip_path("Project.toml", skip) and not _skip_path("src/Manifest.jl", skip)
+    assert not _skip_path("ocaml-lsp-server.opam", skip) and not _skip_path("docs/CODEOWNERS.md", skip)
+    assert not _skip_path("src/generated.py", skip) and not _skip_path("src/codegen/generate.ts", skip)
     assert not _skip_path("2d/platformer/player/player.gd", skip) and not _skip_path("Assets/Scripts/Player.cs", skip)
 
 
@@ -797,6 +813,26 @@ def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_
     commit(r, "Check the environment twice in the current test", {name: script.replace("check 5", "check 5\ncheck 5")})
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     for subject in ("Add the current test", "Check the environment twice"):
+        (ex,) = [c for c in cands(out) if subject in c.messages[0]["content"]]
+        assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["bash"], subject
+
+
+def test_a_nix_shell_script_is_told_by_the_interpreter_its_second_line_names(tmp_path: Path) -> None:
+    """home-manager's `format` and `xgettext` start "#! /usr/bin/env nix-shell", then name their
+    interpreter on a second `#!` line: 38 of its fences had no language. Read in the diff (a
+    new file) and at the tip (an edit far from the first line)."""
+    assert files.shebang_language("#! /usr/bin/env nix-shell\n#! nix-shell -i bash -p findutils nixfmt\n") == "bash"
+    assert files.shebang_language("#!/usr/bin/env nix-shell\n#!nix-shell -I nixpkgs=https://x/a.tar.gz -i python3\n") == (
+        "python")
+    assert files.shebang_language("#!/usr/bin/env nix-shell\necho -i bash\n") == ""  # no second #! line
+    assert files.shebang_language("#!/bin/sh\n#! nix-shell -i python\n") == "bash"  # not a nix-shell script
+    r = new_repo(tmp_path / "r")
+    script = "#! /usr/bin/env nix-shell\n#! nix-shell -i bash -p findutils nixfmt\n\n" + "".join(
+        f"nixfmt part{i}.nix\n" for i in range(20))
+    commit(r, "Add the format script", {"format": script})
+    commit(r, "Also format part 19 twice", {"format": script.replace("part19.nix", "part19.nix\nnixfmt part19.nix")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    for subject in ("Add the format script", "Also format part 19 twice"):
         (ex,) = [c for c in cands(out) if subject in c.messages[0]["content"]]
         assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["bash"], subject
 
@@ -998,6 +1034,12 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("src/test/jmeter/petclinic_test_plan.jmx", "xml"), ("CITATION.cff", "yaml"), ("meson.build", "meson"),
     ("docs/examples/meta.output", "text"), ("src/json.hpp.re2c", "cpp"), ("src/lexer.re2c", ""),
     ("picorv32.v", ""),  # Verilog or Coq: its lines tell (test_a_v_file_is_verilog_or_coq_by_its_lines)
+    # typed-racket's Racket, Scheme and Scribble; ocaml-lsp's dune files and Reason interfaces;
+    # FSharpPlus' diagrams; Razor views. re2c's and Reason's sources share ".re": no label
+    ("typed-racket-lib/typed-racket/typecheck/tc-app.rkt", "racket"), ("collects/typed-scheme/lang/reader.ss", "scheme"),
+    ("collects/typed-scheme/typed-scheme.scrbl", "racket"), ("lsp/src/lsp/dune", "dune"),
+    ("dune-project", "dune"), ("dune-workspace", "dune"), ("test/e2e/lib.rei", "reason"), ("lexer.re", ""),
+    ("docs/content/abstractions.plantuml", "plantuml"), ("docs/tools/templates/template.cshtml", "razor"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1005,6 +1047,8 @@ def test_fence_languages_by_name(path: str, lang: str) -> None:
 
 def test_sandcastle_topics_are_documentation() -> None:
     assert files.is_docs("Doc/SerializationGuide.aml") and not files.is_docs("Src/Newtonsoft.Json.nuspec")
+    # Racket's Scribble: its documentation, whatever folder it is in (typed-racket's typed-scheme.scrbl)
+    assert files.is_docs("collects/typed-scheme/typed-scheme.scrbl") and not files.is_docs("collects/a/b.rkt")
 
 
 def test_plain_text_documents_in_capitals_are_documentation() -> None:
@@ -1128,6 +1172,18 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     # a pointer says no more than where to look (flask's "See https://.../issues/1837 for context.")
     for pointer in ("See https://github.com/pallets/flask/issues/1837 for context.", "See #2989, #3054, and others"):
         assert clean_body(f"Mention the handler.\n\n{pointer}") == "Mention the handler."
+    # a line that only points at a commit or a page under a short key, and what svn mirrors leave:
+    # typed-racket's 3,767 "original commit: <sha>" and 626 "svn: r18074", googleapis' Source-Link
+    # ... and references as a list's item: consul-template's "- Fixes GH-103" stood as a fix's explanation
+    assert clean_body("- Fixes GH-103") == "" and clean_body("* See #12, #13\n- Closes #4.") == ""
+    assert clean_body("- Fix the retry loop\n- See the notes in README") == "- Fix the retry loop\n- See the notes in README"
+    sha = "90c8fcff1194799ed6f522e7554d49571b1f3074"
+    body = (f"Document `Nothing'.\n\nsvn: r18074\n\noriginal commit: {sha}\nSource-Link: https://github.com/x/y/commit/1\n"
+            f"Source-Sha: {sha}\ngit-svn-id: svn+ssh://svn.plt-scheme.org/plt/trunk@18074 d0f6-4f3c")
+    assert clean_body(body) == "Document `Nothing'."
+    for prose in (f"Note: {sha} broke the build, so the check moves.", "The fix: https://example.com/a is where it goes.",
+                  "svn: the old history is in r123 and later."):
+        assert clean_body(prose) == prose
 
 
 def test_a_change_that_only_sets_versions_or_checksums_the_task_does_not_give_is_skipped(tmp_path: Path) -> None:

@@ -115,6 +115,14 @@ _REVERT_OF = re.compile(r'^revert(?:s|ed)?\s+(?:(?:pr|pull request)\s*#?\d+|#\d+
 # "Squashed 'docs/' content from commit 4b825dc": no intent of their own.
 _SUBTREE = re.compile(r"^Squashed '[^']+' (?:changes from|content from commit) [0-9a-f]{7,}")
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
+# An automation account: a GitHub App ("github-actions[bot]", "street-side-software-automation[bot]")
+# or an account named a bot ("home-manager-bot", "semantic-release-bot"). What it commits a script
+# made: cspell's 1,472 examples of "fix: Workflow Bot -- Update Dictionaries" and "Update
+# Integration Test Performance Data" (a fifth of its history's), svelte.dev's 147 of registry
+# download counts and docs synced from other repositories. Coding agents that commit under a
+# bot account write code for a person's task (a pull request's title): theirs are kept.
+_AUTOMATION = re.compile(r"\[bot\]\s*$|[-_ ]bot\s*$|^bot\s*$", re.I)
+_AGENTS = re.compile(r"copilot|devin|claude|cursor|codex|openhands|jules|sweep", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
 _DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
 _DOCS_LANGS = {"", "markdown", "rst", "text", "xml", "html", "css", "yaml", "json", "jinja", "asciidoc", "mdx",
@@ -230,7 +238,8 @@ def conventional(subject: str) -> tuple[str | None, str]:
 
 
 def skip_reason(subject: str, author: str = "") -> str | None:
-    """Commits that teach no coding: dependency bumps, releases, reverts, subtree squashes."""
+    """Commits that teach no coding: dependency bumps, releases, reverts, subtree squashes, and
+    what automation accounts commit (`bot_commit`)."""
     kind, rest = conventional(subject)
     if gitmoji(subject)[0] in _GITMOJI_BUMPS:
         return "dependency_bump"  # ":arrow_up: updated to Catch 2.13.7", "⬆️ Bump rexml from 3.2.6 to 3.2.8"
@@ -243,6 +252,8 @@ def skip_reason(subject: str, author: str = "") -> str | None:
         return "revert"
     if _SUBTREE.match(subject):
         return "subtree"
+    if _AUTOMATION.search(author) and not _AGENTS.search(author):
+        return "bot_commit"
     return None
 
 

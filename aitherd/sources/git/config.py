@@ -44,6 +44,10 @@ class GitMiningConfig(BaseModel):
         # build output committed beside its source: hono's deno_dist/ mirrors src/ (1,029 examples,
         # a fifth of its history's, most of them not near-duplicates to the curator: 0.77 median)
         "*/dist/*", "*_dist/*", "*-dist/*",
+        # ... and what a folder's name says is generated: svelte.dev's src/lib/server/generated/
+        # registry (111 files of download counts a bot refreshes), electron-builder's snapshots,
+        # BentoML's docker/generated, Relay's __generated__
+        "generated/*", "*/generated/*", "__generated__/*", "*/__generated__/*",
         "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*",
         # what Xcode and IntelliJ write for the user: Alamofire's project.pbxproj (object ids)
         # and schemes were in 241 of its 2,606 examples
@@ -64,8 +68,13 @@ class GitMiningConfig(BaseModel):
         # what Visual Studio's Windows Forms designer writes (InitializeComponent): no header says
         # so, its name does (as GitHub's linguist reads it); ShareX: 835 examples
         "*.Designer.cs", "*.designer.cs", "*.Designer.vb", "*.designer.vb",
-        # git's map of contributors' names and emails: no code, and personal data (magit: 102 snippets)
-        ".mailmap"])
+        # git's map of contributors' names and emails: no code, and personal data (magit: 102 snippets);
+        # who owns which path (home-manager: 201 CODEOWNERS snippets, one the "code change" shown
+        # beside a new module's tests); commit ids for blame to pass over
+        ".mailmap", "CODEOWNERS", ".git-blame-ignore-revs",
+        # Julia's and opam's resolved dependencies (Flux.jl's Manifest.toml: git-tree-sha1 and uuid
+        # lines under "Up cuda+zygote deps"); Visual Studio's solution files (project GUIDs)
+        "Manifest.toml", "JuliaManifest.toml", "Manifest-v*.toml", "*.opam.locked", "*.sln"])
     # Translation catalogs into other languages than English (files.is_translation: .po, a
     # culture's .resx, XLIFF, values-fr/strings.xml, locales/fr.json ...) teach translating, not
     # code: skipped and counted (files.translation) unless this is true.

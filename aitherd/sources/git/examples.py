@@ -354,6 +354,8 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout", "doc", "docs",
     "documentation", "readme", "rm", "md", "code", "coding", "optimize", "optimized",
     "optimise", "optimised", "optimization", "upgrade", "upgraded",
+    # ... which part, the subject cannot say (typed-racket's "Simplify": two of a file's requires removed)
+    "simplify", "simplified", "simplification", "simplifications", "polish", "polished",
     # what a review asked for, not what it is (flameshot's "Made changes after review of merge",
     # phoenix's "Minor tweaks after code review", "Address review comments", "Updates per PR review")
     "review", "reviews", "reviewed", "feedback", "comments", "suggestions", "suggested", "address", "addressed",

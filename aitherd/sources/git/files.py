@@ -35,7 +35,8 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
               ".aml": "xml",  # Sandcastle's conceptual topics (MAML): Newtonsoft.Json's Doc/*.aml, 119 snippets
               ".rmd": "rmd", ".qmd": "markdown",  # R Markdown and Quarto: usethis' README.Rmd and vignettes
               ".texi": "texinfo", ".texinfo": "texinfo",  # GNU manuals: magit's (3,570 unlabelled snippets)
-              ".cheatmd": "markdown"}  # ExDoc's cheatsheets (ecto: 38 unlabelled)
+              ".cheatmd": "markdown",  # ExDoc's cheatsheets (ecto: 38 unlabelled)
+              ".scrbl": "racket"}  # Racket's Scribble documentation (typed-racket: 574 unlabelled)
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|CONTRIBUTING|"
                           r"(?:(?:MIT|BSD|APACHE|GPL|LGPL|ISC|MPL)[-_])?(UN)?LICEN[CS]E|"  # devise's MIT-LICENSE
                           r"COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
@@ -136,6 +137,12 @@ LANG = {
     # GDScript and Godot's shaders and project file (godot-demo-projects: 2,145 .gd unlabelled)
     ".gd": "gdscript", ".gdshader": "glsl", ".godot": "ini",
     ".glsl": "glsl", ".vert": "glsl", ".frag": "glsl", ".comp": "glsl", ".hlsl": "hlsl", ".wgsl": "wgsl",
+    # Racket and Scheme (typed-racket: 12,903 unlabelled snippets of .rkt and .ss; its Scribble
+    # documentation is prose, above), Reason's interfaces, PlantUML diagrams (FSharpPlus' docs),
+    # ASP.NET's Razor views
+    ".rkt": "racket", ".rktl": "racket", ".rktd": "racket", ".ss": "scheme", ".sls": "scheme", ".sld": "scheme",
+    ".sps": "scheme", ".rei": "reason", ".plantuml": "plantuml", ".puml": "plantuml", ".iuml": "plantuml",
+    ".cshtml": "razor", ".razor": "razor",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -168,7 +175,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "rebar.config": "erlang", "rebar.tests.config": "erlang", "sys.config": "erlang", "relx.config": "erlang",
           "elvis.config": "erlang",
           ".yamllint": "yaml", ".ansible-lint": "yaml", ".perltidyrc": "ini",  # ansible-role-docker's, mojo's
-          "rust-toolchain": "text"}
+          "rust-toolchain": "text",
+          # OCaml's dune build files, S-expressions (ocaml-lsp: 454 unlabelled)
+          "dune": "dune", "dune-project": "dune", "dune-workspace": "dune"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -353,9 +362,15 @@ _INTERPRETERS = {"sh": "bash", "bash": "bash", "dash": "bash", "ksh": "bash", "a
                  "gawk": "awk", "tclsh": "tcl", "jq": "jq", "make": "makefile", "pwsh": "powershell"}
 
 
-def shebang_language(first_line: str) -> str:
+_NIX_SHELL = re.compile(r"#![ \t]*nix-shell\b[^\n]*?[ \t]-i[ \t]+(?:\S*/)?([A-Za-z][\w+-]*?)[\d.]*(?:[ \t]|$)", re.M)
+
+
+def shebang_language(head: str) -> str:
     """The language of a script by its `#!` line ("#!/usr/bin/env python3", "#!/bin/sh") or its
-    opening tag (`<?php`), '' else."""
+    opening tag (`<?php`), '' else; `head`: its first line, or its first lines. A nix-shell
+    script names its interpreter on a second `#!` line ("#! nix-shell -i bash -p gettext":
+    home-manager's format and xgettext, 38 unlabelled snippets), read when `head` holds it."""
+    first_line, _, rest = head.partition("\n")
     if first_line.startswith("#compdef"):
         return "zsh"  # a zsh completion function (ripgrep's complete/_rg)
     if first_line.startswith("<?php"):
@@ -363,6 +378,8 @@ def shebang_language(first_line: str) -> str:
     if not first_line.startswith("#!"):
         return ""
     m = _SHEBANG.match(first_line)
+    if m is not None and m.group(1) == "nix-shell" and (i := _NIX_SHELL.search(rest, 0, 2000)) is not None:
+        return _INTERPRETERS.get(i.group(1), "")
     return _INTERPRETERS.get(m.group(1), "") if m else ""
 
 

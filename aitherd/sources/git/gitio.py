@@ -101,7 +101,7 @@ class Heads:
                     data = self._read(blob)
             head = "" if data is None else data[:4096].decode("utf-8", "replace")
             facts = self._seen[path] = (bool(head) and generated_head(head),
-                                        shebang_language(head.split("\n", 1)[0]),
+                                        shebang_language(head),
                                         # asked of those files.shared_language asks (HEAD_TELLS)
                                         lines_say(path, head) if path.endswith(HEAD_TELLS) else "")
         return facts

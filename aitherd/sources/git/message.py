@@ -26,8 +26,15 @@ _ONE = rf"(?:{_ACTIONS}|{_POINTERS})[ \t]+{_REFS}"  # dplyr's "Fixes #4494. Fixe
 # a line that only copies people or points at threads: gin's "cc @giulianobr @philippgille"
 # stood as a fix's explanation; jekyll's "/cc #5136"; dplyr's "Fixes #2352, CC @kevinushey"
 _CC = r"/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+"
-_TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:{_POINTERS})[ \t]+{_REFS}.*|"
-                      rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)$|"
+# A line that only points at a commit or a page under a key of a word or three: typed-racket's
+# 3,767 "original commit: <sha>" (the sha in the repository it was split from), googleapis'
+# "Source-Link: https://..." and "Source-Sha: <sha>"; and what git-svn and svn mirrors leave:
+# "git-svn-id: <url>@<rev> <uuid>", typed-racket's 626 "svn: r18074".
+_POINTER_LINE = (r"[A-Za-z][\w-]*(?:[ \t][A-Za-z][\w-]*){0,2}:[ \t]*(?:[0-9a-f]{40}|https?://\S+)|"
+                 r"git-svn-id:.*|svn:[ \t]*r\d+")
+# References may stand as a list's item (consul-template's "- Fixes GH-103", a fix's whole body).
+_TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTERS})[ \t]+{_REFS}.*|"
+                      rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)|{_POINTER_LINE})[ \t]*$|"
                       rf"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|^\s*{_CC}[ \t]*$",
                       re.I | re.M)
 # (cut before the trailers: dplyr's "Fixes #2612. cc @krlmlr" leaves a cc line)

@@ -120,7 +120,7 @@ class Miner:
 
     def _script_language(self, fd: FileDiff) -> str:
         if (head := _head_in_diff(fd)) is not None:
-            return files.shebang_language(next(head, ""))
+            return files.shebang_language("\n".join(itertools.islice(head, 3)))
         return self.heads.script_language(fd.path, fd.blob)
 
     def _head_says(self, fd: FileDiff) -> str:
