@@ -1424,3 +1424,30 @@ def test_a_file_the_commit_moves_or_splits_off_is_no_file_to_write(tmp_path: Pat
     written = [c for c in cands(out) if "Refactored" in c.messages[0]["content"]]
     assert counts["skipped_files.moved"] == 1  # blog/index.py: 7 of its 8 returns were blog.py's
     assert [c.provenance["paths"] for c in written] == [["blog/helpers.py"]]  # new: shares only imports
+
+
+def test_a_file_split_off_a_kept_file_is_written_beside_it_not_alone(tmp_path: Path) -> None:
+    """FSharpPlus' "Split up functor" wrote Control/MonadOps.fs from what it cut out of another
+    file; split per file (a large commit), "Write src/.../MonadOps.fs" alone asked for text only
+    the other file held (home-manager: 209 such files, its news entries moved out of news.nix
+    among them). Beside the file it came from, in one example, the change is one to make."""
+    ops = "".join(f"def op_{i}(x):\n    return x.bind({i})\n\n\n" for i in range(8))
+    base = "import functools\n\n\n" + ops + "def functor(f):\n    return f\n"
+    others = {f"pkg/other{i}.py": f"def other_{i}():\n    return {i}\n" for i in range(6)}
+    for split, name in ((True, "big"), (False, "small")):
+        r = new_repo(tmp_path / name)
+        commit(r, "Add the operators", {"pkg/functor.py": base, **others})
+        change = {"pkg/functor.py": "import functools\n\n\ndef functor(f):\n    return f\n",
+                  "pkg/monad_ops.py": "import functools\n\n\n" + ops}
+        if split:  # and six more files: the group splits per file
+            change |= {p: t.replace("return", "return -") for p, t in others.items()}
+        commit(r, "Split up functor", change)
+        out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_split_examples=10))
+        paths = [c.provenance["paths"] for c in cands(out) if c.messages[0]["content"].startswith("Split up")]
+        if split:
+            assert "skip:extracted_file" in out and ["pkg/monad_ops.py"] not in paths
+            assert ["pkg/functor.py"] in paths and len(paths) == 7  # the rest, one example a file
+        else:
+            assert "skip:extracted_file" not in out and paths == [["pkg/functor.py", "pkg/monad_ops.py"]]
+            (ex,) = [c for c in cands(out) if c.messages[0]["content"].startswith("Split up")]
+            assert "def op_7(x)" in ex.messages[0]["content"]  # the text to move is shown

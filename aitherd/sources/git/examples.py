@@ -226,16 +226,32 @@ def _moved(commit: Commit) -> set[str]:
     that are not trivial (brackets, keywords, comments) found in one deleted file. "Write
     examples/blog/blog/index.js" under express's "Refactored blog example" asked for a file the
     commit only moved from examples/blog/blog.js: no intent can give its text."""
-    deleted = [fd for fd in commit.files if fd.status == "D"]
-    if not deleted or not any(fd.status == "A" for fd in commit.files):
+    return _taken_from(commit, [fd for fd in commit.files if fd.status == "D"])
+
+
+def _extracted(commit: Commit) -> set[str]:
+    """The files this commit adds whose text it took out of a file it keeps: half or more of the
+    new file's telling lines are lines removed from one modified file (FSharpPlus' "Split up
+    functor" wrote Control/MonadOps.fs from what it cut out of Operators.fs). Shown beside that
+    file, the change is one a model can make; alone ("Write src/.../MonadOps.fs", the part of a
+    larger change split per file) it cannot: `commit_examples` leaves it out there."""
+    return _taken_from(commit, [fd for fd in commit.files if fd.status == "M"])
+
+
+def _taken_from(commit: Commit, sources: list[FileDiff]) -> set[str]:
+    """The files this commit adds with the blob, or half or more of the telling lines, of the
+    removed side of one of `sources` (files it deletes or modifies)."""
+    if not sources or not any(fd.status == "A" for fd in commit.files):
         return set()
-    blobs = {fd.old_blob for fd in deleted if fd.old_blob and set(fd.old_blob) != {"0"}}
-    where: dict[str, set[int]] = {}  # a deleted file's telling line -> the deleted files holding it
-    for i, fd in enumerate(deleted):
+    blobs = {fd.old_blob for fd in sources if fd.status == "D" and fd.old_blob and set(fd.old_blob) != {"0"}}
+    where: dict[str, set[int]] = {}  # a removed telling line -> the source files it was removed from
+    for i, fd in enumerate(sources):
         for h in fd.hunks:
             for ln in h.lines:
                 if ln[0] == "-" and not files.trivial(text := ln[1:].strip()):
                     where.setdefault(text, set()).add(i)
+    if not where and not blobs:
+        return set()
     out = set()
     for fd in commit.files:
         if fd.status != "A":
@@ -623,6 +639,9 @@ def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings)
         if cand is not None:
             out.append(cand)
             continue
+        if any(p.new for p in group) and (taken := _extracted(commit)):
+            out.extend(Skip("extracted_file") for p in group if p.path in taken)
+            group = [p for p in group if p.path not in taken]
         for p in _split_sample(commit.sha, group, cfg.max_split_examples, out):
             if _blank_answer([p]):
                 out.append(Skip("empty_answer"))
