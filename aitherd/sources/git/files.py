@@ -726,7 +726,7 @@ def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
     return any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or blank_side(lines, other)
 
 
-def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
+def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
@@ -734,7 +734,9 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
     block opener or a decorator; each is checked by parsing. None when none of the first
     `tries` parses. A change inside a bracket that opens in the hunk (an argument of a call
     written over several lines: a fifth of flask's failed windows) is then looked for again
-    from the statement that opens the bracket, with `tries` more parses."""
+    from the statement that opens the bracket, with `tries` more parses. `narrow`: the nearest
+    starts and the narrowest ends first (rows that add the file's lines around a hunk: the
+    smallest whole statement around the change, not the most context)."""
     marks = [ln[0] for ln in lines]
     changed = [i for i, m in enumerate(marks) if m in "+-"]
     if not changed:
@@ -752,13 +754,13 @@ def python_window(lines: list[str], tries: int = 3) -> tuple[int, int] | None:
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
     rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor)
-    found = _window_at(rows, low, tries)
+    found = _window_at(rows, low, tries, narrow=narrow)
     if found is None:
         # The bracket around the change opens at the last row before it of a lower depth; the
         # statement that opens it is at that depth (not below it since: the bracket is whole).
         opener = next((i for i in range(first - 1, -1, -1) if depth[i] < low), None)
         if opener is not None and min(depth[opener:first + 1]) == depth[opener]:
-            found = _window_at(rows, depth[opener], tries, own=False)
+            found = _window_at(rows, depth[opener], tries, own=False, narrow=narrow)
     return found
 
 
@@ -774,12 +776,12 @@ class _Rows(NamedTuple):
     floor: int
 
 
-def _window_at(r: _Rows, low: int, tries: int, own: bool = True) -> tuple[int, int] | None:
+def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = False) -> tuple[int, int] | None:
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
     lines, marks, texts, indent, depth, quotes, first, last, floor = r
     starts = []
-    for i in range(first + 1):
+    for i in (range(first, -1, -1) if narrow else range(first + 1)):
         if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]):
             starts.append(i)
             if len(starts) == tries:
@@ -803,7 +805,7 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True) -> tuple[int, i
             tail = texts[e - 1].split("#", 1)[0].rstrip()
             if not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@"):
                 ends.append(e)
-        for e in dict.fromkeys([*ends[-1:], *ends[:1]]):  # widest, then narrowest
+        for e in dict.fromkeys([*ends[:1], *ends[-1:]] if narrow else [*ends[-1:], *ends[:1]]):  # widest first
             tried += 1
             code = "\n".join([texts[i][base:] for i in range(s, e) if marks[i] != "-"])
             # A window with a blank side (only removals, or only additions, and no code

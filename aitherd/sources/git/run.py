@@ -159,7 +159,7 @@ class Miner:
         if commit.size > cfg.max_diff_bytes:
             res.items.append(Skip("large_diff"))
             return
-        ps = parts(commit, cfg, self._generated, self._script_language, self._head_says)
+        ps = parts(commit, cfg, self._generated, self._script_language, self._head_says, self.heads.blob)
         if not ps:
             res.items.append(Skip("no_usable_hunks"))
             return
