@@ -729,6 +729,8 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".git-blame-ignore-revs", "Manifest.toml",
                  "docs/Manifest.toml", "Manifest-v1.11.toml", "JuliaManifest.toml", "jsonrpc.opam.locked",
                  "FSharpPlus.sln",
+                 # insta's pending snapshots (gleam: 109)
+                 "compiler-core/src/javascript/tests/snapshots/gleam_core__x.snap.new", "tests/snapshots/a.pending-snap",
                  # a folder named generated (svelte.dev's registry a bot refreshes), Relay's __generated__
                  "apps/svelte.dev/src/lib/server/generated/registry/amplify-adapter.json", "generated/api.ts",
                  "src/components/__generated__/UserQuery.graphql.ts",
@@ -1040,6 +1042,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("collects/typed-scheme/typed-scheme.scrbl", "racket"), ("lsp/src/lsp/dune", "dune"),
     ("dune-project", "dune"), ("dune-workspace", "dune"), ("test/e2e/lib.rei", "reason"), ("lexer.re", ""),
     ("docs/content/abstractions.plantuml", "plantuml"), ("docs/tools/templates/template.cshtml", "razor"),
+    # gleam's, rebar3's and nimble's
+    ("compiler-core/src/parse.gleam", "gleam"), ("src/gleam_parser.yrl", "erlang"), ("src/lexer.xrl", "erlang"),
+    ("schema.capnp", "capnp"), ("nimble.nimble", "nim"), ("tests/config.nims", "nim"),
+    ("priv/templates/plugin.erl.dtl", "erlang"), ("examples/cookie/templates/toppage.dtl", ""),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1125,6 +1131,7 @@ def test_a_zsh_completion_function_is_zsh_by_its_first_line() -> None:
     assert files.shebang_language("#compdef rg") == "zsh" and files.shebang_language("#!/bin/sh") == "bash"
     assert files.shebang_language("# compdef is a word here") == ""
     assert files.shebang_language("<?php") == "php"  # laravel's early artisan: no #! line
+    assert files.shebang_language("#!/usr/bin/env escript\n%% -*- erlang -*-") == "erlang"  # rebar3's bootstrap
 
 
 def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ class GitMiningConfig(BaseModel):
         # BentoML's docker/generated, Relay's __generated__
         "generated/*", "*/generated/*", "__generated__/*", "*/__generated__/*",
         "build/*", "*.svg", "*.map", "*.snap", "*/__snapshots__/*",
+        # insta's snapshots not yet accepted (gleam: 109 "*.snap.new" snippets)
+        "*.snap.new", "*.pending-snap",
         # what Xcode and IntelliJ write for the user: Alamofire's project.pbxproj (object ids)
         # and schemes were in 241 of its 2,606 examples
         "*.pbxproj", "*.xcscheme", "*.xcworkspacedata", "*.xcuserstate", "*.storyboard", "*.xib", "*.iml",
