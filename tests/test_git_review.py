@@ -11,7 +11,7 @@ from test_sources_gitmine import cands, commit, new_repo, run
 from aitherd.sources.git import review
 from aitherd.sources.git.config import GitMiningConfig
 from aitherd.sources.git.examples import parts
-from aitherd.sources.git.parse import parse_commit
+from aitherd.sources.git.parse import Hunk, parse_commit
 from aitherd.sources.gitmine import _skip_path, settings
 
 DAY = 86400
@@ -139,6 +139,19 @@ def test_a_line_that_comes_back_with_another_version_is_not_blamed(tmp_path: Pat
     mix_fix = parse_commit(*_one(r, "HEAD"), lambda p: p != "mix.exs")
     assert [f.path for f in mix_fix.files] == ["mix.exs"] and mix_fix.hunks
     assert [ln for h in mix_fix.hunks for n, ln in review.fixed_lines(h)] == []
+
+
+def test_an_import_that_comes_back_with_more_names_is_not_blamed() -> None:
+    """rich's "rule fix" added `reduce` to `from functools import lru_cache`: "The line `from
+    functools import lru_cache` is at fault" blamed "Lru cache tweaks" for an import it needed."""
+    h = Hunk("style.py", "@@", ["-from functools import lru_cache", "+from functools import lru_cache, reduce",
+                                "-import os.path as osp", "+import os",
+                                "-const { a } = require('x')", "+const { a, b } = require('x')",
+                                "-    return cut(x)", "+    return cut(x) or 0"], old_start=1, new_start=1,
+             added=4, removed=4)
+    assert [text for _, text in review.fixed_lines(h)] == ["import os.path as osp", "    return cut(x)"]
+    # line numbers stay those of the parent
+    assert [n for n, _ in review.fixed_lines(h)] == [2, 4]
 
 
 def test_a_commit_without_a_message_is_reviewed_without_empty_brackets(tmp_path: Path) -> None:

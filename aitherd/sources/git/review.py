@@ -51,6 +51,10 @@ from aitherd.sources.git.parse import (
 from aitherd.sources.git.settings import Settings
 
 _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
+# An import, include or use line (Python, JS/TS, Java/Kotlin/Scala, Go's, C's, Rust's, C#'s, Ruby's, PHP's)
+_IMPORT = re.compile(r"\s*(?:from\s+\S+\s+import\b|import\b|#\s*include\b|use\b|using\b|require(?:_relative)?\b|"
+                     r"(?:const|let|var)\s+.*=\s*require\()")
+_WORDS = re.compile(r"\w+")
 MAX_LINES = 40  # fixed lines blamed per fix
 
 
@@ -73,15 +77,25 @@ def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset()) -> list[tuple[i
     """(line number in the parent, text) of the lines this hunk really changes: not a line
     that comes back with only another version number or checksum in it (`{:plug, "~> 0.8.2"}`
     for 0.8.1 is an upgrade, not the fault of the change that wrote it), nor one that comes
-    back elsewhere in the commit (`moved`: the `_plain` lines it adds)."""
+    back elsewhere in the commit (`moved`: the `_plain` lines it adds), nor an import that
+    comes back with more names (rich's "from functools import lru_cache" blamed for a fix
+    that needed `reduce` too)."""
     added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"} | moved
     pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
+    imports: list[set[str]] | None = None  # the words of the import lines it adds
     out, old = [], hunk.old_start
     for ln in hunk.lines:
         if ln[0] == "+":
             continue
         if (ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
                 and _plain(masked_pins(ln[1:], sure=True)) not in pinned):
+            if _IMPORT.match(ln, 1):
+                if imports is None:
+                    imports = [set(_WORDS.findall(a)) for a in hunk.lines if a[0] == "+" and _IMPORT.match(a, 1)]
+                words = set(_WORDS.findall(ln, 1))
+                if any(words <= more for more in imports):
+                    old += 1
+                    continue
             out.append((old, ln[1:]))
         old += 1
     return out
