@@ -12,7 +12,9 @@ and CPU seconds (this process and its children, git included) of each, best of `
 ratio to the floor (goal: at most 1.5x wall), what was produced, and which repository it ran
 on. On a machine shared with other work the wall figures swing; the CPU seconds hold better.
 With `--baseline REV` (a commit of this repository) the miner of that commit runs too, without
-review pairs, in its own process and measured inside it, alternating with the others.
+review pairs, in its own process and measured inside it, alternating with the others; with
+`--context-off`, the miner without the file's lines read around Python hunks that hold no whole
+statement (`python_context_lines = 0`).
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-reviews", action="store_true", help="only the miner without review pairs")
     ap.add_argument("--baseline", metavar="REV", help="also run the miner of this commit (no review pairs)")
+    ap.add_argument("--context-off", action="store_true",
+                    help="also run the miner without the file's lines around Python hunks (python_context_lines = 0)")
     args = ap.parse_args()
     made: list[Path] = []  # temporary trees, removed however the run ends
     try:
@@ -139,6 +143,7 @@ def bench(args: argparse.Namespace, made: list[Path]) -> int:
         build_repo(repo, args.commits)
     cfg = GitMiningConfig(first_run_commits=10**9, jobs=args.jobs, review_days=365)
     bare = cfg.model_copy(update={"review_days": 0})
+    narrow = bare.model_copy(update={"python_context_lines": 0})
     n_commits = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--no-merges", "--count", args.ref],
                                    capture_output=True, text=True, check=True).stdout)
     plain = ["git", "-C", str(repo), "log", "-p", "--no-merges", args.ref]
@@ -150,6 +155,8 @@ def bench(args: argparse.Namespace, made: list[Path]) -> int:
     runs = [("git log -p --no-merges (floor)", lambda: subprocess.run(plain, stdout=subprocess.DEVNULL, check=True)),
             ("same, with the miner's options", lambda: subprocess.run(ours, stdout=subprocess.DEVNULL, check=True)),
             ("miner, no review pairs", lambda: list(mine(str(repo), args.ref, {}, bare, {})))]
+    if args.context_off:
+        runs.append(("same, python_context_lines = 0", lambda: list(mine(str(repo), args.ref, {}, narrow, {}))))
     if tree is not None:
         runs.append((f"miner at {args.baseline[:10]}, no reviews", lambda: at_rev(tree, repo, args.ref, args.jobs)))
     if not args.no_reviews:
@@ -162,7 +169,7 @@ def bench(args: argparse.Namespace, made: list[Path]) -> int:
                 out = None
             else:
                 wall, used, out = timed(fn)
-            if name.startswith("miner") and out is not None:
+            if name.startswith("miner") and out is not None and name != "same, python_context_lines = 0":
                 result = out  # type: ignore[assignment]
             if name not in best or wall < best[name][0]:
                 best[name] = (wall, used)
@@ -180,7 +187,7 @@ def bench(args: argparse.Namespace, made: list[Path]) -> int:
     for name, (wall, used) in best.items():
         print(f"{name:34}{wall:>8.2f}{used:>8.2f}{n_commits / wall:>11.0f}{wall / floor_wall:>9.2f}"
               f"{used / floor_cpu:>13.2f}")
-    for name in [n for n in best if n.startswith("miner")]:
+    for name in [n for n in best if n.startswith("miner") or n.startswith("same, python")]:
         ratio = best[name][0] / floor_wall
         print(f"{name}: wall {ratio:.2f}x the floor (goal <= 1.5x): {'ok' if ratio <= 1.5 else 'MISSED'}")
     print(f"peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -1464,6 +1464,10 @@ def test_a_python_hunk_with_no_whole_statement_is_cut_from_the_file_around_it(tm
         ast.parse(before)
     assert shown[0][1].startswith("config = dict(\n") and "option_9=90" in shown[0][1]
     assert shown[1][1].startswith("def run(path):") and "return path" in shown[1][1]
+    # python_context_lines = 0: the hunk's own rows only, as before (no window: unlabelled)
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, python_context_lines=0))
+    (ex,) = [c for c in cands(out) if "Tune option 9" in c.messages[0]["content"] and c.category != "review"]
+    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["", ""]
 
 
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:
@@ -1471,12 +1475,12 @@ def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_no
              Hunk("a.py", "@@", [" b = [", "-1", "+2", " ]"], old_start=8, new_start=8, added=1, removed=1)]
     fd = FileDiff("a.py", "M", hunks=hunks)
     data = "".join(f"x{i} = {i}\n" for i in range(1, 3)) + "a = (\n2\n)\n" + "y = 1\nz = 2\n" + "b = [\n2\n]\nw = 3\n"
-    rows, before = examples._around(fd, hunks[1], data.encode())
+    rows, before = examples._around(fd, hunks[1], data.encode().split(b"\n")[:-1])
     assert before == 2 and rows[:2] == [" y = 1", " z = 2"]  # not into the first hunk's rows
     assert rows[-1] == " w = 3" and rows[2:-1] == hunks[1].lines
-    rows, before = examples._around(fd, hunks[0], data.encode())
+    rows, before = examples._around(fd, hunks[0], data.encode().split(b"\n")[:-1])
     assert before == 2 and rows[-2:] == [" y = 1", " z = 2"]  # up to the next hunk
-    assert examples._around(fd, hunks[0], data.replace("a = (", "a = [").encode()) is None  # not its lines
+    assert examples._around(fd, hunks[0], data.replace("a = (", "a = [").encode().split(b"\n")) is None  # not its lines
 
 
 def test_a_file_split_off_a_kept_file_is_written_beside_it_not_alone(tmp_path: Path) -> None:

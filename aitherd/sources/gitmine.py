@@ -122,7 +122,7 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
     return Settings(repo=repo, tip=tip, context_lines=cfg.context_lines, max_diff_bytes=cfg.max_diff_bytes,
                     max_hunk_lines=cfg.max_hunk_lines, min_changed_lines=cfg.min_changed_lines,
                     max_example_chars=cfg.max_example_chars, max_example_files=cfg.max_example_files,
-                    max_split_examples=cfg.max_split_examples,
+                    max_split_examples=cfg.max_split_examples, python_context_lines=cfg.python_context_lines,
                     docs_keep=cfg.docs.keep, docs_weight=cfg.docs.weight, skip_vague=cfg.skip_vague_intents,
                     review_days=cfg.review_days,
                     skip_paths=tuple(cfg.skip_paths), translations=cfg.translations,

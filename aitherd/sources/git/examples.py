@@ -136,17 +136,25 @@ class Part:
     lang: str
     limit: int  # max_example_chars: a snippet longer is not parsed
     blob: Callable[[str], bytes | None] | None = None  # a blob's content by its id (gitio.Heads.blob)
+    around: int = 30  # the file's lines read around a Python hunk with no window of its own
 
     @functools.cached_property
     def snippets(self) -> list[Snippet]:
         # a notebook's hunks are its cells' (notebook.py), not its blob's lines
-        more = (lambda: self.new_blob) if self.blob is not None and not self.fd.path.endswith(".ipynb") else None
-        return [_snippet(self.fd, h, self.lang, self.limit, more) for h in self.hunks]
+        more = (lambda: self.new_lines) if self.blob is not None and not self.fd.path.endswith(".ipynb") else None
+        return [_snippet(self.fd, h, self.lang, self.limit, more, self.around) for h in self.hunks]
 
     @functools.cached_property
-    def new_blob(self) -> bytes | None:
-        """The new file's content, read once, when a Python hunk with no window of its own asks."""
-        return self.blob(self.fd.blob) if self.blob is not None else None
+    def new_lines(self) -> list[bytes] | None:
+        """The new file's lines (undecoded), read once, when a Python hunk with no window of its
+        own asks."""
+        data = self.blob(self.fd.blob) if self.blob is not None else None
+        if data is None:
+            return None
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # the newline that ends the last line
+        return lines
 
     @property
     def new(self) -> bool:
@@ -203,10 +211,10 @@ def _whitespace_only(hunk: Hunk, prose: bool) -> bool:
 
 
 def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
-             new_blob: Callable[[], bytes | None] | None = None) -> Snippet:
+             new_lines: Callable[[], list[bytes] | None] | None = None, around: int = 30) -> Snippet:
     """The hunk as before/after code; a Python hunk cut to whole statements (see
     files.python_window), where the hunk's rows hold none from the file's lines around it
-    (`new_blob`: the new file's content, see `_around`). Snippets too long for any example are
+    (`new_lines`: the new file's lines, see `_around`). Snippets too long for any example are
     not parsed."""
     rows = hunk.lines
     if fd.status == "A":
@@ -218,7 +226,7 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
     offset = 0
     if lang == "python":
         window = files.python_window(rows) if sum(map(len, rows)) <= limit else None
-        if window is None and new_blob is not None and (wider := _around(fd, hunk, new_blob())) is not None:
+        if window is None and new_lines is not None and (wider := _around(fd, hunk, new_lines(), around)) is not None:
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
@@ -233,11 +241,8 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
     return Snippet(first + offset, before, after, lang)
 
 
-AROUND = 30  # lines of the file read on either side of a Python hunk whose rows hold no whole statement
-
-
-def _around(fd: FileDiff, hunk: Hunk, data: bytes | None) -> tuple[list[str], int] | None:
-    """The hunk's rows with up to AROUND more unchanged lines of the new file (`data`) before
+def _around(fd: FileDiff, hunk: Hunk, data: list[bytes] | None, around: int = 30) -> tuple[list[str], int] | None:
+    """The hunk's rows with up to `around` more unchanged lines of the new file (`data`) before
     and after them, as context rows, and how many came before; never into a neighbouring hunk
     (between hunks the old and new file agree). A tenth to a sixth of real Python hunks hold
     no window that parses: the change sits in a statement that opens above the hunk (a call's
@@ -249,11 +254,10 @@ def _around(fd: FileDiff, hunk: Hunk, data: bytes | None) -> tuple[list[str], in
         return None
     start = hunk.new_start  # the first new-side row's line (1-based)
     prev = max((h for h in fd.hunks if h.new_start < start), key=lambda h: h.new_start, default=None)
-    low = max(1, start - AROUND, prev.new_start + prev.new_len if prev is not None else 1)
-    high = min([h.new_start for h in fd.hunks if h.new_start > start] +
-               [data.count(b"\n") + (1 if data.endswith(b"\n") else 2), start + n + AROUND])  # exclusive
-    # only the lines asked for are split off and decoded (a kept file is UTF-8: parse_files)
-    lines = [ln.decode("utf-8", "replace") for ln in data.split(b"\n", high - 1)[low - 1:high - 1]]
+    low = max(1, start - around, prev.new_start + prev.new_len if prev is not None else 1)
+    high = min([h.new_start for h in fd.hunks if h.new_start > start] + [len(data) + 1, start + n + around])
+    # only the lines asked for are decoded (a kept file is UTF-8: parse_files)
+    lines = [ln.decode("utf-8", "replace") for ln in data[low - 1:high - 1]]
     if [ln[1:] for ln in hunk.lines if ln[0] != "-"] != lines[start - low:start - low + n]:
         return None
     head = [" " + ln for ln in lines[:start - low]]
@@ -275,42 +279,45 @@ def _moved(commit: Commit) -> set[str]:
     return _taken_from(commit, [fd for fd in commit.files if fd.status == "D"])
 
 
-def _extracted(commit: Commit) -> set[str]:
+def _extracted(commit: Commit, only: set[str] | None = None) -> set[str]:
     """The files this commit adds whose text it took out of a file it keeps: half or more of the
     new file's telling lines are lines removed from one modified file (FSharpPlus' "Split up
     functor" wrote Control/MonadOps.fs from what it cut out of Operators.fs). Shown beside that
     file, the change is one a model can make; alone ("Write src/.../MonadOps.fs", the part of a
     larger change split per file) it cannot: `commit_examples` leaves it out there."""
-    return _taken_from(commit, [fd for fd in commit.files if fd.status == "M"])
+    return _taken_from(commit, [fd for fd in commit.files if fd.status == "M"], only)
 
 
-def _taken_from(commit: Commit, sources: list[FileDiff]) -> set[str]:
-    """The files this commit adds with the blob, or half or more of the telling lines, of the
-    removed side of one of `sources` (files it deletes or modifies)."""
-    if not sources or not any(fd.status == "A" for fd in commit.files):
+def _taken_from(commit: Commit, sources: list[FileDiff], only: set[str] | None = None) -> set[str]:
+    """The files this commit adds (`only`: of these paths) with the blob, or half or more of the
+    telling lines, of the removed side of one of `sources` (files it deletes or modifies). The
+    new files' telling lines are gathered first, and only those are looked for among the removed
+    lines (a sweep over a thousand files removes tens of thousands: polars)."""
+    added = [fd for fd in commit.files if fd.status == "A" and (only is None or fd.path in only)]
+    if not sources or not added:
         return set()
     blobs = {fd.old_blob for fd in sources if fd.status == "D" and fd.old_blob and set(fd.old_blob) != {"0"}}
-    where: dict[str, set[int]] = {}  # a removed telling line -> the source files it was removed from
+    out = set()
+    telling: dict[str, set[str]] = {}
+    for fd in added:
+        if fd.blob and fd.blob in blobs:
+            out.add(fd.path)
+        elif lines := {t for h in fd.hunks for ln in h.lines
+                       if ln[0] == "+" and not files.trivial(t := ln[1:].strip())}:
+            telling[fd.path] = lines
+    if not telling:
+        return out
+    wanted = set().union(*telling.values())
+    where: dict[str, set[int]] = {}  # a new file's telling line -> the source files it was removed from
     for i, fd in enumerate(sources):
         for h in fd.hunks:
             for ln in h.lines:
-                if ln[0] == "-" and not files.trivial(text := ln[1:].strip()):
+                if ln[0] == "-" and (text := ln[1:].strip()) in wanted:
                     where.setdefault(text, set()).add(i)
-    if not where and not blobs:
-        return set()
-    out = set()
-    for fd in commit.files:
-        if fd.status != "A":
-            continue
-        if fd.blob and fd.blob in blobs:
-            out.add(fd.path)
-            continue
-        lines = {t for h in fd.hunks for ln in h.lines if ln[0] == "+" and not files.trivial(t := ln[1:].strip())}
-        if not lines:
-            continue
+    for path, lines in telling.items():
         hits: Counter[int] = Counter(i for t in lines for i in where.get(t, ()))
         if hits and hits.most_common(1)[0][1] >= MOVED_SHARE * len(lines):
-            out.add(fd.path)
+            out.add(path)
     return out
 
 
@@ -354,7 +361,8 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
                 continue
             kept.append(hunk)
         if kept:
-            out.append(Part(fd.path, role, kept, fd, lang, cfg.max_example_chars, blob if lang == "python" else None))
+            out.append(Part(fd.path, role, kept, fd, lang, cfg.max_example_chars,
+                            blob if lang == "python" and cfg.python_context_lines else None, cfg.python_context_lines))
     return out
 
 
@@ -687,7 +695,7 @@ def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings)
         if cand is not None:
             out.append(cand)
             continue
-        if any(p.new for p in group) and (taken := _extracted(commit)):
+        if any(p.new for p in group) and (taken := _extracted(commit, {p.path for p in group if p.new})):
             out.extend(Skip("extracted_file") for p in group if p.path in taken)
             group = [p for p in group if p.path not in taken]
         for p in _split_sample(commit.sha, group, cfg.max_split_examples, out):

@@ -18,6 +18,7 @@ class Settings:
     max_example_chars: int = 12_000
     max_example_files: int = 5
     max_split_examples: int = 6
+    python_context_lines: int = 30  # file lines around a Python hunk with no window of its own (0: off)
     docs_keep: float = 1.0
     docs_weight: float = 0.5
     skip_vague: bool = True  # skip examples whose intent names no change (see examples.vague)
