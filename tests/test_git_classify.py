@@ -76,7 +76,7 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("Squashed 'docs/' changes from 9be494de3..ac2c4a487") == "subtree"
     assert skip_reason("Squashed 'vendor/lib/' content from commit 4b825dc") == "subtree"  # the first pull
     assert skip_reason("Squashed 'the old tests' into one file") is None
-    # what automation accounts commit: cspell's 1,472 examples, svelte.dev's 147; not a coding
+    # what automation accounts commit: cspell's 2,163 examples, svelte.dev's 147; not a coding
     # agent's work for a person's task, nor a person whose handle says bot
     for author in ("street-side-software-automation[bot]", "github-actions[bot]", "home-manager-bot",
                    "semantic-release-bot", "pre-commit-ci[bot]", "allcontributors[bot]"):

@@ -117,7 +117,7 @@ _SUBTREE = re.compile(r"^Squashed '[^']+' (?:changes from|content from commit) [
 _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re.I)
 # An automation account: a GitHub App ("github-actions[bot]", "street-side-software-automation[bot]")
 # or an account named a bot ("home-manager-bot", "semantic-release-bot"). What it commits a script
-# made: cspell's 1,472 examples of "fix: Workflow Bot -- Update Dictionaries" and "Update
+# made: cspell's 2,163 examples of "fix: Workflow Bot -- Update Dictionaries" and "Update
 # Integration Test Performance Data" (a fifth of its history's), svelte.dev's 147 of registry
 # download counts and docs synced from other repositories. Coding agents that commit under a
 # bot account write code for a person's task (a pull request's title): theirs are kept.
