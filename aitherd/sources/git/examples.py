@@ -136,12 +136,13 @@ class Part:
     lang: str
     limit: int  # max_example_chars: a snippet longer is not parsed
     blob: Callable[[str], bytes | None] | None = None  # a blob's content by its id (gitio.Heads.blob)
-    around: int = 30  # the file's lines read around a Python hunk with no window of its own
+    around: int = 0  # the file's lines read around a Python hunk with no window of its own (0: none)
 
     @functools.cached_property
     def snippets(self) -> list[Snippet]:
         # a notebook's hunks are its cells' (notebook.py), not its blob's lines
-        more = (lambda: self.new_lines) if self.blob is not None and not self.fd.path.endswith(".ipynb") else None
+        wider = self.blob is not None and self.around > 0 and not self.fd.path.endswith(".ipynb")
+        more = (lambda: self.new_lines) if wider else None
         return [_snippet(self.fd, h, self.lang, self.limit, more, self.around) for h in self.hunks]
 
     @functools.cached_property
@@ -211,7 +212,7 @@ def _whitespace_only(hunk: Hunk, prose: bool) -> bool:
 
 
 def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
-             new_lines: Callable[[], list[bytes] | None] | None = None, around: int = 30) -> Snippet:
+             new_lines: Callable[[], list[bytes] | None] | None = None, around: int = 0) -> Snippet:
     """The hunk as before/after code; a Python hunk cut to whole statements (see
     files.python_window), where the hunk's rows hold none from the file's lines around it
     (`new_lines`: the new file's lines, see `_around`). Snippets too long for any example are
@@ -241,7 +242,7 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
     return Snippet(first + offset, before, after, lang)
 
 
-def _around(fd: FileDiff, hunk: Hunk, data: list[bytes] | None, around: int = 30) -> tuple[list[str], int] | None:
+def _around(fd: FileDiff, hunk: Hunk, data: list[bytes] | None, around: int) -> tuple[list[str], int] | None:
     """The hunk's rows with up to `around` more unchanged lines of the new file (`data`) before
     and after them, as context rows, and how many came before; never into a neighbouring hunk
     (between hunks the old and new file agree). A tenth to a sixth of real Python hunks hold
@@ -361,8 +362,7 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
                 continue
             kept.append(hunk)
         if kept:
-            out.append(Part(fd.path, role, kept, fd, lang, cfg.max_example_chars,
-                            blob if lang == "python" and cfg.python_context_lines else None, cfg.python_context_lines))
+            out.append(Part(fd.path, role, kept, fd, lang, cfg.max_example_chars, blob, cfg.python_context_lines))
     return out
 
 

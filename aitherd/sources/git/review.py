@@ -82,23 +82,24 @@ def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset()) -> list[tuple[i
     that needed `reduce` too)."""
     added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"} | moved
     pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
-    imports: list[set[str]] | None = None  # the words of the import lines it adds
     out, old = [], hunk.old_start
     for ln in hunk.lines:
         if ln[0] == "+":
             continue
         if (ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
-                and _plain(masked_pins(ln[1:], sure=True)) not in pinned):
-            if _IMPORT.match(ln, 1):
-                if imports is None:
-                    imports = [set(_WORDS.findall(a)) for a in hunk.lines if a[0] == "+" and _IMPORT.match(a, 1)]
-                words = set(_WORDS.findall(ln, 1))
-                if any(words <= more for more in imports):
-                    old += 1
-                    continue
+                and _plain(masked_pins(ln[1:], sure=True)) not in pinned and not _grown_import(ln, hunk)):
             out.append((old, ln[1:]))
         old += 1
     return out
+
+
+def _grown_import(row: str, hunk: Hunk) -> bool:
+    """Is the removed `row` an import, include or use line that an added row of the hunk
+    repeats with more names?"""
+    if not _IMPORT.match(row, 1):
+        return False
+    words = set(_WORDS.findall(row, 1))
+    return any(words <= set(_WORDS.findall(a, 1)) for a in hunk.lines if a[0] == "+" and _IMPORT.match(a, 1))
 
 
 def requests(fix: Commit, code: list[Part]) -> list[Request]:
