@@ -1475,12 +1475,12 @@ def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_no
              Hunk("a.py", "@@", [" b = [", "-1", "+2", " ]"], old_start=8, new_start=8, added=1, removed=1)]
     fd = FileDiff("a.py", "M", hunks=hunks)
     data = "".join(f"x{i} = {i}\n" for i in range(1, 3)) + "a = (\n2\n)\n" + "y = 1\nz = 2\n" + "b = [\n2\n]\nw = 3\n"
-    rows, before = examples._around(fd, hunks[1], data.encode().split(b"\n")[:-1], 30)
+    rows, before = examples._around(fd, hunks[1], data.encode(), 30)
     assert before == 2 and rows[:2] == [" y = 1", " z = 2"]  # not into the first hunk's rows
     assert rows[-1] == " w = 3" and rows[2:-1] == hunks[1].lines
-    rows, before = examples._around(fd, hunks[0], data.encode().split(b"\n")[:-1], 30)
+    rows, before = examples._around(fd, hunks[0], data.encode(), 30)
     assert before == 2 and rows[-2:] == [" y = 1", " z = 2"]  # up to the next hunk
-    assert examples._around(fd, hunks[0], data.replace("a = (", "a = [").encode().split(b"\n"), 30) is None  # not its lines
+    assert examples._around(fd, hunks[0], data.replace("a = (", "a = [").encode(), 30) is None  # not its lines
 
 
 def test_a_file_split_off_a_kept_file_is_written_beside_it_not_alone(tmp_path: Path) -> None:

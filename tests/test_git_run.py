@@ -3,10 +3,13 @@ the job's process group on cancel) never lets a half-read commit be checkpointed
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +230,114 @@ exec {shutil.which("git")} "$@"
     streams = seen.read_text().split()
     assert len(streams) >= 2  # a git per chunk, each with the setting
     assert set(streams) == {preset or "glibc.malloc.trim_threshold=33554432"}
+
+
+def test_chunks_shrink_towards_the_end_and_keep_every_commit_in_order() -> None:
+    from aitherd.sources.git.run import BATCH, chunked
+
+    shas = [f"{i:040x}" for i in range(15_237)]
+    sizes = [len(c) for c in chunked(shas, 2, 200)]
+    assert [s for c in chunked(shas, 2, 200) for s in c] == shas
+    assert sizes[0] == BATCH and sizes[-2] == 200 and sizes[-1] <= 200  # polars' last chunk was 1,000 commits
+    assert sizes == sorted(sizes, reverse=True)
+    assert [len(c) for c in chunked(shas[:10], 2, 3)] == [3, 3, 3, 1]
+
+
+def mixed(path: Path) -> Path:
+    """Widgets whose team says "mend" for a fix and "tidy" for a refactor: 60 prefixed commits
+    that train the repo's model, and unprefixed ones among them that need it."""
+    r = new_repo(path)
+    commit(r, "feat: widgets", {f"w/w{i}.py": f"def w():\n    return {i}\n" for i in range(30)})
+    for i in range(30):
+        commit(r, f"fix: mend widget {i} overflow", {f"w/w{i}.py": f"def w():\n    return {i} + 1\n"})
+        if i % 3 == 0:
+            commit(r, f"mend widget {i} overflow again", {f"w/w{i}.py": f"def w():\n    return {i} + 2\n"})
+        commit(r, f"refactor: tidy widget {i} layout", {f"w/w{i}.py": f"def w():\n    return {i} + 2 + 0\n"})
+    return r
+
+
+def slow_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seconds: float) -> Path:
+    """The repo model made `seconds` late; the returned file gets a line each time a worker
+    found it not there yet (a commit then waits for it)."""
+    from aitherd.sources import gitmine
+    from aitherd.sources.git.settings import PendingModel
+
+    waits = tmp_path / "waits"
+    real_model, real_read = gitmine._repo_model, PendingModel.read
+
+    def late(*args):  # type: ignore[no-untyped-def]
+        time.sleep(seconds)
+        return real_model(*args)
+
+    def read(self, wait):  # type: ignore[no-untyped-def]
+        came, model = real_read(self, wait)
+        if not came:
+            with waits.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+        return came, model
+
+    monkeypatch.setattr(gitmine, "_repo_model", late)
+    monkeypatch.setattr(PendingModel, "read", read)
+    return waits
+
+
+def test_workers_mine_while_the_repo_model_is_made_and_commits_that_need_it_wait(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """polars' repo model took 1.5 s, one core idle, before a commit was mined: now it is made
+    in a process of its own beside the workers, and a commit with no prefix waits for it."""
+    r = str(mixed(tmp_path / "r"))
+    cfg = GitMiningConfig(classifier_min_commits=50, review_days=0)
+    one = list(mine(r, "main", {}, cfg.model_copy(update={"jobs": 1}), counts1 := {}))
+    waits = slow_model(monkeypatch, tmp_path, 1.0)
+    folders = set(Path(tempfile.gettempdir()).glob("aitherd-model-*"))
+    many = list(mine(r, "main", {}, cfg.model_copy(update={"jobs": 2, "parallel_min_commits": 6}), counts2 := {}))
+    assert waits.exists()  # commits did wait for the model
+    assert [type(i).__name__ for i in one] == [type(i).__name__ for i in many]
+    assert [(i.content_hash, i.provenance) for i in one if isinstance(i, Candidate)] == \
+        [(i.content_hash, i.provenance) for i in many if isinstance(i, Candidate)]
+    assert [i.mark for i in one if isinstance(i, Checkpoint)] == [i.mark for i in many if isinstance(i, Checkpoint)]
+    assert counts1 == counts2 and counts1["class_by.model"] == 10 and counts1["class_by.prefix"] == 61
+    assert set(Path(tempfile.gettempdir()).glob("aitherd-model-*")) == folders  # its folder is gone
+
+
+def test_a_git_killed_while_commits_wait_for_the_model_loses_none_of_them(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    r = str(mixed(tmp_path / "r"))
+    cfg = GitMiningConfig(classifier_min_commits=50, review_days=0, jobs=2, parallel_min_commits=6)
+    want = {i.content_hash for i in mine(r, "main", {}, cfg, {}) if isinstance(i, Candidate)}
+    waits = slow_model(monkeypatch, tmp_path, 2.0)
+    monkeypatch.setenv("PATH", f"{killing_git(tmp_path, 6_000)}:/usr/bin:/bin")
+    cut = list(mine(r, "main", {}, cfg, {}))
+    monkeypatch.delenv("PATH")
+    monkeypatch.undo()
+    assert waits.exists()
+    marks = [i.mark for i in cut if isinstance(i, Checkpoint)]
+    assert marks and "target" in marks[-1]
+    upto = max(k for k, i in enumerate(cut) if isinstance(i, Checkpoint))
+    kept = {i.content_hash for i in cut[:upto] if isinstance(i, Candidate)}
+    assert kept < want
+    rest = list(mine(r, "main", marks[-1], cfg, {}))
+    assert kept | {i.content_hash for i in rest if isinstance(i, Candidate)} == want
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_repo_model_that_cannot_be_made_stops_the_run_with_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 how: str) -> None:
+    from aitherd.sources import gitmine
+    from aitherd.sources.git.settings import ModelFailed
+
+    r = str(mixed(tmp_path / "r"))
+
+    def broken(*_args):  # type: ignore[no-untyped-def]
+        if how == "dies":
+            os._exit(3)  # killed, out of memory: nothing written
+        raise RuntimeError("history unreadable")
+
+    monkeypatch.setattr(gitmine, "_repo_model", broken)
+    got: list = []
+    with pytest.raises(ModelFailed, match="history unreadable" if how == "raises" else "exit code 3"):
+        for item in mine(r, "main", {}, GitMiningConfig(classifier_min_commits=50, jobs=2, parallel_min_commits=6),
+                         {}):
+            got.append(item)
+    # Nothing that needed the model was handed on without it.
+    assert not [i for i in got if isinstance(i, Candidate) and i.provenance["by"] != "prefix"]

@@ -141,12 +141,13 @@ def _range(repo: str, ref: str, last: str | None, target: str, done: int, at: st
     if done and not (0 < done <= len(planned) and planned[done - 1][0] == at):
         done = 0  # the plan changed under the cursor: mine the range again (stored examples are kept once)
     todo = planned[done:]
-    model = None
+    train = None
     if cfg.classifier and any(conventional(s)[0] is None for _, s in todo):
-        model = _repo_model(repo, target, cfg)
-    cfg_w = settings(repo, target, cfg, model, state_dir)
+        train = functools.partial(_repo_model, repo, target, cfg)  # made beside the workers (mine_commits)
+    cfg_w = settings(repo, target, cfg, None, state_dir)
     try:
-        for res in mine_commits(cfg_w, [s for s, _ in todo], cfg.jobs or default_jobs(), cfg.parallel_min_commits):
+        for res in mine_commits(cfg_w, [s for s, _ in todo], cfg.jobs or default_jobs(), cfg.parallel_min_commits,
+                                train):
             for key, n in res.counts.items():
                 counts[key] = counts.get(key, 0) + n
             yield from res.items

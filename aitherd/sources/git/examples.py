@@ -142,20 +142,13 @@ class Part:
     def snippets(self) -> list[Snippet]:
         # a notebook's hunks are its cells' (notebook.py), not its blob's lines
         wider = self.blob is not None and self.around > 0 and not self.fd.path.endswith(".ipynb")
-        more = (lambda: self.new_lines) if wider else None
+        more = (lambda: self.new_blob) if wider else None
         return [_snippet(self.fd, h, self.lang, self.limit, more, self.around) for h in self.hunks]
 
     @functools.cached_property
-    def new_lines(self) -> list[bytes] | None:
-        """The new file's lines (undecoded), read once, when a Python hunk with no window of its
-        own asks."""
-        data = self.blob(self.fd.blob) if self.blob is not None else None
-        if data is None:
-            return None
-        lines = data.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()  # the newline that ends the last line
-        return lines
+    def new_blob(self) -> bytes | None:
+        """The new file's content, read once, when a Python hunk with no window of its own asks."""
+        return self.blob(self.fd.blob) if self.blob is not None else None
 
     @property
     def new(self) -> bool:
@@ -212,10 +205,10 @@ def _whitespace_only(hunk: Hunk, prose: bool) -> bool:
 
 
 def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
-             new_lines: Callable[[], list[bytes] | None] | None = None, around: int = 0) -> Snippet:
+             new_blob: Callable[[], bytes | None] | None = None, around: int = 0) -> Snippet:
     """The hunk as before/after code; a Python hunk cut to whole statements (see
     files.python_window), where the hunk's rows hold none from the file's lines around it
-    (`new_lines`: the new file's lines, see `_around`). Snippets too long for any example are
+    (`new_blob`: the new file's content, see `_around`). Snippets too long for any example are
     not parsed."""
     rows = hunk.lines
     if fd.status == "A":
@@ -227,7 +220,7 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
     offset = 0
     if lang == "python":
         window = files.python_window(rows) if sum(map(len, rows)) <= limit else None
-        if window is None and new_lines is not None and (wider := _around(fd, hunk, new_lines(), around)) is not None:
+        if window is None and new_blob is not None and (wider := _around(fd, hunk, new_blob(), around)) is not None:
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
@@ -242,27 +235,34 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
     return Snippet(first + offset, before, after, lang)
 
 
-def _around(fd: FileDiff, hunk: Hunk, data: list[bytes] | None, around: int) -> tuple[list[str], int] | None:
-    """The hunk's rows with up to `around` more unchanged lines of the new file (`data`) before
-    and after them, as context rows, and how many came before; never into a neighbouring hunk
-    (between hunks the old and new file agree). A tenth to a sixth of real Python hunks hold
-    no window that parses: the change sits in a statement that opens above the hunk (a call's
-    arguments, a docstring's def) or closes below it (rich: 1,026 of 6,320 windows; with the
-    lines around them, 487 of those get one). None when the lines do not match the hunk's own
-    (a blob that is not the diff's new side)."""
+def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[list[str], int] | None:
+    """The hunk's rows with up to `around` more unchanged lines of the new file (`data`, its
+    content) before and after them, as context rows, and how many came before; never into a
+    neighbouring hunk (between hunks the old and new file agree). A tenth to a sixth of real
+    Python hunks hold no window that parses: the change sits in a statement that opens above
+    the hunk (a call's arguments, a docstring's def) or closes below it (rich: 1,026 of 6,320
+    windows; with the lines around them, 487 of those get one). None when the lines do not
+    match the hunk's own (a blob that is not the diff's new side)."""
     n = hunk.new_len
     if data is None or n == 0:
         return None
     start = hunk.new_start  # the first new-side row's line (1-based)
     prev = max((h for h in fd.hunks if h.new_start < start), key=lambda h: h.new_start, default=None)
     low = max(1, start - around, prev.new_start + prev.new_len if prev is not None else 1)
-    high = min([h.new_start for h in fd.hunks if h.new_start > start] + [len(data) + 1, start + n + around])
+    high = min([h.new_start for h in fd.hunks if h.new_start > start] + [start + n + around])
+    # The file is split only up to the last line wanted (polars' Python files average 3,000
+    # lines, a hunk's retry wants 60 of them): lines[high - 1], when there, is the rest unsplit.
+    lines = data.split(b"\n", high - 1)
+    if len(lines) < high:  # the whole file, split: not past its last line
+        if lines[-1] == b"":
+            lines.pop()  # the newline that ends the last line
+        high = min(high, len(lines) + 1)
     # only the lines asked for are decoded (a kept file is UTF-8: parse_files)
-    lines = [ln.decode("utf-8", "replace") for ln in data[low - 1:high - 1]]
-    if [ln[1:] for ln in hunk.lines if ln[0] != "-"] != lines[start - low:start - low + n]:
+    got = [ln.decode("utf-8", "replace") for ln in lines[low - 1:high - 1]]
+    if [ln[1:] for ln in hunk.lines if ln[0] != "-"] != got[start - low:start - low + n]:
         return None
-    head = [" " + ln for ln in lines[:start - low]]
-    tail = [" " + ln for ln in lines[start - low + n:]]
+    head = [" " + ln for ln in got[:start - low]]
+    tail = [" " + ln for ln in got[start - low + n:]]
     if not head and not tail:
         return None
     return head + hunk.lines + tail, len(head)

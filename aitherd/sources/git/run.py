@@ -16,17 +16,20 @@ import gc
 import itertools
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, fields
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, notebook
-from aitherd.sources.git.classify import Shape, conventional, decide_scored, framed_as_fix, skip_reason
+from aitherd.sources.git.classify import CLASSES, Shape, conventional, decide_scored, framed_as_fix, skip_reason
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
@@ -41,7 +44,7 @@ from aitherd.sources.git.parse import (
     records,
 )
 from aitherd.sources.git.review import reviews
-from aitherd.sources.git.settings import Settings
+from aitherd.sources.git.settings import ModelFailed, PendingModel, Settings
 from aitherd.sources.items import BadInput, Item, Skip
 
 BATCH = 1000  # commits whose review pairs are found together (one history read)
@@ -57,6 +60,7 @@ class Result:
     items: list[Item] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     fix: tuple[Commit, list[Part]] | None = None  # a bugfix waiting for its review pairs
+    later: tuple[Commit, list[Part], Shape, str | None] | None = None  # waiting for the repo model
 
 
 def _skipper(cfg: Settings) -> Any:
@@ -103,6 +107,11 @@ class Miner:
         self.skip_path = _skipper(cfg)
         self.labels = LLMLabels(cfg.llm, cfg.label_cache) if cfg.llm else None
         self.errors = 0  # commits that raised (see _checked)
+        # A model still being trained (PendingModel): a commit that needs it waits in `later`,
+        # cut into parts, and is finished once the model has come (`_settle`).
+        self.pending = cfg.model if isinstance(cfg.model, PendingModel) else None
+        self.model = None if self.pending is not None else cfg.model
+        self.later: list[Result] = []
 
     def close(self) -> None:
         self.heads.close()
@@ -166,11 +175,43 @@ class Miner:
         hunks = commit.hunks
         shape = Shape(commit.paths, commit.statuses, sum(h.added for h in hunks), sum(h.removed for h in hunks))
         llm = None
-        if self.labels is not None and conventional(commit.subject)[0] is None:
+        prefix = conventional(commit.subject)[0]
+        if self.labels is not None and prefix is None:
             llm = self.labels.label(commit, shape)
             if self.labels.last_error:
                 res.counts["llm_errors"] = 1
-        kind, how, confidence = decide_scored(commit.subject, commit.body, shape, cfg.model, llm, cfg.prior)
+        if (self.pending is not None and prefix not in CLASSES and llm not in CLASSES  # decide_scored asks the model
+                and not self._settle(wait=False)):
+            res.later = (commit, ps, shape, llm)
+            self.later.append(res)
+            return
+        self._finish(res, commit, ps, shape, llm)
+
+    def _settle(self, wait: bool) -> bool:
+        """Has the repo model come (see PendingModel)? Once it has, the commits that waited for
+        it are finished. `wait`: until it has come."""
+        if self.pending is not None:
+            came, model = self.pending.read(wait)
+            if not came:
+                return False
+            self.pending, self.model = None, model
+        for res in self.later:
+            commit, ps, shape, llm = res.later  # type: ignore[misc]
+            res.later = None
+            try:
+                self._finish(res, commit, ps, shape, llm)
+            except (Interrupted, GitError):
+                raise
+            except Exception as exc:
+                failed = self._failed(res.sha, exc)
+                res.items, res.counts, res.fix = failed.items, failed.counts, None
+        self.later = []
+        return True
+
+    def _finish(self, res: Result, commit: Commit, ps: list[Part], shape: Shape, llm: str | None) -> None:
+        """A commit's class, and its examples."""
+        cfg = self.cfg
+        kind, how, confidence = decide_scored(commit.subject, commit.body, shape, self.model, llm, cfg.prior)
         res.counts[f"class.{kind}"] = 1
         res.counts[f"class_by.{how}"] = 1
         fix = framed_as_fix(kind, confidence, commit.subject, cfg.fix_confidence)
@@ -210,7 +251,9 @@ class Miner:
         commit.files = kept
 
     def _with_reviews(self, batch: list[Result]) -> list[Result]:
-        """A batch's results with their review pairs first (one history read per batch)."""
+        """A batch's results, finished (`_settle`), with their review pairs first (one history
+        read per batch)."""
+        self._settle(wait=True)
         found = reviews(self.cfg, [r.fix for r in batch if r.fix is not None])
         for res in batch:
             if res.fix is not None and (more := found.get(res.sha)):
@@ -233,6 +276,8 @@ class Miner:
                     for res in self._log(shas[done:]):
                         batch.append(res)
                         done += 1
+                        if self.later and self.pending is not None:
+                            self._settle(wait=False)  # the model may have come: finish what waited
                         if len(batch) >= BATCH:
                             yield from self._with_reviews(batch)
                             batch = []
@@ -242,9 +287,10 @@ class Miner:
                     done += 1
             yield from self._with_reviews(batch)
         except (Interrupted, BrokenPipeError) as exc:
-            # Hand on what waits for no review pair: the batch up to its first bugfix.
+            # Hand on what waits for no review pair and no model: the batch up to its first
+            # bugfix or its first commit still waiting for the repo model.
             for res in batch:
-                if res.fix is not None:
+                if res.fix is not None or res.later is not None:
                     break
                 yield res
             raise Interrupted(str(exc) or "git stopped") from None
@@ -300,18 +346,21 @@ class Miner:
             raise GitError(f"{self.cfg.repo}: git log gave commit {got[:12]} where {str(want)[:12]} was expected")
         try:
             return self.commit(*rec)
-        except (Interrupted, GitError):
+        except (Interrupted, GitError, ModelFailed):
             raise
         except Exception as exc:
-            # One commit the miner cannot handle (a bug met on a real history) is reported and
-            # passed, not retried forever; more than MAX_COMMIT_ERRORS in one process is a bug
-            # that would pass everything: the run stops there.
-            self.errors += 1
-            if self.errors > MAX_COMMIT_ERRORS:
-                raise
-            return Result(got, [BadInput(f"{self.cfg.repo}@{got[:12]}",
-                                         f"cannot mine this commit, skipped: {type(exc).__name__}: {exc}"),
-                                Skip("commit_error")], {"commits": 1})
+            return self._failed(got, exc)
+
+    def _failed(self, sha: str, exc: Exception) -> Result:
+        """One commit the miner cannot handle (a bug met on a real history) is reported and
+        passed, not retried forever; more than MAX_COMMIT_ERRORS in one process is a bug that
+        would pass everything: the run stops there (`exc` raised again)."""
+        self.errors += 1
+        if self.errors > MAX_COMMIT_ERRORS:
+            raise exc
+        return Result(sha, [BadInput(f"{self.cfg.repo}@{sha[:12]}",
+                                     f"cannot mine this commit, skipped: {type(exc).__name__}: {exc}"),
+                            Skip("commit_error")], {"commits": 1})
 
     def _alone(self, sha: str, message: str) -> Result:
         """The commit git failed on in a stream, read by itself: as it is if that works (the
@@ -394,7 +443,7 @@ def _init_worker() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
-_WORKER: dict[str, Miner] = {}
+_WORKER: dict[str, Any] = {}  # in a worker: "cfg", its pool's settings; "miner"
 
 
 # A chunk's results travel to the parent as plain tuples, each Candidate as its field values:
@@ -414,12 +463,13 @@ def _unpack(packed: Packed) -> list[Result]:
             for sha, counts, items in packed]
 
 
-def _chunk(cfg: Settings, shas: list[str]) -> tuple[Packed, str | None]:
-    """Run in a worker: a chunk's results, and why it stopped early (None: it did not)."""
+def _chunk(shas: list[str]) -> tuple[Packed, str | None]:
+    """Run in a worker: a chunk's results, and why it stopped early (None: it did not). The
+    settings are the pool's (`_WORKER["cfg"]`, inherited when the worker was forked): sent with
+    every chunk, a repo model's were 3 MB pickled and unpickled again per chunk (polars)."""
+    cfg: Settings = _WORKER["cfg"]  # type: ignore[assignment]
     miner = _WORKER.get("miner")
-    if miner is None or miner.cfg != cfg:
-        if miner is not None:
-            miner.close()
+    if miner is None:
         miner = _WORKER["miner"] = Miner(cfg)
     out: list[Result] = []
     try:
@@ -430,6 +480,19 @@ def _chunk(cfg: Settings, shas: list[str]) -> tuple[Packed, str | None]:
     return _pack(out), None
 
 
+def chunked(shas: list[str], jobs: int, least: int) -> list[list[str]]:
+    """`shas` cut into chunks for `jobs` workers: each a share of what is left (a `2 * jobs`th,
+    at most BATCH, at least `least`), so the chunks shrink towards the end and no worker mines a
+    large last chunk alone while the others wait (polars: a 1,000-commit chunk ran 2.4 s alone
+    at the end)."""
+    out, i = [], 0
+    while i < len(shas):
+        size = max(least, min(BATCH, -(-(len(shas) - i) // (2 * jobs))))
+        out.append(shas[i:i + size])
+        i += size
+    return out
+
+
 def default_jobs() -> int:
     try:
         return max(1, min(4, len(os.sched_getaffinity(0))))
@@ -437,31 +500,95 @@ def default_jobs() -> int:
         return max(1, min(4, os.cpu_count() or 1))
 
 
-def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -> Iterator[Result]:
-    """Results for `shas` in order; in worker processes when the range is large enough."""
-    if jobs <= 1 or len(shas) < parallel_min or "fork" not in multiprocessing.get_all_start_methods():
-        miner = Miner(cfg)
+def _train_into(train: Callable[[], Any], into: PendingModel) -> None:
+    """Run in the trainer process: the model, or why there is none, written where the workers
+    look. A SIGTERM to the job's process group lets it finish (a worker may be waiting for it;
+    seconds); it dies with the job's worker."""
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    try:
+        value = train()
+    except BaseException as exc:  # every failure must reach the waiting workers
+        value = ModelFailed(f"the repo model could not be made: {type(exc).__name__}: {exc}")
+    into.write(value)
+
+
+def _trainer(train: Callable[[], Any], parallel: bool, cfg: Settings) -> tuple[Settings, Any, str | None]:
+    """(settings to mine with, the trainer process or None, its folder or None). Mined by this
+    process alone, the model is made here first; mined by workers, it is made by a process of
+    its own beside them, and the settings name where it will be (PendingModel)."""
+    if not parallel:
+        return replace(cfg, model=train()), None, None
+    folder = tempfile.mkdtemp(prefix="aitherd-model-")
+    pending = PendingModel(os.path.join(folder, "model.pickle"))
+    proc = multiprocessing.get_context("fork").Process(target=_train_into, args=(train, pending), daemon=True,
+                                                       name="aitherd-repo-model")
+    proc.start()
+    return replace(cfg, model=pending), proc, folder
+
+
+def _result(fut: Future[tuple[Packed, str | None]], trainer: Any, pending: Any) -> tuple[Packed, str | None]:
+    """A chunk's result; while the trainer runs, its end is watched: gone without writing the
+    model (killed, out of memory), it is written as failed, so no worker waits for it."""
+    while trainer is not None and trainer.is_alive():
         try:
-            yield from miner.mine(shas)
-        finally:
-            miner.close()
-        return
-    size = max(-(-parallel_min // 2), min(BATCH, -(-len(shas) // (jobs * 2))))
-    chunks = iter([shas[i:i + size] for i in range(0, len(shas), size)])
+            return fut.result(timeout=0.2)
+        except FutureTimeout:
+            continue
+    if trainer is not None and not os.path.exists(pending.path):
+        pending.write(ModelFailed(f"the repo model's process ended (exit code {trainer.exitcode}) "
+                                  "without making it"))
+    return fut.result()
+
+
+def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int,
+                 train: Callable[[], Any] | None = None) -> Iterator[Result]:
+    """Results for `shas` in order; in worker processes when the range is large enough.
+    `train`: makes the repo model (classify.train_model's answer) the settings lack; run
+    beside the workers where they mine (their commits that need it wait, see PendingModel)."""
+    parallel = jobs > 1 and len(shas) >= parallel_min and "fork" in multiprocessing.get_all_start_methods()
+    trainer = folder = None
+    if train is not None:
+        cfg, trainer, folder = _trainer(train, parallel, cfg)
+    try:
+        if not parallel:
+            miner = Miner(cfg)
+            try:
+                yield from miner.mine(shas)
+            finally:
+                miner.close()
+        else:
+            yield from _in_workers(cfg, shas, jobs, parallel_min, trainer)
+    finally:
+        if trainer is not None:
+            trainer.kill()  # done by now, or of no more use
+            trainer.join()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _in_workers(cfg: Settings, shas: list[str], jobs: int, parallel_min: int, trainer: Any) -> Iterator[Result]:
+    # A worker forked by this pool finds the settings here (a pool per range: no worker of an
+    # earlier one is reused, so none holds a miner of other settings).
+    _WORKER.clear()
+    _WORKER["cfg"] = cfg
+    chunks = iter(chunked(shas, jobs, max(1, parallel_min // 2)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=_init_worker)
     queue: deque[Future[tuple[Packed, str | None]]] = deque()
     finished = False
     try:
         for chunk in chunks:
-            queue.append(pool.submit(_chunk, cfg, chunk))
+            queue.append(pool.submit(_chunk, chunk))
             if len(queue) > jobs:
                 break
         while queue:
-            packed, stopped = queue.popleft().result()
+            packed, stopped = _result(queue.popleft(), trainer, cfg.model)
             more: list[str] | None = next(chunks, None)
             if more is not None:
-                queue.append(pool.submit(_chunk, cfg, more))
+                queue.append(pool.submit(_chunk, more))
             yield from _unpack(packed)
             if stopped is not None:
                 raise Interrupted(stopped)
@@ -471,3 +598,4 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int) -
             for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.kill()
         pool.shutdown(wait=finished, cancel_futures=True)
+        _WORKER.clear()  # the settings (a repo model's megabytes) are not kept past the range

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,46 @@ class Settings:
     credential_files: tuple[str, ...] | None = None  # None: aitherd.sources.credfiles' defaults
     llm: dict[str, Any] | None = None  # an EndpointConfig as a dict; None: no LLM labelling
     label_cache: str | None = None  # SQLite file of LLM labels by commit sha
-    model: Any = None  # the per-repo classifier (classify.Model), or None
+    model: Any = None  # the per-repo classifier (classify.Model), a PendingModel, or None
     prior: bool = True  # classify with the shipped cross-repo prior
     fix_confidence: float = 0.7  # a bugfix the model or prior is less sure of is framed as an edit
+
+
+class ModelFailed(RuntimeError):
+    """The repo model could not be made (the training's error, or why its process ended)."""
+
+
+@dataclass(frozen=True)
+class PendingModel:
+    """A repo model still being trained (in its own process, beside the workers: polars' took
+    1.5 s, one core idle, before any commit was mined), to be read from `path` once written
+    there: the model (or None: the repo has too few prefixed commits), or a ModelFailed."""
+
+    path: str
+    timeout: float = 900.0
+
+    def write(self, value: Any) -> None:
+        """Written whole or not at all (a reader never sees half a pickle)."""
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+    def read(self, wait: bool) -> tuple[bool, Any]:
+        """(True, the model) once written; (False, None) while it is not and `wait` is False.
+        ModelFailed when the training failed, or nothing came within `timeout` seconds."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with open(self.path, "rb") as f:
+                    value = pickle.load(f)
+            except FileNotFoundError:
+                if not wait:
+                    return False, None
+                if time.monotonic() > deadline:
+                    raise ModelFailed(f"no repo model after {self.timeout:.0f} s") from None
+                time.sleep(0.01)
+                continue
+            if isinstance(value, ModelFailed):
+                raise value
+            return True, value
