@@ -16,6 +16,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -463,21 +464,37 @@ def _unpack(packed: Packed) -> list[Result]:
             for sha, counts, items in packed]
 
 
-def _chunk(shas: list[str]) -> tuple[Packed, str | None]:
-    """Run in a worker: a chunk's results, and why it stopped early (None: it did not). The
-    settings are the pool's (`_WORKER["cfg"]`, inherited when the worker was forked): sent with
-    every chunk, a repo model's were 3 MB pickled and unpickled again per chunk (polars)."""
-    cfg: Settings = _WORKER["cfg"]  # type: ignore[assignment]
+def _chunk(shas: list[str]) -> tuple[str, str | None]:
+    """Run in a worker: the file that holds a chunk's results, and why it stopped early (None:
+    it did not). The settings are the pool's (`_WORKER["cfg"]`, inherited when the worker was
+    forked): sent with every chunk, a repo model's were 3 MB pickled and unpickled again per
+    chunk (polars). The results go through a file in the range's own folder (0700), not back
+    through the pool's pipe: 10 MB for 1,000 of polars' commits kept the worker from its next
+    chunk for 80 to 100 ms while this process read them 64 KiB at a time."""
+    cfg: Settings = _WORKER["cfg"]
     miner = _WORKER.get("miner")
     if miner is None:
         miner = _WORKER["miner"] = Miner(cfg)
     out: list[Result] = []
+    stopped = None
     try:
         for res in miner.mine(shas):
             out.append(res)
     except Interrupted as exc:
-        return _pack(out), str(exc)
-    return _pack(out), None
+        stopped = str(exc)
+    path = os.path.join(_WORKER["folder"], f"{os.getpid()}-{shas[0]}.pickle")
+    with open(path, "wb") as f:
+        pickle.dump(_pack(out), f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path, stopped
+
+
+def _load(path: str) -> Packed:
+    """A chunk's results from its file, which is then removed."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
+    finally:
+        os.unlink(path)
 
 
 def chunked(shas: list[str], jobs: int, least: int) -> list[list[str]]:
@@ -515,21 +532,20 @@ def _train_into(train: Callable[[], Any], into: PendingModel) -> None:
     into.write(value)
 
 
-def _trainer(train: Callable[[], Any], parallel: bool, cfg: Settings) -> tuple[Settings, Any, str | None]:
-    """(settings to mine with, the trainer process or None, its folder or None). Mined by this
-    process alone, the model is made here first; mined by workers, it is made by a process of
-    its own beside them, and the settings name where it will be (PendingModel)."""
-    if not parallel:
-        return replace(cfg, model=train()), None, None
-    folder = tempfile.mkdtemp(prefix="aitherd-model-")
+def _trainer(train: Callable[[], Any], folder: str | None, cfg: Settings) -> tuple[Settings, Any]:
+    """(settings to mine with, the trainer process or None). Mined by this process alone (no
+    `folder`), the model is made here first; mined by workers, it is made by a process of its
+    own beside them, and the settings name where it will be (PendingModel, in `folder`)."""
+    if folder is None:
+        return replace(cfg, model=train()), None
     pending = PendingModel(os.path.join(folder, "model.pickle"))
     proc = multiprocessing.get_context("fork").Process(target=_train_into, args=(train, pending), daemon=True,
                                                        name="aitherd-repo-model")
     proc.start()
-    return replace(cfg, model=pending), proc, folder
+    return replace(cfg, model=pending), proc
 
 
-def _result(fut: Future[tuple[Packed, str | None]], trainer: Any, pending: Any) -> tuple[Packed, str | None]:
+def _result(fut: Future[tuple[str, str | None]], trainer: Any, pending: Any) -> tuple[str, str | None]:
     """A chunk's result; while the trainer runs, its end is watched: gone without writing the
     model (killed, out of memory), it is written as failed, so no worker waits for it."""
     while trainer is not None and trainer.is_alive():
@@ -549,18 +565,20 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int,
     `train`: makes the repo model (classify.train_model's answer) the settings lack; run
     beside the workers where they mine (their commits that need it wait, see PendingModel)."""
     parallel = jobs > 1 and len(shas) >= parallel_min and "fork" in multiprocessing.get_all_start_methods()
-    trainer = folder = None
-    if train is not None:
-        cfg, trainer, folder = _trainer(train, parallel, cfg)
+    trainer = None
+    # the workers' results and the model pass through files here (mkdtemp: 0700, removed after)
+    folder = tempfile.mkdtemp(prefix="aitherd-mine-") if parallel else None
     try:
-        if not parallel:
+        if train is not None:
+            cfg, trainer = _trainer(train, folder, cfg)
+        if folder is None:
             miner = Miner(cfg)
             try:
                 yield from miner.mine(shas)
             finally:
                 miner.close()
         else:
-            yield from _in_workers(cfg, shas, jobs, parallel_min, trainer)
+            yield from _in_workers(cfg, shas, jobs, parallel_min, trainer, folder)
     finally:
         if trainer is not None:
             trainer.kill()  # done by now, or of no more use
@@ -569,15 +587,17 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int,
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _in_workers(cfg: Settings, shas: list[str], jobs: int, parallel_min: int, trainer: Any) -> Iterator[Result]:
-    # A worker forked by this pool finds the settings here (a pool per range: no worker of an
-    # earlier one is reused, so none holds a miner of other settings).
+def _in_workers(cfg: Settings, shas: list[str], jobs: int, parallel_min: int, trainer: Any,
+                folder: str) -> Iterator[Result]:
+    # A worker forked by this pool finds the settings and the folder for its results here (a
+    # pool per range: no worker of an earlier one is reused, so none holds a miner of other
+    # settings).
     _WORKER.clear()
-    _WORKER["cfg"] = cfg
+    _WORKER.update(cfg=cfg, folder=folder)
     chunks = iter(chunked(shas, jobs, max(1, parallel_min // 2)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=_init_worker)
-    queue: deque[Future[tuple[Packed, str | None]]] = deque()
+    queue: deque[Future[tuple[str, str | None]]] = deque()
     finished = False
     try:
         for chunk in chunks:
@@ -585,11 +605,11 @@ def _in_workers(cfg: Settings, shas: list[str], jobs: int, parallel_min: int, tr
             if len(queue) > jobs:
                 break
         while queue:
-            packed, stopped = _result(queue.popleft(), trainer, cfg.model)
+            path, stopped = _result(queue.popleft(), trainer, cfg.model)
             more: list[str] | None = next(chunks, None)
             if more is not None:
                 queue.append(pool.submit(_chunk, more))
-            yield from _unpack(packed)
+            yield from _unpack(_load(path))
             if stopped is not None:
                 raise Interrupted(stopped)
         finished = True
