@@ -728,7 +728,7 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  # opam's resolved dependencies (Flux.jl), Visual Studio's solutions (FSharpPlus)
                  ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".git-blame-ignore-revs", "Manifest.toml",
                  "docs/Manifest.toml", "Manifest-v1.11.toml", "JuliaManifest.toml", "jsonrpc.opam.locked",
-                 "FSharpPlus.sln",
+                 "FSharpPlus.sln", ".hgtags", "examples/hello/development.log",  # jinja's hg tags, sinatra's log
                  # insta's pending snapshots (gleam: 109)
                  "compiler-core/src/javascript/tests/snapshots/gleam_core__x.snap.new", "tests/snapshots/a.pending-snap",
                  # a folder named generated (svelte.dev's registry a bot refreshes), Relay's __generated__
@@ -1046,6 +1046,12 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("compiler-core/src/parse.gleam", "gleam"), ("src/gleam_parser.yrl", "erlang"), ("src/lexer.xrl", "erlang"),
     ("schema.capnp", "capnp"), ("nimble.nimble", "nim"), ("tests/config.nims", "nim"),
     ("priv/templates/plugin.erl.dtl", "erlang"), ("examples/cookie/templates/toppage.dtl", ""),
+    # sinatra's template engines' views, jinja's Sphinx theme, pip-compile inputs, TextMate snippets
+    ("test/hello.mab", "ruby"), ("test/views/hello.nokogiri", "ruby"), ("test/views/hello.yajl", "ruby"),
+    ("test/views/hello.rabl", "ruby"), ("spec/content_for/different_key.hamlit", "haml"),
+    ("docs/_themes/jinja/static/jinja.css_t", "css"), ("requirements/dev.in", "text"),
+    ("requirements-dev.in", "text"), ("ext/Snippets/batch.tmSnippet", "xml"), ("docs/jinjastyle.sty", "latex"),
+    ("hiredis.pc.in", ""),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1190,6 +1196,14 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     assert clean_body(body) == "Document `Nothing'."
     for prose in (f"Note: {sha} broke the build, so the check moves.", "The fix: https://example.com/a is where it goes.",
                   "svn: the old history is in r123 and later."):
+        assert clean_body(prose) == prose
+    # a line that leads into a reference alone on the next one: hiredis' "Suggested at" was left
+    # standing as a fix's explanation once its link was cut
+    assert clean_body("Suggested at\nhttps://github.com/redis/hiredis/issues/294#issuecomment-69153074\n\n"
+                      "This change makes the test stop hanging.") == "This change makes the test stop hanging."
+    assert clean_body("More details:\nhttps://x.org/a\n\nThe parser stops.") == "The parser stops."
+    for prose in ("The parser stopped at the end of the input, as reported by users.\nNow it reads on.",
+                  "We keep the old API working for code that calls it in\n#12 and other places."):
         assert clean_body(prose) == prose
 
 
@@ -1355,6 +1369,33 @@ def test_a_fix_that_only_touches_comments_is_an_edit_not_a_bug_to_find(tmp_path:
     assert typo.category == "editing" and "Find the bug" not in typo.messages[0]["content"]
     assert "Make this change to the code below." in typo.messages[0]["content"]
     (bug,) = [c for c in cands(out) if "too many" in c.messages[0]["content"]]
+    assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"]
+
+
+def test_a_fix_of_a_comment_after_code_is_an_edit(tmp_path: Path) -> None:
+    """sinatra's "Fix a typo in a comment" changed `quality = 0 # we sort smalles first`: a bug to
+    find, as the comment stood after code on its line."""
+    assert files.code_part("ruby", "  quality = 0 # we sort smalles first") == "  quality = 0"
+    assert files.code_part("c", "x = 1; // one") == "x = 1;" and files.code_part("python", 's = "a # b"') == 's = "a # b"'
+    assert files.code_part("bash", "echo $# args") == "echo $# args" and files.code_part("css", "a{b:url(http://x)}") \
+        == "a{b:url(http://x)}"  # no comment: `#` and `//` not after a space
+    assert files.code_part("bash", "echo don't # x") is None and files.code_part("", "x # y") is None  # cannot tell
+    assert not files.comments_changed_only("python", ["-s = 'a # b'", "+s = 'a # c'"])  # the string changed
+    assert not files.comments_changed_only("python", ["-foo()  # once", "+bar()  # once"])
+    assert not files.comments_changed_only("python", ["-foo()", "+# foo()"])  # code commented out is a change
+    assert not files.comments_changed_only("python", ["-    foo()  # a", "+  foo()  # b"])  # and its indentation
+    assert files.comments_changed_only("c", [" int y;", "-x = 1; // tpyo", "+x = 1; // typo", "+// and more"])
+    r = new_repo(tmp_path / "r")
+    src = ("def accept_entry(entry)\n  type, *options = entry.split(';')\n  quality = 0 # we sort smalles first\n"
+           "  [type, quality]\nend\n")
+    commit(r, "Add accept_entry", {"lib/base.rb": src})
+    commit(r, "Fix a typo in a comment", {"lib/base.rb": src.replace("smalles", "smallest")})
+    commit(r, "Fix accept_entry splitting on commas", {"lib/base.rb": src.replace("smalles", "smallest").replace(
+        "split(';')", "split(',')")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (typo,) = [c for c in cands(out) if "a typo in a comment" in c.messages[0]["content"]]
+    assert typo.category == "editing" and "Find the bug" not in typo.messages[0]["content"]
+    (bug,) = [c for c in cands(out) if "splitting on commas" in c.messages[0]["content"]]
     assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"]
 
 

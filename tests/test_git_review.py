@@ -290,3 +290,24 @@ def test_a_line_moved_into_a_new_file_is_not_the_new_files_fault(tmp_path: Path)
         "> 1", "> 0")}, when=T0 + 2 * DAY)
     out, _, _ = run(r)
     assert [rev.provenance["commit"] for rev in reviews_of(out)] == []
+
+
+def test_a_line_moved_within_its_file_is_not_the_moves_fault(tmp_path: Path) -> None:
+    """fd's "walk: New WorkerState struct shared by the worker threads" moved
+    `if config.read_vcsignore {` with the code around it, within walk.rs, and was reviewed for
+    what "stop ignore .git folders by default" fixed; sinatra's "Tidy up for RDoc a bit" for
+    what a fix of its render options changed. A line a culprit removed and wrote again in the
+    same file was not written there; a line it did write still is its fault."""
+    r = new_repo(tmp_path / "r")
+    helpers = "".join(f"def helper_{i}(x):\n    return x - {i}\n\n\n" for i in range(8))
+    walk = "def walk(root):\n    skip = ['.git']\n    return [p for p in root if p not in skip]\n"
+    commit(r, "Add walk", {"walk.py": walk + "\n\n" + helpers}, when=T0)
+    moved = helpers + "\n\nclass Walker:\n    limit = 10\n\n\n" + walk
+    commit(r, "Move walk below the helpers, add a Walker", {"walk.py": moved}, when=T0 + DAY)
+    fixed = moved.replace("skip = ['.git']", "skip = []").replace("limit = 10", "limit = 100")
+    commit(r, "Fix walk skipping .git and the walker's limit", {"walk.py": fixed}, when=T0 + 2 * DAY)
+    out, _, _ = run(r)
+    (rev,) = reviews_of(out)  # only the line the move did write: `limit = 10`
+    assert "Move walk below" in rev.messages[0]["content"]
+    assert "The line `limit = 10` is at fault" in rev.messages[1]["content"] and "skip = ['.git']" not in \
+        rev.messages[1]["content"].split("Suggested fix")[0]

@@ -80,7 +80,10 @@ class GitMiningConfig(BaseModel):
         ".mailmap", "CODEOWNERS", ".git-blame-ignore-revs",
         # Julia's and opam's resolved dependencies (Flux.jl's Manifest.toml: git-tree-sha1 and uuid
         # lines under "Up cuda+zygote deps"); Visual Studio's solution files (project GUIDs)
-        "Manifest.toml", "JuliaManifest.toml", "Manifest-v*.toml", "*.opam.locked", "*.sln"])
+        "Manifest.toml", "JuliaManifest.toml", "Manifest-v*.toml", "*.opam.locked", "*.sln",
+        # Mercurial's tags (a changeset id per release: jinja's history from hg, 7 snippets), and
+        # a log a run wrote (sinatra's examples/hello/development.log)
+        ".hgtags", "*.log"])
     # Translation catalogs into other languages than English (files.is_translation: .po, a
     # culture's .resx, XLIFF, values-fr/strings.xml, locales/fr.json ...) teach translating, not
     # code: skipped and counted (files.translation) unless this is true.

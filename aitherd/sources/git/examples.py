@@ -611,13 +611,16 @@ def _in_quotes(hunk: Hunk) -> bool:
 
 def docs_only(part: Part, i: int) -> bool:
     """Does the part's `i`th hunk change comments or documentation only? Each changed line, on
-    its side, is a comment (`files.comment_line`), blank, or documentation inside the code:
+    its side, is a comment (`files.comment_line`), blank, or documentation inside the code, or
+    only the comments after code changed (`files.comments_changed_only`):
     Python's docstrings (told by parsing the snippet shown, a window that parses), Perl's POD
     (`=head1` ... `=cut`: mojo's "Fixed pod", 414 of its 2,900 debugging examples) and Elixir's
     `@doc` heredocs."""
     h = part.hunks[i]
     if all(files.comment_line(part.lang, ln[1:]) for ln in h.lines if ln[0] != " " and ln[1:].strip()):
         return True
+    if files.comments_changed_only(part.lang, h.lines):
+        return True  # a comment after code
     if part.new:
         return False
     if part.lang == "python" and _in_quotes(h):

@@ -146,6 +146,10 @@ LANG = {
     # Gleam (gleam: 1,250 unlabelled), Erlang's parser and lexer generators' sources (yecc, leex),
     # Cap'n Proto schemas, Nim's package files and NimScript (nimble: 214)
     ".gleam": "gleam", ".yrl": "erlang", ".xrl": "erlang", ".capnp": "capnp", ".nimble": "nim", ".nims": "nim",
+    # Ruby's template engines' test views, in Ruby (sinatra: Markaby, Nokogiri and Yajl builders,
+    # RABL) or Haml; Sphinx themes' templated CSS (jinja's docs), TextMate snippets, LaTeX styles
+    ".mab": "ruby", ".nokogiri": "ruby", ".yajl": "ruby", ".rabl": "ruby", ".hamlit": "haml", ".css_t": "css",
+    ".tmsnippet": "xml", ".sty": "latex",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -259,6 +263,9 @@ def _ext(path: str) -> tuple[str, str]:
     return name, ext
 
 
+_REQUIREMENTS = re.compile(r"(^|/)(requirements/|(requirements|constraints)[\w.-]*\.in$)")
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def language(path: str) -> str:
     """The fence language for a file, '' when it cannot be told."""
@@ -278,6 +285,8 @@ def language(path: str) -> str:
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
         return "text"
+    if not lang and ext == ".in" and _REQUIREMENTS.search(path):
+        return "text"  # pip-compile's input: requirements/dev.in (jinja: 16 snippets)
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
         return language(name[:-len(ext)])  # cobra's root.go.golden, config.yaml.example, setup.cfg.in
     return lang
@@ -601,6 +610,59 @@ def comment_line(lang: str, text: str) -> bool:
     return ((lang in _HASH_COMMENT and s.startswith("#")) or (lang in _DASH_COMMENT and s.startswith("--")) or
             (lang in _SEMI_COMMENT and s.startswith(";")) or (lang in _PERCENT_COMMENT and s.startswith("%")) or
             (lang in ("html", "xml", "vue", "svelte", "markdown") and s.startswith("<!--")))
+
+
+# What starts a comment after code on a line, by language (after a space or a tab: `$#`, `s#a#b#`,
+# `url(http://...)` and `a//b` are no comments).
+_TRAILING: dict[str, tuple[str, ...]] = {
+    **{lang: ("#",) for lang in _HASH_COMMENT}, **{lang: ("//",) for lang in _SLASH_COMMENT},
+    **{lang: ("--",) for lang in _DASH_COMMENT}, **{lang: (";",) for lang in _SEMI_COMMENT},
+    **{lang: ("%",) for lang in _PERCENT_COMMENT}, "hcl": ("#", "//"), "php": ("//", "#")}
+
+
+def code_part(lang: str, text: str) -> str | None:
+    """A line's code without its comment (`x = 0 # sort smalles first` -> `x = 0`, indentation
+    kept), the line itself where it has none; None where this cannot tell: a language with no
+    line comment known here, or a quote left open at the line's end (a string that goes on, a
+    Rust lifetime, a shell apostrophe)."""
+    markers = _TRAILING.get(lang)
+    if markers is None:
+        return None
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "\"'`":
+            quote = c
+        elif (i == 0 or text[i - 1] in " \t") and text.startswith(markers, i):
+            return text[:i].rstrip()
+        i += 1
+    return None if quote else text.rstrip()
+
+
+def comments_changed_only(lang: str, rows: list[str]) -> bool:
+    """Do a hunk's rows (prefixed ' ', '+', '-') change comments only, trailing ones included:
+    the removed and the added lines, without their comments (`code_part`), hold the same code,
+    line for line, once the lines that are only a comment are left out? sinatra's "Fix a typo in
+    a comment" (`quality = 0 # we sort smalles first`) was a bug to find."""
+    markers = _TRAILING.get(lang)
+    changed = [ln for ln in rows if ln[0] != " " and ln[1:].strip()]
+    if markers is None or not changed or not any(m in ln for ln in changed for m in markers):
+        return False  # cheap and necessary: no changed line holds a comment marker
+    sides: dict[str, list[str]] = {"-": [], "+": []}
+    for ln in changed:
+        code = code_part(lang, ln[1:])
+        if code is None:
+            return False
+        if code.strip():
+            sides[ln[0]].append(code)
+    return sides["-"] == sides["+"]
 
 
 def docstring_lines(code: str) -> set[int] | None:

@@ -37,6 +37,11 @@ _TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTER
                       rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)|{_POINTER_LINE})[ \t]*$|"
                       rf"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|^\s*{_CC}[ \t]*$",
                       re.I | re.M)
+# A short line that leads into a reference on the next line, alone there: hiredis' "Suggested
+# at\nhttps://github.com/redis/hiredis/issues/294#issuecomment-..." left "Suggested at" as a
+# fix's explanation once the link was cut. Both lines go.
+_LEAD_IN = re.compile(r"^[ \t]*(?:[^\s.!?]+[ \t]+){0,7}(?:[^\s.!?]*:|(?:at|in|on|from|by|to|here|see|via))[ \t]*\n"
+                      r"[ \t]*(?:https?://\S+|#\d+|[\w.-]+/[\w.-]+#\d+)[ \t]*$", re.I | re.M)
 # (cut before the trailers: dplyr's "Fixes #2612. cc @krlmlr" leaves a cc line)
 _LEADING_REFS = re.compile(rf"^([ \t]*){_ONE}(?:[^\w\n]+{_ONE})*[ \t]*(?:[.:;]|[ \t]-)[ \t]+(?=\S)", re.I | re.M)
 
@@ -94,6 +99,8 @@ def clean_body(body: str) -> str:
         body = _CONFLICTS.sub("", body)
     if "<!--" in body or "[" in body:
         body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
+    if "http" in body or "#" in body:
+        body = _LEAD_IN.sub("", body)
     body = _TRAILER.sub("", _LEADING_REFS.sub(r"\1", body))
     if "#" in body:
         body = _empty_headings(body)

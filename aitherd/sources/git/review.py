@@ -461,6 +461,14 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     diff = sections.get(r.path)
     if diff is None:
         return None
+    # A line the culprit removed elsewhere in the same file and wrote again was moved there, not
+    # written: fd's "walk: New WorkerState struct" moved `builder.add("!.git/")` with the code
+    # around it, and was reviewed for what "stop ignore .git folders by default" fixed years
+    # later. (Lines moved into a file the culprit added: `_removed_lines`.)
+    removed = {_plain(ln[1:]) for h in diff.hunks for ln in h.lines if ln[0] == "-" and ln[1:].strip()}
+    pairs = {(n, o) for n, o in pairs if _plain(r.lines[o]) not in removed}
+    if not pairs:
+        return None
     blamed = {n for n, _ in pairs}
     shown = [h for h in diff.hunks if any(h.new_start <= n < h.new_start + h.new_len for n in blamed)]
     if not shown:
