@@ -14,9 +14,11 @@ from aitherd.sources.git.classify import (
     decide,
     decide_scored,
     features,
+    framed_as_fix,
     rules,
     says_fix,
     skip_reason,
+    tooling_fix,
 )
 from aitherd.sources.git.config import GitMiningConfig
 
@@ -234,6 +236,23 @@ def test_a_subject_that_says_fix_keeps_the_fix_framing() -> None:
                         "based on Jose comments. Also fixed typos.")
     assert says_fix("Fixed the crash when the changeset has no params at all and the repo is not started. "
                     "Also added a test.")
+
+
+def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> None:
+    """jinja's "Apply ruff fixes" and flask's "Fix pyright type errors" were "Bug fix: ... Find the
+    bug in this code"; "Fix style attribute being dropped" is a bug all the same."""
+    for subject in ("Apply ruff fixes", "Fix mypy finding", "Fix pyright type errors", "Fix typos", "flake8 fixes",
+                    "fix: typo in README", "Fix clippy warnings", "fix(parser): correct spelling", "Fix lint.",
+                    "Fixed a typo in the docstring", "Fix compiler warnings"):
+        assert tooling_fix(subject), subject
+        assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
+    for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",
+                    "Fix black screen on resume", "Fix a bug in typo correction", "Lint rule crashes on empty files",
+                    # more than a typo or a warning: jinja's and flask's
+                    "Fixed typo in parser.py that caused a broken traceback on syntax errors",
+                    "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit"):
+        assert not tooling_fix(subject), subject
+        assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 
 
 def test_chinese_and_japanese_subjects_are_read_by_their_words() -> None:

@@ -205,10 +205,44 @@ def says_fix(subject: str) -> bool:
     return _FIX_WORDS.search(rest) is not None or _FIX_WORDS_CJK.search(rest) is not None
 
 
+# What a linter, a type checker or a formatter found, or a typo: fixed, but no bug to find
+# ("Bug fix: Apply ruff fixes ... Find the bug in this code": jinja; flask's "Fix mypy finding",
+# "Fix pyright type errors"; "Fix typos", "flake8 fixes", "Fix clippy warnings").
+_TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|tslint|clippy|rubocop|pep ?8|"
+         r"black|isort|prettier|gofmt|golint|checkstyle|style|formatting|typos?|spelling|misspellings?|"
+         r"(?:compiler|build|deprecation)\s+warnings?|warnings?|type[- ]?(?:check(?:ing|er)?\s+)?(?:errors?|issues?))")
+# ... the tool or the typo ends the phrase, or errors, findings, "in", "for" ... follow it: "Fix
+# style attribute being dropped", "Fix warning box layout", "Fix black screen" are bugs.
+_TOOL_NOUN = r"(?:\s+(?:fix(?:es)?|errors?|issues?|findings?|warnings?|complaints?|nits?)\b)"
+_AFTER_TOOL = (r"(?=\s*(?:$|[.,;:!()\[]|(?:in|for|on|from|and|across|throughout|after|with|to|reported|found|here|"
+               r"there)\b))")
+_TOOL_FIX = re.compile(
+    rf"(?:\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?|resolve[sd]?|address(?:es|ed)?|apply|applied)\s+"
+    rf"(?:(?:a|an|the|some|all|more|several|new|remaining|minor|various|few|of|[\w-]+'s|{_TOOL})\s+){{0,2}}|^\s*)"
+    rf"{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}|\b{_TOOL}{_TOOL_NOUN}", re.I)
+
+
+_CAUSED = re.compile(r"\bcaus(?:e[sd]?|ing)\b", re.I)
+
+
+def tooling_fix(subject: str) -> bool:
+    """Does the subject (its first sentence) say it fixes what a linter, type checker or
+    formatter found, or a typo, and no more? jinja's "Fixed typo in parser.py that caused a
+    broken traceback on syntax errors" and flask's "Fixed warning and broken tests on 3.3" fix
+    bugs all the same."""
+    first = split_subject(conventional(subject)[1])[0]
+    found = _TOOL_FIX.search(first)
+    if found is None:
+        return False
+    rest = first[:found.start()] + " " + first[found.end():]
+    return _FIX_WORDS.search(rest) is None and _CAUSED.search(rest) is None
+
+
 def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) -> bool:
     """Are a commit's examples framed as a fix ("Bug fix: ... find the bug", review pairs)? A
-    bugfix decided with `threshold` or more of the probability, or whose subject says so."""
-    return kind == "bugfix" and (confidence >= threshold or says_fix(subject))
+    bugfix decided with `threshold` or more of the probability, or whose subject says so; never
+    one that fixes what a linter or type checker found, or a typo (`tooling_fix`)."""
+    return kind == "bugfix" and (confidence >= threshold or says_fix(subject)) and not tooling_fix(subject)
 
 
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".

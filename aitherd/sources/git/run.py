@@ -30,7 +30,15 @@ from typing import Any
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, notebook
-from aitherd.sources.git.classify import CLASSES, Shape, conventional, decide_scored, framed_as_fix, skip_reason
+from aitherd.sources.git.classify import (
+    CLASSES,
+    Shape,
+    conventional,
+    decide_scored,
+    framed_as_fix,
+    skip_reason,
+    tooling_fix,
+)
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
 from aitherd.sources.git.gitio import GitError, Heads, Interrupted, git, git_env
 from aitherd.sources.git.labels import LLMLabels
@@ -223,7 +231,8 @@ class Miner:
             res.fix = (commit, [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb") and
                                 not files.is_ide_project(p.path)])
         elif kind == "bugfix":
-            res.counts["unsure_fixes"] = 1  # framed as the change it is: no "find the bug", no review pairs
+            # framed as the change it is: no "find the bug", no review pairs
+            res.counts["tooling_fixes" if tooling_fix(commit.subject) else "unsure_fixes"] = 1
         res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
 
     def _notebooks(self, commit: Commit) -> None:
