@@ -1197,6 +1197,11 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     for prose in (f"Note: {sha} broke the build, so the check moves.", "The fix: https://example.com/a is where it goes.",
                   "svn: the old history is in r123 and later."):
         assert clean_body(prose) == prose
+    # what hg-git and `hg convert` append: jinja's "--HG--\nbranch : trunk" was fixes' explanation
+    assert clean_body("--HG--\nbranch : trunk") == ""
+    assert clean_body("Moved the lexer cache.\n\n--HG--\nbranch : trunk\nrename : a.py => b.py\n") == \
+        "Moved the lexer cache."
+    assert clean_body("The --HG-- marker is what hg-git writes.") == "The --HG-- marker is what hg-git writes."
     # a line that leads into a reference alone on the next one: hiredis' "Suggested at" was left
     # standing as a fix's explanation once its link was cut
     assert clean_body("Suggested at\nhttps://github.com/redis/hiredis/issues/294#issuecomment-69153074\n\n"

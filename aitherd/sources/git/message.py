@@ -65,6 +65,10 @@ _SQUASH_RULE = re.compile(r"^-{9}[ \t]*$", re.M)
 # About 5% of python-bigquery's and release-please's commits, 1% of BentoML's.
 # git's note of the files a merge or cherry-pick had conflicts in, left in the message ("Conflicts:"
 # then a tab-indented path a line, "# Conflicts:" in newer gits): magit's 14, Alamofire's 8
+# What hg-git and `hg convert` append to a message: "--HG--" then "branch : trunk", "rename : a =>
+# b", "extra : ..." to its end (jinja's history from Mercurial: "--HG--\nbranch : trunk" stood as
+# fixes' whole explanation).
+_HG_META = re.compile(r"^--HG--[ \t]*$.*", re.M | re.S)
 _CONFLICTS = re.compile(r"^#?[ \t]*Conflicts:[ \t]*\n(?:#?[ \t]*\n)?(?:#?\t[^\n]*(?:\n|\Z))+", re.M)
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _CHECKLIST = re.compile(r"(?:^[^\n]*:[ \t]*\n(?:[ \t]*\n)*)?"  # the line that introduces it
@@ -95,6 +99,8 @@ def clean_body(body: str) -> str:
     if (chat := _CHAT.search(body)) is not None:
         body = body[:chat.start()]
     body = _squash_cut(body)
+    if "--HG--" in body:
+        body = _HG_META.sub("", body)
     if "Conflicts:" in body:
         body = _CONFLICTS.sub("", body)
     if "<!--" in body or "[" in body:
