@@ -1052,6 +1052,11 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("docs/_themes/jinja/static/jinja.css_t", "css"), ("requirements/dev.in", "text"),
     ("requirements-dev.in", "text"), ("ext/Snippets/batch.tmSnippet", "xml"), ("docs/jinjastyle.sty", "latex"),
     ("hiredis.pc.in", ""),
+    # bats-core's tests and man pages; luarocks' specs, manifests, Teal declarations and makefiles
+    ("test/bats.bats", "bash"), ("man/bats.1.ronn", "markdown"), (".codespellrc", "ini"),
+    ("rockspec/luarocks-3.0.0-1.rockspec", "lua"), ("types/lfs.d.tl", "teal"), (".busted", "lua"),
+    (".luacheckrc", "lua"), ("lfw/rocks/luazip/1.2.3-2/rock_manifest", "lua"), ("binary/Makefile.windows", "makefile"),
+    ("Makefile.luarocks", "makefile"), ("win32/lua5.1/bin/Microsoft.VC80.CRT.manifest", "xml"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -150,6 +150,11 @@ LANG = {
     # RABL) or Haml; Sphinx themes' templated CSS (jinja's docs), TextMate snippets, LaTeX styles
     ".mab": "ruby", ".nokogiri": "ruby", ".yajl": "ruby", ".rabl": "ruby", ".hamlit": "haml", ".css_t": "css",
     ".tmsnippet": "xml", ".sty": "latex",
+    # Bats' tests are Bash (bats-core: 925 unlabelled), ronn's man page sources Markdown; LuaRocks'
+    # package specs and Lua-table manifests, Teal's typed Lua (luarocks: 102 .d.tl), busted's and
+    # luacheck's Lua configs; Windows side-by-side manifests
+    ".bats": "bash", ".ronn": "markdown", ".rockspec": "lua", ".tl": "teal", ".busted": "lua",
+    ".luacheckrc": "lua", ".manifest": "xml",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -184,7 +189,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".yamllint": "yaml", ".ansible-lint": "yaml", ".perltidyrc": "ini",  # ansible-role-docker's, mojo's
           "rust-toolchain": "text",
           # OCaml's dune build files, S-expressions (ocaml-lsp: 454 unlabelled)
-          "dune": "dune", "dune-project": "dune", "dune-workspace": "dune"}
+          "dune": "dune", "dune-project": "dune", "dune-workspace": "dune",
+          "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -248,7 +254,7 @@ _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 # A variant of a file known by its name, named after it: docker-library's Dockerfile-linux.template
 # (477 unlabelled), Dockerfile.alpine, devise's gemfiles/Gemfile-rails-7-0 (190); in that name's
 # language (_NAMES), but for a Gemfile.lock
-_NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile)[.-]\w")
+_NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile|Makefile)[.-]\w")  # luarocks' Makefile.windows
 
 
 def _ext(path: str) -> tuple[str, str]:
