@@ -1395,18 +1395,26 @@ def test_a_fix_of_a_comment_after_code_is_an_edit(tmp_path: Path) -> None:
     assert not files.comments_changed_only("python", ["-foo()", "+# foo()"])  # code commented out is a change
     assert not files.comments_changed_only("python", ["-    foo()  # a", "+  foo()  # b"])  # and its indentation
     assert files.comments_changed_only("c", [" int y;", "-x = 1; // tpyo", "+x = 1; // typo", "+// and more"])
-    r = new_repo(tmp_path / "r")
     src = ("def accept_entry(entry)\n  type, *options = entry.split(';')\n  quality = 0 # we sort smalles first\n"
            "  [type, quality]\nend\n")
-    commit(r, "Add accept_entry", {"lib/base.rb": src})
-    commit(r, "Fix a typo in a comment", {"lib/base.rb": src.replace("smalles", "smallest")})
-    commit(r, "Fix accept_entry splitting on commas", {"lib/base.rb": src.replace("smalles", "smallest").replace(
-        "split(';')", "split(',')")})
-    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
-    (typo,) = [c for c in cands(out) if "a typo in a comment" in c.messages[0]["content"]]
-    assert typo.category == "editing" and "Find the bug" not in typo.messages[0]["content"]
-    (bug,) = [c for c in cands(out) if "splitting on commas" in c.messages[0]["content"]]
-    assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"]
+    edit_then_fix(tmp_path, "lib/base.rb", src, ("Fix a typo in a comment", "smalles", "smallest"),
+                  ("Fix accept_entry splitting on commas", "split(';')", "split(',')"), context=2)
+
+
+def edit_then_fix(tmp_path: Path, path: str, src: str, edit: tuple[str, str, str], fix: tuple[str, str, str],
+                  context: int) -> None:
+    """A file, a commit that only edits its comments or documentation (subject, old, new text),
+    then a fix of its code: the first is an edit, the second a bug to find."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add it", {path: src})
+    edited = src.replace(edit[1], edit[2])
+    commit(r, edit[0], {path: edited})
+    commit(r, fix[0], {path: edited.replace(fix[1], fix[2])})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=context))
+    (doc,) = [c for c in cands(out) if c.messages[0]["content"].split("\n")[0].endswith(edit[0])]
+    assert doc.category == "editing" and "Find the bug" not in doc.messages[0]["content"], edit[0]
+    (bug,) = [c for c in cands(out) if fix[0] in c.messages[0]["content"].split("\n")[0]]
+    assert bug.category == "debugging" and "Find the bug in this code" in bug.messages[0]["content"], fix[0]
 
 
 def test_a_python_fix_of_a_docstring_is_an_edit(tmp_path: Path) -> None:
@@ -1432,19 +1440,11 @@ def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:
     """mojo's "Fixed pod" commits (419 of its 2,804 debugging examples changed POD only)."""
     assert files.pod_lines("sub x { 1 }\n\n=head2 foo\n\nDoes foo.\n\n=cut\n\nsub y {}\n") == {3, 4, 5, 6, 7}
     assert files.pod_lines("Does foo.\n\n=cut\n\nsub y {}\n") == {1, 2, 3}  # a window that starts inside
-    r = new_repo(tmp_path / "r")
     pm = ("package Foo;\nuse strict;\n\nsub double {\n  my $x = shift;\n  return $x * 2;\n}\n\n1;\n__END__\n\n"
           "=head1 NAME\n\nFoo - doubles\n\n=head2 double\n\n  my $y = Foo::double(2);\n\nRetruns twice its input.\n\n"
           "=cut\n")
-    commit(r, "Add Foo", {"lib/Foo.pm": pm})
-    commit(r, "Fixed pod", {"lib/Foo.pm": pm.replace("Retruns", "Returns")})
-    commit(r, "Fixed double returning the wrong value", {"lib/Foo.pm": pm.replace("Retruns", "Returns").replace(
-        "$x * 2", "$x * 3")})
-    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
-    (pod,) = [c for c in cands(out) if "pod" in c.messages[0]["content"].split("\n")[0]]
-    assert pod.category == "editing" and "Find the bug" not in pod.messages[0]["content"]
-    (bug,) = [c for c in cands(out) if "wrong value" in c.messages[0]["content"]]
-    assert bug.category == "debugging"
+    edit_then_fix(tmp_path, "lib/Foo.pm", pm, ("Fixed pod", "Retruns", "Returns"),
+                  ("Fixed double returning the wrong value", "$x * 2", "$x * 3"), context=3)
 
 
 def test_an_elixir_fix_of_its_doc_heredoc_is_an_edit(tmp_path: Path) -> None:
