@@ -341,3 +341,42 @@ def test_a_repo_model_that_cannot_be_made_stops_the_run_with_why(tmp_path: Path,
             got.append(item)
     # Nothing that needed the model was handed on without it.
     assert not [i for i in got if isinstance(i, Candidate) and i.provenance["by"] != "prefix"]
+
+
+_SLOW_RANGE = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from aitherd.sources import gitmine
+from aitherd.sources.git.config import GitMiningConfig
+real = gitmine._repo_model
+def late(*args):
+    time.sleep(60)
+    return real(*args)
+gitmine._repo_model = late
+cfg = GitMiningConfig(classifier_min_commits=50, review_days=0, jobs=2, parallel_min_commits=6)
+for item in gitmine.mine(sys.argv[1], "main", {}, cfg, {}):
+    pass
+"""
+
+
+def test_a_range_killed_mid_way_leaves_a_folder_the_next_range_removes(tmp_path: Path) -> None:
+    """`kill -9` of the job's worker in the middle of a range (its workers and the model's
+    process die with it) leaves the range's folder, which may hold a chunk's results: the next
+    range removes it; a live process's folder is left alone."""
+    from aitherd.sources.git.run import FOLDER_PREFIX, sweep_stale_folders
+
+    r = str(mixed(tmp_path / "r"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_RANGE, r, str(Path(__file__).resolve().parents[1])], env=env)
+    deadline = time.monotonic() + 60
+    while not list(tmp.glob(f"{FOLDER_PREFIX}{proc.pid}-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (left,) = tmp.glob(f"{FOLDER_PREFIX}{proc.pid}-*")
+    proc.kill()
+    proc.wait()
+    mine_live = tmp / f"{FOLDER_PREFIX}{os.getpid()}-x"
+    mine_live.mkdir()
+    assert left.exists()
+    assert sweep_stale_folders(str(tmp)) == [str(left)] and not left.exists() and mine_live.exists()

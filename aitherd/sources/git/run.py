@@ -554,6 +554,32 @@ def _trainer(train: Callable[[], Any], folder: str | None, cfg: Settings) -> tup
     return replace(cfg, model=pending), proc
 
 
+FOLDER_PREFIX = "aitherd-mine-"
+
+
+def sweep_stale_folders(where: str | None = None) -> list[str]:
+    """Remove the folders of ranges whose process is gone (killed mid-range: `kill -9`, out of
+    memory), which may still hold a chunk's results or a model; ours only, named by pid. The
+    removed folders' paths."""
+    where = where or tempfile.gettempdir()
+    gone = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(where):
+            pid = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+            if not entry.name.startswith(FOLDER_PREFIX) or not pid.isdigit():
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != os.getuid() or not entry.is_dir(follow_symlinks=False):
+                    continue
+                os.kill(int(pid), 0)  # alive (or another user's): left alone
+            except ProcessLookupError:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                gone.append(entry.path)
+            except OSError:
+                continue
+    return gone
+
+
 def _result(fut: Future[tuple[str, str | None]], trainer: Any, pending: Any) -> tuple[str, str | None]:
     """A chunk's result; while the trainer runs, its end is watched: gone without writing the
     model (killed, out of memory), it is written as failed, so no worker waits for it."""
@@ -576,7 +602,10 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int,
     parallel = jobs > 1 and len(shas) >= parallel_min and "fork" in multiprocessing.get_all_start_methods()
     trainer = None
     # the workers' results and the model pass through files here (mkdtemp: 0700, removed after)
-    folder = tempfile.mkdtemp(prefix="aitherd-mine-") if parallel else None
+    folder = None
+    if parallel:
+        sweep_stale_folders()
+        folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
     try:
         if train is not None:
             cfg, trainer = _trainer(train, folder, cfg)
