@@ -1057,6 +1057,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("rockspec/luarocks-3.0.0-1.rockspec", "lua"), ("types/lfs.d.tl", "teal"), (".busted", "lua"),
     (".luacheckrc", "lua"), ("lfw/rocks/luazip/1.2.3-2/rock_manifest", "lua"), ("binary/Makefile.windows", "makefile"),
     ("Makefile.luarocks", "makefile"), ("win32/lua5.1/bin/Microsoft.VC80.CRT.manifest", "xml"),
+    # pdoc's templates, ex_doc's Livebook fixture, version pins and a GitHub Pages domain
+    ("pdoc/templates/html_frame.jinja2", "jinja"), ("pdoc/templates/module.txt.mako", "mako"),
+    ("test/fixtures/LivebookFile.livemd", "markdown"), (".python-version", "text"), (".nvmrc", "text"),
+    ("docs/CNAME", "text"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1143,6 +1147,8 @@ def test_a_zsh_completion_function_is_zsh_by_its_first_line() -> None:
     assert files.shebang_language("# compdef is a word here") == ""
     assert files.shebang_language("<?php") == "php"  # laravel's early artisan: no #! line
     assert files.shebang_language("#!/usr/bin/env escript\n%% -*- erlang -*-") == "erlang"  # rebar3's bootstrap
+    assert files.shebang_language("#!/usr/bin/env elixir\nmix_env = System.get_env()") == "elixir"  # ex_doc's bin/ex_doc
+    assert files.shebang_language("#!/usr/bin/env julia") == "julia" and files.shebang_language("#!/bin/crystal") == "crystal"
 
 
 def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp_path: Path) -> None:

@@ -155,6 +155,8 @@ LANG = {
     # luacheck's Lua configs; Windows side-by-side manifests
     ".bats": "bash", ".ronn": "markdown", ".rockspec": "lua", ".tl": "teal", ".busted": "lua",
     ".luacheckrc": "lua", ".manifest": "xml",
+    # Jinja and Mako templates (pdoc: 171 and 92 unlabelled), Livebook's notebooks (ex_doc)
+    ".jinja2": "jinja", ".mako": "mako", ".livemd": "markdown",
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -190,7 +192,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "rust-toolchain": "text",
           # OCaml's dune build files, S-expressions (ocaml-lsp: 454 unlabelled)
           "dune": "dune", "dune-project": "dune", "dune-workspace": "dune",
-          "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua"}
+          "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua",
+          ".python-version": "text", ".ruby-version": "text", ".node-version": "text", ".nvmrc": "text",
+          ".tool-versions": "text", "CNAME": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -379,7 +383,11 @@ _INTERPRETERS = {"sh": "bash", "bash": "bash", "dash": "bash", "ksh": "bash", "a
                  "deno": "typescript", "bun": "javascript", "ts-node": "typescript", "tsx": "typescript",
                  "perl": "perl", "ruby": "ruby", "php": "php", "lua": "lua", "Rscript": "r", "awk": "awk",
                  "gawk": "awk", "tclsh": "tcl", "jq": "jq", "make": "makefile", "pwsh": "powershell",
-                 "escript": "erlang"}  # rebar3's bootstrap, its early priv/rebar (203 unlabelled)
+                 "escript": "erlang",  # rebar3's bootstrap, its early priv/rebar (203 unlabelled)
+                 "elixir": "elixir", "iex": "elixir", "julia": "julia", "crystal": "crystal", "nim": "nim",
+                 "raku": "raku", "guile": "scheme", "racket": "racket", "swift": "swift", "kotlin": "kotlin",
+                 "groovy": "groovy", "scala": "scala", "dart": "dart", "osascript": "applescript",
+                 "nu": "nu", "elvish": "elvish", "xonsh": "python"}  # ex_doc's bin/ex_doc (25 unlabelled)
 
 
 _NIX_SHELL = re.compile(r"#![ \t]*nix-shell\b[^\n]*?[ \t]-i[ \t]+(?:\S*/)?([A-Za-z][\w+-]*?)[\d.]*(?:[ \t]|$)", re.M)
