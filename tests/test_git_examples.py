@@ -1061,9 +1061,27 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("pdoc/templates/html_frame.jinja2", "jinja"), ("pdoc/templates/module.txt.mako", "mako"),
     ("test/fixtures/LivebookFile.livemd", "markdown"), (".python-version", "text"), (".nvmrc", "text"),
     ("docs/CNAME", "text"),
+    # puppetlabs-stdlib's module files, CSV.jl's old REQUIRE; Pascal (a `.pp` is told by its lines)
+    ("Modulefile", "ruby"), (".pdkignore", "gitignore"), (".gemspec", "ruby"), ("REQUIRE", "text"),
+    ("src/main.pas", "pascal"), ("project.lpr", "pascal"), ("manifests/init.pp", ""),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
+
+
+def test_a_pp_file_is_puppet_or_pascal_by_its_lines() -> None:
+    """puppetlabs-stdlib's manifests (179 unlabelled snippets) and Free Pascal's units share `.pp`."""
+    puppet = " class stdlib::stages {\n+  stage { 'setup':  before => Stage['main'] }\n }\n"
+    pascal = " unit Strings;\n interface\n+function Trim(const S: string): string;\n"
+    assert files.shared_extension("manifests/init.pp")
+    assert files.shared_language("manifests/stages.pp", puppet, set()) == "puppet"
+    assert files.shared_language("rtl/strings.pp", pascal, set()) == "pascal"
+    assert files.shared_language("tests/init.pp", "+include stdlib\n", set()) == "puppet"
+    assert files.shared_language("types/httpurl.pp", "+type Stdlib::HTTPUrl = Pattern[/x/]\n", set()) == "puppet"
+    assert files.shared_language("functions/ensure.pp", "+function stdlib::ensure(\n", set()) == "puppet"
+    assert files.shared_language("src/x.pp", "+  x := 1;\n", set()) == ""  # neither says: unlabelled
+    assert files.shared_language("src/x.pp", "+  x := 1;\n", {"pascal"}) == "pascal"  # beside .pas files
+    assert files.shared_language("src/x.pp", "+  x := 1;\n", set(), lambda: "pascal") == "pascal"  # its head
 
 
 def test_sandcastle_topics_are_documentation() -> None:

@@ -157,6 +157,7 @@ LANG = {
     ".luacheckrc": "lua", ".manifest": "xml",
     # Jinja and Mako templates (pdoc: 171 and 92 unlabelled), Livebook's notebooks (ex_doc)
     ".jinja2": "jinja", ".mako": "mako", ".livemd": "markdown",
+    ".pas": "pascal", ".dpr": "pascal", ".lpr": "pascal",  # Free Pascal and Delphi (`.pp`: shared_language)
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -194,7 +195,10 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "dune": "dune", "dune-project": "dune", "dune-workspace": "dune",
           "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua",
           ".python-version": "text", ".ruby-version": "text", ".node-version": "text", ".nvmrc": "text",
-          ".tool-versions": "text", "CNAME": "text"}
+          ".tool-versions": "text", "CNAME": "text",
+          # Puppet modules' metadata and tool files (puppetlabs-stdlib), Julia's old REQUIRE (CSV.jl)
+          "Modulefile": "ruby", ".pdkignore": "gitignore", ".gemspec": "ruby", ".gemfile": "ruby",
+          ".rspec": "text", ".puppet-lint.rc": "text", "REQUIRE": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -323,7 +327,7 @@ _QT_TS = re.compile(r"<!DOCTYPE TS>|<TS\s+version=|</?(?:message|translation|sou
 # Extensions two languages share: what the lines say decides, and without a word from them the
 # default (a `.m` file that shows neither stays unlabelled). A `.ts` hunk of a catalog always
 # shows its tags: its commit's other files and the file's head are asked for `.h` and `.m` only.
-_SHARED_EXT = {".h": "c", ".m": "", ".ts": "typescript", ".v": ""}
+_SHARED_EXT = {".h": "c", ".m": "", ".ts": "typescript", ".v": "", ".pp": ""}
 # Verilog's own lines (picorv32: 517 unlabelled snippets of `.v`): a module, a block, a sized
 # literal (1'b1, 'bx), a directive; and Coq's, which names its files `.v` too: a vernacular
 # command (not a comment: Verilog's attributes are written `(* parallel_case *)`).
@@ -335,14 +339,24 @@ _COQ_TEXT = re.compile(r"^[+ -]?\s*(?:Theorem|Lemma|Corollary|Proof|Qed|Defined|
                        r"Inductive|Record|Require|Hypothesis|Variable|Notation|Ltac|Section|Instance)\b", re.M)
 
 
+# `.pp`: Puppet's manifests (puppetlabs-stdlib: 179 unlabelled snippets) and Free Pascal's units.
+# Pascal's own lines: a unit, program or uses clause, a routine's heading, begin and end; or else
+# Puppet's: a class, define or node block, an include, a resource (`file { '/x':`), a variable set.
+_PASCAL_TEXT = re.compile(r"^[+ -]?\s*(?:unit|program|uses|interface|implementation|procedure|constructor|"
+                          r"destructor)\b|^[+ -]?\s*(?:begin|end[;.])\s*$|^[+ -]?\s*function\s+\w+(?:\.\w+)?\s*(?:\(|:(?!:)|;)",
+                          re.M | re.I)
+_PUPPET_TEXT = re.compile(r"^[+ -]?\s*(?:class|define|node)\s+[\w:'\"]+.*[{(]|^[+ -]?\s*include\s+[\w:]+\s*$|"
+                          r"^[+ -]?\s*[a-z_:]+\s*\{\s*['\"$]|^[+ -]?\s*\$[\w:]+\s*=[^=~]|=>|"
+                          r"^[+ -]?\s*type\s+[A-Z][\w:]*\s*=|^[+ -]?\s*function\s+\w+::", re.M)
 # The shared extensions whose file head at the tip is read too, where the lines and the commit's
 # other files say nothing (shared_language; a `.ts` hunk of a catalog always shows its tags)
-HEAD_TELLS = (".h", ".m", ".v")
+HEAD_TELLS = (".h", ".m", ".v", ".pp")
 
 
 def shared_extension(path: str) -> bool:
     """Is the file's language told by its lines (`.h`: C, C++ or Objective-C; `.m`: Objective-C
-    or MATLAB; `.ts`: TypeScript or a Qt catalog; `.v`: Verilog or Coq), not by its extension alone?"""
+    or MATLAB; `.ts`: TypeScript or a Qt catalog; `.v`: Verilog or Coq; `.pp`: Puppet or Pascal),
+    not by its extension alone?"""
     return path.endswith((*HEAD_TELLS, ".ts"))
 
 
@@ -352,6 +366,8 @@ def lines_say(path: str, text: str) -> str:
         return "xml" if _QT_TS.search(text) else ""
     if path.endswith(".v"):
         return "verilog" if _VERILOG_TEXT.search(text) else "coq" if _COQ_TEXT.search(text) else ""
+    if path.endswith(".pp"):
+        return "pascal" if _PASCAL_TEXT.search(text) else "puppet" if _PUPPET_TEXT.search(text) else ""
     if _OBJC_TEXT.search(text):
         return "objectivec"
     if path.endswith(".h"):
@@ -372,6 +388,8 @@ def shared_language(path: str, text: str, siblings: set[str], head: Callable[[],
         return _SHARED_EXT[ext]
     if ext == ".v":
         by_siblings = "verilog" if siblings & {"verilog", "systemverilog"} else ""
+    elif ext == ".pp":
+        by_siblings = "pascal" if "pascal" in siblings else ""
     else:
         by_siblings = ("objectivec" if "objectivec" in siblings else "cpp" if "cpp" in siblings and ext == ".h" else "")
     return by_siblings or (head() if head is not None else "") or _SHARED_EXT[ext]
@@ -604,10 +622,11 @@ def _spacing(text: str) -> str:
 # What starts a comment line, by language family ("#" is no comment in C: #include, #define).
 _HASH_COMMENT = frozenset({"python", "cython", "ruby", "bash", "zsh", "fish", "perl", "r", "yaml", "toml", "elixir",
                            "powershell", "makefile", "cmake", "nix", "dockerfile", "julia", "tcl", "coffeescript",
-                           "starlark", "nim", "crystal", "gitignore", "ini", "hcl", "graphql", "jq"})
+                           "starlark", "nim", "crystal", "gitignore", "ini", "hcl", "graphql", "jq", "puppet"})
 _SLASH_COMMENT = frozenset({"c", "cpp", "objectivec", "java", "kotlin", "scala", "groovy", "csharp", "fsharp", "go",
                             "rust", "swift", "dart", "javascript", "typescript", "jsx", "tsx", "php", "solidity",
-                            "verilog", "systemverilog", "protobuf", "zig", "cuda", "less", "scss", "css", "hcl"})
+                            "verilog", "systemverilog", "protobuf", "zig", "cuda", "less", "scss", "css", "hcl",
+                            "pascal"})
 _DASH_COMMENT = frozenset({"sql", "lua", "haskell", "elm", "vhdl"})
 _SEMI_COMMENT = frozenset({"clojure", "elisp", "scheme", "asm"})
 _PERCENT_COMMENT = frozenset({"erlang", "matlab", "latex"})
