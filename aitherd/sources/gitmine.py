@@ -118,7 +118,8 @@ def _repo_model(repo: str, target: str, cfg: GitMiningConfig) -> Any:
     return train_model(history(repo, target, cfg.classifier_commits), cfg.classifier_min_commits, cfg.prior)
 
 
-def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state_dir: str | None = None) -> Settings:
+def settings(repo: str, tip: str, cfg: GitMiningConfig, state_dir: str | None = None) -> Settings:
+    """The miner's settings; the repo model, made while the range is mined, is not among them (mine_commits)."""
     return Settings(repo=repo, tip=tip, context_lines=cfg.context_lines, max_diff_bytes=cfg.max_diff_bytes,
                     max_hunk_lines=cfg.max_hunk_lines, min_changed_lines=cfg.min_changed_lines,
                     max_example_chars=cfg.max_example_chars, max_example_files=cfg.max_example_files,
@@ -127,7 +128,7 @@ def settings(repo: str, tip: str, cfg: GitMiningConfig, model: Any = None, state
                     review_days=cfg.review_days,
                     skip_paths=tuple(cfg.skip_paths), translations=cfg.translations,
                     credential_files=tuple(cfg.credential_files), llm=cfg.llm.model_dump() if cfg.llm else None,
-                    label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None, model=model,
+                    label_cache=str(Path(state_dir) / LABEL_CACHE) if state_dir and cfg.llm else None,
                     prior=cfg.prior, fix_confidence=cfg.fix_confidence)
 
 
@@ -144,7 +145,7 @@ def _range(repo: str, ref: str, last: str | None, target: str, done: int, at: st
     train = None
     if cfg.classifier and any(conventional(s)[0] is None for _, s in todo):
         train = functools.partial(_repo_model, repo, target, cfg)  # made beside the workers (mine_commits)
-    cfg_w = settings(repo, target, cfg, None, state_dir)
+    cfg_w = settings(repo, target, cfg, state_dir)
     try:
         for res in mine_commits(cfg_w, [s for s, _ in todo], cfg.jobs or default_jobs(), cfg.parallel_min_commits,
                                 train):

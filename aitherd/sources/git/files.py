@@ -343,8 +343,8 @@ _COQ_TEXT = re.compile(r"^[+ -]?\s*(?:Theorem|Lemma|Corollary|Proof|Qed|Defined|
 # Pascal's own lines: a unit, program or uses clause, a routine's heading, begin and end; or else
 # Puppet's: a class, define or node block, an include, a resource (`file { '/x':`), a variable set.
 _PASCAL_TEXT = re.compile(r"^[+ -]?\s*(?:unit|program|uses|interface|implementation|procedure|constructor|"
-                          r"destructor)\b|^[+ -]?\s*(?:begin|end[;.])\s*$|^[+ -]?\s*function\s+\w+(?:\.\w+)?\s*(?:\(|:(?!:)|;)",
-                          re.M | re.I)
+                          r"destructor)\b|^[+ -]?\s*(?:begin|end[;.])\s*$|"
+                          r"^[+ -]?\s*function\s+\w+(?:\.\w+)?\s*(?:\(|:(?!:)|;)", re.M | re.I)
 _PUPPET_TEXT = re.compile(r"^[+ -]?\s*(?:class|define|node)\s+[\w:'\"]+.*[{(]|^[+ -]?\s*include\s+[\w:]+\s*$|"
                           r"^[+ -]?\s*[a-z_:]+\s*\{\s*['\"$]|^[+ -]?\s*\$[\w:]+\s*=[^=~]|=>|"
                           r"^[+ -]?\s*type\s+[A-Z][\w:]*\s*=|^[+ -]?\s*function\s+\w+::", re.M)

@@ -437,20 +437,26 @@ def _ignore(*_args: object) -> None:
     pass
 
 
-def _init_worker() -> None:
-    """A chunk worker outlives SIGTERM to the job's process group (the job shuts the pool down
-    once it has stored what it has), but its git processes do not: a handler, unlike SIG_IGN,
-    is not inherited through exec, so they die and the chunk ends at its last whole commit.
-    The worker dies with the job's worker (PR_SET_PDEATHSIG)."""
+def _outlive_sigterm() -> None:
+    """In a process forked from the job's worker: outlive SIGTERM to the job's process group
+    and ^C (its git processes do not: a handler, unlike SIG_IGN, is not inherited through
+    exec), and die with the job's worker (PR_SET_PDEATHSIG)."""
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _init_worker() -> None:
+    """A chunk worker outlives SIGTERM to the job's process group (the job shuts the pool down
+    once it has stored what it has), but its git processes do not, so the chunk ends at its
+    last whole commit (`_outlive_sigterm`)."""
+    _outlive_sigterm()
     # A chunk builds many small objects that all live until it is handed on: the collector
     # would walk them again and again (3% of a worker's CPU on a real history). Young
     # collections come 70 times rarer, and the heap inherited from the parent is left out.
     gc.freeze()
     gc.set_threshold(50_000)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 _WORKER: dict[str, Any] = {}  # in a worker: "cfg", its pool's settings; "miner"
@@ -529,11 +535,8 @@ def default_jobs() -> int:
 def _train_into(train: Callable[[], Any], into: PendingModel) -> None:
     """Run in the trainer process: the model, or why there is none, written where the workers
     look. A SIGTERM to the job's process group lets it finish (a worker may be waiting for it;
-    seconds); it dies with the job's worker."""
-    signal.signal(signal.SIGTERM, _ignore)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    seconds); it dies with the job's worker (`_outlive_sigterm`)."""
+    _outlive_sigterm()
     try:
         value = train()
     except BaseException as exc:  # every failure must reach the waiting workers
@@ -600,10 +603,8 @@ def mine_commits(cfg: Settings, shas: list[str], jobs: int, parallel_min: int,
     `train`: makes the repo model (classify.train_model's answer) the settings lack; run
     beside the workers where they mine (their commits that need it wait, see PendingModel)."""
     parallel = jobs > 1 and len(shas) >= parallel_min and "fork" in multiprocessing.get_all_start_methods()
-    trainer = None
-    # the workers' results and the model pass through files here (mkdtemp: 0700, removed after)
-    folder = None
-    if parallel:
+    trainer = folder = None
+    if parallel:  # the workers' results and the model pass through files here (mkdtemp: 0700, removed after)
         sweep_stale_folders()
         folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
     try:
