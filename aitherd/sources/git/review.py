@@ -392,9 +392,16 @@ def reviews(cfg: Settings, fixes: list[tuple[Commit, list[Part]]]) -> dict[str, 
     for k in sorted(found):
         r = reqs[k]
         for sha, pairs in sorted(found[k].items()):
-            if sha in carried:  # lines the culprit moved into the file it added: not written there
-                pairs = {(n, o) for n, o in pairs if _plain(r.lines[o]) not in carried[sha]}
-            if pairs and sha in shown and (sha, r.path) not in moved:
+            if sha not in shown or (sha, r.path) in moved:
+                continue
+            # Lines the culprit moved, not wrote: into the file it added (`carried`, from any of
+            # its files: gin's "Moves errorMsg to errors.go"), or within the same file (its diff
+            # of the file removes them too: fd's "walk: New WorkerState struct" moved
+            # `builder.add("!.git/")` with the code around it, and was reviewed for what "stop
+            # ignore .git folders by default" fixed years later).
+            gone = carried.get(sha, set()) | _removed_in(shown[sha][1], r.path)
+            pairs = {(n, o) for n, o in pairs if _plain(r.lines[o]) not in gone}
+            if pairs:
                 cand = _review(cfg, r, shown[sha], pairs)
                 if cand is not None:
                     out[r.fix.sha].append(cand)
@@ -441,6 +448,13 @@ def _removed_lines(cfg: Settings, shas: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def _removed_in(sections: history.Sections, path: str) -> set[str]:
+    """The lines (`_plain`) a culprit's diff of `path` removes."""
+    diff = sections.get(path)
+    return set() if diff is None else {_plain(ln[1:]) for h in diff.hunks for ln in h.lines
+                                       if ln[0] == "-" and ln[1:].strip()}
+
+
 def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, tuple[Commit, history.Sections]]:
     """The culprits' diffs of these files with three lines of context, to show under review
     (each culprit's message, and its files parsed when asked for)."""
@@ -460,14 +474,6 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     intro, sections = shown_as
     diff = sections.get(r.path)
     if diff is None:
-        return None
-    # A line the culprit removed elsewhere in the same file and wrote again was moved there, not
-    # written: fd's "walk: New WorkerState struct" moved `builder.add("!.git/")` with the code
-    # around it, and was reviewed for what "stop ignore .git folders by default" fixed years
-    # later. (Lines moved into a file the culprit added: `_removed_lines`.)
-    removed = {_plain(ln[1:]) for h in diff.hunks for ln in h.lines if ln[0] == "-" and ln[1:].strip()}
-    pairs = {(n, o) for n, o in pairs if _plain(r.lines[o]) not in removed}
-    if not pairs:
         return None
     blamed = {n for n, _ in pairs}
     shown = [h for h in diff.hunks if any(h.new_start <= n < h.new_start + h.new_len for n in blamed)]
