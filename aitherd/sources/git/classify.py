@@ -197,11 +197,16 @@ _FIX_WORDS = _RULES[0][2]  # fix, bug, crash, regression, broken, wrong, leak, s
 _FIX_WORDS_CJK = re.compile("修复|修正|解决|不具合|バグ")
 
 
+def _task(subject: str) -> str:
+    """The subject's first sentence, its prefix aside: what the task says (`split_subject`)."""
+    return split_subject(conventional(subject)[1])[0]
+
+
 def says_fix(subject: str) -> bool:
     """Does the subject (its prefix aside; its first sentence, the task) say in so many words
     that it fixes something? ecto's "adding validate_confirmation to ecto changeset validations.
     Changing the requirements ... Also fixed typos." asked to find a bug in a new feature."""
-    rest = split_subject(conventional(subject)[1])[0]
+    rest = _task(subject)
     return _FIX_WORDS.search(rest) is not None or _FIX_WORDS_CJK.search(rest) is not None
 
 
@@ -230,7 +235,7 @@ def tooling_fix(subject: str) -> bool:
     formatter found, or a typo, and no more? jinja's "Fixed typo in parser.py that caused a
     broken traceback on syntax errors" and flask's "Fixed warning and broken tests on 3.3" fix
     bugs all the same."""
-    first = split_subject(conventional(subject)[1])[0]
+    first = _task(subject)
     found = _TOOL_FIX.search(first)
     if found is None:
         return False

@@ -908,7 +908,8 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             tail = texts[e - 1].split("#", 1)[0].rstrip()
             if not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@"):
                 ends.append(e)
-        for e in dict.fromkeys([*ends[:1], *ends[-1:]] if narrow else [*ends[-1:], *ends[:1]]):  # widest first
+        # the widest end first (`narrow`: the narrowest)
+        for e in dict.fromkeys([*ends[:1], *ends[-1:]] if narrow else [*ends[-1:], *ends[:1]]):
             tried += 1
             code = "\n".join([texts[i][base:] for i in range(s, e) if marks[i] != "-"])
             # A window with a blank side (only removals, or only additions, and no code
