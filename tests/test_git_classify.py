@@ -136,6 +136,31 @@ def test_a_conventional_prefix_decides_and_is_stripped() -> None:
     assert decide("ci: run on 3.13", "", CODE) == ("chore", "prefix")
 
 
+def test_numpys_tags_decide_like_prefixes_and_are_stripped() -> None:
+    """peft says "FIX Deprecated params" (284 subjects), "ENH ..." (131), "DOC ...", "TST ...",
+    "CHORE ..." without a colon, "[docs] ..." in brackets; numpy, scipy, pandas and scikit-learn
+    "ENH:", "BUG:", "MAINT:". Unread, "ENH Orthogonal LoRA layer initialization" was a bug fix by
+    the prior, and its review pair said "There is a problem: eNH Orthogonal ..."."""
+    assert conventional("FIX Deprecated params/funcs in X-LoRA") == ("bugfix", "Deprecated params/funcs in X-LoRA")
+    assert conventional("ENH Orthogonal LoRA layer initialization") == ("feature", "Orthogonal LoRA layer initialization")
+    assert conventional("ENH: add a keyword") == ("feature", "add a keyword")
+    assert conventional("MAINT: tidy the setup") == ("chore", "tidy the setup")
+    assert conventional("TST FIX Bug with hard-coded device") == ("test", "Bug with hard-coded device")  # first decides
+    assert conventional("[docs] LoRA for token classification") == ("docs", "LoRA for token classification")
+    assert conventional("[BUG]: crash on empty input") == ("bugfix", "crash on empty input")
+    assert conventional("REF: split the parser") == ("refactor", "split the parser")
+    # tags that name no class are cut when written as tags, and decide nothing
+    assert conventional("API: remove the deprecated alias") == (None, "remove the deprecated alias")
+    assert conventional("[WIP] a new reader") == (None, "a new reader")
+    # not tags: a word in capitals that is no tag, a tag word without capitals or colon, a
+    # classless or ambiguous tag without a colon, an abbreviation in lower case, a bracketed scope
+    for subject in ("HTTP client rewrite", "Fix a bug", "API docs for the reader", "WIP stuff", "Ref: #12 the reader",
+                    "[`core`] speed up", "x FIX y"):
+        assert conventional(subject) == (None, subject), subject
+    assert decide("TST Refactor unittest to pytest style", "", CODE) == ("test", "prefix")
+    assert skip_reason("REL: 1.2.0") == "release" and skip_reason("REV: undo the reader") == "revert"
+
+
 def widgets(path: Path, first: str, files: int, pairs: int) -> Path:
     """A repo of `files` widgets whose team says "mend" for a fix and "tidy" for a refactor
     (rules know neither word), with `pairs` prefixed commits of each."""

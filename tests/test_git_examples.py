@@ -741,8 +741,12 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "example/android/.settings/org.eclipse.buildship.core.prefs", ".settings/.jsdtscope", ".springBeans",
                  # what Godot's and Unity's editors write
                  "2d/platformer/player/player.tscn", "2d/platformer/icon.png.import", "misc/ui/theme.tres",
-                 "Assets/Scripts/Player.cs.meta", "Assets/Scenes/Main.unity", "Assets/Prefabs/Enemy.prefab"]:
+                 "Assets/Scripts/Player.cs.meta", "Assets/Scenes/Main.unity", "Assets/Prefabs/Enemy.prefab",
+                 # Kotlin's API dumps (okio), Visual Studio's per-user folder (spdlog)
+                 "okio/api/okio.api", "api/timber.api", "okio/api/okio.klib.api",
+                 "tests/.vs/tests/v15/Browse.VC.db", ".vs/ProjectSettings.json"]:
         assert _skip_path(path, skip), path
+    assert not _skip_path("src/api/client.py", skip) and not _skip_path("docs/reference.api.md", skip)
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
     assert not _skip_path("cabal.project", skip) and not _skip_path("docs/project.md", skip)
@@ -1064,6 +1068,11 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # puppetlabs-stdlib's module files, CSV.jl's old REQUIRE; Pascal (a `.pp` is told by its lines)
     ("Modulefile", "ruby"), (".pdkignore", "gitignore"), (".gemspec", "ruby"), ("REQUIRE", "text"),
     ("src/main.pas", "pascal"), ("project.lpr", "pascal"), ("manifests/init.pp", ""),
+    # PHPMailer's highlighted examples and version file, llm.c's Slurm scripts, spdlog's Visual
+    # Studio filters and user settings, and its lowercase makefile variants
+    ("examples/code_generator.phps", "php"), ("VERSION", "text"), ("scripts/run_gpt2_124M.sbatch", "bash"),
+    ("c11logtest/c11logtest.vcxproj.filters", "xml"), ("tests/tests.vcxproj.user", "xml"),
+    ("example/makefile.clang", "makefile"), ("example/makefile.bench", "makefile"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1458,6 +1467,27 @@ def test_a_python_fix_of_a_docstring_is_an_edit(tmp_path: Path) -> None:
     assert typo.category == "editing" and "Works like" in typo.messages[1]["content"]
     (bug,) = [c for c in cands(out) if "inverted" in c.messages[0]["content"]]
     assert bug.category == "debugging"
+
+
+def test_a_python_fix_inside_a_docstring_opened_above_the_hunk_is_an_edit(tmp_path: Path) -> None:
+    """peft's "Fix doc typo" in a long `Args:` list, flask's "Fixed paren in docstring": the
+    hunk starts inside the docstring, so its own rows cannot tell; the new file can (flask: 12
+    of 450 debugging examples, peft 7, jinja 4, pdoc 3). A fix of a string's text that is code
+    (a template assigned to a name) stays a bug to find."""
+    r = new_repo(tmp_path / "r")
+    args = "".join(f"        arg{i} (`int`):\n            The {i}th argument of the call.\n" for i in range(8))
+    src = ('class Config:\n    """\n    The configuration.\n\n    Args:\n' + args + '        rnak (`int`):\n'
+           '            The rank.\n    """\n\n    TEMPLATE = """\n    Hello {name}\n    Welcome to the Jngle\n'
+           '    Goodbye\n    """\n\n    def rank(self):\n        return 8\n')
+    commit(r, "Add the config", {"config.py": src})
+    fixed = src.replace("rnak", "rank")
+    commit(r, "Fix the name of the rank argument", {"config.py": fixed})
+    commit(r, "Fix the greeting", {"config.py": fixed.replace("Jngle", "Jungle")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (typo,) = [c for c in cands(out) if "rank argument" in c.messages[0]["content"]]
+    assert typo.category == "editing" and "rank (`int`)" in typo.messages[1]["content"]
+    (greeting,) = [c for c in cands(out) if "greeting" in c.messages[0]["content"]]
+    assert greeting.category == "debugging"  # a string assigned to a name is code
 
 
 def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:

@@ -33,8 +33,25 @@ CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix"
                 "feat": "feature", "feature": "feature", "refactor": "refactor", "perf": "refactor",
                 "style": "refactor", "test": "test", "tests": "test", "docs": "docs", "doc": "docs",
                 "build": "chore", "ci": "chore", "chore": "chore", "deps": "chore", "revert": "revert",
-                "release": "release", "bump": "release"}
+                "release": "release", "bump": "release",
+                # numpy's tags (numpy.org/devdocs/dev: ENH, BUG, DOC, TST, MAINT, BLD, STY, REV,
+                # REL), which scipy, pandas, scikit-learn, matplotlib and peft use too
+                "enh": "feature", "tst": "test", "maint": "chore", "mnt": "chore", "bld": "chore",
+                "sty": "refactor", "ref": "refactor", "rev": "revert", "rel": "release"}
+# numpy's tags that name no class (an API change, a deprecation, benchmarks, typing, tooling,
+# work in progress): cut from the subject when written as a tag (with a colon or in brackets),
+# deciding nothing
+_CLASSLESS_TAGS = frozenset({"api", "dep", "bench", "typ", "dev", "wip"})
+# Tags that are words or abbreviations in other use ("Ref: #123", "rev: 2") count in capitals only.
+_CAPS_ONLY = frozenset({"ref", "rev", "rel", "api", "dep", "bench", "typ", "dev"})
 _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
+# ... and the same tags in brackets ("[docs] LoRA for token classification", "[BUG] ..."), or
+# in capitals before the subject without a colon (peft: "FIX Deprecated params" 284 times,
+# "ENH Add attribute ..." 131, "DOC ...", "TST ...", "CHORE ..."; with a colon it is _PREFIX).
+# Without a colon only tags that name a class and stand in capitals: "API docs for X" keeps its
+# first word.
+_BRACKET_TAG = re.compile(r"^\s*\[([A-Za-z]+)\][ \t]*:?[ \t]*(?=\S)")
+_CAPS_TAG = re.compile(r"\s*([A-Z]{2,8})[ \t]+(?=[^\s:])")  # matched at a position: no ^
 # gitmoji (gitmoji.dev): an emoji, by its shortcode or itself, that says what kind of change a
 # commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
 # so (":bug: fix ...", ":memo: ...", ":white_check_mark: improved test coverage"), bloc and
@@ -270,9 +287,23 @@ def conventional(subject: str) -> tuple[str | None, str]:
     if code is not None:
         kind, rest = conventional(after)  # "✨ feat: ..." says it twice: the prefix decides
         return kind or _GITMOJI.get(code), rest
-    m = _PREFIX.match(subject)
-    if m is None or (kind := CONVENTIONAL.get(m.group(1).lower())) is None:
+    m = _PREFIX.match(subject) or _BRACKET_TAG.match(subject) or _CAPS_TAG.match(subject)
+    if m is None:
         return None, subject.strip()
+    word = m.group(1)
+    tag = word.lower()
+    if tag in _CAPS_ONLY and not word.isupper():
+        return None, subject.strip()
+    colon_less = m.re is _CAPS_TAG
+    if tag in _CLASSLESS_TAGS and not colon_less:
+        return None, subject[m.end():].strip()
+    if (kind := CONVENTIONAL.get(tag)) is None:
+        return None, subject.strip()
+    if colon_less:
+        # "TST FIX Bug with hard-coded device": the first tag decides, the next is cut too
+        nxt = _CAPS_TAG.match(subject, m.end())
+        if nxt is not None and nxt.group(1).lower() in CONVENTIONAL:
+            return kind, subject[nxt.end():].strip()
     return kind, subject[m.end():].strip()
 
 

@@ -83,7 +83,11 @@ class GitMiningConfig(BaseModel):
         "Manifest.toml", "JuliaManifest.toml", "Manifest-v*.toml", "*.opam.locked", "*.sln",
         # Mercurial's tags (a changeset id per release: jinja's history from hg, 7 snippets), and
         # a log a run wrote (sinatra's examples/hello/development.log)
-        ".hgtags", "*.log"])
+        ".hgtags", "*.log",
+        # Kotlin's binary-compatibility-validator writes each module's public API to api/*.api
+        # (`apiDump`; okio: "Write okio-fakefilesystem/api/okio-fakefilesystem.api", 20 examples);
+        # Visual Studio's per-user folder (spdlog: browse databases and precompiled headers)
+        "api/*.api", "*/api/*.api", ".vs/*", "*/.vs/*"])
     # Translation catalogs into other languages than English (files.is_translation: .po, a
     # culture's .resx, XLIFF, values-fr/strings.xml, locales/fr.json ...) teach translating, not
     # code: skipped and counted (files.translation) unless this is true.

@@ -625,6 +625,8 @@ def docs_only(part: Part, i: int) -> bool:
         return False
     if part.lang == "python" and _in_quotes(h):
         documented = files.docstring_lines
+    elif part.lang == "python":
+        return _in_docstring(part, i)
     elif part.lang == "perl" and any(_POD_ROW.match(ln) for ln in h.lines):
         documented = files.pod_lines
     elif part.lang == "elixir" and any('"""' in ln for ln in h.lines):
@@ -645,6 +647,59 @@ def docs_only(part: Part, i: int) -> bool:
                 all(k + 1 in docs_new or not new[k].strip() or files.comment_line(part.lang, new[k])
                     for k in range(j1, j2))):
             return False
+    return True
+
+
+_TRIPLE = ('"""', "'''")
+
+
+def _quotes(text: str) -> int:
+    return text.count('"""') + text.count("'''")
+
+
+def _in_docstring(part: Part, i: int) -> bool:
+    """Does a Python hunk with no window of its own (`_snippet`) change lines inside one
+    docstring only, a docstring opened above the hunk? Told from the new file: each added line
+    lies inside a string statement of it, and each removed one between two lines of the same
+    one. Its changed rows hold no triple quotes, nor change the count of them in the file's
+    hunks above it, so the old file's lines lex as the new file's up to each change. peft's
+    "Fix typo in docstring" of a config's long `Args:` list, flask's "Fixed paren in docstring"
+    (the hunk starts inside the docstring: `_in_quotes` cannot tell) were bugs to find."""
+    h = part.hunks[i]
+    if part.new or any(t in ln for ln in h.lines if ln[0] != " " for t in _TRIPLE):
+        return False
+    if any(sum(_quotes(ln[1:]) for ln in g.lines if ln[0] == "-") != sum(_quotes(ln[1:]) for ln in g.lines
+                                                                          if ln[0] == "+")
+           for g in part.fd.hunks if g.new_start < h.new_start):
+        return False
+    if part.snippets[i].lang == "python":
+        return False  # a window of whole statements parsed around the change: code
+    data = part.new_blob
+    if not data or (b'"""' not in data and b"'''" not in data):
+        return False
+    # Cheap and necessary: an odd count of triple quotes above the first changed row (the
+    # file's lines before the hunk, the hunk's rows before it), else no string is open there.
+    lead = next(k for k, ln in enumerate(h.lines) if ln[0] != " ")
+    above = data.split(b"\n", h.new_start - 1)[:-1] if h.new_start > 1 else []
+    opened = sum(ln.count(b'"""') + ln.count(b"'''") for ln in above) + sum(_quotes(ln[1:]) for ln in h.lines[:lead])
+    if opened % 2 == 0:
+        return False
+    spans = files.string_statements(data)
+    if not spans:
+        return False
+
+    def inside(lo: int, hi: int) -> bool:
+        return any(a <= lo and hi <= b for a, b in spans)
+
+    n = h.new_start  # the new-side line of the next row that has one
+    for ln in h.lines:
+        if ln[0] == "-":
+            if not inside(n - 1, n):
+                return False
+            continue
+        if ln[0] == "+" and not inside(n - 1, n + 1):
+            return False
+        n += 1
     return True
 
 
