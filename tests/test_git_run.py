@@ -127,6 +127,21 @@ def test_a_commit_whose_blobs_are_missing_is_mined_without_them_and_mining_goes_
     assert [i for i in mine(str(r), "main", out[-1].mark, cfg, {})] == []  # nothing is read again
 
 
+def test_a_missing_blob_of_a_file_that_is_skipped_anyway_is_no_bad_input(tmp_path: Path) -> None:
+    """spdlog's mirror lacks the blobs of tests/.vs/ (Visual Studio's browse database): those
+    files are skipped by path whatever they hold, so nothing is lost and nothing is reported;
+    they are counted as the skip they are."""
+    r = history(tmp_path / "r")
+    commit(r, "Fix f1 and save the IDE's state", {".vs/tests/Browse.VC.db": "not really a database\n",
+                                                  "m.py": (r / "m.py").read_text().replace("x + 1", "x + 1.0")})
+    commit(r, "Add k", {"k.py": "def k():\n    return 3\n"})
+    _drop_blob(r, "HEAD~1:.vs/tests/Browse.VC.db")
+    out = list(mine(str(r), "main", {}, GitMiningConfig(jobs=1), counts := {}))
+    assert not [i for i in out if isinstance(i, BadInput)]
+    assert counts["skipped_files.vendored_or_generated"] == 1 and "skipped_files.unreadable" not in counts
+    assert [c for c in out if isinstance(c, Candidate) and "Fix f1" in c.messages[0]["content"]]
+
+
 def test_a_commit_git_cannot_read_at_all_is_skipped_with_where_and_why(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f():\n    return 1\n"})
