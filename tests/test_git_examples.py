@@ -1299,6 +1299,30 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
     assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"
 
 
+def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
+    """commons-csv's "[CSV-329] Fix byte tracking ...", "CSV-320: Remove ...", "Header support
+    (CSV-65)": 479 of its examples' tasks began or ended with a Jira key, as Apache's projects and
+    many teams write them. A standard's or an encoding's name is no key."""
+    from aitherd.sources.git.examples import _intent
+
+    for subject, task in [("[CSV-329] Fix byte tracking for supplementary delimiters",
+                           "Fix byte tracking for supplementary delimiters"),
+                          ("CSV-320: Remove Spotbugs Dependency (#564)", "Remove Spotbugs Dependency"),
+                          ("CSV-60 CSVParser.iterator().remove() should throw", "CSVParser.iterator().remove() should throw"),
+                          ("Header support (CSV-65)", "Header support"), ("PROJ-7 - fix the login", "Fix the login"),
+                          ("[SPARK-1234][SQL][FOLLOWUP] Fix the optimizer", "Fix the optimizer"),
+                          ("LANG-1234, LANG-1235: Fix the splitter", "Fix the splitter"),
+                          # not keys: names, a branch, a key inside the sentence
+                          ("UTF-8 support in the reader", "UTF-8 support in the reader"), ("SHA-256 digests", "SHA-256 digests"),
+                          ("CVE-2021-44228: patch the lookup", "CVE-2021-44228: patch the lookup"),
+                          ("CSV-196-master: More changes", "CSV-196-master: More changes"),
+                          ("Fix ABC-12 handling in the parser", "Fix ABC-12 handling in the parser")]:
+        assert _intent(subject, "")[0] == task, subject
+    # a key alone names no change (commons-csv's "[CSV-203]", 4 examples)
+    assert vague("[CSV-203]", "", ["src/main/java/Lexer.java"]) and vague("CSV-124 update changes", "", [])
+    assert not vague("[CSV-203] Lexer skips the last quote", "", ["src/main/java/Lexer.java"])
+
+
 def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
     """900 of 34,000 subjects over 90 histories name the issue they close: guzzle's "Fixing
     cookie header. Closes #166", fmt's "... move, Fix #4487" and "Fix #2682: Cancel all

@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
 from aitherd.sources.git import review
@@ -58,6 +59,23 @@ def test_a_short_line_is_blamed_for_its_content_not_its_length(tmp_path: Path) -
     (rev,) = reviews_of(run(r)[0])
     assert rev.provenance["commit"] == added and "The line `n=1` is at fault" in rev.messages[1]["content"]
     assert rev.messages[1]["content"].startswith("There is a problem: fix the counter starting at one. The line")
+
+
+@pytest.mark.parametrize("subject, said", [("Fix the counter starting at one", "fix the counter starting at one"),
+                                           ("fix: CSVParser counts from one", "CSVParser counts from one"),
+                                           ("fix: WIP counter from zero", "WIP counter from zero"),
+                                           ("fix: count() starts at one", "count() starts at one")])
+def test_a_review_lowercases_the_fix_subjects_first_word_only_when_it_is_a_plain_word(
+        tmp_path: Path, subject: str, said: str) -> None:
+    """commons-csv's "There is a problem: cSVParser.getRecords() now throws ...", llm.c's "wIP
+    support for FP16", peft's "fSDP cpu offloading fix" (8, 13 and 32 review pairs)."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the counter", {"c.py": "def count(xs):\n    n=1\n    for x in xs:\n        n+=x\n    return n\n"},
+           when=T0)
+    commit(r, subject, {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n        n+=x\n    return n\n"},
+           when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.messages[1]["content"].startswith(f"There is a problem: {said}. The line")
 
 
 def _one(repo: Path, rev: str) -> tuple[str, str]:

@@ -55,6 +55,11 @@ _NOISE = re.compile(r"[ \t\n\r\f\v,]+")
 _IMPORT = re.compile(r"\s*(?:from\s+\S+\s+import\b|import\b|#\s*include\b|use\b|using\b|require(?:_relative)?\b|"
                      r"(?:const|let|var)\s+.*=\s*require\()")
 _WORDS = re.compile(r"\w+")
+# A subject's first word that is an ordinary word ("Fix", "Don't"), lowercased after "There is a
+# problem: "; not a name or an acronym: commons-csv's "CSVParser.getRecords() now throws ...",
+# llm.c's "WIP support for FP16", peft's "FSDP cpu offloading fix" read "cSVParser", "wIP", "fSDP"
+# (8, 13 and 32 of their review pairs).
+_PLAIN_FIRST = re.compile(r"[A-Z][a-z]+(?:['\u2019-][a-z]+)?\b(?![\w.(\[_-])")
 MAX_LINES = 40  # fixed lines blamed per fix
 
 
@@ -493,7 +498,9 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     ask = f"Review this change{named}:\n\n{change_fence}diff\n{change}\n{change_fence}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
              "These lines are at fault:\n" + "\n".join(f"- `{t}`" for t in faulty[:8]))
-    problem = f": {fix_subject[:1].lower() + fix_subject[1:]}" if fix_subject else ""
+    if _PLAIN_FIRST.match(fix_subject):
+        fix_subject = fix_subject[:1].lower() + fix_subject[1:]
+    problem = f": {fix_subject}" if fix_subject else ""
     reply = (f"There is a problem{problem}. {where}" +
              (f"\n\n{fix_body}" if fix_body else "") +
              f"\n\nSuggested fix:\n\n{fix_fence}diff\n{fix}\n{fix_fence}")
