@@ -1073,6 +1073,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("examples/code_generator.phps", "php"), ("VERSION", "text"), ("scripts/run_gpt2_124M.sbatch", "bash"),
     ("c11logtest/c11logtest.vcxproj.filters", "xml"), ("tests/tests.vcxproj.user", "xml"),
     ("example/makefile.clang", "makefile"), ("example/makefile.bench", "makefile"),
+    ("src/site/apt/index.apt", "text"), ("src/changes/release-notes.vm", "velocity"), ("src/site/fml/faq.fml", "xml"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1097,6 +1098,30 @@ def test_sandcastle_topics_are_documentation() -> None:
     assert files.is_docs("Doc/SerializationGuide.aml") and not files.is_docs("Src/Newtonsoft.Json.nuspec")
     # Racket's Scribble: its documentation, whatever folder it is in (typed-racket's typed-scheme.scrbl)
     assert files.is_docs("collects/typed-scheme/typed-scheme.scrbl") and not files.is_docs("collects/a/b.rkt")
+
+
+def test_mavens_changelog_and_site_pages_are_documentation(tmp_path: Path) -> None:
+    """commons-csv records each fix in maven-changes-plugin's src/changes/changes.xml: 89 of its
+    debugging examples asked to find the bug in that list."""
+    assert files.is_docs("src/changes/changes.xml") and files.is_docs("src/changes/release-notes.vm")
+    assert files.is_docs("src/site/xdoc/index.xml") and files.is_docs("sub/src/site/apt/index.apt")
+    assert not files.is_docs("src/main/resources/changes.xml") and not files.is_docs("src/site/resources/site.css")
+    r = new_repo(tmp_path / "r")
+    lexer = "class Lexer {\n    boolean isDelimiter(int c) {\n        return c == delimiter;\n    }\n}\n"
+    changes = ('<document>\n  <body>\n    <release version="1.1">\n'
+               '      <action issue="CSV-1" type="fix">Quotes are kept</action>\n    </release>\n  </body>\n</document>\n')
+    commit(r, "Add the lexer", {"src/main/java/Lexer.java": lexer, "src/changes/changes.xml": changes})
+    commit(r, "Fix the lexer missing a delimiter at the end of input", {
+        "src/main/java/Lexer.java": lexer.replace("c == delimiter", "c == delimiter || c == EOF"),
+        "src/changes/changes.xml": changes.replace("    <action", '    <action issue="CSV-2" type="fix">Delimiter at EOF'
+                                                   '</action>\n    <action', 1)})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    fix = [c for c in cands(out) if "delimiter at the end" in c.messages[0]["content"]]
+    assert {c.category for c in fix} == {"debugging", "editing"}
+    (debugging,) = [c for c in fix if c.category == "debugging"]
+    assert debugging.provenance["paths"] == ["src/main/java/Lexer.java"]
+    (edit,) = [c for c in fix if c.category == "editing"]
+    assert edit.provenance["paths"] == ["src/changes/changes.xml"] and edit.weight < 1.0
 
 
 def test_plain_text_documents_in_capitals_are_documentation() -> None:

@@ -161,6 +161,7 @@ LANG = {
     # PHP source to show highlighted (PHPMailer's examples/*.phps: 186 unlabelled), Slurm batch
     # scripts (llm.c's multi-node runs)
     ".phps": "php", ".sbatch": "bash",
+    ".apt": "text", ".fml": "xml", ".vm": "velocity",  # Maven sites' APT pages and FAQs, Velocity templates
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -440,12 +441,18 @@ def has_extension(path: str) -> bool:
     return bool(_ext(path)[1])
 
 
+# Maven's changelog and release notes (maven-changes-plugin: src/changes/changes.xml, which
+# Apache's commons-csv updates with most fixes: 89 of its debugging examples were "find the bug"
+# in that list) and its site's pages (xdoc, APT, FAQ markup)
+_MAVEN_DOCS = re.compile(r"(^|/)src/(changes/|site/(xdoc|apt|fml|markdown|xhtml)/)")
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit
 def is_docs(path: str) -> bool:
     """Prose: documentation pages, READMEs, changelogs, app store listings (not the Python or
     config under docs/)."""
     name, ext = _ext(path)
-    if _store_text(path, ext.lower()):
+    if _store_text(path, ext.lower()) or _MAVEN_DOCS.search(path):
         return True
     if ext.lower() in _PROSE_EXT:
         return not _NOT_PROSE.search(path)
