@@ -152,6 +152,10 @@ def test_numpys_tags_decide_like_prefixes_and_are_stripped() -> None:
     # tags that name no class are cut when written as tags, and decide nothing
     assert conventional("API: remove the deprecated alias") == (None, "remove the deprecated alias")
     assert conventional("[WIP] a new reader") == (None, "a new reader")
+    # scikit-learn's pull request states, then the tag that decides; ENH misspelt
+    assert conventional("[MRG+1] FIX the sampler's seed") == ("bugfix", "the sampler's seed")
+    assert conventional("[MRG] Solve the doc build") == (None, "Solve the doc build")
+    assert conventional("EHN: add a sampler") == ("feature", "add a sampler")
     # not tags: a word in capitals that is no tag, a tag word without capitals or colon, a
     # classless or ambiguous tag without a colon, an abbreviation in lower case, a bracketed scope
     for subject in ("HTTP client rewrite", "Fix a bug", "API docs for the reader", "WIP stuff", "Ref: #12 the reader",
@@ -268,14 +272,18 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
     bug in this code"; "Fix style attribute being dropped" is a bug all the same."""
     for subject in ("Apply ruff fixes", "Fix mypy finding", "Fix pyright type errors", "Fix typos", "flake8 fixes",
                     "fix: typo in README", "Fix clippy warnings", "fix(parser): correct spelling", "Fix lint.",
-                    "Fixed a typo in the docstring", "Fix compiler warnings"):
+                    "Fixed a typo in the docstring", "Fix compiler warnings",
+                    # code-quality services and style analysers: imbalanced-learn's, commons-csv's
+                    "Lgtm fix", "PMD: Unnecessary use of fully qualified name", "Fix SonarCloud issues",
+                    "Fix codespell findings", "Apply pyupgrade"):
         assert tooling_fix(subject), subject
         assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
     for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",
                     "Fix black screen on resume", "Fix a bug in typo correction", "Lint rule crashes on empty files",
                     # more than a typo or a warning: jinja's and flask's
                     "Fixed typo in parser.py that caused a broken traceback on syntax errors",
-                    "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit"):
+                    "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit",
+                    "Fix the PMD report crashing on empty files"):
         assert not tooling_fix(subject), subject
         assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 

@@ -1074,6 +1074,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("c11logtest/c11logtest.vcxproj.filters", "xml"), ("tests/tests.vcxproj.user", "xml"),
     ("example/makefile.clang", "makefile"), ("example/makefile.bench", "makefile"),
     ("src/site/apt/index.apt", "text"), ("src/changes/release-notes.vm", "velocity"), ("src/site/fml/faq.fml", "xml"),
+    ("doc/bibtex/refs.bib", "bibtex"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

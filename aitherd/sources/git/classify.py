@@ -37,11 +37,13 @@ CONVENTIONAL = {"fix": "bugfix", "fixes": "bugfix", "bugfix": "bugfix", "hotfix"
                 # numpy's tags (numpy.org/devdocs/dev: ENH, BUG, DOC, TST, MAINT, BLD, STY, REV,
                 # REL), which scipy, pandas, scikit-learn, matplotlib and peft use too
                 "enh": "feature", "tst": "test", "maint": "chore", "mnt": "chore", "bld": "chore",
-                "sty": "refactor", "ref": "refactor", "rev": "revert", "rel": "release"}
+                "sty": "refactor", "ref": "refactor", "rev": "revert", "rel": "release",
+                "ehn": "feature"}  # ENH misspelt, as scikit-learn's contributors often do (imbalanced-learn: 10)
 # numpy's tags that name no class (an API change, a deprecation, benchmarks, typing, tooling,
 # work in progress): cut from the subject when written as a tag (with a colon or in brackets),
 # deciding nothing
-_CLASSLESS_TAGS = frozenset({"api", "dep", "bench", "typ", "dev", "wip"})
+# ... and scikit-learn's pull request states ("[MRG] FIX ...", "[MRG+1] ENH ...": the tag after decides)
+_CLASSLESS_TAGS = frozenset({"api", "dep", "bench", "typ", "dev", "wip", "mrg"})
 # Tags that are words or abbreviations in other use ("Ref: #123", "rev: 2") count in capitals only.
 _CAPS_ONLY = frozenset({"ref", "rev", "rel", "api", "dep", "bench", "typ", "dev"})
 _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
@@ -50,7 +52,7 @@ _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 # "ENH Add attribute ..." 131, "DOC ...", "TST ...", "CHORE ..."; with a colon it is _PREFIX).
 # Without a colon only tags that name a class and stand in capitals: "API docs for X" keeps its
 # first word.
-_BRACKET_TAG = re.compile(r"^\s*\[([A-Za-z]+)\][ \t]*:?[ \t]*(?=\S)")
+_BRACKET_TAG = re.compile(r"^\s*\[([A-Za-z]+)(?:\+\d+)?\][ \t]*:?[ \t]*(?=\S)")
 _CAPS_TAG = re.compile(r"\s*([A-Z]{2,8})[ \t]+(?=[^\s:])")  # matched at a position: no ^
 # gitmoji (gitmoji.dev): an emoji, by its shortcode or itself, that says what kind of change a
 # commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
@@ -232,6 +234,10 @@ def says_fix(subject: str) -> bool:
 # "Fix pyright type errors"; "Fix typos", "flake8 fixes", "Fix clippy warnings").
 _TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|tslint|clippy|rubocop|pep ?8|"
          r"black|isort|prettier|gofmt|golint|checkstyle|style|formatting|typos?|spelling|misspellings?|"
+         # code-quality services and analysers of style (imbalanced-learn's "Lgtm fix", commons-csv's
+         # "PMD: Unnecessary use of fully qualified name")
+         r"lgtm|sonar(?:qube|cloud|lint)?|pmd|spotbugs|findbugs|codespell|stylelint|ktlint|detekt|swiftlint|"
+         r"golangci(?:-lint)?|pyupgrade|pre-commit|"
          r"(?:compiler|build|deprecation)\s+warnings?|warnings?|type[- ]?(?:check(?:ing|er)?\s+)?(?:errors?|issues?))")
 # ... the tool or the typo ends the phrase, or errors, findings, "in", "for" ... follow it: "Fix
 # style attribute being dropped", "Fix warning box layout", "Fix black screen" are bugs.
@@ -296,7 +302,7 @@ def conventional(subject: str) -> tuple[str | None, str]:
         return None, subject.strip()
     colon_less = m.re is _CAPS_TAG
     if tag in _CLASSLESS_TAGS and not colon_less:
-        return None, subject[m.end():].strip()
+        return conventional(subject[m.end():])  # "[MRG] FIX ...": a tag after it decides
     if (kind := CONVENTIONAL.get(tag)) is None:
         return None, subject.strip()
     if colon_less:

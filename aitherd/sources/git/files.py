@@ -162,6 +162,7 @@ LANG = {
     # scripts (llm.c's multi-node runs)
     ".phps": "php", ".sbatch": "bash",
     ".apt": "text", ".fml": "xml", ".vm": "velocity",  # Maven sites' APT pages and FAQs, Velocity templates
+    ".bib": "bibtex",  # a paper's references (imbalanced-learn: 12 unlabelled)
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
