@@ -1220,6 +1220,35 @@ def test_a_first_paragraph_of_sentences_gives_its_first_sentence_as_the_task(tmp
     assert "See the hhvm issue tracker." in ask
 
 
+def test_gerrit_and_launchpad_trailers_and_bug_numbers_are_cut() -> None:
+    """python-novaclient (OpenStack, Gerrit): "Closes-Bug: #1234567" in 577 of its 3,914
+    examples, "Implements: blueprint ..." 182, Launchpad's bugs by number in 297 ("Fixes bug LP
+    #1199539", "* Helps fix bug 943053", a subject's "... in create server. bug 893183")."""
+    from aitherd.sources.git.examples import _intent
+
+    body = ("Don't set an empty volume_size: the API rejects it.\n\nFixes bug LP #1199539\n\nCloses-Bug: #1234567\n"
+            "Partial-Bug: #1234568\nRelated-Bug: #99\nImplements: blueprint boot-from-volume\n"
+            "Partially-Implements: blueprint x\nDepends-On: I0123456789abcdef0123456789abcdef01234567\n"
+            "Sem-Ver: feature\nStory: 2004321\nTask: 29901\nLP: #825127\nChange-Id: I0123456789abcdef01234567")
+    assert clean_body(body) == "Don't set an empty volume_size: the API rejects it."
+    assert clean_body("* A temporary patch to get past the devstack gate\n* Helps fix bug 943053") == (
+        "* A temporary patch to get past the devstack gate")
+    assert clean_body("Fixing bug 910198\nFixes LP Bug #923475.") == ""
+    # at the end of a prose line, after its sentence
+    assert clean_body("We cannot control\nthe permissions of the file. Fixes bug 897214.\nIt works now. Fixes #12.") == (
+        "We cannot control\nthe permissions of the file.\nIt works now.")
+    assert clean_body("It fixes #12 and #13 by sorting.") == "It fixes #12 and #13 by sorting."
+    for prose in ("Story: the user clicks twice and the form is sent twice.", "The bug 12 form was empty.",
+                  "Implements the reader's seek."):
+        assert clean_body(prose) == prose, prose
+    for subject, task in [("Change zone_blob key to blob in create server. bug 893183", "Change zone_blob key to blob in create server."),
+                          ("Works properly with zone-boot. Fixes bug 904182.", "Works properly with zone-boot."),
+                          ("Fixes LP bug #1234567: crash on boot", "Crash on boot"),
+                          ("Fix bug 1234567", "Fix bug 1234567"),  # nothing else: as it is
+                          ("Add bug 12345 tracker support", "Add bug 12345 tracker support")]:
+        assert _intent(subject, "")[0] == task, subject
+
+
 def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> None:
     body = ("Issue was that the loop ran twice.\nSee the hhvm issue tracker.\n\nFixes #12\nSee https://x.org/1\n"
             "Closes org/repo#3\nBug: 1234\nSigned-off-by: A <a@example.com>")

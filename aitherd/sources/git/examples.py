@@ -48,7 +48,12 @@ _PR_REF = re.compile(r"(?:\s*\((?:#\d+|[\w.-]+/[\w.-]+#\d+)(?:,\s*#\d+)*\))+\s*$
 # "Support for lists in context macro (fixes #56)", "... move, Fix #4487" (900 of 34,000 subjects
 # over 90 histories), "Fix #2682: Cancel all requests on session invalidation" (fmt, Alamofire).
 # The number says nothing to a model; the words around it are the task.
-_ISSUE_ONE = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)\s+(?:issues?\s+)?#\d+(?:(?:\s*,\s*|\s+and\s+)#\d+)*"
+# ... Launchpad's bugs too, by number with or without "#" (python-novaclient: "... Fixes bug 904182.",
+# "... in create server. bug 893183")
+_LP_BUG = r"(?:lp\s*:?\s*)?bugs?\s*:?\s*(?:lp\s*:?\s*)?#?\d{4,}"
+_CLOSING = r"(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|refs?|see)"
+_ISSUE_ONE = (rf"(?:{_CLOSING}\s+(?:issues?\s+)?#\d+(?:(?:\s*,\s*|\s+and\s+)#\d+)*|"
+              rf"(?:(?:partially\s+|helps\s+)?{_CLOSING}\s+)?{_LP_BUG})")
 _ISSUE_WORD = rf"{_ISSUE_ONE}(?:[\s,;]+(?:and\s+)?{_ISSUE_ONE})*"  # flask's "closes #2267, closes #1433"
 _ISSUE_TAIL = re.compile(rf"(?:[\s,;.:-]*\(\s*{_ISSUE_WORD}\s*\)|[\s,;:-]+(?:this\s+(?:commit\s+|change\s+)?)?"
                          rf"{_ISSUE_WORD})\s*\.?\s*$", re.I)  # flask's 21 "...  This fixes #58."
@@ -93,8 +98,10 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "-" in rest:
         rest = _TICKET_TAIL.sub("", _TICKET_HEAD.sub("", rest)).strip() or rest
-    if "#" in rest:
-        rest = _ISSUE_HEAD.sub("", _ISSUE_TAIL.sub("", rest)).strip() or rest
+    if "#" in rest or "bug" in rest or "Bug" in rest:
+        cut = _ISSUE_HEAD.sub("", _ISSUE_TAIL.sub("", rest)).strip()
+        if cut and cut.lower().rstrip(".:") not in _NAMES_THE_REF:  # "Fix bug 1234567" alone: as it is
+            rest = cut
         if (bare := _BARE_REF.search(rest)) is not None and bare.group(1).lower() not in _NAMES_THE_REF:
             rest = rest[:bare.start()] + bare.group(0).split("#")[0].rstrip()
     if (start := _LIST_START.match(rest)) is not None:

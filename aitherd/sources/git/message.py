@@ -15,12 +15,22 @@ import re
 # ("Fixes #1146 by grouping the commands ..."); where a sentence follows them ("Fixes #2420.
 # When using `nvm install` ...", "Resolve #1000: Drop the dependency on base-compat"), only the
 # key and references are cut. A pointer's line is cut whole ("See https://... for context.").
-_ACTIONS = r"Fixes|Close[sd]?|Resolve[sd]?|Bug|Issue|Partially (?:addresses|fixes|resolves)"
+_ACTIONS = (r"(?:Helps[ \t]+)?Fix(?:e[sd]|ing)?|Close[sd]?|Resolve[sd]?|Bug|Issue|"
+            r"Partially (?:addresses|fixes|resolves)|Addresses")
 # vim-fugitive's 105 "References https://github.com/.../issues/1209" (the whole body of some
 # fixes), "Relates to #5", "Part of #9", "Follow-up to #5502"
 _POINTERS = r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|for)|Reviewed-on|Cherry-picked from"
-_KEYS = rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|{_ACTIONS}|{_POINTERS}"
-_REF = r"(?:issues?\s+)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)"
+# Gerrit's and OpenStack's trailers (python-novaclient: "Closes-Bug: #1234567" in 577 of its
+# 3,914 examples, "Implements: blueprint x" 182, "Depends-On: I0123..."), Launchpad's and
+# StoryBoard's, a tracker's key or link
+_GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements|Implements|Depends-On|Needed-By|"
+                r"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP")
+_KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|{_GERRIT_KEYS}|{_ACTIONS}|"
+         rf"{_POINTERS}")
+# an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
+# "Helps fix bug 943053": 297 of python-novaclient's examples named one)
+_REF = (r"(?:(?:LP\s+)?(?:(?:issues?|bugs?)\s+)?(?:LP\s*:?\s*)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)|"
+        r"bugs?\s+(?:LP\s*:?\s*)?\d{4,})")
 _REFS = rf"{_REF}(?:(?:[ \t]*[,;/&][ \t]*|[ \t]+(?:and|or)[ \t]+|[ \t]+){_REF})*"
 _ONE = rf"(?:{_ACTIONS}|{_POINTERS})[ \t]+{_REFS}"  # dplyr's "Fixes #4494. Fixes #4660.": several on a line
 # a line that only copies people or points at threads: gin's "cc @giulianobr @philippgille"
@@ -31,7 +41,7 @@ _CC = r"/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+"
 # "Source-Link: https://..." and "Source-Sha: <sha>"; and what git-svn and svn mirrors leave:
 # "git-svn-id: <url>@<rev> <uuid>", typed-racket's 626 "svn: r18074".
 _POINTER_LINE = (r"[A-Za-z][\w-]*(?:[ \t][A-Za-z][\w-]*){0,2}:[ \t]*(?:[0-9a-f]{40}|https?://\S+)|"
-                 r"git-svn-id:.*|svn:[ \t]*r\d+")
+                 r"git-svn-id:.*|svn:[ \t]*r\d+|(?:Story|Task):[ \t]*#?\d+")  # StoryBoard's "Story: 2004321"
 # References may stand as a list's item (consul-template's "- Fixes GH-103", a fix's whole body).
 _TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTERS})[ \t]+{_REFS}.*|"
                       rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)|{_POINTER_LINE})[ \t]*$|"
@@ -43,6 +53,9 @@ _TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTER
 _LEAD_IN = re.compile(r"^[ \t]*(?:[^\s.!?]+[ \t]+){0,7}(?:[^\s.!?]*:|(?:at|in|on|from|by|to|here|see|via))[ \t]*\n"
                       r"[ \t]*(?:https?://\S+|#\d+|[\w.-]+/[\w.-]+#\d+)[ \t]*$", re.I | re.M)
 # (cut before the trailers: dplyr's "Fixes #2612. cc @krlmlr" leaves a cc line)
+# ... and at the end of a prose line, after its sentence: python-novaclient's "... the permissions
+# of the file. Fixes bug 897214."
+_TRAILING_REFS = re.compile(rf"(?<=[.!?])[ \t]+{_ONE}(?:[^\w\n]+{_ONE})*[ \t]*\.?[ \t]*$", re.I | re.M)
 _LEADING_REFS = re.compile(rf"^([ \t]*){_ONE}(?:[^\w\n]+{_ONE})*[ \t]*(?:[.:;]|[ \t]-)[ \t]+(?=\S)", re.I | re.M)
 
 # Coding assistants that commit for the user append the chat that made the change: aider's
@@ -107,7 +120,7 @@ def clean_body(body: str) -> str:
         body = _IMAGE_LINE.sub("", _CHECKLIST.sub("", _HTML_COMMENT.sub("", body)))
     if "http" in body or "#" in body:
         body = _LEAD_IN.sub("", body)
-    body = _TRAILER.sub("", _LEADING_REFS.sub(r"\1", body))
+    body = _TRAILER.sub("", _TRAILING_REFS.sub("", _LEADING_REFS.sub(r"\1", body)))
     if "#" in body:
         body = _empty_headings(body)
     return re.sub(r"\n{3,}", "\n\n", body).strip()
