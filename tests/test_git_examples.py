@@ -197,6 +197,13 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("polish", "", ["src/a.c"], True),
     ("Simplify tc-utils", "", ["collects/typed-scheme/utils/tc-utils.rkt"], True),
     ("Simplify the retry loop", "", ["src/a.c"], False),
+    # one word alone: spdlog's "Comment", "Example", "Delete", commons-csv's 59 "Javadoc", flask's
+    # "2012"; a typo or a format can be found in the code; with a body it says more
+    ("Comment", "", ["include/spdlog/details/file_helper-inl.h"], True), ("Example.", "", ["example/example.cpp"], True),
+    ("Javadoc", "", ["src/main/java/CSVFormat.java"], True), ("2012", "", ["LICENSE"], True),
+    ("Typo", "", ["src/a.c"], False), ("Formatting.", "", ["src/a.c"], False),
+    ("Javadoc", "Use HTML 'em' tag instead of 'i' tag", ["src/main/java/CSVFormat.java"], False),
+    ("app.run()", "", ["flask/app.py"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

@@ -460,6 +460,9 @@ _ACTIONABLE = frozenset({"typo", "typos", "spelling", "lint", "linter", "linting
     "formatted", "whitespace"})
 
 
+_ONE_WORD = re.compile(r"\s*(?:[A-Za-z]+|\d+)[.!]?\s*")
+
+
 def vague(subject: str, body: str, paths: list[str]) -> bool:
     """Does the intent (no body) name nothing but vague words and the files it touches
     ("Copy", "WIP", "Updated HISTORY", "Update ctags.md", "...")? A model asked to make that
@@ -471,6 +474,10 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
     words = _TOKEN.findall(subject.lower())
     if all(w in _GLUE or (len(w) == 1 and w.isascii()) for w in words):
         return True  # no word, or only glue and single letters: flameshot's subject "A"
+    if _ONE_WORD.fullmatch(subject) and words[0] not in _ACTIONABLE:
+        # one word alone, what it names left unsaid: spdlog's "Comment", "Example", "Bench",
+        # "Delete", commons-csv's 59 "Javadoc", flask's "2012" (a "Typo" can be found in the code)
+        return True
     empty = [w in _VAGUE or _VAGUE_CJK.fullmatch(w) is not None for w in words]
     if any(w in _ACTIONABLE for w in words) or not any(empty):
         return False
