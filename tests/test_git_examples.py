@@ -1361,6 +1361,34 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
     assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"
 
 
+def test_a_subject_that_only_says_a_branch_was_merged_names_no_task(tmp_path: Path) -> None:
+    """hono's security fixes land from GitHub's advisories as one-parent commits "Merge commit
+    from fork" (45) and "Merge pull request from GHSA-..." (2): 102 examples asked "Bug fix:
+    Merge commit from fork" or "Merge commit from fork. Update these tests to match."."""
+    from aitherd.sources.git.examples import _intent
+
+    for subject in ("Merge commit from fork", "Merge pull request from GHSA-3mpf-rcc7-5347",
+                    "Merge branch 'master' of github.com:keplerproject/luarocks", "Merge branch 'fancy-log-output'.",
+                    "Merge remote-tracking branch 'origin/main'", "Merge main into next"):
+        assert _intent(subject, "") == ("", ""), subject
+        assert vague(_intent(subject, "")[0], "", ["src/a.ts"]), subject
+    assert _intent("Merge commit from fork", "Reject paths that escape the root.\n\nCo-authored-by: A <a@x.org>") == (
+        "", "Reject paths that escape the root.")
+    for subject in ("Merge BasicArgFormatter and ArgFormatter", "Merge custom-context into types",
+                    "Merge function headers with per-request headers"):
+        assert _intent(subject, "")[0] == subject
+    r = new_repo(tmp_path / "r")
+    serve = "export function serve(path: string) {\n  return read(root + path)\n}\n"
+    commit(r, "Add serve", {"src/serve.ts": serve, "src/serve.test.ts": "test('serves', () => {})\n"})
+    commit(r, "Merge commit from fork", {"src/serve.ts": serve.replace("read(root + path)", "read(root + clean(path))"),
+                                         "src/serve.test.ts": "test('serves', () => {})\ntest('no ..', () => {})\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    shown = [c for c in cands(out) if "clean(path)" in c.messages[1]["content"] or "no .." in c.messages[1]["content"]]
+    assert shown and not any("Merge" in c.messages[0]["content"] for c in shown)
+    for c in shown:
+        assert not c.messages[0]["content"].startswith("\n")  # no empty task line before the rest
+
+
 def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
     """commons-csv's "[CSV-329] Fix byte tracking ...", "CSV-320: Remove ...", "Header support
     (CSV-65)": 479 of its examples' tasks began or ended with a Jira key, as Apache's projects and

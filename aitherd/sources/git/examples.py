@@ -92,8 +92,20 @@ _WORD_FIRST = re.compile(r"[^\W\d_A-Z]+(?:-[^\W\d_A-Z]+)?\b(?![-.(\[:_])")
 _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote it, not what it is
 
 
+# A subject that only says a branch was merged, on a commit with one parent: GitHub's security
+# advisories land as "Merge commit from fork" and "Merge pull request from GHSA-..." (hono: 45 and
+# 2 commits, 102 examples whose task was that line), a merge redone by hand ("Merge branch
+# 'master' of github.com:..."), "Merge main into next". It names no change: the task is empty
+# (the body, if any, says what it is). "Merge BasicArgFormatter and ArgFormatter" is a change.
+_MERGE_SUBJECT = re.compile(r"\s*Merge (?:(?:remote-tracking |remote )?branch\b|pull request\b|commit\b|tag\b|"
+                            r"(?:main|master|develop|development|dev|next|trunk|stable|canary|beta|upstream|"
+                            r"origin/\S+) into \S+\s*$)")
+
+
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
+    if _MERGE_SUBJECT.match(subject):
+        return _body_of("", body)
     _kind, rest = conventional(subject)
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "-" in rest:
@@ -115,6 +127,11 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     rest = rest.rstrip(" \t;,") or rest  # axios' "fix(fetch): optimize signals composing logic; (#6582)"
     if _WORD_FIRST.match(rest):  # not a name: "app.add_url_rule() should look ...", "make_test_environ_builder"
         rest = rest[:1].upper() + rest[1:]
+    return _body_of(rest, body)
+
+
+def _body_of(rest: str, body: str) -> tuple[str, str]:
+    """(the task's subject, the body's prose) from the subject as a task and the raw body."""
     body = clean_body(body)
     rest, more = split_subject(rest)  # git joined a first paragraph of sentences: the first is the task
     if more:
@@ -568,9 +585,10 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
     fix = label.fix and not (role == "code" and _comments_only(group))
-    task = subject if fix or not body else f"{subject}\n\n{body}"
+    task = subject if fix or not body else f"{subject}\n\n{body}".strip()
     if not whole:
-        task += f"\n\n(This is the part of a larger change that concerns {_names(group)}.)"
+        task = f"{task}\n\n(This is the part of a larger change that concerns {_names(group)}.)".strip()
+    lead = f"{task}\n\n" if task else ""  # a merge's subject names nothing: the task may be empty
     before, after = _render(group, "before"), _render(group, "after")
     weight = 1.0
     new_only = all(p.new for p in group)
@@ -579,24 +597,25 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
         shown = _shown(code_context, after, cfg)
         if needs_context and not shown:
             return Skip("vague_intent")
-        ask = (f"{task}\n\n{shown}Write {_names(group)}." if new_only else
-               f"{task}\n\n{shown}Update this documentation to match.\n\n{before}")
+        ask = (f"{lead}{shown}Write {_names(group)}." if new_only else
+               f"{lead}{shown}Update this documentation to match.\n\n{before}")
     elif role == "test":
         category = "test_generation"
         shown = _shown(code_context, after, cfg)
         if needs_context and not shown:
             return Skip("vague_intent")
-        ask = (f"{task}\n\n{shown}Write the tests in {_names(group)}." if new_only else
-               f"{task}\n\n{shown}Update these tests to match.\n\n{before}")
+        ask = (f"{lead}{shown}Write the tests in {_names(group)}." if new_only else
+               f"{lead}{shown}Update these tests to match.\n\n{before}")
     elif new_only:
         category = "instruction"
-        ask = f"{task}\n\nWrite {_names(group)}."
+        ask = f"{lead}Write {_names(group)}."
     elif fix:
         category = "debugging"
-        ask = f"Bug fix: {task}\n\n{before}\n\nFind the bug in this code and show the corrected code."
+        ask = f"Bug fix: {lead}" if task else ""
+        ask += f"{before}\n\nFind the bug in this code and show the corrected code."
     else:
         category = "editing"
-        ask = f"{task}\n\nMake this change to the code below.\n\n{before}"
+        ask = f"{lead}Make this change to the code below.\n\n{before}"
     if version_only(group, ask):
         return Skip("version_only")
     answer = f"{body}\n\n{after}" if fix and role == "code" and body and not new_only else after
