@@ -1082,6 +1082,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("example/makefile.clang", "makefile"), ("example/makefile.bench", "makefile"),
     ("src/site/apt/index.apt", "text"), ("src/changes/release-notes.vm", "velocity"), ("src/site/fml/faq.fml", "xml"),
     ("doc/bibtex/refs.bib", "bibtex"),
+    # maybe-finance's (Rails): JSON views, Brakeman's ignore list, Cursor's rules (prose)
+    ("app/views/api/v1/chats/_chat.json.jbuilder", "ruby"), ("config/brakeman.ignore", "json"),
+    (".cursor/rules/project-conventions.mdc", "markdown"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1113,6 +1116,7 @@ def test_mavens_changelog_and_site_pages_are_documentation(tmp_path: Path) -> No
     debugging examples asked to find the bug in that list."""
     assert files.is_docs("src/changes/changes.xml") and files.is_docs("src/changes/release-notes.vm")
     assert files.is_docs("src/site/xdoc/index.xml") and files.is_docs("sub/src/site/apt/index.apt")
+    assert files.is_docs(".cursor/rules/project-conventions.mdc")  # an assistant's rules: prose
     assert not files.is_docs("src/main/resources/changes.xml") and not files.is_docs("src/site/resources/site.css")
     r = new_repo(tmp_path / "r")
     lexer = "class Lexer {\n    boolean isDelimiter(int c) {\n        return c == delimiter;\n    }\n}\n"

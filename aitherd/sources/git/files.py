@@ -36,7 +36,8 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
               ".rmd": "rmd", ".qmd": "markdown",  # R Markdown and Quarto: usethis' README.Rmd and vignettes
               ".texi": "texinfo", ".texinfo": "texinfo",  # GNU manuals: magit's (3,570 unlabelled snippets)
               ".cheatmd": "markdown",  # ExDoc's cheatsheets (ecto: 38 unlabelled)
-              ".scrbl": "racket"}  # Racket's Scribble documentation (typed-racket: 574 unlabelled)
+              ".scrbl": "racket",  # Racket's Scribble documentation (typed-racket: 574 unlabelled)
+              ".mdc": "markdown"}  # Cursor's rules for its assistant (maybe-finance's .cursor/rules: prose)
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|CONTRIBUTING|"
                           r"(?:(?:MIT|BSD|APACHE|GPL|LGPL|ISC|MPL)[-_])?(UN)?LICEN[CS]E|"  # devise's MIT-LICENSE
                           r"COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
@@ -163,6 +164,7 @@ LANG = {
     ".phps": "php", ".sbatch": "bash",
     ".apt": "text", ".fml": "xml", ".vm": "velocity",  # Maven sites' APT pages and FAQs, Velocity templates
     ".bib": "bibtex",  # a paper's references (imbalanced-learn: 12 unlabelled)
+    ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -204,7 +206,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           # Puppet modules' metadata and tool files (puppetlabs-stdlib), Julia's old REQUIRE (CSV.jl)
           "Modulefile": "ruby", ".pdkignore": "gitignore", ".gemspec": "ruby", ".gemfile": "ruby",
           ".rspec": "text", ".puppet-lint.rc": "text", "REQUIRE": "text",
-          "VERSION": "text"}  # a release's number (PHPMailer: 12 unlabelled, Fortran's stdlib 9)
+          "VERSION": "text",  # a release's number (PHPMailer: 12 unlabelled, Fortran's stdlib 9)
+          "brakeman.ignore": "json"}  # Brakeman's accepted warnings (maybe-finance)
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
