@@ -1365,6 +1365,27 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
     assert _intent("fix: handle (empty) input (#12, #13)", "")[0] == "Handle (empty) input"
 
 
+def test_a_new_file_split_from_a_larger_change_is_asked_beside_the_files_the_change_edited(tmp_path: Path) -> None:
+    """maybe-finance's "Sync hierarchy updates" gave "Write db/migrate/..._add_parent_syncs.rb"
+    with nothing but the subject: what the migration adds, only sync.rb's change (which uses
+    it) says. 117 of its 296 split new files now come with the rest of the change."""
+    r = new_repo(tmp_path / "r")
+    sync = "class Sync\n  def perform\n    start!\n  end\nend\n"
+    commit(r, "Add syncs", {"app/models/sync.rb": sync})
+    commit(r, "Sync hierarchy updates", {
+        "app/models/sync.rb": sync.replace("    start!\n", "    start!\n    notify_parent! if parent_id.present?\n"),
+        "db/migrate/20250411_add_parent_syncs.rb": "class AddParentSyncs < Migration\n  def change\n"
+                                                   "    add_reference :syncs, :parent\n  end\nend\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_example_files=1))
+    (new,) = [c for c in cands(out) if c.category == "instruction" and "hierarchy" in c.messages[0]["content"]]
+    ask = new.messages[0]["content"]
+    assert ask.startswith("Sync hierarchy updates\n\n(This is the part of a larger change")
+    assert "The rest of the change, in files it changed:" in ask and "+    notify_parent! if parent_id.present?" in ask
+    assert ask.endswith("Write `db/migrate/20250411_add_parent_syncs.rb`.")
+    (edit,) = [c for c in cands(out) if c.category == "editing"]  # the edited file stands alone, as before
+    assert "add_reference" not in edit.messages[0]["content"]
+
+
 def test_a_subject_that_only_says_a_branch_was_merged_names_no_task(tmp_path: Path) -> None:
     """hono's security fixes land from GitHub's advisories as one-parent commits "Merge commit
     from fork" (45) and "Merge pull request from GHSA-..." (2): 102 examples asked "Bug fix:

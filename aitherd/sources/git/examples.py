@@ -554,11 +554,11 @@ def _keep_docs(sha: str, share: float) -> bool:
     return int(hashlib.sha256(f"{sha}:docs".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
-def _shown(code_context: list[Part], after: str, cfg: Settings) -> str:
+def _shown(code_context: list[Part], after: str, cfg: Settings, intro: str = "The code changed like this") -> str:
     """The commit's code change, for tests or documentation written to match it (when it fits)."""
     context = _diff(code_context) if code_context else ""
     fence = fence_for(context)
-    return (f"The code changed like this:\n\n{fence}diff\n{context}\n{fence}\n\n"
+    return (f"{intro}:\n\n{fence}diff\n{context}\n{fence}\n\n"
             if context and len(context) + len(after) <= cfg.max_example_chars else "")
 
 
@@ -608,7 +608,9 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
                f"{lead}{shown}Update these tests to match.\n\n{before}")
     elif new_only:
         category = "instruction"
-        ask = f"{lead}Write {_names(group)}."
+        # a new file split from a larger change: the files it changed show what the new one is for
+        shown = _shown(code_context, after, cfg, "The rest of the change, in files it changed") if code_context else ""
+        ask = f"{lead}{shown}Write {_names(group)}."
     elif fix:
         category = "debugging"
         ask = f"Bug fix: {lead}" if task else ""
@@ -809,6 +811,9 @@ def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings)
             if _blank_answer([p]):
                 out.append(Skip("empty_answer"))
                 continue
-            one = group_examples(commit, label, [p], role, cfg, context, len(ps) == 1, needs_context)
+            # a new code file alone: the code files the commit changed stand beside it (maybe-finance's
+            # "Sync hierarchy updates" wrote a migration that sync.rb's change uses)
+            beside = [q for q in code if not q.new and q is not p] if role == "code" and p.new else context
+            one = group_examples(commit, label, [p], role, cfg, beside, len(ps) == 1, needs_context)
             out.append(one if one is not None else Skip("too_large_file"))
     return out
