@@ -1245,6 +1245,15 @@ def test_gerrit_and_launchpad_trailers_and_bug_numbers_are_cut() -> None:
     assert clean_body("* A temporary patch to get past the devstack gate\n* Helps fix bug 943053") == (
         "* A temporary patch to get past the devstack gate")
     assert clean_body("Fixing bug 910198\nFixes LP Bug #923475.") == ""
+    # the CVS and Subversion templates of Apache's and FreeBSD's commits (commons-io), empty or not
+    assert clean_body("Copy and Paste Errors\nPR:\nObtained from:\nSubmitted by:\tMichael A. Smith [m@x.org]\n"
+                      "Reviewed by:\nApproved by:\tre (gjb)\nMFC after:\t2 weeks\nSponsored by:\tThe Foundation\n"
+                      "Differential Revision:\tD1234") == "Copy and Paste Errors"
+    assert clean_body("PR is open for review.\nPatch by hand was needed.") == "PR is open for review.\nPatch by hand was needed."
+    # ... in the first paragraph, which git joins into the subject
+    assert _intent("Copy and Paste Errors PR: Obtained from: Submitted by:\tMichael A. Smith [m@x.org] Reviewed by:",
+                   "")[0] == "Copy and Paste Errors"
+    assert _intent("Answer the PR: review comments", "")[0] == "Answer the PR: review comments"
     # at the end of a prose line, after its sentence
     assert clean_body("We cannot control\nthe permissions of the file. Fixes bug 897214.\nIt works now. Fixes #12.") == (
         "We cannot control\nthe permissions of the file.\nIt works now.")
@@ -1427,6 +1436,7 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
                           ("Header support (CSV-65)", "Header support"), ("PROJ-7 - fix the login", "Fix the login"),
                           ("[SPARK-1234][SQL][FOLLOWUP] Fix the optimizer", "Fix the optimizer"),
                           ("LANG-1234, LANG-1235: Fix the splitter", "Fix the splitter"),
+                          ("IO-233 IO-330 Add Methods for Buffering Streams", "Add Methods for Buffering Streams"),
                           # not keys: names, a branch, a key inside the sentence
                           ("UTF-8 support in the reader", "UTF-8 support in the reader"), ("SHA-256 digests", "SHA-256 digests"),
                           ("CVE-2021-44228: patch the lookup", "CVE-2021-44228: patch the lookup"),

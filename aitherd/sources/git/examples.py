@@ -74,7 +74,7 @@ _ISSUE_HEAD = re.compile(rf"^{_ISSUE_WORD}\s*(?::|\s-|,)\s*(?=\S)", re.I)
 _NOT_KEYS = (r"(?!(?:UTF|UCS|ISO|SHA|MD|AES|RSA|RFC|CVE|GPT|PEP|ES|ECMA|HTTP|IE|COVID|CP|WIN|TLS|SSL|IPV|IEEE|ANSI|"
              r"BASE|DDR|USB|ARM|JSR|JEP|KIP|FLIP|SIP|PSR)-)")
 _KEY = rf"{_NOT_KEYS}[A-Z][A-Z0-9_]+-\d+"
-_TICKET_HEAD = re.compile(rf"^(?:\[{_KEY}(?:,\s*{_KEY})*\]|{_KEY}(?:,\s*{_KEY})*(?=[\s:.]))"
+_TICKET_HEAD = re.compile(rf"^(?:\[{_KEY}(?:,\s*{_KEY})*\]|{_KEY}(?:(?:,\s*|\s+){_KEY})*(?=[\s:.]))"
                           rf"(?:\[[\w .-]+\])*\s*[:.-]?\s*(?=\S)")
 _KEY_ANYWHERE = re.compile(rf"\b{_KEY}\b")
 _TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_KEY}\])\s*\.?\s*$")
@@ -102,10 +102,19 @@ _MERGE_SUBJECT = re.compile(r"\s*Merge (?:(?:remote-tracking |remote )?branch\b|
                             r"origin/\S+) into \S+\s*$)")
 
 
+# The CVS template of Apache's early commits, in the first paragraph, which git joins into the
+# subject: commons-io's "Copy and Paste Errors PR: Obtained from: Submitted by: Michael A. Smith
+# [...] Reviewed by:". Two of its keys or more: the subject ends before the first.
+_TEMPLATE_KEY = r"(?:PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored) by|MFC after):"
+_TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
+
+
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
     if _MERGE_SUBJECT.match(subject):
         return _body_of("", body)
+    if ":" in subject:
+        subject = _TEMPLATE_TAIL.sub("", subject)
     _kind, rest = conventional(subject)
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "-" in rest:

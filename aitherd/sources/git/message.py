@@ -24,7 +24,11 @@ _POINTERS = r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|
 # 3,914 examples, "Implements: blueprint x" 182, "Depends-On: I0123..."), Launchpad's and
 # StoryBoard's, a tracker's key or link
 _GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements|Implements|Depends-On|Needed-By|"
-                r"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP")
+                r"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP|"
+                # the CVS and Subversion templates of Apache's and FreeBSD's commits, empty or not
+                # (commons-io's "PR:\nObtained from:\nSubmitted by:\tMichael A. Smith [...]\nReviewed by:")
+                r"PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored|Reported|Tested|Suggested|Patch) by|"
+                r"MFC after|Differential Revision")
 _KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|{_GERRIT_KEYS}|{_ACTIONS}|"
          rf"{_POINTERS}")
 # an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
