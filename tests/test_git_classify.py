@@ -107,6 +107,15 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     assert skip_reason("Remove some incorrect hashes from .hgtags.") is None
     assert skip_reason("ci(release): build artifacts on macos-latest") is None  # work on the release job
     assert skip_reason("feat: support node 18.x") is None
+    # Maven's release plugin and Apache's release chores (commons-io: 107 examples)
+    for subject in ("[maven-release-plugin] prepare for next development iteration",
+                    "[maven-release-plugin] prepare release commons-io-2.5", "Prepare for the next release candidate",
+                    "Bump to next development version", "Preparing version 2.3-RC1.", "Preparing release 2.4.",
+                    "Prepare for 2.10.0 release candidate 1.", "Update for new release candidate."):
+        assert skip_reason(subject) == "release", subject
+    for subject in ("Prepare documentation for 1.1 release", "Prepare the release notes generator",
+                    "Prepare version-specific code paths", "Preparing the parser for a release of the API"):
+        assert skip_reason(subject) is None, subject
 
 
 def test_a_gitmoji_decides_like_a_prefix_and_is_stripped() -> None:

@@ -120,6 +120,15 @@ _BUMPED_TO = re.compile(r"^(?:[\w./-]+:\s+)?(?:finali[sz]e\s+)?bump(?:ed|ing)?\s
                         r"(?::\w+:|[^\w\s]+)?\s*$", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
+# Maven's release plugin and the release chores of Apache's projects (commons-io: 107 examples,
+# "Prepare for the next release candidate" 47 of them, "[maven-release-plugin] prepare for next
+# development iteration", "Bump to next development version", "Preparing version 2.3-RC1.")
+_RELEASE_END = r"(?:\s+candidate)?(?:\s+v?\d[\w.-]*)*(?:\s+candidate)?(?:\s+\d+)?\s*[.!]?\s*$"
+_RELEASE_CHORE = re.compile(r"^\s*(?:\[maven-release-plugin\]|"
+                            r"(?:prepar(?:e|ing)|update[ds]?|updating)\s+(?:for\s+)?(?:(?:the|a|an)\s+)?(?:next\s+|new\s+)?"
+                            rf"(?:(?:v?\d+(?:\.\d+)+\S*|major|minor|patch)\s+)?(?:release|version|rc){_RELEASE_END}|"
+                            r"(?:bump|move|update|set|start|begin|open)(?:s|ed|ing)?\s+(?:to\s+|for\s+)?(?:the\s+)?next\s+"
+                            rf"(?:development|dev|snapshot)\s+(?:version|iteration|cycle){_RELEASE_END})", re.I)
 # Mercurial's own tag commits, kept by a history converted to git: "Added tag 0.2.0.0 for
 # changeset f4cf6abd5a81" (aeson: 42, each "Write .hgtags" or a line added to it), "Removed tag 1.0"
 _HG_TAG = re.compile(r"^(?:Added tag \S.* for changeset [0-9a-f]{12,40}|Removed tag \S+)\s*$")
@@ -322,7 +331,7 @@ def skip_reason(subject: str, author: str = "") -> str | None:
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
     if (kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject)
-            or _HG_TAG.match(subject)):
+            or _HG_TAG.match(subject) or _RELEASE_CHORE.match(rest)):
         return "release"
     if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"
