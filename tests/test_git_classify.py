@@ -155,6 +155,8 @@ def test_numpys_tags_decide_like_prefixes_and_are_stripped() -> None:
     assert conventional("ENH: add a keyword") == ("feature", "add a keyword")
     assert conventional("MAINT: tidy the setup") == ("chore", "tidy the setup")
     assert conventional("TST FIX Bug with hard-coded device") == ("test", "Bug with hard-coded device")  # first decides
+    # a tag the sentence goes on from is a word of it (peft's review read "There is a problem: for disabling ...")
+    assert conventional("FIX for disabling adapter, adding tests") == ("bugfix", "Fix for disabling adapter, adding tests")
     assert conventional("[docs] LoRA for token classification") == ("docs", "LoRA for token classification")
     assert conventional("[BUG]: crash on empty input") == ("bugfix", "crash on empty input")
     assert conventional("REF: split the parser") == ("refactor", "split the parser")
@@ -162,7 +164,7 @@ def test_numpys_tags_decide_like_prefixes_and_are_stripped() -> None:
     assert conventional("API: remove the deprecated alias") == (None, "remove the deprecated alias")
     assert conventional("[WIP] a new reader") == (None, "a new reader")
     # scikit-learn's pull request states, then the tag that decides; ENH misspelt
-    assert conventional("[MRG+1] FIX the sampler's seed") == ("bugfix", "the sampler's seed")
+    assert conventional("[MRG+1] FIX the sampler's seed") == ("bugfix", "Fix the sampler's seed")
     assert conventional("[MRG] Solve the doc build") == (None, "Solve the doc build")
     assert conventional("EHN: add a sampler") == ("feature", "add a sampler")
     # not tags: a word in capitals that is no tag, a tag word without capitals or colon, a

@@ -1250,6 +1250,11 @@ def test_gerrit_and_launchpad_trailers_and_bug_numbers_are_cut() -> None:
                       "Reviewed by:\nApproved by:\tre (gjb)\nMFC after:\t2 weeks\nSponsored by:\tThe Foundation\n"
                       "Differential Revision:\tD1234") == "Copy and Paste Errors"
     assert clean_body("PR is open for review.\nPatch by hand was needed.") == "PR is open for review.\nPatch by hand was needed."
+    # any key of hyphenated words (git's trailer form), Rietveld's and Chromium's review lines (golang/protobuf)
+    assert clean_body("Make it identical.\n\nCherry-Pick: github.com/golang/protobuf@c8b73fbfc08a20631e50a2f3823970e1\n"
+                      "Original-Author: Damien Neil <neild@users.noreply.github.com>\n\nR=golang-dev\nCC=golang-dev\n"
+                      "TBR=rsc\nBUG=chromium:1234\nTEST=ran the unit tests") == "Make it identical."
+    assert clean_body("Built-in types: now hashed.\nThe x=1 case.") == "Built-in types: now hashed.\nThe x=1 case."
     # ... in the first paragraph, which git joins into the subject
     assert _intent("Copy and Paste Errors PR: Obtained from: Submitted by:\tMichael A. Smith [m@x.org] Reviewed by:",
                    "")[0] == "Copy and Paste Errors"
@@ -1377,7 +1382,8 @@ def test_every_pull_request_number_at_the_end_of_a_subject_is_cut() -> None:
 def test_a_new_file_split_from_a_larger_change_is_asked_beside_the_files_the_change_edited(tmp_path: Path) -> None:
     """maybe-finance's "Sync hierarchy updates" gave "Write db/migrate/..._add_parent_syncs.rb"
     with nothing but the subject: what the migration adds, only sync.rb's change (which uses
-    it) says. 117 of its 296 split new files now come with the rest of the change."""
+    it) says. 60 of its 296 split new files now come with the rest of the change; a new file of
+    configuration beside it does not (flask's docs/.gitignore beside flask.py's docstrings)."""
     r = new_repo(tmp_path / "r")
     sync = "class Sync\n  def perform\n    start!\n  end\nend\n"
     commit(r, "Add syncs", {"app/models/sync.rb": sync})
@@ -1393,6 +1399,11 @@ def test_a_new_file_split_from_a_larger_change_is_asked_beside_the_files_the_cha
     assert ask.endswith("Write `db/migrate/20250411_add_parent_syncs.rb`.")
     (edit,) = [c for c in cands(out) if c.category == "editing"]  # the edited file stands alone, as before
     assert "add_reference" not in edit.messages[0]["content"]
+    commit(r, "Sync settings", {"app/models/sync.rb": sync.replace("start!", "start!(now)"),
+                                "config/sync.yml": "interval: 60\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, max_example_files=1))
+    (conf,) = [c for c in cands(out) if c.provenance["paths"] == ["config/sync.yml"]]
+    assert "The rest of the change" not in conf.messages[0]["content"]
 
 
 def test_a_subject_that_only_says_a_branch_was_merged_names_no_task(tmp_path: Path) -> None:

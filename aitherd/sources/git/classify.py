@@ -54,6 +54,7 @@ _PREFIX = re.compile(r"^\s*([A-Za-z]+)(?:\([^)]*\))?(!)?:\s*")
 # first word.
 _BRACKET_TAG = re.compile(r"^\s*\[([A-Za-z]+)(?:\+\d+)?\][ \t]*:?[ \t]*(?=\S)")
 _CAPS_TAG = re.compile(r"\s*([A-Z]{2,8})[ \t]+(?=[^\s:])")  # matched at a position: no ^
+_SENTENCE_GOES_ON = re.compile(r"(?:for|to|of|in|on|the|a|an|and|with|when|if|after|before|from|by|about)\b")
 # gitmoji (gitmoji.dev): an emoji, by its shortcode or itself, that says what kind of change a
 # commit is, the way a conventional prefix does: nlohmann/json starts 1,641 of its 3,724 subjects
 # so (":bug: fix ...", ":memo: ...", ":white_check_mark: improved test coverage"), bloc and
@@ -315,6 +316,9 @@ def conventional(subject: str) -> tuple[str | None, str]:
     if (kind := CONVENTIONAL.get(tag)) is None:
         return None, subject.strip()
     if colon_less:
+        if _SENTENCE_GOES_ON.match(subject, m.end()):
+            # peft's "FIX for disabling adapter", "FIX the sampler's seed": a word of the sentence
+            return kind, (subject[:m.start(1)] + word.capitalize() + subject[m.end(1):]).strip()
         # "TST FIX Bug with hard-coded device": the first tag decides, the next is cut too
         nxt = _CAPS_TAG.match(subject, m.end())
         if nxt is not None and nxt.group(1).lower() in CONVENTIONAL:

@@ -563,12 +563,14 @@ def _keep_docs(sha: str, share: float) -> bool:
     return int(hashlib.sha256(f"{sha}:docs".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 
-def _shown(code_context: list[Part], after: str, cfg: Settings, intro: str = "The code changed like this") -> str:
-    """The commit's code change, for tests or documentation written to match it (when it fits)."""
+def _shown(code_context: list[Part], after: str, cfg: Settings, intro: str = "The code changed like this",
+           most: int | None = None) -> str:
+    """The commit's code change, for tests or documentation written to match it (when it fits,
+    and is at most `most` characters)."""
     context = _diff(code_context) if code_context else ""
     fence = fence_for(context)
-    return (f"{intro}:\n\n{fence}diff\n{context}\n{fence}\n\n"
-            if context and len(context) + len(after) <= cfg.max_example_chars else "")
+    fits = len(context) + len(after) <= cfg.max_example_chars and (most is None or len(context) <= most)
+    return f"{intro}:\n\n{fence}diff\n{context}\n{fence}\n\n" if context and fits else ""
 
 
 class Label(NamedTuple):
@@ -618,7 +620,8 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     elif new_only:
         category = "instruction"
         # a new file split from a larger change: the files it changed show what the new one is for
-        shown = _shown(code_context, after, cfg, "The rest of the change, in files it changed") if code_context else ""
+        shown = _shown(code_context, after, cfg, "The rest of the change, in files it changed",
+                       cfg.max_example_chars // 2) if code_context else ""
         ask = f"{lead}{shown}Write {_names(group)}."
     elif fix:
         category = "debugging"
@@ -783,6 +786,17 @@ def _split_sample(sha: str, group: list[Part], cap: int, out: list[Candidate | S
     return [p for i, p in enumerate(group) if i in keep]
 
 
+# Languages of configuration, data and prose: a new file of them split from a larger change is
+# asked alone (flask's new docs/.gitignore beside 9,000 characters of flask.py's docstrings, peft's
+# example requirements.txt beside its source changes said nothing of what either holds).
+_NOT_PROGRAMS = frozenset({"", "text", "gitignore", "gitattributes", "json", "json5", "yaml", "toml", "ini", "xml",
+                           "csv", "properties", "markdown", "rst", "debcontrol", "diff"})
+
+
+def _program(p: Part) -> bool:
+    return p.lang not in _NOT_PROGRAMS and not files.is_build(p.path)
+
+
 def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings) -> list[Candidate | Skip]:
     """The examples of one commit, a group at a time (see the module docstring)."""
     out: list[Candidate | Skip] = []
@@ -822,7 +836,8 @@ def commit_examples(commit: Commit, label: Label, ps: list[Part], cfg: Settings)
                 continue
             # a new code file alone: the code files the commit changed stand beside it (maybe-finance's
             # "Sync hierarchy updates" wrote a migration that sync.rb's change uses)
-            beside = [q for q in code if not q.new and q is not p] if role == "code" and p.new else context
+            beside = ([q for q in code if not q.new and q is not p] if role == "code" and p.new and _program(p)
+                      else context)
             one = group_examples(commit, label, [p], role, cfg, beside, len(ps) == 1, needs_context)
             out.append(one if one is not None else Skip("too_large_file"))
     return out

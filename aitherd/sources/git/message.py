@@ -29,8 +29,10 @@ _GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements
                 # (commons-io's "PR:\nObtained from:\nSubmitted by:\tMichael A. Smith [...]\nReviewed by:")
                 r"PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored|Reported|Tested|Suggested|Patch) by|"
                 r"MFC after|Differential Revision")
-_KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|{_GERRIT_KEYS}|{_ACTIONS}|"
-         rf"{_POINTERS}")
+# ... and any key of hyphenated words, git's trailer form (golang/protobuf's "Cherry-Pick:
+# github.com/golang/protobuf@c8b73fb...", "Original-Author: Damien Neil <...>": 44 examples)
+_KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|"
+         rf"{_GERRIT_KEYS}|{_ACTIONS}|{_POINTERS}")
 # an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
 # "Helps fix bug 943053": 297 of python-novaclient's examples named one)
 _REF = (r"(?:(?:LP\s+)?(?:(?:issues?|bugs?)\s+)?(?:LP\s*:?\s*)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)|"
@@ -45,7 +47,9 @@ _CC = r"/?cc:?(?:[ \t,]+(?:@[\w-]+|#\d+|https?://\S+|[\w.-]+/[\w.-]+#\d+))+"
 # "Source-Link: https://..." and "Source-Sha: <sha>"; and what git-svn and svn mirrors leave:
 # "git-svn-id: <url>@<rev> <uuid>", typed-racket's 626 "svn: r18074".
 _POINTER_LINE = (r"[A-Za-z][\w-]*(?:[ \t][A-Za-z][\w-]*){0,2}:[ \t]*(?:[0-9a-f]{40}|https?://\S+)|"
-                 r"git-svn-id:.*|svn:[ \t]*r\d+|(?:Story|Task):[ \t]*#?\d+")  # StoryBoard's "Story: 2004321"
+                 r"git-svn-id:.*|svn:[ \t]*r\d+|(?:Story|Task):[ \t]*#?\d+|"  # StoryBoard's "Story: 2004321"
+                 # Rietveld's and Chromium's review lines (golang/protobuf's "R=golang-dev", "CC=golang-dev")
+                 r"(?:R|CC|TBR|BUG|TEST)=\S.*")
 # References may stand as a list's item (consul-template's "- Fixes GH-103", a fix's whole body).
 _TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTERS})[ \t]+{_REFS}.*|"
                       rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)|{_POINTER_LINE})[ \t]*$|"
