@@ -1631,9 +1631,9 @@ def test_a_python_fix_of_a_docstring_is_an_edit(tmp_path: Path) -> None:
 
 def test_a_python_fix_inside_a_docstring_opened_above_the_hunk_is_an_edit(tmp_path: Path) -> None:
     """peft's "Fix doc typo" in a long `Args:` list, flask's "Fixed paren in docstring": the
-    hunk starts inside the docstring, so its own rows cannot tell; the new file can (flask: 12
-    of 450 debugging examples, peft 7, jinja 4, pdoc 3). A fix of a string's text that is code
-    (a template assigned to a name) stays a bug to find."""
+    hunk starts inside the docstring, so its own rows cannot tell; the new file can (flask: 19
+    of 450 debugging examples, peft 7, jinja 6, pdoc 3). A fix of a string's text that is code
+    (a template assigned to a name, a query passed to a call) stays a bug to find."""
     r = new_repo(tmp_path / "r")
     args = "".join(f"        arg{i} (`int`):\n            The {i}th argument of the call.\n" for i in range(8))
     src = ('class Config:\n    """\n    The configuration.\n\n    Args:\n' + args + '        rnak (`int`):\n'
@@ -1648,6 +1648,14 @@ def test_a_python_fix_inside_a_docstring_opened_above_the_hunk_is_an_edit(tmp_pa
     assert typo.category == "editing" and "rank (`int`)" in typo.messages[1]["content"]
     (greeting,) = [c for c in cands(out) if "greeting" in c.messages[0]["content"]]
     assert greeting.category == "debugging"  # a string assigned to a name is code
+    r = new_repo(tmp_path / "q")
+    rows = "".join(f"        c{i} INTEGER,\n" for i in range(8))
+    src = 'def create(db):\n    db.run(\n        """\n        CREATE TABLE t (\n' + rows + '        nmae TEXT)\n        """)\n'
+    commit(r, "Add the table", {"db.py": src})
+    commit(r, "Fix the name column", {"db.py": src.replace("nmae", "name")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (query,) = [c for c in cands(out) if "name column" in c.messages[0]["content"]]
+    assert query.category == "debugging"  # a string passed to a call is code too
 
 
 def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:

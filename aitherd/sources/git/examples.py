@@ -722,12 +722,15 @@ def _quotes(text: str) -> int:
 
 def _in_docstring(part: Part, i: int) -> bool:
     """Does a Python hunk with no window of its own (`_snippet`) change lines inside one
-    docstring only, a docstring opened above the hunk? Told from the new file: each added line
-    lies inside a string statement of it, and each removed one between two lines of the same
-    one. Its changed rows hold no triple quotes, nor change the count of them in the file's
-    hunks above it, so the old file's lines lex as the new file's up to each change. peft's
-    "Fix typo in docstring" of a config's long `Args:` list, flask's "Fixed paren in docstring"
-    (the hunk starts inside the docstring: `_in_quotes` cannot tell) were bugs to find."""
+    docstring only, a docstring opened above the hunk? Told from the new file: the triple quotes
+    open before the first changed row (their count is odd) stand at the start of a statement
+    (only indentation before them on their line, the line before ends no expression: not a
+    string assigned or passed, as a template or SQL is) and close after the last, with nothing
+    but a comment after them; each added line lies between them, each removed one between two
+    lines that do. Its changed rows hold no triple quotes, nor change the count of them in the
+    file's hunks above it, so the old file's lines lex as the new file's up to each change.
+    peft's "Fix typo in docstring" of a config's long `Args:` list, flask's "Fixed paren in
+    docstring" (the hunk starts inside the docstring: `_in_quotes` cannot tell) were bugs to find."""
     h = part.hunks[i]
     if part.new or any(t in ln for ln in h.lines if ln[0] != " " for t in _TRIPLE):
         return False
@@ -740,30 +743,40 @@ def _in_docstring(part: Part, i: int) -> bool:
     data = part.new_blob
     if not data or (b'"""' not in data and b"'''" not in data):
         return False
-    # Cheap and necessary: an odd count of triple quotes above the first changed row (the
-    # file's lines before the hunk, the hunk's rows before it), else no string is open there.
     lead = next(k for k, ln in enumerate(h.lines) if ln[0] != " ")
-    above = data.split(b"\n", h.new_start - 1)[:-1] if h.new_start > 1 else []
-    opened = sum(ln.count(b'"""') + ln.count(b"'''") for ln in above) + sum(_quotes(ln[1:]) for ln in h.lines[:lead])
-    if opened % 2 == 0:
+    # the first changed row's byte in the new file (a removed row: where it was), counted in C
+    above = data.split(b"\n", h.new_start - 1 + lead)[:-1]
+    at = sum(map(len, above)) + len(above)
+    if (data.count(b'"""', 0, at) + data.count(b"'''", 0, at)) % 2 == 0:
+        return False  # cheap and necessary: no string is open there
+    opener = max(data.rfind(b'"""', 0, at), data.rfind(b"'''", 0, at))
+    closer = data.find(data[opener:opener + 3], opener + 3)
+    if closer < 0:
         return False
-    spans = files.string_statements(data)
-    if not spans:
+    start = data.rfind(b"\n", 0, opener) + 1
+    stop = data.find(b"\n", closer)
+    if not _STATEMENT_OPENS.fullmatch(data[start:opener]) or not _STATEMENT_ENDS.fullmatch(
+            data[closer + 3:stop if stop >= 0 else len(data)]):
         return False
-
-    def inside(lo: int, hi: int) -> bool:
-        return any(a <= lo and hi <= b for a, b in spans)
-
+    before = data[max(0, start - 2000):start].rstrip().rsplit(b"\n", 1)[-1].split(b"#", 1)[0].rstrip()
+    if before.endswith(_GOES_ON):
+        return False  # the line before ends an open expression: an argument, a value, not a statement
+    lo, hi = data.count(b"\n", 0, opener) + 1, data.count(b"\n", 0, closer) + 1
     n = h.new_start  # the new-side line of the next row that has one
     for ln in h.lines:
         if ln[0] == "-":
-            if not inside(n - 1, n):
+            if not (lo <= n - 1 and n <= hi):
                 return False
             continue
-        if ln[0] == "+" and not inside(n - 1, n + 1):
+        if ln[0] == "+" and not (lo < n < hi):
             return False
         n += 1
     return True
+
+
+_STATEMENT_OPENS = re.compile(rb"[ \t]*[rRuU]?")  # before a docstring's quotes on their line (not f, not b)
+_STATEMENT_ENDS = re.compile(rb"[ \t]*(?:#.*)?\r?")  # after its closing quotes
+_GOES_ON = tuple(c.encode() for c in "([{,=+-*/%&|^<>\\")
 
 
 _POD_ROW = re.compile(r"[ +-]=[a-z]\w*")  # a hunk row that is a POD command (=head2, =item, =cut)

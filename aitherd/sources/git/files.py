@@ -729,21 +729,6 @@ def docstring_lines(code: str) -> set[int] | None:
             and isinstance(node.value.value, str) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
 
 
-@functools.lru_cache(maxsize=8)
-def string_statements(data: bytes) -> tuple[tuple[int, int], ...] | None:
-    """The first and last lines (1-based) of each string that stands as a statement (a
-    docstring) in `data`, a whole Python file; None when it does not parse. Asked only for a
-    hunk that sits inside triple quotes opened above it (`examples._in_docstring`), so a file
-    is parsed about once per commit that changes its docstrings."""
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return tuple((node.lineno, node.end_lineno or node.lineno) for node in ast.walk(tree)
-                 if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-                 and isinstance(node.value.value, str))
-
-
 _POD_START = re.compile(r"=(?!cut\b)[a-z]\w*")
 _POD_END = re.compile(r"=cut\b")
 
