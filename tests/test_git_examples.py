@@ -1648,14 +1648,17 @@ def test_a_python_fix_inside_a_docstring_opened_above_the_hunk_is_an_edit(tmp_pa
     assert typo.category == "editing" and "rank (`int`)" in typo.messages[1]["content"]
     (greeting,) = [c for c in cands(out) if "greeting" in c.messages[0]["content"]]
     assert greeting.category == "debugging"  # a string assigned to a name is code
-    r = new_repo(tmp_path / "q")
-    rows = "".join(f"        c{i} INTEGER,\n" for i in range(8))
-    src = 'def create(db):\n    db.run(\n        """\n        CREATE TABLE t (\n' + rows + '        nmae TEXT)\n        """)\n'
-    commit(r, "Add the table", {"db.py": src})
-    commit(r, "Fix the name column", {"db.py": src.replace("nmae", "name")})
-    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
-    (query,) = [c for c in cands(out) if "name column" in c.messages[0]["content"]]
-    assert query.category == "debugging"  # a string passed to a call is code too
+    rows = "".join(f"        c{i} INTEGER,\n" for i in range(40))  # the file's 30 lines around reach no statement
+    for k, (opened, closed) in enumerate([("    query = (\n", "    )\n    db.run(query)\n"),  # a value
+                                          ("    db.run(\n", ")\n")]):  # an argument
+        r = new_repo(tmp_path / f"q{k}")
+        src = (f'def create(db):\n{opened}        """\n        CREATE TABLE t (\n{rows}        nmae TEXT)\n'
+               f'        """{closed}')
+        commit(r, "Add the table", {"db.py": src})
+        commit(r, "Fix the name column", {"db.py": src.replace("nmae", "name")})
+        out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+        (query,) = [c for c in cands(out) if "name column" in c.messages[0]["content"]]
+        assert query.category == "debugging", opened  # a string that is a value or an argument is code
 
 
 def test_a_perl_fix_of_its_pod_is_an_edit(tmp_path: Path) -> None:
