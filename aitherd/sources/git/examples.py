@@ -567,7 +567,14 @@ def _shown(code_context: list[Part], after: str, cfg: Settings, intro: str = "Th
            most: int | None = None) -> str:
     """The commit's code change, for tests or documentation written to match it (when it fits,
     and is at most `most` characters)."""
-    context = _diff(code_context) if code_context else ""
+    if not code_context:
+        return ""
+    # cheap and necessary: the diff holds at least its parts' rows (a sweep over a thousand files
+    # was joined whole, for each test or new file beside it, to be found too large)
+    least = sum(p.rows_chars for p in code_context)
+    if least + len(after) > cfg.max_example_chars or (most is not None and least > most):
+        return ""
+    context = _diff(code_context)
     fence = fence_for(context)
     fits = len(context) + len(after) <= cfg.max_example_chars and (most is None or len(context) <= most)
     return f"{intro}:\n\n{fence}diff\n{context}\n{fence}\n\n" if context and fits else ""
