@@ -18,6 +18,7 @@ from aitherd.sources.git.classify import (
     rules,
     says_fix,
     skip_reason,
+    tidy_said,
     tooling_fix,
 )
 from aitherd.sources.git.config import GitMiningConfig
@@ -276,6 +277,20 @@ def test_a_subject_that_says_fix_keeps_the_fix_framing() -> None:
                         "based on Jose comments. Also fixed typos.")
     assert says_fix("Fixed the crash when the changeset has no params at all and the repo is not started. "
                     "Also added a test.")
+
+
+def test_a_tidying_the_prior_calls_a_fix_is_no_bug_to_find() -> None:
+    """commons-io's 65 "Sort members" and its "Format tweak" came out fixes, sure enough to ask
+    "find the bug" in members sorted by name."""
+    for subject in ("Sort members", "Sort members.", "Format tweak", "Rename variable", "Cleanup", "Simplify",
+                    "Move the parser to its own file", "refactor: extract the lexer"):
+        assert tidy_said(subject), subject
+        assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
+    for subject in ("Rename broken symlink handling to fix crash", "Clean up leaks on exit", "Move fails on Windows",
+                    "Use final", "Remove the race", "Fix sort order", "Sorting is wrong for empty lists",
+                    "Movement support"):
+        assert not tidy_said(subject), subject
+    assert framed_as_fix("bugfix", 0.99, "Move fails on Windows", 0.7)
 
 
 def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> None:

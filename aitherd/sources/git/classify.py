@@ -279,8 +279,27 @@ def tooling_fix(subject: str) -> bool:
 def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) -> bool:
     """Are a commit's examples framed as a fix ("Bug fix: ... find the bug", review pairs)? A
     bugfix decided with `threshold` or more of the probability, or whose subject says so; never
-    one that fixes what a linter or type checker found, or a typo (`tooling_fix`)."""
-    return kind == "bugfix" and (confidence >= threshold or says_fix(subject)) and not tooling_fix(subject)
+    one that fixes what a linter or type checker found, or a typo (`tooling_fix`), nor one whose
+    subject says a tidying and no fix (`tidy_said`)."""
+    return (kind == "bugfix" and (confidence >= threshold or says_fix(subject)) and not tooling_fix(subject)
+            and not tidy_said(subject))
+
+
+# A subject that starts by saying a tidying (commons-io's 65 "Sort members", "Format tweak",
+# "Reorder imports", "Rename variable"): the prior called some of them fixes, sure enough to ask
+# "find the bug" in members sorted by name. Not "Use ..." or "Remove ...": "Use the right
+# encoding", "Remove the race" are fixes.
+_TIDY_FIRST = re.compile(r"\s*(?:sort(?:ed|s)?|reorder(?:ed|s)?|re-?format(?:ted|s)?|format(?:ted|s)?|tid(?:y|ied|ies)|"
+                         r"clean(?:ed)?(?:[ -]?up)?|cleanup|renam(?:e|ed|es)|mov(?:e|ed|es)|extract(?:ed|s)?|"
+                         r"inline[ds]?|refactor(?:ed|s|ing)?|restructur(?:e|ed|es)|reorgani[sz](?:e|ed|es)|"
+                         r"simplif(?:y|ied|ies))\b", re.I)
+
+
+def tidy_said(subject: str) -> bool:
+    """Does the subject's first word say a tidying (sort, format, rename, move, refactor ...),
+    and no word of it a fix or a symptom ("Move fails on Windows")?"""
+    task = _task(subject)
+    return _TIDY_FIRST.match(task) is not None and not says_fix(subject) and _RULES[1][2].search(task) is None
 
 
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".

@@ -37,6 +37,7 @@ from aitherd.sources.git.classify import (
     decide_scored,
     framed_as_fix,
     skip_reason,
+    tidy_said,
     tooling_fix,
 )
 from aitherd.sources.git.examples import Label, Part, commit_examples, parts
@@ -232,7 +233,9 @@ class Miner:
                                 not files.is_ide_project(p.path)])
         elif kind == "bugfix":
             # framed as the change it is: no "find the bug", no review pairs
-            res.counts["tooling_fixes" if tooling_fix(commit.subject) else "unsure_fixes"] = 1
+            subject = commit.subject
+            res.counts["tooling_fixes" if tooling_fix(subject) else "tidy_fixes" if tidy_said(subject) else
+                       "unsure_fixes"] = 1
         res.items.extend(commit_examples(commit, Label(kind, how, confidence, fix), ps, cfg))
 
     def _notebooks(self, commit: Commit) -> None:
