@@ -751,8 +751,14 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  "Assets/Scripts/Player.cs.meta", "Assets/Scenes/Main.unity", "Assets/Prefabs/Enemy.prefab",
                  # Kotlin's API dumps (okio), Visual Studio's per-user folder (spdlog)
                  "okio/api/okio.api", "api/timber.api", "okio/api/okio.klib.api",
-                 "tests/.vs/tests/v15/Browse.VC.db", ".vs/ProjectSettings.json"]:
+                 "tests/.vs/tests/v15/Browse.VC.db", ".vs/ProjectSettings.json",
+                 # release-note fragments: changesets (pnpm), covector (tauri), towncrier and scriv (pipx, attrs)
+                 ".changeset/good-apes-smile.md", "packages/x/.changeset/a.md", ".changeset/28854459/changes.json",
+                 ".changes/fix-window.md", "changelog.d/1999.bugfix.md", "newsfragments/12.feature",
+                 "changelog/691.trivial.rst", "changes/1234.bugfix.rst"]:
         assert _skip_path(path, skip), path
+    assert not _skip_path(".changeset/config.json", skip) and not _skip_path("docs/changelog.md", skip)
+    assert not _skip_path("changes/README.md", skip) and not _skip_path("src/changes/changes.xml", skip)
     assert not _skip_path("src/api/client.py", skip) and not _skip_path("docs/reference.api.md", skip)
     assert not _skip_path("cmd/root.go", skip) and not _skip_path("infra/main.tf", skip)
     assert not _skip_path("EditorExtension/Application/Info.plist", skip)
