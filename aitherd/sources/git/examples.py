@@ -29,7 +29,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from aitherd.candidate import Candidate
@@ -184,6 +184,7 @@ class Part:
     limit: int  # max_example_chars: a snippet longer is not parsed
     blob: Callable[[str], bytes | None] | None = None  # a blob's content by its id (gitio.Heads.blob)
     around: int = 0  # the file's lines read around a Python hunk with no window of its own (0: none)
+    _docs: dict[int, bool] = field(default_factory=dict, repr=False, compare=False)  # `doc`'s answers
 
     @functools.cached_property
     def snippets(self) -> list[Snippet]:
@@ -206,11 +207,13 @@ class Part:
         hunk has any (files.python_window), so the hunks answer without cutting them."""
         return all(files.blank_side(h.lines, "-") for h in self.hunks)
 
-    @functools.cached_property
-    def docs(self) -> list[bool]:
-        """Per hunk: does it change comments or documentation only (`docs_only`)? Asked by the
-        example's framing and again by the review pairs' blame: told once."""
-        return [docs_only(self, i) for i in range(len(self.hunks))]
+    def doc(self, i: int) -> bool:
+        """Does its `i`th hunk change comments or documentation only (`docs_only`)? Asked by the
+        example's framing (up to the first hunk that does not) and again by the review pairs'
+        blame: told once."""
+        if i not in self._docs:
+            self._docs[i] = docs_only(self, i)
+        return self._docs[i]
 
     @functools.cached_property
     def rows_chars(self) -> int:
@@ -656,11 +659,11 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
 
 
 def _comments_only(group: list[Part]) -> bool:
-    """Does the change touch comments or documentation only, in every hunk (`Part.docs`)? A fix
+    """Does the change touch comments or documentation only, in every hunk (`Part.doc`)? A fix
     of a comment is no bug to find: axum's "Fix typos in service docs" (`///` lines) was "Find
     the bug in this code", 57 of its 343 debugging examples; OpenZeppelin 69 of 439; flask's
     "Fixed typo" in a docstring. It is framed as the edit it is."""
-    return all(all(p.docs) for p in group)
+    return all(p.doc(i) for p in group for i in range(len(p.hunks)))
 
 
 def _in_quotes(hunk: Hunk) -> bool:

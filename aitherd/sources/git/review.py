@@ -3,7 +3,7 @@
 For each code file a bugfix modifies, the lines it removes or rewrites are blamed (not trivial
 lines like `)`, `else:`, `try:` or a comment, and not lines only re-indented or given a comma,
 or moved: they come back among the commit's added lines once whitespace and commas are set
-aside; not a hunk of comments or documentation only, `Part.docs`). The commit that
+aside; not a hunk of comments or documentation only, `Part.doc`). The commit that
 last wrote those lines, within `review_days` before the fix, is the change under review, shown
 as its hunks that hold them (with three lines of context); the fix is the finding. A line the
 culprit only moved into a file it added (or renamed) is not its fault: no pair.
@@ -121,7 +121,7 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
                               if ln[0] == "+" and not files.trivial(ln[1:]))
         req = Request(fix, part.path, {}, {})
         for i, h in enumerate(part.hunks):
-            if part.docs[i]:
+            if part.doc(i):
                 continue  # a hunk of comments, a docstring, POD: no fault of the code under review
             for n, text in fixed_lines(h, moved):
                 if len(req.lines) < MAX_LINES:
