@@ -1091,6 +1091,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # maybe-finance's (Rails): JSON views, Brakeman's ignore list, Cursor's rules (prose)
     ("app/views/api/v1/chats/_chat.json.jbuilder", "ruby"), ("config/brakeman.ignore", "json"),
     (".cursor/rules/project-conventions.mdc", "markdown"),
+    # pnpm's: husky's hooks without a #! line, node-gyp's build files, npmrc fixtures
+    (".husky/commit-msg", "bash"), ("exec/lifecycle/test/fixtures/gyp/binding.gyp", "python"),
+    ("packages/config/test/global-bin-dir-windows/etc/npmrc", "ini"), ("hooks/commit-msg", ""),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

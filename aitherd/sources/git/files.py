@@ -165,6 +165,7 @@ LANG = {
     ".apt": "text", ".fml": "xml", ".vm": "velocity",  # Maven sites' APT pages and FAQs, Velocity templates
     ".bib": "bibtex",  # a paper's references (imbalanced-learn: 12 unlabelled)
     ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
+    ".gyp": "python", ".gypi": "python",  # node-gyp's build files, Python literals (pnpm's fixtures)
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -207,7 +208,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "Modulefile": "ruby", ".pdkignore": "gitignore", ".gemspec": "ruby", ".gemfile": "ruby",
           ".rspec": "text", ".puppet-lint.rc": "text", "REQUIRE": "text",
           "VERSION": "text",  # a release's number (PHPMailer: 12 unlabelled, Fortran's stdlib 9)
-          "brakeman.ignore": "json"}  # Brakeman's accepted warnings (maybe-finance)
+          "brakeman.ignore": "json",  # Brakeman's accepted warnings (maybe-finance)
+          "npmrc": "ini"}  # a fixture's or a global npm config (pnpm)
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -289,6 +291,7 @@ def _ext(path: str) -> tuple[str, str]:
     return name, ext
 
 
+_HOOKS = re.compile(r"(^|/)(\.husky|\.githooks)/[^/]+$")
 _REQUIREMENTS = re.compile(r"(^|/)(requirements/|(requirements|constraints)[\w.-]*\.in$)")
 
 
@@ -311,6 +314,8 @@ def language(path: str) -> str:
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
     if not lang and not ext and _prose_name(name):
         return "text"
+    if not lang and not ext and _HOOKS.search(path):
+        return "bash"  # husky's git hooks carry no #! line since v9 (pnpm's .husky/commit-msg)
     if not lang and ext == ".in" and _REQUIREMENTS.search(path):
         return "text"  # pip-compile's input: requirements/dev.in (jinja: 16 snippets)
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
