@@ -1094,6 +1094,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # pnpm's: husky's hooks without a #! line, node-gyp's build files, npmrc fixtures
     (".husky/commit-msg", "bash"), ("exec/lifecycle/test/fixtures/gyp/binding.gyp", "python"),
     ("packages/config/test/global-bin-dir-windows/etc/npmrc", "ini"), ("hooks/commit-msg", ""),
+    # vite's: a template's gitignore, Netlify's files, AppleScript, Graphviz
+    ("packages/create-app/template-vue/_gitignore", "gitignore"), ("docs/public/_redirects", "text"),
+    ("bin/openChrome.applescript", "applescript"), ("playground/html/module-graph.dot", "dot"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -166,6 +166,7 @@ LANG = {
     ".bib": "bibtex",  # a paper's references (imbalanced-learn: 12 unlabelled)
     ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
     ".gyp": "python", ".gypi": "python",  # node-gyp's build files, Python literals (pnpm's fixtures)
+    ".applescript": "applescript", ".dot": "dot", ".gv": "dot",  # vite's: opening Chrome, a module graph
     **{f".{n}": "roff" for n in range(1, 10)},
     **dict.fromkeys((".nuspec", ".props", ".targets", ".proj", ".vbproj", ".fsproj", ".vcxproj", ".xproj",
                      ".shproj", ".wixproj", ".shfbproj", ".slnx", ".resx", ".xaml", ".xsd", ".wsdl", ".dotsettings",
@@ -209,7 +210,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".rspec": "text", ".puppet-lint.rc": "text", "REQUIRE": "text",
           "VERSION": "text",  # a release's number (PHPMailer: 12 unlabelled, Fortran's stdlib 9)
           "brakeman.ignore": "json",  # Brakeman's accepted warnings (maybe-finance)
-          "npmrc": "ini"}  # a fixture's or a global npm config (pnpm)
+          "npmrc": "ini",  # a fixture's or a global npm config (pnpm)
+          # a project template's files named so that npm publishes them (vite's create-app), Netlify's
+          "_gitignore": "gitignore", "_redirects": "text", "_headers": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
