@@ -221,6 +221,7 @@ _RULES_CJK: list[tuple[str, float, re.Pattern[str]]] = [
     ("chore", 2.5, re.compile("依赖|升级|版本|发布|构建|打包|依存|リリース")),
 ]
 _FIX_WORDS = _RULES[0][2]  # fix, bug, crash, regression, broken, wrong, leak, segfault, ...Error
+_SYMPTOM_WORDS = _RULES[1][2]  # fails, errors, missing, doesn't, can't, invalid, unexpected ...
 
 
 _FIX_WORDS_CJK = re.compile("修复|修正|解决|不具合|バグ")
@@ -299,7 +300,7 @@ def tidy_said(subject: str) -> bool:
     """Does the subject's first word say a tidying (sort, format, rename, move, refactor ...),
     and no word of it a fix or a symptom ("Move fails on Windows")?"""
     task = _task(subject)
-    return _TIDY_FIRST.match(task) is not None and not says_fix(subject) and _RULES[1][2].search(task) is None
+    return _TIDY_FIRST.match(task) is not None and not says_fix(subject) and _SYMPTOM_WORDS.search(task) is None
 
 
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
-from aitherd.sources.git.message import CI_DIRECTIVE, clean_body, split_subject
+from aitherd.sources.git.message import CI_DIRECTIVE, CVS_TEMPLATE, clean_body, split_subject
 from aitherd.sources.git.parse import Commit, FileDiff, Hunk
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
@@ -105,7 +105,7 @@ _MERGE_SUBJECT = re.compile(r"\s*Merge (?:(?:remote-tracking |remote )?branch\b|
 # The CVS template of Apache's early commits, in the first paragraph, which git joins into the
 # subject: commons-io's "Copy and Paste Errors PR: Obtained from: Submitted by: Michael A. Smith
 # [...] Reviewed by:". Two of its keys or more: the subject ends before the first.
-_TEMPLATE_KEY = r"(?:PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored) by|MFC after):"
+_TEMPLATE_KEY = rf"(?:{CVS_TEMPLATE}):"
 _TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
 
 
@@ -631,7 +631,7 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
         category = "instruction"
         # a new file split from a larger change: the files it changed show what the new one is for
         shown = _shown(code_context, after, cfg, "The rest of the change, in files it changed",
-                       cfg.max_example_chars // 2) if code_context else ""
+                       cfg.max_example_chars // 2)
         ask = f"{lead}{shown}Write {_names(group)}."
     elif fix:
         category = "debugging"
@@ -666,6 +666,13 @@ def _comments_only(group: list[Part]) -> bool:
     return all(p.doc(i) for p in group for i in range(len(p.hunks)))
 
 
+_TRIPLE = ('"""', "'''")
+
+
+def _quotes(text: str) -> int:
+    return text.count('"""') + text.count("'''")
+
+
 def _in_quotes(hunk: Hunk) -> bool:
     """Cheap and necessary (for a hunk that starts outside a string): each changed row is a
     comment, or holds triple quotes, or lies between triple quotes by their count from the
@@ -673,7 +680,7 @@ def _in_quotes(hunk: Hunk) -> bool:
     counts = {"-": 0, "+": 0}
     for ln in hunk.lines:
         mark, text = ln[0], ln[1:]
-        quotes = text.count('"""') + text.count("'''")
+        quotes = _quotes(text)
         if mark != " " and text.strip() and not quotes and not counts[mark] % 2 and not text.lstrip().startswith("#"):
             return False
         for side in ("-", "+"):
@@ -721,13 +728,6 @@ def docs_only(part: Part, i: int) -> bool:
                     for k in range(j1, j2))):
             return False
     return True
-
-
-_TRIPLE = ('"""', "'''")
-
-
-def _quotes(text: str) -> int:
-    return text.count('"""') + text.count("'''")
 
 
 def _in_docstring(part: Part, i: int) -> bool:

@@ -20,15 +20,16 @@ _ACTIONS = (r"(?:Helps[ \t]+)?Fix(?:e[sd]|ing)?|Close[sd]?|Resolve[sd]?|Bug|Issu
 # vim-fugitive's 105 "References https://github.com/.../issues/1209" (the whole body of some
 # fixes), "Relates to #5", "Part of #9", "Follow-up to #5502"
 _POINTERS = r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|for)|Reviewed-on|Cherry-picked from"
+# The CVS and Subversion templates of Apache's and FreeBSD's commits, empty or not (commons-io's
+# "PR:\nObtained from:\nSubmitted by:\tMichael A. Smith [...]\nReviewed by:"): trailers here, and
+# where git joined them into the subject, cut from there (examples._TEMPLATE_TAIL).
+CVS_TEMPLATE = r"PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored) by|MFC after"
 # Gerrit's and OpenStack's trailers (python-novaclient: "Closes-Bug: #1234567" in 577 of its
 # 3,914 examples, "Implements: blueprint x" 182, "Depends-On: I0123..."), Launchpad's and
 # StoryBoard's, a tracker's key or link
 _GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements|Implements|Depends-On|Needed-By|"
-                r"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP|"
-                # the CVS and Subversion templates of Apache's and FreeBSD's commits, empty or not
-                # (commons-io's "PR:\nObtained from:\nSubmitted by:\tMichael A. Smith [...]\nReviewed by:")
-                r"PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored|Reported|Tested|Suggested|Patch) by|"
-                r"MFC after|Differential Revision")
+                rf"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP|{CVS_TEMPLATE}|"
+                r"(?:Reported|Tested|Suggested|Patch) by|Differential Revision")
 # ... and any key of hyphenated words, git's trailer form (golang/protobuf's "Cherry-Pick:
 # github.com/golang/protobuf@c8b73fb...", "Original-Author: Damien Neil <...>": 44 examples)
 _KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|"
