@@ -817,6 +817,40 @@ def test_more_file_types_are_labelled_and_mdx_pages_are_docs(tmp_path: Path) -> 
     assert docs.category == "editing" and docs.weight == 0.5  # a docs edit, never a debugging example
 
 
+def test_man_pages_and_plain_files_under_docs_are_documentation(tmp_path: Path) -> None:
+    """curl: its man pages (docs/libcurl/*.3, an old top-level curl.1) were 441 "find the bug"
+    examples and 134 review pairs; its docs/KNOWN_BUGS, docs/INTERNALS and docs/cmdline-opts/*.d,
+    of no language, 858 debugging examples with docs/ in all, unlabelled. A script without an
+    extension under docs/ stays code, told by its #! line."""
+    assert files.language("configure.in") == "m4" and files.language("winbuild/MakefileBuild.vc") == "makefile"
+    assert files.language("MakefileTest.py") == "python"
+    r = new_repo(tmp_path / "r")
+    page = ".TH curl 1\n.SH NAME\ncurl \\- transfer a URL\n.SH OPTIONS\n.IP -v\nVerbose.\n"
+    bugs = "Known bugs\n\n 1.1 NTLM fails\n 1.2 Proxy fails\n"
+    opt = "Long: verbose\nShort: v\nHelp: Make the operation more talkative\n"
+    script = "#!/bin/sh\n" + "".join(f"check {i}\n" for i in range(6))
+    code = {f"src/{n}.c": f"int {n}(void) {{\n  return 0;\n}}\n" for n in ("verbose", "quiet", "main")}
+    commit(r, "Add the pages", {"curl.1": page, "docs/KNOWN_BUGS": bugs, "docs/cmdline-opts/verbose.d": opt,
+                                "docs/check-links": script, **code})
+    commit(r, "fix: the verbose option was quiet", {  # the prefix decides the class
+        "curl.1": page.replace("Verbose.", "Verbose: say more."), "docs/KNOWN_BUGS": bugs + " 1.3 Verbose is quiet\n",
+        "docs/cmdline-opts/verbose.d": opt.replace("talkative", "verbose"),
+        **{p: c.replace("0", "1") for p, c in code.items()}})
+    commit(r, "Check the sixth link verbosely", {"docs/check-links": script.replace("check 5", "check 5 --verbose")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    fixed = [c for c in cands(out) if "verbose option was quiet" in c.messages[0]["content"] and c.category != "review"]
+    by_path = {p: c for c in fixed for p in c.provenance["paths"]}
+    for path in ("curl.1", "docs/KNOWN_BUGS", "docs/cmdline-opts/verbose.d"):
+        assert by_path[path].category == "editing" and by_path[path].weight == 0.5, path
+    assert by_path["src/verbose.c"].category == "debugging"
+    langs = {p: lang for c in fixed for (lang, _), p in zip(fences(c.messages[1]["content"]), c.provenance["paths"],
+                                                          strict=True)}
+    assert {p: langs[p] for p in ("curl.1", "docs/KNOWN_BUGS", "docs/cmdline-opts/verbose.d", "src/verbose.c")} == {
+        "curl.1": "roff", "docs/KNOWN_BUGS": "text", "docs/cmdline-opts/verbose.d": "text", "src/verbose.c": "c"}
+    (sh,) = [c for c in cands(out) if "sixth link" in c.messages[0]["content"]]
+    assert sh.weight == 1.0 and [lang for lang, _ in fences(sh.messages[1]["content"])] == ["bash"]
+
+
 def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
     """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
     should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of
@@ -1284,6 +1318,26 @@ def test_gerrit_and_launchpad_trailers_and_bug_numbers_are_cut() -> None:
                           ("Fix bug 1234567", "Fix bug 1234567"),  # nothing else: as it is
                           ("Add bug 12345 tracker support", "Add bug 12345 tracker support")]:
         assert _intent(subject, "")[0] == task, subject
+
+
+def test_pointers_to_commits_by_hash_are_cut_and_a_joined_subject_is_tidied() -> None:
+    """curl: 2,790 tasks held "Follow-up to <sha> #12638", and older ones "Regression from
+    <sha>"; its early first paragraphs join a list onto the subject ("strerror_r() detection
+    changes: 1. Try with ...") and keep their lines' indentation."""
+    from aitherd.sources.git.examples import _intent
+
+    body = ("On an error path.\n\nFollow-up to f4beef524a53e1951c102fdb2ab96dd7a5e01077 #12638\n"
+            "Follow-up to a96319ebb9 (document the new behavior)\nRegression from c4693adc62\n"
+            "Supersedes #5214, #5220 and #5221\nFixes a96319ebb9")
+    assert clean_body(body) == "On an error path."
+    for prose in ("Fixes deadbeef handling.", "Fixes 1234567 users.", "Follow-up to the review."):
+        assert clean_body(prose) == prose, prose
+    subject = ("strerror_r() detection changes: 1. Try with _THREAD_SAFE instead of _REENTRANT, as AIX seems to "
+               "require it. 2. Added API-detection for what kind of strerror_r() that is provided.")
+    task, body = _intent(subject, "")
+    assert task == "strerror_r() detection changes" and body.startswith("1. Try with _THREAD_SAFE instead")
+    assert _intent("Larry fixed the parser to skip non-SRV   answers,   such as CNAMEs", "")[0] == (
+        "Larry fixed the parser to skip non-SRV answers, such as CNAMEs")
 
 
 def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> None:

@@ -153,7 +153,6 @@ _BOTS = re.compile(r"dependabot|renovate|greenkeeper|pre-commit-ci|snyk-bot", re
 _AUTOMATION = re.compile(r"\[bot\]\s*$|[-_ ]bot\s*$|^bot\s*$", re.I)
 _AGENTS = re.compile(r"copilot|devin|claude|cursor|codex|openhands|jules|sweep", re.I)
 _WORD = re.compile(r"[a-z][a-z0-9']*")
-_DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
 _DOCS_LANGS = {"", "markdown", "rst", "text", "xml", "html", "css", "yaml", "json", "jinja", "asciidoc", "mdx",
                "liquid", "handlebars", "mustache", "ejs", "erb", "twig", "csv"}  # a docs site's templates and data
 
@@ -379,7 +378,7 @@ class Shape:
 @functools.lru_cache(maxsize=1 << 16)
 def _docs_like(path: str) -> bool:
     """Documentation for classifying: prose, and the images and pages under a docs folder."""
-    return files.is_docs(path) or (_DOCS_DIR.search(path) is not None and
+    return files.is_docs(path) or (files.DOCS_DIR.search(path) is not None and
                                    files.language(path) in _DOCS_LANGS)
 
 

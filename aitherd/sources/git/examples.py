@@ -109,8 +109,15 @@ _TEMPLATE_KEY = rf"(?:{CVS_TEMPLATE}):"
 _TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
 
 
+_SPACES = re.compile(r"[ \t]{2,}|\t")
+
+
 @functools.lru_cache(maxsize=64)  # asked once per example group of the same commit
 def _intent(subject: str, body: str) -> tuple[str, str]:
+    if "  " in subject or "\t" in subject:
+        # a first paragraph git joined keeps each line's indentation: curl's "... which might
+        # contain non-SRV answers, skipping over potential non-SRV   ones"
+        subject = _SPACES.sub(" ", subject)
     if _MERGE_SUBJECT.match(subject):
         return _body_of("", body)
     if ":" in subject:
@@ -401,7 +408,9 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
                 siblings = {files.language(f.path) for f in commit.files if not files.shared_extension(f.path)}
             lang = files.shared_language(fd.path, "\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,
                                          None if head_says is None else functools.partial(head_says, fd))
-        role = "docs" if files.is_docs(fd.path) else "test" if files.is_test(fd.path) else "code"
+        role = "docs" if files.docs_page(fd.path, lang) else "test" if files.is_test(fd.path) else "code"
+        if role == "docs" and not lang:
+            lang = "text"  # prose of no known format: curl's docs/KNOWN_BUGS (670 unlabelled snippets)
         kept = []
         for hunk in fd.hunks:
             if not cfg.min_changed_lines <= hunk.changed <= cfg.max_hunk_lines:

@@ -193,7 +193,7 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "Makevars": "makefile", "Makevars.win": "makefile",
           ".metadata": "yaml", ".pubignore": "gitignore",  # Flutter's (drift)
           "zshrc": "zsh", ".zshrc": "zsh", ".zshenv": "zsh", ".zprofile": "zsh", "vimrc": "vim", ".vimrc": "vim",
-          "cabal.project": "cabal",
+          "cabal.project": "cabal", "configure.in": "m4",  # autoconf's input before configure.ac (curl)
           ".classpath": "xml", ".project": "xml", ".htaccess": "apacheconf",  # Eclipse's (AntennaPod), Apache's (koel)
           # Erlang terms (cowboy: 95 rebar.config snippets)
           "rebar.config": "erlang", "rebar.tests.config": "erlang", "sys.config": "erlang", "relx.config": "erlang",
@@ -278,8 +278,8 @@ _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?|\"[^\"]+\"|'[^']+'")
 # A variant of a file known by its name, named after it: docker-library's Dockerfile-linux.template
 # (477 unlabelled), Dockerfile.alpine, devise's gemfiles/Gemfile-rails-7-0 (190); in that name's
 # language (_NAMES), but for a Gemfile.lock
-# luarocks' Makefile.windows, spdlog's example/makefile.clang
-_NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile|[Mm]akefile)[.-]\w")
+# luarocks' Makefile.windows, spdlog's example/makefile.clang, curl's MakefileBuild.vc
+_NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile|[Mm]akefile)(?:[.-]|(?=[A-Z]\w*\.\w))\w")
 
 
 def _ext(path: str) -> tuple[str, str]:
@@ -457,6 +457,18 @@ def has_extension(path: str) -> bool:
 # Apache's commons-csv updates with most fixes: 89 of its debugging examples were "find the bug"
 # in that list) and its site's pages (xdoc, APT, FAQ markup)
 _MAVEN_DOCS = re.compile(r"(^|/)src/(changes/|site/(xdoc|apt|fml|markdown|xhtml)/)")
+
+
+DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
+
+
+def docs_page(path: str, lang: str) -> bool:
+    """Documentation by what the file is written in, its fence language `lang` told: a man page
+    (roff: curl's docs/libcurl/*.3 and its old top-level curl.1 were 441 "find the bug" examples,
+    134 review pairs), or a file of no language a program is written in under a docs folder
+    (curl's docs/KNOWN_BUGS, docs/INTERNALS, docs/cmdline-opts/*.d: 858 debugging examples
+    under docs/ in all). The documentation `is_docs` tells by the path alone counts too."""
+    return lang == "roff" or is_docs(path) or (not lang and DOCS_DIR.search(path) is not None)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a repo's paths repeat from commit to commit

@@ -19,7 +19,10 @@ _ACTIONS = (r"(?:Helps[ \t]+)?Fix(?:e[sd]|ing)?|Close[sd]?|Resolve[sd]?|Bug|Issu
             r"Partially (?:addresses|fixes|resolves)|Addresses")
 # vim-fugitive's 105 "References https://github.com/.../issues/1209" (the whole body of some
 # fixes), "Relates to #5", "Part of #9", "Follow-up to #5502"
-_POINTERS = r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|for)|Reviewed-on|Cherry-picked from"
+# curl's 2,790 "Follow-up to <sha> #12638" (a commit by its hash, the pull request's number),
+# "Regression from <sha>", "Supersedes #5214, #5220 and #5221"
+_POINTERS = (r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of|for|from|on)|Reviewed-on|"
+             r"Cherry-picked from|Regression (?:from|since|in)|Regressed in|Supersedes|Replaces")
 # The CVS and Subversion templates of Apache's and FreeBSD's commits, empty or not (commons-io's
 # "PR:\nObtained from:\nSubmitted by:\tMichael A. Smith [...]\nReviewed by:"): trailers here, and
 # where git joined them into the subject, cut from there (examples._TEMPLATE_TAIL).
@@ -37,7 +40,9 @@ _KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ 
 # an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
 # "Helps fix bug 943053": 297 of python-novaclient's examples named one)
 _REF = (r"(?:(?:LP\s+)?(?:(?:issues?|bugs?)\s+)?(?:LP\s*:?\s*)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)|"
-        r"bugs?\s+(?:LP\s*:?\s*)?\d{4,})")
+        r"bugs?\s+(?:LP\s*:?\s*)?\d{4,}|"
+        # a commit by its hash: hex digits, a letter and a digit among them
+        r"(?:commit\s+)?\b(?=[0-9a-f]{0,39}[a-f])(?=[0-9a-f]{0,39}\d)[0-9a-f]{7,40}\b)")
 _REFS = rf"{_REF}(?:(?:[ \t]*[,;/&][ \t]*|[ \t]+(?:and|or)[ \t]+|[ \t]+){_REF})*"
 _ONE = rf"(?:{_ACTIONS}|{_POINTERS})[ \t]+{_REFS}"  # dplyr's "Fixes #4494. Fixes #4660.": several on a line
 # a line that only copies people or points at threads: gin's "cc @giulianobr @philippgille"
@@ -102,14 +107,22 @@ _BULLET = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\* ")
 
 LONG_SUBJECT = 100
 _SENTENCE_END = re.compile(r"(?<=[\w)`'\"][.!?])[ \t]+(?=[A-Z`])")
+_COLON_LIST = re.compile(r":[ \t]+(?=(?:1[.)]|\(1\)|[-*])[ \t])")
 
 
 def split_subject(subject: str) -> tuple[str, str]:
     """(the first sentence, the rest) of a subject over LONG_SUBJECT characters that git joined
     from a first paragraph of several sentences (guzzle's and gson's: 170 and 168 subjects);
     (subject, "") else."""
-    if len(subject) > LONG_SUBJECT and (m := _SENTENCE_END.search(subject, 15)):
-        return subject[:m.start()], subject[m.end():]
+    if len(subject) <= LONG_SUBJECT:
+        return subject, ""
+    end = _SENTENCE_END.search(subject, 15)
+    if (listed := _COLON_LIST.search(subject, 15)) is not None and (end is None or listed.start() < end.start()):
+        # a list the first line opens ("strerror_r() detection changes:" over "1. Try with ...":
+        # curl's older messages), not its first item's number, ends the task
+        return subject[:listed.start()], subject[listed.end():]
+    if end is not None:
+        return subject[:end.start()], subject[end.end():]
     return subject, ""
 
 
