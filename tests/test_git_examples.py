@@ -1525,6 +1525,23 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
     assert not vague("[CSV-203] Lexer skips the last quote", "", ["src/main/java/Lexer.java"])
 
 
+def test_pythons_issue_heads_and_backport_branches_are_cut_from_the_task() -> None:
+    """devguide's "gh-1309: Document ... (#1562)" (96 of its 2,278 subjects), mypy's "bpo-45122:
+    Remove ...", "#4897: allow ...", CPython's backports "[3.12] gh-104584: Fix ... (GH-105000)"."""
+    from aitherd.sources.git.examples import _intent
+
+    for subject, task in [("gh-1309: Document how to selectively build RST pages (#1562)",
+                           "Document how to selectively build RST pages"),
+                          ("bpo-45122: Remove PyCode_New from mypyc (#11067)", "Remove PyCode_New from mypyc"),
+                          ("#4897: allow `raise E` where E: Type[Exn] (#4918)", "Allow `raise E` where E: Type[Exn]"),
+                          ("[3.12] gh-104584: Fix the optimizer crash (GH-105000)", "Fix the optimizer crash"),
+                          ("Issue #12345: Fix the optimizer crash", "Fix the optimizer crash"),
+                          ("gh-1, gh-2: Fix both", "Fix both"),
+                          # a number the sentence names stays
+                          ("#12 is broken on Windows", "#12 is broken on Windows"), ("gh-123", "gh-123")]:
+        assert _intent(subject, "")[0] == task, subject
+
+
 def test_an_issue_the_subject_closes_is_cut_from_the_task() -> None:
     """900 of 34,000 subjects over 90 histories name the issue they close: guzzle's "Fixing
     cookie header. Closes #166", fmt's "... move, Fix #4487" and "Fix #2682: Cancel all
