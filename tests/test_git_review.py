@@ -176,6 +176,24 @@ def test_an_import_that_comes_back_with_more_names_is_not_blamed() -> None:
     assert [n for n, _ in review.fixed_lines(h)] == [2, 4]
 
 
+def test_a_row_of_an_imports_names_that_comes_back_with_more_is_not_blamed() -> None:
+    """mypy: "The line `Type, CallableType, AnyType, UnboundType,` is at fault", a row of a
+    `from mypy.types import (` written over several lines, for a fix that imported EllipsisType
+    too. A row of a list that is no import, or of names an import drops, stays blamed."""
+    def blamed(rows: list[str]) -> list[str]:
+        h = Hunk("a.py", "@@", rows, old_start=1, new_start=1)
+        return [text for _, text in review.fixed_lines(h)]
+
+    assert blamed([" from mypy.types import (", "-    Type, CallableType, AnyType, UnboundType,",
+                   "+    Type, CallableType, AnyType, UnboundType, EllipsisType", " )"]) == []
+    assert blamed([" import {", "-  foo,", "-  bar,", "+  foo, bar,", "+  baz,", " } from 'x'"]) == []
+    assert blamed([" from mypy.types import (", "-    Type, CallableType, AnyType, UnboundType,",
+                   "+    Type, CallableType, AnyType,", " )"]) == ["    Type, CallableType, AnyType, UnboundType,"]
+    assert blamed([" ALLOWED = (", "-    a, b,", "+    a, b, c,", " )"]) == ["    a, b,"]
+    # a call's arguments under an import that closed: not the import's names
+    assert blamed([" from x import (a, b)", " f(", "-    a, b,", "+    a, b, c,", " )"]) == ["    a, b,"]
+
+
 def test_a_commit_without_a_message_is_reviewed_without_empty_brackets(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     (r / "m.py").write_text("def f(x):\n    return x * 2\n")

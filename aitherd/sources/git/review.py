@@ -90,23 +90,53 @@ def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset()) -> list[tuple[i
     added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"} | moved
     pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
     out, old = [], hunk.old_start
-    for ln in hunk.lines:
+    for i, ln in enumerate(hunk.lines):
         if ln[0] == "+":
             continue
         if (ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
-                and _plain(masked_pins(ln[1:], sure=True)) not in pinned and not _grown_import(ln, hunk)):
+                and _plain(masked_pins(ln[1:], sure=True)) not in pinned and not _grown_import(i, hunk)):
             out.append((old, ln[1:]))
         old += 1
     return out
 
 
-def _grown_import(row: str, hunk: Hunk) -> bool:
-    """Is the removed `row` an import, include or use line that an added row of the hunk
-    repeats with more names?"""
-    if not _IMPORT.match(row, 1):
+# A row of names an import written over several lines lists ("    Type, CallableType, AnyType,",
+# "  foo as bar,"), under the line that opens its bracket ("from mypy.types import (", "import {")
+_NAME = r"[\w.$]+(?:[ \t]+as[ \t]+\w+)?"
+_NAME_ROW = re.compile(rf"[ \t]*(?:{_NAME}[ \t]*,[ \t]*)*{_NAME}[ \t]*,?[ \t]*$")
+
+
+def _grown_import(i: int, hunk: Hunk) -> bool:
+    """Is the hunk's removed row `i` an import, include or use line, or a row of the names an
+    import lists over several lines, whose names the hunk's added rows of imports repeat with
+    more? (mypy: "Type, CallableType, AnyType, UnboundType," blamed for a fix that imported
+    EllipsisType too.)"""
+    row = hunk.lines[i]
+    if _IMPORT.match(row, 1):
+        words = set(_WORDS.findall(row, 1))
+        return any(words <= set(_WORDS.findall(a, 1)) for a in hunk.lines if a[0] == "+" and _IMPORT.match(a, 1))
+    if not _NAME_ROW.match(row, 1) or not _in_import(hunk.lines, i, "+"):
         return False
-    words = set(_WORDS.findall(row, 1))
-    return any(words <= set(_WORDS.findall(a, 1)) for a in hunk.lines if a[0] == "+" and _IMPORT.match(a, 1))
+    names = set(_WORDS.findall(row, 1))
+    listed = set()
+    for j, a in enumerate(hunk.lines):
+        if a[0] == "+" and (_IMPORT.match(a, 1) or (_NAME_ROW.match(a, 1) and _in_import(hunk.lines, j, "-"))):
+            listed.update(_WORDS.findall(a, 1))
+    return names <= listed and bool(listed - names)
+
+
+def _in_import(lines: list[str], i: int, other: str) -> bool:
+    """Is row `i` of a hunk inside the brackets of an import (rows marked `other` aside: the
+    other side's)? Only rows of names may stand between it and the import's line."""
+    for j in range(i - 1, -1, -1):
+        ln = lines[j]
+        if ln[0] == other:
+            continue
+        if _IMPORT.match(ln, 1):
+            return ln.count("(") + ln.count("{") > ln.count(")") + ln.count("}")
+        if not _NAME_ROW.match(ln, 1):
+            return False
+    return False
 
 
 def requests(fix: Commit, code: list[Part]) -> list[Request]:
