@@ -194,6 +194,29 @@ def test_a_row_of_an_imports_names_that_comes_back_with_more_is_not_blamed() -> 
     assert blamed([" from x import (a, b)", " f(", "-    a, b,", "+    a, b, c,", " )"]) == ["    a, b,"]
 
 
+def test_a_change_whose_message_has_a_body_is_reviewed(tmp_path: Path) -> None:
+    """git's own history: every commit's message ends in a Signed-off-by line, and none of its
+    newest 3,000 commits was reviewed. A body ends with a newline, so the separator that closes
+    the header starts a line, and the culprit's header and diff were split apart: its diff was
+    never found to show."""
+    from aitherd.sources.git.parse import SEP, split_log
+
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the counter\n\nCounts the items given.\n\nSigned-off-by: A U Thor <author@example.com>",
+           {"c.py": "def count(xs):\n    n=1\n    for x in xs:\n        n+=x\n    return n\n"}, when=T0)
+    commit(r, "Fix the counter starting at one\n\nSigned-off-by: A U Thor <author@example.com>",
+           {"c.py": "def count(xs):\n    n=0\n    for x in xs:\n        n+=x\n    return n\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.messages[0]["content"].startswith("Review this change (Add the counter):")
+    assert "+    n=1" in rev.messages[0]["content"] and "The line `n=1` is at fault" in rev.messages[1]["content"]
+    # the split itself: headers with and without a body, a patch that holds the separator further on
+    raw = (f"{SEP}a\x1fsubject\x1fbody\n{SEP}\n\ndiff --git a/x b/x\n+y{SEP}z\n"
+           f"{SEP}b\x1fsubject\x1f{SEP}\n\ndiff --git a/w b/w\n")
+    assert split_log(raw) == [("a\x1fsubject\x1fbody\n", "\n\ndiff --git a/x b/x\n+y" + SEP + "z"),
+                              ("b\x1fsubject\x1f", "\n\ndiff --git a/w b/w\n")]
+    assert split_log("") == [] and split_log(f"{SEP}cut") == []
+
+
 def test_a_commit_without_a_message_is_reviewed_without_empty_brackets(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     (r / "m.py").write_text("def f(x):\n    return x * 2\n")
