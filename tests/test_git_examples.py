@@ -851,6 +851,28 @@ def test_man_pages_and_plain_files_under_docs_are_documentation(tmp_path: Path) 
     assert sh.weight == 1.0 and [lang for lang, _ in fences(sh.messages[1]["content"])] == ["bash"]
 
 
+def test_gits_tests_docs_and_scripts_of_an_extension_that_tells_nothing(tmp_path: Path) -> None:
+    """git's history: its t/ folder (t1234-*.sh, helpers, expected outputs) was code (41 test
+    examples of 78,714), its Documentation/ plain files (SubmittingPatches, CodingGuidelines)
+    unlabelled code, its gitweb.cgi and templates/hooks--update.sample unlabelled though their
+    #! line names the language, git-archimport.perl and config.mak.in unlabelled."""
+    for path in ("t/t5310-pack-bitmaps.sh", "t/helper/test-tool.c", "t/t4100/t-apply-1.expect", "t/lib-git.sh"):
+        assert files.is_test(path), path
+    assert not files.is_test("tools/t.sh") and not files.is_test("art/logo.c")
+    assert files.language("git-archimport.perl") == "perl" and files.language("config.mak.in") == "makefile"
+    assert files.docs_page("Documentation/SubmittingPatches", "") and files.docs_page("Docs/INSTALL", "")
+    r = new_repo(tmp_path / "r")
+    cgi = "#!/usr/bin/perl\n" + "".join(f"print {i};\n" for i in range(8))
+    hook = "#!/bin/sh\n" + "".join(f"echo {i}\n" for i in range(8))
+    commit(r, "Add gitweb and a hook", {"gitweb/gitweb.cgi": cgi, "templates/hooks--update.sample": hook})
+    commit(r, "Print nine in gitweb and echo nine in the hook", {
+        "gitweb/gitweb.cgi": cgi + "print 9;\n", "templates/hooks--update.sample": hook + "echo 9\n"})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "nine" in c.messages[0]["content"] and c.category != "review"]
+    assert ex.provenance["paths"] == ["gitweb/gitweb.cgi", "templates/hooks--update.sample"]
+    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["perl", "bash"]
+
+
 def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
     """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
     should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of
@@ -1338,6 +1360,25 @@ def test_pointers_to_commits_by_hash_are_cut_and_a_joined_subject_is_tidied() ->
     assert task == "strerror_r() detection changes" and body.startswith("1. Try with _THREAD_SAFE instead")
     assert _intent("Larry fixed the parser to skip non-SRV   answers,   such as CNAMEs", "")[0] == (
         "Larry fixed the parser to skip non-SRV answers, such as CNAMEs")
+
+
+def test_mailing_list_trailers_links_and_message_ids_are_cut() -> None:
+    """git's history, reviewed on its mailing list: "Cc: Ramsay Jones <...>" (250 tasks),
+    "Mentored by: ...", "Signed-off By: ...", git am's "From: Christopher Li <...>" header of a
+    patch mailed for another author, and footnotes that are only a link or a mail's Message-ID
+    ("[1] http://mid.gmane.org/...", "1. <CACBZZX62+...@mail.gmail.com>": about 400 tasks)."""
+    body = ("Teach the walk to stop early.\n\n[1] http://mid.gmane.org/7v8wrwidi3.fsf@gitster.siamese.dyndns.org\n"
+            "1. <CACBZZX62+acvi1dpkknadTL827mtCm_QesGSZ=6+UnyeMpg8+Q@mail.gmail.com>\n"
+            "[1]: See <20080211113516.GB6344@coredump.intra.peff.net>\n"
+            "4. <20170606124323.GD25777@dinwoodie.org> (https://public-inbox.org/git/20170606124323.GD25777@x.org/)\n"
+            "    \u2022 https://lore.kernel.org/git/e1a69dea-bcb6-45fc-83d3-9e50d32c410b@5y5.one/\n"
+            "Cc: Ramsay Jones <ramsay@ramsay1.demon.co.uk>\nCC: Daniel Barkalow <barkalow@iabervon.org>\n"
+            "Mentored by: Jeff King <peff@peff.net>\nSigned-off By: Brian Gerst <bgerst@didntduck.org>")
+    assert clean_body(body) == "Teach the walk to stop early."
+    assert clean_body("From: Christopher Li <chrislgit@chrisli.org>\n\nMake it so.") == "Make it so."
+    for prose in ("From: the start it was wrong.", "From now on: use x.", "Stand by the change.",
+                  "1. Use https://x.org for the docs", "- https://x.org is the site"):
+        assert clean_body(prose) == prose, prose
 
 
 def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> None:

@@ -410,8 +410,10 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             commit.skip("files.generated")
             continue
         lang = fd.lang or files.language(fd.path)
-        if not lang and script_language is not None and not files.has_extension(fd.path):
-            lang = script_language(fd)  # tests/shtest, scripts/version, .husky/pre-commit
+        if not lang and script_language is not None:
+            # tests/shtest, scripts/version, .husky/pre-commit; an extension that tells nothing:
+            # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
+            lang = script_language(fd)
         elif not fd.lang and files.shared_extension(fd.path):
             if siblings is None:
                 siblings = {files.language(f.path) for f in commit.files if not files.shared_extension(f.path)}

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from itertools import accumulate
 from typing import NamedTuple
 
-# ... and Perl's t/*.t (mojo: 5,498 snippets of them were code, 9 test examples of 25,546),
-# Cucumber's features (jekyll)
-TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
+# Tests: a tests folder (git's t/ too: its t1234-*.sh scripts, helpers and expected outputs were
+# code, 41 test examples of 78,714), test files by their names, Perl's t/*.t and xt/*.t (mojo:
+# 5,498 snippets of them were code, 9 test examples of 25,546), Cucumber's features (jekyll)
+TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing|t)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
                        r"(^|/)conftest\.py$|\.(test|spec)\.[cm]?[jt]sx?$|Tests?\.(java|kt|cs|swift)$|"
                        r"(^|/)x?t/(?:[^/]+/)*[^/]+\.t$|\.feature$")
 _BUILD_PATH = re.compile(
@@ -62,7 +63,7 @@ LANG = {
     ".kt": "kotlin", ".kts": "kotlin", ".scala": "scala", ".groovy": "groovy", ".gradle": "groovy",
     ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
     ".hxx": "cpp", ".m": "objectivec", ".mm": "objectivec", ".cs": "csharp", ".fs": "fsharp",
-    ".vb": "vbnet", ".swift": "swift", ".rb": "ruby", ".php": "php", ".pl": "perl", ".pm": "perl",
+    ".vb": "vbnet", ".swift": "swift", ".rb": "ruby", ".php": "php", ".pl": "perl", ".pm": "perl", ".perl": "perl",
     ".lua": "lua", ".r": "r", ".R": "r", ".jl": "julia", ".dart": "dart", ".ex": "elixir", ".exs": "elixir",
     ".erl": "erlang", ".hs": "haskell", ".ml": "ocaml", ".mli": "ocaml", ".clj": "clojure",
     ".cljs": "clojure", ".elm": "elm", ".zig": "zig", ".nim": "nim", ".sh": "bash", ".bash": "bash",
@@ -71,7 +72,7 @@ LANG = {
     ".sass": "sass", ".less": "less", ".xml": "xml", ".xsl": "xml", ".json": "json", ".jsonc": "json",
     ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".ini": "ini", ".cfg": "ini", ".conf": "ini",
     ".proto": "protobuf", ".graphql": "graphql", ".gql": "graphql", ".tf": "hcl", ".hcl": "hcl",
-    ".nix": "nix", ".cmake": "cmake", ".mk": "makefile", ".tex": "latex", ".svg": "xml",
+    ".nix": "nix", ".cmake": "cmake", ".mk": "makefile", ".mak": "makefile", ".tex": "latex", ".svg": "xml",
     ".ipynb": "json", ".diff": "diff", ".patch": "diff",
     # met without a label in 33 real histories: grammars and autotools (jq), Bazel, templates,
     # NSIS (electron-builder), tree-sitter queries, Java properties, JSON variants
@@ -459,7 +460,7 @@ def has_extension(path: str) -> bool:
 _MAVEN_DOCS = re.compile(r"(^|/)src/(changes/|site/(xdoc|apt|fml|markdown|xhtml)/)")
 
 
-DOCS_DIR = re.compile(r"(^|/)(docs?|documentation|site|website)/")
+DOCS_DIR = re.compile(r"(^|/)([Dd]ocs?|[Dd]ocumentation|site|website)/")  # git's and Linux's Documentation/
 
 
 def docs_page(path: str, lang: str) -> bool:

@@ -35,8 +35,9 @@ _GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements
                 r"(?:Reported|Tested|Suggested|Patch) by|Differential Revision")
 # ... and any key of hyphenated words, git's trailer form (golang/protobuf's "Cherry-Pick:
 # github.com/golang/protobuf@c8b73fb...", "Original-Author: Damien Neil <...>": 44 examples)
-_KEYS = (rf"[A-Z][\w-]+-by|Co-authored-by|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|"
-         rf"{_GERRIT_KEYS}|{_ACTIONS}|{_POINTERS}")
+# (git's "Mentored by:", "Cc: Ramsay Jones <...>": 250 of its tasks)
+_KEYS = (rf"[A-Z][\w-]+[ -]by|Co-authored-by|Cc|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|"
+         rf"[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|{_GERRIT_KEYS}|{_ACTIONS}|{_POINTERS}")
 # an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
 # "Helps fix bug 943053": 297 of python-novaclient's examples named one)
 _REF = (r"(?:(?:LP\s+)?(?:(?:issues?|bugs?)\s+)?(?:LP\s*:?\s*)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)|"
@@ -57,7 +58,14 @@ _POINTER_LINE = (r"[A-Za-z][\w-]*(?:[ \t][A-Za-z][\w-]*){0,2}:[ \t]*(?:[0-9a-f]{
                  # Rietveld's and Chromium's review lines (golang/protobuf's "R=golang-dev", "CC=golang-dev")
                  r"(?:R|CC|TBR|BUG|TEST)=\S.*")
 # References may stand as a list's item (consul-template's "- Fixes GH-103", a fix's whole body).
-_TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|(?:[-*][ \t]+)?(?:(?:{_POINTERS})[ \t]+{_REFS}.*|"
+# A footnote or a list's item that is only a link or a mail's Message-ID: git's "[1] http://mid.gmane.org/...",
+# "1. <CACBZZX62+...@mail.gmail.com>", "[2]: https://lore.kernel.org/git/..." (about 400 of its tasks)
+_LINK_ITEM = (r"(?:\[\d+\]:?|\d+[.)]|[-*\u2022])[ \t]*(?:See[ \t]+)?(?:<[^<>\s]+@[^<>\s]+>|https?://\S+)"
+              r"(?:[ \t]*\(https?://\S+\))?")
+# git am's header of a patch mailed for another author ("From: Christopher Li <chrislgit@...>")
+_FROM = r"From:[ \t]+[^<>\n]*<[^<>\s]+@[^<>\s]+>"
+_TRAILER = re.compile(rf"^[ \t]*(?:(?:{_KEYS}):.*|{_LINK_ITEM}|{_FROM}|"
+                      rf"(?:[-*][ \t]+)?(?:(?:{_POINTERS})[ \t]+{_REFS}.*|"
                       rf"{_ONE}(?:[^\w\n]+{_ONE})*(?:[^\w\n]+{_CC})?[^\w\n]*)|{_POINTER_LINE})[ \t]*$|"
                       rf"^\s*\(cherry picked from commit \w+\)\s*$|^\s*#\d+\s*$|^\s*https?://\S+\s*$|^\s*{_CC}[ \t]*$",
                       re.I | re.M)
