@@ -70,6 +70,11 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     for subject in ("Version 0.28.1 (#3445)", "Version 0.28.0. (#3419)", "version 2.8.3", "Version 0.12"):
         assert skip_reason(subject) == "release", subject
     assert skip_reason("Version 0.21 release notes (#1938)") is None and skip_reason("Version 2 of the API") is None
+    # a name and a version alone: git's 809 "Git 2.17.4", "GIT 1.4.3-rc1"; not a verb's change
+    for subject in ("Git 2.17.4", "GIT 1.4.3-rc1", "Git v1.6.6-rc0", "Git 2.45", "Underscore.js 1.9.1"):
+        assert skip_reason(subject) == "release", subject
+    for subject in ("Update 3.9", "Require Perl 5.26.0", "Fix 2.0 regression", "Python 3.12 support"):
+        assert skip_reason(subject) is None, subject
     # ripgrep's 199 "deps: bump to grep 0.4.1", "deps: update everything"
     for subject in ("deps: bump to grep 0.4.1", "deps: update everything", "deps(vite): update vite to `3.1.x`",
                     "deps: upgrade the lower bound for termcolor from 1.1.0 to 1.4.0"):

@@ -120,6 +120,13 @@ _BUMPED_TO = re.compile(r"^(?:[\w./-]+:\s+)?(?:finali[sz]e\s+)?bump(?:ed|ing)?\s
                         r"v?\d+\.\d+(?:[-+.]?[\w.-]+)?(?:\s+release(?:\s+version)?)?\s*(?:\(#\d+\))?\s*"
                         r"(?::\w+:|[^\w\s]+)?\s*$", re.I)
 # "chore(release): 11.0.0-rc.3", "chore(release): publish": pnpm's releases touch 200 files each
+# ... and a subject that is a name and a version alone: a project's own release commits (git's
+# 809 "Git 2.17.4", "GIT 1.4.3-rc1", "Git v1.6.6-rc0", each a version file and release notes
+# bumped), underscore's "Underscore.js 1.9.1", "Polars 0.13.3"; not a verb's ("Update 3.9",
+# "Require Perl 5.26.0": changes). A platform and a version ("Xcode 6.1") name no task either.
+_NAMED_RELEASE = re.compile(r"^(?!(?:update|upgrade|require|support|use|add|drop|remove|fix|bump|pin|test|build|"
+                            r"run|allow|enable|disable|switch|move|port|target|check)\b)"
+                            r"[A-Za-z][\w+-]*(?:\.js)?[ \t]+v?\d+\.\d+(?:\.\d+)*(?:-?rc\d*)?[ \t]*$", re.I)
 _RELEASE_SCOPE = re.compile(r"^\s*chore\((?:release|releases|version|publish)\)!?:", re.I)
 # Maven's release plugin and the release chores of Apache's projects (commons-io: 107 examples,
 # "Prepare for the next release candidate" 47 of them, "[maven-release-plugin] prepare for next
@@ -354,7 +361,7 @@ def skip_reason(subject: str, author: str = "") -> str | None:
     if _BUMP.search(subject) or (_BOTS.search(author) and re.search(r"\b(bump|update|upgrade)\b", subject, re.I)):
         return "dependency_bump"
     if (kind == "release" or _RELEASE.match(rest) or _RELEASE_SCOPE.match(subject) or _BUMPED_TO.match(subject)
-            or _HG_TAG.match(subject) or _RELEASE_CHORE.match(rest)):
+            or _HG_TAG.match(subject) or _RELEASE_CHORE.match(rest) or _NAMED_RELEASE.match(rest)):
         return "release"
     if kind == "revert" or _REVERT.match(subject) or _REVERT_OF.match(rest):
         return "revert"
