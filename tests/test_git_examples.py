@@ -1381,6 +1381,21 @@ def test_mailing_list_trailers_links_and_message_ids_are_cut() -> None:
         assert clean_body(prose) == prose, prose
 
 
+def test_phabricators_summary_label_and_trailers_are_cut() -> None:
+    """fvcore, exported from Meta's monorepo: "Summary: Pull Request resolved: https://..." (169
+    of its 262 commits), "Reviewed By:", "Pulled By:", "Differential Revision:",
+    "fbshipit-source-id:"; a body that only says "as title"."""
+    body = ("Summary:\nFixes a small formatting issue for values below 1000.\n\n"
+            "Pull Request resolved: https://github.com/facebookresearch/fvcore/pull/157\n\nReviewed By: sgrigory\n\n"
+            "Differential Revision: D91776028\n\nPulled By: bottler\n\n"
+            "fbshipit-source-id: 09c60e8c9228b2ebc9258aafcc4de06e80440550\n")
+    assert clean_body(body) == "Fixes a small formatting issue for values below 1000."
+    assert clean_body("Summary: Pull Request resolved: https://github.com/x/y/pull/16\n\nDifferential Revision: D1") == ""
+    assert clean_body("Summary:\n\nas title\n\nReviewed By: x") == ""
+    for prose in ("Summary of the change: it works.", "As the title says, but also fixes the docs."):
+        assert clean_body(prose) == prose, prose
+
+
 def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> None:
     body = ("Issue was that the loop ran twice.\nSee the hhvm issue tracker.\n\nFixes #12\nSee https://x.org/1\n"
             "Closes org/repo#3\nBug: 1234\nSigned-off-by: A <a@example.com>")

@@ -134,9 +134,19 @@ def split_subject(subject: str) -> tuple[str, str]:
     return subject, ""
 
 
+# Phabricator's label before the description (Meta's projects exported from their monorepo:
+# fvcore's "Summary: Pull Request resolved: https://..." in 169 of its 262 commits), and a body
+# that only points back at the subject ("as title")
+_SUMMARY = re.compile(r"\A\s*Summary:[ \t]*\n?")
+_AS_TITLE = re.compile(r"(?:(?:as|see)[ \t]+(?:the[ \t]+)?title(?:d|[ \t]+says)?|title[ \t]+says[ \t]+it[ \t]+all)"
+                       r"[.!]?\Z", re.I)
+
+
 def clean_body(body: str) -> str:
     """The body's prose (see the module docstring), blank runs of lines made one."""
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
+    if "Summary:" in body:
+        body = _SUMMARY.sub("", body, count=1)
     if "[" in body:
         body = CI_DIRECTIVE.sub("", body)
     if (chat := _CHAT.search(body)) is not None:
@@ -153,7 +163,8 @@ def clean_body(body: str) -> str:
     body = _TRAILER.sub("", _TRAILING_REFS.sub("", _LEADING_REFS.sub(r"\1", body)))
     if "#" in body:
         body = _empty_headings(body)
-    return re.sub(r"\n{3,}", "\n\n", body).strip()
+    body = re.sub(r"\n{3,}", "\n\n", body).strip()
+    return "" if _AS_TITLE.match(body) else body
 
 
 def _empty_headings(body: str) -> str:
