@@ -82,8 +82,8 @@ _KEY_ANYWHERE = re.compile(rf"\b{_KEY}\b")
 # or on the old bug tracker before the subject ("gh-1309: Document ...", "bpo-45122: Remove
 # ...", older "Issue #12345: ..."), a number alone ("#4897: allow ..."), and a backport's target
 # branch ("[3.12] gh-104584: Fix ..."). devguide: 96 of its 2,278 subjects.
-_PY_ISSUE_HEAD = re.compile(r"^(?:\[\d+\.(?:\d+|x)\]\s*)?(?:(?:(?:gh|GH|bpo)-\d+|(?:[Ii]ssue\s*)?#\d+)"
-                            r"(?:\s*,\s*(?:(?:gh|GH|bpo)-\d+|#\d+))*\s*:\s*(?=\S))?")
+_PY_ISSUE_HEAD = re.compile(r"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:(?:gh|GH|bpo)-\d+|(?:[Ii]ssue\s*)?#\d+)"
+                            r"(?:\s*,\s*(?:(?:gh|GH|bpo)-\d+|#\d+))*\s*:\s*(?=\S))?(?<=.)")
 _TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_KEY}\])\s*\.?\s*$")
 
 
@@ -130,7 +130,7 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if ":" in subject:
         subject = _TEMPLATE_TAIL.sub("", subject)
     _kind, rest = conventional(subject)
-    if (head := _PY_ISSUE_HEAD.match(rest)).end():
+    if (head := _PY_ISSUE_HEAD.match(rest)) is not None:
         rest = rest[head.end():]
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "-" in rest:
