@@ -233,6 +233,13 @@ _SYMPTOM_WORDS = _RULES[1][2]  # fails, errors, missing, doesn't, can't, invalid
 _FIX_WORDS_CJK = re.compile("修复|修正|解决|不具合|バグ")
 
 
+# The area a subject names before what it does, as git, Linux, Go and curl write them ("odb:
+# remove ...", "refs/files: skip ...", "git-mergetool--lib.sh: use ..."): a conventional prefix's
+# scope in all but name, set aside like one where the subject's first word is read (not where
+# the area may name a linter: "ruff: apply fixes").
+_AREA = re.compile(r"[a-z][\w./+-]*(?:[ \t]*,[ \t]*[a-z][\w./+-]*)*:[ \t]+(?=\S)")
+
+
 def _task(subject: str) -> str:
     """The subject's first sentence, its prefix aside: what the task says (`split_subject`)."""
     return split_subject(conventional(subject)[1])[0]
@@ -298,7 +305,7 @@ def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) 
 # encoding", "Remove the race" are fixes.
 _TIDY_FIRST = re.compile(r"\s*(?:sort(?:ed|s)?|reorder(?:ed|s)?|re-?format(?:ted|s)?|format(?:ted|s)?|tid(?:y|ied|ies)|"
                          r"clean(?:ed)?(?:[ -]?up)?|cleanup|renam(?:e|ed|es)|mov(?:e|ed|es)|extract(?:ed|s)?|"
-                         r"inline[ds]?|refactor(?:ed|s|ing)?|restructur(?:e|ed|es)|reorgani[sz](?:e|ed|es)|"
+                         r"inline[ds]?|refactor(?:ed|s|ing)?|restructur(?:e|ed|es)|reorgani[sz](?:e|ed|es)|revamp(?:ed|s)?|"
                          r"simplif(?:y|ied|ies))\b", re.I)
 
 
@@ -306,6 +313,8 @@ def tidy_said(subject: str) -> bool:
     """Does the subject's first word say a tidying (sort, format, rename, move, refactor ...),
     and no word of it a fix or a symptom ("Move fails on Windows")?"""
     task = _task(subject)
+    if (area := _AREA.match(task)) is not None:
+        task = task[area.end():]  # git's "clone: refactor wanted_peer_refs()"
     return _TIDY_FIRST.match(task) is not None and not says_fix(subject) and _SYMPTOM_WORDS.search(task) is None
 
 
