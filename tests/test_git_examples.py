@@ -824,6 +824,11 @@ def test_man_pages_and_plain_files_under_docs_are_documentation(tmp_path: Path) 
     extension under docs/ stays code, told by its #! line."""
     assert files.language("configure.in") == "m4" and files.language("winbuild/MakefileBuild.vc") == "makefile"
     assert files.language("MakefileTest.py") == "python"
+    # a name that ends in a version number is no man page (nvm's tests, git's LGPL-2.1)
+    nvm_test = "test/fast/Listing paths/Running 'nvm which 0.0.2' should display only version 0.0.2"
+    for path in (nvm_test, "LGPL-2.1"):
+        assert files.language(path) == "" and not files.docs_page(path, "") and not files.has_extension(path), path
+    assert files.docs_page("vendor/ev.3", files.language("vendor/ev.3"))
     r = new_repo(tmp_path / "r")
     page = ".TH curl 1\n.SH NAME\ncurl \\- transfer a URL\n.SH OPTIONS\n.IP -v\nVerbose.\n"
     bugs = "Known bugs\n\n 1.1 NTLM fails\n 1.2 Proxy fails\n"

@@ -286,11 +286,13 @@ _NAMED_VARIANT = re.compile(r"(Dockerfile|Containerfile|Gemfile|[Mm]akefile)(?:[
 def _ext(path: str) -> tuple[str, str]:
     """(file name, extension): '' for none. A name that is a sentence has none: nvm's urchin
     tests are shell scripts named 'Running "nvm use 0.x" should work' or '... environment.'
-    (".x\" should work", "."), told by their `#!` line."""
+    (".x\" should work", "."), told by their `#!` line. Nor has a name that ends in a version
+    number ("... should display only version 0.0.2", git's LGPL-2.1): its last digits are no man
+    page's section."""
     name = path.rpartition("/")[2]
     dot = name.rfind(".")
     ext = name[dot:] if dot > 0 else ""
-    if len(ext) < 2 or " " in ext or '"' in ext or "'" in ext:
+    if len(ext) < 2 or " " in ext or '"' in ext or "'" in ext or (ext[1:].isdigit() and name[dot - 1].isdigit()):
         ext = ""
     return name, ext
 
