@@ -17,7 +17,7 @@ from test_sources_gitmine import cands, commit, new_repo, run
 from aitherd.sources.git import examples, files
 from aitherd.sources.git.config import DocsConfig, GitMiningConfig
 from aitherd.sources.git.examples import vague
-from aitherd.sources.git.message import clean_body
+from aitherd.sources.git.message import clean_body, split_subject
 from aitherd.sources.git.parse import GIT_CONFIG, LOG_OPTIONS, FileDiff, Hunk, records
 
 FENCE = re.compile(r"```(\w*)\n(.*?)```", re.S)
@@ -1363,6 +1363,11 @@ def test_pointers_to_commits_by_hash_are_cut_and_a_joined_subject_is_tidied() ->
                "require it. 2. Added API-detection for what kind of strerror_r() that is provided.")
     task, body = _intent(subject, "")
     assert task == "strerror_r() detection changes" and body.startswith("1. Try with _THREAD_SAFE instead")
+    assert body.split("\n")[1].startswith("2. Added API-detection")  # one item a line, as written
+    # commons-io's "Several updates: - Update current version to 1.1-dev - Add a version entry ..."
+    assert split_subject("Several updates: - Update current version to 1.1-dev - Add a version entry for 1.0 - "
+                         "Enable Checkstyle report") == (
+        "Several updates", "- Update current version to 1.1-dev\n- Add a version entry for 1.0\n- Enable Checkstyle report")
     assert _intent("Larry fixed the parser to skip non-SRV   answers,   such as CNAMEs", "")[0] == (
         "Larry fixed the parser to skip non-SRV answers, such as CNAMEs")
 

@@ -128,7 +128,10 @@ def split_subject(subject: str) -> tuple[str, str]:
     if (listed := _COLON_LIST.search(subject, 15)) is not None and (end is None or listed.start() < end.start()):
         # a list the first line opens ("strerror_r() detection changes:" over "1. Try with ...":
         # curl's older messages), not its first item's number, ends the task
-        return subject[:listed.start()], subject[listed.end():]
+        items = subject[listed.end():]
+        mark = r"\d+[.)]" if items[0].isdigit() else r"\(\d+\)" if items[0] == "(" else re.escape(items[0])
+        # one item a line, as written before git joined them ("- Update ... - Add ...": commons-io)
+        return subject[:listed.start()], re.sub(rf"[ \t]+(?={mark}[ \t]+\S)", "\n", items)
     if end is not None:
         return subject[:end.start()], subject[end.end():]
     return subject, ""
