@@ -68,7 +68,9 @@ def test_a_short_line_is_blamed_for_its_content_not_its_length(tmp_path: Path) -
                                            # a person's name or a title: curl's "Larry Lansing fixed ..."
                                            ("Larry Lansing fixed the counter", "Larry Lansing fixed the counter"),
                                            ("Gisle Vanem's counter patch", "Gisle Vanem's counter patch"),
-                                           ("Fix the Counter", "fix the Counter")])
+                                           ("Fix the Counter", "fix the Counter"),
+                                           # a verb before a name is lowered all the same (flask)
+                                           ("Fixed Counter.start at one", "fixed Counter.start at one")])
 def test_a_review_lowercases_the_fix_subjects_first_word_only_when_it_is_a_plain_word(
         tmp_path: Path, subject: str, said: str) -> None:
     """commons-csv's "There is a problem: cSVParser.getRecords() now throws ...", llm.c's "wIP

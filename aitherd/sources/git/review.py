@@ -61,7 +61,12 @@ _WORDS = re.compile(r"\w+")
 # (8, 13 and 32 of their review pairs). Nor a person's first name or a title's first word,
 # told by the capital of the word after it: curl's "Larry Lansing fixed ...", "Gisle Vanem's
 # patch ...", maybe's "User Onboarding" (about 600 of curl's review pairs read "larry Lansing").
-_PLAIN_FIRST = re.compile(r"[A-Z][a-z]+(?:['\u2019-][a-z]+)?\b(?![\w.(\[_-])(?![ \t]+[A-Z][a-z])")
+# A verb stays lowered before a name all the same ("fixed Blueprint.app_url_value_preprocessor").
+_PLAIN_FIRST = re.compile(r"[A-Z][a-z]+(?:['\u2019-][a-z]+)?\b(?![\w.(\[_-])(?![ \t]+[A-Z][a-z])|"
+                          r"(?:Fix|Add|Update|Modifie|Modify|Remove|Change|Use|Make|Made|Move|Rename|Handle|Allow|"
+                          r"Support|Correct|Avoid|Prevent|Improve|Refactor|Replace|Clean|Implement|Introduce|"
+                          r"Enable|Disable|Ensure|Restore|Set|Return|Check|Convert|Match|Adjust|Revert|Don't)"
+                          r"(?:e?[sd]|ed|ing)?\b(?![\w.(\[_-])")
 MAX_LINES = 40  # fixed lines blamed per fix
 
 
