@@ -1368,6 +1368,9 @@ def test_pointers_to_commits_by_hash_are_cut_and_a_joined_subject_is_tidied() ->
     assert split_subject("Several updates: - Update current version to 1.1-dev - Add a version entry for 1.0 - "
                          "Enable Checkstyle report") == (
         "Several updates", "- Update current version to 1.1-dev\n- Add a version entry for 1.0\n- Enable Checkstyle report")
+    # a first line that opened a list below it ends without its colon (curl's review replies read "warnings:.")
+    assert _intent("Adjust GCC warnings:", "- drop -Wshadow")[0] == "Adjust GCC warnings"
+    assert _intent("Add support for std::", "")[0] == "Add support for std::"
     assert _intent("Larry fixed the parser to skip non-SRV   answers,   such as CNAMEs", "")[0] == (
         "Larry fixed the parser to skip non-SRV answers, such as CNAMEs")
 

@@ -150,6 +150,8 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
         items = [i.rstrip(" \t;；,，。.") for i in split.split(rest[start.end():])]
         rest = "; ".join(i for i in items if i.strip()) or subject.strip()
     rest = rest.rstrip(" \t;,") or rest  # axios' "fix(fetch): optimize signals composing logic; (#6582)"
+    if rest.endswith(":") and rest[-2:-1].isalnum():
+        rest = rest[:-1]  # a first line that opened a list below it: curl's "Adjust GCC warnings:" read "warnings:."
     if _WORD_FIRST.match(rest):  # not a name: "app.add_url_rule() should look ...", "make_test_environ_builder"
         rest = rest[:1].upper() + rest[1:]
     return _body_of(rest, body)
