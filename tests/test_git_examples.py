@@ -1708,6 +1708,18 @@ def test_a_v_file_is_verilog_or_coq_by_its_lines() -> None:
     assert files.shared_language("x.v", "+  x <= y;\n", set()) == ""
 
 
+def test_a_mined_v_file_is_fenced_by_its_lines_not_its_missing_hashbang(tmp_path: Path) -> None:
+    """`.v` and `.pp` have no language of their own: their lines tell it, before any `#!` line is
+    looked for (asking the `#!` line first left picorv32's 509 `.v` snippets unlabelled)."""
+    r = new_repo(tmp_path / "r")
+    verilog = "module picorv32 (\n  input clk\n);\n  always @(posedge clk) begin\n    count <= 1;\n  end\nendmodule\n"
+    commit(r, "Add the core", {"picorv32.v": verilog})
+    commit(r, "Count from two", {"picorv32.v": verilog.replace("count <= 1", "count <= 2")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if "Count from two" in c.messages[0]["content"] and c.category != "review"]
+    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["verilog"]
+
+
 def test_a_fix_that_only_touches_comments_is_an_edit_not_a_bug_to_find(tmp_path: Path) -> None:
     """axum's "Fix typos in service docs" (`///` lines) was "Bug fix: ... Find the bug in this
     code": 73 of its 343 debugging examples, OpenZeppelin's 69 of 439. A `#include` is no comment."""

@@ -412,15 +412,16 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             commit.skip("files.generated")
             continue
         lang = fd.lang or files.language(fd.path)
-        if not lang and script_language is not None:
-            # tests/shtest, scripts/version, .husky/pre-commit; an extension that tells nothing:
-            # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
-            lang = script_language(fd)
-        elif not fd.lang and files.shared_extension(fd.path):
+        if not fd.lang and files.shared_extension(fd.path):
+            # (first: `.v` and `.pp` have no language of their own, and their lines tell it)
             if siblings is None:
                 siblings = {files.language(f.path) for f in commit.files if not files.shared_extension(f.path)}
             lang = files.shared_language(fd.path, "\n".join([ln for h in fd.hunks for ln in h.lines]), siblings,
                                          None if head_says is None else functools.partial(head_says, fd))
+        elif not lang and script_language is not None:
+            # tests/shtest, scripts/version, .husky/pre-commit; an extension that tells nothing:
+            # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
+            lang = script_language(fd)
         role = "docs" if files.docs_page(fd.path, lang) else "test" if files.is_test(fd.path) else "code"
         if role == "docs" and not lang:
             lang = "text"  # prose of no known format: curl's docs/KNOWN_BUGS (670 unlabelled snippets)
