@@ -29,15 +29,18 @@ _POINTERS = (r"See|Refs?|References?|Relate[sd] to|Part of|Follow[- ]up (?:to|of
 CVS_TEMPLATE = r"PR|Obtained from|(?:Submitted|Reviewed|Approved|Sponsored) by|MFC after"
 # Gerrit's and OpenStack's trailers (python-novaclient: "Closes-Bug: #1234567" in 577 of its
 # 3,914 examples, "Implements: blueprint x" 182, "Depends-On: I0123..."), Launchpad's and
-# StoryBoard's, a tracker's key or link
-_GERRIT_KEYS = (r"(?:Closes|Partial|Related|Fixes)-Bug|Partial(?:ly)?-Implements|Implements|Depends-On|Needed-By|"
-                rf"Sem-Ver|Bug-?(?:Id|Url|Link)|Issue-?(?:Id|Url|Link)|Jira|Ticket|LP|{CVS_TEMPLATE}|"
-                r"(?:Reported|Tested|Suggested|Patch) by|Differential Revision")
+# StoryBoard's, a tracker's key or link. Those of hyphenated words ("Closes-Bug", "Related-Bug",
+# "Partially-Implements", "Depends-On", "Needed-By", "Sem-Ver", "Bug-Id") and those of a word
+# and "by" ("Reported by", "Patch by") are keys of the general forms in _KEYS.
+_GERRIT_KEYS = (rf"Implements|Bug(?:Id|Url|Link)|Issue(?:Id|Url|Link)|Jira|Ticket|LP|{CVS_TEMPLATE}|"
+                r"Differential Revision")
 # ... and any key of hyphenated words, git's trailer form (golang/protobuf's "Cherry-Pick:
-# github.com/golang/protobuf@c8b73fb...", "Original-Author: Damien Neil <...>": 44 examples)
-# (git's "Mentored by:", "Cc: Ramsay Jones <...>": 250 of its tasks)
-_KEYS = (rf"[A-Z][\w-]+[ -]by|Co-authored-by|Cc|Change-Id|PiperOrigin-RevId|BREAKING[ -]CHANGE|"
-         rf"[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|{_GERRIT_KEYS}|{_ACTIONS}|{_POINTERS}")
+# github.com/golang/protobuf@c8b73fb...", "Original-Author: Damien Neil <...>": 44 examples;
+# "Change-Id", "PiperOrigin-RevId"), any of a word and "by" ("Signed-off-by", "Co-authored-by",
+# git's "Mentored by:" and "Signed-off By:"), and "Cc" (git's "Cc: Ramsay Jones <...>": 250 of
+# its tasks)
+_KEYS = (rf"[A-Z][\w-]+[ -]by|Cc|BREAKING[ -]CHANGE|[A-Z][A-Za-z]*(?:-[A-Za-z]+)+|{_GERRIT_KEYS}|{_ACTIONS}|"
+         rf"{_POINTERS}")
 # an issue's number, a pull request's, a link; Launchpad's bugs by number ("Fixes bug LP #1199539",
 # "Helps fix bug 943053": 297 of python-novaclient's examples named one)
 _REF = (r"(?:(?:LP\s+)?(?:(?:issues?|bugs?)\s+)?(?:LP\s*:?\s*)?(?:#\d+|GH-\d+|[\w.-]+/[\w.-]+#\d+|https?://\S+)|"
