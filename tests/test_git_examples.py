@@ -878,6 +878,36 @@ def test_gits_tests_docs_and_scripts_of_an_extension_that_tells_nothing(tmp_path
     assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["perl", "bash"]
 
 
+def test_tests_folders_and_files_as_other_ecosystems_name_them(tmp_path: Path) -> None:
+    """symfony/console keeps its tests in Tests/ (PHPUnit's *Test.php, fixtures of expected
+    output): they were code to edit, and Tests/Fixtures/application_run1.txt documentation to
+    "update to match". .NET's UnitTests/, Go's testdata/, Kotlin's jvmTest/, Rust's tests.rs,
+    Angular's *_spec.ts were code too. A README among the tests stays documentation."""
+    for path in ("Tests/Descriptor/ObjectsProvider.php", "src/Tests/ApplicationTest.php", "src/UnitTests/AddProfiles.cs",
+                 "src/AutoMapper.IntegrationTests/Maps.cs", "examples/simple/testdata/TestApp.golden",
+                 "okio/src/jvmTest/kotlin/okio/AsyncSocket.kt", "app/src/testDemo/kotlin/a.kt", "e2e/login.ts",
+                 "integration-tests/run.ts", "typed-racket-test/succeed/a.rkt", "test-d/encoding.test-d.ts",
+                 "compiler-cli/src/dependencies/tests.rs", "crates/cli/src/install_test.rs",
+                 "packages/build/options_spec.ts", "core/src/test/scala/FooSpec.scala", "systest/all_SUITE.erl"):
+        assert files.is_test(path), path
+    for path in ("prometheus/testutil/lint.go", "packages/bloc_test/lib/bloc_test.dart", "Contest.java",
+                 "test-provider-sample/src/extension.ts", ".github/workflows/test.yml", "docs/testing.md"):
+        assert not files.is_test(path), path
+    assert not files.docs_page("Tests/Fixtures/application_run1.txt", "text")
+    assert files.docs_page("tests/README.md", "markdown") and files.docs_page("docs/guide.txt", "text")
+    r = new_repo(tmp_path / "r")
+    app = "<?php\nclass Application\n{\n" + "".join(f"    public $a{i} = {i};\n" for i in range(6)) + "}\n"
+    usage = "Console Tool\n\nUsage:\n  [options] command [arguments]\n\nOptions:\n  --help -h\n"
+    commit(r, "Add the application", {"Application.php": app, "Tests/Fixtures/application_run1.txt": usage})
+    commit(r, "Print the command before its options in the usage", {
+        "Application.php": app.replace("$a3 = 3", "$a3 = 'command [options] [arguments]'"),
+        "Tests/Fixtures/application_run1.txt": usage.replace("[options] command", "command [options]")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (fixture,) = [c for c in cands(out) if c.provenance.get("paths") == ["Tests/Fixtures/application_run1.txt"]
+                  and "command before" in c.messages[0]["content"]]
+    assert fixture.category == "test_generation" and "Update these tests to match" in fixture.messages[0]["content"]
+
+
 def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
     """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
     should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of

@@ -18,9 +18,19 @@ from typing import NamedTuple
 
 # Tests: a tests folder (git's t/ too: its t1234-*.sh scripts, helpers and expected outputs were
 # code, 41 test examples of 78,714), test files by their names, Perl's t/*.t and xt/*.t (mojo:
-# 5,498 snippets of them were code, 9 test examples of 25,546), Cucumber's features (jekyll)
-TEST_PATH = re.compile(r"(^|/)(tests?|spec|specs|__tests__|testing|t)/|(^|/)test_[^/]+\.py$|_test\.(py|go)$|"
-                       r"(^|/)conftest\.py$|\.(test|spec)\.[cm]?[jt]sx?$|Tests?\.(java|kt|cs|swift)$|"
+# 5,498 snippets of them were code, 9 test examples of 25,546), Cucumber's features (jekyll).
+# Folders as other ecosystems name them: Symfony's and Swift's Tests/ (symfony/console's fixtures
+# and *Test.php were code: 1,351 of its files), .NET's UnitTests/ and Foo.IntegrationTests/, Go's
+# testdata/, Kotlin's source sets (jvmTest/, androidTest/, testDemo/), e2e/, integration-tests/,
+# tsd's test-d/, a package of tests (typed-racket-test/); and files: Rust's tests.rs and *_test.rs,
+# Angular's *_spec.ts, PHPUnit's *Test.php, ScalaTest's *Spec.scala, Erlang's *_SUITE.erl.
+TEST_DIR = re.compile(
+    r"(^|/)(?:[Tt]ests?|[Ss]pecs?|__tests__|__snapshots__|testing|t|testdata|e2e|test[-_](?:data|fixtures|packages|d)|"
+    r"(?:[\w.-]+[-_.])?(?:[Ii]ntegration|[Uu]nit|[Ff]unctional|[Ss]ys|[Rr]untime|[Ee]2[Ee])[-_]?[Tt]ests?|"
+    r"[\w.]+\.(?:[A-Z][a-z]+)?Tests|[a-z][A-Za-z]*Test|test[A-Z][A-Za-z]*|[\w.-]+-test)/")
+TEST_PATH = re.compile(TEST_DIR.pattern + r"|(^|/)test_[^/]+\.py$|_test\.(py|go|rs)$|(^|/)tests\.rs$|"
+                       r"(^|/)conftest\.py$|\.(test|spec|test-d)\.[cm]?[jt]sx?$|_spec\.[cm]?[jt]sx?$|"
+                       r"Tests?\.(java|kt|cs|swift|php|groovy)$|(Spec|Suite)\.scala$|_SUITE\.erl$|_(test|spec)\.rb$|"
                        r"(^|/)x?t/(?:[^/]+/)*[^/]+\.t$|\.feature$")
 _BUILD_PATH = re.compile(
     r"(^|/)(\.github|\.gitlab|\.circleci|\.azure-pipelines|\.buildkite|\.devcontainer)/|"
@@ -482,7 +492,9 @@ def is_docs(path: str) -> bool:
     if _store_text(path, ext.lower()) or _MAVEN_DOCS.search(path):
         return True
     if ext.lower() in _PROSE_EXT:
-        return not _NOT_PROSE.search(path)
+        # a test's fixture or expected output (symfony/console's Tests/Fixtures/application_run1.txt
+        # was documentation to "update to match"); a README among the tests stays documentation
+        return not _NOT_PROSE.search(path) and not (TEST_DIR.search(path) and not _prose_name(name))
     return not ext and _prose_name(name)
 
 
