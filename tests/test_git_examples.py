@@ -1934,10 +1934,53 @@ def test_a_python_hunk_with_no_whole_statement_is_cut_from_the_file_around_it(tm
         ast.parse(before)
     assert shown[0][1].startswith("config = dict(\n") and "option_9=90" in shown[0][1]
     assert shown[1][1].startswith("def run(path):") and "return path" in shown[1][1]
-    # python_context_lines = 0: the hunk's own rows only, as before (no window: unlabelled)
+    # python_context_lines = 0: the hunk's own rows only, as before: the call's is unlabelled; the
+    # last hunk's two changes, apart, get a window each (`_pieces`)
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2, python_context_lines=0))
     (ex,) = [c for c in cands(out) if "Tune option 9" in c.messages[0]["content"] and c.category != "review"]
-    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["", ""]
+    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == ["", "python", "python"]
+    assert [b for _, b in fences(ex.messages[1]["content"])][1:] == [
+        "    return os.path.join(path, 'y')\n\n", "def stop(path):\n    return path\n"]
+
+
+def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: Path) -> None:
+    """Three kinds of Python hunk that were shown whole, unlabelled: a docstring whose prose
+    holds "(see https://...#getting-started)" (its '#' hid the ')' and no window balanced: rich's
+    syntax.py); two changes apart that git's context joined, the end of a method and the module's
+    `if __name__` block (rich's style.py: 47 of its 398 hunks with no window), each now a window of
+    its own; and Python 2 (flask's `except ValueError, e:`), fenced python2."""
+    doc = ('class Syntax:\n    """Construct a Syntax object.\n\n    Args:\n'
+           + "".join(f"        arg_{i} (int): Argument {i}.\n" for i in range(4))
+           + "        theme (str): Pygments style (see https://pygments.org/docs/styles/#getting-started).\n"
+           + "".join(f"        opt_{i} (bool): Option {i}.\n" for i in range(4)) + '    """\n\n'
+           + "    def __init__(self, code):\n        self.code = code\n")
+    style = ("class Style:\n    def combine(self, style):\n" + "".join(f"        a_{i} = style.a_{i}\n" for i in range(14))
+             + "        return style\n\n\nRESET = Style()\n\nif __name__ == '__main__':\n    import sys\n\n"
+             + "    style = Style()\n    print(style)\n")
+    py2 = "def load(path):\n    try:\n        return open(path).read()\n    except IOError, e:\n        return None\n"
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add syntax, style and loading", {"syntax.py": doc, "style.py": style, "load.py": py2})
+    commit(r, "Name the theme, return a copy and read bytes", {
+        "syntax.py": doc.replace("Pygments style", "Pygments theme"),
+        "style.py": style.replace("        return style\n", "        return style.copy()\n")
+                         .replace("    print(style)\n", "    print(repr(style))\n"),
+        "load.py": py2.replace("open(path)", "open(path, 'rb')")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=10, python_context_lines=0))
+    (ex,) = [c for c in cands(out) if "Name the theme" in c.messages[0]["content"] and c.category != "review"]
+    answer = ex.messages[1]["content"]
+    shown = re.findall(r"`(\w+\.py)`(?: \(line (\d+)\))?:\n```(\w*)\n(.*?)```", answer, re.S)
+    assert [(path, lang) for path, _, lang, _ in shown] == [
+        ("load.py", "python2"), ("style.py", "python"), ("style.py", "python"), ("syntax.py", "python")]
+    new_style = style.replace("        return style\n", "        return style.copy()\n").replace(
+        "    print(style)\n", "    print(repr(style))\n").split("\n")
+    for _, line, _, text in shown[1:3]:
+        n = int(line)
+        assert new_style[n - 1:n - 1 + text.count("\n")] == text.split("\n")[:-1]  # the new file's lines there
+        ast.parse(textwrap.dedent(text))
+    assert "return style.copy()" in shown[1][3] and "print(repr(style))" not in shown[1][3]
+    assert shown[2][3].startswith("if __name__") and "print(repr(style))" in shown[2][3]
+    assert shown[3][3].startswith("class Syntax:") and "#getting-started" in shown[3][3]
+    ast.parse(shown[3][3])
 
 
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -205,7 +206,9 @@ class Part:
     _docs: dict[int, bool] = field(default_factory=dict, repr=False, compare=False)  # `doc`'s answers
 
     @functools.cached_property
-    def snippets(self) -> list[Snippet]:
+    def snippets(self) -> list[list[Snippet]]:
+        """Each hunk's snippets: one, or a Python hunk's windows around each run of its
+        changes (`_pieces`)."""
         # a notebook's hunks are its cells' (notebook.py), not its blob's lines
         wider = self.blob is not None and self.around > 0 and not self.fd.path.endswith(".ipynb")
         more = (lambda: self.new_blob) if wider else None
@@ -273,19 +276,18 @@ def _whitespace_only(hunk: Hunk, prose: bool) -> bool:
 
 
 def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
-             new_blob: Callable[[], bytes | None] | None = None, around: int = 0) -> Snippet:
+             new_blob: Callable[[], bytes | None] | None = None, around: int = 0) -> list[Snippet]:
     """The hunk as before/after code; a Python hunk cut to whole statements (see
     files.python_window), where the hunk's rows hold none from the file's lines around it
-    (`new_blob`: the new file's content, see `_around`). Snippets too long for any example are
-    not parsed."""
+    (`new_blob`: the new file's content, see `_around`), or else cut into one window around each
+    run of its changes (`_pieces`). Snippets too long for any example are not parsed."""
     rows = hunk.lines
     if fd.status == "A":
         after = "\n".join(ln[1:] for ln in rows) + "\n"
         if lang == "python" and (len(after) > limit or not files.parses(after)):
-            lang = ""
-        return Snippet(1, None, after, lang)
+            lang = "python2" if files.python2(rows) else ""
+        return [Snippet(1, None, after, lang)]
     first = hunk.new_start
-    offset = 0
     if lang == "python":
         window = files.python_window(rows) if sum(map(len, rows)) <= limit else None
         if window is None and new_blob is not None and (wider := _around(fd, hunk, new_blob(), around)) is not None:
@@ -293,14 +295,44 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
         if window is None:
-            lang = ""
-        else:
-            s, e = window
-            offset = sum(1 for ln in rows[:s] if ln[0] != "-")
-            rows = rows[s:e]
+            if sum(map(len, rows)) <= limit and (pieces := _pieces(rows, first)):
+                return pieces
+            return [_cut(rows, first, "python2" if files.python2(rows) else "")]
+        s, e = window
+        first += sum(1 for ln in rows[:s] if ln[0] != "-")
+        rows = rows[s:e]
+    return [_cut(rows, first, lang)]
+
+
+def _cut(rows: list[str], first: int, lang: str) -> Snippet:
     before = "\n".join([ln[1:] for ln in rows if ln[0] != "+"]) + "\n"
     after = "\n".join([ln[1:] for ln in rows if ln[0] != "-"]) + "\n"
-    return Snippet(first + offset, before, after, lang)
+    return Snippet(first, before, after, lang)
+
+
+PIECE_GAP = 3  # unchanged rows between two runs of a hunk's changes that may part them
+
+
+def _pieces(rows: list[str], first: int) -> list[Snippet]:
+    """A Python hunk with no window is often two changes far apart that git's context joined:
+    the end of one method and the module's `if __name__` block, an `__init__` and a property
+    added below (rich: 47 of its 398 hunks with no window, flask 50). It is cut in the middle of
+    each run of at least `PIECE_GAP` unchanged rows between its changes, and each part gets its
+    own window; [] when it has one part, or a part gets none (the hunk is then shown whole)."""
+    changed = [i for i, ln in enumerate(rows) if ln[0] != " "]
+    cuts = [(a + b + 1) // 2 for a, b in itertools.pairwise(changed) if b - a - 1 >= PIECE_GAP]
+    if not cuts:
+        return []
+    out = []
+    bounds = [0, *cuts, len(rows)]
+    for lo, hi in itertools.pairwise(bounds):
+        part = rows[lo:hi]
+        window = files.python_window(part)
+        if window is None:
+            return []
+        s, e = window
+        out.append(_cut(part[s:e], first + sum(1 for ln in rows[:lo + s] if ln[0] != "-"), "python"))
+    return out
 
 
 def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[list[str], int] | None:
@@ -441,8 +473,9 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
 
 def _block(part: Part, side: str) -> str:
     chunks = []
-    many = len(part.snippets) > 1
-    for s in part.snippets:
+    shown = [s for pieces in part.snippets for s in pieces]
+    many = len(shown) > 1
+    for s in shown:
         text = s.after if side == "after" else s.before
         if text is None:
             continue
@@ -736,8 +769,13 @@ def docs_only(part: Part, i: int) -> bool:
         documented = files.elixir_doc_lines  # phoenix: @doc heredocs
     else:
         return False
-    sn = part.snippets[i]
-    if sn.before is None or sn.lang != part.lang:
+    return all(_documented_only(part.lang, sn, documented) for sn in part.snippets[i])
+
+
+def _documented_only(lang: str, sn: Snippet, documented: Callable[[str], set[int] | None]) -> bool:
+    """Are the lines a snippet changes blank, comments, or documentation (`documented`: the
+    lines of its text that are)?"""
+    if sn.before is None or sn.lang != lang:
         return False
     old, new = sn.before.split("\n"), sn.after.split("\n")
     docs_old, docs_new = documented(sn.before), documented(sn.after)
@@ -745,9 +783,9 @@ def docs_only(part: Part, i: int) -> bool:
         return False
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag != "equal" and not (
-                all(k + 1 in docs_old or not old[k].strip() or files.comment_line(part.lang, old[k])
+                all(k + 1 in docs_old or not old[k].strip() or files.comment_line(lang, old[k])
                     for k in range(i1, i2)) and
-                all(k + 1 in docs_new or not new[k].strip() or files.comment_line(part.lang, new[k])
+                all(k + 1 in docs_new or not new[k].strip() or files.comment_line(lang, new[k])
                     for k in range(j1, j2))):
             return False
     return True
@@ -771,7 +809,7 @@ def _in_docstring(part: Part, i: int) -> bool:
                                                                           if ln[0] == "+")
            for g in part.fd.hunks if g.new_start < h.new_start):
         return False
-    if part.snippets[i].lang == "python":
+    if part.snippets[i][0].lang == "python":
         return False  # a window of whole statements parsed around the change: code
     data = part.new_blob
     if not data or (b'"""' not in data and b"'''" not in data):

@@ -834,6 +834,21 @@ def parses(code: str) -> bool:
     return True
 
 
+# Statements only Python 2 has: `print x` (a string, `>>`, or a name alone or before a comma or
+# a `%`: not prose like "print the result"), `except E, e:`, `raise E, "message"`, `exec "code"`.
+_PYTHON2 = re.compile(r"""[ \t]*(?:>>> )?(?:print[ \t]+(?:["']|>>|[\w.][\w.\[\]()]*[ \t]*(?:$|[,%#]))|"""
+                      r"except[ \t]+\(?[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*\)?[ \t]*,[ \t]*\w+[ \t]*:|"
+                      r"raise[ \t]+[\w.]+[ \t]*,|exec[ \t]+[\"'])")
+
+
+def python2(rows: list[str]) -> bool:
+    """Does a hunk's new side (rows prefixed ' ', '+', '-') hold a statement only Python 2 has?
+    Such code parses in no window (flask's early history: 88 of its 446 Python snippets with
+    no language); its fence says python2 (Pygments' name for it), which the judge does not
+    parse as Python 3."""
+    return any(ln[0] != "-" and _PYTHON2.match(ln, 1) for ln in rows)
+
+
 _BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not in "([{)]}\n"} |
                                 {"[": "(", "{": "(", "]": ")", "}": ")"})
 
@@ -841,7 +856,8 @@ _BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not 
 def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
     """Bracket depth before each line (strings and comments blanked), and the running count
     of triple quotes before each line, both from the first line. The hunk is blanked and
-    reduced to its brackets in one pass each (`_STRINGS_LINES` never spans a line)."""
+    reduced to its brackets in one pass each (`_STRINGS_LINES` never spans a line; a triple-
+    quoted string, which may, is blanked to its newlines)."""
     joined = "\n".join(texts)
     if '"""' in joined or "'''" in joined:
         quotes = [0]
@@ -849,16 +865,41 @@ def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
         for t in texts:
             q += t.count('"""') + t.count("'''")
             quotes.append(q)
-    else:
-        quotes = [0] * (len(texts) + 1)
+        # A docstring's brackets and '#' are prose: rich's "(see https://pygments.org/docs/
+        # styles/#getting-started)" left a bracket open to the hunk's end, and no window parsed.
+        # A hunk that starts inside a docstring shows its closing quotes first: alone on their
+        # line, after a line that opens nothing (not a def's ':', an open call, an assignment);
+        # the text before them is the string then.
+        k = next(i for i, t in enumerate(texts) if '"""' in t or "'''" in t)
+        first = texts[k].strip()
+        if first in ('"""', "'''") and not next(
+                (t.split("#", 1)[0].rstrip() for t in reversed(texts[:k]) if t.strip()), "").endswith(_OPENS):
+            joined = first + joined
+        return _bracket_depths(_STRINGS_ALL.sub(_newlines_of_long, joined)), quotes
+    quotes = [0] * (len(texts) + 1)
     if '"' in joined or "'" in joined or "#" in joined:
         joined = _STRINGS_LINES.sub("", joined)
+    return _bracket_depths(joined), quotes
+
+
+# ... and a triple-quoted string (unclosed: to the end), found first where it starts first
+_STRINGS_ALL = re.compile(r'"""[\s\S]*?(?:"""|\Z)|\'\'\'[\s\S]*?(?:\'\'\'|\Z)|' + _STRINGS_LINES.pattern, re.M)
+_OPENS = (":", "(", "[", "{", "=", ",")
+
+
+def _newlines_of_long(m: re.Match[str]) -> str:
+    t = m.group()
+    return "\n" * t.count("\n") if t.startswith(('"""', "'''")) else ""
+
+
+def _bracket_depths(joined: str) -> list[int]:
+    """Bracket depth before each line of `joined` (its strings and comments blanked)."""
     # The translation keeps brackets and non-ASCII characters; a line's brackets are mostly one
     # of a few strings ("", "()", "(", ")" ...), so each line's balance is looked up, not counted.
     depth = [0]
     depth += accumulate([_BALANCE[b] if b in _BALANCE else _balance(b)
                          for b in joined.translate(_BRACKETS_LINES).split("\n")])
-    return depth, quotes
+    return depth
 
 
 _BALANCE: dict[str, int] = {"": 0}
