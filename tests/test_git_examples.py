@@ -908,6 +908,27 @@ def test_tests_folders_and_files_as_other_ecosystems_name_them(tmp_path: Path) -
     assert fixture.category == "test_generation" and "Update these tests to match" in fixture.messages[0]["content"]
 
 
+def test_a_source_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path: Path) -> None:
+    """AutoMapper committed TypePair.cs with `<<<<<<< HEAD` ... `>>>>>>> branch` in it: the
+    answer was code that does not compile. A test or a manual that shows the markers on purpose
+    (pnpm's lockfile test writes them into a file it checks) is kept."""
+    r = new_repo(tmp_path / "r")
+    pair = "namespace AutoMapper\n{\n" + "".join(f"    int Hash{i}() => {i};\n" for i in range(6)) + "}\n"
+    lock_test = "test('a lockfile with merge conflicts is fixed', () => {\n  write(`\nimporters:\n`)\n})\n"
+    commit(r, "Add the pair and its test", {"TypePair.cs": pair, "test/lockfile.ts": lock_test})
+    conflicted = pair.replace("    int Hash3() => 3;\n", "<<<<<<< HEAD\n    int Hash3() => 3;\n=======\n"
+                              "    int Hash3() => unchecked(3 * 397);\n>>>>>>> checked\n")
+    commit(r, "Compute the hash in an unchecked context", {
+        "TypePair.cs": conflicted,
+        "test/lockfile.ts": lock_test.replace("importers:\n", "importers:\n<<<<<<< HEAD\n  dep: 1.0.0\n=======\n"
+                                              "  dep: 1.1.0\n>>>>>>> next\n")})
+    out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    made = [c for c in cands(out) if "unchecked context" in c.messages[0]["content"] and c.category != "review"]
+    assert [c.provenance["paths"] for c in made] == [["test/lockfile.ts"]]
+    assert counts["skipped_files.conflict_markers"] == 1
+    assert "<<<<<<< HEAD" in made[0].messages[1]["content"]
+
+
 def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
     """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
     should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of

@@ -455,6 +455,11 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
             lang = script_language(fd)
         role = "docs" if files.docs_page(fd.path, lang) else "test" if files.is_test(fd.path) else "code"
+        if fd.conflict and role == "code":
+            # an answer that holds an unresolved merge does not compile; tests and documentation may
+            # hold conflict markers on purpose (pnpm's lockfile test, magit's manual)
+            commit.skip("files.conflict_markers")
+            continue
         if role == "docs" and not lang:
             lang = "text"  # prose of no known format: curl's docs/KNOWN_BUGS (670 unlabelled snippets)
         kept = []
