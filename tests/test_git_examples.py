@@ -736,6 +736,8 @@ def test_lock_files_and_built_bundles_are_skipped_at_any_depth() -> None:
                  ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".git-blame-ignore-revs", "Manifest.toml",
                  "docs/Manifest.toml", "Manifest-v1.11.toml", "JuliaManifest.toml", "jsonrpc.opam.locked",
                  "FSharpPlus.sln", ".hgtags", "examples/hello/development.log",  # jinja's hg tags, sinatra's log
+                 # a merge's or a patch's leftovers (AutoMapper, mypy)
+                 "default.ps1.orig", "src/UnitTests/Bug/AssignableCollectionBug.cs.orig", "mypy/checker.py.rej",
                  # insta's pending snapshots (gleam: 109)
                  "compiler-core/src/javascript/tests/snapshots/gleam_core__x.snap.new", "tests/snapshots/a.pending-snap",
                  # a folder named generated (svelte.dev's registry a bot refreshes), Relay's __generated__

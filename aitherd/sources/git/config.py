@@ -84,6 +84,9 @@ class GitMiningConfig(BaseModel):
         # Mercurial's tags (a changeset id per release: jinja's history from hg, 7 snippets), and
         # a log a run wrote (sinatra's examples/hello/development.log)
         ".hgtags", "*.log",
+        # what a merge or a patch left behind: AutoMapper's default.ps1.orig and three more (one a
+        # copy of a file with its conflict markers), mypy's 16 (checker.py.orig), curl's 2
+        "*.orig", "*.rej",
         # Kotlin's binary-compatibility-validator writes each module's public API to api/*.api
         # (`apiDump`; okio: "Write okio-fakefilesystem/api/okio-fakefilesystem.api", 20 examples);
         # Visual Studio's per-user folder (spdlog: browse databases and precompiled headers)

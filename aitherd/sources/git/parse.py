@@ -64,7 +64,7 @@ class FileDiff:
     lang: str = ""  # the fence language where the path does not tell it (a notebook's kernel)
     hunks: list[Hunk] = field(default_factory=list)
     size: int = 0  # characters of patch text
-    conflict: bool = False  # the patch adds a merge conflict's markers (see `adds_conflict`)
+    conflict: bool = False  # its new side shows a merge conflict's markers (`shows_conflict`)
 
 
 @dataclass
@@ -210,7 +210,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
             commit.skip("files.armored")
             continue
         fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec),
-                      conflict=adds_conflict(sec))
+                      conflict=shows_conflict(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
         if not path.endswith(".ipynb"):  # a notebook counts as its cells, once read (run.Miner._notebooks)
@@ -221,12 +221,16 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
     return commit
 
 
-def adds_conflict(sec: str) -> bool:
-    """Does a file's patch add the three markers of a merge conflict, each at the start of its
-    line (`<<<<<<< HEAD`, `=======`, `>>>>>>> branch`)? A merge committed unresolved: AutoMapper's
-    TypePair.cs and IDictionary.cs (6 examples whose answer was code that does not compile),
+def shows_conflict(sec: str) -> bool:
+    """Does a file's patch show a merge conflict's marker on its new side (`<<<<<<< HEAD` or
+    `>>>>>>> branch` at the start of an added or unchanged line)? A merge committed unresolved:
+    AutoMapper's TypePair.cs and IDictionary.cs (6 examples whose answer was code that does not
+    compile), and the commits after it that changed the file around its markers (2 more);
     python-novaclient's test_keypairs.py, curl's CHANGES. Told in C over the patch's text."""
-    return "\n+<<<<<<< " in sec and "\n+>>>>>>> " in sec and ("\n+=======\n" in sec or sec.endswith("\n+======="))
+    return any(m in sec for m in _CONFLICT_MARKERS)
+
+
+_CONFLICT_MARKERS = ("\n+<<<<<<< ", "\n <<<<<<< ", "\n+>>>>>>> ", "\n >>>>>>> ")
 
 
 _LFS = "version https://git-lfs.github.com/spec/v1"
