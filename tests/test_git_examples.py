@@ -924,10 +924,12 @@ def test_a_source_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path:
         "TypePair.cs": conflicted,
         "test/lockfile.ts": lock_test.replace("importers:\n", "importers:\n<<<<<<< HEAD\n  dep: 1.0.0\n=======\n"
                                               "  dep: 1.1.0\n>>>>>>> next\n")})
+    # the next commit changes the file beside its markers: they are in its context lines
+    commit(r, "Hash four in an unchecked context too", {"TypePair.cs": conflicted.replace("=> 4;", "=> unchecked(4);")})
     out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     made = [c for c in cands(out) if "unchecked context" in c.messages[0]["content"] and c.category != "review"]
     assert [c.provenance["paths"] for c in made] == [["test/lockfile.ts"]]
-    assert counts["skipped_files.conflict_markers"] == 1
+    assert counts["skipped_files.conflict_markers"] == 2
     assert "<<<<<<< HEAD" in made[0].messages[1]["content"]
 
 
