@@ -933,6 +933,24 @@ def test_a_source_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path:
     assert "<<<<<<< HEAD" in made[0].messages[1]["content"]
 
 
+def test_tests_see_the_source_change_before_the_ci_files(tmp_path: Path) -> None:
+    """Alamofire's "Fix memory leaks" changed its CI workflow, its sources and its tests: the
+    tests' example showed the workflow's Xcode versions first. The source change comes first."""
+    r = new_repo(tmp_path / "r")
+    ci = "jobs:\n  test:\n    runs-on: macOS-latest\n    env:\n      XCODE: 11.4\n"
+    src = "def validate(response):\n    return response.ok\n"
+    test = "def test_validate():\n    assert validate(ok)\n"
+    commit(r, "Add validation", {".github/workflows/ci.yml": ci, "src/validation.py": src, "tests/test_validation.py": test})
+    commit(r, "Fix memory leaks in validation", {
+        ".github/workflows/ci.yml": ci.replace("11.4", "11.5"), "src/validation.py": src.replace("ok", "ok and response.closed"),
+        "tests/test_validation.py": test.replace("ok)", "ok) is True")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (ex,) = [c for c in cands(out) if c.category == "test_generation" and "memory leaks" in c.messages[0]["content"]]
+    ask = ex.messages[0]["content"]
+    assert "The code changed like this" in ask
+    assert 0 < ask.index("--- a/src/validation.py") < ask.index("--- a/.github/workflows/ci.yml")
+
+
 def test_a_script_named_by_a_sentence_has_no_extension_and_is_told_by_its_first_line(tmp_path: Path) -> None:
     """nvm's urchin tests are shell scripts named by what they check: 'Running "nvm use 0.x"
     should work', '... environment.'. Their ".x\" should work" and "." are no extension: 95 of

@@ -514,7 +514,10 @@ def _names(ps: list[Part]) -> str:
 
 
 def _diff(ps: list[Part]) -> str:
-    return "\n".join(h.diff() for p in ps for h in p.hunks)
+    """The parts' hunks as a diff, the build and CI files' last: what tests or documentation
+    match is the source change (Alamofire's "Fix memory leaks" showed its test files the CI
+    workflow's Xcode versions first, its Validation.swift after them)."""
+    return "\n".join(h.diff() for p in sorted(ps, key=lambda p: files.is_build(p.path)) for h in p.hunks)
 
 
 # A word: letters and digits of any script, CJK runs apart (they carry no spaces: "更新RM" is
