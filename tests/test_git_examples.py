@@ -1669,7 +1669,8 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
 
 def test_pythons_issue_heads_and_backport_branches_are_cut_from_the_task() -> None:
     """devguide's "gh-1309: Document ... (#1562)" (96 of its 2,278 subjects), mypy's "bpo-45122:
-    Remove ...", "#4897: allow ...", CPython's backports "[3.12] gh-104584: Fix ... (GH-105000)"."""
+    Remove ...", "#4897: allow ...", CPython's backports "[3.12] gh-104584: Fix ... (GH-105000)";
+    and other projects' issue first, bracketed or not."""
     from aitherd.sources.git.examples import _intent
 
     for subject, task in [("gh-1309: Document how to selectively build RST pages (#1562)",
@@ -1679,8 +1680,22 @@ def test_pythons_issue_heads_and_backport_branches_are_cut_from_the_task() -> No
                           ("[3.12] gh-104584: Fix the optimizer crash (GH-105000)", "Fix the optimizer crash"),
                           ("Issue #12345: Fix the optimizer crash", "Fix the optimizer crash"),
                           ("gh-1, gh-2: Fix both", "Fix both"),
+                          # other projects' issue heads: puppetlabs-stdlib (198 of 2,688 tasks), cats,
+                          # typeorm, devise, rich, AutoMapper, pipx
+                          ("(#7657) Add basic validate_re function", "Add basic validate_re function"),
+                          ("#500 add derived foldMap from traverse law", "Add derived foldMap from traverse law"),
+                          ("#62 and #61 - removed third party dependencies", "Removed third party dependencies"),
+                          ("[#22] Fix generators to use t.authenticable", "Fix generators to use t.authenticable"),
+                          ("[2464] Add print_json to __all__", "Add print_json to __all__"),
+                          ("Issue 2688: add illustrative test coverage", "Add illustrative test coverage"),
+                          ("Issue #274 - Reopened for Enumerable.Empty<>", "Reopened for Enumerable.Empty<>"),
+                          ("GH1229 Update how-pipx-works documentation", "Update how-pipx-works documentation"),
                           # a number the sentence names stays
-                          ("#12 is broken on Windows", "#12 is broken on Windows"), ("gh-123", "gh-123")]:
+                          ("#12 is broken on Windows", "#12 is broken on Windows"), ("gh-123", "gh-123"),
+                          ("#7 fails on Windows", "#7 fails on Windows"), ("#407 and gofmt all examples",
+                                                                           "#407 and gofmt all examples"),
+                          ("3 fixes for the parser", "3 fixes for the parser"), ("(2015) Happy new year",
+                                                                                 "(2015) Happy new year")]:
         assert _intent(subject, "")[0] == task, subject
 
 

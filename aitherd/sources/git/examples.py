@@ -82,9 +82,22 @@ _KEY_ANYWHERE = re.compile(rf"\b{_KEY}\b")
 # Python's own conventions, which its tools and many of its projects follow: an issue on GitHub
 # or on the old bug tracker before the subject ("gh-1309: Document ...", "bpo-45122: Remove
 # ...", older "Issue #12345: ..."), a number alone ("#4897: allow ..."), and a backport's target
-# branch ("[3.12] gh-104584: Fix ..."). devguide: 96 of its 2,278 subjects.
-_PY_ISSUE_HEAD = re.compile(r"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:(?:gh|GH|bpo)-\d+|(?:[Ii]ssue\s*)?#\d+)"
-                            r"(?:\s*,\s*(?:(?:gh|GH|bpo)-\d+|#\d+))*\s*:\s*(?=\S))?(?<=.)")
+# branch ("[3.12] gh-104584: Fix ..."). devguide: 96 of its 2,278 subjects. Other projects write
+# the issue first too: puppetlabs-stdlib's "(#7657) Add basic validate_re function" (198 of its
+# 2,688 tasks), cats' "#500 add derived foldMap ...", typeorm's "#62 and #61 - removed ...",
+# devise's "[#22] Fix generators ...", rich's "[2464] Add print_json ..." and "Issue 2688: add ...",
+# AutoMapper's "Issue #274 - Reopened ...", pipx's "GH1229 Update ...". A number alone is a
+# reference only in square brackets or after "Issue" ("3 fixes for ...", "(2015) ..." keep theirs).
+_ISSUE_REF = r"(?:(?:gh|GH|bpo)-\d+|GH\d+|[Ii]ssue[\s-]*#?\d+|#\d+)"
+_ISSUE_REFS = rf"{_ISSUE_REF}(?:(?:\s*,\s*|\s+and\s+|\s*&\s*){_ISSUE_REF})*"
+_BRACKETED_REFS = (r"\[\s*(?:#?\d+|(?:gh|GH|bpo)-\d+)(?:\s*,\s*(?:#?\d+|(?:gh|GH|bpo)-\d+))*\s*\]|"
+                   r"\(\s*(?:#\d+|(?:gh|GH|bpo)-\d+)(?:\s*,\s*(?:#\d+|(?:gh|GH|bpo)-\d+))*\s*\)")
+# After a space alone, the reference is the sentence's subject when a verb that tells of it
+# follows ("#12 is broken on Windows", "#7 fails ...", "#407 and gofmt ..."): kept.
+_TELLS = (r"(?!(?i:is|was|were|are|has|had|have|should|would|could|can|cannot|will|does|did|may|must|and|or)\b"
+          r"|\w+(?<!s)s\b|&)")
+_PY_ISSUE_HEAD = re.compile(rf"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:{_ISSUE_REFS}|{_BRACKETED_REFS})"
+                            rf"(?:\s*[:.-]\s*|\s+{_TELLS})(?=\S))?(?<=.)")
 _TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_KEY}\])\s*\.?\s*$")
 
 
