@@ -1667,6 +1667,35 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
     assert not vague("[CSV-203] Lexer skips the last quote", "", ["src/main/java/Lexer.java"])
 
 
+def test_a_squash_of_git_log_entries_and_a_sign_off_in_the_subject_leave_no_names_in_the_task() -> None:
+    """`git merge --squash` writes "Squashed commit of the following:" and each commit's `git log`
+    entry (moshi: "Bug fix: Squashed commit of the following", its answer the entries with their
+    authors' mail addresses); a description may paste entries too (TheAlgorithms/Python). A
+    sign-off with no blank line before it is in the subject git joins (laravel: 26 tasks held a
+    mail address so)."""
+    from aitherd.sources.git.examples import _intent
+
+    entry = "commit {sha}\nAuthor: Adam Koski <dandc87@gmail.com>\nDate:   Sun Apr 12 19:25:49 2015 -0700\n\n    {msg}\n"
+    body = "\n".join(entry.format(sha=c * 40, msg=m) for c, m in (
+        ("f", "Add copyright headers and remove redundant test"), ("0", "Fix error preventing merging\n\n    The enum"
+                                                                    " adapter threw on merge."),
+        ("d", "Switch to using name()")))
+    task, rest = _intent("Squashed commit of the following:", body)
+    assert task == "Switch to using name(); Fix error preventing merging; Add copyright headers and remove redundant test"
+    assert rest == "The enum adapter threw on merge."
+    pasted = "* Fix typehints in problem01\n\nSquashed commit of the following:\n\n" + entry.format(
+        sha="6" * 40, msg="Fix typehints in problem01") + "\nThe solutions now carry type hints and doctests for each case."
+    task, rest = _intent("Add style improvements to Project Euler Problem 04", pasted)
+    assert "@" not in rest and "Author" not in rest and "Date:" not in rest
+    assert clean_body("commit history is kept in order\nAuthor: nobody") == "commit history is kept in order\nAuthor: nobody"
+    for subject, task in [("Make the key optional ... like a has_any() method Signed-off-by: Colin Viebrock <colin@viebrock.ca>",
+                           "Make the key optional ... like a has_any() method"),
+                          ("Add Azure Static Web Apps workflow file on-behalf-of: @Azure opensource@microsoft.com",
+                           "Add Azure Static Web Apps workflow file"),
+                          ("Fix the Signed-off-by: parser", "Fix the Signed-off-by: parser")]:
+        assert _intent(subject, "")[0] == task, subject
+
+
 def test_pythons_issue_heads_and_backport_branches_are_cut_from_the_task() -> None:
     """devguide's "gh-1309: Document ... (#1562)" (96 of its 2,278 subjects), mypy's "bpo-45122:
     Remove ...", "#4897: allow ...", CPython's backports "[3.12] gh-104584: Fix ... (GH-105000)";

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
-from aitherd.sources.git.message import CI_DIRECTIVE, CVS_TEMPLATE, clean_body, split_subject
+from aitherd.sources.git.message import CI_DIRECTIVE, CVS_TEMPLATE, clean_body, log_messages, split_subject
 from aitherd.sources.git.parse import Commit, FileDiff, Hunk
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
@@ -118,6 +118,7 @@ _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote 
 # 2 commits, 102 examples whose task was that line), a merge redone by hand ("Merge branch
 # 'master' of github.com:..."), "Merge main into next". It names no change: the task is empty
 # (the body, if any, says what it is). "Merge BasicArgFormatter and ArgFormatter" is a change.
+_SQUASHED = re.compile(r"\s*Squashed commit of the following:?\s*$")
 _MERGE_SUBJECT = re.compile(r"\s*Merge (?:(?:remote-tracking |remote )?branch\b|pull request\b|commit\b|tag\b|"
                             r"(?:main|master|develop|development|dev|next|trunk|stable|canary|beta|upstream|"
                             r"origin/\S+) into \S+\s*$)")
@@ -130,6 +131,12 @@ _TEMPLATE_KEY = rf"(?:{CVS_TEMPLATE}):"
 _TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
 
 
+# ... and a sign-off with no blank line before it, so in the first paragraph: laravel's "Make the
+# key optional ... method Signed-off-by: Colin Viebrock <colin@...>" (26 of its tasks held a mail
+# address so), GitHub's "... workflow file on-behalf-of: @Azure opensource@microsoft.com".
+# A key and a person's address or handle, or a Gerrit id: "Fix the Signed-off-by: parser" keeps its words.
+_JOINED_TRAILER = re.compile(r"\s+(?:(?:[A-Z][a-z]+-)+by|[Ss]igned-off-by|[Cc]o-authored-by|Change-Id|on-behalf-of):"
+                             r"\s*(?=.*(?:@|\bI[0-9a-f]{8,})).*$")
 _SPACES = re.compile(r"[ \t]{2,}|\t")
 
 
@@ -141,8 +148,13 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
         subject = _SPACES.sub(" ", subject)
     if _MERGE_SUBJECT.match(subject):
         return _body_of("", body)
+    if _SQUASHED.match(subject) and (messages := log_messages(body)):
+        # `git merge --squash`: the squashed commits' subjects, oldest first, are the task (moshi's
+        # "Bug fix: Squashed commit of the following" asked to find a bug it did not name)
+        subject = "; ".join(m.split("\n", 1)[0].rstrip(" .;") for m in reversed(messages))
+        body = "\n\n".join(rest for m in reversed(messages) if (rest := m.partition("\n")[2].strip()))
     if ":" in subject:
-        subject = _TEMPLATE_TAIL.sub("", subject)
+        subject = _JOINED_TRAILER.sub("", _TEMPLATE_TAIL.sub("", subject))
     _kind, rest = conventional(subject)
     if (head := _PY_ISSUE_HEAD.match(rest)) is not None:
         rest = rest[head.end():]

@@ -148,9 +148,30 @@ _AS_TITLE = re.compile(r"(?:(?:as|see)[ \t]+(?:the[ \t]+)?title(?:d|[ \t]+says)?
                        r"[.!]?\Z", re.I)
 
 
+# An entry of `git log`'s output pasted into a message: `git merge --squash` writes one for each
+# commit it squashed under "Squashed commit of the following:" (moshi, urfave/cli, dplyr, pdoc),
+# and a pull request's description may hold some (TheAlgorithms/Python's "commit 6801d07...
+# Author: Archaengel <...> Date: ..."): the headers name people and mail addresses, not the change.
+_LOG_ENTRY = re.compile(r"^commit [0-9a-f]{7,40}\b[^\n]*\n(?:[A-Z][A-Za-z]*:[^\n]*\n)+\n?((?:(?: {4}[^\n]*)?\n)*)",
+                        re.M)
+
+
+def log_messages(body: str) -> list[str]:
+    """The messages of the `git log` entries pasted in a body, as written (not indented)."""
+    if "commit " not in body:
+        return []
+    return [m for e in _LOG_ENTRY.finditer(body.replace("\r\n", "\n") + "\n") if (m := _unindent(e.group(1)))]
+
+
+def _unindent(text: str) -> str:
+    return "\n".join(ln[4:] for ln in text.split("\n")).strip()
+
+
 def clean_body(body: str) -> str:
     """The body's prose (see the module docstring), blank runs of lines made one."""
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
+    if "commit " in body and "\nAuthor: " in body:
+        body = _LOG_ENTRY.sub(lambda e: _unindent(e.group(1)) + "\n\n", body + "\n")
     if "Summary:" in body:
         body = _SUMMARY.sub("", body, count=1)
     if "[" in body:
