@@ -2070,6 +2070,28 @@ def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: 
     ast.parse(shown[3][3])
 
 
+def test_a_part_of_a_hunk_with_no_window_is_shown_whole_beside_the_parts_that_have_one() -> None:
+    """TheAlgorithms' binary_seach.py: a new function under the module docstring, then a change to
+    the next function's docstring, whose end lies past the hunk. The first part gets its window
+    (python); the second is shown whole, unlabelled, with its own line number."""
+    rows = ([' """', " from __future__ import print_function", "+import bisect", "+", "+",
+             "+def assert_sorted(collection):", "+    return collection == sorted(collection)", " ", " ",
+             " def binary_search(sorted_collection, item):",
+             '-    """Pure implementation of binary sort algorithm in Python',
+             '+    """Pure implementation of binary search algorithm in Python', " ", "     Examples:"])
+    pieces = examples._pieces(rows, 10)
+    assert [p.lang for p in pieces] == ["python", ""]
+    assert pieces[0].after.startswith("from __future__ import print_function\nimport bisect\n")
+    assert "def assert_sorted" in pieces[0].after and pieces[0].line == 11
+    ast.parse(pieces[0].after)
+    assert pieces[1].after.startswith("\ndef binary_search") and pieces[1].line == 18
+    assert "binary search algorithm" in pieces[1].after and "binary sort" in pieces[1].before
+    new_lines = [r[1:] for r in rows if r[0] != "-"]
+    for p in pieces:  # each piece's line number is its first line's on the new side
+        assert new_lines[p.line - 10:p.line - 10 + p.after.count("\n")] == p.after.split("\n")[:-1]
+    assert examples._pieces(rows[:7], 10) == []  # one run of changes: no parts
+
+
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:
     hunks = [Hunk("a.py", "@@", [" a = (", "-1", "+2", " )"], old_start=3, new_start=3, added=1, removed=1),
              Hunk("a.py", "@@", [" b = [", "-1", "+2", " ]"], old_start=8, new_start=8, added=1, removed=1)]

@@ -343,7 +343,9 @@ def _pieces(rows: list[str], first: int) -> list[Snippet]:
     the end of one method and the module's `if __name__` block, an `__init__` and a property
     added below (rich: 47 of its 398 hunks with no window, flask 50). It is cut in the middle of
     each run of at least `PIECE_GAP` unchanged rows between its changes, and each part gets its
-    own window; [] when it has one part, or a part gets none (the hunk is then shown whole)."""
+    own window; a part that has none is shown whole, unlabelled (TheAlgorithms' new function
+    under a module docstring, then a docstring whose end lies past the hunk). [] when the hunk
+    has one part, or no part has a window (the hunk is then shown whole)."""
     changed = [i for i, ln in enumerate(rows) if ln[0] != " "]
     cuts = [(a + b + 1) // 2 for a, b in itertools.pairwise(changed) if b - a - 1 >= PIECE_GAP]
     if not cuts:
@@ -353,11 +355,10 @@ def _pieces(rows: list[str], first: int) -> list[Snippet]:
     for lo, hi in itertools.pairwise(bounds):
         part = rows[lo:hi]
         window = files.python_window(part)
-        if window is None:
-            return []
-        s, e = window
-        out.append(_cut(part[s:e], first + sum(1 for ln in rows[:lo + s] if ln[0] != "-"), "python"))
-    return out
+        s, e = window if window is not None else (0, len(part))
+        lang = "python" if window is not None else "python2" if files.python2(part) else ""
+        out.append(_cut(part[s:e], first + sum(1 for ln in rows[:lo + s] if ln[0] != "-"), lang))
+    return out if any(p.lang == "python" for p in out) else []
 
 
 def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[list[str], int] | None:
