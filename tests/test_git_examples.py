@@ -890,7 +890,8 @@ def test_tests_folders_and_files_as_other_ecosystems_name_them(tmp_path: Path) -
                  "okio/src/jvmTest/kotlin/okio/AsyncSocket.kt", "app/src/testDemo/kotlin/a.kt", "e2e/login.ts",
                  "integration-tests/run.ts", "typed-racket-test/succeed/a.rkt", "test-d/encoding.test-d.ts",
                  "compiler-cli/src/dependencies/tests.rs", "crates/cli/src/install_test.rs",
-                 "packages/build/options_spec.ts", "core/src/test/scala/FooSpec.scala", "systest/all_SUITE.erl"):
+                 "packages/build/options_spec.ts", "core/src/test/scala/FooSpec.scala", "systest/all_SUITE.erl",
+                 "packages/integration/fixtures/drizzle-zod/tsconfig.json", "src/__mocks__/fs.js"):
         assert files.is_test(path), path
     for path in ("prometheus/testutil/lint.go", "packages/bloc_test/lib/bloc_test.dart", "Contest.java",
                  "test-provider-sample/src/extension.ts", ".github/workflows/test.yml", "docs/testing.md"):

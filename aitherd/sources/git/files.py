@@ -21,11 +21,13 @@ from typing import NamedTuple
 # 5,498 snippets of them were code, 9 test examples of 25,546), Cucumber's features (jekyll).
 # Folders as other ecosystems name them: Symfony's and Swift's Tests/ (symfony/console's fixtures
 # and *Test.php were code: 1,351 of its files), .NET's UnitTests/ and Foo.IntegrationTests/, Go's
-# testdata/, Kotlin's source sets (jvmTest/, androidTest/, testDemo/), e2e/, integration-tests/,
+# testdata/, Kotlin's source sets (jvmTest/, androidTest/, testDemo/), e2e/, integration-tests/, a
+# fixtures folder (zod's packages/integration/fixtures/, commitlint's, vite's, tauri's), __mocks__/,
 # tsd's test-d/, a package of tests (typed-racket-test/); and files: Rust's tests.rs and *_test.rs,
 # Angular's *_spec.ts, PHPUnit's *Test.php, ScalaTest's *Spec.scala, Erlang's *_SUITE.erl.
 TEST_DIR = re.compile(
-    r"(^|/)(?:[Tt]ests?|[Ss]pecs?|__tests__|__snapshots__|testing|t|testdata|e2e|test[-_](?:data|fixtures|packages|d)|"
+    r"(^|/)(?:[Tt]ests?|[Ss]pecs?|__tests__|__snapshots__|__mocks__|(?:__)?fixtures(?:__)?|testing|t|testdata|e2e|"
+    r"test[-_](?:data|fixtures|packages|d)|"
     r"(?:[\w.-]+[-_.])?(?:[Ii]ntegration|[Uu]nit|[Ff]unctional|[Ss]ys|[Rr]untime|[Ee]2[Ee])[-_]?[Tt]ests?|"
     r"[\w.]+\.(?:[A-Z][a-z]+)?Tests|[a-z][A-Za-z]*Test|test[A-Z][A-Za-z]*|[\w.-]+-test)/")
 TEST_PATH = re.compile(TEST_DIR.pattern + r"|(^|/)test_[^/]+\.py$|_test\.(py|go|rs)$|(^|/)tests\.rs$|"
