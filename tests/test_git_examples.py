@@ -911,18 +911,22 @@ def test_tests_folders_and_files_as_other_ecosystems_name_them(tmp_path: Path) -
     assert fixture.category == "test_generation" and "Update these tests to match" in fixture.messages[0]["content"]
 
 
-def test_a_source_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path: Path) -> None:
-    """AutoMapper committed TypePair.cs with `<<<<<<< HEAD` ... `>>>>>>> branch` in it: the
-    answer was code that does not compile. A test or a manual that shows the markers on purpose
-    (pnpm's lockfile test writes them into a file it checks) is kept."""
+def test_a_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path: Path) -> None:
+    """AutoMapper committed TypePair.cs with `<<<<<<< HEAD` ... `>>>>>>> branch` in it, urfave/cli
+    its flag_test.go: answers of code that does not compile. A test or a manual that shows the
+    markers on purpose speaks of the conflict (pnpm's "a lockfile with merge conflicts is
+    autofixed", git's t/ and Documentation/): kept."""
     r = new_repo(tmp_path / "r")
     pair = "namespace AutoMapper\n{\n" + "".join(f"    int Hash{i}() => {i};\n" for i in range(6)) + "}\n"
+    flag_test = "func TestFlags(t *testing.T) {\n" + "".join(f"\tcheck(t, {i})\n" for i in range(6)) + "}\n"
     lock_test = "test('a lockfile with merge conflicts is fixed', () => {\n  write(`\nimporters:\n`)\n})\n"
-    commit(r, "Add the pair and its test", {"TypePair.cs": pair, "test/lockfile.ts": lock_test})
+    commit(r, "Add the pair and its tests", {"TypePair.cs": pair, "flag_test.go": flag_test, "test/lockfile.ts": lock_test})
     conflicted = pair.replace("    int Hash3() => 3;\n", "<<<<<<< HEAD\n    int Hash3() => 3;\n=======\n"
                               "    int Hash3() => unchecked(3 * 397);\n>>>>>>> checked\n")
     commit(r, "Compute the hash in an unchecked context", {
         "TypePair.cs": conflicted,
+        "flag_test.go": flag_test.replace("\tcheck(t, 3)\n", "<<<<<<< HEAD\n\tcheck(t, 3)\n=======\n\tcheck(t, 33)\n"
+                                          ">>>>>>> generics\n"),
         "test/lockfile.ts": lock_test.replace("importers:\n", "importers:\n<<<<<<< HEAD\n  dep: 1.0.0\n=======\n"
                                               "  dep: 1.1.0\n>>>>>>> next\n")})
     # the next commit changes the file beside its markers: they are in its context lines
@@ -930,7 +934,7 @@ def test_a_source_file_committed_with_an_unresolved_merge_is_no_answer(tmp_path:
     out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     made = [c for c in cands(out) if "unchecked context" in c.messages[0]["content"] and c.category != "review"]
     assert [c.provenance["paths"] for c in made] == [["test/lockfile.ts"]]
-    assert counts["skipped_files.conflict_markers"] == 2
+    assert counts["skipped_files.conflict_markers"] == 3
     assert "<<<<<<< HEAD" in made[0].messages[1]["content"]
 
 

@@ -481,9 +481,7 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
             lang = script_language(fd)
         role = "docs" if files.docs_page(fd.path, lang) else "test" if files.is_test(fd.path) else "code"
-        if fd.conflict and role == "code":
-            # an answer that holds an unresolved merge does not compile; tests and documentation may
-            # hold conflict markers on purpose (pnpm's lockfile test, magit's manual)
+        if fd.conflict:  # an unresolved merge: an answer that holds one does not compile (parse.shows_conflict)
             commit.skip("files.conflict_markers")
             continue
         if role == "docs" and not lang:

@@ -222,14 +222,18 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
 
 
 def shows_conflict(sec: str) -> bool:
-    """Does a file's patch show a merge conflict's marker on its new side (`<<<<<<< HEAD` or
-    `>>>>>>> branch` at the start of an added or unchanged line)? A merge committed unresolved:
-    AutoMapper's TypePair.cs and IDictionary.cs (6 examples whose answer was code that does not
-    compile), and the commits after it that changed the file around its markers (2 more);
-    python-novaclient's test_keypairs.py, curl's CHANGES. Told in C over the patch's text."""
-    return any(m in sec for m in _CONFLICT_MARKERS)
+    """Does a file's patch show a merge left unresolved: a conflict's marker on its new side
+    (`<<<<<<< HEAD` or `>>>>>>> branch` at the start of an added or unchanged line), in a patch
+    that never speaks of conflicts? AutoMapper's TypePair.cs and IDictionary.cs (6 examples whose
+    answer was code that does not compile, and 2 from the commits after it that changed the file
+    around its markers), urfave/cli's flag_test.go (6), aeson's UnitTests.hs, python-novaclient's
+    test_keypairs.py, dplyr's NEWS.md, curl's CHANGES. A test or a manual that shows the markers
+    on purpose speaks of the conflict it makes (pnpm's "a lockfile with merge conflicts is
+    autofixed", git's t/ and Documentation/, magit's manual). Told in C over the patch's text."""
+    return any(m in sec for m in _CONFLICT_MARKERS) and _CONFLICT_WORD.search(sec) is None
 
 
+_CONFLICT_WORD = re.compile(r"conflict", re.I)
 _CONFLICT_MARKERS = ("\n+<<<<<<< ", "\n <<<<<<< ", "\n+>>>>>>> ", "\n >>>>>>> ")
 
 
