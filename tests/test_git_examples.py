@@ -1687,6 +1687,9 @@ def test_a_squash_of_git_log_entries_and_a_sign_off_in_the_subject_leave_no_name
         ("d", "Switch to using name()")))
     task, rest = _intent("Squashed commit of the following:", body)
     assert task == "Switch to using name(); Fix error preventing merging; Add copyright headers and remove redundant test"
+    merged = entry.format(sha="4" * 40, msg="Fix tests") + "\n" + entry.format(
+        sha="f" * 40, msg="Merge pull request #1636 from dearchap/issue_1071").replace("Author:", "Merge: 9be98f1 fa750ab\nAuthor:")
+    assert _intent("Squashed commit of the following:", merged)[0] == "Fix tests"  # urfave/cli: not its merges
     assert rest == "The enum adapter threw on merge."
     pasted = "* Fix typehints in problem01\n\nSquashed commit of the following:\n\n" + entry.format(
         sha="6" * 40, msg="Fix typehints in problem01") + "\nThe solutions now carry type hints and doctests for each case."

@@ -148,9 +148,10 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
         subject = _SPACES.sub(" ", subject)
     if _MERGE_SUBJECT.match(subject):
         return _body_of("", body)
-    if _SQUASHED.match(subject) and (messages := log_messages(body)):
+    if _SQUASHED.match(subject) and (messages := [m for m in log_messages(body) if not _MERGE_SUBJECT.match(m)]):
         # `git merge --squash`: the squashed commits' subjects, oldest first, are the task (moshi's
-        # "Bug fix: Squashed commit of the following" asked to find a bug it did not name)
+        # "Bug fix: Squashed commit of the following" asked to find a bug it did not name); not
+        # their merges' (urfave/cli's "Merge pull request #1636 from dearchap/issue_1071; Fix tests")
         subject = "; ".join(m.split("\n", 1)[0].rstrip(" .;") for m in reversed(messages))
         body = "\n\n".join(rest for m in reversed(messages) if (rest := m.partition("\n")[2].strip()))
     if ":" in subject:
