@@ -225,7 +225,7 @@ def shows_conflict(sec: str) -> bool:
     """Does a file's patch show a merge left unresolved: a conflict's marker on its new side
     (`<<<<<<< HEAD` or `>>>>>>> branch` at the start of an added or unchanged line), in a patch
     that never speaks of conflicts? AutoMapper's TypePair.cs and IDictionary.cs (6 examples whose
-    answer was code that does not compile, and 2 from the commits after it that changed the file
+    answer was code that does not compile, and 1 from a commit after it that changed the files
     around its markers), urfave/cli's flag_test.go (6), aeson's UnitTests.hs, python-novaclient's
     test_keypairs.py, dplyr's NEWS.md, curl's CHANGES. A test or a manual that shows the markers
     on purpose speaks of the conflict it makes (pnpm's "a lockfile with merge conflicts is
