@@ -209,8 +209,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         if _armored(sec, at + 1):
             commit.skip("files.armored")
             continue
-        fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec),
-                      conflict=shows_conflict(sec))
+        fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec))
         cut.append((fd, sec, at + 1))
         commit.files.append(fd)
         if not path.endswith(".ipynb"):  # a notebook counts as its cells, once read (run.Miner._notebooks)
@@ -218,6 +217,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
     if max_bytes is None or commit.size <= max_bytes:
         for fd, sec, at in cut:
             fd.hunks = hunks(fd.path, sec, at)
+            fd.conflict = shows_conflict(sec)  # (not asked of a commit too large to mine: polars' largest)
     return commit
 
 
