@@ -20,7 +20,7 @@ from typing import NamedTuple
 # code, 41 test examples of 78,714), test files by their names, Perl's t/*.t and xt/*.t (mojo:
 # 5,498 snippets of them were code, 9 test examples of 25,546), Cucumber's features (jekyll).
 # Folders as other ecosystems name them: Symfony's and Swift's Tests/ (symfony/console's fixtures
-# and *Test.php were code: 1,351 of its files), .NET's UnitTests/ and Foo.IntegrationTests/, Go's
+# and *Test.php were code and docs: no test example, 1,157 since), .NET's UnitTests/ and Foo.IntegrationTests/, Go's
 # testdata/, Kotlin's source sets (jvmTest/, androidTest/, testDemo/), e2e/, integration-tests/, a
 # fixtures folder (zod's packages/integration/fixtures/, commitlint's, vite's, tauri's), __mocks__/,
 # tsd's test-d/, a package of tests (typed-racket-test/); and files: Rust's tests.rs and *_test.rs,
@@ -845,7 +845,7 @@ _PYTHON2 = re.compile(r"""[ \t]*(?:>>> )?(?:print[ \t]+(?:["']|>>|[\w.][\w.\[\](
 
 def python2(rows: list[str]) -> bool:
     """Does a hunk's new side (rows prefixed ' ', '+', '-') hold a statement only Python 2 has?
-    Such code parses in no window (flask's early history: 88 of its 446 Python snippets with
+    Such code parses in no window (flask's early history: 78 of its 446 Python snippets with
     no language); its fence says python2 (Pygments' name for it), which the judge does not
     parse as Python 3."""
     return any(ln[0] != "-" and _PYTHON2.match(ln, 1) for ln in rows)
