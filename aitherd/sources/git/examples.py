@@ -96,8 +96,8 @@ _BRACKETED_REFS = (r"\[\s*(?:#?\d+|(?:gh|GH|bpo)-\d+)(?:\s*,\s*(?:#?\d+|(?:gh|GH
 # follows ("#12 is broken on Windows", "#7 fails ...", "#407 and gofmt ..."): kept.
 _TELLS = (r"(?!(?i:is|was|were|are|has|had|have|should|would|could|can|cannot|will|does|did|may|must|and|or)\b"
           r"|\w+(?<!s)s\b|&)")
-_PY_ISSUE_HEAD = re.compile(rf"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:{_ISSUE_REFS}|{_BRACKETED_REFS})"
-                            rf"(?:\s*[:.-]\s*|\s+{_TELLS})(?=\S))?(?<=.)")
+_ISSUE_REF_HEAD = re.compile(rf"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:{_ISSUE_REFS}|{_BRACKETED_REFS})"
+                             rf"(?:\s*[:.-]\s*|\s+{_TELLS})(?=\S))?(?<=.)")
 _TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_KEY}\])\s*\.?\s*$")
 
 
@@ -157,7 +157,7 @@ def _intent(subject: str, body: str) -> tuple[str, str]:
     if ":" in subject:
         subject = _JOINED_TRAILER.sub("", _TEMPLATE_TAIL.sub("", subject))
     _kind, rest = conventional(subject)
-    if (head := _PY_ISSUE_HEAD.match(rest)) is not None:
+    if (head := _ISSUE_REF_HEAD.match(rest)) is not None:
         rest = rest[head.end():]
     rest = _PR_REF.sub("", CI_DIRECTIVE.sub("", _AUTHOR_MARK.sub("", rest))).strip() or subject.strip()
     if "-" in rest:
@@ -315,13 +315,14 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
         return [Snippet(1, None, after, lang)]
     first = hunk.new_start
     if lang == "python":
-        window = files.python_window(rows) if sum(map(len, rows)) <= limit else None
+        fits = sum(map(len, rows)) <= limit  # (the hunk's own rows: a wider window that parses replaces them)
+        window = files.python_window(rows) if fits else None
         if window is None and new_blob is not None and (wider := _around(fd, hunk, new_blob(), around)) is not None:
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
         if window is None:
-            if sum(map(len, rows)) <= limit and (pieces := _pieces(rows, first)):
+            if fits and (pieces := _pieces(rows, first)):
                 return pieces
             return [_cut(rows, first, "python2" if files.python2(rows) else "")]
         s, e = window
@@ -470,6 +471,9 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
         if generated(fd):
             commit.skip("files.generated")
             continue
+        if fd.conflict:  # an unresolved merge: an answer that holds one does not compile (parse.shows_conflict)
+            commit.skip("files.conflict_markers")
+            continue
         lang = fd.lang or files.language(fd.path)
         if not fd.lang and files.shared_extension(fd.path):
             # (first: `.v` and `.pp` have no language of their own, and their lines tell it)
@@ -482,9 +486,6 @@ def parts(commit: Commit, cfg: Settings, generated: Callable[[FileDiff], bool],
             # git's gitweb.cgi (250 unlabelled snippets), templates/hooks--update.sample
             lang = script_language(fd)
         role = "docs" if files.docs_page(fd.path, lang) else "test" if files.is_test(fd.path) else "code"
-        if fd.conflict:  # an unresolved merge: an answer that holds one does not compile (parse.shows_conflict)
-            commit.skip("files.conflict_markers")
-            continue
         if role == "docs" and not lang:
             lang = "text"  # prose of no known format: curl's docs/KNOWN_BUGS (670 unlabelled snippets)
         kept = []
