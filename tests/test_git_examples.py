@@ -2055,11 +2055,11 @@ def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: 
     py2 = "def load(path):\n    try:\n        return open(path).read()\n    except IOError, e:\n        return None\n"
     r = new_repo(tmp_path / "r")
     commit(r, "Add syntax, style and loading", {"syntax.py": doc, "style.py": style, "load.py": py2})
-    commit(r, "Name the theme, return a copy and read bytes", {
+    commit(r, "Name the theme, return a copy and catch OSError", {
         "syntax.py": doc.replace("Pygments style", "Pygments theme"),
         "style.py": style.replace("        return style\n", "        return style.copy()\n")
                          .replace("    print(style)\n", "    print(repr(style))\n"),
-        "load.py": py2.replace("open(path)", "open(path, 'rb')")})
+        "load.py": py2.replace("except IOError, e:", "except (IOError, OSError), e:")})
     out, _, _ = run(r, cfg=GitMiningConfig(context_lines=10, python_context_lines=0))
     (ex,) = [c for c in cands(out) if "Name the theme" in c.messages[0]["content"] and c.category != "review"]
     answer = ex.messages[1]["content"]
@@ -2076,6 +2076,38 @@ def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: 
     assert shown[2][3].startswith("if __name__") and "print(repr(style))" in shown[2][3]
     assert shown[3][3].startswith("class Syntax:") and "#getting-started" in shown[3][3]
     ast.parse(shown[3][3])
+
+
+def test_a_try_without_its_handlers_and_code_commented_out_at_column_0_do_not_hide_the_window() -> None:
+    """requests' early `core.py`, indented with tabs (its 273 Python snippets with no language):
+    every start above the change sat on an `if` or a `try:` whose `except` lay below the hunk,
+    which spent the three tries, and code commented out at the first column (`#\t\t\t\t\tif`)
+    set the block's floor to 0. The window that parses starts below the `try:` and keeps the
+    comment as a comment."""
+    t = "\t"
+    rows = [" " + t * 2 + "if self.method.lower() in ('get', 'head'):", " " + t * 3 + "if (not self.sent) or anyway:",
+            " " + t * 4 + "try:", " " + t * 5 + "params = self.params", " ",
+            "-" + t * 5 + "req = urllib2.Request(self.url)", "+" + t * 5 + "req = _Request(self.url, method='GET')",
+            "+#" + t * 5 + "req.get_method = lambda : 'HEAD'", "+" + t * 5 + "opener = self._get_opener()",
+            " " + t * 5 + "resp = opener(req)", " " + t * 5 + "success = True"]
+    window = files.python_window(rows)
+    assert window == (3, 11)  # from the first row below the `try:`, down to the hunk's end
+    code = "\n".join(r[1:] for r in rows[3:11] if r[0] != "-")
+    ast.parse(textwrap.dedent(code.replace("\n#", "\n" + t * 5 + "#")))
+    assert files.python_window([r for r in rows if not r.startswith("+#")]) == (3, 10)  # the `try:` alone
+    commented = [" " + t * 2 + "foo()", " " + t * 2 + "bar()", "+#" + t * 2 + "baz()", "+" + t * 2 + "qux()",
+                 " " + t * 2 + "end()"]
+    assert files.python_window(commented) == (0, 5)  # the comment alone
+    # A '#' row in a string is no comment (rich's CSS `#rich-svg-wrapper span {` in a test's
+    # expected output): it stays as written.
+    css = [" def test_svg():", ' ' + ' ' * 4 + 'expected = """\\', "         <style>", " #wrapper span {",
+           "+            display: block;", " }", '         </style>"""', "     assert render() == expected"]
+    window = files.python_window(css)
+    assert window == (0, 8) and "\n".join(r[1:] for r in css).count("\n#wrapper span {") == 1
+    assert files.python_window([*rows[:-1], " " + t * 4 + "except RequestException:", " " + t * 5 + "raise"]) == (0, 12)
+    # A `try:` closed by its handler inside the window, or in a string, is no reason to pass it over.
+    ok = [" x = 1", " try:", "+    y = f()", " except E:", "     y = None", ' s = """', " try:", ' """']
+    assert files.python_window(ok) == (0, 8)
 
 
 def test_a_part_of_a_hunk_with_no_window_is_shown_whole_beside_the_parts_that_have_one() -> None:

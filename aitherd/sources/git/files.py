@@ -13,7 +13,7 @@ import ast
 import functools
 import re
 from collections.abc import Callable
-from itertools import accumulate
+from itertools import accumulate, islice
 from typing import NamedTuple
 
 # Tests: a tests folder (git's t/ too: its t1234-*.sh scripts, helpers and expected outputs were
@@ -855,12 +855,11 @@ _BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not 
                                 {"[": "(", "{": "(", "]": ")", "}": ")"})
 
 
-def _depths(texts: list[str]) -> tuple[list[int], list[int]]:
+def _depths(texts: list[str], joined: str) -> tuple[list[int], list[int]]:
     """Bracket depth before each line (strings and comments blanked), and the running count
-    of triple quotes before each line, both from the first line. The hunk is blanked and
-    reduced to its brackets in one pass each (`_STRINGS_LINES` never spans a line; a triple-
-    quoted string, which may, is blanked to its newlines)."""
-    joined = "\n".join(texts)
+    of triple quotes before each line, both from the first line (`joined`: the lines joined).
+    The hunk is blanked and reduced to its brackets in one pass each (`_STRINGS_LINES` never
+    spans a line; a triple-quoted string, which may, is blanked to its newlines)."""
     if '"""' in joined or "'''" in joined:
         quotes = [0]
         q = 0
@@ -959,7 +958,10 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tup
     first, last = changed[0], changed[-1]
     texts = [ln[1:] if ln[0] != "-" else "" for ln in lines]  # the new side; removed rows count as blank
     indent = [len(t) - len(u) if (u := t.lstrip()) else 1 << 20 for t in texts]  # blank: no indentation
-    depth, quotes = _depths(texts)
+    joined = "\n".join(texts)
+    depth, quotes = _depths(texts, joined)
+    if "\n#" in joined or joined.startswith("#"):  # commented out at the first column, as IDEs do
+        _outdented_comments(texts, indent, quotes)
     floor = min(indent[first:last + 1])
     if floor == 1 << 20:
         # Only removals: their own indentation says which block the window belongs to (else
@@ -968,7 +970,8 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tup
         floor = min((len(t) - len(t.lstrip()) for ln in lines[first:last + 1]
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
-    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor)
+    handlers = _try_handlers(joined, texts, indent, depth, quotes) if "try" in joined else ()
+    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers)
     found = _window_at(rows, low, tries, narrow=narrow)
     if found is None:
         # The bracket around the change opens at the last row before it of a lower depth; the
@@ -977,6 +980,39 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tup
         if opener is not None and min(depth[opener:first + 1]) == depth[opener]:
             found = _window_at(rows, depth[opener], tries, own=False, narrow=narrow)
     return found
+
+
+_TRY_LINE = re.compile(r"^[ \t]*try[ \t]*:", re.M)
+
+
+def _outdented_comments(texts: list[str], indent: list[int], quotes: list[int]) -> None:
+    """Count as blank (in `indent`) each comment row indented less than the code rows on both
+    sides of it, and indent it as they are (in `texts`): code commented out at the first column
+    inside a block (requests' early `#\t\t\t\t\tif self.method...`), which Python ignores; else
+    its column set the block's floor and ended every window there, and a window's dedent cut
+    its `#`. Not a row inside a triple-quoted string (by the quotes' count): rich's CSS
+    `#rich-svg-wrapper span {` in a test's expected output."""
+    blank = 1 << 20
+    n = len(texts)
+
+    def code(i: int) -> bool:
+        return indent[i] != blank and texts[i][indent[i]] != "#"
+
+    for i in [i for i, (t, k) in enumerate(zip(texts, indent, strict=True)) if k != blank and t[k] == "#"]:
+        if quotes[i] % 2:
+            continue
+        a = i - 1
+        while a >= 0 and not code(a):
+            a -= 1
+        if a < 0 or indent[a] <= indent[i]:
+            continue
+        b = i + 1
+        while b < n and not code(b):
+            b += 1
+        if b < n and indent[b] > indent[i]:
+            low = min(indent[a], indent[b])
+            indent[i] = blank
+            texts[i] = texts[a][:low] + texts[i].lstrip()
 
 
 class _Rows(NamedTuple):
@@ -989,22 +1025,24 @@ class _Rows(NamedTuple):
     first: int
     last: int
     floor: int
+    tries: tuple[tuple[int, int], ...]  # `_try_handlers`
 
 
 def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = False) -> tuple[int, int] | None:
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
-    lines, marks, texts, indent, depth, quotes, first, last, floor = r
-    starts = []
-    for i in (range(first, -1, -1) if narrow else range(first + 1)):
-        if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]):
-            starts.append(i)
-            if len(starts) == tries:
-                break
-    if own and first not in starts:
+    lines, marks, texts, indent, depth, quotes, first, last, floor, _ = r
+    more = (i for i in (range(first, -1, -1) if narrow else range(first + 1))
+            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]))
+    starts = list(islice(more, tries))
+    appended = own and first not in starts
+    if appended:
         starts.append(first)
     tried = 0
-    for s in starts:
+    k = 0
+    while k < len(starts):
+        s = starts[k]
+        k += 1
         base = indent[s] if indent[s] < 1 << 20 else floor
         if min(depth[s:last + 2]) < depth[s] or min(indent[s:last + 1]) < base:
             continue
@@ -1020,6 +1058,16 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             tail = texts[e - 1].split("#", 1)[0].rstrip()
             if not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@"):
                 ends.append(e)
+        if r.tries and ends:
+            # A window that leaves a `try:` without its handler cannot parse: not asked, and
+            # not counted. The narrowest end is then the narrowest of those that hold their
+            # handlers; the widest stays the hunk's widest, tried only if it holds them.
+            ours = [(t, h) for t, h in r.tries if t >= s and depth[t] == d0]
+            ok = [e for e in ends if all(h < e for t, h in ours if t < e)]
+            if not ok and (nxt := next(more, None)) is not None and nxt not in starts:
+                # No window from here can parse: the next start above takes its place.
+                starts.insert(len(starts) - 1 if appended and k < len(starts) else len(starts), nxt)
+            ends = ok[:1] + ([ends[-1]] if ok and ok[-1] == ends[-1] else [])
         # the widest end first (`narrow`: the narrowest)
         for e in dict.fromkeys([*ends[:1], *ends[-1:]] if narrow else [*ends[-1:], *ends[:1]]):
             tried += 1
@@ -1032,3 +1080,33 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             if tried >= tries:
                 return None
     return None
+
+
+_HANDLER = re.compile(r"[ \t]*(?:except\b|finally[ \t]*:)")
+
+
+def _try_handlers(joined: str, texts: list[str], indent: list[int], depth: list[int],
+                  quotes: list[int]) -> tuple[tuple[int, int], ...]:
+    """Each `try:` statement's row, and the row of its first `except` or `finally` (past the
+    rows where its block ends without one). A window that holds a `try:` but not its handler
+    cannot parse, so it is not tried: requests' early tab-indented `core.py`, where every start
+    above a change sat on an `if` or a `try:` whose handlers lay below the hunk, spent the
+    tries on them and the window that parses was never asked. Rows inside brackets, after a
+    backslash or inside a triple-quoted string (by the quotes' count), and comments, are no
+    statements."""
+    n = len(texts)
+    out = []
+    for m in _TRY_LINE.finditer(joined):
+        i = joined.count("\n", 0, m.start())
+        if quotes[i] % 2 or (i and texts[i - 1].endswith("\\")):
+            continue
+        k, d, handler = indent[i], depth[i], n + 1
+        for j in range(i + 1, n):
+            kj = indent[j]  # a blank row's is over any
+            if kj > k or depth[j] != d or quotes[j] % 2 or texts[j][kj] == "#" or texts[j - 1].endswith("\\"):
+                continue
+            if kj == k and _HANDLER.match(texts[j]):
+                handler = j
+            break
+        out.append((i, handler))
+    return tuple(out)
