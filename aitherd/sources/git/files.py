@@ -177,6 +177,8 @@ LANG = {
     ".phps": "php", ".sbatch": "bash",
     ".apt": "text", ".fml": "xml", ".vm": "velocity",  # Maven sites' APT pages and FAQs, Velocity templates
     ".bib": "bibtex",  # a paper's references (imbalanced-learn: 12 unlabelled)
+    # Visual Studio's older projects and property sheets, C++Builder's (googletest: 54 unlabelled)
+    ".vcproj": "xml", ".vsprops": "xml", ".cbproj": "xml", ".groupproj": "xml",
     ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
     ".gyp": "python", ".gypi": "python",  # node-gyp's build files, Python literals (pnpm's fixtures)
     ".applescript": "applescript", ".dot": "dot", ".gv": "dot",  # vite's: opening Chrome, a module graph
@@ -225,7 +227,11 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "brakeman.ignore": "json",  # Brakeman's accepted warnings (maybe-finance)
           "npmrc": "ini",  # a fixture's or a global npm config (pnpm)
           # a project template's files named so that npm publishes them (vite's create-app), Netlify's
-          "_gitignore": "gitignore", "_redirects": "text", "_headers": "text"}
+          "_gitignore": "gitignore", "_redirects": "text", "_headers": "text",
+          # SCons' builds are Python (googletest: 26 unlabelled); Appraisal's gem sets, IRB's and
+          # SimpleCov's configs are Ruby (factory_bot: 41)
+          "SConstruct": "python", "SConscript": "python", "Appraisals": "ruby", ".irbrc": "ruby",
+          ".simplecov": "ruby", ".pryrc": "ruby", ".autotest": "ruby"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from aitherd.sources.git.message import exported
+
 SEP = "\x1e"  # record separator: opens and closes each commit header
 FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
 _BSEP = SEP.encode()
@@ -119,6 +121,8 @@ def _side_path(text: str, prefix: str) -> str | None:
 
 def header_fields(header: str) -> Commit:
     sha, parents, author, when, subject, body = (header.split("\x1f") + [""] * 6)[:6]
+    if "RevId:" in body or "Copybara" in body:
+        subject, body = exported(subject, body)
     return Commit(sha=sha.strip(), parents=parents.split(), author=author,
                   time=int(when) if when.isdigit() else 0, subject=subject, body=body)
 
