@@ -1674,6 +1674,14 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
     # a key alone names no change (commons-csv's "[CSV-203]", 4 examples)
     assert vague("[CSV-203]", "", ["src/main/java/Lexer.java"]) and vague("CSV-124 update changes", "", [])
     assert not vague("[CSV-203] Lexer skips the last quote", "", ["src/main/java/Lexer.java"])
+    # a merge's conflicts resolved by hand: what was resolved, the subject does not say (testify,
+    # puppetlabs-stdlib, cats, typeorm); a conflict the code had, or more said, is a change
+    for subject in ("Resolve conflicts", "Fix merge conflict.", "Resolved conflict in CHANGELOG.md file",
+                    "Resolve merge conflicts with master"):
+        assert vague(subject, "", ["CHANGELOG.md", "suite/suite.go"]), subject
+    for subject in ("Fix conflict between param and exact path", "Merge conflict and fixes for python3",
+                    "Resolve crash on startup", "Fix file upload"):
+        assert not vague(subject, "", ["tree.go"]), subject
 
 
 def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) -> None:
