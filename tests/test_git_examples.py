@@ -2111,6 +2111,31 @@ def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: 
     ast.parse(shown[3][3])
 
 
+def test_a_hunk_across_the_end_of_one_method_and_the_start_of_the_next_is_cut_between_them() -> None:
+    """httpx's connections.py: `body = self._body_iter()` and `on_close=self._release` at the end of
+    `send`, and `body_iter` renamed two rows below. The hunk starts inside `send`, so no window
+    holds both; its changes lie too close for the cut at unchanged rows. It is cut where the
+    `async def` starts left of every line above it, and each method's part gets its window."""
+    rows = [" " + r for r in ["        headers = event.headers"]]
+    rows += ["-        body = self.body_iter()", "+        body = self._body_iter()", "         return Response(",
+             "-            body=body, on_close=self.close", "+            body=body, on_close=self._release",
+             "         )", " ", "-    async def body_iter(self) -> typing.AsyncIterator[bytes]:",
+             "+    async def _body_iter(self) -> typing.AsyncIterator[bytes]:",
+             "         event = await self._receive_event()", "         while isinstance(event, h11.Data):",
+             "             yield event.data"]
+    assert files.python_window(rows) is None
+    pieces = examples._pieces(rows, 70)
+    assert [(p.lang, p.line) for p in pieces] == [("python", 70), ("python", 76)]
+    assert pieces[0].after.startswith("        headers = event.headers\n") and "_release" in pieces[0].after
+    assert pieces[1].after.startswith("    async def _body_iter(") and pieces[1].after.endswith("yield event.data\n")
+    assert "async def body_iter(" in pieces[1].before
+    for p in pieces:
+        ast.parse(textwrap.dedent(p.after))
+    # A def no further left than the lines above it is no such end: one window, no parts.
+    assert examples._pieces([" class A:", "-    x = 1", "+    x = 2", "     def f(self):", "-        pass",
+                             "+        return 1"], 1) == []
+
+
 def test_a_try_without_its_handlers_and_code_commented_out_at_column_0_do_not_hide_the_window() -> None:
     """requests' early `core.py`, indented with tabs (its 273 Python snippets with no language):
     every start above the change sat on an `if` or a `try:` whose `except` lay below the hunk,

@@ -350,6 +350,12 @@ def _pieces(rows: list[str], first: int) -> list[Snippet]:
     has one part, or no part has a window (the hunk is then shown whole)."""
     changed = [i for i, ln in enumerate(rows) if ln[0] != " "]
     cuts = [(a + b + 1) // 2 for a, b in itertools.pairwise(changed) if b - a - 1 >= PIECE_GAP]
+    if dedents := _dedents(rows, changed):
+        cuts, kept = sorted({*cuts, *dedents}), []
+        for c in cuts:  # a part with no change of its own (a cut of each kind in one unchanged run): none
+            if any((kept[-1] if kept else 0) <= i < c for i in changed):
+                kept.append(c)
+        cuts = kept
     if not cuts:
         return []
     out = []
@@ -361,6 +367,28 @@ def _pieces(rows: list[str], first: int) -> list[Snippet]:
         lang = "python" if window is not None else "python2" if files.python2(part) else ""
         out.append(_cut(part[s:e], first + sum(1 for ln in rows[:lo + s] if ln[0] != "-"), lang))
     return out if any(p.lang == "python" for p in out) else []
+
+
+_HEAD = re.compile(r"[ \t]*(?:(?:async[ \t]+)?def[ \t]|class[ \t]|@)")
+
+
+def _dedents(rows: list[str], changed: list[int]) -> list[int]:
+    """The rows, between a hunk's changes, where a `def`, a `class` or a decorator starts left of
+    every line above it in the hunk: the end of one method and the next one's start, whose
+    changes lie a row or two apart (httpx's `return Response(...)` and the `_body_iter` renamed
+    below it). No window holds both (it would start inside the first method and end outside it)."""
+    out = []
+    low = 1 << 20
+    for i, ln in enumerate(rows):
+        t = ln[1:]
+        u = t.lstrip()
+        if not u or u[0] == "#":
+            continue
+        k = len(t) - len(u)
+        if k < low and changed[0] < i <= changed[-1] and _HEAD.match(t):
+            out.append(i)
+        low = min(low, k)
+    return out
 
 
 def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[list[str], int] | None:
