@@ -2111,6 +2111,38 @@ def test_python_hunks_with_no_window_of_their_own_from_rich_and_flask(tmp_path: 
     ast.parse(shown[3][3])
 
 
+def test_a_change_in_a_bracket_inside_another_is_cut_from_the_outermost_statement() -> None:
+    """flask's setup.py: a requirement inside `install_requires=[` inside `setup(`. The statement
+    that opens the inner bracket is no statement; the window starts at `setup(` (it was shown
+    whole, unlabelled)."""
+    rows = [" from setuptools import setup", " ", " setup(", '     name="Flask",', "     install_requires=[",
+            '         "Werkzeug>=2.0",', '-        "Jinja2>=2.4",', '+        "Jinja2>=3.0",', "     ],",
+            "     extras_require={", '         "dotenv": ["python-dotenv"],', "     },", " )"]
+    assert files.python_window(rows) == (0, 13)
+    assert files.python_window(rows[2:]) == (0, 11)
+
+
+def test_elements_of_a_list_opened_above_the_hunk_are_the_last_window_left() -> None:
+    """peft's TEST_CASES, a list of tuples hundreds of lines long (a fifth of its Python lines
+    were shown unlabelled): no statement opens in the hunk nor in the lines read around it, so
+    whole elements are the window, each `(...),` a statement to the parser. Only as the last
+    resort, and never a call's `name=value,` arguments."""
+    rows = [" " + r for r in ['    (', '        "LoRA Same",', '        LoraConfig,', '        {"r": 8},', '    ),']]
+    rows += ['-    ("IA3", IA3Config, {"r": 8}),', '+    ("IA3", IA3Config, {"r": 4}),']
+    rows += [" " + r for r in ['    (', '        "VeRA",', '        VeraConfig,', '    ),', ']', '', '',
+                               'class MLP(nn.Module):', '    pass']]
+    assert files.python_window(rows) is None
+    window = files.python_window(rows, elements=True)
+    assert window is not None
+    s, e = window
+    code = textwrap.dedent("\n".join(r[1:] for r in rows[s:e] if r[0] != "-"))
+    ast.parse(code)
+    assert code.startswith("(\n") and '("IA3", IA3Config, {"r": 4}),' in code and "]" not in code
+    assert examples._elements(rows)
+    kwargs = [" " + r for r in ['    name="Flask",', '    version="1.0",']] + ['-    license="BSD",', '+    license="MIT",']
+    assert not examples._elements(kwargs) and files.python_window(kwargs, elements=True) is None
+
+
 def test_a_hunk_across_the_end_of_one_method_and_the_start_of_the_next_is_cut_between_them() -> None:
     """httpx's connections.py: `body = self._body_iter()` and `on_close=self._release` at the end of
     `send`, and `body_iter` renamed two rows below. The hunk starts inside `send`, so no window

@@ -946,7 +946,8 @@ def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
     return any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or blank_side(lines, other)
 
 
-def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tuple[int, int] | None:
+def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
+                  elements: bool = False) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
@@ -956,7 +957,8 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tup
     written over several lines: a fifth of flask's failed windows) is then looked for again
     from the statement that opens the bracket, with `tries` more parses. `narrow`: the nearest
     starts and the narrowest ends first (rows that add the file's lines around a hunk: the
-    smallest whole statement around the change, not the most context)."""
+    smallest whole statement around the change, not the most context). `elements`: the last
+    resort, windows of whole elements of a list that opens above the rows (`(...),` rows)."""
     marks = [ln[0] for ln in lines]
     changed = [i for i, m in enumerate(marks) if m in "+-"]
     if not changed:
@@ -977,17 +979,23 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False) -> tup
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
     handlers = _try_handlers(joined, texts, indent, depth, quotes) if "try" in joined else ()
-    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers)
+    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers, elements)
     found = _window_at(rows, low, tries, narrow=narrow)
-    if found is None:
+    level = low
+    while found is None:
         # The bracket around the change opens at the last row before it of a lower depth; the
         # statement that opens it is at that depth (not below it since: the bracket is whole).
-        opener = next((i for i in range(first - 1, -1, -1) if depth[i] < low), None)
-        if opener is not None and min(depth[opener:first + 1]) == depth[opener]:
-            found = _window_at(rows, depth[opener], tries, own=False, narrow=narrow)
+        # A bracket inside another (flask's setup.py: a requirement in `install_requires=[`
+        # inside `setup(`) is looked for out to the statement that opens the outermost.
+        opener = next((i for i in range(first - 1, -1, -1) if depth[i] < level), None)
+        if opener is None or min(depth[opener:first + 1]) != depth[opener]:
+            break
+        level = depth[opener]
+        found = _window_at(rows, level, tries, own=False, narrow=narrow)
     return found
 
 
+ELEMENT = ("(", "[", "{", '"', "'")
 _TRY_LINE = re.compile(r"^[ \t]*try[ \t]*:", re.M)
 
 
@@ -1032,12 +1040,13 @@ class _Rows(NamedTuple):
     last: int
     floor: int
     tries: tuple[tuple[int, int], ...]  # `_try_handlers`
+    elements: bool  # ends after a list's elements only (`python_window`)
 
 
 def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = False) -> tuple[int, int] | None:
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
-    lines, marks, texts, indent, depth, quotes, first, last, floor, _ = r
+    lines, marks, texts, indent, depth, quotes, first, last, floor, _, _ = r
     more = (i for i in (range(first, -1, -1) if narrow else range(first + 1))
             if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]))
     starts = list(islice(more, tries))
@@ -1052,7 +1061,7 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
         base = indent[s] if indent[s] < 1 << 20 else floor
         if min(depth[s:last + 2]) < depth[s] or min(indent[s:last + 1]) < base:
             continue
-        ends = []
+        ends, elements = [], []
         d0 = depth[s]
         for e in range(last + 1, len(lines) + 1):  # narrowest first
             if e > last + 1 and indent[e - 1] < base:
@@ -1064,6 +1073,14 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             tail = texts[e - 1].split("#", 1)[0].rstrip()
             if not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@"):
                 ends.append(e)
+            elif tail.endswith(","):
+                elements.append(e)
+        if r.elements:
+            # Inside a long list whose opening lies above the hunk and the lines read around it
+            # (peft's TEST_CASES of tuples: a fifth of its Python lines shown unlabelled), whole
+            # elements are the window: each `(...),` parses as a statement. Not a call's
+            # `name=value,` arguments (a tuple assigned, by the parser's reading).
+            ends = elements if texts[s].lstrip().startswith(ELEMENT) else []
         if r.tries and ends:
             # A window that leaves a `try:` without its handler cannot parse: not asked, and
             # not counted. The narrowest end is then the narrowest of those that hold their
