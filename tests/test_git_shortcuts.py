@@ -32,6 +32,18 @@ def test_the_indented_first_line_check_agrees_with_the_parser(code: str) -> None
     assert files.parses(code) is _compiles(code), repr(code)
 
 
+def test_the_parse_check_binds_names_as_the_compiler_does() -> None:
+    """The symbol table stands for the AST (a fifth faster): the same answers, but for a window
+    that holds a `nonlocal` without its function, which the compiler refuses too."""
+    inner = "def g():\n    nonlocal count\n    count += 1\n"
+    assert _compiles(inner) and not files.parses(inner)
+    with pytest.raises(SyntaxError):
+        compile(inner, "<hunk>", "exec")
+    whole = "def f():\n    count = 0\n\n" + "".join("    " + ln + "\n" for ln in inner.splitlines())
+    assert files.parses(whole) and _compiles(whole)
+    assert files.parses("return x\n") and not files.parses("def f(:\n    pass\n")  # no bytecode: a body's `return`
+
+
 def test_hunks_that_only_add_or_only_remove_lines_are_whitespace_only_when_blank(tmp_path: Path) -> None:
     r = new_repo(tmp_path / "r")
     commit(r, "Add f", {"f.py": "def f(x):\n    return x + 1\n\n\ndef g():\n    return 2\n"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import symtable
 from collections.abc import Callable
 from itertools import accumulate, islice
 from typing import NamedTuple
@@ -825,8 +826,12 @@ _FIRST_CODE_LINE = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\n)*([ \t]*)[^ \t\n#\\\f\r\
 
 @functools.lru_cache(maxsize=32)
 def parses(code: str) -> bool:
-    """Does `code` parse as Python (an AST only: no compiling)? The last answers are kept: a
-    window is often asked again, from another start whose rows between are removed ones, or
+    """Does `code` parse as Python, its names bound as the compiler binds them (no bytecode)?
+    The parser and the symbol table, not the AST's Python objects: a fifth less time than
+    `ast.parse` on flask's 7,400 windows (0.39 s against 0.48 s), the parse check being the
+    largest cost of the miner, and two answers differ, both windows that hold a `nonlocal`
+    whose function is not in them (which the compiler refuses too). The last answers are kept:
+    a window is often asked again, from another start whose rows between are removed ones, or
     among the file's lines around the hunk (`python_window(narrow=True)`): 8% of polars' parses."""
     # Code whose first line that is not blank or a comment is indented cannot parse ("unexpected
     # indent"): a tenth of the candidate windows on real histories, answered without the parser.
@@ -836,7 +841,7 @@ def parses(code: str) -> bool:
     if first is not None and first.group(1):
         return False
     try:
-        compile(code, "<hunk>", "exec", ast.PyCF_ONLY_AST)
+        symtable.symtable(code, "<hunk>", "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -261,7 +261,7 @@ def exported(subject: str, body: str) -> tuple[str, str]:
     as they are."""
     if not (_EXPORT_SUBJECT.match(subject) and _EXPORTED.search(body)):
         return subject, body
-    body = _COPYBARA_LINE.sub("", body.replace("\r\n", "\n")).strip()
+    body = _TRAILER.sub("", _COPYBARA_LINE.sub("", body.replace("\r\n", "\n"))).strip()  # abseil-py's Change-Id too
     while True:  # "Googletest export" over "Internal change" (60 of googletest's): no more said
         para, _, body = body.partition("\n\n")
         subject, body = " ".join(para.split()), body.strip()
