@@ -286,8 +286,16 @@ def tooling_fix(subject: str) -> bool:
     found = _TOOL_FIX.search(first)
     if found is None:
         return False
-    rest = first[:found.start()] + " " + first[found.end():]
+    after = first[found.end():]
+    if not first[:found.start()].strip():
+        # the tool as the subject's area: ripgrep's "clippy: fix warnings about useless format
+        # call ...", "lint: fix a few Clippy errors": the fix is the tool's
+        after = _AREA_FIX.sub("", after)
+    rest = first[:found.start()] + " " + after
     return _FIX_WORDS.search(rest) is None and _CAUSED.search(rest) is None
+
+
+_AREA_FIX = re.compile(r"^\s*:\s*(?:fix(?:e[sd]|ing)?|address(?:es|ed)?|silence[sd]?|appease)\b", re.I)
 
 
 def framed_as_fix(kind: str, confidence: float, subject: str, threshold: float) -> bool:
