@@ -220,6 +220,7 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "dune": "dune", "dune-project": "dune", "dune-workspace": "dune",
           "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua",
           ".python-version": "text", ".ruby-version": "text", ".node-version": "text", ".nvmrc": "text",
+          ".swift-version": "text",  # Nimble: 15 unlabelled
           ".tool-versions": "text", "CNAME": "text",
           # Puppet modules' metadata and tool files (puppetlabs-stdlib), Julia's old REQUIRE (CSV.jl)
           "Modulefile": "ruby", ".pdkignore": "gitignore", ".gemspec": "ruby", ".gemfile": "ruby",
