@@ -1688,6 +1688,8 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
     """googletest's 574 "Googletest export" commits (about 1,000 examples asked for that) say what
     they change in the body's first paragraph; Copybara's lines and the RevId trailer are no
     prose. One that says nothing more is a vague intent; "Add CSV export" is a change."""
+    from aitherd.sources.git.examples import _intent
+
     r = new_repo(tmp_path / "r")
     commit(r, "Add the printer", {"printer.h": "void Print(int v);\n"})
     commit(r, "Googletest export\n\nAdd a printer for std::type_info.\n\nThe name is demangled where the\n"
@@ -1703,6 +1705,8 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
     text = "\n".join(asks + [c.messages[1]["content"] for c in cands(out)])
     assert "Googletest export" not in text and "Copybara" not in text and "RevId" not in text and "Change-Id" not in text
     assert "void Print(long v)" not in text and "skip:vague_intent" in out  # the export that says nothing
+    assert _intent("Merge c41b2bf861ef2ac1a975af05ff66d9256f280b01 into f203b2db77161fe54846ea9e839ebec81aeeccac",
+                   "Closes #1899") == ("", "")  # a pull request merged by the export: no change named
     assert any(a.startswith("Add CSV export") for a in asks)
 
 

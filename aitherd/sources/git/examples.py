@@ -120,6 +120,7 @@ _AUTHOR_MARK = re.compile(r"^aider:\s*", re.I)  # "aider: Added ...": who wrote 
 # (the body, if any, says what it is). "Merge BasicArgFormatter and ArgFormatter" is a change.
 _SQUASHED = re.compile(r"\s*Squashed commit of the following:?\s*$")
 _MERGE_SUBJECT = re.compile(r"\s*Merge (?:(?:remote-tracking |remote )?branch\b|pull request\b|commit\b|tag\b|"
+                            r"[0-9a-f]{7,40} into [0-9a-f]{7,40}\s*$|"  # a pull request exported (googletest: 10)
                             r"(?:main|master|develop|development|dev|next|trunk|stable|canary|beta|upstream|"
                             r"origin/\S+) into \S+\s*$)")
 
