@@ -1677,10 +1677,11 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
     # a merge's conflicts resolved by hand: what was resolved, the subject does not say (testify,
     # puppetlabs-stdlib, cats, typeorm); a conflict the code had, or more said, is a change
     for subject in ("Resolve conflicts", "Fix merge conflict.", "Resolved conflict in CHANGELOG.md file",
-                    "Resolve merge conflicts with master"):
+                    "Resolve merge conflicts with master", "Initial import", "Initial version", "Initial commit"):
         assert vague(subject, "", ["CHANGELOG.md", "suite/suite.go"]), subject
     for subject in ("Fix conflict between param and exact path", "Merge conflict and fixes for python3",
-                    "Resolve crash on startup", "Fix file upload"):
+                    "Resolve crash on startup", "Fix file upload", "Import the CSV reader",
+                    "Initial version of the tree walker"):
         assert not vague(subject, "", ["tree.go"]), subject
 
 

@@ -613,7 +613,10 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     # puppetlabs-stdlib's "Resolve conflicts", cats' "Fix merge conflict.", typeorm's "Resolved
     # conflict in CHANGELOG.md file": 37 examples in 9 of 35 histories)
     "conflict", "conflicts", "resolve", "resolved", "resolves", "resolving", "rebase", "rebased", "master",
-    "upstream", "file", "files"})
+    "upstream", "file", "files",
+    # a history's first commit, which names no file or feature (leakcanary's "Initial import",
+    # then "Write .../Preconditions.java." with nothing else to go on)
+    "import", "imported", "version", "revision"})
 _GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
     "on", "for", "it", "this", "that", "with", "from", "up", "final", "after", "per", "based", "by"})
 # ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
