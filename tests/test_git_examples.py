@@ -1691,6 +1691,7 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
     they change in the body's first paragraph; Copybara's lines and the RevId trailer are no
     prose. One that says nothing more is a vague intent; "Add CSV export" is a change."""
     from aitherd.sources.git.examples import _intent
+    from aitherd.sources.git.message import exported
 
     r = new_repo(tmp_path / "r")
     commit(r, "Add the printer", {"printer.h": "void Print(int v);\n"})
@@ -1709,6 +1710,9 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
     assert "void Print(long v)" not in text and "skip:vague_intent" in out  # the export that says nothing
     assert _intent("Merge c41b2bf861ef2ac1a975af05ff66d9256f280b01 into f203b2db77161fe54846ea9e839ebec81aeeccac",
                    "Closes #1899") == ("", "")  # a pull request merged by the export: no change named
+    for subject in ("Internal change.", "Merge changes from github."):  # abseil-py's, with nothing more
+        assert exported(subject, "PiperOrigin-RevId: 697558231\nChange-Id: Ie78fb886746b11320e777587bf50c938d9054e37") == ("", "")
+    assert exported("Add CSV export.", "PiperOrigin-RevId: 1") == ("Add CSV export.", "PiperOrigin-RevId: 1")
     assert any(a.startswith("Add CSV export") for a in asks)
 
 
