@@ -1240,7 +1240,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("msvc/gtest_main.vcproj", "xml"), ("msvc/gmock_config.vsprops", "xml"), ("codegear/gtest.groupproj", "xml"),
     ("scons/SConstruct", "python"), ("scons/SConscript", "python"), ("Appraisals", "ruby"), (".irbrc", "ruby"),
     (".simplecov", "ruby"), (".swift-version", "text"), ("pkgs/http_multi_server/.analysis_options", "yaml"),
-    ("pkgs/http_parser/.test_config", "json"),
+    ("pkgs/http_parser/.test_config", "json"), ("test/node_smoke_tests/.eslintrc", "json"), (".jscsrc", "json"),
+    ("test/.jshintignore", "gitignore"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -199,6 +199,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".flake8": "ini", "setup.cfg": "ini", "tox.ini": "ini", "Pipfile": "toml", ".npmrc": "ini",
           ".npmignore": "gitignore", ".prettierignore": "gitignore", ".eslintignore": "gitignore",
           ".dockerignore": "gitignore", ".gitattributes": "gitattributes", ".all-contributorsrc": "json",
+          # ESLint's, JSCS's and Bower's configs without an extension, JSHint's ignore list (jquery: 20)
+          ".eslintrc": "json", ".jscsrc": "json", ".bowerrc": "json", ".jshintignore": "gitignore",
           "Makefile.in": "makefile", ".gitmodules": "ini", ".php_cs": "php", "Guardfile": "ruby",
           "Capfile": "ruby", "Podfile": "ruby", "Brewfile": "ruby", "Justfile": "just", "PKGBUILD": "bash",
           "APKBUILD": "bash", "Earthfile": "earthfile", ".babelrc": "json", ".swcrc": "json", ".jshintrc": "json",
