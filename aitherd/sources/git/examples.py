@@ -360,8 +360,8 @@ def _pieces(rows: list[str], first: int) -> list[Snippet]:
     changed = [i for i, ln in enumerate(rows) if ln[0] != " "]
     cuts = [(a + b + 1) // 2 for a, b in itertools.pairwise(changed) if b - a - 1 >= PIECE_GAP]
     if dedents := _dedents(rows, changed):
-        cuts, kept = sorted({*cuts, *dedents}), []
-        for c in cuts:  # a part with no change of its own (a cut of each kind in one unchanged run): none
+        kept: list[int] = []  # no part without a change of its own (a cut of each kind in one unchanged run)
+        for c in sorted({*cuts, *dedents}):
             if any((kept[-1] if kept else 0) <= i < c for i in changed):
                 kept.append(c)
         cuts = kept
