@@ -611,7 +611,7 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "made", "pr", "merge", "merged", "tidy", "tidied",
     # a merge's conflicts resolved, by hand, which the subject does not say (testify's and
     # puppetlabs-stdlib's "Resolve conflicts", cats' "Fix merge conflict.", typeorm's "Resolved
-    # conflict in CHANGELOG.md file": 37 examples in 9 of 35 histories)
+    # conflict in CHANGELOG.md file": 27 examples in 9 of 47 histories)
     "conflict", "conflicts", "resolve", "resolved", "resolves", "resolving", "rebase", "rebased", "master",
     "upstream", "file", "files",
     # a history's first commit, which names no file or feature (leakcanary's "Initial import",
