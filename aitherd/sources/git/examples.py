@@ -322,7 +322,7 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
-        if window is None and fits and _elements(rows):
+        if window is None and fits:
             window = files.python_window(rows, elements=True)  # the last resort: a list's elements
         if window is None:
             if fits and (pieces := _pieces(rows, first)):
@@ -332,12 +332,6 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
         first += sum(1 for ln in rows[:s] if ln[0] != "-")
         rows = rows[s:e]
     return [_cut(rows, first, lang)]
-
-
-def _elements(rows: list[str]) -> bool:
-    """Does a hunk's new side hold a row that is an element of a list: `(`, `[`, `{` or a quote
-    first, a comma last? (files.python_window's last resort.)"""
-    return any(ln[0] != "-" and ln[1:].lstrip().startswith(files.ELEMENT) and ln.rstrip().endswith(",") for ln in rows)
 
 
 def _cut(rows: list[str], first: int, lang: str) -> Snippet:

@@ -969,6 +969,9 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     starts and the narrowest ends first (rows that add the file's lines around a hunk: the
     smallest whole statement around the change, not the most context). `elements`: the last
     resort, windows of whole elements of a list that opens above the rows (`(...),` rows)."""
+    if elements and not any(ln[0] != "-" and ln[1:].lstrip().startswith(_ELEMENT) and ln.rstrip().endswith(",")
+                            for ln in lines):
+        return None  # no row that is an element of a list: nothing to try
     marks = [ln[0] for ln in lines]
     changed = [i for i, m in enumerate(marks) if m in "+-"]
     if not changed:
@@ -1005,7 +1008,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     return found
 
 
-ELEMENT = ("(", "[", "{", '"', "'")
+_ELEMENT = ("(", "[", "{", '"', "'")
 _TRY_LINE = re.compile(r"^[ \t]*try[ \t]*:", re.M)
 
 
@@ -1083,14 +1086,14 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             tail = texts[e - 1].split("#", 1)[0].rstrip()
             if not tail.endswith((":", "\\", ",")) and not tail.lstrip().startswith("@"):
                 ends.append(e)
-            elif tail.endswith(","):
+            elif r.elements and tail.endswith(","):
                 elements.append(e)
         if r.elements:
             # Inside a long list whose opening lies above the hunk and the lines read around it
             # (peft's TEST_CASES of tuples: a fifth of its Python lines shown unlabelled), whole
             # elements are the window: each `(...),` parses as a statement. Not a call's
             # `name=value,` arguments (a tuple assigned, by the parser's reading).
-            ends = elements if texts[s].lstrip().startswith(ELEMENT) else []
+            ends = elements if texts[s].lstrip().startswith(_ELEMENT) else []
         if r.tries and ends:
             # A window that leaves a `try:` without its handler cannot parse: not asked, and
             # not counted. The narrowest end is then the narrowest of those that hold their

@@ -260,8 +260,9 @@ def exported(subject: str, body: str) -> tuple[str, str]:
     body's first paragraph ("Add printer for std::type_info."), which is the subject then, as git
     would have read it (empty where the body says nothing: a vague intent). Any other commit's
     as they are."""
-    if not (_EXPORT_SUBJECT.match(subject) and _EXPORTED.search(body)):
-        return subject, body
+    if ("RevId:" not in body and "Copybara" not in body) or not (_EXPORT_SUBJECT.match(subject)
+                                                                and _EXPORTED.search(body)):
+        return subject, body  # (the substrings first: asked of every commit parsed)
     body = _TRAILER.sub("", _COPYBARA_LINE.sub("", body.replace("\r\n", "\n"))).strip()  # abseil-py's Change-Id too
     while True:  # "Googletest export" over "Internal change" (60 of googletest's): no more said
         para, _, body = body.partition("\n\n")

@@ -121,8 +121,7 @@ def _side_path(text: str, prefix: str) -> str | None:
 
 def header_fields(header: str) -> Commit:
     sha, parents, author, when, subject, body = (header.split("\x1f") + [""] * 6)[:6]
-    if "RevId:" in body or "Copybara" in body:
-        subject, body = exported(subject, body)
+    subject, body = exported(subject, body)
     return Commit(sha=sha.strip(), parents=parents.split(), author=author,
                   time=int(when) if when.isdigit() else 0, subject=subject, body=body)
 
