@@ -502,7 +502,7 @@ def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str,
     (each culprit's message, and its files parsed when asked for)."""
     if not shas:
         return {}
-    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "-w", "--",
+    raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "--",
               *paths, input="".join(f"{s}\n" for s in shas).encode()).decode("utf-8", "replace")
     out = {}
     for header, patch in split_log(raw):
