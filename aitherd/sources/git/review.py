@@ -499,7 +499,9 @@ def _removed_in(sections: history.Sections, path: str) -> set[str]:
 
 def _with_context(cfg: Settings, shas: list[str], paths: list[str]) -> dict[str, tuple[Commit, history.Sections]]:
     """The culprits' diffs of these files with three lines of context, to show under review
-    (each culprit's message, and its files parsed when asked for)."""
+    (each culprit's message, and its files parsed when asked for). Whitespace counts here (blame
+    ignores it): a line the culprit re-indented is shown removed and added, not as context at
+    its new indentation, a before-side the file never had (tqdm: 52 of 316 review pairs)."""
     if not shas:
         return {}
     raw = git(cfg.repo, *GIT_CONFIG, "log", "--no-walk=unsorted", "--stdin", *LOG_OPTIONS, "-U3", "--",
