@@ -173,6 +173,10 @@ def test_numpys_tags_decide_like_prefixes_and_are_stripped() -> None:
     assert conventional("[MRG+1] FIX the sampler's seed") == ("bugfix", "Fix the sampler's seed")
     assert conventional("[MRG] Solve the doc build") == (None, "Solve the doc build")
     assert conventional("EHN: add a sampler") == ("feature", "add a sampler")
+    # a Subversion-era mark (werkzeug's and jinja's 323 subjects), in brackets only
+    assert conventional("[svn] fixed trailing slash issue") == (None, "fixed trailing slash issue")
+    assert conventional("[svn] FIX: the slash") == ("bugfix", "the slash")
+    assert conventional("svn: import the externals") == (None, "svn: import the externals")
     # not tags: a word in capitals that is no tag, a tag word without capitals or colon, a
     # classless or ambiguous tag without a colon, an abbreviation in lower case, a bracketed scope
     for subject in ("HTTP client rewrite", "Fix a bug", "API docs for the reader", "WIP stuff", "Ref: #12 the reader",
