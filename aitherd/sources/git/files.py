@@ -778,6 +778,19 @@ def docstring_lines(code: str) -> set[int] | None:
             and isinstance(node.value.value, str) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
 
 
+def quoted_lines(code: str) -> set[int]:
+    """The lines (1-based) of `code`, a Python snippet that starts outside any string, that hold
+    triple quotes or lie between them by their count: every docstring's lines among them (a
+    triple quote in a comment or a one-line string may miscount: the parse decides after)."""
+    out, q = set(), 0
+    for n, line in enumerate(code.split("\n"), start=1):
+        k = line.count('"""') + line.count("'''")
+        if k or q % 2:
+            out.add(n)
+        q += k
+    return out
+
+
 _POD_START = re.compile(r"=(?!cut\b)[a-z]\w*")
 _POD_END = re.compile(r"=cut\b")
 
@@ -957,7 +970,7 @@ def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
 
 
 def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
-                  elements: bool = False) -> tuple[int, int] | None:
+                  elements: bool = False, top: bool = False) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
@@ -968,7 +981,9 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     from the statement that opens the bracket, with `tries` more parses. `narrow`: the nearest
     starts and the narrowest ends first (rows that add the file's lines around a hunk: the
     smallest whole statement around the change, not the most context). `elements`: the last
-    resort, windows of whole elements of a list that opens above the rows (`(...),` rows)."""
+    resort, windows of whole elements of a list that opens above the rows (`(...),` rows).
+    `top`: only windows that start at the first row (the statement that owns a docstring the
+    change lies in: its other rows are the string's)."""
     if elements and not any(ln[0] != "-" and ln[1:].lstrip().startswith(_ELEMENT) and ln.rstrip().endswith(",")
                             for ln in lines):
         return None  # no row that is an element of a list: nothing to try
@@ -992,7 +1007,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
     handlers = _try_handlers(joined, texts, indent, depth, quotes) if "try" in joined else ()
-    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers, elements)
+    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers, elements, top)
     found = _window_at(rows, low, tries, narrow=narrow)
     level = low
     while found is None:
@@ -1054,14 +1069,15 @@ class _Rows(NamedTuple):
     floor: int
     tries: tuple[tuple[int, int], ...]  # `_try_handlers`
     elements: bool  # ends after a list's elements only (`python_window`)
+    top: bool  # starts at the first row only (`python_window`)
 
 
 def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = False) -> tuple[int, int] | None:
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
-    lines, marks, texts, indent, depth, quotes, first, last, floor, _, _ = r
+    lines, marks, texts, indent, depth, quotes, first, last, floor, _, _, top = r
     more = (i for i in (range(first, -1, -1) if narrow else range(first + 1))
-            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]))
+            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]) and (not top or i == 0))
     starts = list(islice(more, tries))
     appended = own and first not in starts
     if appended:
