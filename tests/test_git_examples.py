@@ -2369,3 +2369,13 @@ def test_a_file_split_off_a_kept_file_is_written_beside_it_not_alone(tmp_path: P
             assert "skip:extracted_file" not in out and paths == [["pkg/functor.py", "pkg/monad_ops.py"]]
             (ex,) = [c for c in cands(out) if c.messages[0]["content"].startswith("Split up")]
             assert "def op_7(x)" in ex.messages[0]["content"]  # the text to move is shown
+
+
+def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_parameters() -> None:
+    """more-itertools' early `collate`: `key=lambda (a, b): a` (PEP 3113 took tuple parameters
+    away), in no window that parses, was fenced with no language."""
+    assert files.python2(["+    min_or_max = partial(min, key=lambda (a, b): a)"])
+    assert files.python2([" print 'hello'", "+x = 1"]) and files.python2(["+    except ValueError, e:"])
+    for py3 in ("+key = lambda a, b: a", "+f = lambda: (1, 2)", "+sort(key=lambda x: (x[1], x[0]))",
+                "-    key=lambda (a, b): a", "+# print the result", "+g = lambda *a: (a)"):
+        assert not files.python2([py3]), py3

@@ -872,12 +872,18 @@ _PYTHON2 = re.compile(r"""[ \t]*(?:>>> )?(?:print[ \t]+(?:["']|>>|[\w.][\w.\[\](
                       r"raise[ \t]+[\w.]+[ \t]*,|exec[ \t]+[\"'])")
 
 
+# ... and a lambda's parameters unpacked in brackets, which Python 3 took away (PEP 3113):
+# more-itertools' early `key=lambda (a, b): a`, anywhere in a line.
+_LAMBDA2 = re.compile(r"\blambda[ \t]*\([\w \t,()]*\)[ \t]*:")
+
+
 def python2(rows: list[str]) -> bool:
     """Does a hunk's new side (rows prefixed ' ', '+', '-') hold a statement only Python 2 has?
     Such code parses in no window (flask's early history: 78 of its 446 Python snippets with
     no language); its fence says python2 (Pygments' name for it), which the judge does not
     parse as Python 3."""
-    return any(ln[0] != "-" and _PYTHON2.match(ln, 1) for ln in rows)
+    return any(ln[0] != "-" and (_PYTHON2.match(ln, 1) or ("lambda" in ln and _LAMBDA2.search(ln)))
+               for ln in rows)
 
 
 _BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not in "([{)]}\n"} |
