@@ -2238,7 +2238,7 @@ def test_a_docstring_fix_below_another_docstring_in_the_hunk_is_an_edit(tmp_path
     docstring): the hunk's rows begin with the end of the method above, whose docstring closes
     there, so counted from the hunk's first row the changed line lay outside any string, and the
     window that parsed around it was taken for code: a bug to find. Counted from the window's
-    start and told by the parse, it is documentation (4 of flask's 431 debugging examples)."""
+    start and told by the parse, it is documentation (2 of flask's 431 debugging examples)."""
     q3 = '"' * 3
     prose = "".join(f"        Line {i} of the docs.\n" for i in range(12))
     src = (f"class Flask:\n    def log_exception(self, exc_info):\n        {q3}Logs an exception.\n\n"
@@ -2296,39 +2296,34 @@ def test_a_change_inside_a_long_docstring_is_shown_from_the_function_that_owns_i
 def test_the_statement_that_owns_a_string_a_hunk_starts_in() -> None:
     doc = "".join(f"    doc line {i}\n" for i in range(20))
     q3, s3 = '"' * 3, "'" * 3
-    data = (f"s = {s3}one{s3}\n\n\nclass A:\n    def f(self):\n        {q3}Doc.\n\n"
-            + doc.replace("    doc", "        doc") + f"        {q3}\n        return 1\n\n\nT = {s3}\n" + doc + f"{s3}\n")
-    lines = data.split("\n")
+    data = (f"s = {s3}one{s3}\n\n\nclass A:\n    @property\n    def f(self):  # the value\n        {q3}Doc.\n\n"
+            + doc.replace("    doc", "        doc") + f"        {q3}\n        return 1\n\n\nT = {s3}\n" + doc + f"{s3}\n"
+            + f"Q = (\n    {q3}\n    SELECT x\n    {q3}\n)\n")
+    rows = [" " + ln for ln in data.split("\n")]
 
-    def hunk_at(text: str, n: int = 1) -> Hunk:
-        at = lines.index(text)
-        return Hunk("a.py", "@@", [" " + ln for ln in lines[at:at + n]], old_start=at + 1, new_start=at + 1)
+    def around(text: str, n: int = 13) -> tuple[list[str], int]:
+        at = rows.index(" " + text)
+        got = rows[max(0, at - n):at + n]
+        got[min(at, n)] = "+" + text  # the hunk's first row, added
+        return got, min(at, n)
 
-    h = hunk_at("        doc line 10", 3)
-    h.lines[1] = "+" + h.lines[1][1:]
-    assert examples._in_string(FileDiff("a.py", "M", hunks=[h]), h, data.encode(), 12) is None  # the def: 13 lines up
-    got, before = examples._in_string(FileDiff("a.py", "M", hunks=[h]), h, data.encode(), 13)
-    assert got[0] == "     def f(self):" and got[before:before + 3] == h.lines  # the def left of the quotes
-    close = got.index("         " + q3)
-    end = lines.index("        " + q3)
-    assert got[close + 1:] == [" " + ln for ln in lines[end + 1:end + 14]]  # 13 lines past the string's end
-    assert files.python_window(got, narrow=True, top=True) == (0, close + 1)
+    got, pre = around("        doc line 10", 14)
+    top = examples._in_string(got, pre)
+    assert top is not None and got[top:top + 2] == ["     @property", "     def f(self):  # the value"]
+    window = files.python_window(got[top:], narrow=True, top=True)  # the def, its decorator, the docstring
+    assert window is not None and got[top:][window[1] - 1] == "         " + q3
     assert files.python_window(got, narrow=True) is None  # starts among the docstring's lines: none parses
-    # a string at the first column: from its own line
-    h = hunk_at("    doc line 11")
-    got, before = examples._in_string(FileDiff("a.py", "M", hunks=[h]), h, data.encode(), 13)
-    assert got[0] == " T = " + s3 and before == lines.index("    doc line 11") - lines.index("T = " + s3)
+    # the def not among the lines read: None
+    assert examples._in_string(*around("        doc line 10", 12)) is None
+    # a string at the first column: from its own row
+    got, pre = around("    doc line 11")
+    assert got[examples._in_string(got, pre)] == " T = " + s3
+    # a row in no string, after a docstring's closing quotes, in a string assigned: None
+    for text in ("class A:", "        return 1", "    SELECT x"):
+        assert examples._in_string(*around(text)) is None, text
     # the lines between triple quotes by their count (a superset of the docstrings' lines: quotes
     # in a one-line string count too, and the parse decides after)
     assert files.quoted_lines(f"x = 1\n{q3}a\nb\n{q3}\ny = '{q3}'\nz = 2\n{q3}\nw = 3\n") == {2, 3, 4, 5, 6, 7}
-    h = hunk_at("    doc line 0")  # its end 20 lines below: not read
-    assert examples._in_string(FileDiff("a.py", "M", hunks=[h]), h, data.encode(), 13) is None
-    # a row in no string: None
-    h = hunk_at("class A:")
-    assert examples._in_string(FileDiff("a.py", "M", hunks=[h]), h, data.encode(), 13) is None
-    # another hunk between the statement and this one: None
-    h, other = hunk_at("        doc line 10"), hunk_at("        doc line 2")
-    assert examples._in_string(FileDiff("a.py", "M", hunks=[other, h]), h, data.encode(), 13) is None
 
 
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:
