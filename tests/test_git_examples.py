@@ -2374,3 +2374,29 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
     for py3 in ("+key = lambda a, b: a", "+f = lambda: (1, 2)", "+sort(key=lambda x: (x[1], x[0]))",
                 "-    key=lambda (a, b): a", "+# print the result", "+g = lambda *a: (a)"):
         assert not files.python2([py3]), py3
+
+
+def test_a_version_set_beside_a_fix_is_left_out_of_its_example(tmp_path: Path) -> None:
+    """marshmallow's "Constant field value is always present, even if field name is missing" also
+    set `__version__ = '2.1.1dev0'`: the answer to "find the bug" held a version the model can
+    only guess (marshmallow 9 examples, flask 9, werkzeug 8; tqdm's pre-commit `rev:` bumps beside
+    its workflow changes). The hunk is left out; a version the task names stays, and a change of
+    versions alone is still `version_only`."""
+    init = "__version__ = '2.1.0'\n__author__ = 'Steven Loria'\n"
+    fields = "class Constant:\n    def _serialize(self, value):\n        return value\n"
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the constant field", {"m/__init__.py": init, "m/fields.py": fields})
+    commit(r, "Fix the constant field returning the value", {
+        "m/__init__.py": init.replace("2.1.0", "2.1.1dev0"),
+        "m/fields.py": fields.replace("return value", "return self.constant")})
+    commit(r, "Make the constant field return 2 for 2.2.0", {
+        "m/__init__.py": init.replace("2.1.0", "2.2.0"), "m/fields.py": fields.replace("return value", "return 2")})
+    commit(r, "Set the version", {"m/__init__.py": init.replace("2.1.0", "2.3.0")})
+    out, _, _ = run(r)
+    (fix,) = [c for c in cands(out) if "returning the value" in c.messages[0]["content"] and c.category != "review"]
+    assert fix.category == "debugging" and fix.provenance["paths"] == ["m/fields.py"]
+    assert "__version__" not in fix.messages[0]["content"] + fix.messages[1]["content"]
+    (named,) = [c for c in cands(out) if "return 2 for 2.2.0" in c.messages[0]["content"] and c.category != "review"]
+    assert named.provenance["paths"] == ["m/__init__.py", "m/fields.py"]  # the version the task gives
+    assert not [c for c in cands(out) if "Set the version" in c.messages[0]["content"]]
+    assert "skip:version_only" in out

@@ -688,9 +688,11 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
 
 # A token: words and numbers joined by dots ("0.1.4", "foo.bar"), so a version is one token.
 _PIN_TOKEN = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
-# A version number (two parts or more) or a checksum; a sure one has three parts, a "v", or is
+# A version number (two parts or more, PEP 440's pre-, post- and dev-release parts written on:
+# marshmallow's '2.1.1dev0', '3.0.0b3') or a checksum; a sure one has three parts, a "v", or is
 # a checksum ("0.10" alone may be a float a test compares with).
-_PIN = re.compile(r"[vV]?\d+(?:\.\d+)+(?:[-+][\w.-]+)?|[0-9a-fA-F]{32,}")
+_PIN = re.compile(r"[vV]?\d+(?:\.\d+)+(?:[.-]?(?:a|b|c|rc|alpha|beta|pre|dev|post)\d*)*(?:[-+][\w.-]+)?|"
+                  r"[0-9a-fA-F]{32,}")
 _SURE_PIN = re.compile(r"[vV]\d+(?:\.\d+)+.*|\d+\.\d+\.\d+.*|[0-9a-fA-F]{32,}")
 _ZEROS = re.compile(r"(?:\.0)+$")
 _DIGIT = re.compile(r"\d")
@@ -720,16 +722,53 @@ def version_only(group: list[Part], ask: str) -> bool:
         return False
     pins = []
     for h in hunks:
-        plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
-        minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
-        # An added line that is not a removed one (trailing blanks aside, as masked_pins
-        # leaves them) holds a pin, hence a digit: most hunks fail that at once, unmasked.
-        if (not all(map(_DIGIT.search, set(map(str.rstrip, plus)).difference(map(str.rstrip, minus))))
-                or sorted(map(masked_pins, plus)) != sorted(map(masked_pins, minus))):
+        if (got := _bump_pins(h)) is None:
             return False
-        pins += [t for ln in plus for t in _PIN_TOKEN.findall(ln) if _SURE_PIN.fullmatch(t)]
+        pins += got
     given = {_pin_key(t) for t in _PIN_TOKEN.findall(ask)} if pins else set()
     return any(_pin_key(t) not in given for t in pins)
+
+
+def _bump_pins(h: Hunk) -> list[str] | None:
+    """The sure versions or checksums a hunk sets ([] for none), where its added lines are its
+    removed lines with other versions or checksums in them; None where it changes more."""
+    if h.added != h.removed:
+        return None
+    plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
+    minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
+    # An added line that is not a removed one (trailing blanks aside, as masked_pins
+    # leaves them) holds a pin, hence a digit: most hunks fail that at once, unmasked.
+    if (not all(map(_DIGIT.search, set(map(str.rstrip, plus)).difference(map(str.rstrip, minus))))
+            or sorted(map(masked_pins, plus)) != sorted(map(masked_pins, minus))):
+        return None
+    return [t for ln in plus for t in _PIN_TOKEN.findall(ln) if _SURE_PIN.fullmatch(t)]
+
+
+def without_bumps(group: list[Part], task: str) -> list[Part]:
+    """The group without the hunks that only set versions the task does not give, beside other
+    changes: marshmallow's fixes that also set `__version__ = '2.1.1dev0'` asked the model to
+    find a bug whose answer held a version it can only guess (a group of such hunks alone is
+    `version_only`). The group as it is when it has none, or nothing else."""
+    if len(group) == 1 and len(group[0].hunks) == 1:
+        return group
+    given: set[str] | None = None
+    drop: dict[int, set[int]] = {}
+    for k, p in enumerate(group):
+        for i, h in enumerate(p.hunks):
+            if h.added == h.removed and (pins := _bump_pins(h)):
+                if given is None:
+                    given = {_pin_key(t) for t in _PIN_TOKEN.findall(task)}
+                if any(_pin_key(t) not in given for t in pins):
+                    drop.setdefault(k, set()).add(i)
+    if not drop or all(len(drop.get(k, ())) == len(p.hunks) for k, p in enumerate(group)):
+        return group
+    out = []
+    for k, p in enumerate(group):
+        if k not in drop:
+            out.append(p)
+        elif kept := [h for i, h in enumerate(p.hunks) if i not in drop[k]]:
+            out.append(Part(p.path, p.role, kept, p.fd, p.lang, p.limit, p.blob, p.around))
+    return out
 
 
 def _keep_docs(sha: str, share: float) -> bool:
@@ -777,6 +816,7 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     if sum(p.rows_chars for p in group) > limit and sum(p.least_chars for p in group) > limit:
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
+    group = without_bumps(group, f"{subject}\n{body}")
     fix = label.fix and not (role == "code" and _comments_only(group))
     task = subject if fix or not body else f"{subject}\n\n{body}".strip()
     if not whole:
