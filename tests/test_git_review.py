@@ -400,3 +400,29 @@ def test_a_line_moved_within_its_file_is_not_the_moves_fault(tmp_path: Path) -> 
     assert "Move walk below" in rev.messages[0]["content"]
     assert "The line `limit = 10` is at fault" in rev.messages[1]["content"] and "skip = ['.git']" not in \
         rev.messages[1]["content"].split("Suggested fix")[0]
+
+
+def test_a_docstrings_lines_in_a_fixs_code_hunk_are_not_blamed(tmp_path: Path) -> None:
+    """werkzeug's "Order rules by complexity." and `BaseReporterStream`'s usage example in its
+    docstring, rich's `\"\"\"Parses the markup.\"\"\"`: a fix that rewrote a docstring beside its code,
+    in one hunk, blamed the prose (werkzeug 28 of its 1,075 review pairs, rich 18 of 970, flask
+    9 of 267). A docstring that opens in the hunk, one line or several, is documentation."""
+    q3 = '"' * 3
+    src = (f"class Map:\n    def sort(self, rules):\n        {q3}Order rules by complexity.\n\n"
+           "        Usage::\n\n            m.sort(rules)\n"
+           f"        {q3}\n        rules.sort(key=len)\n        return rules\n\n"
+           f"    def parse(self, text):\n        {q3}Parses the markup.{q3}\n        return text.split()\n")
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the map", {"m.py": src}, when=T0)
+    fixed = (src.replace("Order rules by complexity.", "Order rules by their weight.")
+             .replace("m.sort(rules)", "m.sort(rules, key)").replace("key=len", "key=lambda r: -len(r)")
+             .replace("Parses the markup.", "Parse the markup into words.").replace("text.split()", "text.split(' ')"))
+    commit(r, "Fix the order of rules and the split of markup", {"m.py": fixed}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    reply = rev.messages[1]["content"]
+    assert "These lines are at fault:\n- `rules.sort(key=len)`\n- `return text.split()`\n\n" in reply
+    (h,) = [h for fd in parse_commit(*_one(r, "HEAD"), lambda p: False).files for h in fd.hunks]
+    rows = review.docstring_rows(h)
+    assert {h.lines[i][1:].strip() for i in rows} >= {q3 + "Order rules by complexity.", "m.sort(rules)", q3,
+                                                        q3 + "Parses the markup." + q3}
+    assert not any("return" in h.lines[i] or "key=len" in h.lines[i] for i in rows)

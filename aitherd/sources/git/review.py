@@ -85,20 +85,50 @@ def _plain(line: str) -> str:
     return _NOISE.sub("", line)
 
 
-def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
+_TRIPLE = ('"""', "'''")
+
+
+def docstring_rows(hunk: Hunk) -> set[int]:
+    """The rows of a Python hunk, on its old side, inside a docstring that opens in it: triple
+    quotes at the start of a row right below a line that ends in ':' (a `def` or `class`), to
+    the row that closes them. A fix that rewrites a docstring beside its code blamed the prose
+    (werkzeug's "Order rules by complexity.", rich's one-line docstrings: about 1% of their
+    review pairs). A docstring that opens above the hunk is not seen here."""
+    out: set[int] = set()
+    opened = False
+    prev = ""
+    for i, ln in enumerate(hunk.lines):
+        if ln[0] == "+":
+            continue
+        text = ln[1:]
+        stripped = text.strip()
+        quotes = text.count('"""') + text.count("'''")
+        if opened:
+            out.add(i)
+            opened = quotes % 2 == 0
+        elif stripped.startswith(_TRIPLE) and prev.split("#", 1)[0].rstrip().endswith(":"):
+            out.add(i)
+            opened = quotes % 2 == 1
+        if stripped:
+            prev = text
+    return out
+
+
+def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset(), docs: set[int] | frozenset[int] = frozenset()
+                ) -> list[tuple[int, str]]:
     """(line number in the parent, text) of the lines this hunk really changes: not a line
     that comes back with only another version number or checksum in it (`{:plug, "~> 0.8.2"}`
     for 0.8.1 is an upgrade, not the fault of the change that wrote it), nor one that comes
     back elsewhere in the commit (`moved`: the `_plain` lines it adds), nor an import that
     comes back with more names (rich's "from functools import lru_cache" blamed for a fix
-    that needed `reduce` too)."""
+    that needed `reduce` too), nor one of the rows `docs` (`docstring_rows`)."""
     added = {_plain(ln[1:]) for ln in hunk.lines if ln[0] == "+"} | moved
     pinned = {_plain(masked_pins(ln[1:], sure=True)) for ln in hunk.lines if ln[0] == "+"}
     out, old = [], hunk.old_start
     for i, ln in enumerate(hunk.lines):
         if ln[0] == "+":
             continue
-        if (ln[0] == "-" and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
+        if (ln[0] == "-" and i not in docs and not files.trivial(ln[1:]) and _plain(ln[1:]) not in added
                 and _plain(masked_pins(ln[1:], sure=True)) not in pinned and not _grown_import(i, hunk)):
             out.append((old, ln[1:]))
         old += 1
@@ -160,7 +190,9 @@ def requests(fix: Commit, code: list[Part]) -> list[Request]:
         for i, h in enumerate(part.hunks):
             if part.doc(i):
                 continue  # a hunk of comments, a docstring, POD: no fault of the code under review
-            for n, text in fixed_lines(h, moved):
+            docs = docstring_rows(h) if part.lang == "python" and any(
+                '"""' in ln or "'''" in ln for ln in h.lines) else frozenset()
+            for n, text in fixed_lines(h, moved, docs):
                 if len(req.lines) < MAX_LINES:
                     req.lines[n], req.hunks[n] = text, h
         if req.lines:
