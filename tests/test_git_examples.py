@@ -1241,7 +1241,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("scons/SConstruct", "python"), ("scons/SConscript", "python"), ("Appraisals", "ruby"), (".irbrc", "ruby"),
     (".simplecov", "ruby"), (".swift-version", "text"), ("pkgs/http_multi_server/.analysis_options", "yaml"),
     ("pkgs/http_parser/.test_config", "json"), ("test/node_smoke_tests/.eslintrc", "json"), (".jscsrc", "json"),
-    ("test/.jshintignore", "gitignore"),
+    ("test/.jshintignore", "gitignore"), ("gson/bnd.bnd", "properties"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

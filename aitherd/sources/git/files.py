@@ -223,6 +223,7 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           "rock_manifest": "lua", ".codespellrc": "ini", ".luacheckrc": "lua", ".busted": "lua",
           ".python-version": "text", ".ruby-version": "text", ".node-version": "text", ".nvmrc": "text",
           ".swift-version": "text",  # Nimble: 15 unlabelled
+          "bnd.bnd": "properties",  # OSGi's bnd instructions, Java properties (gson: 5 unlabelled)
           # Dart's analyzer options and test runner config before their .yaml names (dart-lang/http)
           ".analysis_options": "yaml", ".test_config": "json", "codereview.settings": "yaml",
           ".tool-versions": "text", "CNAME": "text",
