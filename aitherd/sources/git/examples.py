@@ -408,7 +408,7 @@ def _in_string(rows: list[str], pre: int) -> int | None:
     ends in ':' (the `def` or `class`, found up to the first line left of the quotes, and its
     decorators above it), or a string at the first column (`T = '''`, a module's docstring),
     that row itself. Told from these lines alone (polars' Python files run to 228 KB; scanning
-    them from the start cost 1.5% of its miner): a closing quote taken for an opening one gives
+    them from the start cost 2% of its miner): a closing quote taken for an opening one gives
     windows that do not parse. None when no such row is found."""
     q = next((k for k in range(pre - 1, -1, -1) if '"""' in rows[k] or "'''" in rows[k]), None)
     if q is None:
@@ -420,7 +420,7 @@ def _in_string(rows: list[str], pre: int) -> int | None:
     indent = len(text) - len(stripped)
     if indent == 0:
         return q  # a string at the first column: from its own row
-    if not stripped.startswith(_TRIPLE):
+    if not stripped.startswith(files.TRIPLE):
         return None  # a string assigned or passed (a template, a query): code, not a docstring
     above = next((k for k in range(q - 1, -1, -1) if rows[k][1:].strip()), None)
     if above is None or not rows[above][1:].split("#", 1)[0].rstrip().endswith(":"):
@@ -744,7 +744,7 @@ def _bump_pins(h: Hunk) -> list[str] | None:
     return [t for ln in plus for t in _PIN_TOKEN.findall(ln) if _SURE_PIN.fullmatch(t)]
 
 
-def without_bumps(group: list[Part], task: str) -> list[Part]:
+def _without_bumps(group: list[Part], task: str) -> list[Part]:
     """The group without the hunks that only set versions the task does not give, beside other
     changes: marshmallow's fixes that also set `__version__ = '2.1.1dev0'` asked the model to
     find a bug whose answer held a version it can only guess (a group of such hunks alone is
@@ -816,7 +816,7 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
     if sum(p.rows_chars for p in group) > limit and sum(p.least_chars for p in group) > limit:
         return None  # too large whatever the windows: told before any is cut
     subject, body = intent(commit)
-    group = without_bumps(group, f"{subject}\n{body}")
+    group = _without_bumps(group, f"{subject}\n{body}")
     fix = label.fix and not (role == "code" and _comments_only(group))
     task = subject if fix or not body else f"{subject}\n\n{body}".strip()
     if not whole:
@@ -876,9 +876,6 @@ def _comments_only(group: list[Part]) -> bool:
     the bug in this code", 57 of its 343 debugging examples; OpenZeppelin 69 of 439; flask's
     "Fixed typo" in a docstring. It is framed as the edit it is."""
     return all(p.doc(i) for p in group for i in range(len(p.hunks)))
-
-
-_TRIPLE = ('"""', "'''")
 
 
 def _quotes(text: str) -> int:
@@ -959,7 +956,7 @@ def _in_docstring(part: Part, i: int) -> bool:
     peft's "Fix typo in docstring" of a config's long `Args:` list, flask's "Fixed paren in
     docstring" (the hunk starts inside the docstring: `_in_quotes` cannot tell) were bugs to find."""
     h = part.hunks[i]
-    if part.new or any(t in ln for ln in h.lines if ln[0] != " " for t in _TRIPLE):
+    if part.new or any(t in ln for ln in h.lines if ln[0] != " " for t in files.TRIPLE):
         return False
     if any(sum(_quotes(ln[1:]) for ln in g.lines if ln[0] == "-") != sum(_quotes(ln[1:]) for ln in g.lines
                                                                           if ln[0] == "+")

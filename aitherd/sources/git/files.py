@@ -779,6 +779,9 @@ def docstring_lines(code: str) -> set[int] | None:
             and isinstance(node.value.value, str) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
 
 
+TRIPLE = ('"""', "'''")  # Python's triple quotes
+
+
 def quoted_lines(code: str) -> set[int]:
     """The lines (1-based) of `code`, a Python snippet that starts outside any string, that hold
     triple quotes or lie between them by their count: every docstring's lines among them (a

@@ -32,6 +32,7 @@ import bisect
 import heapq
 import re
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
@@ -85,9 +86,6 @@ def _plain(line: str) -> str:
     return _NOISE.sub("", line)
 
 
-_TRIPLE = ('"""', "'''")
-
-
 def docstring_rows(hunk: Hunk) -> set[int]:
     """The rows of a Python hunk, on its old side, inside a docstring that opens in it: triple
     quotes at the start of a row right below a line that ends in ':' (a `def` or `class`), to
@@ -106,7 +104,7 @@ def docstring_rows(hunk: Hunk) -> set[int]:
         if opened:
             out.add(i)
             opened = quotes % 2 == 0
-        elif stripped.startswith(_TRIPLE) and prev.split("#", 1)[0].rstrip().endswith(":"):
+        elif stripped.startswith(files.TRIPLE) and prev.split("#", 1)[0].rstrip().endswith(":"):
             out.add(i)
             opened = quotes % 2 == 1
         if stripped:
@@ -114,7 +112,7 @@ def docstring_rows(hunk: Hunk) -> set[int]:
     return out
 
 
-def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset(), docs: set[int] | frozenset[int] = frozenset()
+def fixed_lines(hunk: Hunk, moved: frozenset[str] = frozenset(), docs: AbstractSet[int] = frozenset()
                 ) -> list[tuple[int, str]]:
     """(line number in the parent, text) of the lines this hunk really changes: not a line
     that comes back with only another version number or checksum in it (`{:plug, "~> 0.8.2"}`
