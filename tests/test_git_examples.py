@@ -10,6 +10,7 @@ import re
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
@@ -2043,6 +2044,17 @@ def test_a_file_the_commit_moves_or_splits_off_is_no_file_to_write(tmp_path: Pat
     assert [c.provenance["paths"] for c in written] == [["blog/helpers.py"]]  # new: shares only imports
 
 
+def _edited(tmp_path: Path, path: str, old: str, new: str, subject: str, cfg: GitMiningConfig) -> tuple[Path, Any]:
+    """A repository where one commit writes `path` as `old` and the next makes it `new`, and the
+    one example (not a review pair) mined for the second."""
+    r = new_repo(tmp_path / "r")
+    commit(r, f"Add {path}", {path: old})
+    commit(r, subject, {path: new})
+    out, _, _ = run(r, cfg=cfg)
+    (ex,) = [c for c in cands(out) if subject in c.messages[0]["content"] and c.category != "review"]
+    return r, ex
+
+
 def test_a_python_hunk_with_no_whole_statement_is_cut_from_the_file_around_it(tmp_path: Path) -> None:
     """A change deep in a call's arguments, or in a function whose docstring the hunk cuts off,
     holds no window that parses in its own rows: unlabelled fences (rich: 1,026 of 6,320
@@ -2055,11 +2067,8 @@ def test_a_python_hunk_with_no_whole_statement_is_cut_from_the_file_around_it(tm
            "def run(path):\n" + doc + "    return os.path.join(path, 'x')\n\n\n"
            "def stop(path):\n    return None\n")
     new = old.replace("option_9=9", "option_9=90").replace("'x')", "'y')").replace("return None", "return path")
-    r = new_repo(tmp_path / "r")
-    commit(r, "Add the config", {"app.py": old})
-    commit(r, "Tune option 9, run in y and stop with the path", {"app.py": new})
-    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
-    (ex,) = [c for c in cands(out) if "Tune option 9" in c.messages[0]["content"] and c.category != "review"]
+    r, ex = _edited(tmp_path, "app.py", old, new, "Tune option 9, run in y and stop with the path",
+                    GitMiningConfig(context_lines=2))
     ask, answer = ex.messages[0]["content"], ex.messages[1]["content"]
     assert [lang for lang, _ in fences(answer)] == ["python", "python"]  # the last two hunks are one
     old_lines, new_lines = old.split("\n"), new.split("\n")
@@ -2272,11 +2281,8 @@ def test_a_change_inside_a_long_docstring_is_shown_from_the_function_that_owns_i
             "    return pools[index]\n")
     old = "import functools\n\n\ndef cache(f):\n    return f\n\n\n" + func + "\n\ndef last():\n    return None\n"
     new = old.replace("        >>> list(product", "        >>> from itertools import product\n        >>> list(product")
-    r = new_repo(tmp_path / "r")
-    commit(r, "Add nth_product", {"more.py": old})
-    commit(r, "Import product in the nth_product doctest", {"more.py": new})
-    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=10))
-    (ex,) = [c for c in cands(out) if "Import product" in c.messages[0]["content"] and c.category != "review"]
+    r, ex = _edited(tmp_path, "more.py", old, new, "Import product in the nth_product doctest",
+                    GitMiningConfig(context_lines=10))
     ask, answer = ex.messages[0]["content"], ex.messages[1]["content"]
     ((lang, after),) = fences(answer)
     assert lang == "python" and after.startswith("@cache\ndef nth_product(index, *args):\n")
