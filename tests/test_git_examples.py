@@ -1298,6 +1298,8 @@ def test_plain_text_documents_in_capitals_are_documentation() -> None:
     """tmux's FAQ and NOTES edits were 56 "debugging" and "editing" examples at full weight."""
     assert files.is_docs("FAQ") and files.is_docs("NOTES") and files.is_docs("INSTALL") and files.is_docs("HACKING")
     assert not files.is_docs("install") and not files.is_docs("tools/notes") and not files.is_docs("BUILD")
+    # tqdm's contributing guide and release how-to
+    assert files.is_docs("CONTRIBUTE") and files.is_docs("RELEASE") and not files.is_docs("scripts/release")
     assert files.is_docs("app/src/main/play/en-US/listing/shortdescription")  # a store listing: prose
     assert not files.is_docs("app/src/main/play/build.gradle")
 

@@ -53,13 +53,15 @@ _PROSE_EXT = {".md": "markdown", ".markdown": "markdown", ".rst": "rst", ".txt":
               ".scrbl": "racket",  # Racket's Scribble documentation (typed-racket: 574 unlabelled)
               ".mdc": "markdown"}  # Cursor's rules for its assistant (maybe-finance's .cursor/rules: prose)
 _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AUTHORS|CONTRIBUTORS|CONTRIBUTING|"
+                          r"CONTRIBUTE|"  # tqdm's "HOW TO CONTRIBUTE TO TQDM" (19 unlabelled snippets)
                           r"(?:(?:MIT|BSD|APACHE|GPL|LGPL|ISC|MPL)[-_])?(UN)?LICEN[CS]E|"  # devise's MIT-LICENSE
                           r"COPYING|NOTICE|THANKS|TODO|CODE_OF_CONDUCT|SECURITY|"
                           r"RELEASE[-_]?NOTES|UPGRADING|MIGRATION)([-_.][\w.-]*)?$", re.I)
 # ... and, only as written in capitals (a lowercase `install` or `notes` may be a script), the
 # plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
-# "editing" examples at full weight)
-_PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE)"
+# "editing" examples at full weight; tqdm's RELEASE, "HOW TO MANAGE A NEW RELEASE": 14 unlabelled)
+_PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE|"
+                         r"RELEASE)"
                          r"([-_.][\w.-]*)?$")
 
 
