@@ -847,7 +847,14 @@ def group_examples(commit: Commit, label: Label, group: list[Part], role: str, c
         ask = f"{lead}{shown}Write {_names(group)}."
     elif fix:
         category = "debugging"
-        ask = f"Bug fix: {lead}" if task else ""
+        if subject and cfg.skip_vague and vague(subject, "", [p.path for p in group]):
+            # "Bug fix: Fixes" (peft 16, rich 18), "Bug fix: Fix" (peft 12) say nothing the
+            # request does not: the code and "find the bug" stand alone (the body, when there
+            # is one, is the answer's explanation)
+            note = task[len(subject):].strip()  # the part of a larger change it is, if it is
+            ask = f"{note}\n\n" if note else ""
+        else:
+            ask = f"Bug fix: {lead}" if task else ""
         ask += f"{before}\n\nFind the bug in this code and show the corrected code."
     else:
         category = "editing"
