@@ -314,6 +314,9 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     # code-quality services and style analysers: imbalanced-learn's, commons-csv's
                     "Lgtm fix", "PMD: Unnecessary use of fully qualified name", "Fix SonarCloud issues",
                     "Fix codespell findings", "Apply pyupgrade",
+                    # coding standards (symfony/console's 42 "Fixed CS")
+                    "Fixed CS", "Fixed CS (mainly method signatures)", "Fixed CS, simplified code", "CS fixes",
+                    "[Console] CS fix", "Fix coding standards", "Apply php-cs-fixer",
                     # the tool as the area (ripgrep)
                     "clippy: fix warnings about useless format call and remove references",
                     "lint: fix a few Clippy errors", "clippy: string constants have static lifetime by default."):
@@ -324,7 +327,8 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     # more than a typo or a warning: jinja's and flask's
                     "Fixed typo in parser.py that caused a broken traceback on syntax errors",
                     "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit",
-                    "Fix the PMD report crashing on empty files", "lint: fix crash on empty files"):
+                    "Fix the PMD report crashing on empty files", "lint: fix crash on empty files",
+                    "Fix .cs files not found", "Fixed CS and the crash on exit"):
         assert not tooling_fix(subject), subject
         assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 

@@ -266,6 +266,9 @@ _TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|ts
          # "PMD: Unnecessary use of fully qualified name")
          r"lgtm|sonar(?:qube|cloud|lint)?|pmd|spotbugs|findbugs|codespell|stylelint|ktlint|detekt|swiftlint|"
          r"golangci(?:-lint)?|pyupgrade|pre-commit|"
+         # coding standards, as PHP projects say it (symfony/console's 42 "Fixed CS": 31 of its
+         # debugging examples and 7 review pairs), and the fixers of them
+         r"cs|code[- ]style|coding[- ]standards?|php-?cs(?:-fixer)?|cs-fixer|"
          r"(?:compiler|build|deprecation)\s+warnings?|warnings?|type[- ]?(?:check(?:ing|er)?\s+)?(?:errors?|issues?))")
 # ... the tool or the typo ends the phrase, or errors, findings, "in", "for" ... follow it: "Fix
 # style attribute being dropped", "Fix warning box layout", "Fix black screen" are bugs.
