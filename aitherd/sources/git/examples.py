@@ -322,9 +322,10 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
-            elif (top := _in_string(more, pre)) is not None and sum(map(len, more[top:])) <= limit and (
-                    window := files.python_window(more[top:], narrow=True, top=True)) is not None:
-                rows, first = more[top:], hunk.new_start - (pre - top)
+            elif (top := _in_string(more, pre)) is not None:
+                more, pre = more[top:], pre - top
+                if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True, top=True)):
+                    rows, first = more, hunk.new_start - pre
         if window is None and fits:
             window = files.python_window(rows, elements=True)  # the last resort: a list's elements
         if window is None:
@@ -414,17 +415,14 @@ def _in_string(rows: list[str], pre: int) -> int | None:
     if q is None:
         return None
     text = rows[q][1:]
-    if (text.count('"""') + text.count("'''")) % 2 == 0:
+    if files.triple_quotes(text) % 2 == 0:
         return None  # a string that closes on its row (or none opens)
-    stripped = text.lstrip()
-    indent = len(text) - len(stripped)
+    indent = len(text) - len(text.lstrip())
     if indent == 0:
         return q  # a string at the first column: from its own row
-    if not stripped.startswith(files.TRIPLE):
-        return None  # a string assigned or passed (a template, a query): code, not a docstring
     above = next((k for k in range(q - 1, -1, -1) if rows[k][1:].strip()), None)
-    if above is None or not rows[above][1:].split("#", 1)[0].rstrip().endswith(":"):
-        return None  # not right below a `def` or `class` line (a docstring's closing quotes)
+    if above is None or not files.opens_docstring(text, rows[above][1:]):
+        return None  # a string assigned or passed, or a docstring's closing quotes: no docstring opens
     for k in range(above, -1, -1):
         t = rows[k][1:]
         u = t.lstrip()
@@ -885,10 +883,6 @@ def _comments_only(group: list[Part]) -> bool:
     return all(p.doc(i) for p in group for i in range(len(p.hunks)))
 
 
-def _quotes(text: str) -> int:
-    return text.count('"""') + text.count("'''")
-
-
 def _in_quotes(hunk: Hunk) -> bool:
     """Cheap and necessary (for a hunk that starts outside a string): each changed row is a
     comment, or holds triple quotes, or lies between triple quotes by their count from the
@@ -896,7 +890,7 @@ def _in_quotes(hunk: Hunk) -> bool:
     counts = {"-": 0, "+": 0}
     for ln in hunk.lines:
         mark, text = ln[0], ln[1:]
-        quotes = _quotes(text)
+        quotes = files.triple_quotes(text)
         if mark != " " and text.strip() and not quotes and not counts[mark] % 2 and not text.lstrip().startswith("#"):
             return False
         for side in ("-", "+"):
@@ -965,8 +959,8 @@ def _in_docstring(part: Part, i: int) -> bool:
     h = part.hunks[i]
     if part.new or any(t in ln for ln in h.lines if ln[0] != " " for t in files.TRIPLE):
         return False
-    if any(sum(_quotes(ln[1:]) for ln in g.lines if ln[0] == "-") != sum(_quotes(ln[1:]) for ln in g.lines
-                                                                          if ln[0] == "+")
+    count = files.triple_quotes
+    if any(sum(count(ln[1:]) for ln in g.lines if ln[0] == "-") != sum(count(ln[1:]) for ln in g.lines if ln[0] == "+")
            for g in part.fd.hunks if g.new_start < h.new_start):
         return False
     if part.snippets[i][0].lang == "python":

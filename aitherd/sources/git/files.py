@@ -784,13 +784,26 @@ def docstring_lines(code: str) -> set[int] | None:
 TRIPLE = ('"""', "'''")  # Python's triple quotes
 
 
+def triple_quotes(text: str) -> int:
+    """How many triple quotes, of either kind, `text` holds."""
+    return text.count('"""') + text.count("'''")
+
+
+def opens_docstring(row: str, above: str) -> bool:
+    """Does `row` (a line of Python) open a docstring: triple quotes first on it, right below
+    `above`, the line before it that is not blank, which ends in ':' (a `def` or `class`, a
+    comment after it aside)? Not a string assigned or passed (a template, a query), nor a
+    docstring's closing quotes."""
+    return row.lstrip().startswith(TRIPLE) and above.split("#", 1)[0].rstrip().endswith(":")
+
+
 def quoted_lines(code: str) -> set[int]:
     """The lines (1-based) of `code`, a Python snippet that starts outside any string, that hold
     triple quotes or lie between them by their count: every docstring's lines among them (a
     triple quote in a comment or a one-line string may miscount: the parse decides after)."""
     out, q = set(), 0
     for n, line in enumerate(code.split("\n"), start=1):
-        k = line.count('"""') + line.count("'''")
+        k = triple_quotes(line)
         if k or q % 2:
             out.add(n)
         q += k

@@ -99,15 +99,13 @@ def docstring_rows(hunk: Hunk) -> set[int]:
         if ln[0] == "+":
             continue
         text = ln[1:]
-        stripped = text.strip()
-        quotes = text.count('"""') + text.count("'''")
         if opened:
             out.add(i)
-            opened = quotes % 2 == 0
-        elif stripped.startswith(files.TRIPLE) and prev.split("#", 1)[0].rstrip().endswith(":"):
+            opened = files.triple_quotes(text) % 2 == 0
+        elif files.opens_docstring(text, prev):
             out.add(i)
-            opened = quotes % 2 == 1
-        if stripped:
+            opened = files.triple_quotes(text) % 2 == 1
+        if text.strip():
             prev = text
     return out
 
