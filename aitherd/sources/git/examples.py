@@ -926,22 +926,27 @@ def docs_only(part: Part, i: int) -> bool:
     return all(_documented_only(part.lang, sn, documented) for sn in part.snippets[i])
 
 
-def _documented_only(lang: str, sn: Snippet, documented: Callable[[str], set[int] | None]) -> bool:
-    """Are the lines a snippet changes blank, comments, or documentation (`documented`: the
-    lines of its text that are)?"""
+def _documented_only(lang: str, sn: Snippet, *documented: Callable[[str], set[int] | None]) -> bool:
+    """Are the lines a snippet changes blank, comments, or documentation by each of `documented`
+    in turn (the lines of its text that are; a cheap one first spares the next), the snippet's
+    sides compared once?"""
     if sn.before is None or sn.lang != lang:
         return False
     old, new = sn.before.split("\n"), sn.after.split("\n")
-    docs_old, docs_new = documented(sn.before), documented(sn.after)
-    if docs_old is None or docs_new is None:
-        return False
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-        if tag != "equal" and not (
-                all(k + 1 in docs_old or not old[k].strip() or files.comment_line(lang, old[k])
-                    for k in range(i1, i2)) and
-                all(k + 1 in docs_new or not new[k].strip() or files.comment_line(lang, new[k])
-                    for k in range(j1, j2))):
+    changes = None  # compared once the first of `documented` has told its lines
+    for told in documented:
+        docs_old, docs_new = told(sn.before), told(sn.after)
+        if docs_old is None or docs_new is None:
             return False
+        if changes is None:
+            changes = [op for op in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+                       if op[0] != "equal"]
+        for _, i1, i2, j1, j2 in changes:
+            if not (all(k + 1 in docs_old or not old[k].strip() or files.comment_line(lang, old[k])
+                        for k in range(i1, i2)) and
+                    all(k + 1 in docs_new or not new[k].strip() or files.comment_line(lang, new[k])
+                        for k in range(j1, j2))):
+                return False
     return True
 
 
@@ -970,8 +975,8 @@ def _in_docstring(part: Part, i: int) -> bool:
         # hunk's rows hold the previous method's docstring: their count from the hunk's first
         # row said code) and the windows from the statement that owns the docstring a hunk
         # starts in (`_in_string`). 2 of flask's 431 debugging examples were such edits.
-        return all(_documented_only(part.lang, sn, files.quoted_lines) and
-                   _documented_only(part.lang, sn, files.docstring_lines) for sn in part.snippets[i])
+        return all(_documented_only(part.lang, sn, files.quoted_lines, files.docstring_lines)
+                   for sn in part.snippets[i])
     data = part.new_blob
     if not data or (b'"""' not in data and b"'''" not in data):
         return False
