@@ -1101,8 +1101,8 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
     lines, marks, texts, indent, depth, quotes, first, last, floor, _, _, top = r
-    more = (i for i in (range(first, -1, -1) if narrow else range(first + 1))
-            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]) and (not top or i == 0))
+    more = (i for i in (range(1) if top else range(first, -1, -1) if narrow else range(first + 1))
+            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]))
     starts = list(islice(more, tries))
     appended = own and first not in starts
     if appended:
