@@ -319,7 +319,10 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     "[Console] CS fix", "Fix coding standards", "Apply php-cs-fixer",
                     # the tool as the area (ripgrep)
                     "clippy: fix warnings about useless format call and remove references",
-                    "lint: fix a few Clippy errors", "clippy: string constants have static lifetime by default."):
+                    "lint: fix a few Clippy errors", "clippy: string constants have static lifetime by default.",
+                    # what the tool found, told after the fix (gunicorn)
+                    "Some fixes discovered with pyflakes", "Fix issues found by pylint",
+                    "Fixed a few problems reported by flake8."):
         assert tooling_fix(subject), subject
         assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
     for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",
@@ -328,7 +331,8 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     "Fixed typo in parser.py that caused a broken traceback on syntax errors",
                     "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit",
                     "Fix the PMD report crashing on empty files", "lint: fix crash on empty files",
-                    "Fix .cs files not found", "Fixed CS and the crash on exit"):
+                    "Fix .cs files not found", "Fixed CS and the crash on exit",
+                    "Fix crash found by fuzzing", "Fix a leak found with valgrind", "Fix bug found by mypy's tests"):
         assert not tooling_fix(subject), subject
         assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 

@@ -786,12 +786,16 @@ def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path)
                                  "docs/keys.md": notes})
     commit(r, "PGP signatures for release binaries", {"sig/v1.3/jq-linux64.asc": sig.format("a" * 64),
                                                       "sig/jq-release.pub": sig.format("c" * 64).replace("SIGNATURE", "PUBLIC KEY BLOCK")})
+    # paramiko's test keys: an OpenSSH public key, a key certificate, a known_hosts line
+    commit(r, "Test keys", {"tests/test_rsa.key.pub": f"ssh-rsa AAAAB3NzaC1yc2E{'d' * 64} dev@example\n",
+                            "tests/test_ed25519.key-cert.pub": f"ssh-ed25519-cert-v01@openssh.com AAAAIHNz{'e' * 64}\n",
+                            "tests/known_hosts": f"example.com,10.0.0.1 ecdsa-sha2-nistp256 AAAAE2Vj{'f' * 64}\n"})
     commit(r, "Parse nothing as one and regenerate the manual", {
         "src/parse.c": "int parse(void) {\n  return 1;\n}\n", "jq.1.prebuilt": man.format("June")})
     out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     shown = "".join(c.messages[1]["content"] for c in cands(out))
     paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
-    assert "a" * 64 not in shown and "c" * 64 not in shown and counts["skipped_files.armored"] == 2
+    assert all(c * 64 not in shown for c in "acdef") and counts["skipped_files.armored"] == 5
     assert "jq.1.prebuilt" not in paths and counts["skipped_files.generated"] == 2
     assert {"src/parse.c", "docs/keys.md"} <= paths  # a key quoted in prose is not a file of base64
 
@@ -1246,6 +1250,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     (".simplecov", "ruby"), (".swift-version", "text"), ("pkgs/http_multi_server/.analysis_options", "yaml"),
     ("pkgs/http_parser/.test_config", "json"), ("test/node_smoke_tests/.eslintrc", "json"), (".jscsrc", "json"),
     ("test/.jshintignore", "gitignore"), ("gson/bnd.bnd", "properties"),
+    # thor's task files, gunicorn's raw requests and Pylint config, chalk's Flow types, paramiko's
+    # Bazaar ignore list
+    ("spec/fixtures/script.thor", "ruby"), ("Thorfile", "ruby"), ("tests/requests/valid/001.http", "http"),
+    (".pylintrc", "ini"), ("index.js.flow", "javascript"), (".flowconfig", "ini"), (".bzrignore", "gitignore"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1721,6 +1729,54 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
         assert exported(subject, "PiperOrigin-RevId: 697558231\nChange-Id: Ie78fb886746b11320e777587bf50c938d9054e37") == ("", "")
     assert exported("Add CSV export.", "PiperOrigin-RevId: 1") == ("Add CSV export.", "PiperOrigin-RevId: 1")
     assert any(a.startswith("Add CSV export") for a in asks)
+
+
+def test_a_message_is_read_as_git_reads_it_and_an_import_mark_is_no_subject(tmp_path: Path) -> None:
+    """The miner reads the raw message (%B) and tells subject and body as git's %s and %b do
+    (checked against git on 683,631 commits of 170 public histories), but for a first line that
+    is only an import's mark: paramiko's 496 commits brought from GNU Arch and Bazaar open with
+    "[project @ ...]" and their summary on the next line, which git joins into one subject
+    ("Bug fix: [project @ Arch-1:robey@lag.net--2003-public%secsh--dev--1.0--patch-111] fix
+    extremely unlikely channel counter wrapping Transport's channel counter can ...")."""
+    from aitherd.sources.git.parse import FMT, header_fields
+
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the transport", {"transport.py": "def close(self):\n    self.active = False\n"})
+    messages = ["\n\n  \nLeading blank lines  \r\nand a second line\t\n\n\n \nThe body\r\n\n", "Subject only",
+                "Subject\n\n\n", "[TASK]\nreplace the annotation\n", "[project @ robey@lag.net-20061001]\n\nalone\n",
+                "[project @ robey@lag.net-20061002]\nSFTPClient.put() now returns the stats object it collected during\n"
+                "verification. suggested by Jude Venn.\n"]
+    for message in messages:
+        (r / "msg").write_text(message)
+        subprocess.run(["git", "-C", str(r), "commit", "-q", "--allow-empty", "--cleanup=verbatim", "-F", "msg"],
+                       check=True)
+    (r / "msg").unlink()
+    fixed = ("[project @ Arch-1:robey@lag.net--2003-public%secsh--dev--1.0--patch-111]\n"
+             "fix extremely unlikely channel counter wrapping\nTransport's channel counter can overflow after\n"
+             "4 billion channels.\n\nAlso fix some comments.\n")
+    commit(r, fixed, {"transport.py": "def close(self):\n    self.active = False\n    self.counter = 0\n"})
+    ours = subprocess.run(["git", "-C", str(r), "log", f"--format={FMT}"], capture_output=True, check=True).stdout
+    theirs = subprocess.run(["git", "-C", str(r), "log", "--format=%x1e%s%x1f%b"], capture_output=True,
+                            check=True).stdout.decode().split("\x1e")[1:]  # bytes: no newline translated
+    headers = [h for h, _ in records(io.BytesIO(ours), 1 << 20)]
+    told = [(c.subject, c.body) for c in map(header_fields, headers)]
+    for (subject, body), git_said in zip(told[3:], theirs[3:], strict=True):
+        assert f"{subject}\x1f{body}" == git_said.removesuffix("\n"), git_said  # as git's %s and %b
+    assert told[3:6] == [("[TASK] replace the annotation", ""), ("Subject", ""), ("Subject only", "")]
+    assert told[6] == ("Leading blank lines and a second line", "The body\r\n\n")
+    assert told[2] == ("alone", "")  # a mark a paragraph of its own: the next one is the subject
+    # a sentence wrapped at the width is no summary line: the paragraph, as git joins it
+    assert told[1] == ("SFTPClient.put() now returns the stats object it collected during verification. "
+                       "suggested by Jude Venn.", "")
+    assert told[0] == ("fix extremely unlikely channel counter wrapping",
+                       "Transport's channel counter can overflow after\n4 billion channels.\n\nAlso fix some comments.\n")
+    assert told[-1] == ("Add the transport", "")
+    out, _, _ = run(r)
+    fix = [c for c in cands(out) if c.category == "debugging"]
+    assert len(fix) == 1 and fix[0].messages[0]["content"].startswith(
+        "Bug fix: Fix extremely unlikely channel counter wrapping\n\n`transport.py`")
+    assert "Transport's channel counter can overflow" in fix[0].messages[1]["content"]  # the body: its answer's why
+    assert "[project @" not in "".join(m["content"] for c in cands(out) for m in c.messages)
 
 
 def test_a_squash_of_git_log_entries_and_a_sign_off_in_the_subject_leave_no_names_in_the_task() -> None:
@@ -2384,6 +2440,13 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
     assert files.python2([" print 'hello'", "+x = 1"]) and files.python2(["+    except ValueError, e:"])
     for py3 in ("+key = lambda a, b: a", "+f = lambda: (1, 2)", "+sort(key=lambda x: (x[1], x[0]))",
                 "-    key=lambda (a, b): a", "+# print the result", "+g = lambda *a: (a)"):
+        assert not files.python2([py3]), py3
+    # paramiko's early util.py and sftp code: longs and octals without `0o`
+    for py2 in ("+    out = 0L", " s = struct.pack('>I', n & 0xffffffffL) + s", "+os.chmod(path, 0755)",
+                "+    if n < 5l:"):
+        assert files.python2([py2]), py2
+    for py3 in ("+x = '0L'", "+# mode 0755", "+x = 0o755", "+x = 00", "+x = 1.5 + 10", "+final = 0x1f",
+                "+t = 1e10", "-    out = 0L"):
         assert not files.python2([py3]), py3
 
 

@@ -67,8 +67,8 @@ def test_a_commit_over_the_size_limit_keeps_its_counts_but_is_not_cut_into_hunks
              "+++ b/m.py\n@@ -0,0 +1,1600 @@\n" + "".join(f"+{ln}\n" for ln in big.split("\n")[:-1]) +
              "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..2222222\n"
              "Binary files /dev/null and b/logo.png differ\n")
-    whole = parse_commit("abc\x1f\x1fA\x1f1\x1fAdd m\x1f", patch, lambda _p: None)
-    cut = parse_commit("abc\x1f\x1fA\x1f1\x1fAdd m\x1f", patch, lambda _p: None, max_bytes=1_000)
+    whole = parse_commit("abc\x1f\x1fA\x1f1\x1fAdd m\n", patch, lambda _p: None)
+    cut = parse_commit("abc\x1f\x1fA\x1f1\x1fAdd m\n", patch, lambda _p: None, max_bytes=1_000)
     assert whole.size == cut.size > 1_000 and whole.skipped == cut.skipped == {"files.binary": 1}
     assert whole.paths == cut.paths and [f.path for f in cut.files] == ["m.py"]
     assert len(whole.files[0].hunks) == 1 and cut.files[0].hunks == []

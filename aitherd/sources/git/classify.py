@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aitherd.sources.git import files, prior
-from aitherd.sources.git.message import split_subject
+from aitherd.sources.git.message import split_message, split_subject
 from aitherd.sources.git.prior import Prior
 
 CLASSES = prior.CLASSES  # ("bugfix", "feature", "refactor", "test", "docs", "chore")
@@ -278,7 +278,12 @@ _AFTER_TOOL = (r"(?=\s*(?:$|[.,;:!()\[]|(?:in|for|on|from|and|across|throughout|
 _TOOL_FIX = re.compile(
     rf"(?:\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?|resolve[sd]?|address(?:es|ed)?|apply|applied)\s+"
     rf"(?:(?:a|an|the|some|all|more|several|new|remaining|minor|various|few|of|[\w-]+'s|{_TOOL})\s+){{0,2}}|^\s*)"
-    rf"{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}|\b{_TOOL}{_TOOL_NOUN}", re.I)
+    rf"{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}|\b{_TOOL}{_TOOL_NOUN}|"
+    # what the tool found, told after the fix: gunicorn's "Some fixes discovered with pyflakes"
+    # ("Find the bug" in a change that drops unused imports), "Fix issues found by pylint"
+    rf"\bfix(?:e[sd]|ing)?\s+(?:[\w'-]+\s+){{0,4}}?(?:found|discovered|reported|caught|spotted|detected|flagged|"
+    rf"revealed|pointed\s+out)\s+(?:by|with|using|via|from)\s+(?:the\s+|running\s+)?{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}",
+    re.I)
 
 
 _CAUSED = re.compile(r"\bcaus(?:e[sd]?|ing)\b", re.I)
@@ -616,14 +621,16 @@ def history(repo: str, rev: str, limit: int) -> list[Logged]:
     import subprocess
 
     out = subprocess.run(["git", "-C", repo, "-c", "core.quotepath=off", "log", "--no-merges", "--no-renames",
-                          f"-n{limit}", "--format=\x1e%H\x1f%an\x1f%s\x1f%b\x1f", "--name-status", rev, "--"],
+                          f"-n{limit}", "--format=\x1e%H\x1f%an\x1f%B\x1f", "--name-status", rev, "--"],
                          capture_output=True, timeout=600, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{repo}: git log --name-status failed: "
                            f"{out.stderr.decode('utf-8', 'replace').strip()[:300]}")
     result = []
     for rec in out.stdout.decode("utf-8", "replace").split("\x1e")[1:]:
-        sha, author, subject, body, names = (rec.split("\x1f") + [""] * 5)[:5]
+        sha, author, rest = (rec.split("\x1f", 2) + [""] * 3)[:3]
+        raw, _, names = rest.rpartition("\x1f")  # a message may hold the separator: the paths never do
+        subject, body = split_message(raw)
         shape = Shape()
         for ln in names.strip().split("\n"):
             status, _, path = ln.partition("\t")

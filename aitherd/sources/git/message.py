@@ -269,3 +269,60 @@ def exported(subject: str, body: str) -> tuple[str, str]:
         subject, body = " ".join(para.split()), body.strip()
         if not _EXPORT_SUBJECT.match(subject) or not subject:
             return subject, body
+
+
+_GIT_SPACE = " \t\n\r"  # what git's isspace() strips from a line's end (not \v, not \f)
+# A first line that is only a version-control import's mark: tailor's and bzr's
+# "[project @ robey@lag.net-20061001034525-8f78a989ecde720c]" (paramiko: 496 commits, whose
+# summary is the next line; git joins both into one subject).
+_IMPORT_MARK = re.compile(r"\[project @ [^\]\n]*\]")
+
+
+def _skip_blank_lines(msg: str, i: int) -> int:
+    n = len(msg)
+    while i < n:
+        j = msg.find("\n", i)
+        end = n if j < 0 else j + 1
+        if msg[i:end].rstrip(_GIT_SPACE):
+            break
+        i = end
+    return i
+
+
+def split_message(raw: str) -> tuple[str, str]:
+    """(subject, body) of a raw commit message (git's %B) as git's %s and %b give them: the
+    first paragraph after any blank lines, each of its lines without trailing whitespace, joined
+    by spaces; the body is what follows the blank lines after it. But a first line that is only
+    an import's mark (`_IMPORT_MARK`) is dropped: the summary under it is the subject, the rest
+    of its paragraph the body's start (paramiko's "[project @ Arch-1:robey@lag.net--2003-public
+    %secsh--dev--1.0--patch-111] fix extremely unlikely channel counter wrapping Transport's
+    channel counter can overflow after 4 billion some channels are created. ..." asked a model
+    to fix all of that)."""
+    i = _skip_blank_lines(raw, 0)
+    lines: list[str] = []
+    n = len(raw)
+    while i < n:
+        j = raw.find("\n", i)
+        end = n if j < 0 else j + 1
+        line = raw[i:end].rstrip(_GIT_SPACE)
+        i = end
+        if not line:
+            break
+        lines.append(line)
+    body = raw[_skip_blank_lines(raw, i):]
+    if lines and _IMPORT_MARK.fullmatch(lines[0]):
+        if len(lines) == 1:
+            return split_message(body)  # the mark a paragraph of its own
+        if len(lines[1]) < _WRAPPED or lines[1].endswith((".", "!", "?")):
+            # a summary line, the rest of the paragraph the body's start ("fix extremely unlikely
+            # channel counter wrapping", then "Transport's channel counter can overflow ...")
+            rest = "\n".join(lines[2:])
+            return lines[1], f"{rest}\n\n{body}" if rest and body else f"{rest}\n" if rest else body
+        del lines[0]  # a sentence wrapped at the line's width: the paragraph is the subject, as git reads it
+    return " ".join(lines), body
+
+
+# A line this long or longer, under an import's mark, is a sentence wrapped at the width the
+# author wrote to ("SFTPClient.put() now returns the stats object it collected during" over
+# "verification."); paramiko's summary lines under the mark are mostly 30 to 57 characters.
+_WRAPPED = 60

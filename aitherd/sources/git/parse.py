@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from aitherd.sources.git.message import exported
+from aitherd.sources.git.message import exported, split_message
 
 SEP = "\x1e"  # record separator: opens and closes each commit header
-FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%s%x1f%b{SEP}"
+FMT = f"{SEP}%H%x1f%P%x1f%an%x1f%at%x1f%B{SEP}"  # the raw message: subject and body told by split_message
 _BSEP = SEP.encode()
 _NEXT = b"\n" + _BSEP
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$", re.M)
@@ -120,8 +120,8 @@ def _side_path(text: str, prefix: str) -> str | None:
 
 
 def header_fields(header: str) -> Commit:
-    sha, parents, author, when, subject, body = (header.split("\x1f") + [""] * 6)[:6]
-    subject, body = exported(subject, body)
+    sha, parents, author, when, raw = (header.split("\x1f", 4) + [""] * 5)[:5]
+    subject, body = exported(*split_message(raw))
     return Commit(sha=sha.strip(), parents=parents.split(), author=author,
                   time=int(when) if when.isdigit() else 0, subject=subject, body=body)
 
@@ -254,16 +254,27 @@ def _lfs_pointer(sec: str, at: int) -> bool:
 def _armored(sec: str, at: int) -> bool:
     """Is the file an ASCII-armored block from its first line: a PGP signature or key, a PEM
     certificate or key (`-----BEGIN PGP SIGNATURE-----`)? Base64 no model can write: jq's
-    sig/*.asc, 50 "Write sig/v1.3/jq-osx-x86.asc" examples."""
-    return _starts_with(sec, at, "-----BEGIN ")
+    sig/*.asc, 50 "Write sig/v1.3/jq-osx-x86.asc" examples. Or an OpenSSH public key, key
+    certificate or known-hosts line (`ssh-rsa AAAAB3...`): paramiko's tests/test_rsa.key.pub and
+    *-cert.pub, 9 "Write ..." examples of base64."""
+    return _starts_with(sec, at, "-----BEGIN ") or _starts_with(sec, at, _OPENSSH_KEY)
 
 
-def _starts_with(sec: str, at: int, text: str) -> bool:
-    """Does the file's first line (its first hunk, at `at`, starting at line 1) start with `text`?"""
+# An OpenSSH key's type and the start of its base64 (every key blob opens with the length of its
+# type name: "AAAA"), a host name before it in known_hosts
+_OPENSSH_KEY = re.compile(r"(?:[\w.,:\[\]*|=+/-]+ )?(?:ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp\d+|"
+                          r"sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)(?:-cert-v0\d@openssh\.com)? AAAA")
+
+
+def _starts_with(sec: str, at: int, text: str | re.Pattern[str]) -> bool:
+    """Does the file's first line (its first hunk, at `at`, starting at line 1) start with `text`
+    (or match it)?"""
     if not sec.startswith(("@@ -1,", "@@ -1 ", "@@ -0,0 +1"), at):
         return False
     first = sec.find("\n", at) + 1
-    return first > 0 and sec.startswith(text, first + 1) and sec[first:first + 1] in "+- "
+    if first <= 0 or sec[first:first + 1] not in "+- ":
+        return False
+    return sec.startswith(text, first + 1) if isinstance(text, str) else text.match(sec, first + 1) is not None
 
 
 def hunks(path: str, sec: str, at: int) -> list[Hunk]:
