@@ -1681,6 +1681,9 @@ def test_an_issue_trackers_key_is_cut_from_the_task() -> None:
                           ("[SPARK-1234][SQL][FOLLOWUP] Fix the optimizer", "Fix the optimizer"),
                           ("LANG-1234, LANG-1235: Fix the splitter", "Fix the splitter"),
                           ("IO-233 IO-330 Add Methods for Buffering Streams", "Add Methods for Buffering Streams"),
+                          # in brackets a key is a ticket's whatever its letters (gorilla/mux's Jira)
+                          ("[GPT-95] Update go version, add tools", "Update go version, add tools"),
+                          ("Support GPT-4 [GPT-12]", "Support GPT-4"), ("GPT-4 support", "GPT-4 support"),
                           # not keys: names, a branch, a key inside the sentence
                           ("UTF-8 support in the reader", "UTF-8 support in the reader"), ("SHA-256 digests", "SHA-256 digests"),
                           ("CVE-2021-44228: patch the lookup", "CVE-2021-44228: patch the lookup"),

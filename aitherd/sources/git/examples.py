@@ -76,7 +76,10 @@ _ISSUE_HEAD = re.compile(rf"^{_ISSUE_WORD}\s*(?::|\s-|,)\s*(?=\S)", re.I)
 _NOT_KEYS = (r"(?!(?:UTF|UCS|ISO|SHA|MD|AES|RSA|RFC|CVE|GPT|PEP|ES|ECMA|HTTP|IE|COVID|CP|WIN|TLS|SSL|IPV|IEEE|ANSI|"
              r"BASE|DDR|USB|ARM|JSR|JEP|KIP|FLIP|SIP|PSR)-)")
 _KEY = rf"{_NOT_KEYS}[A-Z][A-Z0-9_]+-\d+"
-_TICKET_HEAD = re.compile(rf"^(?:\[{_KEY}(?:,\s*{_KEY})*\]|{_KEY}(?:(?:,\s*|\s+){_KEY})*(?=[\s:.]))"
+# In square brackets a key is a ticket's whatever its letters: gorilla/mux's "[GPT-95] Update go
+# version ..." (its Jira project, not a model's name)
+_BRACKETED_KEY = r"[A-Z][A-Z0-9_]+-\d+"
+_TICKET_HEAD = re.compile(rf"^(?:\[{_BRACKETED_KEY}(?:,\s*{_BRACKETED_KEY})*\]|{_KEY}(?:(?:,\s*|\s+){_KEY})*(?=[\s:.]))"
                           rf"(?:\[[\w .-]+\])*\s*[:.-]?\s*(?=\S)")
 _KEY_ANYWHERE = re.compile(rf"\b{_KEY}\b")
 # Python's own conventions, which its tools and many of its projects follow: an issue on GitHub
@@ -98,7 +101,7 @@ _TELLS = (r"(?!(?i:is|was|were|are|has|had|have|should|would|could|can|cannot|wi
           r"|\w+(?<!s)s\b|&)")
 _ISSUE_REF_HEAD = re.compile(rf"^(?:\[\d+\.(?:\d+|x)\]\s*(?=\S))?(?:(?:{_ISSUE_REFS}|{_BRACKETED_REFS})"
                              rf"(?:\s*[:.-]\s*|\s+{_TELLS})(?=\S))?(?<=.)")
-_TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_KEY}\])\s*\.?\s*$")
+_TICKET_TAIL = re.compile(rf"\s*(?:\(\s*{_KEY}(?:,\s*{_KEY})*\s*\)|\[{_BRACKETED_KEY}\])\s*\.?\s*$")
 
 
 def intent(commit: Commit) -> tuple[str, str]:
