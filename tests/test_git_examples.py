@@ -789,13 +789,16 @@ def test_armored_signatures_and_generated_man_pages_are_not_code(tmp_path: Path)
     # paramiko's test keys: an OpenSSH public key, a key certificate, a known_hosts line
     commit(r, "Test keys", {"tests/test_rsa.key.pub": f"ssh-rsa AAAAB3NzaC1yc2E{'d' * 64} dev@example\n",
                             "tests/test_ed25519.key-cert.pub": f"ssh-ed25519-cert-v01@openssh.com AAAAIHNz{'e' * 64}\n",
-                            "tests/known_hosts": f"example.com,10.0.0.1 ecdsa-sha2-nistp256 AAAAE2Vj{'f' * 64}\n"})
+                            "tests/known_hosts": f"example.com,10.0.0.1 ecdsa-sha2-nistp256 AAAAE2Vj{'f' * 64}\n",
+                            # Apache's KEYS: prose, then the releasers' PGP blocks (junit4)
+                            "KEYS": "This file contains the PGP key that is used to sign releases.\n\n" +
+                                    sig.format("g" * 64).replace("SIGNATURE", "PUBLIC KEY BLOCK")})
     commit(r, "Parse nothing as one and regenerate the manual", {
         "src/parse.c": "int parse(void) {\n  return 1;\n}\n", "jq.1.prebuilt": man.format("June")})
     out, counts, _ = run(r, cfg=GitMiningConfig(context_lines=2))
     shown = "".join(c.messages[1]["content"] for c in cands(out))
     paths = {p for c in cands(out) for p in c.provenance.get("paths", [])}
-    assert all(c * 64 not in shown for c in "acdef") and counts["skipped_files.armored"] == 5
+    assert all(c * 64 not in shown for c in "acdefg") and counts["skipped_files.armored"] == 6
     assert "jq.1.prebuilt" not in paths and counts["skipped_files.generated"] == 2
     assert {"src/parse.c", "docs/keys.md"} <= paths  # a key quoted in prose is not a file of base64
 
@@ -1254,6 +1257,12 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # Bazaar ignore list
     ("spec/fixtures/script.thor", "ruby"), ("Thorfile", "ruby"), ("tests/requests/valid/001.http", "http"),
     (".pylintrc", "ini"), ("index.js.flow", "javascript"), (".flowconfig", "ini"), (".bzrignore", "gitignore"),
+    # junit4's CVS ignore list, Eclipse metadata and AntUnit builds; pip-tools' Bandit config; clap's
+    # completion tests and Cargo config
+    (".cvsignore", "gitignore"), (".vcm_meta", "xml"), ("experimental-use-of-antunit/junit.ant", "xml"),
+    (".bandit", "ini"), ("tests/snapshots/home/test/bash/.bashrc", "bash"), ("elvish/rc.elv", "elvish"),
+    ("snapshots/aliases.elvish", "elvish"), (".cargo/config", "toml"), ("config", ""),
+    ("BUILDING", "text"), ("CODING_STYLE", "text"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
@@ -1311,6 +1320,7 @@ def test_plain_text_documents_in_capitals_are_documentation() -> None:
     assert not files.is_docs("install") and not files.is_docs("tools/notes") and not files.is_docs("BUILD")
     # tqdm's contributing guide and release how-to
     assert files.is_docs("CONTRIBUTE") and files.is_docs("RELEASE") and not files.is_docs("scripts/release")
+    assert files.is_docs("BUILDING") and files.is_docs("CODING_STYLE")  # junit4's how-tos
     assert files.is_docs("app/src/main/play/en-US/listing/shortdescription")  # a store listing: prose
     assert not files.is_docs("app/src/main/play/build.gradle")
 

@@ -61,7 +61,9 @@ _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AU
 # plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
 # "editing" examples at full weight; tqdm's RELEASE, "HOW TO MANAGE A NEW RELEASE": 14 unlabelled)
 _PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE|"
-                         r"RELEASE)"
+                         r"RELEASE|"
+                         # junit4's how-tos (CODING_STYLE's "Added suggestions by dsaff" was a bug to find)
+                         r"BUILDING|CODING[-_]STYLE)"
                          r"([-_.][\w.-]*)?$")
 
 
@@ -183,6 +185,8 @@ LANG = {
     # Thor's task files are Ruby (thor: 129 unlabelled), raw HTTP messages (gunicorn's
     # tests/requests/*.http: 106)
     ".thor": "ruby", ".http": "http",
+    # Ant's builds by another name (junit4's AntUnit tests), Elvish scripts (clap's completions)
+    ".ant": "xml", ".elv": "elvish", ".elvish": "elvish",
     # Visual Studio's older projects and property sheets, C++Builder's (googletest: 54 unlabelled)
     ".vcproj": "xml", ".vsprops": "xml", ".cbproj": "xml", ".groupproj": "xml",
     ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
@@ -246,7 +250,11 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".simplecov": "ruby", ".pryrc": "ruby", ".autotest": "ruby",
           # thor's own Thorfile (41 unlabelled), Flow's and Pylint's configs (chalk, gunicorn),
           # Bazaar's ignore list (paramiko)
-          "Thorfile": "ruby", ".flowconfig": "ini", ".pylintrc": "ini", "pylintrc": "ini", ".bzrignore": "gitignore"}
+          "Thorfile": "ruby", ".flowconfig": "ini", ".pylintrc": "ini", "pylintrc": "ini", ".bzrignore": "gitignore",
+          # CVS's ignore list and Eclipse's old project metadata (junit4), Bandit's config (pip-tools),
+          # Cargo's config before its .toml name, a shell's startup file (clap's completion tests)
+          ".cvsignore": "gitignore", ".vcm_meta": "xml", ".bandit": "ini", ".bashrc": "bash", ".bash_profile": "bash",
+          ".profile": "bash"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -344,6 +352,8 @@ def language(path: str) -> str:
     lang = _NAMES.get(name) or LANG.get(ext) or LANG.get(ext.lower()) or _NAMES_FOLDED.get(name.lower(), "")
     if not lang and name.endswith(".app.src"):
         return "erlang"  # an Erlang application's resource file before the build
+    if name == "config" and path.endswith(".cargo/config"):
+        return "toml"  # Cargo's config before its .toml name (clap); `config` alone names nothing
     if ext == ".t":
         # Perl's tests live in t/ (mojo: 8,681 snippets); a dune cram test elsewhere is a shell
         # session with its output (ppxlib's test/*.t: 162 were fenced perl)

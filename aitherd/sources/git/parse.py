@@ -209,7 +209,7 @@ def parse_files(commit: Commit, patch: str, skip_path: Callable[[str], str | Non
         if _lfs_pointer(sec, at + 1):
             commit.skip("files.lfs_pointer")
             continue
-        if _armored(sec, at + 1):
+        if _armored(sec, at + 1) or path.rpartition("/")[2] in _KEY_FILES:
             commit.skip("files.armored")
             continue
         fd = FileDiff(path=path, status=status, blob=blob, old_blob=old_blob, size=len(sec))
@@ -258,6 +258,11 @@ def _armored(sec: str, at: int) -> bool:
     certificate or known-hosts line (`ssh-rsa AAAAB3...`): paramiko's tests/test_rsa.key.pub and
     *-cert.pub, 9 "Write ..." examples of base64."""
     return _starts_with(sec, at, "-----BEGIN ") or _starts_with(sec, at, _OPENSSH_KEY)
+
+
+# Apache's list of its releasers' public keys: a line of prose, then their PGP blocks (junit4's
+# "Add signing key" asked to "Write `KEYS`.")
+_KEY_FILES = frozenset({"KEYS", "KEYS.txt"})
 
 
 # An OpenSSH key's type and the start of its base64 (every key blob opens with the length of its
