@@ -322,7 +322,11 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     "lint: fix a few Clippy errors", "clippy: string constants have static lifetime by default.",
                     # what the tool found, told after the fix (gunicorn)
                     "Some fixes discovered with pyflakes", "Fix issues found by pylint",
-                    "Fixed a few problems reported by flake8."):
+                    "Fixed a few problems reported by flake8.",
+                    # what documents the code (junit4's javadoc fix that also renamed methods)
+                    'fixed Javadoc "its" micros -> toMicros, millis -> toMillis', "Fix javadoc", "Fixed docs",
+                    "Fix documentation of the parser", "Fix the docstring.", "Fix comments in parser.py",
+                    "Fixed doc error"):
         assert tooling_fix(subject), subject
         assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
     for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",
@@ -332,7 +336,11 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     "Fixed warning and broken tests on 3.3", "Fix typo and fix the crash on exit",
                     "Fix the PMD report crashing on empty files", "lint: fix crash on empty files",
                     "Fix .cs files not found", "Fixed CS and the crash on exit",
-                    "Fix crash found by fuzzing", "Fix a leak found with valgrind", "Fix bug found by mypy's tests"):
+                    "Fix crash found by fuzzing", "Fix a leak found with valgrind", "Fix bug found by mypy's tests",
+                    "Fix comment parsing", "Fix docs build", "Fix doc generation crash", "Fix the docs' broken search",
+                    # clap's: a feature, and bugs in what is shown
+                    "Apply doc comments for `#[command(subcommand)]`", "Fix formatting of help for flags and options",
+                    "Fix documentation of the parser crash"):
         assert not tooling_fix(subject), subject
         assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 

@@ -273,8 +273,8 @@ _TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|ts
 # ... the tool or the typo ends the phrase, or errors, findings, "in", "for" ... follow it: "Fix
 # style attribute being dropped", "Fix warning box layout", "Fix black screen" are bugs.
 _TOOL_NOUN = r"(?:\s+(?:fix(?:es)?|errors?|issues?|findings?|warnings?|complaints?|nits?)\b)"
-_AFTER_TOOL = (r"(?=\s*(?:$|[.,;:!()\[]|(?:in|for|on|from|and|across|throughout|after|with|to|reported|found|here|"
-               r"there)\b))")
+_AFTER_TOOL = (r"(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|"  # a quote opens what was fixed; not "mypy's tests"
+               r"(?:in|for|on|from|and|across|throughout|after|with|to|reported|found|here|there)\b))")
 _TOOL_FIX = re.compile(
     rf"(?:\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?|resolve[sd]?|address(?:es|ed)?|apply|applied)\s+"
     rf"(?:(?:a|an|the|some|all|more|several|new|remaining|minor|various|few|of|[\w-]+'s|{_TOOL})\s+){{0,2}}|^\s*)"
@@ -282,7 +282,13 @@ _TOOL_FIX = re.compile(
     # what the tool found, told after the fix: gunicorn's "Some fixes discovered with pyflakes"
     # ("Find the bug" in a change that drops unused imports), "Fix issues found by pylint"
     rf"\bfix(?:e[sd]|ing)?\s+(?:[\w'-]+\s+){{0,4}}?(?:found|discovered|reported|caught|spotted|detected|flagged|"
-    rf"revealed|pointed\s+out)\s+(?:by|with|using|via|from)\s+(?:the\s+|running\s+)?{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}",
+    rf"revealed|pointed\s+out)\s+(?:by|with|using|via|from)\s+(?:the\s+|running\s+)?{_TOOL}\b{_TOOL_NOUN}?{_AFTER_TOOL}|"
+    # what documents the code, fixed: junit4's "fixed Javadoc "its" micros -> toMicros ..." (a review
+    # pair of its renames), "Fix docs", "Fix the docstring", "Fix documentation of ..."; not "Apply doc
+    # comments for ..." (clap: a feature), "Fix docs build", "Fix comment parsing"
+    rf"\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?)\s+(?:(?:a|an|the|some|all|more|several|minor|various|few|wrong|"
+    rf"incorrect|outdated|misleading|[\w-]+'s)\s+){{0,2}}(?:javadocs?|jsdoc|docs?|documentation|docstrings?|"
+    rf"doc[- ]?comments?|comments?){_TOOL_NOUN}?(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|(?:in|for|of|on|about)\b))",
     re.I)
 
 
