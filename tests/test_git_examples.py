@@ -205,6 +205,10 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Typo", "", ["src/a.c"], False), ("Formatting.", "", ["src/a.c"], False),
     ("Javadoc", "Use HTML 'em' tag instead of 'i' tag", ["src/main/java/CSVFormat.java"], False),
     ("app.run()", "", ["flask/app.py"], False),
+    # what a review asked for, the reviewer named: GitHub's default, clap's, junit4's, pip-tools'
+    ("Apply suggestions from code review", "", ["src/a.py"], True), ("Address epage's remarks", "", ["src/a.rs"], True),
+    ("Reworked based on suggestions", "", ["A.java"], True), ("PR review feedback.", "", ["piptools/sync.py"], True),
+    ("Apply review feedback to the parser", "", ["src/a.py"], False), ("Fix epage's parser", "", ["src/a.rs"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

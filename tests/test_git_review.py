@@ -255,6 +255,18 @@ def test_a_commit_without_a_message_is_reviewed_without_empty_brackets(tmp_path:
     assert rev.messages[0]["content"].startswith("Review this change:\n") and "()" not in rev.messages[0]["content"]
 
 
+def test_a_subject_that_names_no_change_is_left_out_of_a_review(tmp_path: Path) -> None:
+    """pip-tools' "There is a problem: PR review feedback.", clap's "address epage's remarks": the
+    lines at fault and the suggested fix say what the problem is; "Review this change (WIP)" names
+    nothing either."""
+    r = new_repo(tmp_path / "r")
+    commit(r, "WIP", {"m.py": "def f(x):\n    return x * 2\n"}, when=T0)
+    commit(r, "fix: address epage's remarks", {"m.py": "def f(x):\n    return x * 3\n"}, when=T0 + DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.messages[0]["content"].startswith("Review this change:\n")
+    assert rev.messages[1]["content"].startswith("There is a problem. The line `return x * 2` is at fault.")
+
+
 def test_a_line_only_moved_by_a_rename_is_not_blamed_on_the_rename(tmp_path: Path) -> None:
     """phoenix's "Add eex suffix for generator files" renamed 20 templates: 135 of its review
     pairs showed that commit adding a whole file and blamed it for lines it only moved."""

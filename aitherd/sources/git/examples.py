@@ -647,6 +647,10 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     # phoenix's "Minor tweaks after code review", "Address review comments", "Updates per PR review")
     "review", "reviews", "reviewed", "feedback", "comments", "suggestions", "suggested", "address", "addressed",
     "made", "pr", "merge", "merged", "tidy", "tidied",
+    # GitHub's "Apply suggestions from code review", clap's "Address epage's remarks", junit4's
+    # "Reworked based on suggestions" (a reviewer named: `vague`)
+    "apply", "applied", "suggestion", "remarks", "remark", "comment", "nit", "nits", "incorporate", "incorporated",
+    "rework", "reworked",
     # a merge's conflicts resolved, by hand, which the subject does not say (testify's and
     # puppetlabs-stdlib's "Resolve conflicts", cats' "Fix merge conflict.", typeorm's "Resolved
     # conflict in CHANGELOG.md file": 27 examples in 9 of 47 histories)
@@ -684,7 +688,16 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
     if any(w in _ACTIONABLE for w in words) or not any(empty):
         return False
     named = {w for p in paths for w in _TOKEN.findall(p.lower())}
+    for i, w in enumerate(words):
+        # the reviewer, named ("epage's remarks", "suggestions by dsaff"), names no change
+        if ((w.endswith("'s") and i + 1 < len(words) and words[i + 1] in _REVIEW_WORDS) or
+                (i >= 2 and words[i - 1] in ("by", "from") and words[i - 2] in _REVIEW_WORDS)):
+            empty[i] = True
     return all(e or w in _GLUE or w in named for e, w in zip(empty, words, strict=True))
+
+
+_REVIEW_WORDS = frozenset({"review", "reviews", "feedback", "comments", "comment", "suggestions", "suggestion",
+                           "remarks", "remark", "nits"})
 
 
 # A token: words and numbers joined by dots ("0.1.4", "foo.bar"), so a version is one token.

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files, history
-from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins
+from aitherd.sources.git.examples import Part, fence_for, intent, masked_pins, vague
 from aitherd.sources.git.gitio import GitError, git
 from aitherd.sources.git.history import SLACK, Group, Node
 from aitherd.sources.git.parse import (
@@ -561,6 +561,10 @@ def _review(cfg: Settings, r: Request, shown_as: tuple[Commit, history.Sections]
     fix = "\n".join(by_id[i].diff() for i in fix_hunks)
     change_fence, fix_fence = fence_for(change), fence_for(fix)
     intro_subject, fix_subject = intro_subject.rstrip(" ."), fix_subject.rstrip(" .")  # "... (#12)." then ". "
+    # A subject that names no change says nothing here either: pip-tools' "There is a problem: PR
+    # review feedback.", a "Review this change (WIP)"; the lines at fault and the fix say it
+    intro_subject = "" if vague(intro_subject, "", [r.path]) else intro_subject
+    fix_subject = "" if vague(fix_subject, "", [r.path]) else fix_subject
     named = f" ({intro_subject})" if intro_subject else ""  # a commit may have no message at all
     ask = f"Review this change{named}:\n\n{change_fence}diff\n{change}\n{change_fence}"
     where = (f"The line `{faulty[0]}` is at fault." if len(faulty) == 1 else
