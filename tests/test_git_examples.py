@@ -1267,6 +1267,10 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     (".bandit", "ini"), ("tests/snapshots/home/test/bash/.bashrc", "bash"), ("elvish/rc.elv", "elvish"),
     ("snapshots/aliases.elvish", "elvish"), (".cargo/config", "toml"), ("config", ""),
     ("BUILDING", "text"), ("CODING_STYLE", "text"),
+    # FluentValidation's, flysystem's, kotlinpoet's
+    ("build.boo", "boo"), ("src/FluentValidation.K/FluentValidation.K.kproj", "xml"),
+    ("FluentValidation.5.0.resharper", "xml"), (".hgignore", "gitignore"), ("test_files/unknown-mime-type.md5", "text"),
+    (".github/workflows/.java-version", "text"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -187,6 +187,9 @@ LANG = {
     ".thor": "ruby", ".http": "http",
     # Ant's builds by another name (junit4's AntUnit tests), Elvish scripts (clap's completions)
     ".ant": "xml", ".elv": "elvish", ".elvish": "elvish",
+    # FluentValidation's Boo build script, ASP.NET 5's project files, ReSharper's settings; a
+    # checksum file (flysystem's test_files)
+    ".boo": "boo", ".kproj": "xml", ".resharper": "xml", ".md5": "text", ".sha256": "text",
     # Visual Studio's older projects and property sheets, C++Builder's (googletest: 54 unlabelled)
     ".vcproj": "xml", ".vsprops": "xml", ".cbproj": "xml", ".groupproj": "xml",
     ".jbuilder": "ruby",  # Rails' JSON views (maybe-finance)
@@ -254,7 +257,7 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           # CVS's ignore list and Eclipse's old project metadata (junit4), Bandit's config (pip-tools),
           # Cargo's config before its .toml name, a shell's startup file (clap's completion tests)
           ".cvsignore": "gitignore", ".vcm_meta": "xml", ".bandit": "ini", ".bashrc": "bash", ".bash_profile": "bash",
-          ".profile": "bash"}
+          ".profile": "bash", ".hgignore": "gitignore", ".java-version": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
