@@ -2469,6 +2469,13 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
     for py3 in ("+x = '0L'", "+# mode 0755", "+x = 0o755", "+x = 00", "+x = 1.5 + 10", "+final = 0x1f",
                 "+t = 1e10", "-    out = 0L"):
         assert not files.python2([py3]), py3
+    # gunicorn's early workers: `async` as a name, before Python 3.7 made it a keyword
+    for py2 in (" from gunicorn.workers.async import AsyncWorker", "+    self.async = True",
+                "+    run(async=True)", "+import async", "+def await(x):"):
+        assert files.python2([py2]), py2
+    for py3 in ("+async def f():", "+    await self.run()", "+    async with lock:", "+x = 'async=True'",
+                "+# the .async module", "+    return await asyncio.sleep(1)", "+async for x in xs:"):
+        assert not files.python2([py3]), py3
 
 
 def test_a_version_set_beside_a_fix_is_left_out_of_its_example(tmp_path: Path) -> None:

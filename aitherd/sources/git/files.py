@@ -923,6 +923,13 @@ _NUMBER2 = re.compile(r"(?<![\w.])(?:(?:0[xX][0-9a-fA-F]+|\d+)[lL]|0[0-7]*[1-7][
 _NUMBER2_HINT = re.compile(r"\d[lL]\b|[xX][0-9a-fA-F]+[lL]\b|(?<![\w.])0\d")
 
 
+# ... and `async` or `await` as a name, which Python 3.7 made keywords: gunicorn's early
+# `from gunicorn.workers.async import AsyncWorker`, `async=True` (17 of its 186 Python
+# snippets with no language). Python 2's as much as 3.6's; no Python that parses now.
+_ASYNC_NAME = re.compile(r"\.(?:async|await)\b|\b(?:import|def|class)[ \t]+(?:async|await)\b|"
+                         r"\b(?:async|await)[ \t]*(?:=(?!=)|\.)")
+
+
 def python2(rows: list[str]) -> bool:
     """Does a hunk's new side (rows prefixed ' ', '+', '-') hold a statement only Python 2 has?
     Such code parses in no window (flask's early history: 78 of its 446 Python snippets with
@@ -930,7 +937,9 @@ def python2(rows: list[str]) -> bool:
     parse as Python 3."""
     return any(ln[0] != "-" and (_PYTHON2.match(ln, 1) or ("lambda" in ln and _LAMBDA2.search(ln)) or
                                  (_NUMBER2_HINT.search(ln) is not None and
-                                  _NUMBER2.search(_STRINGS_LINES.sub("", ln[1:])) is not None))
+                                  _NUMBER2.search(_STRINGS_LINES.sub("", ln[1:])) is not None) or
+                                 (("async" in ln or "await" in ln) and
+                                  _ASYNC_NAME.search(_STRINGS_LINES.sub("", ln[1:])) is not None))
                for ln in rows)
 
 
