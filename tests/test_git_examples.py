@@ -209,6 +209,8 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Apply suggestions from code review", "", ["src/a.py"], True), ("Address epage's remarks", "", ["src/a.rs"], True),
     ("Reworked based on suggestions", "", ["A.java"], True), ("PR review feedback.", "", ["piptools/sync.py"], True),
     ("Apply review feedback to the parser", "", ["src/a.py"], False), ("Fix epage's parser", "", ["src/a.rs"], False),
+    ("Modify spec/register_spec.rb", "", ["spec/register_spec.rb"], True),  # thor's: the file alone
+    ("Modify the parser to skip blank lines", "", ["lib/parser.rb"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

@@ -638,7 +638,8 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "working", "work", "refac", "refactor", "refactoring", "update", "updates", "updated", "change", "changes",
     "changed", "misc", "tweak", "tweaks", "tweaked", "stuff", "tmp", "temp", "save", "sync", "fix", "fixes",
     "fixed", "minor", "improvement", "improvements", "improve", "improved", "progress", "done", "commit", "edit",
-    "edits", "edited", "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout", "doc", "docs",
+    "edits", "edited", "modify", "modified", "modifies", "modification", "modifications",  # thor's "Modify spec/x.rb"
+    "todo", "asdf", "ok", "oops", "again", "rename", "renamed", "layout", "doc", "docs",
     "documentation", "readme", "rm", "md", "code", "coding", "optimize", "optimized",
     "optimise", "optimised", "optimization", "upgrade", "upgraded",
     # ... which part, the subject cannot say (typed-racket's "Simplify": two of a file's requires removed)
