@@ -39,6 +39,20 @@ def test_rules_read_inflections_and_whole_words(message: str, kind: str) -> None
     assert rules(message, CODE) == kind
 
 
+@pytest.mark.parametrize(("message", "kind"), [
+    # kotlinpoet's, beside its tests: "code changed with its tests" outweighed a first word the
+    # rules knew only as "enhance" (or not at all)
+    ("Enhanced TypeName(s) with List<AnnotationSpec>", "feature"), ("Implemented flatten on enums", "feature"),
+    ("Supports the new flag", "feature"), ("Extended the parser with annotations", "feature"),
+    ("Renamed the helpers", "refactor"), ("Moving the parser to its own module", "refactor"),
+    ("Simplified the loop", "refactor"), ("Caught the timeout in the client", "bugfix"),
+    ("Handled an empty config", "bugfix"),
+])
+def test_rules_read_a_first_words_other_forms(message: str, kind: str) -> None:
+    both = Shape(paths=["src/app.py", "tests/test_app.py"], statuses=["M", "M"], added=3, removed=2)
+    assert rules(message, both) == kind
+
+
 def test_paths_name_docs_tests_and_ci() -> None:
     assert rules("Update", Shape(["docs/index.md", "docs/img/shot.png"], ["M", "A"])) == "docs"
     assert rules("Update", Shape([".github/workflows/ci.yml"], ["M"])) == "chore"

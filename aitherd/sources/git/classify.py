@@ -355,7 +355,36 @@ _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "f
           "split": "refactor", "reorganize": "refactor", "optimize": "refactor", "improve": "refactor",
           "document": "docs", "documentation": "docs", "docs": "docs", "doc": "docs", "readme": "docs",
           "bump": "chore", "upgrade": "chore", "pin": "chore", "release": "chore", "ci": "chore",
-          "test": "test", "tests": "test", "cover": "test"}
+          "test": "test", "tests": "test", "cover": "test",
+          # ... and to enhance or extend it is to add to it (kotlinpoet's "Enhanced TypeName(s) with
+          # List<AnnotationSpec>" beside its tests was a bugfix by "code changed with its tests")
+          "enhance": "feature", "extend": "feature", "provide": "feature", "create": "feature", "caught": "bugfix"}
+
+
+def _inflected(first: dict[str, str]) -> dict[str, str]:
+    """`first` with its verbs' other forms: "implemented", "supports", "moving" open a subject as
+    "implement", "support" and "move" do (the rules read the first word as written)."""
+    out = dict(first)
+    for verb in _VERBS:
+        if verb.endswith("y"):
+            forms = (verb[:-1] + "ies", verb[:-1] + "ied", verb + "ing")
+        elif verb.endswith("e"):
+            forms = (verb + "s", verb + "d", verb[:-1] + "ing")
+        else:
+            last = verb + verb[-1] if verb in ("pin", "split") else verb
+            forms = (verb + ("es" if verb.endswith(("x", "ch", "sh")) else "s"), last + "ed", last + "ing")
+        for form in forms:
+            out.setdefault(form, first[verb])
+    return out
+
+
+_VERBS = ("add", "support", "allow", "implement", "introduce", "enable", "expose", "enhance", "extend", "provide",
+          "create", "fix", "avoid", "prevent", "handle", "correct", "restore", "ensure", "catch", "guard", "rename",
+          "move", "extract", "simplify", "refactor", "clean", "remove", "use", "replace", "split", "reorganize",
+          "optimize", "improve", "document", "bump", "upgrade", "pin", "release", "test", "cover")
+
+
+_FIRST = _inflected(_FIRST)
 
 
 def conventional(subject: str) -> tuple[str | None, str]:
