@@ -267,6 +267,36 @@ def test_a_subject_that_names_no_change_is_left_out_of_a_review(tmp_path: Path) 
     assert rev.messages[1]["content"].startswith("There is a problem. The line `return x * 2` is at fault.")
 
 
+def test_an_expanded_version_control_keyword_is_shown_unexpanded_and_is_no_change(tmp_path: Path) -> None:
+    """lua's history came from RCS: each file opens with "$Id: lobject.c,v 1.44 2000/08/09
+    19:16:57 roberto Exp roberto $", bumped by every commit (7,412 of its 10,957 answers held a
+    revision and a date no model can know; commons-io 326 of 8,206). Shown as `$Id$`; a bump
+    beside a change is no part of it, and alone it is no change; never a line at fault."""
+    def src(rev: str, date: str, body: str) -> str:
+        return f"/*\n** $Id: lsum.c,v {rev} {date} roberto Exp roberto $\n*/\n\n{body}"
+
+    def other(rev: str) -> str:
+        return f'static char *rcs = "$Revision: {rev} $";\nint two(void) {{ return 2; }}\n'
+
+    body = "int sum(int a, int b) {\n  return a - b;\n}\n"
+    commit(r := new_repo(tmp_path / "r"), "Add sum",
+           {"lsum.c": src("1.1", "2000/06/30 14:35:17", body), "ltwo.c": other("1.1")}, when=T0)
+    commit(r, "fix: sum subtracts", {"lsum.c": src("1.2", "2000/08/09 19:16:57", body.replace("a - b", "a + b")),
+                                      "ltwo.c": other("1.2")}, when=T0 + DAY)
+    out, _, _ = run(r)
+    text = "".join(m["content"] for c in cands(out) for m in c.messages)
+    assert "$Id:" not in text and "$Revision:" not in text and "1.2 " not in text and "2000/" not in text
+    (fix,) = [c for c in cands(out) if c.category == "debugging"]
+    assert "** $Id$" in fix.messages[0]["content"] and "** $Id$" in fix.messages[1]["content"]
+    assert fix.provenance["paths"] == ["lsum.c"]  # ltwo.c's bump alone is no change
+    (rev,) = reviews_of(out)
+    assert "The line `return a - b;` is at fault." in rev.messages[1]["content"]
+    from aitherd.sources.git.parse import _unexpanded, unexpanded
+
+    assert unexpanded('echo "$Date: $x $"') == 'echo "$Date: $x $"'  # a shell's variables, no keyword
+    assert _unexpanded(["-old", "-$Rev: 12 $", "+new", "+$Rev: 13 $"]) == ["-old", "+new", " $Rev$"]
+
+
 def test_a_line_only_moved_by_a_rename_is_not_blamed_on_the_rename(tmp_path: Path) -> None:
     """phoenix's "Add eex suffix for generator files" renamed 20 templates: 135 of its review
     pairs showed that commit adding a whole file and blamed it for lines it only moved."""

@@ -37,7 +37,7 @@ from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
 from aitherd.sources.git.message import CI_DIRECTIVE, CVS_TEMPLATE, clean_body, log_messages, split_subject
-from aitherd.sources.git.parse import Commit, FileDiff, Hunk
+from aitherd.sources.git.parse import Commit, FileDiff, Hunk, unexpanded
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
 
@@ -461,7 +461,7 @@ def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[
             lines.pop()  # the newline that ends the last line
         high = min(high, len(lines) + 1)
     # only the lines asked for are decoded (a kept file is UTF-8: parse_files)
-    got = [ln.decode("utf-8", "replace") for ln in lines[low - 1:high - 1]]
+    got = [unexpanded(ln.decode("utf-8", "replace")) for ln in lines[low - 1:high - 1]]  # as the hunk shows them
     if [ln[1:] for ln in hunk.lines if ln[0] != "-"] != got[start - low:start - low + n]:
         return None
     head = [" " + ln for ln in got[:start - low]]
