@@ -1331,6 +1331,9 @@ def test_plain_text_documents_in_capitals_are_documentation() -> None:
     # tqdm's contributing guide and release how-to
     assert files.is_docs("CONTRIBUTE") and files.is_docs("RELEASE") and not files.is_docs("scripts/release")
     assert files.is_docs("BUILDING") and files.is_docs("CODING_STYLE")  # junit4's how-tos
+    # zlib's, a prose name before a suffix no language has; not a script named so
+    assert files.is_docs("examples/README.examples") and files.language("contrib/README.contrib") == "text"
+    assert not files.is_docs("INSTALL.sh") and files.language("INSTALL.sh") == "bash"
     assert files.is_docs("app/src/main/play/en-US/listing/shortdescription")  # a store listing: prose
     assert not files.is_docs("app/src/main/play/build.gradle")
 

@@ -257,7 +257,8 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           # CVS's ignore list and Eclipse's old project metadata (junit4), Bandit's config (pip-tools),
           # Cargo's config before its .toml name, a shell's startup file (clap's completion tests)
           ".cvsignore": "gitignore", ".vcm_meta": "xml", ".bandit": "ini", ".bashrc": "bash", ".bash_profile": "bash",
-          ".profile": "bash", ".hgignore": "gitignore", ".java-version": "text"}
+          ".profile": "bash", ".hgignore": "gitignore", ".java-version": "text",
+          "BSDmakefile": "makefile"}  # libuv's
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
@@ -365,7 +366,7 @@ def language(path: str) -> str:
         return _NAMES_FOLDED[variant.group(1).lower()]
     if lang == "qmake" and ("proguard" in name.lower() or name.endswith("-rules.pro")):
         return ""  # Android's ProGuard rules: proguard-rules.pro, benchmark-rules.pro (nowinandroid)
-    if not lang and not ext and _prose_name(name):
+    if not lang and _prose_name(name):  # zlib's README.examples, README.contrib too
         return "text"
     if not lang and not ext and _HOOKS.search(path):
         return "bash"  # husky's git hooks carry no #! line since v9 (pnpm's .husky/commit-msg)
@@ -532,7 +533,8 @@ def is_docs(path: str) -> bool:
         # a test's fixture or expected output (symfony/console's Tests/Fixtures/application_run1.txt
         # was documentation to "update to match"); a README among the tests stays documentation
         return not _NOT_PROSE.search(path) and not (TEST_DIR.search(path) and not _prose_name(name))
-    return not ext and _prose_name(name)
+    # zlib's README.examples and README.contrib: a prose name before a suffix no language has
+    return (not ext or ext not in LANG) and _prose_name(name)
 
 
 # Translation catalogs: what a change to one teaches is a translation, not code (ShareX: 1,374 of
