@@ -1833,8 +1833,15 @@ def test_a_squash_of_git_log_entries_and_a_sign_off_in_the_subject_leave_no_name
                            "Make the key optional ... like a has_any() method"),
                           ("Add Azure Static Web Apps workflow file on-behalf-of: @Azure opensource@microsoft.com",
                            "Add Azure Static Web Apps workflow file"),
-                          ("Fix the Signed-off-by: parser", "Fix the Signed-off-by: parser")]:
+                          ("Fix the Signed-off-by: parser", "Fix the Signed-off-by: parser"),
+                          # a subject that is only a sign-off names no change (junit4's 5 "Bug fix: Signed-off-by: ...")
+                          ("Signed-off-by: KentBeck <kent@threeriversinstitute.org>", "")]:
         assert _intent(subject, "")[0] == task, subject
+    assert vague(*_intent("Signed-off-by: Jon Kean <jkean@palantirtech.com>", ""), ["src/main/java/A.java"])
+    # a mail address beside a name is how to reach them (gunicorn's, libuv's)
+    assert _intent("Apply patch from Chris Lamb <lamby@debian.org> with minor changes",
+                   "Written with the help of:\n\n* Sam Roberts <sam@strongloop.com>") == (
+        "Apply patch from Chris Lamb with minor changes", "Written with the help of:\n\n* Sam Roberts")
 
 
 def test_pythons_issue_heads_and_backport_branches_are_cut_from_the_task() -> None:

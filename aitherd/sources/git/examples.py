@@ -139,7 +139,9 @@ _TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
 # key optional ... method Signed-off-by: Colin Viebrock <colin@...>" (26 of its tasks held a mail
 # address so), GitHub's "... workflow file on-behalf-of: @Azure opensource@microsoft.com".
 # A key and a person's address or handle, or a Gerrit id: "Fix the Signed-off-by: parser" keeps its words.
-_JOINED_TRAILER = re.compile(r"\s+(?:(?:[A-Z][a-z]+-)+by|[Ss]igned-off-by|[Cc]o-authored-by|Change-Id|on-behalf-of):"
+# A subject that is only one names no change (junit4's "Signed-off-by: KentBeck <kent@...>": "Bug
+# fix: Signed-off-by: ...").
+_JOINED_TRAILER = re.compile(r"(?:^|\s+)(?:(?:[A-Z][a-z]+-)+by|[Ss]igned-off-by|[Cc]o-authored-by|Change-Id|on-behalf-of):"
                              r"\s*(?=.*(?:@|\bI[0-9a-f]{8,})).*$")
 _SPACES = re.compile(r"[ \t]{2,}|\t")
 
@@ -198,7 +200,15 @@ def _body_of(rest: str, body: str) -> tuple[str, str]:
         body = _without_repeat(body, rest)
     if len(body) > 1500:
         body = body[:1500].rsplit("\n", 1)[0].strip()
+    if "@" in rest or "@" in body:
+        rest, body = _MAIL.sub("", rest), _MAIL.sub("", body)
     return rest, body
+
+
+# A person's mail address in angle brackets beside a name: how to reach them, not the change
+# (gunicorn's "Apply patch from Chris Lamb <lamby@...> with minor changes", libuv's credits "* Sam
+# Roberts <sam@...>")
+_MAIL = re.compile(r"[ \t]*<[\w.+-]+@[\w-]+(?:\.[\w-]+)+>")
 
 
 def _without_repeat(body: str, subject: str) -> str:
