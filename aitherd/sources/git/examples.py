@@ -141,8 +141,8 @@ _TEMPLATE_TAIL = re.compile(rf"\s+{_TEMPLATE_KEY}(?=.*\s{_TEMPLATE_KEY}).*$")
 # A key and a person's address or handle, or a Gerrit id: "Fix the Signed-off-by: parser" keeps its words.
 # A subject that is only one names no change (junit4's "Signed-off-by: KentBeck <kent@...>": "Bug
 # fix: Signed-off-by: ...").
-_JOINED_TRAILER = re.compile(r"(?:^|\s+)(?:(?:[A-Z][a-z]+-)+by|[Ss]igned-off-by|[Cc]o-authored-by|Change-Id|on-behalf-of):"
-                             r"\s*(?=.*(?:@|\bI[0-9a-f]{8,})).*$")
+_JOINED_TRAILER = re.compile(r"(?:^|\s+)(?:(?:[A-Z][a-z]+-)+by|[Ss]igned-off-by|[Cc]o-authored-by|Change-Id|"
+                             r"on-behalf-of):\s*(?=.*(?:@|\bI[0-9a-f]{8,})).*$")
 _SPACES = re.compile(r"[ \t]{2,}|\t")
 
 
