@@ -294,6 +294,7 @@ def test_an_expanded_version_control_keyword_is_shown_unexpanded_and_is_no_chang
     from aitherd.sources.git.parse import _unexpanded, unexpanded
 
     assert unexpanded('echo "$Date: $x $"') == 'echo "$Date: $x $"'  # a shell's variables, no keyword
+    assert unexpanded(" * @version $Revision:587916 $ $Id: $") == " * @version $Revision$ $Id$"  # commons-io's
     assert _unexpanded(["-old", "-$Rev: 12 $", "+new", "+$Rev: 13 $"]) == ["-old", "+new", " $Rev$"]
 
 

@@ -319,10 +319,11 @@ def hunks(path: str, sec: str, at: int) -> list[Hunk]:
 
 # A keyword CVS, RCS or Subversion expanded in the file's text on each commit: "$Id: lobject.c,v
 # 1.44 2000/08/09 19:16:57 roberto Exp roberto $" (lua: 7,412 of its 10,957 examples showed one,
-# a revision and a date no model can know; commons-io 326 of 8,206, git 41). Shown unexpanded,
+# a revision and a date no model can know; commons-io 360 of 8,206, git 41; commons-io's hand-written
+# "$Revision:587916 $" and lua's first files' "$Id: $" too). Shown unexpanded,
 # `$Id$`, as such a file reads with expansion off; a change of the expansion alone is none.
 _KEYWORD = re.compile(r"\$(Id|Revision|Date|Author|Header|Source|RCSfile|Locker|State|Name|Rev|URL|HeadURL|"
-                      r"LastChangedDate|LastChangedRevision|LastChangedBy): [^$\n]*? \$")
+                      r"LastChangedDate|LastChangedRevision|LastChangedBy):(?:[^$\n]*?[ \t])?\$(?![\w{(])")
 
 
 def unexpanded(text: str) -> str:
