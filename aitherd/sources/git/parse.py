@@ -312,7 +312,10 @@ def hunks(path: str, sec: str, at: int) -> list[Hunk]:
             added, removed = sum(1 for ln in lines if ln[0] == "+"), sum(1 for ln in lines if ln[0] == "-")
             if not added and not removed:
                 continue  # it only expanded a keyword anew: no change
-        out.append(Hunk(path=path, header=m.group(0), lines=lines, old_start=old_start,
+        header = m.group(0)
+        if "$" in header:
+            header = unexpanded(header)  # its function line: lua's `char *rcs_opcode="$Id: opcode.c,v 1.4 ..."`
+        out.append(Hunk(path=path, header=header, lines=lines, old_start=old_start,
                         new_start=new_start, added=added, removed=removed))
     return out
 
