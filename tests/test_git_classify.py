@@ -340,7 +340,7 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     # what documents the code (junit4's javadoc fix that also renamed methods)
                     'fixed Javadoc "its" micros -> toMicros, millis -> toMillis', "Fix javadoc", "Fixed docs",
                     "Fix documentation of the parser", "Fix the docstring.", "Fix comments in parser.py",
-                    "Fixed doc error"):
+                    "Fixed doc error", "doc fix", "Docs fixes", "comment fixes in the parser"):
         assert tooling_fix(subject), subject
         assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
     for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",

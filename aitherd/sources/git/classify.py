@@ -288,7 +288,9 @@ _TOOL_FIX = re.compile(
     # comments for ..." (clap: a feature), "Fix docs build", "Fix comment parsing"
     rf"\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?)\s+(?:(?:a|an|the|some|all|more|several|minor|various|few|wrong|"
     rf"incorrect|outdated|misleading|[\w-]+'s)\s+){{0,2}}(?:javadocs?|jsdoc|docs?|documentation|docstrings?|"
-    rf"doc[- ]?comments?|comments?){_TOOL_NOUN}?(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|(?:in|for|of|on|about)\b))",
+    rf"doc[- ]?comments?|comments?){_TOOL_NOUN}?(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|(?:in|for|of|on|about)\b))|"
+    # ... or the fix named after them: rich's "doc fix", "docs fixes", "comment fixes"
+    rf"\b(?:javadocs?|jsdoc|docs?|documentation|docstrings?|doc[- ]?comments?|comments?)\s+fix(?:es)?{_AFTER_TOOL}",
     re.I)
 
 
