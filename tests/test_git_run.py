@@ -374,6 +374,32 @@ for item in gitmine.mine(sys.argv[1], "main", {}, cfg, {}):
 """
 
 
+def _start_worker(parent: int, out: str) -> None:
+    from aitherd.sources.git.run import _init_worker
+
+    _init_worker(parent)
+    Path(out).write_text("started")
+
+
+def test_a_worker_whose_parent_died_before_it_started_is_gone(tmp_path: Path) -> None:
+    """A pool worker asks to die with the job's worker (PR_SET_PDEATHSIG) when it starts; a
+    `kill -9` of the job's worker before that left it orphaned, waiting on its pool's queue for
+    ever (one was found 28 minutes after this file's kill test). It now leaves at once when its
+    parent is not the one that made it; with its parent alive, it goes on."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    gone, alive = tmp_path / "gone", tmp_path / "alive"
+    orphan = ctx.Process(target=_start_worker, args=(os.getpid() + 1_000_000, str(gone)))  # not its parent
+    orphan.start()
+    orphan.join(30)
+    child = ctx.Process(target=_start_worker, args=(os.getpid(), str(alive)))
+    child.start()
+    child.join(30)
+    assert orphan.exitcode == 1 and not gone.exists()
+    assert child.exitcode == 0 and alive.read_text() == "started"
+
+
 def test_a_range_killed_mid_way_leaves_a_folder_the_next_range_removes(tmp_path: Path) -> None:
     """`kill -9` of the job's worker in the middle of a range (its workers and the model's
     process die with it) leaves the range's folder, which may hold a chunk's results: the next

@@ -10,7 +10,6 @@ the planned order, so checkpoints still mean "everything before this is done".
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import gc
 import itertools
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from aitherd.candidate import Candidate
+from aitherd.children import die_with_parent
 from aitherd.sources.git import files, notebook
 from aitherd.sources.git.classify import (
     CLASSES,
@@ -447,21 +447,22 @@ def _ignore(*_args: object) -> None:
     pass
 
 
-def _outlive_sigterm() -> None:
-    """In a process forked from the job's worker: outlive SIGTERM to the job's process group
-    and ^C (its git processes do not: a handler, unlike SIG_IGN, is not inherited through
-    exec), and die with the job's worker (PR_SET_PDEATHSIG)."""
+def _outlive_sigterm(parent: int) -> None:
+    """In a process forked from the job's worker (`parent`, its pid): outlive SIGTERM to the
+    job's process group and ^C (its git processes do not: a handler, unlike SIG_IGN, is not
+    inherited through exec), and die with the job's worker (PR_SET_PDEATHSIG). A worker whose
+    parent died before it could ask for that (`kill -9` while the pool was starting) is gone at
+    once: it was left waiting on its pool's queue for ever, which no one would ever write to."""
     signal.signal(signal.SIGTERM, _ignore)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    die_with_parent(parent, signal.SIGKILL)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     """A chunk worker outlives SIGTERM to the job's process group (the job shuts the pool down
     once it has stored what it has), but its git processes do not, so the chunk ends at its
     last whole commit (`_outlive_sigterm`)."""
-    _outlive_sigterm()
+    _outlive_sigterm(parent)
     # A chunk builds many small objects that all live until it is handed on: the collector
     # would walk them again and again (3% of a worker's CPU on a real history). Young
     # collections come 70 times rarer, and the heap inherited from the parent is left out.
@@ -542,11 +543,11 @@ def default_jobs() -> int:
         return max(1, min(4, os.cpu_count() or 1))
 
 
-def _train_into(train: Callable[[], Any], into: PendingModel) -> None:
+def _train_into(train: Callable[[], Any], into: PendingModel, parent: int) -> None:
     """Run in the trainer process: the model, or why there is none, written where the workers
     look. A SIGTERM to the job's process group lets it finish (a worker may be waiting for it;
     seconds); it dies with the job's worker (`_outlive_sigterm`)."""
-    _outlive_sigterm()
+    _outlive_sigterm(parent)
     try:
         value = train()
     except BaseException as exc:  # every failure must reach the waiting workers
@@ -561,8 +562,8 @@ def _trainer(train: Callable[[], Any], folder: str | None, cfg: Settings) -> tup
     if folder is None:
         return replace(cfg, model=train()), None
     pending = PendingModel(os.path.join(folder, "model.pickle"))
-    proc = multiprocessing.get_context("fork").Process(target=_train_into, args=(train, pending), daemon=True,
-                                                       name="aitherd-repo-model")
+    proc = multiprocessing.get_context("fork").Process(target=_train_into, args=(train, pending, os.getpid()),
+                                                       daemon=True, name="aitherd-repo-model")
     proc.start()
     return replace(cfg, model=pending), proc
 
@@ -645,7 +646,7 @@ def _in_workers(cfg: Settings, shas: list[str], jobs: int, parallel_min: int, tr
     _WORKER.update(cfg=cfg, folder=folder)
     chunks = iter(chunked(shas, jobs, max(1, parallel_min // 2)))
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_init_worker)
+                               initializer=_init_worker, initargs=(os.getpid(),))
     queue: deque[Future[tuple[str, str | None]]] = deque()
     finished = False
     try:
