@@ -2490,6 +2490,31 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
         assert not files.python2([py3]), py3
 
 
+def test_a_copyrights_year_moved_on_beside_a_change_is_left_out_of_its_example(tmp_path: Path) -> None:
+    """lua's '"storeglobal" changed to "setglobal"' also set LUA_COPYRIGHT to 1994-1997: an answer
+    with a year the task does not give (werkzeug 37 answers, flask 23, commons-io 41). Left out,
+    unless the task speaks of the year, a copyright or a licence."""
+    head = '#define LUA_COPYRIGHT "Copyright (C) 1994-1996 TeCGraf"\n' + "".join(f"int pad{i};\n" for i in range(12))
+    code = "void storeglobal (char *name) {\n  put(name);\n}\n"
+    r = new_repo(tmp_path / "r")
+    commit(r, "Add the API", {"lua.h": head + code})
+    commit(r, '"storeglobal" changed to "setglobal"', {
+        "lua.h": head.replace("1996", "1997") + code.replace("storeglobal", "setglobal")})
+    commit(r, "Update the copyright year", {"lua.h": head.replace("1996", "1998") + code.replace(
+        "storeglobal", "setglobal").replace("put(name)", "put(name, 1)")})
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=2))
+    (renamed,) = [c for c in cands(out) if c.messages[0]["content"].startswith("\"storeglobal\" changed") and
+                  c.category != "review"]
+    assert "1997" not in renamed.messages[1]["content"] and "void setglobal" in renamed.messages[1]["content"]
+    (said,) = [c for c in cands(out) if "copyright year" in c.messages[0]["content"] and c.category != "review"]
+    assert "1994-1998" in said.messages[1]["content"]  # the task speaks of it
+    from aitherd.sources.git.examples import _year_bump
+    from aitherd.sources.git.parse import Hunk
+
+    assert not _year_bump(Hunk(path="a.c", header="", lines=["-int year = 1996;", "+int year = 1997;"], old_start=1,
+                               new_start=1, added=1, removed=1))  # no copyright: a change like any other
+
+
 def test_a_version_set_beside_a_fix_is_left_out_of_its_example(tmp_path: Path) -> None:
     """marshmallow's "Constant field value is always present, even if field name is missing" also
     set `__version__ = '2.1.1dev0'`: the answer to "find the bug" held a version the model can

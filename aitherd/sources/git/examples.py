@@ -769,22 +769,46 @@ def _bump_pins(h: Hunk) -> list[str] | None:
     return [t for ln in plus for t in _PIN_TOKEN.findall(ln) if _SURE_PIN.fullmatch(t)]
 
 
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_COPYRIGHT = re.compile(r"copyright|\(c\)|©", re.I)
+_YEARS_SAID = re.compile(r"copyright|licen[cs]e|\byears?\b|new year", re.I)
+
+
+def _year_bump(h: Hunk) -> set[str]:
+    """The years a hunk writes where it only moves the years of copyright lines on ("Copyright
+    (c) 2009-2015" -> "2009-2016": lua's "storeglobal changed to setglobal" also set its
+    LUA_COPYRIGHT to 1994-1997, werkzeug 37 and flask 23 answers held such a year); else none."""
+    plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
+    minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
+    if not plus or not all(_COPYRIGHT.search(ln) and _YEAR.search(ln) for ln in plus):
+        return set()
+    if sorted(_YEAR.sub("#", ln) for ln in plus) != sorted(_YEAR.sub("#", ln) for ln in minus):
+        return set()
+    return {y for ln in plus for y in _YEAR.findall(ln)} - {y for ln in minus for y in _YEAR.findall(ln)}
+
+
 def _without_bumps(group: list[Part], task: str) -> list[Part]:
     """The group without the hunks that only set versions the task does not give, beside other
     changes: marshmallow's fixes that also set `__version__ = '2.1.1dev0'` asked the model to
     find a bug whose answer held a version it can only guess (a group of such hunks alone is
-    `version_only`). The group as it is when it has none, or nothing else."""
+    `version_only`); nor those that only move a copyright's years on (`_year_bump`), unless the
+    task speaks of years, a copyright or a licence, or names the year. The group as it is when
+    it has none, or nothing else."""
     if len(group) == 1 and len(group[0].hunks) == 1:
         return group
     given: set[str] | None = None
     drop: dict[int, set[int]] = {}
     for k, p in enumerate(group):
         for i, h in enumerate(p.hunks):
-            if h.added == h.removed and (pins := _bump_pins(h)):
+            if h.added != h.removed:
+                continue
+            if pins := _bump_pins(h):
                 if given is None:
                     given = {_pin_key(t) for t in _PIN_TOKEN.findall(task)}
                 if any(_pin_key(t) not in given for t in pins):
                     drop.setdefault(k, set()).add(i)
+            elif (years := _year_bump(h)) and not _YEARS_SAID.search(task) and not any(y in task for y in years):
+                drop.setdefault(k, set()).add(i)
     if not drop or all(len(drop.get(k, ())) == len(p.hunks) for k, p in enumerate(group)):
         return group
     out = []
