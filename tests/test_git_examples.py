@@ -2492,7 +2492,7 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
 
 def test_a_copyrights_year_moved_on_beside_a_change_is_left_out_of_its_example(tmp_path: Path) -> None:
     """lua's '"storeglobal" changed to "setglobal"' also set LUA_COPYRIGHT to 1994-1997: an answer
-    with a year the task does not give (werkzeug 37 answers, flask 23, commons-io 41). Left out,
+    with a year the task does not give (commons-io 22 answers, werkzeug 4, lua 3). Left out,
     unless the task speaks of the year, a copyright or a licence."""
     head = '#define LUA_COPYRIGHT "Copyright (C) 1994-1996 TeCGraf"\n' + "".join(f"int pad{i};\n" for i in range(12))
     code = "void storeglobal (char *name) {\n  put(name);\n}\n"
