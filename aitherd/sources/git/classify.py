@@ -275,6 +275,7 @@ _TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|ts
 _TOOL_NOUN = r"(?:\s+(?:fix(?:es)?|errors?|issues?|findings?|warnings?|complaints?|nits?)\b)"
 _AFTER_TOOL = (r"(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|"  # a quote opens what was fixed; not "mypy's tests"
                r"(?:in|for|on|from|and|across|throughout|after|with|to|reported|found|here|there)\b))")
+_DOCS = r"(?:javadocs?|jsdoc|docs?|documentation|docstrings?|doc[- ]?comments?|comments?)"  # what documents code
 _TOOL_FIX = re.compile(
     rf"(?:\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?|resolve[sd]?|address(?:es|ed)?|apply|applied)\s+"
     rf"(?:(?:a|an|the|some|all|more|several|new|remaining|minor|various|few|of|[\w-]+'s|{_TOOL})\s+){{0,2}}|^\s*)"
@@ -287,10 +288,10 @@ _TOOL_FIX = re.compile(
     # pair of its renames), "Fix docs", "Fix the docstring", "Fix documentation of ..."; not "Apply doc
     # comments for ..." (clap: a feature), "Fix docs build", "Fix comment parsing"
     rf"\b(?:fix(?:e[sd]|ing)?|correct(?:ed|s|ing)?)\s+(?:(?:a|an|the|some|all|more|several|minor|various|few|wrong|"
-    rf"incorrect|outdated|misleading|[\w-]+'s)\s+){{0,2}}(?:javadocs?|jsdoc|docs?|documentation|docstrings?|"
-    rf"doc[- ]?comments?|comments?){_TOOL_NOUN}?(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|(?:in|for|of|on|about)\b))|"
+    rf"incorrect|outdated|misleading|[\w-]+'s)\s+){{0,2}}{_DOCS}{_TOOL_NOUN}?"
+    rf"(?=\s*(?:$|[.,;:!()\[\x22]|'(?!s\b)|(?:in|for|of|on|about)\b))|"
     # ... or the fix named after them: rich's "doc fix", "docs fixes", "comment fixes"
-    rf"\b(?:javadocs?|jsdoc|docs?|documentation|docstrings?|doc[- ]?comments?|comments?)\s+fix(?:es)?{_AFTER_TOOL}",
+    rf"\b{_DOCS}\s+fix(?:es)?{_AFTER_TOOL}",
     re.I)
 
 
