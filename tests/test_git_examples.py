@@ -1272,7 +1272,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # FluentValidation's, flysystem's, kotlinpoet's
     ("build.boo", "boo"), ("src/FluentValidation.K/FluentValidation.K.kproj", "xml"),
     ("FluentValidation.5.0.resharper", "xml"), (".hgignore", "gitignore"), ("test_files/unknown-mime-type.md5", "text"),
-    (".github/workflows/.java-version", "text"),
+    (".github/workflows/.java-version", "text"), ("BSDmakefile", "makefile"),  # libuv's
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang
