@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,17 +75,26 @@ class Listener:
         self.sock.close()
 
 
-def slot_processes(uid_base: int) -> list[int]:
-    """Processes still running under a sandbox slot uid."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if uid_base <= entry.stat().st_uid < uid_base + 64:
-                    out.append(int(entry.name))
-            except FileNotFoundError:
-                continue
-    return out
+def slot_processes(uid_base: int, settle_s: float = 10.0) -> list[int]:
+    """Processes still running under a sandbox slot uid, after up to `settle_s` for those being
+    killed to finish dying. A zombie has exited (it waits for its parent, or for init once
+    orphaned, to read its status: on a loaded machine init reaps late, and a run failed on two
+    such); it runs nothing and holds nothing, so it does not count."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        out = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if uid_base <= entry.stat().st_uid < uid_base + 64:
+                        state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+                        if state not in ("Z", "X"):
+                            out.append(int(entry.name))
+                except (FileNotFoundError, ProcessLookupError, IndexError):
+                    continue
+        if not out or time.monotonic() > deadline:
+            return out
+        time.sleep(0.2)
 
 
 @pytest.fixture
