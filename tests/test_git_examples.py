@@ -2426,6 +2426,73 @@ def test_the_statement_that_owns_a_string_a_hunk_starts_in() -> None:
     assert files.quoted_lines(f"x = 1\n{q3}a\nb\n{q3}\ny = '{q3}'\nz = 2\n{q3}\nw = 3\n") == {2, 3, 4, 5, 6, 7}
 
 
+def test_text_at_the_first_column_inside_a_string_ends_no_block(tmp_path: Path) -> None:
+    """client_python's test of a metrics text, written at the first column in a triple-quoted
+    string inside a test method (`families = parse(\"\"\"# HELP ...` ... `\"\"\")`): the string's
+    rows were read as a block's end, no window parsed, and 7.3% of its Python lines were shown
+    unlabelled (4.1% now). Rows inside a triple-quoted string have no indentation of their own
+    when a window starts outside any string; a window that starts inside one does not parse."""
+    q3 = '"' * 3
+
+    def method(name: str, text: str) -> str:
+        return (f"    def {name}(self):\n        families = parse({q3}# HELP a help\n# TYPE a counter\n{text}\n"
+                f"{q3})\n        self.assertEqual(['a'], list(families))\n\n")
+
+    above = "".join(f"    def test_{i}(self):\n        self.assertTrue({i})\n\n" for i in range(16))  # past the lines read
+    old = ("import unittest\n\n\nclass TestParse(unittest.TestCase):\n" + above + method("test_simple", "a 1")
+           + method("test_switched", "a 2") + "    def test_last(self):\n        pass\n")
+    added = method("test_untyped", 'redis_connected_clients{instance="rough"} 10.0')
+    new = old.replace("    def test_switched", added + "    def test_switched")
+    _, ex = _edited(tmp_path, "tests/test_parser.py", old, new, "Test an untyped metric",
+                    GitMiningConfig(context_lines=10))
+    ((lang, after),) = fences(ex.messages[1]["content"])
+    assert lang == "python" and added in after, after
+    ast.parse("class T:\n" + after)  # methods, in their class
+    lines = old.split("\n")[52:]  # from the first method's `def`: no start at the first column
+    rows = [" " + ln for ln in lines[:7]] + ["+" + ln for ln in added.split("\n")[:-1]] + \
+        [" " + ln for ln in lines[7:13]]
+    assert files.python_window(rows) is None  # the string's first-column rows end the method's block
+    s, e = files.python_window(rows, strings=True) or (0, 0)
+    assert rows[s] == "     def test_simple(self):" and e >= 14 and rows[7] == "+    def test_untyped(self):"
+    ast.parse("class T:\n" + "\n".join(r[1:] for r in rows[s:e]))  # the method's rows, in their class
+    # rows that start inside a docstring: their count of quotes from the first row is off by one,
+    # and the rows of code that follow the docstring's end are not taken for its text
+    doc = [" " + ln for ln in ("        is held here.", '        """', "        x = 1", "        y = x", "", "",
+                              "def g():", "    return 2")]
+    doc[2] = "+        x = 2"
+    assert files.python_window(doc, strings=True) == files.python_window(doc) == (2, 6)
+
+
+def test_a_hunk_in_a_string_passed_or_assigned_is_shown_from_its_statement(tmp_path: Path) -> None:
+    """A hunk that starts inside a string passed to a call (a test's expected text) is read from
+    the statement that opens the string, among the file's lines around the hunk: up past the
+    rows that continue a call's arguments. A docstring's closing quotes, or a string alone on
+    its row, name no statement."""
+    q3 = '"' * 3
+    text = "".join(f"metric_{i} {i}\n" for i in range(12))
+    above = "".join(f"    def test_{i}(self):\n        self.assertTrue({i})\n\n" for i in range(16))  # past the lines read
+    old = (f"import unittest\n\n\nclass TestParse(unittest.TestCase):\n{above}    def test_many(self):\n"
+           f"        families = parse(\n            'a',\n            {q3}# HELP a help\n{text}{q3})\n"
+           "        self.assertEqual(12, len(families))\n")
+    new = old.replace("metric_6 6\n", "metric_6 6.5\n")
+    _, ex = _edited(tmp_path, "tests/test_parser.py", old, new, "Parse a float", GitMiningConfig(context_lines=3))
+    ((lang, after),) = fences(ex.messages[1]["content"])
+    assert lang == "python" and after.startswith("        families = parse(\n") and after.endswith(f"{q3})\n")
+    assert "metric_6 6.5\n" in after and "\n" + after in "\n" + new
+
+    lines = ["class T:", "    def test_a(self):", "        got = render(", "            1,",
+             f"            {q3}first line", "second line", "third line", "", "fourth line", f"{q3})",
+             "        assert got"]
+    rows = [" " + ln for ln in lines]
+    rows[6] = "+third line, changed"
+    assert examples._in_string(rows, 6) == 2  # `got = render(`, whose arguments the string is one of
+    s, e = files.python_window(rows[2:], narrow=True, top=True, strings=True) or (0, 0)
+    assert (s, e) == (0, 8) and ast.parse("def f():\n" + "\n".join(r[1:] for r in rows[2:10]))  # the call, whole
+    assert examples._statement_start(rows, 4) == 2 and examples._statement_start(rows, 2) == 2
+    alone = [" " + ln for ln in ("x = f(", f"    {q3}", "text", "+more text", f"{q3})")]
+    assert examples._in_string(alone, 3) is None  # quotes alone on their row: no statement named
+
+
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:
     hunks = [Hunk("a.py", "@@", [" a = (", "-1", "+2", " )"], old_start=3, new_start=3, added=1, removed=1),
              Hunk("a.py", "@@", [" b = [", "-1", "+2", " ]"], old_start=8, new_start=8, added=1, removed=1)]

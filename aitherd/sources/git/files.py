@@ -973,6 +973,7 @@ def _depths(texts: list[str], joined: str) -> tuple[list[int], list[int]]:
             above = joined[:start].rstrip()  # up to the last line before it that is not blank
             if not above[above.rfind("\n") + 1:].split("#", 1)[0].rstrip().endswith(_OPENS):
                 joined = first + joined
+                quotes = [q + 1 for q in quotes]  # the rows before them are the string's
         return _bracket_depths(_STRINGS_LINES.sub("", _blank_long(joined))), quotes
     quotes = [0] * (len(texts) + 1)
     if '"' in joined or "'" in joined or "#" in joined:
@@ -1035,7 +1036,7 @@ def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
 
 
 def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
-                  elements: bool = False, top: bool = False) -> tuple[int, int] | None:
+                  elements: bool = False, top: bool = False, strings: bool = False) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
@@ -1048,7 +1049,10 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     smallest whole statement around the change, not the most context). `elements`: the last
     resort, windows of whole elements of a list that opens above the rows (`(...),` rows).
     `top`: only windows that start at the first row (the statement that owns a docstring the
-    change lies in: its other rows are the string's)."""
+    change lies in: its other rows are the string's). `strings`: a row that starts inside a
+    triple-quoted string, by the quotes' count from the first row, is the string's text, whose
+    column is no indentation (see `_window_at`): a retry, as that count is wrong where the rows
+    start inside a string."""
     if elements and not any(ln[0] != "-" and ln[1:].lstrip().startswith(_ELEMENT) and ln.rstrip().endswith(",")
                             for ln in lines):
         return None  # no row that is an element of a list: nothing to try
@@ -1063,7 +1067,11 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     depth, quotes = _depths(texts, joined)
     if "\n#" in joined or joined.startswith("#"):  # commented out at the first column, as IDEs do
         _outdented_comments(texts, indent, quotes)
-    floor = min(indent[first:last + 1])
+    strings = strings and quotes[-1] != quotes[0]
+    if strings:
+        floor = min([indent[i] for i in range(first, last + 1) if not quotes[i] & 1], default=1 << 20)
+    if not strings or floor == 1 << 20:  # (changes inside a string only: its rows' columns)
+        floor = min(indent[first:last + 1])
     if floor == 1 << 20:
         # Only removals: their own indentation says which block the window belongs to (else
         # every context row would be trimmed and the new side left empty: an answer that
@@ -1072,7 +1080,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
                      if ln[0] == "-" and (t := ln[1:]).strip()), default=floor)
     low = min(depth[first:last + 2])
     handlers = _try_handlers(joined, texts, indent, depth, quotes) if "try" in joined else ()
-    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers, elements, top)
+    rows = _Rows(lines, marks, texts, indent, depth, quotes, first, last, floor, handlers, elements, top, strings)
     found = _window_at(rows, low, tries, narrow=narrow)
     level = low
     while found is None:
@@ -1135,14 +1143,15 @@ class _Rows(NamedTuple):
     tries: tuple[tuple[int, int], ...]  # `_try_handlers`
     elements: bool  # ends after a list's elements only (`python_window`)
     top: bool  # starts at the first row only (`python_window`)
+    strings: bool  # rows inside triple-quoted strings have no indentation (`python_window`)
 
 
 def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = False) -> tuple[int, int] | None:
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
-    lines, marks, texts, indent, depth, quotes, first, last, floor, _, _, top = r
+    lines, marks, texts, indent, depth, quotes, first, last, floor, _, _, top, strings = r
     more = (i for i in (range(1) if top else range(first, -1, -1) if narrow else range(first + 1))
-            if depth[i] == low and indent[i] <= floor and not _BAD_START.match(texts[i]))
+            if depth[i] == low and (top or indent[i] <= floor) and not _BAD_START.match(texts[i]))
     starts = list(islice(more, tries))
     appended = own and first not in starts
     if appended:
@@ -1153,12 +1162,20 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
         s = starts[k]
         k += 1
         base = indent[s] if indent[s] < 1 << 20 else floor
-        if min(depth[s:last + 2]) < depth[s] or min(indent[s:last + 1]) < base:
+        # `strings`: from a start outside any string (by the quotes' count from the first row),
+        # a row that starts inside a triple-quoted string is the string's text: its column is no
+        # indentation (client_python's test of a metrics text at the first column, `"""# HELP`
+        # ... `""")`, in a method). From a start inside one no window parses: its rows are read
+        # as code, and the first that leaves the block ends its search.
+        text = strings and not quotes[s] & 1 and quotes[-1] != quotes[s]
+        if min(depth[s:last + 2]) < depth[s] or (
+                min([indent[i] for i in range(s, last + 1) if not quotes[i] & 1]) if text
+                else min(indent[s:last + 1])) < base:
             continue
         ends, elements = [], []
         d0 = depth[s]
         for e in range(last + 1, len(lines) + 1):  # narrowest first
-            if e > last + 1 and indent[e - 1] < base:
+            if e > last + 1 and indent[e - 1] < base and not (text and quotes[e - 1] & 1):
                 break  # the next line leaves the block the window started in
             if depth[e] < d0:
                 break  # closes a bracket opened before the window
@@ -1188,7 +1205,8 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
         # the widest end first (`narrow`: the narrowest)
         for e in dict.fromkeys([*ends[:1], *ends[-1:]] if narrow else [*ends[-1:], *ends[:1]]):
             tried += 1
-            code = "\n".join([texts[i][base:] for i in range(s, e) if marks[i] != "-"])
+            code = "\n".join([texts[i] if text and quotes[i] & 1 else texts[i][base:]
+                              for i in range(s, e) if marks[i] != "-"])
             # A window with a blank side (only removals, or only additions, and no code
             # around them) shows nothing of where the change goes: not taken while the hunk
             # has code on that side (the caller then shows the hunk whole).
