@@ -165,6 +165,33 @@ def test_a_line_that_comes_back_with_another_version_is_not_blamed(tmp_path: Pat
     assert [ln for h in mix_fix.hunks for n, ln in review.fixed_lines(h)] == []
 
 
+def test_actions_pinned_to_commits_are_no_example_and_blame_no_change(tmp_path: Path) -> None:
+    """sqlmodel's "Pin GitHub actions by commit SHA" wrote `actions/checkout@de0fac2e... # v6.0.2`
+    for `@v6`: 6 examples asked to find a bug whose answer was a commit a model can only guess,
+    and 8 review pairs blamed Dependabot's "Bump actions/checkout from 5 to 6" for it. An
+    action's ref is a version, and a comment that only names one is no change."""
+    r = new_repo(tmp_path / "r")
+    flow = ("name: Test\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+            "      - uses: actions/checkout@v5\n      - uses: 'actions/setup-python@v6'\n      - run: pytest\n")
+    sha1, sha2 = "de0fac2e4500dabe0009e67214ff5f5447ce83dd", "a309ff8b426b58ec0e2a45f0f869d46889d02405"
+    commit(r, "Add the test workflow", {".github/workflows/test.yml": flow}, when=T0)
+    bumped = flow.replace("checkout@v5", "checkout@v6")
+    commit(r, "Bump actions/checkout from 5 to 6 in the test workflow", {".github/workflows/test.yml": bumped},
+           when=T0 + DAY)
+    pinned = (bumped.replace("checkout@v6", f"checkout@{sha1} # v6.0.2")
+              .replace("'actions/setup-python@v6'", f"'actions/setup-python@{sha2}'  # v6.2.0"))
+    commit(r, "Pin GitHub actions by commit SHA", {".github/workflows/test.yml": pinned}, when=T0 + 2 * DAY)
+    out, _, _ = run(r)
+    assert not [c for c in cands(out) if "Pin GitHub" in c.messages[0]["content"] + c.messages[1]["content"]]
+    assert "skip:version_only" in out and not reviews_of(out)
+    fix = parse_commit(*_one(r, "HEAD"), lambda p: None)
+    assert [ln for h in fix.hunks for n, ln in review.fixed_lines(h)] == []
+    # a step that changes more than its ref is a change
+    rows = ["-      - uses: actions/checkout@v5", f"+      - uses: actions/checkout@{sha1} # v6.0.2 with lfs"]
+    hunk = Hunk(".github/workflows/test.yml", "@@", rows, old_start=7, new_start=7, added=1, removed=1)
+    assert review.fixed_lines(hunk) == [(7, "      - uses: actions/checkout@v5")]
+
+
 def test_an_import_that_comes_back_with_more_names_is_not_blamed() -> None:
     """rich's "rule fix" added `reduce` to `from functools import lru_cache`: "The line `from
     functools import lru_cache` is at fault" blamed "Lru cache tweaks" for an import it needed."""

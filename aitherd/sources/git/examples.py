@@ -766,11 +766,25 @@ def _pin_key(token: str) -> str:
     return _ZEROS.sub("", token.lstrip("vV"))
 
 
+# The ref a GitHub Actions step uses (`uses: actions/checkout@v6`, `@main`, `@<commit>`): a tag,
+# a branch or a commit, whatever its form.
+_ACTION_REF = re.compile(r"(\buses:[ \t]*['\"]?[^\s@'\"#]+@)[^\s'\"#]+")
+# A comment that only names the version a checksum stands for (`@de0fac2e... # v6.0.2`, as
+# pinning tools write it), once masked.
+_PIN_COMMENT = re.compile(r"[ \t]+#[ \t]*(?:frozen:[ \t]*)?\0$")
+
+
 def masked_pins(line: str, sure: bool = False) -> str:
     """The line with each version number or checksum in it replaced by a NUL (`sure`: only
-    those of three parts, with a "v", or checksums; not "0.5", which may be a timeout)."""
+    those of three parts, with a "v", or checksums; not "0.5", which may be a timeout), and the
+    ref of an action a workflow uses; without a comment after it that only names a version.
+    sqlmodel's "Pin GitHub actions by commit SHA" wrote `actions/checkout@de0fac2e... # v6.0.2`
+    for `@v6`: a commit a model can only guess."""
     pin = _SURE_PIN if sure else _PIN
-    return _PIN_TOKEN.sub(lambda m: "\0" if pin.fullmatch(m.group()) else m.group(), line).rstrip()
+    out = _PIN_TOKEN.sub(lambda m: "\0" if pin.fullmatch(m.group()) else m.group(), line).rstrip()
+    if "uses:" in out:
+        out = _ACTION_REF.sub("\\1\0", out)
+    return _PIN_COMMENT.sub("", out) if "#" in out else out
 
 
 def version_only(group: list[Part], ask: str) -> bool:
