@@ -1515,6 +1515,24 @@ def test_mailing_list_trailers_links_and_message_ids_are_cut() -> None:
         assert clean_body(prose) == prose, prose
 
 
+def test_a_commit_named_by_its_hash_in_the_body_is_named_without_it() -> None:
+    """werkzeug's "Introduced in 4381d6eff5e8...", tornado's "This undoes the effect of http://github.com/
+    facebook/tornado/commit/e391fd28...": as a fix's explanation, a hash the model can only guess
+    (tornado 28 answers, werkzeug 34). The commit is named without it; a wrapped sentence keeps
+    its case, a file's link at a revision and words of hex letters stay."""
+    full, other = "4381d6eff5e84f09d5f48d1ed79a3533c9030726", "0014e9776350a252930671ed170edee464f9b428"
+    body = (f"Introduced in {full}.\n\nThis undoes the effect of http://github.com/facebook/tornado/commit/{full}, "
+            f"which set up logging.\nThe lock was added in\n{other} resulting in lost updates.\n"
+            f"{other} broke it, and commit abc1234 too.")
+    assert clean_body(body) == ("Introduced in another commit.\n\nThis undoes the effect of another commit, which set "
+                                "up logging.\nThe lock was added in\nanother commit resulting in lost updates.\n"
+                                "Another commit broke it, and another commit too.")
+    for prose in ("Use the deadbeef and cafebabe markers.", "Fix the commit message parser.",
+                  f"Read Lib/logging (https://github.com/python/cpython/blob/{full}/Lib/logging) first.",
+                  "Reverts commit abcdefg, a branch name."):
+        assert clean_body(prose) == prose, prose
+
+
 def test_phabricators_summary_label_and_trailers_are_cut() -> None:
     """fvcore, exported from Meta's monorepo: "Summary: Pull Request resolved: https://..." (169
     of its 262 commits), "Reviewed By:", "Pulled By:", "Differential Revision:",
@@ -1568,9 +1586,10 @@ def test_trailers_are_cut_but_prose_that_starts_with_their_word_is_kept() -> Non
     body = (f"Document `Nothing'.\n\nsvn: r18074\n\noriginal commit: {sha}\nSource-Link: https://github.com/x/y/commit/1\n"
             f"Source-Sha: {sha}\ngit-svn-id: svn+ssh://svn.plt-scheme.org/plt/trunk@18074 d0f6-4f3c")
     assert clean_body(body) == "Document `Nothing'."
-    for prose in (f"Note: {sha} broke the build, so the check moves.", "The fix: https://example.com/a is where it goes.",
-                  "svn: the old history is in r123 and later."):
+    for prose in ("The fix: https://example.com/a is where it goes.", "svn: the old history is in r123 and later."):
         assert clean_body(prose) == prose
+    # (a hash in prose is named without it: test_a_commit_named_by_its_hash_in_the_body_is_named_without_it)
+    assert clean_body(f"Note: {sha} broke the build, so the check moves.") == "Note: another commit broke the build, so the check moves."
     # what hg-git and `hg convert` append: jinja's "--HG--\nbranch : trunk" was fixes' explanation
     assert clean_body("--HG--\nbranch : trunk") == ""
     assert clean_body("Moved the lexer cache.\n\n--HG--\nbranch : trunk\nrename : a.py => b.py\n") == \

@@ -167,6 +167,28 @@ def _unindent(text: str) -> str:
     return "\n".join(ln[4:] for ln in text.split("\n")).strip()
 
 
+# A commit named by its hash in the body's prose, or by a link to it: werkzeug's "Introduced in
+# 4381d6eff5e8...", tornado's "This undoes the effect of http://github.com/facebook/tornado/commit/
+# e391fd28...", client_python's "... in\n0014e9776350... resulting in lost updates". As a fix's
+# explanation it asks the model to cite a hash it can only guess (tornado 28 answers, werkzeug 34,
+# peft 72 with the links in their code). The commit is named without it. A full hash (40 digits),
+# or a short one after "commit" or in a commit's link; a file's link at a revision (`/blob/<sha>/`)
+# stays, as a hash in code does.
+_COMMIT_HASH = re.compile(r"(?:\b(?:the[ \t]+)?commits?[ \t]+)?(?:https?://\S+?/commits?/[0-9a-f]{7,40}\b(?:[#?][^\s)\]>,;]*[^\s)\]>,;.])?|"
+                          r"(?<!/)\b[0-9a-f]{40}\b)|\bcommit[ \t]+(?=[0-9a-f]{0,11}\d)[0-9a-f]{7,12}\b", re.I)
+_HEX_RUN = re.compile(r"[0-9a-f]{7}", re.I)  # cheap and necessary: no hash, no change
+# (a line's start is a sentence's after a paragraph's, a list item's or a sentence's end, not
+# where a sentence is wrapped)
+_SENTENCE_START = re.compile(r"(?:^|[.!?][ \t]+|(?:^|[.!?:\n])[ \t]*\n[ \t]*|\n[ \t]*[-*][ \t]+)$")
+
+
+def _named_commits(body: str) -> str:
+    def name(m: re.Match[str]) -> str:
+        return "Another commit" if _SENTENCE_START.search(body, 0, m.start()) else "another commit"
+
+    return _COMMIT_HASH.sub(name, body)
+
+
 def clean_body(body: str) -> str:
     """The body's prose (see the module docstring), blank runs of lines made one."""
     body = body.replace("\r\n", "\n")  # a message written on Windows (or in a browser: GitHub's squash lists)
@@ -188,6 +210,8 @@ def clean_body(body: str) -> str:
     if "http" in body or "#" in body:
         body = _LEAD_IN.sub("", body)
     body = _TRAILER.sub("", _TRAILING_REFS.sub("", _LEADING_REFS.sub(r"\1", body)))
+    if _HEX_RUN.search(body):
+        body = _named_commits(body)
     if "#" in body:
         body = _empty_headings(body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
