@@ -1527,6 +1527,10 @@ def test_a_commit_named_by_its_hash_in_the_body_is_named_without_it() -> None:
     assert clean_body(body) == ("Introduced in another commit.\n\nThis undoes the effect of another commit, which set "
                                 "up logging.\nThe lock was added in\nanother commit resulting in lost updates.\n"
                                 "Another commit broke it, and another commit too.")
+    # ... and in the sentences git joined into the subject (tornado's first paragraph, wrapped)
+    subject = f"Send all logging to the root logger. This undoes the effect of http://github.com/x/y/commit/{full}"
+    assert examples._intent(subject, "Per-module loggers are a problem.") == (
+        "Send all logging to the root logger.", "This undoes the effect of another commit\n\nPer-module loggers are a problem.")
     for prose in ("Use the deadbeef and cafebabe markers.", "Fix the commit message parser.",
                   f"Read Lib/logging (https://github.com/python/cpython/blob/{full}/Lib/logging) first.",
                   "Reverts commit abcdefg, a branch name."):

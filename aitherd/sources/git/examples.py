@@ -36,7 +36,14 @@ from typing import Any, NamedTuple
 from aitherd.candidate import Candidate
 from aitherd.sources.git import files
 from aitherd.sources.git.classify import conventional
-from aitherd.sources.git.message import CI_DIRECTIVE, CVS_TEMPLATE, clean_body, log_messages, split_subject
+from aitherd.sources.git.message import (
+    CI_DIRECTIVE,
+    CVS_TEMPLATE,
+    clean_body,
+    log_messages,
+    named_commits,
+    split_subject,
+)
 from aitherd.sources.git.parse import Commit, FileDiff, Hunk, unexpanded
 from aitherd.sources.git.settings import Settings
 from aitherd.sources.items import Skip
@@ -195,6 +202,7 @@ def _body_of(rest: str, body: str) -> tuple[str, str]:
     body = clean_body(body)
     rest, more = split_subject(rest)  # git joined a first paragraph of sentences: the first is the task
     if more:
+        more = named_commits(more)  # (the body's prose, as `clean_body` leaves it)
         body = f"{more}\n\n{body}" if body else more
     if body.startswith("* "):
         body = _without_repeat(body, rest)

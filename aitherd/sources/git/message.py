@@ -182,7 +182,11 @@ _HEX_RUN = re.compile(r"[0-9a-f]{7}", re.I)  # cheap and necessary: no hash, no 
 _SENTENCE_START = re.compile(r"(?:^|[.!?][ \t]+|(?:^|[.!?:\n])[ \t]*\n[ \t]*|\n[ \t]*[-*][ \t]+)$")
 
 
-def _named_commits(body: str) -> str:
+def named_commits(body: str) -> str:
+    """`body` with each commit it names by its hash (`_COMMIT_HASH`) named "another commit"."""
+    if not _HEX_RUN.search(body):
+        return body
+
     def name(m: re.Match[str]) -> str:
         return "Another commit" if _SENTENCE_START.search(body, 0, m.start()) else "another commit"
 
@@ -210,8 +214,7 @@ def clean_body(body: str) -> str:
     if "http" in body or "#" in body:
         body = _LEAD_IN.sub("", body)
     body = _TRAILER.sub("", _TRAILING_REFS.sub("", _LEADING_REFS.sub(r"\1", body)))
-    if _HEX_RUN.search(body):
-        body = _named_commits(body)
+    body = named_commits(body)
     if "#" in body:
         body = _empty_headings(body)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
