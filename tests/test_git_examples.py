@@ -2480,10 +2480,14 @@ def test_text_at_the_first_column_inside_a_string_ends_no_block(tmp_path: Path) 
     ast.parse("class T:\n" + "\n".join(r[1:] for r in rows[s:e]))  # the method's rows, in their class
     # rows that start inside a docstring: their count of quotes from the first row is off by one,
     # and the rows of code that follow the docstring's end are not taken for its text
-    doc = [" " + ln for ln in ("        is held here.", '        """', "        x = 1", "        y = x", "", "",
-                              "def g():", "    return 2")]
+    doc = [" " + ln for ln in ("is held here, at the first column.", '        """', "        x = 1", "        y = x",
+                              "", "", "def g():", "    return 2")]
     doc[2] = "+        x = 2"
     assert files.python_window(doc, strings=True) == files.python_window(doc) == (2, 6)
+    # no string's row left of the code: the retry answers None at once (the first try's answer stands)
+    method = [" " + ln for ln in ("    def f(self):", '        """Doc,', "        more of it.", '        """', "")]
+    method[-1] = "+        return 1"
+    assert files.python_window(method) == (0, 5) and files.python_window(method, strings=True) is None
 
 
 def test_a_hunk_in_a_string_passed_or_assigned_is_shown_from_its_statement(tmp_path: Path) -> None:

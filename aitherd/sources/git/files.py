@@ -1052,7 +1052,8 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     change lies in: its other rows are the string's). `strings`: a row that starts inside a
     triple-quoted string, by the quotes' count from the first row, is the string's text, whose
     column is no indentation (see `_window_at`): a retry, as that count is wrong where the rows
-    start inside a string."""
+    start inside a string (None at once where no such row lies left of the code's rows, unless
+    `top`)."""
     if elements and not any(ln[0] != "-" and ln[1:].lstrip().startswith(_ELEMENT) and ln.rstrip().endswith(",")
                             for ln in lines):
         return None  # no row that is an element of a list: nothing to try
@@ -1070,6 +1071,8 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     strings = strings and quotes[-1] != quotes[0]
     if strings:
         floor = min([indent[i] for i in range(first, last + 1) if not quotes[i] & 1], default=1 << 20)
+        if not top and floor < 1 << 20 and not any(quotes[i] & 1 and k < floor for i, k in enumerate(indent)):
+            return None  # no string's row left of the code: a retry would find what the first try did
     if not strings or floor == 1 << 20:  # (changes inside a string only: its rows' columns)
         floor = min(indent[first:last + 1])
     if floor == 1 << 20:
