@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_sources_gitmine import cands, commit, new_repo, run
 
-from aitherd.sources.git import review
+from aitherd.sources.git import files, review
 from aitherd.sources.git.config import GitMiningConfig
 from aitherd.sources.git.examples import parts
 from aitherd.sources.git.parse import Hunk, parse_commit
@@ -341,6 +341,28 @@ def test_a_line_only_moved_by_a_rename_is_not_blamed_on_the_rename(tmp_path: Pat
     revs = reviews_of(run(r)[0])
     assert [(rev.messages[0]["content"].split("\n")[0], rev.provenance["path"]) for rev in revs] == [
         ("Review this change (Add h):", "helpers.py")]  # not "Move the helpers" for `return x * 2`
+
+
+def test_a_fix_of_the_code_blames_no_line_of_the_ci_it_also_moves_on(tmp_path: Path) -> None:
+    """rich's "fix status text" also moved its workflow's `python-version: [3.6, 3.7, 3.8, 3.9]`
+    on, and that line was at fault in a review of the change that wrote it; tox envlists, pre-commit
+    hooks and Travis scripts the same (0 to 11 pairs a history). A fix of the code blames its code's
+    lines only; one whose subject speaks of the CI blames the CI's too."""
+    r = new_repo(tmp_path / "r")
+    flow = "jobs:\n  test:\n    strategy:\n      matrix:\n        python-version: [3.6, 3.7]\n"
+    code = "def status(text):\n    return text.upper()\n"
+    commit(r, "Add the status and its workflow", {"s.py": code, ".github/workflows/t.yml": flow}, when=T0)
+    flow2 = flow.replace("[3.6, 3.7]", "[3.7, 3.8]")
+    commit(r, "Fix the status text", {"s.py": code.replace("upper()", "title()"), ".github/workflows/t.yml": flow2},
+           when=T0 + DAY)
+    commit(r, "Fix the status text again, and the CI matrix", {
+        "s.py": code.replace("upper()", "lower()"), ".github/workflows/t.yml": flow2.replace("[3.7, 3.8]", "[3.9]")},
+        when=T0 + 3 * DAY)
+    got = sorted((rev.messages[1]["content"].split(".")[0], rev.provenance["path"]) for rev in reviews_of(run(r)[0]))
+    assert got == [("There is a problem: fix the status text", "s.py"),
+                   ("There is a problem: fix the status text again, and the CI matrix", ".github/workflows/t.yml"),
+                   ("There is a problem: fix the status text again, and the CI matrix", "s.py")], got
+    assert files.is_ci(".github/workflows/t.yml") and files.is_ci("tox.ini") and not files.is_ci("setup.py")
 
 
 def test_a_line_only_rewrapped_by_a_formatter_is_blamed_on_the_change_before(tmp_path: Path) -> None:

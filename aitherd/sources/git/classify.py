@@ -347,6 +347,19 @@ def tidy_said(subject: str) -> bool:
     return _TIDY_FIRST.match(task) is not None and not says_fix(subject) and _SYMPTOM_WORDS.search(task) is None
 
 
+# A subject that speaks of continuous integration or its tools: peft's "CI: Install
+# pytest-reportlog package", "torch compile gh action installs pytest", "Fix travis build",
+# tox's envlist, a pre-commit hook, a workflow, the build matrix.
+_CI_SAID = re.compile(r"\b(?:ci|cd|travis|tox|nox|appveyor|azure|circle ?ci|github actions?|gh actions?|actions?|"
+                      r"workflows?|pipelines?|pre-commit|hooks?|matrix|jenkins|gitlab|buildkite|cirrus|drone|"
+                      r"runners?|jobs?|lint(?:s|ers?|ing)?|linters?|flake8|ruff|mypy|coverage|codecov)\b", re.I)
+
+
+def ci_said(subject: str) -> bool:
+    """Does the subject speak of continuous integration, its services, hooks or linters?"""
+    return _CI_SAID.search(subject) is not None
+
+
 # The first word of an imperative subject says most: "Add", "Fix", "Rename", "Document".
 _FIRST = {"add": "feature", "adds": "feature", "added": "feature", "support": "feature", "allow": "feature",
           "implement": "feature", "introduce": "feature", "enable": "feature", "expose": "feature",

@@ -667,6 +667,19 @@ def is_build(path: str) -> bool:
     return _BUILD_PATH.search(path) is not None
 
 
+# A continuous integration service's configuration: its workflows, its matrix of versions, the
+# hooks it runs (a subset of `_BUILD_PATH`)
+_CI_PATH = re.compile(r"(^|/)(\.github/workflows|\.circleci|\.azure-pipelines|\.buildkite|\.gitlab)/|"
+                      r"(^|/)(\.travis\.yml|\.gitlab-ci\.yml|\.?appveyor\.yml|azure-pipelines\.yml|Jenkinsfile|"
+                      r"tox\.ini|noxfile\.py|\.pre-commit-config\.yaml|\.cirrus\.yml|\.drone\.yml)$")
+
+
+def is_ci(path: str) -> bool:
+    """Is the file a continuous integration service's configuration (`.github/workflows/`,
+    `.travis.yml`, `tox.ini`, `.pre-commit-config.yaml` ...)?"""
+    return _CI_PATH.search(path) is not None
+
+
 def generated_head(text: str) -> bool:
     """Does this file start (`text`: its first lines) with a code generator's header?"""
     head = "\n".join(text.split("\n", HEAD_LINES)[:HEAD_LINES])
