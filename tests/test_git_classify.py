@@ -84,6 +84,20 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
     for subject in ("Version 0.28.1 (#3445)", "Version 0.28.0. (#3419)", "version 2.8.3", "Version 0.12"):
         assert skip_reason(subject) == "release", subject
     assert skip_reason("Version 0.21 release notes (#1938)") is None and skip_reason("Version 2 of the API") is None
+    # what a release leaves behind it: structlog's 27 "Start new development cycle", square's
+    # "Prepare next development version." (okio 46), leakcanary's 42 "Prepare for next development
+    # iteration", pipx's "Post-release 1.2.0 (#949)", tornado's "Post-release version bump", tqdm's
+    # "Back to dev version", mio's "Start development of v0.8", lerna's "Publish" (webpack-cli's
+    # "chore: publish monorepo patches"): a version file and a changelog's new heading
+    for subject in ("Start new development cycle", "Prepare next development version.",
+                    "Prepare for next development iteration", "Post-release 1.2.0 (#949)", "Post-release.",
+                    "Post-release version bump", "post release update", "Back to dev version",
+                    "Start development of v0.8", "Publish", "chore: publish monorepo patches", "Publish new version",
+                    "[maven-release-plugin] prepare release commons-io-2.5"):
+        assert skip_reason(subject) == "release", subject
+    for subject in ("Post release fixes (#44)", "Post-release: Prepare an unreleased section in the changelog",
+                    "Publish the docs to GitHub pages", "Start the new parser", "Prepare the new version of the API"):
+        assert skip_reason(subject) is None, subject
     # a name and a version alone: git's 809 "Git 2.17.4", "GIT 1.4.3-rc1"; not a verb's change
     for subject in ("Git 2.17.4", "GIT 1.4.3-rc1", "Git v1.6.6-rc0", "Git 2.45", "Underscore.js 1.9.1"):
         assert skip_reason(subject) == "release", subject

@@ -139,8 +139,20 @@ _RELEASE_END = r"(?:\s+candidate)?(?:\s+v?\d[\w.-]*)*(?:\s+candidate)?(?:\s+\d+)
 _RELEASE_CHORE = re.compile(r"^\s*(?:\[maven-release-plugin\]|"
                             r"(?:prepar(?:e|ing)|update[ds]?|updating)\s+(?:for\s+)?(?:(?:the|a|an)\s+)?(?:next\s+|new\s+)?"
                             rf"(?:(?:v?\d+(?:\.\d+)+\S*|major|minor|patch)\s+)?(?:release|version|rc){_RELEASE_END}|"
-                            r"(?:bump|move|update|set|start|begin|open)(?:s|ed|ing)?\s+(?:to\s+|for\s+)?(?:the\s+)?next\s+"
-                            rf"(?:development|dev|snapshot)\s+(?:version|iteration|cycle){_RELEASE_END})", re.I)
+                            r"(?:bump|move|update|set|start|begin|open|prepar(?=e|ing))(?:s|ed|ing|e)?\s+(?:to\s+|for\s+)?"
+                            r"(?:the\s+|a\s+)?(?:next|new)\s+"
+                            rf"(?:development|dev|snapshot)\s+(?:version|iteration|cycle){_RELEASE_END}|"
+                            # structlog's 27 "Start new development cycle", square's "Prepare next development
+                            # version." (okio 46, leakcanary 42 "Prepare for next development iteration"), pipx's
+                            # "Post-release 1.2.0", tornado's "Post-release version bump", tqdm's "Back to dev
+                            # version", mio's "Start development of v0.8", lerna's "Publish" (webpack-cli's
+                            # "publish monorepo patches"): a version file and a changelog's new heading
+                            r"(?:post[- ]?release(?:\s+(?:v?\d[\w.-]*|version(?:\s+bump)?|bump|update|steps))*|"
+                            r"back\s+to\s+(?:development|dev)(?:\s+(?:version|mode|cycle))?|"
+                            r"(?:start|begin|open)(?:s|ed|ing)?\s+(?:the\s+)?development\s+(?:of|on|for)\s+v?\d[\w.-]*|"
+                            r"publish(?:ed)?(?:\s+(?:a\s+|the\s+)?(?:new\s+)?(?:versions?|releases?|monorepo\s+patches|"
+                            r"packages?))?"
+                            r")\s*(?:\(#\d+\))?\s*[.!]?\s*$)", re.I)
 # Mercurial's own tag commits, kept by a history converted to git: "Added tag 0.2.0.0 for
 # changeset f4cf6abd5a81" (aeson: 42, each "Write .hgtags" or a line added to it), "Removed tag 1.0"
 _HG_TAG = re.compile(r"^(?:Added tag \S.* for changeset [0-9a-f]{12,40}|Removed tag \S+)\s*$")
