@@ -2520,6 +2520,25 @@ def test_a_hunk_in_a_string_passed_or_assigned_is_shown_from_its_statement(tmp_p
     assert examples._in_string(alone, 3) is None  # quotes alone on their row: no statement named
 
 
+def test_a_change_deep_in_a_long_docstring_under_a_signature_over_several_lines_is_windowed(tmp_path: Path) -> None:
+    """jsonschema's `Validator.__init__`: its signature written over several lines (`    ):` under
+    `def __init__(`), and a docstring of 40 lines, longer than the lines read around a hunk
+    (`python_context_lines`): its owner was not found, and the change was shown unlabelled
+    (jsonschema 7.04% of its Python lines, 6.60% now). The opening quotes are looked for further
+    up, and a signature's closing bracket leads to its `def`."""
+    q3 = '"' * 3
+    doc = "".join(f"        Line {i} of what the validator does.\n" for i in range(40))
+    init = ("class Validator(object):\n    def __init__(\n        self, stop_on_error=True,\n"
+            "        unknown_type='skip',\n    ):\n" + f"        {q3}\n        Initialize a Validator.\n\n" + doc
+            + f"        {q3}\n        self.stop_on_error = stop_on_error\n        self.unknown_type = unknown_type\n")
+    new = init.replace("Line 36 of what", "Line 36, reworded, of what")
+    _, ex = _edited(tmp_path, "validator.py", init, new, "Reword the validator's docs",
+                    GitMiningConfig(context_lines=3))
+    ((lang, after),) = fences(ex.messages[1]["content"])
+    assert lang == "python" and after.startswith("    def __init__(\n") and "Line 36, reworded" in after, after
+    ast.parse("class V:\n" + after)
+
+
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:
     hunks = [Hunk("a.py", "@@", [" a = (", "-1", "+2", " )"], old_start=3, new_start=3, added=1, removed=1),
              Hunk("a.py", "@@", [" b = [", "-1", "+2", " ]"], old_start=8, new_start=8, added=1, removed=1)]
@@ -2565,6 +2584,11 @@ def test_python2_is_told_by_its_statements_and_by_a_lambda_that_unpacks_its_para
     away), in no window that parses, was fenced with no language."""
     assert files.python2(["+    min_or_max = partial(min, key=lambda (a, b): a)"])
     assert files.python2([" print 'hello'", "+x = 1"]) and files.python2(["+    except ValueError, e:"])
+    # a raise with a traceback, the exception called first (jsonschema's early `validate`)
+    for py2 in ("+    raise SchemaError(str(e)), None, sys.exc_info()[2]", "+raise TypeError('bad %s' % (x,)), None, tb"):
+        assert files.python2([py2]), py2
+    for py3 in ("+raise ValueError('a, b')", "+raise ValueError(f(x, y))", "+raise X from e"):
+        assert not files.python2([py3]), py3
     for py3 in ("+key = lambda a, b: a", "+f = lambda: (1, 2)", "+sort(key=lambda x: (x[1], x[0]))",
                 "-    key=lambda (a, b): a", "+# print the result", "+g = lambda *a: (a)"):
         assert not files.python2([py3]), py3

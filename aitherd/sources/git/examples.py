@@ -344,11 +344,20 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
             more, pre = wider
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
-            elif (top := _in_string(more, pre)) is not None:
-                more, pre = more[top:], pre - top
-                if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True, top=True,
-                                                                                   strings=True)):
-                    rows, first = more, hunk.new_start - pre
+            else:
+                top = _in_string(more, pre)
+                if top is None and pre == around and not _quoted(more[:pre]) and _quoted(more[pre:]):
+                    # A docstring longer than the lines read (jsonschema's, werkzeug's parameter
+                    # lists: a quarter to a third of the Python lines still shown unlabelled lay in
+                    # fences that start inside a string): its opening is looked for further up.
+                    further = _around(fd, hunk, new_blob(), around, LONG_STRING_LINES)
+                    if further is not None and (top := _in_string(*further)) is not None:
+                        more, pre = further
+                if top is not None:
+                    more, pre = more[top:], pre - top
+                    if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True, top=True,
+                                                                                       strings=True)):
+                        rows, first = more, hunk.new_start - pre
         if window is None:
             # Rows inside a triple-quoted string, at a column left of the code around it
             # (client_python's expected metrics text at the first column in a test method: 3.1
@@ -370,6 +379,9 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
         first += sum(1 for ln in rows[:s] if ln[0] != "-")
         rows = rows[s:e]
     return [_cut(rows, first, lang)]
+
+
+LONG_STRING_LINES = 150  # file lines read above a hunk that lies in a docstring whose opening the first read missed
 
 
 def _quoted(rows: list[str]) -> bool:
@@ -466,15 +478,30 @@ def _in_string(rows: list[str], pre: int) -> int | None:
         if text.strip() in files.TRIPLE:
             return None  # quotes alone on their row: most often a docstring's closing ones
         return _statement_start(rows, q)  # a string assigned or passed: from its statement
-    for k in range(above, -1, -1):
+    k = above
+    while k >= 0:
         t = rows[k][1:]
         u = t.lstrip()
         if u and len(t) - len(u) < indent:
+            if u.startswith(")"):
+                # the end of a signature written over several lines (jsonschema's `    ):` under
+                # `def __init__(`): its `def` is the row that opens the bracket
+                depth = 0
+                while k >= 0:
+                    code = rows[k][1:].split("#", 1)[0]
+                    depth += code.count(")") - code.count("(")
+                    if depth <= 0:
+                        break
+                    k -= 1
+                if k < 0:
+                    return None
+                t = rows[k][1:]
             if not _HEAD.match(t):
                 return None
             while k > 0 and rows[k - 1][1:].lstrip().startswith("@"):
                 k -= 1  # from its decorators
             return k
+        k -= 1
     return None
 
 
@@ -494,9 +521,11 @@ def _statement_start(rows: list[str], k: int) -> int:
     return k
 
 
-def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[list[str], int] | None:
+def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int,
+            before: int | None = None) -> tuple[list[str], int] | None:
     """The hunk's rows with up to `around` more unchanged lines of the new file (`data`, its
-    content) before and after them, as context rows, and how many came before; never into a
+    content) before (`before`: that many) and after them, as context rows, and how many came
+    before; never into a
     neighbouring hunk (between hunks the old and new file agree). A tenth to a sixth of real
     Python hunks hold no window that parses: the change sits in a statement that opens above
     the hunk (a call's arguments, a docstring's def) or closes below it (rich: 1,026 of 6,320
@@ -507,7 +536,8 @@ def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int) -> tuple[
         return None
     start = hunk.new_start  # the first new-side row's line (1-based)
     prev = max((h for h in fd.hunks if h.new_start < start), key=lambda h: h.new_start, default=None)
-    low = max(1, start - around, prev.new_start + prev.new_len if prev is not None else 1)
+    above = around if before is None else before
+    low = max(1, start - above, prev.new_start + prev.new_len if prev is not None else 1)
     high = min([h.new_start for h in fd.hunks if h.new_start > start] + [start + n + around])
     # The file is split only up to the last line wanted (polars' Python files average 3,000
     # lines, a hunk's retry wants 60 of them): lines[high - 1], when there, is the rest unsplit.

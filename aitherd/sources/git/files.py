@@ -920,10 +920,11 @@ def parses(code: str) -> bool:
 
 
 # Statements only Python 2 has: `print x` (a string, `>>`, or a name alone or before a comma or
-# a `%`: not prose like "print the result"), `except E, e:`, `raise E, "message"`, `exec "code"`.
+# a `%`: not prose like "print the result"), `except E, e:`, `raise E, "message"` (and with a
+# traceback: jsonschema's `raise SchemaError(str(e)), None, sys.exc_info()[2]`), `exec "code"`.
 _PYTHON2 = re.compile(r"""[ \t]*(?:>>> )?(?:print[ \t]+(?:["']|>>|[\w.][\w.\[\]()]*[ \t]*(?:$|[,%#]))|"""
                       r"except[ \t]+\(?[\w.]+(?:[ \t]*,[ \t]*[\w.]+)*\)?[ \t]*,[ \t]*\w+[ \t]*:|"
-                      r"raise[ \t]+[\w.]+[ \t]*,|exec[ \t]+[\"'])")
+                      r"raise[ \t]+[\w.]+(?:\((?:[^()\n]|\([^()\n]*\))*\))?[ \t]*,|exec[ \t]+[\"'])")
 
 
 # ... and a lambda's parameters unpacked in brackets, which Python 3 took away (PEP 3113):
