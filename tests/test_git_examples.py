@@ -1273,6 +1273,13 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("build.boo", "boo"), ("src/FluentValidation.K/FluentValidation.K.kproj", "xml"),
     ("FluentValidation.5.0.resharper", "xml"), (".hgignore", "gitignore"), ("test_files/unknown-mime-type.md5", "text"),
     (".github/workflows/.java-version", "text"), ("BSDmakefile", "makefile"),  # libuv's
+    # pyramid's scaffolds (a leading dot written `+dot+`), Zope's and Chameleon's files
+    ("pyramid/scaffolds/starter/+package+/views.py_tmpl", "python"), ("scaffolds/a/+dot+coveragerc_tmpl", "ini"),
+    ("scaffolds/a/development.ini_tmpl", "ini"), ("scaffolds/a/templates/home.pt_tmpl", "html"),
+    ("repoze/bfg/configure.zcml", "xml"), ("repoze/bfg/sampleapp/www/blog_view.pt", "html"),
+    # towncrier's news fragments (yarl's CHANGES/409.bugfix), not Gherkin; rack's KNOWN-ISSUES
+    ("CHANGES/409.bugfix", "rst"), ("CHANGES/1.feature", "rst"), ("newsfragments/12.removal", "rst"),
+    ("features/login.feature", "gherkin"), ("KNOWN-ISSUES", "text"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

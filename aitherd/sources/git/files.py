@@ -61,7 +61,7 @@ _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AU
 # plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
 # "editing" examples at full weight; tqdm's RELEASE, "HOW TO MANAGE A NEW RELEASE": 14 unlabelled)
 _PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE|"
-                         r"RELEASE|"
+                         r"RELEASE|KNOWN[-_]ISSUES|"
                          # junit4's how-tos (CODING_STYLE's "Added suggestions by dsaff" was a bug to find)
                          r"BUILDING|CODING[-_]STYLE)"
                          r"([-_.][\w.-]*)?$")
@@ -176,6 +176,7 @@ LANG = {
     ".luacheckrc": "lua", ".manifest": "xml",
     # Jinja and Mako templates (pdoc: 171 and 92 unlabelled), Livebook's notebooks (ex_doc)
     ".jinja2": "jinja", ".mako": "mako", ".livemd": "markdown",
+    ".zcml": "xml", ".pt": "html",  # Zope's configuration and Chameleon's page templates (pyramid's early repoze.bfg)
     ".pas": "pascal", ".dpr": "pascal", ".lpr": "pascal",  # Free Pascal and Delphi (`.pp`: shared_language)
     # PHP source to show highlighted (PHPMailer's examples/*.phps: 186 unlabelled), Slurm batch
     # scripts (llm.c's multi-node runs)
@@ -344,6 +345,11 @@ def _ext(path: str) -> tuple[str, str]:
 
 
 _HOOKS = re.compile(r"(^|/)(\.husky|\.githooks)/[^/]+$")
+# towncrier's news fragments: CHANGES/409.bugfix, newsfragments/1234.feature, changelog.d/12.doc
+_NEWS_KINDS = frozenset({".feature", ".bugfix", ".doc", ".docs", ".removal", ".misc", ".breaking", ".deprecation",
+                         ".contrib", ".packaging", ".trivial", ".security", ".significant", ".change", ".fix"})
+_NEWS_FOLDER = re.compile(r"(^|/)(CHANGES|changes|changes\.d|changelog\.d|CHANGES\.d|newsfragments|news|"
+                          r"changelog\.d|\.changes)/[^/]+$")
 _REQUIREMENTS = re.compile(r"(^|/)(requirements/|(requirements|constraints)[\w.-]*\.in$)")
 
 
@@ -374,6 +380,12 @@ def language(path: str) -> str:
         return "text"  # pip-compile's input: requirements/dev.in (jinja: 16 snippets)
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
         return language(name[:-len(ext)])  # cobra's root.go.golden, config.yaml.example, setup.cfg.in
+    if name.endswith("_tmpl") and len(name) > 5:
+        # Paste's and pyramid's scaffolds: run.py_tmpl, +package+.ini_tmpl, +dot+coveragerc_tmpl
+        # (pyramid: 436 unlabelled snippets), a leading dot written `+dot+`
+        return language(name[:-5].replace("+dot+", "."))
+    if ext.lower() in _NEWS_KINDS and _NEWS_FOLDER.search(path):
+        return "rst"  # towncrier's news fragments, reStructuredText (yarl's CHANGES/409.bugfix, not Gherkin)
     return lang
 
 
