@@ -2532,18 +2532,24 @@ def test_a_change_deep_in_a_long_docstring_under_a_signature_over_several_lines_
     `def __init__(`), and a docstring of 40 lines, longer than the lines read around a hunk
     (`python_context_lines`): its owner was not found, and the change was shown unlabelled
     (jsonschema 7.04% of its Python lines, 6.60% now). The opening quotes are looked for further
-    up, and a signature's closing bracket leads to its `def`."""
+    up, and a signature's closing bracket leads to its `def`; such a window is taken where it at
+    most triples the hunk's own rows (else more files lost their place in an example than it
+    labelled)."""
     q3 = '"' * 3
-    doc = "".join(f"        Line {i} of what the validator does.\n" for i in range(40))
+    doc = "".join(f"        Line {i} of what the validator does.\n" for i in range(50))
     init = ("class Validator(object):\n    def __init__(\n        self, stop_on_error=True,\n"
             "        unknown_type='skip',\n    ):\n" + f"        {q3}\n        Initialize a Validator.\n\n" + doc
             + f"        {q3}\n        self.stop_on_error = stop_on_error\n        self.unknown_type = unknown_type\n")
-    new = init.replace("Line 36 of what", "Line 36, reworded, of what")
-    _, ex = _edited(tmp_path, "validator.py", init, new, "Reword the validator's docs",
-                    GitMiningConfig(context_lines=3))
+    new = init.replace("Line 45 of what", "Line 45, reworded, of what")
+    r, ex = _edited(tmp_path, "validator.py", init, new, "Reword the validator's docs",
+                    GitMiningConfig(context_lines=10))
     ((lang, after),) = fences(ex.messages[1]["content"])
-    assert lang == "python" and after.startswith("    def __init__(\n") and "Line 36, reworded" in after, after
+    assert lang == "python" and after.startswith("    def __init__(\n") and "Line 45, reworded" in after, after
     ast.parse("class V:\n" + after)
+    # three lines of context: a window of the whole docstring would be 8 times the hunk's rows
+    out, _, _ = run(r, cfg=GitMiningConfig(context_lines=3))
+    (ex,) = [c for c in cands(out) if "Reword the validator" in c.messages[0]["content"] and c.category != "review"]
+    assert [lang for lang, _ in fences(ex.messages[1]["content"])] == [""]
 
 
 def test_the_lines_around_a_hunk_stop_at_its_neighbours_and_at_a_blob_that_is_not_its_own() -> None:

@@ -345,19 +345,25 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
             if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
                 rows, first = more, hunk.new_start - pre
             else:
-                top = _in_string(more, pre)
+                top, most = _in_string(more, pre), limit
                 if top is None and pre == around and not _quoted(more[:pre]) and _quoted(more[pre:]):
                     # A docstring longer than the lines read (jsonschema's, werkzeug's parameter
                     # lists: a quarter to a third of the Python lines still shown unlabelled lay in
                     # fences that start inside a string): its opening is looked for further up.
+                    # Taken where it at most triples the hunk's own rows: a window from a `def`
+                    # 100 lines up cost more files their place in an example than it labelled.
                     further = _around(fd, hunk, new_blob(), around, LONG_STRING_LINES)
                     if further is not None and (top := _in_string(*further)) is not None:
                         more, pre = further
+                        most = min(limit, LONG_STRING_GROWTH * sum(map(len, hunk.lines)))
                 if top is not None:
                     more, pre = more[top:], pre - top
-                    if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True, top=True,
-                                                                                       strings=True)):
-                        rows, first = more, hunk.new_start - pre
+                    if sum(map(len, more)) <= limit and (
+                            window := files.python_window(more, narrow=True, top=True, strings=True)) is not None:
+                        if sum(map(len, more[window[0]:window[1]])) <= most:
+                            rows, first = more, hunk.new_start - pre
+                        else:
+                            window = None
         if window is None:
             # Rows inside a triple-quoted string, at a column left of the code around it
             # (client_python's expected metrics text at the first column in a test method: 3.1
@@ -382,6 +388,7 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
 
 
 LONG_STRING_LINES = 150  # file lines read above a hunk that lies in a docstring whose opening the first read missed
+LONG_STRING_GROWTH = 3  # ... and how many times the hunk's own rows' characters its window may hold
 
 
 def _quoted(rows: list[str]) -> bool:
