@@ -1280,6 +1280,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # towncrier's news fragments (yarl's CHANGES/409.bugfix), not Gherkin; rack's KNOWN-ISSUES
     ("CHANGES/409.bugfix", "rst"), ("CHANGES/1.feature", "rst"), ("newsfragments/12.removal", "rst"),
     ("features/login.feature", "gherkin"), ("KNOWN-ISSUES", "text"),
+    # rack's SPEC and its RDoc and YARD options; webpack-cli's mocha, nyc and JS Beautifier settings
+    ("SPEC", "text"), (".rdoc_options", "yaml"), (".yardopts", "text"), ("test/mocha.opts", "text"),
+    (".nycrc", "json"), (".jsbeautifyrc", "json"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

@@ -61,7 +61,7 @@ _PROSE_NAMES = re.compile(r"(CHANGES|CHANGELOG|CHANGE_LOG|HISTORY|NEWS|README|AU
 # plain-text documents of older projects (tmux: FAQ and NOTES edits were 56 "debugging" and
 # "editing" examples at full weight; tqdm's RELEASE, "HOW TO MANAGE A NEW RELEASE": 14 unlabelled)
 _PROSE_CAPS = re.compile(r"(FAQ|NOTES|INSTALL|HACKING|BUGS|PORTING|CREDITS|ROADMAP|MAINTAINERS|SUPPORT|GOVERNANCE|"
-                         r"RELEASE|KNOWN[-_]ISSUES|"
+                         r"RELEASE|KNOWN[-_]ISSUES|SPEC|"
                          # junit4's how-tos (CODING_STYLE's "Added suggestions by dsaff" was a bug to find)
                          r"BUILDING|CODING[-_]STYLE)"
                          r"([-_.][\w.-]*)?$")
@@ -208,7 +208,11 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           ".vscodeignore": "gitignore", ".replit": "toml",
           "CMakeLists.txt": "cmake", "Jenkinsfile": "groovy", "Vagrantfile": "ruby", "Gemfile": "ruby",
           "Rakefile": "ruby", "BUILD": "starlark", "WORKSPACE": "starlark", ".gitignore": "gitignore",
-          ".editorconfig": "ini", "MANIFEST.in": "text", "go.mod": "go", ".coveragerc": "ini",
+          ".editorconfig": "ini", "MANIFEST.in": "text",
+          # RDoc's options (YAML), YARD's and mocha's command-line options, JS Beautifier's and nyc's
+          # settings (rack, webpack-cli)
+          ".rdoc_options": "yaml", ".yardopts": "text", "mocha.opts": "text", ".jsbeautifyrc": "json",
+          ".nycrc": "json", "go.mod": "go", ".coveragerc": "ini",
           ".flake8": "ini", "setup.cfg": "ini", "tox.ini": "ini", "Pipfile": "toml", ".npmrc": "ini",
           ".npmignore": "gitignore", ".prettierignore": "gitignore", ".eslintignore": "gitignore",
           ".dockerignore": "gitignore", ".gitattributes": "gitattributes", ".all-contributorsrc": "json",
