@@ -1790,6 +1790,24 @@ def test_a_copybara_export_is_asked_for_by_what_its_body_says(tmp_path: Path) ->
     assert any(a.startswith("Add CSV export") for a in asks)
 
 
+def test_a_heading_over_a_message_is_no_subject() -> None:
+    """pyramid's 34 messages written as a changelog's section: "Features" over dashes, then the
+    item ("- It is now possible to write a custom security policy ..."). git's subject was
+    "Features --------": 25 examples asked "Bug fix: Features --------". The paragraph under the
+    heading is the subject; an underline alone, or one under no heading, is left to git's reading."""
+    from aitherd.sources.git.message import split_message
+
+    raw = ("Features\n--------\n\n- It is now possible to write a custom\n  security policy.\n\n"
+           "  Note that the app is not used.\n")
+    assert split_message(raw) == ("- It is now possible to write a custom security policy.",
+                                  "  Note that the app is not used.\n")
+    assert split_message("Bug Fixes\n=========\n\nFix the route URL on Jython.\n") == (
+        "Fix the route URL on Jython.", "")
+    for raw, subject in (("Fix\n---\n", "Fix ---"), ("Title\n=\nbody\n", "Title = body"),
+                         ("A long subject about a change\n---\n\nThe body.\n", "A long subject about a change ---")):
+        assert split_message(raw)[0] == subject, raw
+
+
 def test_a_message_is_read_as_git_reads_it_and_an_import_mark_is_no_subject(tmp_path: Path) -> None:
     """The miner reads the raw message (%B) and tells subject and body as git's %s and %b do
     (checked against git on 683,631 commits of 170 public histories), but for a first line that

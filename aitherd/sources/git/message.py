@@ -346,7 +346,16 @@ def split_message(raw: str) -> tuple[str, str]:
             rest = "\n".join(lines[2:])
             return lines[1], f"{rest}\n\n{body}" if rest and body else f"{rest}\n" if rest else body
         del lines[0]  # a sentence wrapped at the line's width: the paragraph is the subject, as git reads it
+    if len(lines) == 2 and _UNDERLINE.fullmatch(lines[1]) and len(lines[1]) >= len(lines[0]) - 2 and body:
+        # a reStructuredText heading over the message, as a changelog's section reads ("Features"
+        # over dashes, then "- It is now possible to write a custom security policy ...": pyramid's
+        # 34): it names a section, the paragraph under it the change (its item's lines joined)
+        subject, body = split_message(body)
+        return " ".join(subject.split()), body
     return " ".join(lines), body
+
+
+_UNDERLINE = re.compile(r"-{3,}|={3,}|~{3,}")
 
 
 # A line this long or longer, under an import's mark, is a sentence wrapped at the width the
