@@ -1283,6 +1283,9 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # rack's SPEC and its RDoc and YARD options; webpack-cli's mocha, nyc and JS Beautifier settings
     ("SPEC", "text"), (".rdoc_options", "yaml"), (".yardopts", "text"), ("test/mocha.opts", "text"),
     (".nycrc", "json"), (".jsbeautifyrc", "json"),
+    # Polly's Cake build script, its shared project's items and Roslyn's analyzer settings
+    ("build.cake", "csharp"), ("src/Polly.Shared/Polly.Shared.projitems", "xml"),
+    ("eng/analyzers/Stylecop.globalconfig", "ini"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

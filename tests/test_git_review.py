@@ -186,6 +186,9 @@ def test_actions_pinned_to_commits_are_no_example_and_blame_no_change(tmp_path: 
     assert "skip:version_only" in out and not reviews_of(out)
     fix = parse_commit(*_one(r, "HEAD"), lambda p: None)
     assert [ln for h in fix.hunks for n, ln in review.fixed_lines(h)] == []
+    # chi's "Pin GitHub Actions to full commit SHAs": `@40f1582b... # v5`, a major version alone
+    rows = ["-        uses: actions/setup-go@v5", "+        uses: actions/setup-go@40f1582b2485089dde7abd97c1529aa768e1baff # v5"]
+    assert review.fixed_lines(Hunk("t.yml", "@@", rows, old_start=3, new_start=3, added=1, removed=1)) == []
     # a step that changes more than its ref is a change
     rows = ["-      - uses: actions/checkout@v5", f"+      - uses: actions/checkout@{sha1} # v6.0.2 with lfs"]
     hunk = Hunk(".github/workflows/test.yml", "@@", rows, old_start=7, new_start=7, added=1, removed=1)

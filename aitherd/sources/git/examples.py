@@ -816,7 +816,7 @@ def _pin_key(token: str) -> str:
 _ACTION_REF = re.compile(r"(\buses:[ \t]*['\"]?[^\s@'\"#]+@)[^\s'\"#]+")
 # A comment that only names the version a checksum stands for (`@de0fac2e... # v6.0.2`, as
 # pinning tools write it), once masked.
-_PIN_COMMENT = re.compile(r"[ \t]+#[ \t]*(?:frozen:[ \t]*)?\0$")
+_PIN_COMMENT = re.compile(r"[ \t]+#[ \t]*(?:frozen:[ \t]*)?(?:\0|[vV]\d+)$")  # (chi's `# v5`)
 
 
 def masked_pins(line: str, sure: bool = False) -> str:

@@ -98,6 +98,8 @@ LANG = {
     ".liquid": "liquid", ".hbs": "handlebars", ".handlebars": "handlebars", ".mustache": "mustache",
     ".ejs": "ejs", ".erb": "erb", ".twig": "twig", ".properties": "properties", ".nsi": "nsis", ".nsh": "nsis",
     ".plist": "xml", ".iml": "xml", ".wxs": "xml", ".csproj": "xml", ".csv": "csv", ".scm": "scheme",
+    ".cake": "csharp", ".projitems": "xml",  # Cake's build scripts; a shared project's items (Polly: 132, 88)
+    ".globalconfig": "ini",  # Roslyn's analyzer settings
     # Ruby's and PHP's (sinatra: 321 gemspec snippets; guzzle: PHPStan's .neon)
     ".gemspec": "ruby", ".rake": "ruby", ".ru": "ruby", ".builder": "ruby", ".haml": "haml", ".slim": "slim",
     ".erubis": "erb", ".neon": "neon", ".podspec": "ruby", ".xcconfig": "ini", ".xctestplan": "json",
@@ -671,7 +673,7 @@ def is_test(path: str) -> bool:
 # change that added it (ShareX: "Google Drive 7zip mime type fix. The line `<Content
 # Include="Favicons\MediaCrush.ico" />` is at fault"): they are blamed for no review pair.
 _IDE_PROJECT = (".csproj", ".vbproj", ".fsproj", ".vcxproj", ".vcxproj.filters", ".sln", ".shproj", ".wixproj",
-                ".xproj", ".njsproj", ".pyproj", ".sqlproj")
+                ".xproj", ".njsproj", ".pyproj", ".sqlproj", ".projitems")
 
 
 def is_ide_project(path: str) -> bool:
