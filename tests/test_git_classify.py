@@ -354,7 +354,10 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     # what documents the code (junit4's javadoc fix that also renamed methods)
                     'fixed Javadoc "its" micros -> toMicros, millis -> toMillis', "Fix javadoc", "Fixed docs",
                     "Fix documentation of the parser", "Fix the docstring.", "Fix comments in parser.py",
-                    "Fixed doc error", "doc fix", "Docs fixes", "comment fixes in the parser"):
+                    "Fixed doc error", "doc fix", "Docs fixes", "comment fixes in the parser",
+                    # an analyser's rule ids (Polly's StyleCop, Sonar and Roslyn warnings)
+                    "Fix IDE0044 warnings", "Fix SA1515/SA/1612/S2681", "Fix S3253/S6605/SA1625/S103 warnings",
+                    "Fix CA1822 in the parser", "Fix E501"):
         assert tooling_fix(subject), subject
         assert not framed_as_fix("bugfix", 0.99, subject, 0.7), subject
     for subject in ("Fix crash when formatting dates", "Fix style attribute being dropped", "Fix warning box layout",
@@ -368,7 +371,10 @@ def test_a_fix_of_what_a_linter_or_type_checker_found_is_no_bug_to_find() -> Non
                     "Fix comment parsing", "Fix docs build", "Fix doc generation crash", "Fix the docs' broken search",
                     # clap's: a feature, and bugs in what is shown
                     "Apply doc comments for `#[command(subcommand)]`", "Fix formatting of help for flags and options",
-                    "Fix documentation of the parser crash"):
+                    "Fix documentation of the parser crash",
+                    # not a bug's number, a pull request's, nor a codec named in a bug
+                    "Fix bug1234 crash", "Fix PR1234", "Fix H264 decoding",
+                    "Fix the crash in HTTP2 handling"):
         assert not tooling_fix(subject), subject
         assert framed_as_fix("bugfix", 0.99, subject, 0.7), subject
 

@@ -281,7 +281,10 @@ _TOOL = (r"(?:ruff|lint(?:er|ing)?|flake8|pylint|pyflakes|mypy|pyright|eslint|ts
          # coding standards, as PHP projects say it (symfony/console's 42 "Fixed CS": 31 of its
          # debugging examples and 7 review pairs), and the fixers of them
          r"cs|code[- ]style|coding[- ]standards?|php-?cs(?:-fixer)?|cs-fixer|"
-         r"(?:compiler|build|deprecation)\s+warnings?|warnings?|type[- ]?(?:check(?:ing|er)?\s+)?(?:errors?|issues?))")
+         r"(?:compiler|build|deprecation)\s+warnings?|warnings?|type[- ]?(?:check(?:ing|er)?\s+)?(?:errors?|issues?)|"
+         # an analyser's rule ids, in capitals: Polly's "Fix IDE0044 warnings", "Fix S3253/S6605/SA1625/S103
+         # warnings" (StyleCop, Sonar, Roslyn), pycodestyle's E501, not a pull request's "PR1234"
+         r"(?-i:(?!PR|GH|BUG)[A-Z]{1,4}\d{3,5}(?:\s*[/,&]\s*(?:[A-Z]{1,4}/?)?\d{3,5})*))")
 # ... the tool or the typo ends the phrase, or errors, findings, "in", "for" ... follow it: "Fix
 # style attribute being dropped", "Fix warning box layout", "Fix black screen" are bugs.
 _TOOL_NOUN = r"(?:\s+(?:fix(?:es)?|errors?|issues?|findings?|warnings?|complaints?|nits?)\b)"
