@@ -93,10 +93,16 @@ def test_bumps_releases_and_reverts_are_skipped_not_called_fixes() -> None:
                     "Prepare for next development iteration", "Post-release 1.2.0 (#949)", "Post-release.",
                     "Post-release version bump", "post release update", "Back to dev version",
                     "Start development of v0.8", "Publish", "chore: publish monorepo patches", "Publish new version",
-                    "[maven-release-plugin] prepare release commons-io-2.5"):
+                    "[maven-release-plugin] prepare release commons-io-2.5",
+                    # a version's release notes: forge's 35 "Update CHANGELOG.md for 6.0.1", okio's
+                    # "Changelog for 3.16.4.", ripgrep's "changelog 0.7.1", git's "Update release notes to 2.7"
+                    "Update CHANGELOG.md for 6.0.1", "Changelog for 3.16.4.", "changelog 0.7.1",
+                    "Update release notes to 2.7", "Changes for 8.13.0", "Prepare changelog for 2.12.5"):
         assert skip_reason(subject) == "release", subject
     for subject in ("Post release fixes (#44)", "Post-release: Prepare an unreleased section in the changelog",
-                    "Publish the docs to GitHub pages", "Start the new parser", "Prepare the new version of the API"):
+                    "Publish the docs to GitHub pages", "Start the new parser", "Prepare the new version of the API",
+                    "Update changelog for the parser fix", "Update changelog", "Fix changelog for 1.2.0 typo",
+                    "Changes for 1.2 to the parser"):
         assert skip_reason(subject) is None, subject
     # a name and a version alone: git's 809 "Git 2.17.4", "GIT 1.4.3-rc1"; not a verb's change
     for subject in ("Git 2.17.4", "GIT 1.4.3-rc1", "Git v1.6.6-rc0", "Git 2.45", "Underscore.js 1.9.1"):

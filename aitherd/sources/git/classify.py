@@ -148,6 +148,12 @@ _RELEASE_CHORE = re.compile(r"^\s*(?:\[maven-release-plugin\]|"
                             # version", mio's "Start development of v0.8", lerna's "Publish" (webpack-cli's
                             # "publish monorepo patches"): a version file and a changelog's new heading
                             r"(?:post[- ]?release(?:\s+(?:v?\d[\w.-]*|version(?:\s+bump)?|bump|update|steps))*|"
+                            # a version's release notes, written from what the history holds since the
+                            # last: forge's 35 "Update CHANGELOG.md for 6.0.1", okio's "Changelog for
+                            # 3.16.4.", ripgrep's "changelog 0.7.1", git's "Update release notes to 2.7"
+                            r"(?:(?:update[ds]?|updating|prepar(?:e|ing)|add(?:ed|s)?|write|wrote)\s+)?(?:the\s+)?"
+                            r"(?:change\s?log|changes|release\s+notes|history|news)(?:\.\w+)?(?:\s+entr(?:y|ies))?"
+                            r"(?:\s+(?:for|to|of))?(?:\s+the)?(?:\s+release)?(?:\s+of)?\s+v?\d+\.\d+[\w.+-]*?|"
                             r"back\s+to\s+(?:development|dev)(?:\s+(?:version|mode|cycle))?|"
                             r"(?:start|begin|open)(?:s|ed|ing)?\s+(?:the\s+)?development\s+(?:of|on|for)\s+v?\d[\w.-]*|"
                             r"publish(?:ed)?(?:\s+(?:a\s+|the\s+)?(?:new\s+)?(?:versions?|releases?|monorepo\s+patches|"
