@@ -304,7 +304,8 @@ def test_workers_mine_while_the_repo_model_is_made_and_commits_that_need_it_wait
     cfg = GitMiningConfig(classifier_min_commits=50, review_days=0)
     one = list(mine(r, "main", {}, cfg.model_copy(update={"jobs": 1}), counts1 := {}))
     waits = slow_model(monkeypatch, tmp_path, 1.0)
-    folders = set(Path(tempfile.gettempdir()).glob("aitherd-mine-*"))
+    ours = f"aitherd-mine-{os.getpid()}-*"  # (named by pid: another miner on the machine makes its own)
+    folders = set(Path(tempfile.gettempdir()).glob(ours))
     many = list(mine(r, "main", {}, cfg.model_copy(update={"jobs": 2, "parallel_min_commits": 6}), counts2 := {}))
     assert waits.exists()  # commits did wait for the model
     assert [type(i).__name__ for i in one] == [type(i).__name__ for i in many]
@@ -312,7 +313,7 @@ def test_workers_mine_while_the_repo_model_is_made_and_commits_that_need_it_wait
         [(i.content_hash, i.provenance) for i in many if isinstance(i, Candidate)]
     assert [i.mark for i in one if isinstance(i, Checkpoint)] == [i.mark for i in many if isinstance(i, Checkpoint)]
     assert counts1 == counts2 and counts1["class_by.model"] == 10 and counts1["class_by.prefix"] == 61
-    assert set(Path(tempfile.gettempdir()).glob("aitherd-mine-*")) == folders  # its folder is gone
+    assert set(Path(tempfile.gettempdir()).glob(ours)) == folders  # its folder is gone
 
 
 def test_a_git_killed_while_commits_wait_for_the_model_loses_none_of_them(tmp_path: Path,
