@@ -1286,6 +1286,8 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     # Polly's Cake build script, its shared project's items and Roslyn's analyzer settings
     ("build.cake", "csharp"), ("src/Polly.Shared/Polly.Shared.projitems", "xml"),
     ("eng/analyzers/Stylecop.globalconfig", "ini"),
+    # invoke's completion scripts, named for their shell
+    ("completion/zsh", "zsh"), ("invoke/completion/fish", "fish"), ("completions/bash", "bash"),
 ])
 def test_fence_languages_by_name(path: str, lang: str) -> None:
     assert files.language(path) == lang

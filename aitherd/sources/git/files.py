@@ -351,6 +351,8 @@ def _ext(path: str) -> tuple[str, str]:
 
 
 _HOOKS = re.compile(r"(^|/)(\.husky|\.githooks)/[^/]+$")
+_SHELLS = {"bash": "bash", "zsh": "zsh", "fish": "fish", "sh": "bash"}
+_COMPLETIONS = re.compile(r"(^|/)(?:shell[-_]?)?completions?/[^/]+$")
 # towncrier's news fragments: CHANGES/409.bugfix, newsfragments/1234.feature, changelog.d/12.doc
 _NEWS_KINDS = frozenset({".feature", ".bugfix", ".doc", ".docs", ".removal", ".misc", ".breaking", ".deprecation",
                          ".contrib", ".packaging", ".trivial", ".security", ".significant", ".change", ".fix"})
@@ -382,6 +384,8 @@ def language(path: str) -> str:
         return "text"
     if not lang and not ext and _HOOKS.search(path):
         return "bash"  # husky's git hooks carry no #! line since v9 (pnpm's .husky/commit-msg)
+    if not lang and name in _SHELLS and _COMPLETIONS.search(path):
+        return _SHELLS[name]  # a shell's completion script named for it (invoke's completion/zsh)
     if not lang and ext == ".in" and _REQUIREMENTS.search(path):
         return "text"  # pip-compile's input: requirements/dev.in (jinja: 16 snippets)
     if not lang and ext.lower() in _WRAPPERS and len(name) > len(ext):
