@@ -211,6 +211,11 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("Apply review feedback to the parser", "", ["src/a.py"], False), ("Fix epage's parser", "", ["src/a.rs"], False),
     ("Modify spec/register_spec.rb", "", ["spec/register_spec.rb"], True),  # thor's: the file alone
     ("Modify the parser to skip blank lines", "", ["lib/parser.rb"], False),
+    # a fix of nothing named: bottle's "some bugfixes" ("There is a problem: some bugfixes.")
+    ("some bugfixes", "", ["bottle.py"], True), ("Bug fixes", "", ["bottle.py"], True),
+    ("fixed some bugs", "", ["bottle.py"], True), ("Fix issues", "", ["bottle.py"], True),
+    ("Bugfixes in the parser", "", ["bottle.py"], False), ("Fix the issue with unicode", "", ["bottle.py"], False),
+    ("Fix bug in route", "", ["bottle.py"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

@@ -752,7 +752,10 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "upstream", "file", "files",
     # a history's first commit, which names no file or feature (leakcanary's "Initial import",
     # then "Write .../Preconditions.java." with nothing else to go on)
-    "import", "imported", "version", "revision"})
+    "import", "imported", "version", "revision",
+    # a fix of nothing named: bottle's "some bugfixes" (a review's "There is a problem: some
+    # bugfixes."), "Bug fixes", "fixed some bugs", "Fix issues"
+    "bug", "bugs", "bugfix", "bugfixes", "issue", "issues", "problem", "problems"})
 _GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
     "on", "for", "it", "this", "that", "with", "from", "up", "final", "after", "per", "based", "by"})
 # ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
