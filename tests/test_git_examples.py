@@ -216,6 +216,10 @@ def test_a_pull_request_templates_checklist_and_comments_are_not_the_task(tmp_pa
     ("fixed some bugs", "", ["bottle.py"], True), ("Fix issues", "", ["bottle.py"], True),
     ("Bugfixes in the parser", "", ["bottle.py"], False), ("Fix the issue with unicode", "", ["bottle.py"], False),
     ("Fix bug in route", "", ["bottle.py"], False),
+    # a changelog's entry for what the request does not show, and a pull request's number alone
+    ("Changelog for #2750", "", ["CHANGES.txt"], True), ("Update changelog", "", ["CHANGES.rst"], True),
+    ("Fix #123", "", ["bottle.py"], True), ("Update changelog for the parser fix", "", ["CHANGES.txt"], False),
+    ("Fix route for #45 with unicode", "", ["bottle.py"], False),
 ])
 def test_an_intent_that_names_no_change_is_vague(subject: str, body: str, paths: list[str], want: bool) -> None:
     assert vague(subject, body, paths) is want

@@ -755,7 +755,10 @@ _VAGUE = frozenset({"copy", "wip", "cleanup", "cleanups", "clean", "better", "no
     "import", "imported", "version", "revision",
     # a fix of nothing named: bottle's "some bugfixes" (a review's "There is a problem: some
     # bugfixes."), "Bug fixes", "fixed some bugs", "Fix issues"
-    "bug", "bugs", "bugfix", "bugfixes", "issue", "issues", "problem", "problems"})
+    "bug", "bugs", "bugfix", "bugfixes", "issue", "issues", "problem", "problems",
+    # a changelog's entry for what the request does not show (pyramid's "Changelog for #2750")
+    "changelog", "entry", "entries"})
+_NUMBER_REF = re.compile(r"(?:\b[\w.-]+/[\w.-]+)?#\d+\b")
 _GLUE = frozenset({"new", "other", "various", "small", "some", "more", "the", "a", "an", "of", "to", "and", "in",
     "on", "for", "it", "this", "that", "with", "from", "up", "final", "after", "per", "based", "by"})
 # ... unless one of these says what to do: a typo or a lint fix can be found in the code shown.
@@ -774,6 +777,8 @@ def vague(subject: str, body: str, paths: list[str]) -> bool:
         return False
     if "-" in subject:
         subject = _KEY_ANYWHERE.sub(" ", subject)  # an issue's key names nothing: commons-csv's "[CSV-203]"
+    if "#" in subject:
+        subject = _NUMBER_REF.sub(" ", subject)  # nor does a pull request's number: pyramid's "Changelog for #2750"
     words = _TOKEN.findall(subject.lower())
     if all(w in _GLUE or (len(w) == 1 and w.isascii()) for w in words):
         return True  # no word, or only glue and single letters: flameshot's subject "A"
