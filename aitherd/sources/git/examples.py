@@ -532,8 +532,7 @@ def _around(fd: FileDiff, hunk: Hunk, data: bytes | None, around: int,
             before: int | None = None) -> tuple[list[str], int] | None:
     """The hunk's rows with up to `around` more unchanged lines of the new file (`data`, its
     content) before (`before`: that many) and after them, as context rows, and how many came
-    before; never into a
-    neighbouring hunk (between hunks the old and new file agree). A tenth to a sixth of real
+    before; never into a neighbouring hunk (between hunks the old and new file agree). A tenth to a sixth of real
     Python hunks hold no window that parses: the change sits in a statement that opens above
     the hunk (a call's arguments, a docstring's def) or closes below it (rich: 1,026 of 6,320
     windows; with the lines around them, 487 of those get one). None when the lines do not
