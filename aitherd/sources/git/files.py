@@ -356,8 +356,8 @@ _COMPLETIONS = re.compile(r"(^|/)(?:shell[-_]?)?completions?/[^/]+$")
 # towncrier's news fragments: CHANGES/409.bugfix, newsfragments/1234.feature, changelog.d/12.doc
 _NEWS_KINDS = frozenset({".feature", ".bugfix", ".doc", ".docs", ".removal", ".misc", ".breaking", ".deprecation",
                          ".contrib", ".packaging", ".trivial", ".security", ".significant", ".change", ".fix"})
-_NEWS_FOLDER = re.compile(r"(^|/)(CHANGES|changes|changes\.d|changelog\.d|CHANGES\.d|newsfragments|news|"
-                          r"changelog\.d|\.changes)/[^/]+$")
+_NEWS_FOLDER = re.compile(r"(^|/)(CHANGES|changes|changes\.d|CHANGES\.d|changelog\.d|newsfragments|news|"
+                          r"\.changes)/[^/]+$")
 _REQUIREMENTS = re.compile(r"(^|/)(requirements/|(requirements|constraints)[\w.-]*\.in$)")
 
 
