@@ -337,54 +337,67 @@ def _snippet(fd: FileDiff, hunk: Hunk, lang: str, limit: int,
         return [Snippet(1, None, after, lang)]
     first = hunk.new_start
     if lang == "python":
-        fits = sum(map(len, rows)) <= limit  # (the hunk's own rows: a wider window that parses replaces them)
-        window = files.python_window(rows) if fits else None
-        wider = None
-        if window is None and new_blob is not None and (wider := _around(fd, hunk, new_blob(), around)) is not None:
-            more, pre = wider
-            if sum(map(len, more)) <= limit and (window := files.python_window(more, narrow=True)) is not None:
-                rows, first = more, hunk.new_start - pre
-            else:
-                top, most = _in_string(more, pre), limit
-                if top is None and pre == around and not _quoted(more[:pre]) and _quoted(more[pre:]):
-                    # A docstring longer than the lines read (jsonschema's, werkzeug's parameter
-                    # lists: a quarter to a third of the Python lines still shown unlabelled lay in
-                    # fences that start inside a string): its opening is looked for further up.
-                    # Taken where it at most triples the hunk's own rows: a window from a `def`
-                    # 100 lines up cost more files their place in an example than it labelled.
-                    further = _around(fd, hunk, new_blob(), around, LONG_STRING_LINES)
-                    if further is not None and (top := _in_string(*further)) is not None:
-                        more, pre = further
-                        most = min(limit, LONG_STRING_GROWTH * sum(map(len, hunk.lines)))
-                if top is not None:
-                    more, pre = more[top:], pre - top
-                    if sum(map(len, more)) <= limit and (
-                            window := files.python_window(more, narrow=True, top=True, strings=True)) is not None:
-                        if sum(map(len, more[window[0]:window[1]])) <= most:
-                            rows, first = more, hunk.new_start - pre
-                        else:
-                            window = None
-        if window is None:
-            # Rows inside a triple-quoted string, at a column left of the code around it
-            # (client_python's expected metrics text at the first column in a test method: 3.1
-            # points of its Python lines were shown unlabelled), end no block (see `files.
-            # python_window(strings=True)`), told by the quotes' count from the first row. That
-            # count is wrong where the rows start inside a string: asked after the other tries.
-            if fits and _quoted(rows):
-                window = files.python_window(rows, strings=True)
-            if window is None and wider is not None and sum(map(len, wider[0])) <= limit and _quoted(wider[0]) and (
-                    window := files.python_window(wider[0], narrow=True, strings=True)) is not None:
-                rows, first = wider[0], hunk.new_start - wider[1]
-        if window is None and fits:
-            window = files.python_window(rows, elements=True)  # the last resort: a list's elements
-        if window is None:
+        found = _python_rows(fd, hunk, limit, new_blob, around)
+        if found is None:
+            fits = _chars(rows) <= limit
             if fits and (pieces := _pieces(rows, first)):
                 return pieces
             return [_cut(rows, first, "python2" if files.python2(rows) else "")]
-        s, e = window
+        rows, first, (s, e) = found
         first += sum(1 for ln in rows[:s] if ln[0] != "-")
         rows = rows[s:e]
     return [_cut(rows, first, lang)]
+
+
+def _chars(rows: list[str]) -> int:
+    return sum(map(len, rows))
+
+
+def _python_rows(fd: FileDiff, hunk: Hunk, limit: int, new_blob: Callable[[], bytes | None] | None,
+                 around: int) -> tuple[list[str], int, tuple[int, int]] | None:
+    """`_snippet`'s search for a Python hunk's window: the rows it lies in (the hunk's own, or
+    those with the file's lines read around them), the first row's new-side line, and the
+    window (`files.python_window`); None when none parses."""
+    rows, first = hunk.lines, hunk.new_start
+    own = _chars(rows)
+    fits = own <= limit  # (the hunk's own rows: a wider window that parses replaces them)
+    if fits and (window := files.python_window(rows)) is not None:
+        return rows, first, window
+    data = new_blob() if new_blob is not None else None
+    wider = _around(fd, hunk, data, around)
+    if wider is not None:
+        more, pre = wider
+        if _chars(more) <= limit and (window := files.python_window(more, narrow=True)) is not None:
+            return more, first - pre, window
+        top, most = _in_string(more, pre), limit
+        if top is None and pre == around and not _quoted(more[:pre]) and _quoted(more[pre:]):
+            # A docstring longer than the lines read (jsonschema's, werkzeug's parameter lists:
+            # a quarter to a third of the Python lines still shown unlabelled lay in fences that
+            # start inside a string): its opening is looked for further up. Taken where it at
+            # most triples the hunk's own rows: a window from a `def` 100 lines up cost more
+            # files their place in an example than it labelled.
+            further = _around(fd, hunk, data, around, LONG_STRING_LINES)
+            if further is not None and (top := _in_string(*further)) is not None:
+                more, pre = further
+                most = min(limit, LONG_STRING_GROWTH * own)
+        if top is not None:
+            more, pre = more[top:], pre - top
+            window = files.python_window(more, narrow=True, top=True, strings=True) if _chars(more) <= limit else None
+            if window is not None and _chars(more[window[0]:window[1]]) <= most:
+                return more, first - pre, window
+    # Rows inside a triple-quoted string, at a column left of the code around it (client_python's
+    # expected metrics text at the first column in a test method: 3.1 points of its Python lines
+    # were shown unlabelled), end no block (see `files.python_window(strings=True)`), told by the
+    # quotes' count from the first row. That count is wrong where the rows start inside a
+    # string: asked after the other tries.
+    if fits and _quoted(rows) and (window := files.python_window(rows, strings=True)) is not None:
+        return rows, first, window
+    if wider is not None and _chars(wider[0]) <= limit and _quoted(wider[0]) and (
+            window := files.python_window(wider[0], narrow=True, strings=True)) is not None:
+        return wider[0], first - wider[1], window
+    if fits and (window := files.python_window(rows, elements=True)) is not None:
+        return rows, first, window  # the last resort: a list's elements
+    return None
 
 
 LONG_STRING_LINES = 150  # file lines read above a hunk that lies in a docstring whose opening the first read missed
@@ -858,13 +871,13 @@ def version_only(group: list[Part], ask: str) -> bool:
     return any(_pin_key(t) not in given for t in pins)
 
 
-def _bump_pins(h: Hunk) -> list[str] | None:
+def _bump_pins(h: Hunk, changes: tuple[list[str], list[str]] | None = None) -> list[str] | None:
     """The sure versions or checksums a hunk sets ([] for none), where its added lines are its
-    removed lines with other versions or checksums in them; None where it changes more."""
+    removed lines with other versions or checksums in them; None where it changes more.
+    (`changes`: `h.changes()`, where the caller has them.)"""
     if h.added != h.removed:
         return None
-    plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
-    minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
+    plus, minus = changes or h.changes()
     # An added line that is not a removed one (trailing blanks aside, as masked_pins
     # leaves them) holds a pin, hence a digit: most hunks fail that at once, unmasked.
     if (not all(map(_DIGIT.search, set(map(str.rstrip, plus)).difference(map(str.rstrip, minus))))
@@ -878,13 +891,13 @@ _COPYRIGHT = re.compile(r"copyright|\(c\)|©", re.I)
 _YEARS_SAID = re.compile(r"copyright|licen[cs]e|\byears?\b|new year", re.I)
 
 
-def _year_bump(h: Hunk) -> set[str]:
+def _year_bump(h: Hunk, changes: tuple[list[str], list[str]] | None = None) -> set[str]:
     """The years a hunk writes where it only moves the years of copyright lines on ("Copyright
     (c) 2009-2015" -> "2009-2016": lua's "storeglobal changed to setglobal" also set its
     LUA_COPYRIGHT to 1994-1997; commons-io 22 answers held a year their task did not speak of,
-    7 now: the rest move it in a hunk with other changes); else none."""
-    plus = [ln[1:] for ln in h.lines if ln[0] == "+"]
-    minus = [ln[1:] for ln in h.lines if ln[0] == "-"]
+    7 now: the rest move it in a hunk with other changes); else none. (`changes`: as
+    `_bump_pins`'.)"""
+    plus, minus = changes or h.changes()
     if not plus or not all(_COPYRIGHT.search(ln) and _YEAR.search(ln) for ln in plus):
         return set()
     if sorted(_YEAR.sub("#", ln) for ln in plus) != sorted(_YEAR.sub("#", ln) for ln in minus):
@@ -907,12 +920,14 @@ def _without_bumps(group: list[Part], task: str) -> list[Part]:
         for i, h in enumerate(p.hunks):
             if h.added != h.removed:
                 continue
-            if pins := _bump_pins(h):
+            changes = h.changes()
+            if pins := _bump_pins(h, changes):
                 if given is None:
                     given = {_pin_key(t) for t in _PIN_TOKEN.findall(task)}
                 if any(_pin_key(t) not in given for t in pins):
                     drop.setdefault(k, set()).add(i)
-            elif (years := _year_bump(h)) and not _YEARS_SAID.search(task) and not any(y in task for y in years):
+            elif ((years := _year_bump(h, changes)) and not _YEARS_SAID.search(task) and
+                  not any(y in task for y in years)):
                 drop.setdefault(k, set()).add(i)
     if not drop or all(len(drop.get(k, ())) == len(p.hunks) for k, p in enumerate(group)):
         return group

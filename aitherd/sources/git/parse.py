@@ -45,6 +45,17 @@ class Hunk:
         after = [ln[1:] for ln in self.lines if ln[:1] != "-"]
         return "\n".join(before) + "\n", "\n".join(after) + "\n"
 
+    def changes(self) -> tuple[list[str], list[str]]:
+        """Its added rows' texts and its removed rows' texts, in order, without the marks."""
+        plus: list[str] = []
+        minus: list[str] = []
+        for ln in self.lines:
+            if ln[0] == "+":
+                plus.append(ln[1:])
+            elif ln[0] == "-":
+                minus.append(ln[1:])
+        return plus, minus
+
     @property
     def changed(self) -> int:
         return self.added + self.removed

@@ -232,11 +232,12 @@ class Miner:
             # (hunks of comments or documentation only: review.requests leaves them out)
             blamed = [p for p in ps if p.role == "code" and not p.path.endswith(".ipynb") and
                       not files.is_ide_project(p.path)]
-            if any(files.is_ci(p.path) for p in blamed) and not ci_said(commit.subject):
-                # A fix of the code that also moves the CI's matrix or hooks on ("fix status text"
-                # beside rich's `python-version: [3.6, 3.7, 3.8, 3.9]`) blames its code's
-                # history, not the CI's lines; a fix of the CI alone, or one that says so, does.
-                blamed = [p for p in blamed if not files.is_ci(p.path)] or blamed
+            # A fix of the code that also moves the CI's matrix or hooks on ("fix status text"
+            # beside rich's `python-version: [3.6, 3.7, 3.8, 3.9]`) blames its code's history,
+            # not the CI's lines; a fix of the CI alone, or one that says so, does.
+            code = [p for p in blamed if not files.is_ci(p.path)]
+            if code and len(code) < len(blamed) and not ci_said(commit.subject):
+                blamed = code
             res.fix = (commit, blamed)
         elif kind == "bugfix":
             # framed as the change it is: no "find the bug", no review pairs
