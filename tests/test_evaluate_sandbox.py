@@ -4,6 +4,7 @@ namespaces."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from aitherd.evaluate.sandbox import DEFAULT_UID_BASE, Limits, Sandbox, SandboxError
+from aitherd.evaluate.sandbox import (
+    DEFAULT_UID_BASE,
+    SLOT_UIDS,
+    Limits,
+    Sandbox,
+    SandboxError,
+    claim_slot,
+    lock_uid,
+    slot_locks,
+)
 from aitherd.evaluate.suites import HumanEval, Mbpp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,14 +89,26 @@ def slot_processes(uid_base: int, settle_s: float = 10.0) -> list[int]:
     """Processes still running under a sandbox slot uid, after up to `settle_s` for those being
     killed to finish dying. A zombie has exited (it waits for its parent, or for init once
     orphaned, to read its status: on a loaded machine init reaps late, and a run failed on two
-    such); it runs nothing and holds nothing, so it does not count."""
+    such); it runs nothing and holds nothing, so it does not count. Read while holding every
+    slot uid's lock: a sandbox of another process (tests run in parallel) runs no program then."""
+    folder = slot_locks()
+    assert folder is not None
+    with contextlib.ExitStack() as held:
+        for uid in range(uid_base, uid_base + SLOT_UIDS):
+            claim = lock_uid(folder, uid, block=True)
+            assert claim is not None
+            held.callback(claim.release)
+        return _slot_processes(uid_base, settle_s)
+
+
+def _slot_processes(uid_base: int, settle_s: float) -> list[int]:
     deadline = time.monotonic() + settle_s
     while True:
         out = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if uid_base <= entry.stat().st_uid < uid_base + 64:
+                    if uid_base <= entry.stat().st_uid < uid_base + SLOT_UIDS:
                         state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
                         if state not in ("Z", "X"):
                             out.append(int(entry.name))
@@ -144,6 +166,75 @@ def test_hostile_programs_are_contained_and_scored_as_failures(mode: str, home: 
         listener.close()
     if os.geteuid() == 0:
         assert slot_processes(DEFAULT_UID_BASE) == []
+
+
+HOLDER = """
+import sys, time
+from aitherd.evaluate.sandbox import claim_slot
+held = [claim_slot(int(sys.argv[1]), int(k), wait=False) for k in sys.argv[2:]]
+print(" ".join(str(c.uid) for c in held), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="slot uids are root's")
+def test_a_slot_uid_another_process_holds_is_not_shared_and_comes_back_when_it_dies() -> None:
+    """Each program's end kills whatever its uid still runs: two sandboxes in two processes (the
+    daemon's evaluation and a benchmark run by hand, tests run in parallel) must never run
+    programs under one uid at once. A uid held by another process is passed over; killed with
+    -9, that process lets it go."""
+    base = DEFAULT_UID_BASE + 1000  # uids no other test's sandbox takes
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(base), "0", "1"], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().split() == [str(base), str(base + 1)]
+        with Sandbox(parallel=1, uid_base=base) as sandbox:
+            if sandbox.uid_base is None:
+                pytest.skip(f"the sandbox fell back to keeping uid 0 here: {sandbox.notes}")
+            assert sandbox.run("import os\nprint(os.getuid())").stdout.strip() == str(base + 2)
+            holder.kill()
+            holder.wait()
+            assert sandbox.run("import os\nprint(os.getuid())").stdout.strip() == str(base)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="slot uids are root's")
+def test_with_every_slot_taken_a_claim_waits_or_says_none(tmp_path: Path) -> None:
+    folder = slot_locks(tmp_path)
+    assert folder is not None and folder.parent == tmp_path
+    first = claim_slot(5000, 0, ring=2, folder=folder)
+    second = claim_slot(5000, 0, ring=2, folder=folder)  # the same slot asked: the next uid
+    assert first is not None and second is not None and (first.uid, second.uid) == (5000, 5001)
+    assert claim_slot(5000, 1, ring=2, folder=folder, wait=False) is None
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(claim_slot(5000, 1, ring=2, folder=folder).uid))  # type: ignore[union-attr]
+    waiter.start()
+    time.sleep(0.3)
+    assert got == []  # waits for its own slot's uid
+    second.release()
+    waiter.join(10)
+    assert got == [5001]
+    first.release()
+
+
+def test_a_lock_folder_open_to_others_or_a_link_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "aitherd-sandbox-slots").mkdir(mode=0o777)
+    os.chmod(tmp_path / "open" / "aitherd-sandbox-slots", 0o777)
+    assert slot_locks(tmp_path / "open") is None
+    (tmp_path / "link").mkdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    (tmp_path / "link" / "aitherd-sandbox-slots").symlink_to(tmp_path / "elsewhere")
+    assert slot_locks(tmp_path / "link") is None
+    # without a folder to trust, the slot's own uid, held within the process
+    import aitherd.evaluate.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "slot_locks", lambda base=None: None)
+    claim = claim_slot(7000, 3)
+    assert (claim.uid, claim.fd) == (7003, None)  # type: ignore[union-attr]
 
 
 def test_isolation_layers_are_recorded_with_every_result() -> None:

@@ -195,8 +195,10 @@ def test_the_daemon_with_serving_on_stays_light(make_daemon):
     maps = Path(f"/proc/{d.proc.pid}/maps").read_text()
     assert "torch" not in maps and "numpy" not in maps and "vllm" not in maps
     # the endpoint's HTTP machinery lives in the relay process, not in the daemon
-    relay = serve_status(d)["proxy"]["relay"]["pid"]
-    assert relay and relay != d.proc.pid and "httptools" in Path(f"/proc/{relay}/maps").read_text()
+    # (the proxy starts beside vLLM, and may come up after it on a loaded machine)
+    relay = d.wait_for(lambda: ((serve_status(d)["proxy"] or {}).get("relay") or {}).get("pid"), 30, "the relay")
+    assert relay != d.proc.pid
+    d.wait_for(lambda: "httptools" in Path(f"/proc/{relay}/maps").read_text(), 30, "the relay's HTTP parser")
     assert "httptools" not in maps and "uvloop" not in maps
     d.stop(signal.SIGTERM)
     assert not os.path.exists(d.socket)

@@ -17,12 +17,14 @@ Programs see the standard library only (`python -I -S`): HumanEval and MBPP need
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import re
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ MARK = b"\x1eaitherd-jail "
 # Slot uids for programs run by root: far above login users, systemd's dynamic users (61184-65519)
 # and the usual subordinate ranges of /etc/subuid (100000 + 65536 per user).
 DEFAULT_UID_BASE = 2_000_000_000
+SLOT_UIDS = 64  # slot uids from the base (more where a sandbox runs more at once): one per running program
 _TAIL = 4096
 REQUIRABLE = ("rlimits", "namespaces", "privileges", "landlock", "seccomp")
 # What the start-up probe imports: the modules benchmark solutions and their tests use.
@@ -203,7 +206,17 @@ class Sandbox:
             return self._server
 
     def _run(self, program: str, slot: int, wall_s: float) -> Execution:
-        uid = self.uid_base + slot if self.uid_base is not None else None
+        claim = None
+        if self.uid_base is not None:
+            claim = claim_slot(self.uid_base, slot, ring=max(SLOT_UIDS, self.parallel))
+        uid = claim.uid if claim is not None else None
+        try:
+            return self._run_as(program, uid, wall_s)
+        finally:
+            if claim is not None:
+                claim.release()
+
+    def _run_as(self, program: str, uid: int | None, wall_s: float) -> Execution:
         workdir = tempfile.mkdtemp(prefix="aitherd-sbx-", dir=self.workdir_base)
         t0 = time.monotonic()
         try:
@@ -274,6 +287,71 @@ class Sandbox:
                 server.forget(run_id)
             os.close(out_r)
             os.close(err_r)
+
+
+@dataclass
+class SlotClaim:
+    """A slot uid held by this process (`claim_slot`) until `release`."""
+
+    uid: int
+    fd: int | None  # the lock file's descriptor (None: no lock folder, held within the process only)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # which lets the lock go
+            self.fd = None
+
+
+def slot_locks(base: Path | None = None) -> Path | None:
+    """The folder of the slot uids' lock files: root's own (mode 0700, not a link), under `base`
+    (by default /run/lock, else the temp folder: the service's unit makes /run read-only, and
+    gives it a /tmp of its own); None where none can be made so."""
+    for where in [base] if base is not None else [Path("/run/lock"), Path(tempfile.gettempdir())]:
+        path = where / "aitherd-sandbox-slots"
+        with contextlib.suppress(OSError):
+            path.mkdir(mode=0o700)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+            return path
+        # else somebody else's, or open to others: no lock in it is to be trusted
+    return None
+
+
+def claim_slot(uid_base: int, slot: int, *, ring: int = SLOT_UIDS, wait: bool = True,
+               folder: Path | None = None) -> SlotClaim | None:
+    """A slot uid no other program runs under, in this process or another (two evaluations at
+    once, in the daemon's worker and a benchmark run by hand, or tests run in parallel): each
+    program's end kills whatever its uid still runs, and the processes rlimit counts per uid,
+    so a shared uid would kill, or starve, the other's programs. The uid of `slot` when free,
+    else the next free one of `ring` uids from the base, each held by an exclusive lock on its
+    file in `folder` (`slot_locks()`) that ends with the descriptor (with the process, whatever
+    kills it); with all taken, the wait is for `slot`'s own (`wait` False: None then). Without
+    a folder to trust, the uid of `slot`, held within this process only."""
+    folder = folder or slot_locks()
+    if folder is None:
+        return SlotClaim(uid_base + slot, None)
+    for k in range(ring):
+        if (claim := lock_uid(folder, uid_base + (slot + k) % ring, block=False)) is not None:
+            return claim
+    return lock_uid(folder, uid_base + slot % ring, block=True) if wait else None
+
+
+def lock_uid(folder: Path, uid: int, *, block: bool) -> SlotClaim | None:
+    """`uid` held, by the lock on its file in `folder`; None where another holds it (`block`
+    False)."""
+    fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if block else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return SlotClaim(uid, fd)
 
 
 def _kill_group(pgid: int) -> None:
