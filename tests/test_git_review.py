@@ -390,6 +390,27 @@ def test_a_line_only_rewrapped_by_a_formatter_is_blamed_on_the_change_before(tmp
     assert review._reflow(["-a = f(x)"], ["+a = f(y)"]) is None  # a character changed
 
 
+def test_a_line_that_only_gained_a_checkers_suppression_is_blamed_on_the_change_before(tmp_path: Path) -> None:
+    """alembic's "Fix mypy errors" added `# type:ignore[attr-defined]` to a line a later fix
+    changed, and its review pair said that change was at fault. A change that only adds, drops or
+    edits a checker's suppression at a line's end (mypy, flake8, pylint, coverage, eslint, tsc)
+    writes no code: blame goes on to the change that wrote the line. A real comment is text."""
+    r = new_repo(tmp_path / "r")
+    body = "def label(kw):\n    name = kw['existing_type'].name\n    return name.upper()\n"
+    added = commit(r, "Add label", {"l.py": body}, when=T0)
+    commit(r, "Fix mypy errors", {"l.py": body.replace(".name\n", ".name  # type:ignore[attr-defined]\n")},
+           when=T0 + DAY)
+    commit(r, "Fix label crash for a type without a name", {"l.py": body.replace(
+        "kw['existing_type'].name", "getattr(kw['existing_type'], 'name', '')")}, when=T0 + 2 * DAY)
+    (rev,) = reviews_of(run(r)[0])
+    assert rev.provenance["commit"] == added and "Review this change (Add label)" in rev.messages[0]["content"]
+    assert review._key("+x = f(y)  # noqa: E501") == review._key("-x = f(y)") == "x=f(y)"
+    assert review._key("+x = f(y)  # type: ignore  # noqa") == "x=f(y)"
+    assert review._key("+run();  // eslint-disable-line no-console") == "run();"
+    assert review._key("+x = 1  # the count") != review._key("-x = 1")  # a comment of prose is text
+    assert review._key('+color = "#fff"') != review._key('+color = "#000"')
+
+
 def test_an_ide_project_file_is_blamed_for_no_review_pair(tmp_path: Path) -> None:
     """ShareX and Newtonsoft.Json: 59 and 34 review pairs blamed a .csproj line a fix moved or
     re-pinned ("The line `<Content Include="Favicons\\MediaCrush.ico" />` is at fault")."""

@@ -202,7 +202,20 @@ Packet = tuple[int, Lines]  # lines on their way, with the latest window start a
 
 
 def _key(row: str) -> str:
-    return "".join(files.words(row[1:]))
+    text = row[1:]
+    if ("#" in text or "//" in text or "/*" in text) and (m := _PRAGMAS.search(text)) is not None:
+        text = text[:m.start()]
+    return "".join(files.words(text))
+
+
+# A checker's suppression at a line's end: a line that only gains or loses one is the same code
+# (alembic's "Fix mypy errors" added `# type:ignore[attr-defined]` to a line a later fix changed,
+# and was blamed for it; rich's "Typing ignore", structlog's "Fix type hint ignore").
+_PRAGMAS = re.compile(
+    r"(?:\s*(?:#\s*(?:type:\s*ignore(?:\[[\w, -]*\])?|noqa(?::\s*[\w, ]+)?|pragma:\s*no\s*(?:cover|branch)|"
+    r"pylint:\s*disable=[\w, -]+|nosec\b[\w, -]*|fmt:\s*(?:skip|off|on)|pyright:\s*ignore(?:\[[\w, -]*\])?|"
+    r"mypy:\s*ignore\S*)|//\s*(?:eslint-disable(?:-next)?-line\b[^\n]*|@ts-(?:ignore|expect-error)\b[^\n]*|"
+    r"nolint\b[^\n]*|NOLINT\b[^\n]*)|/\*\s*(?:eslint-disable(?:-next)?-line|istanbul ignore)[^*]*\*/))+\s*$", re.I)
 
 
 def _carry(changes: list[Group], lines: Lines) -> tuple[Lines, Lines]:
