@@ -361,13 +361,14 @@ def _python_rows(fd: FileDiff, hunk: Hunk, limit: int, new_blob: Callable[[], by
     rows, first = hunk.lines, hunk.new_start
     own = _chars(rows)
     fits = own <= limit  # (the hunk's own rows: a wider window that parses replaces them)
-    if fits and (window := files.python_window(rows)) is not None:
+    if fits and (window := files.python_window(rows, from_top=first == 1)) is not None:
         return rows, first, window
     data = new_blob() if new_blob is not None else None
     wider = _around(fd, hunk, data, around)
     if wider is not None:
         more, pre = wider
-        if _chars(more) <= limit and (window := files.python_window(more, narrow=True)) is not None:
+        if _chars(more) <= limit and (
+                window := files.python_window(more, narrow=True, from_top=first - pre == 1)) is not None:
             return more, first - pre, window
         top, most = _in_string(more, pre), limit
         if top is None and pre == around and not _quoted(more[:pre]) and _quoted(more[pre:]):
@@ -390,12 +391,13 @@ def _python_rows(fd: FileDiff, hunk: Hunk, limit: int, new_blob: Callable[[], by
     # were shown unlabelled), end no block (see `files.python_window(strings=True)`), told by the
     # quotes' count from the first row. That count is wrong where the rows start inside a
     # string: asked after the other tries.
-    if fits and _quoted(rows) and (window := files.python_window(rows, strings=True)) is not None:
+    if fits and _quoted(rows) and (window := files.python_window(rows, strings=True, from_top=first == 1)) is not None:
         return rows, first, window
     if wider is not None and _chars(wider[0]) <= limit and _quoted(wider[0]) and (
-            window := files.python_window(wider[0], narrow=True, strings=True)) is not None:
+            window := files.python_window(wider[0], narrow=True, strings=True,
+                                          from_top=first - wider[1] == 1)) is not None:
         return wider[0], first - wider[1], window
-    if fits and (window := files.python_window(rows, elements=True)) is not None:
+    if fits and (window := files.python_window(rows, elements=True, from_top=first == 1)) is not None:
         return rows, first, window  # the last resort: a list's elements
     return None
 

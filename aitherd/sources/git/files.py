@@ -13,7 +13,7 @@ import ast
 import functools
 import re
 import symtable
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import accumulate, islice
 from typing import NamedTuple
 
@@ -985,11 +985,12 @@ _BRACKETS_LINES = str.maketrans({c: None for c in map(chr, range(128)) if c not 
                                 {"[": "(", "{": "(", "]": ")", "}": ")"})
 
 
-def _depths(texts: list[str], joined: str) -> tuple[list[int], list[int]]:
+def _depths(texts: list[str], joined: str, from_top: bool = False) -> tuple[list[int], list[int]]:
     """Bracket depth before each line (strings and comments blanked), and the running count
     of triple quotes before each line, both from the first line (`joined`: the lines joined).
     The hunk is blanked and reduced to its brackets in one pass each (`_STRINGS_LINES` never
-    spans a line; a triple-quoted string, which may, is blanked to its newlines)."""
+    spans a line; a triple-quoted string, which may, is blanked to its newlines). `from_top`:
+    the first line is the file's, where no string can be open."""
     if '"""' in joined or "'''" in joined:
         quotes = [0]
         q = 0
@@ -1005,7 +1006,7 @@ def _depths(texts: list[str], joined: str) -> tuple[list[int], list[int]]:
         start = joined.rfind("\n", 0, at) + 1
         end = joined.find("\n", at)
         first = joined[start:end if end >= 0 else len(joined)].strip()
-        if first in ('"""', "'''"):
+        if first in ('"""', "'''") and not from_top:
             above = joined[:start].rstrip()  # up to the last line before it that is not blank
             if not above[above.rfind("\n") + 1:].split("#", 1)[0].rstrip().endswith(_OPENS):
                 joined = first + joined
@@ -1071,8 +1072,8 @@ def _shows(lines: list[str], s: int, e: int, other: str) -> bool:
     return any(lines[i][1:].strip() for i in range(s, e) if lines[i][0] != other) or blank_side(lines, other)
 
 
-def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
-                  elements: bool = False, top: bool = False, strings: bool = False) -> tuple[int, int] | None:
+def python_window(lines: list[str], tries: int = 3, narrow: bool = False, elements: bool = False,
+                  top: bool = False, strings: bool = False, from_top: bool = False) -> tuple[int, int] | None:
     """The widest run of a hunk's rows (prefixed ' ', '+', '-') around its changes whose new
     side parses as Python after dedent: context rows are trimmed at either end, changed rows
     are always kept. Candidate cuts keep brackets and triple quotes balanced, start at or left
@@ -1089,7 +1090,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     triple-quoted string, by the quotes' count from the first row, is the string's text, whose
     column is no indentation (see `_window_at`): a retry, as that count is wrong where the rows
     start inside a string (None at once where no such row lies left of the code's rows, unless
-    `top`)."""
+    `top`). `from_top`: the first row is the file's first line (see `_depths`)."""
     if elements and not any(ln[0] != "-" and ln[1:].lstrip().startswith(_ELEMENT) and ln.rstrip().endswith(",")
                             for ln in lines):
         return None  # no row that is an element of a list: nothing to try
@@ -1101,7 +1102,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
     texts = [ln[1:] if ln[0] != "-" else "" for ln in lines]  # the new side; removed rows count as blank
     indent = [len(t) - len(u) if (u := t.lstrip()) else 1 << 20 for t in texts]  # blank: no indentation
     joined = "\n".join(texts)
-    depth, quotes = _depths(texts, joined)
+    depth, quotes = _depths(texts, joined, from_top)
     if "\n#" in joined or joined.startswith("#"):  # commented out at the first column, as IDEs do
         _outdented_comments(texts, indent, quotes)
     strings = strings and quotes[-1] != quotes[0]
@@ -1136,6 +1137,7 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False,
 
 
 _ELEMENT = ("(", "[", "{", '"', "'")
+_TRIPLE = tuple(p + q for p in ("", "r", "R", "u", "U", "b", "B", "f", "F") for q in ('"""', "'''"))
 _TRY_LINE = re.compile(r"^[ \t]*try[ \t]*:", re.M)
 
 
@@ -1189,8 +1191,22 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
     """`python_window`'s search for windows that start at bracket depth `low` (`own`: the
     changes' own depth, where the first changed row is a start too)."""
     lines, marks, texts, indent, depth, quotes, first, last, floor, _, _, top, strings = r
-    more = (i for i in (range(1) if top else range(first, -1, -1) if narrow else range(first + 1))
-            if depth[i] == low and (top or indent[i] <= floor) and not _BAD_START.match(texts[i]))
+    order = range(1) if top else range(first, -1, -1) if narrow else range(first + 1)
+    more: Iterator[int] = (i for i in order if depth[i] == low and (top or indent[i] <= floor) and
+                           not _BAD_START.match(texts[i]))
+    if quotes[first] & 1 and not top:
+        # A row inside a triple-quoted string (by the quotes' count from the first row) starts no
+        # statement: those outside are tried first, the tries no longer spent on a docstring's
+        # rows before the statement that owns it is reached (flask's setup.py, its docstring from
+        # its first line to past the hunk's end). A count that is wrong, where the hunk starts
+        # inside a string `_depths` did not tell, finds its starts after. An indented docstring's
+        # opening row starts a window of the string without its `def`, and a decorated `def` one
+        # without its decorators (the docstring's owner is looked for by `_in_string`): last.
+        found = list(more)
+        owned = {i for i in found if (indent[i] and texts[i].lstrip().startswith(_TRIPLE)) or
+                 (i and indent[i - 1] == indent[i] and texts[i - 1].lstrip().startswith("@"))}
+        more = iter([i for i in found if not quotes[i] & 1 and i not in owned] +
+                    [i for i in found if quotes[i] & 1] + [i for i in found if i in owned])
     starts = list(islice(more, tries))
     appended = own and first not in starts
     if appended:
