@@ -1195,18 +1195,7 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
     more: Iterator[int] = (i for i in order if depth[i] == low and (top or indent[i] <= floor) and
                            not _BAD_START.match(texts[i]))
     if quotes[first] & 1 and not top:
-        # A row inside a triple-quoted string (by the quotes' count from the first row) starts no
-        # statement: those outside are tried first, the tries no longer spent on a docstring's
-        # rows before the statement that owns it is reached (flask's setup.py, its docstring from
-        # its first line to past the hunk's end). A count that is wrong, where the hunk starts
-        # inside a string `_depths` did not tell, finds its starts after. An indented docstring's
-        # opening row starts a window of the string without its `def`, and a decorated `def` one
-        # without its decorators (the docstring's owner is looked for by `_in_string`): last.
-        found = list(more)
-        owned = {i for i in found if (indent[i] and texts[i].lstrip().startswith(_TRIPLE)) or
-                 (i and indent[i - 1] == indent[i] and texts[i - 1].lstrip().startswith("@"))}
-        more = iter([i for i in found if not quotes[i] & 1 and i not in owned] +
-                    [i for i in found if quotes[i] & 1] + [i for i in found if i in owned])
+        more = _outside_strings_first(list(more), r)
     starts = list(islice(more, tries))
     appended = own and first not in starts
     if appended:
@@ -1270,6 +1259,22 @@ def _window_at(r: _Rows, low: int, tries: int, own: bool = True, narrow: bool = 
             if tried >= tries:
                 return None
     return None
+
+
+def _outside_strings_first(found: list[int], r: _Rows) -> Iterator[int]:
+    """`_window_at`'s starts (`found`, in its order) where the changes lie inside a triple-quoted
+    string: a row inside one (by the quotes' count from the first row) starts no statement, so
+    those outside are tried first, the tries no longer spent on a docstring's rows before the
+    statement that owns it is reached (flask's setup.py, its docstring from its first line to
+    past the hunk's end). A count that is wrong, where the hunk starts inside a string `_depths`
+    did not tell, finds its starts after. An indented docstring's opening row starts a window of
+    the string without its `def`, and a decorated `def` one without its decorators (the
+    docstring's owner is looked for by `examples._in_string`): those last."""
+    quotes, indent, texts = r.quotes, r.indent, r.texts
+    owned = {i for i in found if (indent[i] and texts[i].lstrip().startswith(_TRIPLE)) or
+             (i and indent[i - 1] == indent[i] and texts[i - 1].lstrip().startswith("@"))}
+    return iter([i for i in found if not quotes[i] & 1 and i not in owned] +
+                [i for i in found if quotes[i] & 1] + [i for i in found if i in owned])
 
 
 _HANDLER = re.compile(r"[ \t]*(?:except\b|finally[ \t]*:)")
