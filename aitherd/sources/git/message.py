@@ -242,13 +242,11 @@ def _squash_prose(listing: str) -> list[str]:
     (BentoML's "## Root cause" under its first bullet), not the bullets' subjects ("* address
     review comments"), one-line notes ("typo", "Update x.py") or trailer blocks ("Source-Link: ...")."""
     kept = []
-    fixup = False  # under a bullet that fixes the branch up: its prose is about the fixup
     for para in re.split(r"\n[ \t]*\n", listing):
         lines = [ln for ln in para.strip("\n").split("\n") if ln.strip()]
         if lines and lines[0].lstrip().startswith("* "):
-            fixup = _FIXUP_BULLET.search(lines[0]) is not None
             lines = lines[1:]
-        if fixup or not lines or all(_TRAILER_LINE.match(ln) for ln in lines):
+        if not lines or all(_TRAILER_LINE.match(ln) for ln in lines):
             continue
         if len(lines) == 1 and len(lines[0]) < 80 and not _HEADING.match(lines[0]):
             continue
@@ -257,11 +255,6 @@ def _squash_prose(listing: str) -> list[str]:
 
 
 _TRAILER_LINE = re.compile(r"[ \t]*[A-Za-z][\w-]*: \S")
-# A branch commit that answers a review or tidies the branch: black's "* chore: apply suggestions
-# from code review" over "Fixes:\n- Typos\n- Wrong option reference", which stood in the task of
-# "Implement blackd python client".
-_FIXUP_BULLET = re.compile(r"\b(?:review|suggestions?|feedback|nits?|typos?|lint(?:er|ing)?|changelog|CHANGES|"
-                           r"merge|rebase|wip|fixup|squash!?|format(?:ting)?|pre-commit)\b", re.I)
 
 
 def _squash_cut(body: str) -> str:
