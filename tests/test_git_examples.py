@@ -1282,6 +1282,7 @@ def test_records_are_cut_the_same_however_git_output_arrives(tmp_path: Path) -> 
     ("build.boo", "boo"), ("src/FluentValidation.K/FluentValidation.K.kproj", "xml"),
     ("FluentValidation.5.0.resharper", "xml"), (".hgignore", "gitignore"), ("test_files/unknown-mime-type.md5", "text"),
     (".github/workflows/.java-version", "text"), ("BSDmakefile", "makefile"),  # libuv's
+    (".gitreview", "ini"), (".python-version-default", "text"),  # alembic's, attrs'
     # pyramid's scaffolds (a leading dot written `+dot+`), Zope's and Chameleon's files
     ("pyramid/scaffolds/starter/+package+/views.py_tmpl", "python"), ("scaffolds/a/+dot+coveragerc_tmpl", "ini"),
     ("scaffolds/a/development.ini_tmpl", "ini"), ("scaffolds/a/templates/home.pt_tmpl", "html"),

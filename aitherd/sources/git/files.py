@@ -265,7 +265,9 @@ _NAMES = {"Makefile": "makefile", "GNUmakefile": "makefile", "Dockerfile": "dock
           # Cargo's config before its .toml name, a shell's startup file (clap's completion tests)
           ".cvsignore": "gitignore", ".vcm_meta": "xml", ".bandit": "ini", ".bashrc": "bash", ".bash_profile": "bash",
           ".profile": "bash", ".hgignore": "gitignore", ".java-version": "text",
-          "BSDmakefile": "makefile"}  # libuv's
+          "BSDmakefile": "makefile",  # libuv's
+          # Gerrit's review config (alembic: 5 unlabelled), a pinned Python default (attrs: 3)
+          ".gitreview": "ini", ".python-version-default": "text"}
 _NAMES_FOLDED = {k.lower(): v for k, v in _NAMES.items()}  # sinatra's "RakeFile", "makefile"
 _DEBIAN = {"control": "debcontrol", "rules": "makefile", "copyright": "text", "changelog": "text", "compat": "text",
            "series": "text"}  # in a debian/ folder only (language)
