@@ -1043,6 +1043,15 @@ def _blank_long(joined: str) -> str:
         i = end
 
 
+def closes_above(lines: list[str]) -> bool:
+    """Does the new side of rows (prefixed ' ', '+', '-') close a bracket opened before them
+    (strings and comments blanked)?"""
+    joined = "\n".join(ln[1:] for ln in lines if ln[0] != "-")
+    if ")" not in joined and "]" not in joined and "}" not in joined:
+        return False
+    return min(_bracket_depths(_STRINGS_LINES.sub("", _blank_long(joined)))) < 0
+
+
 def _bracket_depths(joined: str) -> list[int]:
     """Bracket depth before each line of `joined` (its strings and comments blanked)."""
     # The translation keeps brackets and non-ASCII characters; a line's brackets are mostly one
