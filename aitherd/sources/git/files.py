@@ -1013,11 +1013,8 @@ def _depths(texts: list[str], joined: str, from_top: bool = False) -> tuple[list
             if not above[above.rfind("\n") + 1:].split("#", 1)[0].rstrip().endswith(_OPENS):
                 joined = first + joined
                 quotes = [q + 1 for q in quotes]  # the rows before them are the string's
-        return _bracket_depths(_STRINGS_LINES.sub("", _blank_long(joined))), quotes
-    quotes = [0] * (len(texts) + 1)
-    if '"' in joined or "'" in joined or "#" in joined:
-        joined = _STRINGS_LINES.sub("", joined)
-    return _bracket_depths(joined), quotes
+        return _code_depths(joined), quotes
+    return _code_depths(joined), [0] * (len(texts) + 1)
 
 
 _OPENS = (":", "(", "[", "{", "=", ",")
@@ -1049,7 +1046,17 @@ def closes_above(lines: list[str]) -> bool:
     joined = "\n".join(ln[1:] for ln in lines if ln[0] != "-")
     if ")" not in joined and "]" not in joined and "}" not in joined:
         return False
-    return min(_bracket_depths(_STRINGS_LINES.sub("", _blank_long(joined)))) < 0
+    return min(_code_depths(joined)) < 0
+
+
+def _code_depths(joined: str) -> list[int]:
+    """Bracket depth before each line of `joined`, its strings and comments blanked (each step
+    only where its quotes or `#` occur: without them it changes nothing)."""
+    if '"""' in joined or "'''" in joined:
+        joined = _blank_long(joined)
+    if '"' in joined or "'" in joined or "#" in joined:
+        joined = _STRINGS_LINES.sub("", joined)
+    return _bracket_depths(joined)
 
 
 def _bracket_depths(joined: str) -> list[int]:
