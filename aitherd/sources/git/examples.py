@@ -392,10 +392,11 @@ def _python_rows(fd: FileDiff, hunk: Hunk, limit: int, new_blob: Callable[[], by
             # points of their Python lines were shown unlabelled): its opening is looked for
             # further up, with the same cap as a long docstring's.
             further = _around(fd, hunk, data, around, LONG_STRING_LINES)
-            if further is not None and _chars(further[0]) <= limit and (window := files.python_window(
-                    further[0], narrow=True, from_top=first - further[1] == 1)) is not None and _chars(
-                    further[0][window[0]:window[1]]) <= min(limit, LONG_STRING_GROWTH * own):
-                return further[0], first - further[1], window
+            if further is not None and _chars(further[0]) <= limit:
+                more, pre = further
+                window = files.python_window(more, narrow=True, from_top=first - pre == 1)
+                if window is not None and _chars(more[window[0]:window[1]]) <= min(limit, LONG_STRING_GROWTH * own):
+                    return more, first - pre, window
     # Rows inside a triple-quoted string, at a column left of the code around it (client_python's
     # expected metrics text at the first column in a test method: 3.1 points of its Python lines
     # were shown unlabelled), end no block (see `files.python_window(strings=True)`), told by the
