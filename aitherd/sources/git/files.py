@@ -841,6 +841,7 @@ def docstring_lines(code: str) -> set[int] | None:
 
 
 TRIPLE = ('"""', "'''")  # Python's triple quotes
+PREFIXED_TRIPLE = tuple(p + q for p in ("", "r", "R", "u", "U", "b", "B", "f", "F") for q in TRIPLE)  # r""" ...
 
 
 def triple_quotes(text: str) -> int:
@@ -1155,7 +1156,6 @@ def python_window(lines: list[str], tries: int = 3, narrow: bool = False, elemen
 
 
 _ELEMENT = ("(", "[", "{", '"', "'")
-_TRIPLE = tuple(p + q for p in ("", "r", "R", "u", "U", "b", "B", "f", "F") for q in ('"""', "'''"))
 _TRY_LINE = re.compile(r"^[ \t]*try[ \t]*:", re.M)
 
 
@@ -1289,7 +1289,7 @@ def _outside_strings_first(found: list[int], r: _Rows) -> Iterator[int]:
     the string without its `def`, and a decorated `def` one without its decorators (the
     docstring's owner is looked for by `examples._in_string`): those last."""
     quotes, indent, texts = r.quotes, r.indent, r.texts
-    owned = {i for i in found if (indent[i] and texts[i].lstrip().startswith(_TRIPLE)) or
+    owned = {i for i in found if (indent[i] and texts[i].lstrip().startswith(PREFIXED_TRIPLE)) or
              (i and indent[i - 1] == indent[i] and texts[i - 1].lstrip().startswith("@"))}
     return iter([i for i in found if not quotes[i] & 1 and i not in owned] +
                 [i for i in found if quotes[i] & 1] + [i for i in found if i in owned])
